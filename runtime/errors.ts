@@ -1,0 +1,101 @@
+/**
+ * Typed errors. Every failure the runtime reports is a `KubeError`; messages
+ * name the request (method and path) and never carry credentials.
+ */
+
+/** The `Status` object the server returns with a failure. */
+export interface Status {
+  apiVersion?: string;
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    uid?: string;
+    causes?: { reason?: string; message?: string; field?: string }[];
+    retryAfterSeconds?: number;
+  };
+}
+
+/** Base class of every error the runtime raises or emits. */
+export class KubeError extends Error {
+  override name = 'KubeError';
+  /** Seconds the server asked us to wait (429 `Retry-After`), if any. */
+  retryAfterSeconds?: number;
+}
+
+/** The server answered with an error status, or sent an `ERROR` event in a watch. */
+export class ApiError extends KubeError {
+  override name = 'ApiError';
+  /** HTTP status code, or the `code` of an in-stream `Status`. */
+  readonly code: number;
+  /** The machine-readable reason (`NotFound`, `Forbidden`, `Expired`, `Gone`, …), when the server gave one. */
+  readonly reason: string | undefined;
+  /** The server's `Status`, or one built from the HTTP response when the body was not a `Status`. */
+  readonly status: Status;
+  /** What was asked: `GET /api/v1/pods`. */
+  readonly request: string;
+  /** True when the error arrived as an `ERROR` event inside a watch response. */
+  readonly inStream: boolean;
+
+  constructor(request: string, status: Status, opts: { code?: number; inStream?: boolean; retryAfterSeconds?: number } = {}) {
+    const code = opts.code ?? status.code ?? 0;
+    super(`${request}: ${code}${status.reason ? ` ${status.reason}` : ''}${status.message ? `: ${status.message}` : ''}`);
+    this.code = code;
+    this.reason = status.reason;
+    this.status = status;
+    this.request = request;
+    this.inStream = opts.inStream ?? false;
+    const retry = opts.retryAfterSeconds ?? status.details?.retryAfterSeconds;
+    if (retry !== undefined) this.retryAfterSeconds = retry;
+  }
+
+  /** 410 Gone / Expired: the resourceVersion or continue token is too old; list again. */
+  get isGone(): boolean {
+    return this.code === 410;
+  }
+}
+
+/** The connection failed: refused, reset, TLS, DNS, or cut mid-response. */
+export class TransportError extends KubeError {
+  override name = 'TransportError';
+  readonly request: string;
+  constructor(request: string, cause: unknown) {
+    const reason = cause instanceof Error ? `${(cause as NodeJS.ErrnoException).code ?? cause.name}: ${cause.message}` : String(cause);
+    super(`${request}: ${reason}`, { cause });
+    this.request = request;
+  }
+}
+
+/** No response, or no data on a watch, within the allowed time. */
+export class TimeoutError extends KubeError {
+  override name = 'TimeoutError';
+  readonly request: string;
+  constructor(request: string, ms: number, what = 'no response') {
+    super(`${request}: ${what} within ${ms} ms`);
+    this.request = request;
+  }
+}
+
+/** A response body, or one line of a watch body, that is not what the protocol promises. */
+export class DecodeError extends KubeError {
+  override name = 'DecodeError';
+  readonly request: string;
+  /** The start of the offending text (at most 200 characters). */
+  readonly excerpt: string;
+  constructor(request: string, problem: string, text: string, cause?: unknown) {
+    const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    super(`${request}: ${problem} (${text.length} bytes: ${JSON.stringify(excerpt)})`, { cause });
+    this.request = request;
+    this.excerpt = excerpt;
+  }
+}
+
+/** The request was aborted through its `AbortSignal`. */
+export class AbortedError extends KubeError {
+  override name = 'AbortedError';
+}
