@@ -187,7 +187,7 @@ describe('watcher: list + watch', () => {
     const s = new Script([page([], '10')], [{ events: [weird] }, { events: [], hang: true }]);
     const got = await take(s, 3);
     expect(short(got)).toEqual(['Init', 'InitDone', 'Error:599']);
-    const err = (got[2] as { error: ApiError }).error;
+    const err = (got[2] as unknown as { error: ApiError }).error;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.inStream).toBe(true);
     expect(err.reason).toBe('Mystery');

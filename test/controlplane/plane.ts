@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync,
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
@@ -179,7 +179,8 @@ async function waitReady(state: PlaneState, timeoutMs = 180_000): Promise<void> 
 /** A directory lock so that two `up`/`down` calls do not race. */
 async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   mkdirSync(stateDir, { recursive: true });
-  const lock = join(stateDir, 'lock');
+  // Outside stateDir: a fresh start empties that folder.
+  const lock = `${stateDir}.lock`;
   for (let i = 0; ; i++) {
     try {
       mkdirSync(lock);
@@ -267,12 +268,14 @@ function apiserverArgs(opts: { port: number; etcdUrl: string; pkiDir: string; to
     // No controller-manager creates default service accounts, so pods would be refused.
     '--disable-admission-plugins=ServiceAccount',
     '--profiling=false',
+    // Watches of podtemplates go straight to etcd, so tests can make them hit a compacted revision (410).
+    '--watch-cache-sizes=podtemplates#0',
     `--cert-dir=${opts.pkiDir}`,
   ];
 }
 
 async function startFresh(bins: Binaries): Promise<PlaneState> {
-  rmSync(stateDir, { recursive: true, force: true });
+  for (const entry of ['state.json', 'kubeconfig', 'pki', 'tokens.csv', 'logs']) rmSync(join(stateDir, entry), { recursive: true, force: true });
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
   const started = Date.now();
   const pkiDir = join(stateDir, 'pki');
@@ -395,4 +398,85 @@ export async function saveOpenApi(state: PlaneState, dir: string): Promise<numbe
   }
   writeFileSync(join(dir, 'v2.json'), pretty(await get('/openapi/v2')));
   return paths.length;
+}
+
+/** A second kube-apiserver on the same etcd, for tests that restart it or change its flags without disturbing others. */
+export interface ExtraApiserver {
+  url: string;
+  port: number;
+  /** A kubeconfig for it, with the same contexts as the main one. */
+  kubeconfig: string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts another kube-apiserver against the plane's etcd, with `extraArgs` appended. */
+export async function startExtraApiserver(state: PlaneState, name: string, extraArgs: string[] = []): Promise<ExtraApiserver> {
+  const port = await freePort();
+  const args = state.apiserver.args.map((a) => (a.startsWith('--secure-port=') ? `--secure-port=${port}` : a)).concat(extraArgs);
+  const logFile = join(stateDir, 'logs', `kube-apiserver-${name}-${port}.log`);
+  let proc = startProcess(state.apiserver.bin, args, logFile);
+  const view = (): PlaneState => ({ ...state, apiserverPort: port, apiserverUrl: `https://127.0.0.1:${port}`, apiserver: proc });
+  try {
+    await waitReady(view());
+  } catch (err) {
+    await stopProcess(proc);
+    throw err;
+  }
+  const kubeconfig = join(stateDir, `kubeconfig-${name}-${port}`);
+  writeFileSync(kubeconfig, readFileSync(state.kubeconfig, 'utf8').replace(state.apiserverUrl, `https://127.0.0.1:${port}`), { mode: 0o600 });
+  return {
+    url: `https://127.0.0.1:${port}`,
+    port,
+    kubeconfig,
+    async restart() {
+      await stopProcess(proc);
+      proc = startProcess(state.apiserver.bin, args, logFile);
+      await waitReady(view());
+    },
+    async stop() {
+      await stopProcess(proc);
+      rmSync(kubeconfig, { force: true });
+    },
+  };
+}
+
+/** Compacts etcd at its current revision (physically), so that older resourceVersions are gone. Returns the revision. */
+export async function compactEtcd(state: Pick<PlaneState, 'etcdUrl'>): Promise<number> {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${state.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`etcd ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { header?: { revision?: string } };
+  };
+  const head = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64'), limit: 1 });
+  const revision = Number(head.header?.revision);
+  await post('/v3/kv/compaction', { revision: String(revision), physical: true });
+  return revision;
+}
+
+/** The state of the running plane, for tests that manage it. */
+export function currentState(): PlaneState | undefined {
+  return readState();
+}
+
+/**
+ * Registers this process as a user of the plane (a test run, the demo), so
+ * that another run finishing does not stop it underneath. Returns a release
+ * function that stops the plane only if `stopIfLast` and no other live
+ * process still uses it.
+ */
+export function usePlane(stopIfLast: boolean): () => Promise<void> {
+  const users = join(stateDir, 'users');
+  mkdirSync(users, { recursive: true });
+  const mine = join(users, String(process.pid));
+  writeFileSync(mine, '');
+  return async () => {
+    rmSync(mine, { force: true });
+    if (!stopIfLast) return;
+    let others: string[] = [];
+    try {
+      others = readdirSync(users).filter((pid) => pidRuns(Number(pid)));
+    } catch { /* folder gone: nobody left */ }
+    if (others.length === 0) await down();
+  };
 }

@@ -6,18 +6,20 @@
 import { resolve } from 'node:path';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
-import { down, up } from '../controlplane/plane.ts';
+import { up, usePlane } from '../controlplane/plane.ts';
 import type { KubeTestEnv } from './env.ts';
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
   const external = process.env.KUBEREFLECT_TEST_KUBECONFIG;
   let env: KubeTestEnv;
   let started = false;
+  let release: (() => Promise<void>) | undefined;
   if (external) {
     env = { kubeconfig: resolve(external), local: false };
   } else {
     const result = await up();
     started = result.started;
+    release = usePlane(started);
     env = { kubeconfig: result.state.kubeconfig, local: true, pinnedVersion: result.state.version };
   }
   const kc = new KubeConfig();
@@ -29,5 +31,5 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       (env.local ? ` (local control plane, ${started ? 'started for this run' : 'already running'})` : ' (KUBEREFLECT_TEST_KUBECONFIG)'),
   );
   project.provide('kube', env);
-  if (started) return async () => void (await down());
+  if (release) return release;
 }
