@@ -176,17 +176,12 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
 
   /** The metadata-only view of this kind: objects come back as `PartialObjectMeta<K>`. */
   metadata(): ListWatch<PartialObjectMeta<K>> & { get(name: string, opts?: { signal?: AbortSignal }): Promise<PartialObjectMeta<K>> } {
-    const self = this;
     return {
       resource: this.resource,
       namespace: this.namespace,
       get: (name, opts = {}) => this.client.request({ path: this.path(name), accept: PARTIAL_ONE, signal: opts.signal }),
-      list(opts: ListOptions = {}) {
-        return self.client.request<ObjectList<PartialObjectMeta<K>>>({ path: self.path(), query: listQuery(opts), accept: PARTIAL_LIST, signal: opts.signal });
-      },
-      watch(opts: WatchOptions = {}) {
-        return watchEvents<PartialObjectMeta<K>>(self.client, self.path(), opts, PARTIAL_ONE);
-      },
+      list: (opts = {}) => this.client.request({ path: this.path(), query: listQuery(opts), accept: PARTIAL_LIST, signal: opts.signal }),
+      watch: (opts = {}) => watchEvents<PartialObjectMeta<K>>(this.client, this.path(), opts, PARTIAL_ONE),
     };
   }
 
