@@ -58,6 +58,7 @@ export interface WriteOptions {
   signal?: AbortSignal;
 }
 
+/** Options of deletes. */
 export interface DeleteOptions {
   dryRun?: 'All';
   gracePeriodSeconds?: number;
@@ -95,7 +96,9 @@ export interface ListWatch<K> {
   /** Where the objects live, for messages and refs. */
   readonly resource: ResourceDescriptor;
   readonly namespace: string | undefined;
+  /** One page of objects. */
   list(opts?: ListOptions): Promise<ObjectList<K>>;
+  /** A watch from a resourceVersion; ends when the server ends it. */
   watch(opts?: WatchOptions): AsyncIterable<WatchEvent<K>>;
 }
 
@@ -108,6 +111,7 @@ export interface ListWatch<K> {
  * await pods.patch('web-0', { type: 'merge', body: { metadata: { labels: { tier: 'front' } } } });
  */
 export class Api<K extends KubeObject> implements ListWatch<K> {
+  /** An Api for `resource` through `client`, in `namespace` (for a namespaced kind; undefined means all namespaces). */
   constructor(
     readonly client: Client,
     readonly resource: ResourceDescriptor,
@@ -175,7 +179,10 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** The metadata-only view of this kind: objects come back as `PartialObjectMeta<K>`. */
-  metadata(): ListWatch<PartialObjectMeta<K>> & { get(name: string, opts?: { signal?: AbortSignal }): Promise<PartialObjectMeta<K>> } {
+  metadata(): ListWatch<PartialObjectMeta<K>> & {
+    /** Reads the metadata of one object. */
+    get(name: string, opts?: { signal?: AbortSignal }): Promise<PartialObjectMeta<K>>;
+  } {
     return {
       resource: this.resource,
       namespace: this.namespace,

@@ -15,6 +15,7 @@ export interface Backoff {
 /** Makes a fresh `Backoff`; each watcher owns one. */
 export type BackoffPolicy = () => Backoff;
 
+/** Parameters of `exponentialBackoff`. */
 export interface ExponentialBackoffOptions {
   /** First delay, ms (default 800). */
   initialMs?: number;

@@ -39,6 +39,7 @@ export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs'> {
   idleTimeoutMs?: number;
 }
 
+/** Tuning of a `Client`; every field has a default. */
 export interface ClientOptions {
   /** Default time allowed for a non-streaming request (default 60 s). */
   requestTimeoutMs?: number;
@@ -69,6 +70,7 @@ export class Client {
   private agent: http.Agent | undefined;
   private agentKey = '';
 
+  /** A client for the current context of `kubeConfig`. Prefer the static constructors. */
   constructor(kubeConfig: KubeConfig, opts: ClientOptions = {}) {
     this.kubeConfig = kubeConfig;
     if (!kubeConfig.getCurrentCluster()) throw new KubeError('the kubeconfig has no current cluster');

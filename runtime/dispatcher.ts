@@ -42,6 +42,7 @@ import type { DeepReadonly, KubeObject, WatcherEvent } from './types.ts';
 /** What a dispatcher does about a subscriber that falls behind; see the module doc. */
 export type LagPolicy = 'backpressure' | 'snapshot';
 
+/** Options of `storeShared()`. */
 export interface SharedStoreOptions extends StoreOptions {
   /** Objects that may wait for each subscriber (at least 1). */
   bufferSize: number;

@@ -42,6 +42,7 @@ export class ApiError extends KubeError {
   /** True when the error arrived as an `ERROR` event inside a watch response. */
   readonly inStream: boolean;
 
+  /** An error for `request` (e.g. `GET /api/v1/pods`) with the server's `status`; `opts` carries the HTTP code when it differs, whether it came in a watch stream, and Retry-After. */
   constructor(request: string, status: Status, opts: { code?: number; inStream?: boolean; retryAfterSeconds?: number } = {}) {
     const code = opts.code ?? status.code ?? 0;
     super(`${request}: ${code}${status.reason ? ` ${status.reason}` : ''}${status.message ? `: ${status.message}` : ''}`);
@@ -64,6 +65,7 @@ export class ApiError extends KubeError {
 export class TransportError extends KubeError {
   override name = 'TransportError';
   readonly request: string;
+  /** `request` failed on the wire; `cause` is the socket or TLS error. */
   constructor(request: string, cause: unknown) {
     const reason = cause instanceof Error ? `${(cause as NodeJS.ErrnoException).code ?? cause.name}: ${cause.message}` : String(cause);
     super(`${request}: ${reason}`, { cause });
@@ -75,6 +77,7 @@ export class TransportError extends KubeError {
 export class TimeoutError extends KubeError {
   override name = 'TimeoutError';
   readonly request: string;
+  /** `what` (default: no response) did not arrive for `request` within `ms`. */
   constructor(request: string, ms: number, what = 'no response') {
     super(`${request}: ${what} within ${ms} ms`);
     this.request = request;
@@ -87,6 +90,7 @@ export class DecodeError extends KubeError {
   readonly request: string;
   /** The start of the offending text (at most 200 characters). */
   readonly excerpt: string;
+  /** `text` of `request`'s response is wrong in the way `problem` says; the message quotes it shortened. */
   constructor(request: string, problem: string, text: string, cause?: unknown) {
     const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;
     super(`${request}: ${problem} (${text.length} bytes: ${JSON.stringify(excerpt)})`, { cause });

@@ -33,6 +33,7 @@ export class LabelSelectorError extends KubeError {
   override name = 'LabelSelectorError';
   readonly selector: string;
   readonly position: number;
+  /** `problem` at 0-based `position` of `selector`. */
   constructor(selector: string, position: number, problem: string) {
     super(`invalid label selector ${JSON.stringify(selector)} at ${position}: ${problem}`);
     this.selector = selector;

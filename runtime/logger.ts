@@ -8,9 +8,13 @@
 
 /** Where the runtime sends its messages. Each method takes one finished line. */
 export interface Logger {
+  /** Chatter for debugging. */
   debug(msg: string): void;
+  /** Normal but notable: a relist, a reconnect. */
   info(msg: string): void;
+  /** A failure the runtime recovers from. */
   warn(msg: string): void;
+  /** A failure it cannot recover from. */
   error(msg: string): void;
 }
 

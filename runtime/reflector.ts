@@ -143,17 +143,23 @@ function sortedEntries(map: { readonly [key: string]: string } | undefined): str
  * predicateFilter(appliedObjects(events), predicates.generation);
  */
 export const predicates = {
+  /** `metadata.generation` (spec changes), or the resourceVersion when the kind has no generation. */
   generation: (obj: WithMeta) => {
     const meta = obj.metadata;
     if (meta?.generation !== undefined) return `g:${meta.generation}`;
     return meta?.resourceVersion === undefined ? undefined : `rv:${meta.resourceVersion}`;
   },
+  /** Any change at all. */
   resourceVersion: (obj: WithMeta) => obj.metadata?.resourceVersion,
+  /** Label changes. */
   labels: (obj: WithMeta) => sortedEntries(obj.metadata?.labels),
+  /** Annotation changes. */
   annotations: (obj: WithMeta) => sortedEntries(obj.metadata?.annotations),
+  /** Finalizer changes. */
   finalizers: (obj: WithMeta) => JSON.stringify(obj.metadata?.finalizers ?? []),
 } satisfies Record<string, Predicate<WithMeta>>;
 
+/** Options of `predicateFilter`. */
 export interface PredicateFilterOptions {
   /** Forget an object not seen for this long, ms (default one hour). */
   ttlMs?: number;

@@ -29,6 +29,7 @@ import { objectKey } from './object-ref.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { DeepReadonly, KubeObject, WatcherEvent } from './types.ts';
 
+/** Options of `store()`. */
 export interface StoreOptions {
   /** Freeze stored objects (top level). Default true. */
   freeze?: boolean;

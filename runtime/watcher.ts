@@ -29,6 +29,7 @@ import { consoleLogger, type Logger } from './logger.ts';
 import type { KubeObject, PartialObjectMeta, WatcherEvent, WatchEvent } from './types.ts';
 import type { Api } from './api.ts';
 
+/** How a watcher lists and watches; every field has a default. */
 export interface WatcherConfig {
   labelSelector?: string;
   fieldSelector?: string;
