@@ -139,7 +139,8 @@ export class Client {
    * @throws ApiError for a non-2xx answer (with the body's `Status`).
    */
   async stream(req: StreamOptions): Promise<AsyncIterable<Buffer>> {
-    const { res, request } = await this.send(req);
+    // The idle limit also bounds the wait for the response headers: a connection can stall before them too.
+    const { res, request } = await this.send(req, req.idleTimeoutMs);
     if (!isSuccess(res.statusCode)) {
       const body = await readBody(res, request, req.signal);
       throw apiError(request, res, body);
@@ -167,7 +168,7 @@ export class Client {
     }
   }
 
-  private async send(req: RequestOptions): Promise<{ res: http.IncomingMessage; request: string }> {
+  private async send(req: RequestOptions, headerTimeoutMs?: number): Promise<{ res: http.IncomingMessage; request: string }> {
     const request = describe(req);
     if (req.signal?.aborted) throw new AbortedError(`${request}: aborted`);
     const conn = await this.connection();
@@ -191,8 +192,17 @@ export class Client {
         reject(new TransportError(request, err));
         return;
       }
-      r.on('response', (res) => resolve({ res, request }));
-      r.on('error', (err) => reject(req.signal?.aborted ? new AbortedError(`${request}: aborted`) : new TransportError(request, err)));
+      const stalled = headerTimeoutMs === undefined ? undefined
+        : setTimeout(() => r.destroy(new TimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
+      r.on('response', (res) => {
+        clearTimeout(stalled);
+        resolve({ res, request });
+      });
+      r.on('error', (err) => {
+        clearTimeout(stalled);
+        if (req.signal?.aborted) reject(new AbortedError(`${request}: aborted`));
+        else reject(err instanceof KubeError ? err : new TransportError(request, err));
+      });
       r.end(payload);
     });
   }
