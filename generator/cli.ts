@@ -1,0 +1,117 @@
+/**
+ * `kubereflect generate`: the command line of the generator. Parses the
+ * options, runs the pipeline with progress lines on stderr, and ends with a
+ * summary (kinds, files, time). Bad input ends with a message naming the file
+ * and where, and a non-zero exit code.
+ */
+import { parseArgs } from 'node:util';
+import { formatWarning, GenerateError } from './errors.ts';
+import { generate, type GenerateOptions } from './generate.ts';
+
+const USAGE = `Usage: kubereflect generate [options]
+
+Generates typed kinds (type, metadata-only type, typed Api, ObjectRef helpers,
+pruning, reflectors) from OpenAPI, CRDs or a live cluster. With no input, uses
+the OpenAPI of the pinned kube-apiserver that ships with kubereflect.
+
+Inputs:
+  --from-cluster            read the cluster of the kubeconfig: OpenAPI, discovery, CRDs
+  --context NAME            kubeconfig context for --from-cluster
+  --kubeconfig FILE         kubeconfig for --from-cluster (default: $KUBECONFIG, ~/.kube/config)
+  --openapi FILE|DIR        OpenAPI v3 documents (or a v2 document), JSON or YAML; repeatable
+  --crd FILE|DIR|GLOB       CustomResourceDefinition manifests (multi-document YAML); repeatable
+
+Output:
+  --out DIR                 output folder (default: generated)
+  --include G/V/K           only kinds matching the pattern, e.g. apps/v1/* or core/*/Pod; repeatable
+  --exclude G/V/K           leave out kinds matching the pattern; repeatable
+  --runtime SPEC            how generated code imports the runtime: a package name (default:
+                            kubereflect) or a path to its index.ts, relative to here
+  --import-extension EXT    .ts (default) or .js for imports between generated modules
+  --no-typecheck            only parse the output before writing it
+  --quiet                   no progress lines
+  -h, --help                this text
+`;
+
+/** Runs the CLI with `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: string[], io: { out: (s: string) => void; err: (s: string) => void } = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '-h' || command === '--help' || command === undefined) {
+    io.out(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== 'generate') {
+    io.err(`kubereflect: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  let opts: GenerateOptions;
+  try {
+    opts = parseOptions(rest, io);
+  } catch (err) {
+    io.err(`kubereflect: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!opts.out) {
+    io.out(USAGE);
+    return 0;
+  }
+  try {
+    const result = await generate(opts);
+    for (const w of result.warnings) io.err(`warning: ${formatWarning(w)}`);
+    const secs = (result.timings.total! / 1000).toFixed(1);
+    io.out(
+      `kubereflect: ${result.kinds} kinds in ${result.files.size} files (${result.written} written, ${result.removed} removed) in ${opts.out}, ${secs} s\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof GenerateError) {
+      io.err(`kubereflect: error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function parseOptions(args: string[], io: { err: (s: string) => void }): GenerateOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'from-cluster': { type: 'boolean' },
+      context: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      openapi: { type: 'string', multiple: true },
+      crd: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      include: { type: 'string', multiple: true },
+      exclude: { type: 'string', multiple: true },
+      runtime: { type: 'string' },
+      'import-extension': { type: 'string' },
+      'no-typecheck': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return { out: '' };
+  const ext = values['import-extension'];
+  if (ext !== undefined && ext !== '.ts' && ext !== '.js') throw new Error('--import-extension is .ts or .js');
+  if ((values.context || values.kubeconfig) && !values['from-cluster']) throw new Error('--context and --kubeconfig go with --from-cluster');
+  return {
+    out: values.out ?? 'generated',
+    openapi: values.openapi,
+    crd: values.crd,
+    cluster: values['from-cluster'] ? { context: values.context, kubeconfig: values.kubeconfig } : undefined,
+    include: values.include,
+    exclude: values.exclude,
+    runtime: values.runtime,
+    importExtension: ext,
+    typecheck: !values['no-typecheck'],
+    progress: values.quiet ? undefined : (line) => io.err(`kubereflect: ${line}\n`),
+  };
+}
+
+const defaultIo = {
+  out: (s: string) => void process.stdout.write(s),
+  err: (s: string) => void process.stderr.write(s),
+};

@@ -1,0 +1,83 @@
+/**
+ * The command line: bad input ends with a non-zero exit and a message naming
+ * the file and where; a schema-less CRD version is a warning; a good run
+ * prints progress on stderr and a summary.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CRDS, runCli, tempDir } from './helpers.ts';
+
+const RUNTIME = './runtime/index.ts';
+
+describe('kubereflect generate', () => {
+  it('names the file, line and column of invalid YAML', async () => {
+    const out = tempDir();
+    const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/bad-yaml.yaml'), '--out', out, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/invalid\/bad-yaml\.yaml:\d+:\d+: invalid YAML/);
+    expect(existsSync(join(out, 'support.ts'))).toBe(false);
+  });
+
+  it('names the document that is not a CRD, with its line', async () => {
+    const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/not-a-crd.yaml'), '--out', tempDir(), '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/invalid\/not-a-crd\.yaml:16: not a CustomResourceDefinition: found a ConfigMap/);
+  });
+
+  it('names both inputs that define one kind differently', async () => {
+    const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/conflict-a.yaml'), '--crd', join(CRDS, 'invalid/conflict-b.yaml'), '--out', tempDir(), '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/conflict-b\.yaml:1: kind fixtures\.kubereflect\.dev\/v1\/Twin is defined differently here and in .*conflict-a\.yaml:1/);
+  });
+
+  it('warns about a CRD version without a schema and types its spec unknown', async () => {
+    const out = tempDir();
+    const r = await runCli(['generate', '--crd', join(CRDS, 'schemaless.yaml'), '--out', out, '--runtime', RUNTIME, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: .*schemaless\.yaml:2: version v1 of Blob has no schema/);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/blob.ts'), 'utf8')).toMatch(/spec\?: unknown;/);
+  });
+
+  it('says when a cluster is unreachable', async () => {
+    const dir = tempDir();
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, [
+      'apiVersion: v1', 'kind: Config', 'current-context: nowhere',
+      'clusters: [{ name: nowhere, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]',
+      'users: [{ name: nobody, user: { token: t } }]',
+      'contexts: [{ name: nowhere, context: { cluster: nowhere, user: nobody } }]',
+    ].join('\n'));
+    const r = await runCli(['generate', '--from-cluster', '--kubeconfig', kubeconfig, '--out', join(dir, 'out'), '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/https:\/\/127\.0\.0\.1:1: the cluster is unreachable/);
+  });
+
+  it('rejects a glob that matches nothing, an unknown option and a bad pattern', async () => {
+    expect((await runCli(['generate', '--crd', join(CRDS, 'nothing-*.yaml'), '--quiet'])).err).toMatch(/no CRD files match/);
+    const unknown = await runCli(['generate', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/Unknown option '--bogus'/);
+    const pattern = await runCli(['generate', '--crd', join(CRDS, 'gadgets.yaml'), '--include', 'a/b/c/d', '--out', tempDir(), '--quiet']);
+    expect(pattern.code).toBe(1);
+    expect(pattern.err).toMatch(/a kind pattern is group\/version\/kind/);
+  });
+
+  it('generates from a glob with include/exclude, with progress and a summary', async () => {
+    const out = tempDir();
+    const r = await runCli(['generate', '--crd', join(CRDS, '{gadgets,widgets}.yaml'), '--exclude', '*/v1beta1/*', '--include', 'fixtures.kubereflect.dev/*/*', '--out', out, '--runtime', RUNTIME]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/loaded 3 CRDs/);
+    expect(r.err).toMatch(/type-checking/);
+    expect(r.out).toMatch(/3 kinds in \d+ files .* s\n$/);
+    expect(existsSync(join(out, 'fixtures.kubereflect.dev/v1/widget.ts'))).toBe(true);
+    expect(existsSync(join(out, 'fixtures.kubereflect.dev/v1beta1/widget.ts'))).toBe(false);
+  });
+
+  it('prints usage', async () => {
+    const r = await runCli(['generate', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/--from-cluster/);
+  });
+});

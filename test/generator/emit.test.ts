@@ -1,0 +1,127 @@
+/**
+ * The stages one by one: paths → resources, names, schema → TypeScript with
+ * the Kubernetes corrections, the template discipline, and snapshots of the
+ * emitted modules for small fixtures (review a generator change by reading
+ * the snapshot diff).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Handlebars from 'handlebars';
+import { describe, expect, it } from 'vitest';
+import { generate } from '../../generator/generate.ts';
+import { buildModel, parsePath, resourcesOfPaths } from '../../generator/model.ts';
+import { docComment, propertyKey, readProperty, toIdentifier, writeProperty } from '../../generator/names.ts';
+import { loadTemplate } from '../../generator/render.ts';
+import type { JsonObject } from '../../generator/load.ts';
+import { place } from '../../generator/place.ts';
+import { convertTypes } from '../../generator/types.ts';
+import { CRDS, ROOT } from './helpers.ts';
+
+describe('resources from OpenAPI paths', () => {
+  const doc = JSON.parse(readFileSync(join(ROOT, 'generator/openapi/v3/api/v1.json'), 'utf8')) as JsonObject;
+  const resources = resourcesOfPaths(doc.paths as JsonObject);
+  const byKind = (kind: string) => resources.find((r) => r.kind === kind);
+
+  it('reads plural, scope, verbs and subresources', () => {
+    expect(byKind('Pod')).toMatchObject({ group: '', version: 'v1', plural: 'pods', namespaced: true });
+    expect(byKind('Pod')!.verbs).toEqual(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
+    expect(byKind('Pod')!.subresources).toContain('status');
+    expect(byKind('Namespace')).toMatchObject({ plural: 'namespaces', namespaced: false });
+    expect(byKind('Namespace')!.verbs).not.toContain('deletecollection');
+    expect(byKind('Binding')!.verbs).toEqual(['create']);
+  });
+
+  it('parses path shapes', () => {
+    expect(parsePath('/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale')).toEqual({
+      group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, named: true, subresource: 'scale',
+    });
+    expect(parsePath('/api/v1/namespaces/{name}')).toEqual({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, named: true });
+    expect(parsePath('/apis/apps/v1/watch/deployments')).toBeUndefined();
+  });
+});
+
+describe('names', () => {
+  it('makes safe identifiers and keys', () => {
+    expect(toIdentifier('a-b')).toBe('a_b');
+    expect(toIdentifier('123')).toBe('_123');
+    expect(toIdentifier('class')).toBe('class_');
+    expect(propertyKey('__proto__')).toBe('"__proto__"');
+    expect(propertyKey('"q"')).toBe('"\\"q\\""');
+    expect(readProperty('o', 'constructor')).toBe('$.own(o, "constructor")');
+    expect(writeProperty('r', '__proto__', 'v')).toBe('$.put(r, "__proto__", v)');
+    expect(writeProperty('r', 'a-b', 'v')).toBe('r["a-b"] = v');
+  });
+
+  it('keeps comment text inside its comment', () => {
+    expect(docComment('a */ b\r\nc\u2028d')).toBe('/**\n * a *\\/ b\n * c\n * d\n */\n');
+  });
+});
+
+describe('the template discipline', () => {
+  const hb = Handlebars.create();
+  it('rejects plain, triple-stash and unknown mustaches', () => {
+    expect(() => loadTemplate(hb, 't', 'const x = {{name}};')).toThrow(/t:1: \{\{name\}\} must call/);
+    expect(() => loadTemplate(hb, 't', '{{{code x}}}')).toThrow(/triple-stash/);
+    expect(() => loadTemplate(hb, 't', '{{#with x}}{{/with}}')).toThrow(/block \{\{#with\}\}/);
+    expect(() => loadTemplate(hb, 't', '{{> partial}}')).toThrow(/PartialStatement/);
+  });
+});
+
+/** Converts one CRD's schema and returns the kind's declaration. */
+function convert(schema: JsonObject): string {
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+    spec: { group: 't.example.com', scope: 'Namespaced', names: { kind: 'T', plural: 'ts' }, versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: schema } } } }] },
+  } as JsonObject;
+  const model = buildModel([{ type: 'crd', origin: 'inline', crd }]);
+  const types = convertTypes(model, place(model));
+  return types.get('t.example.com/v1/t')!.declarations[0]!.code.replace(/\s+/g, ' ');
+}
+
+describe('schema to TypeScript, knowing Kubernetes', () => {
+  it('int-or-string', () => {
+    expect(convert({ type: 'object', properties: { a: { 'x-kubernetes-int-or-string': true }, b: { type: 'string', format: 'int-or-string' } } }))
+      .toContain('spec?: { a?: number | string; b?: number | string; }');
+  });
+  it('preserve-unknown-fields and free-form objects, never Record<string, never>', () => {
+    const out = convert({ type: 'object', properties: {
+      free: { type: 'object' }, open: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      any: { 'x-kubernetes-preserve-unknown-fields': true },
+      mixed: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { k: { type: 'string' } } },
+    } });
+    expect(out).toContain('free?: { [key: string]: unknown; }; open?: { [key: string]: unknown; }; any?: unknown; mixed?: { k?: string; [key: string]: unknown; };');
+    expect(out).not.toContain('never');
+  });
+  it('embedded resources get apiVersion, kind and ObjectMeta', () => {
+    expect(convert({ type: 'object', properties: { e: { type: 'object', 'x-kubernetes-embedded-resource': true, properties: { spec: { type: 'object', properties: { x: { type: 'integer' } } } } } } }))
+      .toContain('e?: { apiVersion?: string; kind?: string; metadata?: ObjectMeta; spec?: { x?: number; }; };');
+  });
+  it('enums, nullable, defaults that stay optional, required, maps and arrays of objects', () => {
+    const out = convert({ type: 'object', required: ['r'], properties: {
+      e: { type: 'string', enum: ['a', 'b'] }, n: { type: 'integer', nullable: true }, d: { type: 'integer', default: 3 },
+      r: { type: 'string' }, m: { type: 'object', additionalProperties: { type: 'integer' } },
+      l: { type: 'array', items: { type: 'object', properties: { i: { type: 'array', items: { type: 'object', properties: { j: { type: 'boolean' } } } } } } },
+    } });
+    expect(out).toContain('e?: "a" | "b";');
+    expect(out).toContain('n?: number | null;');
+    expect(out).toContain('/** @default 3 */ d?: number;');
+    expect(out).toContain('r: string;');
+    expect(out).toContain('m?: { [key: string]: number; };');
+    expect(out).toContain('l?: { i?: { j?: boolean; }[]; }[];');
+  });
+  it('validation-only oneOf/anyOf are left out; typed ones become unions and intersections', () => {
+    expect(convert({ type: 'object', properties: { a: { type: 'string' } }, oneOf: [{ required: ['a'] }] })).toContain('spec?: { a?: string; };');
+    expect(convert({ oneOf: [{ type: 'string' }, { type: 'object', properties: { x: { type: 'string' } } }] })).toContain('spec?: string | { x?: string; };');
+    expect(convert({ allOf: [{ type: 'object', properties: { x: { type: 'string' } } }, { type: 'object', properties: { y: { type: 'integer' } } }] }))
+      .toContain('spec?: { x?: string; } & { y?: number; };');
+  });
+});
+
+describe('snapshots of emitted modules', () => {
+  it('a cluster-scoped kind, and one with a status subresource', async () => {
+    const { files } = await generate({ crd: [join(CRDS, 'gadgets.yaml')], out: join(ROOT, 'test/generator/generated'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: false });
+    await expect(files.get('fixtures.kubereflect.dev/v1/gadget.ts')).toMatchFileSnapshot('./__snapshots__/gadget.ts.snap');
+    await expect(files.get('fixtures.kubereflect.dev/v1/sprocket.ts')).toMatchFileSnapshot('./__snapshots__/sprocket.ts.snap');
+    await expect(files.get('fixtures.kubereflect.dev/v1/index.ts')).toMatchFileSnapshot('./__snapshots__/group-index.ts.snap');
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * Pruning of a generated kind, typed and at run time: the accepted and the
+ * rejected specs (`@ts-expect-error` lines are checked by `tsc` in `npm test`),
+ * the result types, and the objects the straight-line projections build.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { Pod, type PodFields } from '../../generated/core/v1/pod.ts';
+import { Node } from '../../generated/core/v1/node.ts';
+import { Deployment } from '../../generated/apps/v1/deployment.ts';
+import type { ObjectMeta } from '../../generated/meta/v1/types.ts';
+import type { Kept, Pruned } from '../../generated/support.ts';
+import { store } from '../../runtime/index.ts';
+
+const pod: Pod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42', generation: 3,
+    labels: { app: 'web' }, annotations: { big: 'x'.repeat(100) },
+    managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
+  },
+  spec: { nodeName: 'worker-1', containers: [{ name: 'app', image: 'nginx' }], restartPolicy: 'Always' },
+  status: { phase: 'Running', podIP: '10.0.0.1' },
+};
+
+describe('Pod.prune', () => {
+  const slim = Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } });
+  type Slim = ReturnType<typeof slim>;
+
+  it('types the result without the pruned fields', () => {
+    expectTypeOf<Slim>().not.toHaveProperty('status');
+    expectTypeOf<Slim>().toHaveProperty('spec');
+    expectTypeOf<NonNullable<Slim['metadata']>>().not.toHaveProperty('managedFields');
+    expectTypeOf<NonNullable<Slim['metadata']>>().not.toHaveProperty('annotations');
+    expectTypeOf<NonNullable<Slim['metadata']>>().toHaveProperty('labels').toEqualTypeOf<{ [key: string]: string } | undefined>();
+    expectTypeOf<Slim['spec']>().toEqualTypeOf<Pod['spec']>();
+    const out = slim(pod);
+    // @ts-expect-error status was pruned
+    void out.status;
+    // @ts-expect-error metadata.managedFields was pruned
+    void out.metadata?.managedFields;
+  });
+
+  it('builds a new object without the pruned fields and shares the rest', () => {
+    const out = slim(pod);
+    expect(out).toEqual({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42', generation: 3, labels: { app: 'web' } },
+      spec: pod.spec,
+    });
+    expect('status' in out).toBe(false);
+    expect(out.spec).toBe(pod.spec); // not pruned into: shared, not copied
+    expect(out.metadata).not.toBe(pod.metadata);
+    expect(pod.metadata?.managedFields).toHaveLength(1); // the input is left alone
+    expect(pod.status?.phase).toBe('Running');
+  });
+
+  it('accepts whole fields and fields one level down of spec and status', () => {
+    const f = Pod.prune({ spec: { containers: true, volumes: true }, status: { conditions: true } });
+    const out = f(pod);
+    expect(out.spec).toEqual({ nodeName: 'worker-1', restartPolicy: 'Always' });
+    expect(out.status).toEqual({ phase: 'Running', podIP: '10.0.0.1' });
+    expectTypeOf<NonNullable<typeof out.spec>>().not.toHaveProperty('containers');
+    expectTypeOf<NonNullable<typeof out.spec>>().toHaveProperty('nodeName');
+  });
+
+  it('rejects fields that do not exist and fields the runtime needs', () => {
+    // @ts-expect-error no such top-level field
+    Pod.prune({ stauts: true });
+    // @ts-expect-error no such field in spec
+    Pod.prune({ spec: { nodeNmae: true } });
+    // @ts-expect-error no such field in spec, next to one that exists
+    Pod.prune({ spec: { nodeName: true, bogus: true } });
+    // @ts-expect-error metadata.name is identity
+    Pod.prune({ metadata: { name: true } });
+    // @ts-expect-error metadata.namespace is identity
+    Pod.prune({ metadata: { namespace: true, labels: true } });
+    // @ts-expect-error metadata.resourceVersion is identity
+    Pod.prune({ metadata: { resourceVersion: true } });
+    // @ts-expect-error metadata.uid is identity
+    Pod.prune({ metadata: { uid: true } });
+    // @ts-expect-error metadata cannot be dropped whole
+    Pod.prune({ metadata: true });
+    // @ts-expect-error apiVersion is a string: nothing inside it to name
+    Pod.prune({ apiVersion: { length: true } });
+    // @ts-expect-error only `true` names a field
+    Pod.prune({ status: false });
+    // @ts-expect-error depth 2 is the limit: containers is an array
+    Pod.prune({ spec: { containers: { image: true } } });
+    expect(true).toBe(true);
+  });
+});
+
+describe('Pod.keep', () => {
+  const placement = Pod.keep({ spec: { nodeName: true }, status: { phase: true } });
+  type Placement = ReturnType<typeof placement>;
+
+  it('types the result with only the kept fields and the identity metadata', () => {
+    expectTypeOf<keyof Placement>().toEqualTypeOf<'apiVersion' | 'kind' | 'metadata' | 'spec' | 'status'>();
+    expectTypeOf<keyof NonNullable<Placement['metadata']>>().toEqualTypeOf<'name' | 'namespace' | 'resourceVersion' | 'uid'>();
+    expectTypeOf<keyof NonNullable<Placement['spec']>>().toEqualTypeOf<'nodeName'>();
+    expectTypeOf<NonNullable<Placement['status']>['phase']>().toEqualTypeOf<'Failed' | 'Pending' | 'Running' | 'Succeeded' | 'Unknown' | undefined>();
+    const out = placement(pod);
+    // @ts-expect-error containers were not kept
+    void out.spec?.containers;
+    // @ts-expect-error labels were not kept
+    void out.metadata?.labels;
+  });
+
+  it('keeps only those fields at run time', () => {
+    expect(placement(pod)).toEqual({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42' },
+      spec: { nodeName: 'worker-1' },
+      status: { phase: 'Running' },
+    });
+  });
+
+  it('keeps whole fields and whole metadata when asked', () => {
+    const f = Pod.keep({ metadata: true, spec: true });
+    const out = f(pod);
+    expect(out.metadata).toBe(pod.metadata);
+    expect(out.spec).toBe(pod.spec);
+    expect('status' in out).toBe(false);
+    expectTypeOf(out.metadata).toEqualTypeOf<ObjectMeta | undefined>();
+  });
+
+  it('rejects unknown fields and naming identity fields', () => {
+    // @ts-expect-error no such field
+    Pod.keep({ spec: { nodeName: true, nodename: true } });
+    // @ts-expect-error identity fields are always kept and cannot be named
+    Pod.keep({ metadata: { uid: true } });
+    // @ts-expect-error no such top-level field
+    Pod.keep({ specs: true });
+    expect(true).toBe(true);
+  });
+});
+
+describe('the generic result types', () => {
+  it('Pruned and Kept agree with the functions', () => {
+    type S = { readonly status: true; readonly metadata: { readonly managedFields: true } };
+    expectTypeOf<Pruned<Pod, S>>().toEqualTypeOf<ReturnType<ReturnType<typeof Pod.prune<S>>>>();
+    type K = { readonly spec: { readonly nodeName: true } };
+    expectTypeOf<Kept<Pod, K>>().toEqualTypeOf<ReturnType<ReturnType<typeof Pod.keep<K>>>>();
+    expectTypeOf<PodFields['spec']>().toHaveProperty('nodeName');
+  });
+});
+
+describe('pruned objects in a store', () => {
+  it('stores pruned objects, typed without the pruned fields, found by name', () => {
+    const slim = Pod.prune({ status: true, metadata: { managedFields: true } });
+    const { reader, writer } = store<ReturnType<typeof slim>>();
+    writer.apply({ type: 'Init' });
+    writer.apply({ type: 'InitApply', object: slim(pod) });
+    writer.apply({ type: 'InitDone' });
+    const got = reader.get({ name: 'web-0', namespace: 'shop' });
+    expect(got?.spec?.nodeName).toBe('worker-1');
+    expect(got && 'status' in got).toBe(false);
+    // @ts-expect-error status is not in the stored type
+    void got?.status;
+    expect(Pod.refFrom(got!).key).toBe('shop/web-0');
+  });
+});
+
+describe('a cluster-scoped kind', () => {
+  it('has an Api without a namespace and refs without one', () => {
+    expectTypeOf(Node.api).parameters.toEqualTypeOf<[client: Parameters<typeof Node.api>[0]]>();
+    expect(Node.ref('worker-1').key).toBe('/worker-1');
+    // @ts-expect-error a cluster-scoped kind's ref takes no namespace
+    Node.ref('worker-1', 'default');
+    expect(Node.resource).toMatchObject({ group: '', version: 'v1', plural: 'nodes', namespaced: false });
+  });
+});
+
+describe('a namespaced kind', () => {
+  it('needs a namespace or allNamespaces for its Api, and its verbs decide its methods', () => {
+    expectTypeOf(Deployment.api).parameter(1).toEqualTypeOf<string | typeof import('../../generated/support.ts').allNamespaces>();
+    // @ts-expect-error a namespaced kind's Api needs a namespace (or allNamespaces)
+    expect(() => Deployment.api({} as never)).toThrow(/namespaced/);
+    expect(Deployment.ref('web', 'shop').toString()).toBe('Deployment.v1.apps/shop/web');
+    expect(Deployment.apiVersion).toBe('apps/v1');
+    expect(Deployment.resource.subresources).toEqual(['scale', 'status']);
+  });
+});
