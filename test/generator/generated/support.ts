@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Api, ObjectRef, modify, reflector, store, watcher } from "../../../runtime/index.ts";
+import { Api, ObjectRef, consoleLogger, modify, reflector, store, watcher } from "../../../runtime/index.ts";
 import type { Client, KubeObject, ListWatch, PartialObjectMeta, ResourceDescriptor, Store, StoreOptions, WatcherConfig, WatcherEvent } from "../../../runtime/index.ts";
 
 export type { PartialObjectMeta };
@@ -211,7 +211,11 @@ export interface ReflectorOptions {
  */
 export interface Reflection<R extends KubeObject> extends AsyncIterable<WatcherEvent<R>> {
   readonly reader: Store<R>;
-  /** Drives the watch until `stop()` or the signal; resolves then. */
+  /**
+   * Drives the watch until `stop()` or the signal; resolves then. `Error`
+   * events go to the watcher's logger (default: warnings on the console);
+   * iterate the reflection instead to handle them yourself.
+   */
   run(): Promise<void>;
   stop(): void;
 }
@@ -312,9 +316,9 @@ function reflect<K extends KubeObject, R extends KubeObject>(source: ListWatch<K
     reader,
     [Symbol.asyncIterator]: take,
     async run() {
-      for await (const _ of take()) {
-        // the reflector applies each event to the store
-      }
+      // The reflector applies each event to the store; errors (the watcher recovers from them) are logged, never dropped.
+      const logger = opts.watcher?.logger ?? consoleLogger;
+      for await (const e of take()) if (e.type === 'Error') logger.warn(e.error.message);
     },
     stop: () => stopper.abort(),
   };
