@@ -1,8 +1,8 @@
 /**
  * The committed output is what the generator makes today: `generated/` (the
  * core kinds of the pinned control plane) and `test/generator/generated/`
- * (the fixture CRDs). Run `npm run generate:core` / `npm run generate:fixtures`
- * when this fails.
+ * (the fixture CRDs) and `examples/generated/` (the sample CRD). Run
+ * `npm run generate:core` / `generate:fixtures` / `generate:examples` when this fails.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,10 @@ describe('committed generated code', () => {
   it('test/generator/generated/ holds the fixture CRDs, up to date', async () => {
     const crd = ['widgets.yaml', 'gadgets.yaml', 'hostile.yaml'].map((f) => join(CRDS, f));
     await expectFresh('test/generator/generated', { crd }, 'npm run generate:fixtures');
+  }, 120_000);
+
+  it('examples/generated/ holds the sample Widget CRD, up to date', async () => {
+    await expectFresh('examples/generated', { crd: [join(ROOT, 'examples/crds/widget.yaml')] }, 'npm run generate:examples');
   }, 120_000);
 
   it('is byte-identical from one run to the next', async () => {

@@ -1,0 +1,37 @@
+/**
+ * Every example runs with `--once` against the local control plane and exits
+ * by itself, printing what it promises.
+ */
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+
+const expectations: Record<string, RegExp[]> = {
+  'pod-reflector': [/ready: 3 pods in pod-reflector-\w+: web-0, web-1, web-2/, /changed: added-later \(2 containers\)/, /the cache now holds 4 pods/],
+  'node-reflector': [/nodes matching kubereflect\.dev\/pool=blue: example-blue-1, example-blue-2\n/],
+  'crd-reflector': [/gear: red, size 3, no parts/, /sprocket: blue, size 2Gi, 24× tooth/],
+  'metadata-only': [/PartialObjectMetadata web-0 labels=\{"app":"web"\}/, /5 pods cached as \d+ bytes of JSON/],
+  'prune-and-keep': [/full: +\d+ bytes for 3 pods/, /pruned: +\d+ bytes/, /a kept pod: \{"metadata":\{"name":"web-0","namespace":"prune-\w+","resourceVersion":"\d+","uid":"[\w-]+"\},"spec":\{\},"status":\{"phase":"Pending"\}\}/],
+  'shared-stream': [/auditor: late-arrival has 2 containers/, /auditor saw 3 objects, counter saw 3; store holds 3/],
+  'wait-for-condition': [/slowpoke is Ready/],
+  'http-server': [/GET \/healthz → \{"ready":true,"objects":3\}; GET \/pods → 3 pods: web-0, web-1, web-2/],
+};
+
+describe.concurrent('examples', () => {
+  for (const [name, patterns] of Object.entries(expectations)) {
+    it(`${name} --once`, async () => {
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), name, '--once'], { cwd: repo, timeout: 60_000 });
+      for (const p of patterns) expect(stdout).toMatch(p);
+    }, 90_000);
+  }
+
+  it('lists the examples when the name is unknown', async () => {
+    const err = (await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), 'nope'], { cwd: repo }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('examples: crd-reflector, http-server, metadata-only, node-reflector, pod-reflector, prune-and-keep, shared-stream, wait-for-condition');
+  });
+});
