@@ -29,6 +29,21 @@ describe.concurrent('examples', () => {
     }, 90_000);
   }
 
+  it('the demo (npm start) regenerates the Widget types, follows both stores under churn, and stops by itself', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'demo.ts'), '--seconds', '6'], { cwd: repo, timeout: 120_000 });
+    expect(stdout).toMatch(/generated the Widget types with the CLI: 1 kinds? in \d+ files/);
+    const frames = stdout.split('\n\n').filter((f) => f.includes('pods (pruned)'));
+    const last = frames.at(-1)!;
+    const row = (label: string) => new RegExp(`${label} +(\\d+) +[\\d.]+ +(\\d+) +(\\d+)`).exec(last)!;
+    for (const label of ['pods \\(pruned\\)', 'widgets']) {
+      const [, objects, relists, errors] = row(label).map(Number);
+      expect(objects, label).toBeGreaterThan(0);
+      expect([relists, errors], label).toEqual([0, 0]);
+    }
+    expect(last).toMatch(/churn: [1-9]\d* creates, \d+ updates, \d+ deletes, 0 failures/);
+    expect(stdout).toContain('stopped: every watch closed');
+  }, 150_000);
+
   it('lists the examples when the name is unknown', async () => {
     const err = (await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), 'nope'], { cwd: repo }).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(2);
