@@ -1,7 +1,7 @@
 /**
  * kubereflect's runtime: a typed client and `Api`, the watcher, the store and
  * reflector, the shared dispatcher, and the helpers around them. See
- * `runtime/README.md` for how data flows through the pieces.
+ * `docs/runtime.md` for how data flows through the pieces.
  */
 export * from './types.ts';
 export * from './errors.ts';
