@@ -20,17 +20,20 @@ export type { PartialObjectMeta };
  * const everywhere = Pod.api(client, allNamespaces);
  */
 export const allNamespaces: unique symbol = Symbol('kubereflect.allNamespaces');
+/** The type of `allNamespaces`. */
 export type AllNamespaces = typeof allNamespaces;
 
 /** The methods of `Api` a kind's verbs can give it. */
 export type ApiMethod = 'get' | 'getOpt' | 'list' | 'watch' | 'metadata' | 'create' | 'replace' | 'patch' | 'delete' | 'getStatus' | 'replaceStatus' | 'patchStatus';
-type ApiCore = 'client' | 'resource' | 'namespace' | 'apiVersion' | 'path';
+/** The members of `Api` every kind's Api has, whatever its verbs. */
+export type ApiCore = 'client' | 'resource' | 'namespace' | 'apiVersion' | 'path';
 
 /** The Api of a cluster-scoped kind, with the methods `M` its verbs allow. */
 export type ClusterApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, M | ApiCore>;
 
 /** The Api of a namespaced kind, with the methods `M` its verbs allow; `within` moves it to another namespace. */
 export type NamespacedApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, M | ApiCore> & {
+  /** The same Api in another namespace, or in all of them. */
   within(namespace: string | AllNamespaces): NamespacedApi<K, M>;
 };
 
@@ -56,7 +59,7 @@ export type PruneSpec<F> = {
  * (`constructor`, `toString`, …) also that member's type, because TypeScript
  * sees those members on every object literal. At run time only `true` names a field.
  */
-type Named<Q> = Q extends keyof Object ? true | Object[Q] : true;
+export type Named<Q> = Q extends keyof Object ? true | Object[Q] : true;
 
 /**
  * What `keep` accepts for a kind whose fields are `F`: `true` keeps a whole
@@ -78,8 +81,10 @@ export type Exact<S, Shape> = S extends object
   ? { [K in keyof S]: K extends keyof Shape ? Exact<S[K], Exclude<NonNullable<Shape[K]>, boolean>> : never }
   : S;
 
-type Without<V, K extends PropertyKey> = V extends object ? Omit<V, K> : V;
-type Only<V, K extends PropertyKey> = V extends object ? Pick<V, K & keyof V> : V;
+/** `V` without the keys `K`, when it is an object. */
+export type Without<V, K extends PropertyKey> = V extends object ? Omit<V, K> : V;
+/** `V` with only the keys `K`, when it is an object. */
+export type Only<V, K extends PropertyKey> = V extends object ? Pick<V, K & keyof V> : V;
 
 /** `T` after `prune(S)`: the fields `S` names are gone, at both levels. */
 export type Pruned<T, S> = {
@@ -217,6 +222,7 @@ export interface Reflection<R extends KubeObject> extends AsyncIterable<WatcherE
    * iterate the reflection instead to handle them yourself.
    */
   run(): Promise<void>;
+  /** Ends the watch; `run()` and the iteration then end. */
   stop(): void;
 }
 
@@ -232,12 +238,14 @@ export interface Watchable<K extends KubeObject> {
    * await pods.reader.waitUntilReady();
    */
   reflector(api: ListWatch<K>, opts?: ReflectorOptions): Reflection<K>;
+  /** A reflector whose store holds `transform`ed objects (e.g. through `prune` or `keep`). */
   reflector<R extends KubeObject>(api: ListWatch<K>, opts: ReflectorOptions & { transform: (obj: K) => R; }): Reflection<R>;
   /** A reflector of metadata-only objects: names, labels and owners without specs. */
   metadataReflector(api: ListWatch<K> & Pick<Api<K>, 'metadata'>, opts?: ReflectorOptions): Reflection<PartialObjectMeta<K>>;
 }
 
-type WatchableIf<K extends KubeObject, M> = 'list' | 'watch' extends M ? Watchable<K> : unknown;
+/** `Watchable<K>` when the verbs `M` include list and watch. */
+export type WatchableIf<K extends KubeObject, M> = 'list' | 'watch' extends M ? Watchable<K> : unknown;
 
 /** The value of a namespaced kind, e.g. `Pod`. */
 export type NamespacedKind<K extends KubeObject, F, M extends ApiMethod> = KindBase<K, F> & {
