@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Node } from '../generated/core/v1/node.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
-import { allNamespaces } from '../generated/support.ts';
+import { allNamespaces } from '../runtime/index.ts';
 import type { KubeObject, WatcherEvent } from '../runtime/index.ts';
 import { startChurn, type ChurnTarget } from './support/churn.ts';
 import { connect, freshNamespace, parseArgs, untilDone } from './support/cluster.ts';

@@ -84,7 +84,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   return { files, kinds: model.kinds.length, warnings: [...loaded.warnings, ...model.warnings], timings, written, removed };
 }
 
-/** The runtime import as `support.ts` (at the output root) must write it. */
+/** The runtime import specifier, relative to the output root when it is a path. */
 function runtimeSpecifier(runtime: string | undefined, outDir: string): string {
   if (!runtime) return 'kubereflect';
   if (!runtime.startsWith('.') && !runtime.startsWith('/')) return runtime;

@@ -56,7 +56,7 @@ export interface Placement {
 
 /** Folder for the apimachinery packages. */
 const META_DIR = 'meta/v1';
-const RESERVED_FILES = new Set(['index', 'types', 'support']);
+const RESERVED_FILES = new Set(['index', 'types']);
 
 /** Places the model's kinds and schemas. */
 export function place(model: Model): Placement {

@@ -16,3 +16,4 @@ export * from './dispatcher.ts';
 export * from './object-ref.ts';
 export * from './labels.ts';
 export * from './logger.ts';
+export * from './kind.ts';

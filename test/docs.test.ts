@@ -1,7 +1,7 @@
 /**
  * The API reference builds from the TSDoc comments with no warnings: every
- * public item of the runtime and of the generated support module is
- * documented (typedoc.json treats a warning as an error).
+ * public item of the runtime (including the kind machinery generated code
+ * builds on) is documented (typedoc.json treats a warning as an error).
  */
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';

@@ -16,7 +16,7 @@ describe('kubereflect generate', () => {
     const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/bad-yaml.yaml'), '--out', out, '--quiet']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/invalid\/bad-yaml\.yaml:\d+:\d+: invalid YAML/);
-    expect(existsSync(join(out, 'support.ts'))).toBe(false);
+    expect(existsSync(join(out, 'index.ts'))).toBe(false);
   });
 
   it('names the document that is not a CRD, with its line', async () => {

@@ -8,7 +8,7 @@ import { Pod, type PodFields } from '../../generated/core/v1/pod.ts';
 import { Node } from '../../generated/core/v1/node.ts';
 import { Deployment } from '../../generated/apps/v1/deployment.ts';
 import type { ObjectMeta } from '../../generated/meta/v1/types.ts';
-import type { Kept, Pruned } from '../../generated/support.ts';
+import type { Kept, Pruned } from '../../runtime/index.ts';
 import { store } from '../../runtime/index.ts';
 
 const pod: Pod = {
@@ -174,7 +174,7 @@ describe('a cluster-scoped kind', () => {
 
 describe('a namespaced kind', () => {
   it('needs a namespace or allNamespaces for its Api, and its verbs decide its methods', () => {
-    expectTypeOf(Deployment.api).parameter(1).toEqualTypeOf<string | typeof import('../../generated/support.ts').allNamespaces>();
+    expectTypeOf(Deployment.api).parameter(1).toEqualTypeOf<string | typeof import('../../runtime/index.ts').allNamespaces>();
     // @ts-expect-error a namespaced kind's Api needs a namespace (or allNamespaces)
     expect(() => Deployment.api({} as never)).toThrow(/namespaced/);
     expect(Deployment.ref('web', 'shop').toString()).toBe('Deployment.v1.apps/shop/web');

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as $ from "../../support.ts";
+import * as $ from "../../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 
 /** A Widget is a made-up thing with a colour, a size and some parts. */
