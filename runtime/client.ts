@@ -7,6 +7,7 @@
  * typed (`ApiError`, `TransportError`, `TimeoutError`, `DecodeError`) and
  * never carry credentials.
  */
+import { isUtf8 } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -143,6 +144,7 @@ export class Client {
     const { res, request } = await this.send(req, req.idleTimeoutMs);
     if (!isSuccess(res.statusCode)) {
       const body = await readBody(res, request, req.signal);
+      if (res.statusCode === 401) this.forgetExecCredential();
       throw apiError(request, res, body);
     }
     return chunksOf(res, request, req.idleTimeoutMs, req.signal);
@@ -156,7 +158,10 @@ export class Client {
     try {
       const { res, request } = await this.send({ ...req, signal });
       const body = await readBody(res, request, signal);
+      if (res.statusCode === 401) this.forgetExecCredential();
       if (!isSuccess(res.statusCode)) throw apiError(request, res, body);
+      // Decoding would quietly turn invalid bytes into U+FFFD, and a wrong object into the cache; watch lines are refused the same way.
+      if (!isUtf8(body)) throw new DecodeError(request, 'response is not valid UTF-8', body.toString('latin1'));
       try {
         return JSON.parse(body.toString('utf8')) as T;
       } catch (err) {
@@ -207,6 +212,19 @@ export class Client {
     });
   }
 
+  /**
+   * After a 401: drop the current user's cached exec-plugin credential, so the
+   * next request runs the plugin again (as client-go does). `KubeConfig`
+   * otherwise keeps a credential until its `expirationTimestamp`, which a
+   * revoked or rotated token outlives, and has no public way to forget it.
+   */
+  private forgetExecCredential(): void {
+    const user = this.kubeConfig.getCurrentUser();
+    if (!user?.exec) return;
+    const internals = this.kubeConfig as unknown as { authenticators?: { tokenCache?: Record<string, unknown> }[] };
+    for (const a of internals.authenticators ?? []) if (a.tokenCache) delete a.tokenCache[user.name];
+  }
+
   /** TLS, auth headers and the pooled agent for the next request (auth may have been refreshed). */
   private async connection(): Promise<Connection> {
     const cluster = this.kubeConfig.getCurrentCluster()!;
@@ -214,8 +232,10 @@ export class Client {
     try {
       await this.kubeConfig.applyToHTTPSOptions(options);
     } catch (err) {
-      // Messages of credential plugins may echo their output; keep only the first line of ours.
-      throw new KubeError(`could not obtain credentials for ${cluster.server}: ${String((err as Error).message ?? err).split('\n')[0]}`);
+      // Messages of credential plugins may echo their output; keep only the first line of ours. A JSON
+      // syntax error quotes the plugin's output, which is the credential: never repeat it.
+      const reason = err instanceof SyntaxError ? "the credential plugin's output is not valid JSON" : String((err as Error).message ?? err).split('\n')[0];
+      throw new KubeError(`could not obtain credentials for ${cluster.server}: ${reason}`);
     }
     const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
     const transport = base.protocol === 'http:' ? http : https;

@@ -5,6 +5,8 @@
  * in-stream 410, a refusal of streaming lists); the integration tests cover
  * the same paths against kube-apiserver where it can be made to produce them.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import type { ListOptions, ListWatch, WatchOptions } from './api.ts';
 import type { Backoff } from './backoff.ts';
@@ -287,6 +289,29 @@ describe('watcher: streaming lists', () => {
     const got = await take(s, 7, { initialList: 'StreamingList' });
     expect(short(got)).toEqual(['Init', 'InitApply:a', 'Error:TransportError', 'Init', 'InitApply:a', 'InitApply:b', 'InitDone']);
     expect(s.watches.every((w) => w.sendInitialEvents === true)).toBe(true);
+  });
+});
+
+describe('watcher: memory', () => {
+  it('does not keep the listed objects alive while it waits for the first watch event', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // No watch script: the watch stays silent until the abort, as on a quiet resource.
+    const s = new Script([page([obj('a', '1'), obj('b', '2'), obj('c', '3')], '10')], []);
+    const ac = new AbortController();
+    const it = watcher(s, { backoff: countingBackoff().policy, logger: quiet(), signal: ac.signal });
+    const listed: WeakRef<Obj>[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await it.next(); // Init, InitApply ×3, InitDone
+      if (!r.done && 'object' in r.value) listed.push(new WeakRef(r.value.object));
+    }
+    const waiting = it.next();
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+    // A store would hold these (or their pruned projections); the watcher must not.
+    expect(listed.map((ref) => ref.deref())).toEqual([undefined, undefined, undefined]);
+    ac.abort();
+    await waiting;
   });
 });
 

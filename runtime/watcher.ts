@@ -13,7 +13,8 @@
  * - The watch starts at the list's resourceVersion; every event and bookmark
  *   moves it. A watch the server ends normally, or one that falls silent
  *   (idle timeout), is reopened from there without a relist.
- * - 410 Gone relists from scratch, starting with `Init`.
+ * - 410 Gone relists from scratch, starting with `Init`: at once, but after
+ *   its backoff when the previous relist also ended in 410 before any event.
  * - A streaming list asks for initial events only once; reconnects resume
  *   from the bookmark's resourceVersion. A server that refuses streaming lists
  *   makes the watcher fall back to list + watch, once, with a log line.
@@ -69,6 +70,8 @@ interface Step<K> {
   progress?: boolean;
   /** Emit as `Error`, then back off. */
   failure?: KubeError;
+  /** A 410 asked for this relist. */
+  gone?: boolean;
 }
 
 interface Context<K> {
@@ -113,18 +116,35 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
   };
   const backoff = ctx.cfg.backoff();
   let state: State<K> = { phase: 'Empty' };
+  // 410s with no watch event between them: the first relists at once, the next ones wait the backoff
+  // (a server that answers every watch with 410 would otherwise get a full list in a hot loop).
+  let goneInARow = 0;
   try {
     while (!ctx.signal.aborted) {
+      const watched = state.phase === 'Watching';
       const s: Step<K> = await step(state, ctx);
       state = s.next;
-      for (const e of s.emit) yield e;
+      // Drop the step's hold on each event as it is handed over: this frame
+      // keeps `s` while it awaits the next step — for a quiet watch, until the
+      // first event — and the last list page must not stay alive behind the
+      // store (with `modify`, its full objects would outlive their projections).
+      const emit: (WatcherEvent<K> | undefined)[] = s.emit;
+      for (let i = 0; i < emit.length; i++) {
+        const e = emit[i]!;
+        emit[i] = undefined;
+        yield e;
+      }
       if (ctx.signal.aborted) break;
       if (s.failure) {
         yield { type: 'Error', error: s.failure };
         const wait = Math.max(backoff.next(), (s.failure.retryAfterSeconds ?? 0) * 1000);
         await sleep(wait, ctx.signal);
+      } else if (s.gone) {
+        if (goneInARow++ > 0) await sleep(backoff.next(), ctx.signal);
       } else if (s.progress) {
-        backoff.reset();
+        if (watched) goneInARow = 0;
+        // The pages of a relist that a 410 asked for do not reset it: the backoff grows while the 410s go on.
+        if (goneInARow === 0) backoff.reset();
       }
     }
   } finally {
@@ -219,7 +239,7 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
     const error = asKubeError(err);
     if (error instanceof ApiError && error.isGone && !first) {
       ctx.cfg.logger.info(`continue token of ${describeApi(ctx)} expired; listing again from the start`);
-      return { emit: [], next: { phase: 'Empty' } };
+      return { emit: [], next: { phase: 'Empty' }, gone: true };
     }
     // Retry the same page after the backoff.
     return { emit: [], next: { phase: 'InitPage', continueToken }, failure: error };
@@ -274,7 +294,7 @@ function refusedOrFailed<K>(error: KubeError, ctx: Context<K>): Step<K> {
     ctx.cfg.logger.warn(`the server refused a streaming list of ${describeApi(ctx)} (${error.message}); falling back to list + watch`);
     return { emit: [], next: { phase: 'Empty' } };
   }
-  if (error instanceof ApiError && error.isGone) return { emit: [], next: { phase: 'Empty' } };
+  if (error instanceof ApiError && error.isGone) return { emit: [], next: { phase: 'Empty' }, gone: true };
   return { emit: [], next: { phase: 'Empty' }, failure: error };
 }
 
@@ -322,7 +342,7 @@ async function watchNext<K extends KubeObject>(state: Extract<State<K>, { phase:
 
 function relist<K>(ctx: Context<K>, error: ApiError): Step<K> {
   ctx.cfg.logger.info(`watch of ${describeApi(ctx)} expired (${error.message}); listing again`);
-  return { emit: [], next: { phase: 'Empty' } };
+  return { emit: [], next: { phase: 'Empty' }, gone: true };
 }
 
 function watching<K>(resourceVersion: string): State<K> {

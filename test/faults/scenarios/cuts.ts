@@ -1,0 +1,69 @@
+/**
+ * Scenario 1: connections cut every few seconds under churn, at random points
+ * of list pages and watch streams. Each response may be cut at a random byte
+ * (most cuts fall inside an event or a page), and every 0.3–1.5 s every open
+ * connection is dropped, whatever it is doing. The reflector starts under the
+ * faults, so its first list is cut too.
+ */
+import { Api } from '../../../runtime/api.ts';
+import { sleep } from '../../../runtime/backoff.ts';
+import type { KubeObject } from '../../../runtime/types.ts';
+import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
+import type { Lab, ScenarioReport } from '../lab.ts';
+import { every, rand, report, scenarioNamespace, subjectThrough } from './common.ts';
+
+export interface CutsOptions {
+  /** How long the faults go on after the first list completed. */
+  seconds?: number;
+  /** Chance that the proxy cuts any one response at a random byte. */
+  cutChance?: number;
+  /** Reuse the fixed namespace of that name (the soak). */
+  fixedNamespace?: string;
+}
+
+export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<ScenarioReport> {
+  const { seconds = 6, cutChance = 0.35 } = o;
+  const ns = await scenarioNamespace(lab, o.fixedNamespace ?? 'faults-cuts', !!o.fixedNamespace);
+  const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
+  const proxy = await lab.proxy();
+  let cutting = true;
+  // The first second page and the first watch are always cut (inside the page, inside an event); the rest at random.
+  const sure = { page: true, watch: true };
+  proxy.rule = (r) => {
+    if (!cutting) return undefined;
+    if (r.continued && sure.page) return (sure.page = false), { type: 'cut', afterBytes: rand(100, 2_000) };
+    if (r.watch && sure.watch) return (sure.watch = false), { type: 'cut', afterBytes: rand(1_000, 1_500) };
+    return Math.random() < cutChance ? { type: 'cut', afterBytes: rand(0, r.watch ? 3_000 : 8_000) } : undefined;
+  };
+  const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
+  let dropAlls = 0;
+  const stopDropping = every(300, 1_500, () => void (dropAlls += proxy.cutAll() > 0 ? 1 : 0));
+  const subject = subjectThrough(lab, proxy, ns);
+  try {
+    await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list under cuts');
+    await sleep(seconds * 1000);
+  } finally {
+    cutting = false;
+    stopDropping();
+    await churn.stop();
+  }
+  const invariant = await converges(subject.reader, truth);
+  await subject.stop();
+  await lab.dropProxy(proxy);
+  const cuts = proxy.requests.filter((r) => r.fault === 'cut');
+  return report('1. connection cuts', lab, subject, {
+    faults: {
+      'list page cut at a random byte': cuts.filter((r) => !r.watch).length,
+      'watch cut at a random byte': cuts.filter((r) => r.watch).length,
+      'every connection dropped': dropAlls,
+    },
+    requests: proxy.requests.length,
+    writes: churn.writes,
+    invariant,
+    details: {
+      watchCutMidEvent: cuts.filter((r) => r.watch && r.midLine).length,
+      listRequests: proxy.count((r) => !r.watch),
+      watchRequests: proxy.count((r) => r.watch),
+    },
+  });
+}
