@@ -75,11 +75,19 @@ describe('watch body decoding', () => {
     }
   });
 
+  it('quotes too little of a bad line to leak the data of a Secret', async () => {
+    const line = Buffer.from('{"type":"ADDED","object":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{"password":"c2VjcmV0LXZhbHVl"}\n');
+    const err = (await collect(decodeWatchEvents(chunks(line), 't')).catch((e: unknown) => e)) as DecodeError;
+    expect(err).toBeInstanceOf(DecodeError);
+    expect(err.message).toContain('"kind\\":\\"Secret');
+    expect(err.message).not.toContain('c2VjcmV0');
+  });
+
   it('shortens what it quotes of a huge bad line', async () => {
     const huge = Buffer.from(`{"type":"ADDED","object":{"data":"${'x'.repeat(100_000)}"`);
     const err = (await collect(decodeWatchEvents(chunks(huge), 't')).catch((e: unknown) => e)) as DecodeError;
     expect(err).toBeInstanceOf(DecodeError);
-    expect(err.excerpt.length).toBeLessThanOrEqual(201);
+    expect(err.excerpt.length).toBeLessThanOrEqual(81);
     expect(err.message.length).toBeLessThan(400);
   });
 });

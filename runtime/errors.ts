@@ -88,11 +88,15 @@ export class TimeoutError extends KubeError {
 export class DecodeError extends KubeError {
   override name = 'DecodeError';
   readonly request: string;
-  /** The start of the offending text (at most 200 characters). */
+  /**
+   * The start of the offending text, at most 80 characters: enough to see
+   * what it was (a watch line's type and kind), too little to carry the data
+   * of an object such as a Secret into logs.
+   */
   readonly excerpt: string;
   /** `text` of `request`'s response is wrong in the way `problem` says; the message quotes it shortened. */
   constructor(request: string, problem: string, text: string, cause?: unknown) {
-    const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    const excerpt = text.length > 80 ? `${text.slice(0, 80)}…` : text;
     super(`${request}: ${problem} (${text.length} bytes: ${JSON.stringify(excerpt)})`, { cause });
     this.request = request;
     this.excerpt = excerpt;
