@@ -88,6 +88,41 @@ describe('store writer', () => {
     expect(Object.isFrozen(loose.reader.get('ns/a'))).toBe(false);
   });
 
+  it('shares the empty leaves of managedFields and keeps the same JSON', () => {
+    const withFields = (name: string) => ({
+      metadata: {
+        name, namespace: 'ns', resourceVersion: '1',
+        managedFields: [
+          { manager: 'kubelet', fieldsV1: { 'f:status': { 'f:phase': {}, 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {} } } } } },
+          { manager: 'empty', fieldsV1: {} },
+          { manager: 'no-fields' },
+        ],
+      },
+      spec: { containers: [], emptyMap: {}, emptyList: [] },
+    });
+    const { reader, writer } = store<Pod>();
+    for (const e of list([withFields('a') as Pod])) writer.apply(e);
+    writer.apply({ type: 'Apply', object: withFields('b') as Pod });
+    type Stored = { metadata: { managedFields: { fieldsV1?: Tree }[] }; spec: { emptyMap: object; emptyList: unknown[] } };
+    type Tree = { [key: string]: Tree };
+    const at = (o: unknown, ...path: string[]) => path.reduce((node, key) => node[key]!, (o as Stored).metadata.managedFields[0]!.fieldsV1!);
+    const [a, b] = [reader.get('ns/a'), reader.get('ns/b')];
+    expect(JSON.stringify(a)).toBe(JSON.stringify(withFields('a')));
+    expect(JSON.stringify(b)).toBe(JSON.stringify(withFields('b')));
+    const leaf = at(a, 'f:status', 'f:phase');
+    expect(Object.isFrozen(leaf)).toBe(true);
+    expect(at(b, 'f:status', 'f:conditions', 'k:{"type":"Ready"}', '.')).toBe(leaf);
+    // Only managedFields: empty objects elsewhere are the object's own, and stay mutable.
+    const spec = (a as unknown as Stored).spec;
+    expect(spec.emptyMap).not.toBe(leaf);
+    expect(Object.isFrozen(spec.emptyMap)).toBe(false);
+    expect(Array.isArray(spec.emptyList)).toBe(true);
+
+    const { reader: plain, writer: plainWriter } = store<Pod>({ shareManagedFieldLeaves: false });
+    plainWriter.apply({ type: 'Apply', object: withFields('c') as Pod });
+    expect(at(plain.get('ns/c'), 'f:status', 'f:phase')).not.toBe(leaf);
+  });
+
   it('can be claimed once, and refuses events once closed', () => {
     const { writer } = store<Pod>();
     writer.claim('first');

@@ -19,6 +19,12 @@
  * cache behind the writer's back. The store takes ownership of the objects it
  * is given: they are frozen in place.
  *
+ * Memory, again: in `metadata.managedFields[*].fieldsV1` every owned field
+ * ends in an empty object (`"f:name": {}`). They are about half of the
+ * objects of a typical pod, and V8 spends ~56 bytes on each, so with
+ * `shareManagedFieldLeaves` (the default) the store replaces them with one
+ * shared, frozen empty object: the same JSON, ~40% less heap for full pods.
+ *
  * Keys are `Map` keys (`namespace/name`), so names such as `__proto__` or
  * `constructor` are ordinary names here.
  */
@@ -35,6 +41,8 @@ export interface StoreOptions {
   freeze?: boolean;
   /** On a relist, keep the stored instance of an object whose uid and resourceVersion are unchanged. Default true. */
   reuseUnchanged?: boolean;
+  /** Replace the empty objects that end `managedFields` trees with one shared, frozen `{}` (see the module doc). Default true. */
+  shareManagedFieldLeaves?: boolean;
 }
 
 /** How to name an object to `Store.get`: a reference, a name (plus namespace), or a `namespace/name` key. */
@@ -58,10 +66,12 @@ export class StoreCore<K extends KubeObject> {
   readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   readonly freeze: boolean;
   readonly reuseUnchanged: boolean;
+  readonly shareManagedFieldLeaves: boolean;
 
   constructor(opts: StoreOptions = {}) {
     this.freeze = opts.freeze ?? true;
     this.reuseUnchanged = opts.reuseUnchanged ?? true;
+    this.shareManagedFieldLeaves = opts.shareManagedFieldLeaves ?? true;
   }
 }
 
@@ -166,8 +176,35 @@ export class Writer<K extends KubeObject> {
   }
 
   private own(obj: K): K {
+    if (this.core.shareManagedFieldLeaves) shareManagedFieldLeaves(obj);
     return this.core.freeze ? Object.freeze(obj) : obj;
   }
+}
+
+const EMPTY_LEAF: Readonly<Record<string, never>> = Object.freeze({});
+
+/** Points every empty object inside `metadata.managedFields[*].fieldsV1` at one shared frozen `{}`. */
+function shareManagedFieldLeaves(obj: KubeObject): void {
+  const entries = (obj.metadata as { managedFields?: unknown } | undefined)?.managedFields;
+  if (!Array.isArray(entries)) return;
+  for (const entry of entries) {
+    const fields = (entry as { fieldsV1?: unknown } | null)?.fieldsV1;
+    if (typeof fields === 'object' && fields !== null && !Object.isFrozen(fields)) shareLeaves(fields as Record<string, unknown>);
+  }
+}
+
+function shareLeaves(node: Record<string, unknown>): void {
+  for (const key in node) {
+    const child = node[key];
+    if (typeof child !== 'object' || child === null || child === EMPTY_LEAF) continue;
+    if (isEmpty(child)) node[key] = EMPTY_LEAF;
+    else if (!Object.isFrozen(child)) shareLeaves(child as Record<string, unknown>);
+  }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return !Array.isArray(o);
 }
 
 /**

@@ -1,0 +1,253 @@
+/**
+ * A replay server: serves a recorded pod list and watch body over HTTPS, at
+ * full speed, for the scenarios where the real kube-apiserver would be the
+ * bottleneck (event throughput, relist peak, fan-out). On this 2-core machine
+ * the apiserver writes a few thousand pod events per second at most, while a
+ * client can parse tens of thousands; measuring clients against it would
+ * measure the apiserver.
+ *
+ * The data is recorded from the real apiserver: the N pods of the benchmark
+ * namespace as it lists them, and `MODIFIED` events made from those pods the
+ * way a kubelet's status update changes them (new resourceVersion, a restart
+ * count, a condition time, the status manager's managedFields time): rounds
+ * of one event per pod, as many rounds as it takes to reach
+ * `ctx.minEvents` (default 10,000), so that a small N still gives a run long
+ * enough to time. Every client reads the identical bytes.
+ *
+ * It runs in its own process (so serving does not steal the measured
+ * client's event loop) with an HTTP control port:
+ *
+ * - `POST /reset?plan=events|gone` arms the next watch: `events` streams the
+ *   recorded events then holds the connection open; `gone` sends one
+ *   in-stream `ERROR` 410 ("too old resource version") and ends it, which
+ *   forces a relist. Later watches are held open, silent.
+ * - `POST /go` releases the armed watch (it waits for this, so the client
+ *   times exactly the stream, not its own start-up).
+ *
+ * Lists honour `limit` and `continue` (an offset) like the apiserver. A
+ * watch with `sendInitialEvents=true` (a streaming list) first gets every pod
+ * as `ADDED` and the `k8s.io/initial-events-end` bookmark, then its plan.
+ */
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { Api, Client } from '../runtime/index.ts';
+import { createPki, pkiIn, readBase64 } from '../test/controlplane/pki.ts';
+import { podResource, type BenchPod } from './data.ts';
+import type { RunContext } from './harness.ts';
+
+/** The resourceVersion the replayed list reports; events continue from it. */
+const LIST_RV = 5_000_000;
+
+export interface ReplayData {
+  dir: string;
+  namespace: string;
+  n: number;
+  /** One pod's JSON per line. */
+  podsFile: string;
+  /** The watch body: one `MODIFIED` event per line, `events` of them (rounds of one per pod). */
+  eventsFile: string;
+  events: number;
+  eventBytes: number;
+}
+
+/** Lists the N pods from the real apiserver and writes them and N MODIFIED events into `ctx.scratch`. */
+export async function recordReplayData(ctx: RunContext, n: number): Promise<ReplayData> {
+  const namespace = ctx.namespaceFor(n);
+  const dir = join(ctx.scratch, `replay-${namespace}`);
+  mkdirSync(dir, { recursive: true });
+  const podsFile = join(dir, 'pods.ndjson');
+  const eventsFile = join(dir, 'events.ndjson');
+  const client = Client.fromFile(ctx.kubeconfig);
+  const api = new Api<BenchPod>(client, podResource, namespace);
+  const pods: BenchPod[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await api.list({ limit: 500, continue: cont });
+    pods.push(...page.items);
+    cont = page.metadata.continue;
+  } while (cont);
+  client.close();
+  if (pods.length !== n) throw new Error(`expected ${n} pods in ${namespace}, found ${pods.length}`);
+  writeFileSync(podsFile, pods.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  const rounds = Math.max(1, Math.ceil((ctx.minEvents ?? 10_000) / n));
+  const events: string[] = [];
+  for (let r = 0; r < rounds; r++) {
+    pods.forEach((p, i) => events.push(JSON.stringify({ type: 'MODIFIED', object: modified(p, LIST_RV + 1 + r * n + i) })));
+  }
+  const body = events.join('\n') + '\n';
+  writeFileSync(eventsFile, body);
+  return { dir, namespace, n, podsFile, eventsFile, events: events.length, eventBytes: Buffer.byteLength(body) };
+}
+
+/** The pod after a kubelet status update: what a MODIFIED event of a running pod typically carries. */
+function modified(pod: BenchPod, rv: number): BenchPod {
+  const p = structuredClone(pod) as BenchPod & { metadata: { managedFields?: { manager: string; time: string }[] } };
+  p.metadata.resourceVersion = String(rv);
+  const when = new Date(Date.UTC(2025, 9, 15, 9, 0, 0) + (rv % 86_400) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  for (const m of p.metadata.managedFields ?? []) if (m.manager === 'kubelet') m.time = when;
+  const status = p.status as { containerStatuses?: { restartCount: number }[]; conditions?: { type: string; lastTransitionTime: string }[] } | undefined;
+  const first = status?.containerStatuses?.[0];
+  if (first) first.restartCount += 1;
+  for (const c of status?.conditions ?? []) if (c.type === 'Ready' || c.type === 'ContainersReady') c.lastTransitionTime = when;
+  return p;
+}
+
+/** A running replay server, seen from the parent. */
+export interface Replay {
+  /** Kubeconfig pointing at the replay server (context `admin`, any token). */
+  kubeconfig: string;
+  /** Base URL of the control port. */
+  control: string;
+  data: ReplayData;
+  stop(): Promise<void>;
+}
+
+/** Starts a replay server for `data` in its own process. */
+export async function startReplay(ctx: RunContext, data: ReplayData): Promise<Replay> {
+  const pkiDir = join(ctx.scratch, 'pki');
+  const pki = existsSync(pkiIn(pkiDir).serverCert) ? pkiIn(pkiDir) : createPki(pkiDir);
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--replay-server'], {
+    execArgv: ['--max-old-space-size=8192', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.send({ data, cert: pki.serverCert, key: pki.serverKey });
+  const [ports] = (await once(child, 'message')) as [{ https: number; http: number }];
+  const kubeconfig = join(data.dir, 'kubeconfig');
+  writeFileSync(kubeconfig, stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'admin',
+    clusters: [{ name: 'replay', cluster: { server: `https://127.0.0.1:${ports.https}`, 'certificate-authority-data': readBase64(pki.caCert) } }],
+    users: [{ name: 'admin', user: { token: 'replay' } }],
+    contexts: [{ name: 'admin', context: { cluster: 'replay', user: 'admin' } }],
+  }), { mode: 0o600 });
+  return {
+    kubeconfig,
+    control: `http://127.0.0.1:${ports.http}`,
+    data,
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
+}
+
+/** Arms the next watch (`events` or `gone`); called by the measuring child before it starts. */
+export async function arm(control: string, plan: 'events' | 'gone'): Promise<void> {
+  const res = await fetch(`${control}/reset?plan=${plan}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`replay reset: ${res.status}`);
+}
+
+/** Releases the armed watch. */
+export async function go(control: string): Promise<void> {
+  const res = await fetch(`${control}/go`, { method: 'POST' });
+  if (!res.ok) throw new Error(`replay go: ${res.status}`);
+}
+
+// ---- the server process ----
+
+function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
+  const pods = readFileSync(cfg.data.podsFile, 'utf8').split('\n').filter((l) => l.length > 0);
+  const events = readFileSync(cfg.data.eventsFile);
+  const endBookmark = { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(LIST_RV), annotations: { 'k8s.io/initial-events-end': 'true' } } } };
+  const initialEvents = Buffer.from(pods.map((p) => `{"type":"ADDED","object":${p}}\n`).join('') + `${JSON.stringify(endBookmark)}\n`);
+  const pages = new Map<string, Buffer>();
+  let plan: 'events' | 'gone' = 'events';
+  let released = false;
+  let armed = true;
+  let waiting: (() => void) | undefined;
+  const open = new Set<http.ServerResponse>();
+
+  const page = (offset: number, limit: number): Buffer => {
+    const key = `${offset}:${limit}`;
+    let body = pages.get(key);
+    if (!body) {
+      const end = Math.min(pods.length, offset + limit);
+      const meta: Record<string, string> = { resourceVersion: String(LIST_RV) };
+      if (end < pods.length) meta.continue = String(end);
+      body = Buffer.from(`{"kind":"PodList","apiVersion":"v1","metadata":${JSON.stringify(meta)},"items":[${pods.slice(offset, end).join(',')}]}`);
+      pages.set(key, body);
+    }
+    return body;
+  };
+
+  const write = async (res: http.ServerResponse, body: Buffer) => {
+    const slice = 1 << 18;
+    for (let at = 0; at < body.length && !res.destroyed; at += slice) {
+      if (!res.write(body.subarray(at, at + slice))) await once(res, 'drain').catch(() => {});
+    }
+  };
+
+  const watch = async (res: http.ServerResponse, initial: boolean) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    open.add(res);
+    res.on('close', () => open.delete(res));
+    if (initial) await write(res, initialEvents);
+    if (!armed) return; // held open, silent
+    armed = false;
+    if (!released) await new Promise<void>((r) => (waiting = r));
+    if (res.destroyed) return;
+    if (plan === 'gone') {
+      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (5000000)', reason: 'Expired', code: 410 } })}\n`);
+      return;
+    }
+    await write(res, events);
+  };
+
+  const api = https.createServer({ cert: readFileSync(cfg.cert), key: readFileSync(cfg.key), keepAlive: true }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://replay');
+    if (req.method !== 'GET' || url.pathname !== `/api/v1/namespaces/${cfg.data.namespace}/pods`) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404,"reason":"NotFound","message":"not replayed"}');
+      return;
+    }
+    if (url.searchParams.get('watch') === 'true') {
+      void watch(res, url.searchParams.get('sendInitialEvents') === 'true');
+      return;
+    }
+    const limit = Number(url.searchParams.get('limit') ?? 0) || pods.length;
+    const offset = Number(url.searchParams.get('continue') ?? 0) || 0;
+    const body = page(offset, limit);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+  });
+
+  const control = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://control');
+    if (url.pathname === '/reset') {
+      plan = url.searchParams.get('plan') === 'gone' ? 'gone' : 'events';
+      released = false;
+      armed = true;
+      waiting = undefined;
+      for (const r of open) r.destroy();
+      open.clear();
+    } else if (url.pathname === '/go') {
+      released = true;
+      waiting?.();
+      waiting = undefined;
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(204).end();
+  });
+
+  // Pooled client sockets must not be closed under a request (a reused idle socket would answer ECONNRESET).
+  api.keepAliveTimeout = 600_000;
+  api.listen(0, '127.0.0.1', () => {
+    control.listen(0, '127.0.0.1', () => {
+      process.send!({ https: (api.address() as { port: number }).port, http: (control.address() as { port: number }).port });
+    });
+  });
+  process.on('SIGTERM', () => process.exit(0));
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (process.argv.includes('--replay-server') && process.send) {
+  process.once('message', (cfg) => serve(cfg as { data: ReplayData; cert: string; key: string }));
+}

@@ -1,0 +1,143 @@
+/**
+ * `npm run bench`: every scenario, kubereflect against @kubernetes/client-node,
+ * on the local control plane (started or reused) or the cluster of
+ * `$BENCH_KUBECONFIG`. Loads the pods once per size (kept in their own
+ * namespaces and reused by later runs), records the replay data, runs the
+ * scenarios in order, and writes `bench/results.json`, `bench/RESULTS.md` and
+ * `bench/charts/*.svg`.
+ *
+ * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,context`
+ * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
+ * the charts again from `<out>/results.json` (after editing `FINDINGS.md`);
+ * `--merge` replaces only the scenarios of this run in an existing
+ * `<out>/results.json` (and records both commands).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '../runtime/index.ts';
+import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
+import { runContext, type ContextRow } from './context.ts';
+import { benchNamespace, ensurePods, type LoadResult } from './data.ts';
+import { runFanout } from './fanout.ts';
+import { loadavg, machine, stat, type RunContext } from './harness.ts';
+import { runMemory } from './memory.ts';
+import { recordReplayData, type ReplayData } from './replay.ts';
+import { runRelist } from './relist.ts';
+import { readFindings, renderCharts, renderReport, type Results } from './report.ts';
+import { runSync } from './sync.ts';
+import { runThroughput } from './throughput.ts';
+
+export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'context'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** Loads the data and runs `only` (default: every scenario). `loader` is what `ensurePods` reported per size. */
+export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENARIOS, command = 'npm run bench'): Promise<Results> {
+  const startedAt = new Date().toISOString();
+  const client = Client.fromFile(ctx.kubeconfig);
+  const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
+  const loader: LoadResult[] = [];
+  for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
+  client.close();
+
+  const results: Results = {
+    command, startedAt, finishedAt: '', machine: machine(), load: [], server: `kube-apiserver ${version.gitVersion ?? '?'}`,
+    sizes: ctx.sizes, reps: ctx.reps, loader,
+  };
+  const replayData = new Map<number, ReplayData>();
+  if (only.some((s) => s === 'throughput' || s === 'relist' || s === 'fanout')) {
+    for (const n of ctx.sizes) replayData.set(n, await recordReplayData(ctx, n));
+  }
+  const scenario = async <T>(name: Scenario, fn: () => Promise<T>): Promise<T | undefined> => {
+    if (!only.includes(name)) return undefined;
+    const start = loadavg();
+    ctx.log(`== ${name} (load ${start.join(' ')})`);
+    const out = await fn();
+    results.load.push({ scenario: name, start, end: loadavg() });
+    return out;
+  };
+  results.memory = await scenario('memory', () => runMemory(ctx));
+  results.sync = await scenario('sync', () => runSync(ctx));
+  results.throughput = await scenario('throughput', () => runThroughput(ctx, undefined, replayData));
+  results.relist = await scenario('relist', () => runRelist(ctx, undefined, replayData));
+  results.fanout = await scenario('fanout', () => runFanout(ctx, undefined, replayData));
+  results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
+  results.finishedAt = new Date().toISOString();
+  return results;
+}
+
+/** Scenario 1's kubereflect (full) and client-node processes, as RSS rows for the context table. */
+function nodeRssRows(r: Results): ContextRow[] {
+  const rows: ContextRow[] = [];
+  for (const m of r.memory ?? []) {
+    for (const x of m.rows) {
+      if (x.contender !== 'client-node' && x.contender !== 'kubereflect:full' && x.contender !== 'kubereflect:metadata') continue;
+      const who = x.contender === 'client-node' ? '@kubernetes/client-node informer (Node)' : `kubereflect, ${x.contender === 'kubereflect:full' ? 'full' : 'metadata-only'} (Node)`;
+      rows.push({ who, n: m.n, rssMiB: x.rssMiB, rssDeltaMiB: x.rssDeltaMiB, heapKiBPerObject: stat(x.bytesPerObject.values.map((v) => v / 1024)) });
+    }
+  }
+  return rows;
+}
+
+/** Writes `results.json`, `RESULTS.md` and `charts/` into `dir`. */
+export function writeResults(dir: string, results: Results): void {
+  mkdirSync(join(dir, 'charts'), { recursive: true });
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
+  for (const c of renderCharts(results)) writeFileSync(join(dir, 'charts', c.name), c.svg);
+  const findings = readFindings(fileURLToPath(new URL('./FINDINGS.md', import.meta.url)));
+  writeFileSync(join(dir, 'RESULTS.md'), renderReport(results, { findings }));
+}
+
+/** `base` with the scenarios of `run` replaced by `run`'s. */
+function merge(base: Results, run: Results, only: readonly Scenario[]): Results {
+  const merged: Results = { ...base, command: `${base.command}; then ${run.command}`, finishedAt: run.finishedAt, loader: run.loader };
+  for (const s of only) (merged as unknown as Record<string, unknown>)[s] = run[s];
+  merged.load = [...base.load.filter((l) => !only.includes(l.scenario as Scenario)), ...run.load];
+  return merged;
+}
+
+function option(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const sizes = (option(argv, 'sizes') ?? '2000,10000').split(',').map(Number);
+  const reps = Number(option(argv, 'reps') ?? 5);
+  const only = (option(argv, 'only')?.split(',') ?? [...SCENARIOS]) as Scenario[];
+  for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
+  const out = resolve(option(argv, 'out') ?? fileURLToPath(new URL('.', import.meta.url)));
+  if (argv.includes('--report')) {
+    writeResults(out, JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results);
+    console.log(`rendered ${relative(process.cwd(), join(out, 'RESULTS.md'))} and charts/ from results.json`);
+    return;
+  }
+  let kubeconfig = process.env.BENCH_KUBECONFIG;
+  let release: (() => Promise<void>) | undefined;
+  if (!kubeconfig) {
+    const { state } = await up();
+    release = usePlane(false);
+    kubeconfig = state.kubeconfig;
+  }
+  const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+  const ctx: RunContext = { kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench') };
+  const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  try {
+    let results = await runAll(ctx, only, command);
+    if (argv.includes('--merge')) results = merge(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results, results, only);
+    writeResults(out, results);
+    log(`wrote ${relative(process.cwd(), join(out, 'RESULTS.md'))}, results.json and charts/`);
+  } finally {
+    await release?.();
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: Error) => {
+      console.error(err.stack ?? err);
+      process.exit(1);
+    },
+  );
+}
