@@ -2,7 +2,9 @@
  * The contenders, started the way their users start them:
  *
  * - kubereflect: `watcher` (or `metadataWatcher`) → optional `modify` with a
- *   projection → `reflector` → `store`, iterated in a background loop;
+ *   projection → `reflector` → `store`, iterated in a background loop; with
+ *   a projection that drops `managedFields` the watcher cuts them before
+ *   parsing, as a generated kind's `reflector` does;
  * - @kubernetes/client-node: `makeInformer(kc, path, () =>
  *   core.listNamespacedPod({ namespace }))` and `informer.start()`, as its
  *   README shows. Its list goes through the generated `CoreV1Api`
@@ -15,7 +17,7 @@
 import { CoreV1Api, KubeConfig, makeInformer } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
-  Api, Client, metadataWatcher, modify, reflector, reflectShared, store, storeShared, watcher,
+  Api, Client, dropsManagedFields, metadataWatcher, modify, reflector, reflectShared, store, storeShared, watcher,
 } from '../runtime/index.ts';
 import type { KubeObject, Logger, StoreOptions, WatcherConfig, WatcherEvent } from '../runtime/index.ts';
 import { podResource, type BenchPod } from './data.ts';
@@ -56,7 +58,9 @@ export function startKubereflect(kubeconfig: string, namespace: string, opts: Ku
   const client = Client.fromFile(kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   const ac = new AbortController();
-  const config: WatcherConfig = { ...opts.watcher, signal: ac.signal, logger: quietLogger };
+  // As a kind's reflector does: a projection that drops managedFields has them cut before parsing.
+  const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(opts.projection);
+  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };
   const mode = opts.mode ?? 'full';
   let events: AsyncIterable<WatcherEvent<KubeObject>>;
   if (mode === 'metadata') events = metadataWatcher(api, config);

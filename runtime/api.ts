@@ -8,6 +8,7 @@ import type { Client, Query } from './client.ts';
 import { describe } from './client.ts';
 import { decodeWatchEvents } from './decode.ts';
 import { KubeError, type Status } from './errors.ts';
+import { parseWithoutManagedFields } from './strip.ts';
 import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent } from './types.ts';
 import { apiVersionOf } from './types.ts';
 
@@ -31,6 +32,8 @@ export interface ListOptions extends SelectorOptions {
   resourceVersion?: string;
   resourceVersionMatch?: 'NotOlderThan' | 'Exact';
   timeoutSeconds?: number;
+  /** Items come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
+  stripManagedFields?: boolean;
   signal?: AbortSignal;
 }
 
@@ -45,6 +48,8 @@ export interface WatchOptions extends SelectorOptions {
   timeoutSeconds?: number;
   /** Fail with `TimeoutError` when no bytes arrive for this long (a silent, dead connection). */
   idleTimeoutMs?: number;
+  /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
+  stripManagedFields?: boolean;
   signal?: AbortSignal;
 }
 
@@ -167,7 +172,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
 
   /** Lists one page. */
   list(opts: ListOptions = {}): Promise<ObjectList<K>> {
-    return this.client.request<ObjectList<K>>({ path: this.path(), query: listQuery(opts), signal: opts.signal });
+    return this.client.request<ObjectList<K>>({ path: this.path(), query: listQuery(opts), parse: listParser(opts), signal: opts.signal });
   }
 
   /**
@@ -187,7 +192,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
       resource: this.resource,
       namespace: this.namespace,
       get: (name, opts = {}) => this.client.request({ path: this.path(name), accept: PARTIAL_ONE, signal: opts.signal }),
-      list: (opts = {}) => this.client.request({ path: this.path(), query: listQuery(opts), accept: PARTIAL_LIST, signal: opts.signal }),
+      list: (opts = {}) => this.client.request({ path: this.path(), query: listQuery(opts), accept: PARTIAL_LIST, parse: listParser(opts), signal: opts.signal }),
       watch: (opts = {}) => watchEvents<PartialObjectMeta<K>>(this.client, this.path(), opts, PARTIAL_ONE),
     };
   }
@@ -261,6 +266,10 @@ function listQuery(o: ListOptions): Query {
   };
 }
 
+function listParser(o: ListOptions): ((body: Buffer) => unknown) | undefined {
+  return o.stripManagedFields ? (body) => parseWithoutManagedFields(body, 'list') : undefined;
+}
+
 function writeQuery(o: WriteOptions): Query {
   return { dryRun: o.dryRun, fieldManager: o.fieldManager, fieldValidation: o.fieldValidation };
 }
@@ -272,5 +281,5 @@ async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, ac
     allowWatchBookmarks: o.allowWatchBookmarks ?? true, sendInitialEvents: o.sendInitialEvents, timeoutSeconds: o.timeoutSeconds,
   };
   const body = await client.stream({ path, query, accept, signal: o.signal, idleTimeoutMs: o.idleTimeoutMs });
-  yield* decodeWatchEvents<K>(body, describe({ path, query }));
+  yield* decodeWatchEvents<K>(body, describe({ path, query }), { stripManagedFields: o.stripManagedFields });
 }

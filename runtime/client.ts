@@ -32,6 +32,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Time allowed for the whole response; default `ClientOptions.requestTimeoutMs`. */
   timeoutMs?: number;
+  /** Turns the body (checked to be UTF-8) into the result; default `JSON.parse` of its text. Its errors become `DecodeError`s. */
+  parse?: (body: Buffer) => unknown;
 }
 
 /** A streaming request: the response body is delivered chunk by chunk. */
@@ -163,7 +165,7 @@ export class Client {
       // Decoding would quietly turn invalid bytes into U+FFFD, and a wrong object into the cache; watch lines are refused the same way.
       if (!isUtf8(body)) throw new DecodeError(request, 'response is not valid UTF-8', body.toString('latin1'));
       try {
-        return JSON.parse(body.toString('utf8')) as T;
+        return (req.parse ? req.parse(body) : JSON.parse(body.toString('utf8'))) as T;
       } catch (err) {
         throw new DecodeError(request, 'response is not JSON', body.toString('utf8'), err);
       }

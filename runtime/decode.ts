@@ -9,9 +9,16 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { DecodeError } from './errors.ts';
+import { parseWithoutManagedFields } from './strip.ts';
 import type { WatchEvent } from './types.ts';
 
 const NEWLINE = 0x0a;
+
+/** Options of `parseEventLine` and `decodeWatchEvents`. */
+export interface DecodeOptions {
+  /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
+  stripManagedFields?: boolean;
+}
 const EVENT_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
 
 /**
@@ -51,23 +58,22 @@ export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator
  * Parses one line of a watch body into an event.
  * @throws DecodeError when the line is not valid UTF-8, not JSON, or not a watch event.
  */
-export function parseEventLine<K>(line: Buffer, request: string): WatchEvent<K> {
+export function parseEventLine<K>(line: Buffer, request: string, opts: DecodeOptions = {}): WatchEvent<K> {
   if (!isUtf8(line)) {
     throw new DecodeError(request, 'watch event is not valid UTF-8', line.toString('latin1'));
   }
-  const text = line.toString('utf8');
   let event: unknown;
   try {
-    event = JSON.parse(text);
+    event = opts.stripManagedFields ? parseWithoutManagedFields(line, 'event') : JSON.parse(line.toString('utf8'));
   } catch (err) {
-    throw new DecodeError(request, `watch event is not JSON (${(err as Error).message})`, text, err);
+    throw new DecodeError(request, `watch event is not JSON (${(err as Error).message})`, line.toString('utf8'), err);
   }
   const e = event as { type?: unknown; object?: unknown };
   if (typeof e !== 'object' || e === null || typeof e.type !== 'string' || !EVENT_TYPES.has(e.type)) {
-    throw new DecodeError(request, 'watch event has no known type', text);
+    throw new DecodeError(request, 'watch event has no known type', line.toString('utf8'));
   }
   if (typeof e.object !== 'object' || e.object === null || Array.isArray(e.object)) {
-    throw new DecodeError(request, `watch event ${e.type} has no object`, text);
+    throw new DecodeError(request, `watch event ${e.type} has no object`, line.toString('utf8'));
   }
   return event as WatchEvent<K>;
 }
@@ -76,6 +82,6 @@ export function parseEventLine<K>(line: Buffer, request: string): WatchEvent<K> 
  * Decodes a watch body into events.
  * @throws DecodeError at the first malformed line; the events before it were yielded.
  */
-export async function* decodeWatchEvents<K>(chunks: AsyncIterable<Buffer>, request: string): AsyncGenerator<WatchEvent<K>> {
-  for await (const line of splitLines(chunks)) yield parseEventLine<K>(line, request);
+export async function* decodeWatchEvents<K>(chunks: AsyncIterable<Buffer>, request: string, opts: DecodeOptions = {}): AsyncGenerator<WatchEvent<K>> {
+  for await (const line of splitLines(chunks)) yield parseEventLine<K>(line, request, opts);
 }

@@ -276,6 +276,27 @@ export interface KindDefinition {
   project: Projection;
 }
 
+const DROPS_MANAGED_FIELDS: unique symbol = Symbol('kubereflect.dropsManagedFields');
+
+function marked<F extends (obj: Obj) => Obj>(fn: F, drops: boolean): F {
+  if (drops) Object.defineProperty(fn, DROPS_MANAGED_FIELDS, { value: true });
+  return fn;
+}
+
+/**
+ * True when `transform` is a kind's `prune` or `keep` function whose result
+ * has no `metadata.managedFields`. A kind's reflector then sets the
+ * watcher's `stripManagedFields`, so that field is never parsed; call this
+ * to do the same when wiring `watcher` and `modify` by hand.
+ *
+ * @example
+ * const slim = Pod.prune({ metadata: { managedFields: true } });
+ * const events = modify(watcher(api, { stripManagedFields: dropsManagedFields(slim) }), slim);
+ */
+export function dropsManagedFields(transform: unknown): boolean {
+  return typeof transform === 'function' && (transform as { [DROPS_MANAGED_FIELDS]?: boolean })[DROPS_MANAGED_FIELDS] === true;
+}
+
 class KindApi<K extends KubeObject> extends Api<K> {
   override within(namespace: string | AllNamespaces | undefined): KindApi<K> {
     return new KindApi<K>(this.client, this.resource, namespace === allNamespaces ? undefined : namespace);
@@ -305,8 +326,11 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
     },
     ref: (name: string, namespace?: string) => ObjectRef.of<K>(resource, name, namespace),
     refFrom: (obj: RefSource) => ObjectRef.fromObject(obj as K, resource),
-    prune: (spec: unknown) => project(planPrune(layout, spec)),
-    keep: (spec: unknown) => project(planKeep(layout, spec)),
+    prune: (spec: unknown) => marked(project(planPrune(layout, spec)), entry(entry(spec, 'metadata'), 'managedFields') === true),
+    keep: (spec: unknown) => {
+      const meta = entry(spec, 'metadata');
+      return marked(project(planKeep(layout, spec)), meta !== true && entry(meta, 'managedFields') !== true);
+    },
     reflector: (api: ListWatch<K>, opts: ReflectorOptions & { transform?: (obj: K) => KubeObject } = {}) => reflect(api, opts, opts.transform),
     metadataReflector: (api: Pick<Api<K>, 'metadata'>, opts: ReflectorOptions = {}) => reflect(api.metadata(), opts),
   };
@@ -317,7 +341,9 @@ function reflect<K extends KubeObject, R extends KubeObject>(source: ListWatch<K
   const signals = [stopper.signal, opts.signal, opts.watcher?.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = AbortSignal.any(signals);
   const { reader, writer } = store<R>(opts.store);
-  const events = watcher(source, { ...opts.watcher, signal });
+  // What the transform throws away need not be parsed: managedFields is cut from the bytes instead.
+  const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(transform);
+  const events = watcher(source, { ...opts.watcher, stripManagedFields, signal });
   const stream = reflector(writer, transform ? modify(events, transform) : (events as unknown as AsyncIterable<WatcherEvent<R>>));
   let taken = false;
   const take = () => {

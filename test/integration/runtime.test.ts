@@ -4,14 +4,16 @@
  * forbidden watch, and an apiserver restart mid-watch.
  */
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
-import { Api } from '../../runtime/api.ts';
+import { Api, type ListWatch } from '../../runtime/api.ts';
 import { exponentialBackoff } from '../../runtime/backoff.ts';
 import { Client } from '../../runtime/client.ts';
 import { ApiError } from '../../runtime/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { reflector } from '../../runtime/reflector.ts';
 import { store, type Store } from '../../runtime/store.ts';
-import type { KubeObject, ResourceDescriptor, WatcherEvent } from '../../runtime/types.ts';
+import { dropsManagedFields } from '../../runtime/kind.ts';
+import type { KubeObject, ObjectList, ResourceDescriptor, WatchEvent, WatcherEvent } from '../../runtime/types.ts';
+import { ConfigMap as ConfigMapKind, type ConfigMap as GeneratedConfigMap } from '../../generated/core/v1/configmap.ts';
 import { metadataWatcher, watcher, watchObject, type WatcherConfig } from '../../runtime/watcher.ts';
 import { compactEtcd, currentState, startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
 import { testNamespace } from '../support/kube.ts';
@@ -214,6 +216,50 @@ describe('runtime against kube-apiserver', () => {
     expect(reader.get({ name: 'm', namespace: ns })?.metadata.labels).toEqual({ a: 'b' });
     ac.abort();
     await done;
+  });
+
+  it('leaves managedFields out of lists and watch events when asked, and a kind reflector asks by itself when its prune drops them', async () => {
+    const ns = await testNamespace('strip');
+    const api = new Api<ConfigMap>(client(), configMaps, ns);
+    const apply = (name: string, value: string) => api.patch(name, { type: 'apply', body: { metadata: { name, labels: { app: 'strip' } }, data: { value } } }, { fieldManager: 'strip-test' });
+    for (let i = 0; i < 7; i++) await apply(`cm-${i}`, 'v0');
+    const managed = (o: KubeObject) => (o.metadata as { managedFields?: unknown[] } | undefined)?.managedFields;
+    // The server does send them.
+    expect((await api.list()).items.every((o) => (managed(o)?.length ?? 0) > 0)).toBe(true);
+    expect((await api.list({ stripManagedFields: true })).items.map(managed)).toEqual(new Array(7).fill(undefined));
+
+    const r = run(api, { stripManagedFields: true, pageSize: 3 });
+    await r.reader.waitUntilReady();
+    await apply('cm-0', 'v1');
+    await apply('cm-new', 'v0');
+    await vi.waitFor(() => expect(r.reader.get({ name: 'cm-0', namespace: ns })?.data?.value).toBe('v1'));
+    await vi.waitFor(() => expect(r.reader.size).toBe(8));
+    expect(r.reader.state().filter((o) => managed(o as KubeObject) !== undefined)).toEqual([]);
+    expect(r.reader.get({ name: 'cm-0', namespace: ns })?.metadata?.labels).toEqual({ app: 'strip' });
+    await r.stop();
+
+    // A kind's reflector with a prune that drops managedFields cuts them in the list and the watch it opens.
+    const seen: { list: (boolean | undefined)[]; watch: (boolean | undefined)[] } = { list: [], watch: [] };
+    const spied: ListWatch<GeneratedConfigMap> = {
+      resource: api.resource,
+      namespace: ns,
+      list: (o) => (seen.list.push(o?.stripManagedFields), api.list(o) as Promise<ObjectList<GeneratedConfigMap>>),
+      watch: (o) => (seen.watch.push(o?.stripManagedFields), api.watch(o) as AsyncIterable<WatchEvent<GeneratedConfigMap>>),
+    };
+    const slim = ConfigMapKind.prune({ metadata: { managedFields: true } });
+    expect(dropsManagedFields(slim)).toBe(true);
+    expect(dropsManagedFields(ConfigMapKind.prune({ metadata: { labels: true } }))).toBe(false);
+    expect(dropsManagedFields(ConfigMapKind.keep({ data: true }))).toBe(true);
+    expect(dropsManagedFields(ConfigMapKind.keep({ metadata: { managedFields: true } }))).toBe(false);
+    const reflection = ConfigMapKind.reflector(spied, { transform: slim, watcher: { logger: capture() } });
+    void reflection.run();
+    await reflection.reader.waitUntilReady();
+    await apply('cm-1', 'v2');
+    await vi.waitFor(() => expect(reflection.reader.get({ name: 'cm-1', namespace: ns })?.data?.value).toBe('v2'));
+    reflection.stop();
+    expect(seen.list.length).toBeGreaterThan(0);
+    expect(seen.watch.length).toBeGreaterThan(0);
+    expect([...seen.list, ...seen.watch].every((x) => x === true)).toBe(true);
   });
 
   it('follows one object with watchObject: absent, created, changed, deleted', async () => {
