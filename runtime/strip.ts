@@ -50,6 +50,8 @@ type Cut = [number, number];
 
 /** The scan stopped: malformed or truncated bytes. */
 const MALFORMED = -1;
+/** The scan stopped early: the one member a single-object shape has was found and cut. */
+const DONE = -2;
 
 function isSpace(c: number | undefined): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -108,9 +110,10 @@ function keyIs(b: Buffer, start: number, end: number, key: Buffer): boolean {
 
 /**
  * Walks the value at `i` along `path[depth…]`, appending the ranges to cut.
- * Returns the index just past the value, or MALFORMED.
+ * Returns the index just past the value, MALFORMED, or DONE (after the cut,
+ * when `once`: the rest need not be scanned, `JSON.parse` reads it anyway).
  */
-function walk(b: Buffer, i: number, path: readonly PathStep[], depth: number, cuts: Cut[]): number {
+function walk(b: Buffer, i: number, path: readonly PathStep[], depth: number, cuts: Cut[], once: boolean): number {
   const step = path[depth];
   if (step === undefined) return valueEnd(b, i);
   if (step === 'each') {
@@ -118,8 +121,8 @@ function walk(b: Buffer, i: number, path: readonly PathStep[], depth: number, cu
     let j = skipSpace(b, i + 1);
     if (b[j] === CLOSE_ARRAY) return j + 1;
     for (;;) {
-      j = walk(b, j, path, depth + 1, cuts);
-      if (j === MALFORMED) return MALFORMED;
+      j = walk(b, j, path, depth + 1, cuts, once);
+      if (j < 0) return j;
       j = skipSpace(b, j);
       if (b[j] === CLOSE_ARRAY) return j + 1;
       if (b[j] !== COMMA) return MALFORMED;
@@ -141,8 +144,8 @@ function walk(b: Buffer, i: number, path: readonly PathStep[], depth: number, cu
     if (b[j] !== COLON) return MALFORMED;
     j = skipSpace(b, j + 1);
     const match = keyIs(b, keyStart + 1, keyEnd - 1, step);
-    const end = match && !last ? walk(b, j, path, depth + 1, cuts) : valueEnd(b, j);
-    if (end === MALFORMED) return MALFORMED;
+    const end = match && !last ? walk(b, j, path, depth + 1, cuts, once) : valueEnd(b, j);
+    if (end < 0) return end;
     j = skipSpace(b, end);
     const more = b[j] === COMMA;
     if (!more && b[j] !== CLOSE_OBJECT) return MALFORMED;
@@ -150,6 +153,7 @@ function walk(b: Buffer, i: number, path: readonly PathStep[], depth: number, cu
       // `,"managedFields":[…]` after another member; `"managedFields":[…],` when it comes first.
       if (previousEnd !== -1) cuts.push([previousEnd, end]);
       else cuts.push([keyStart, more ? skipSpace(b, j + 1) : end]);
+      if (once) return DONE;
     }
     if (!more) return j + 1;
     previousEnd = end;
@@ -170,7 +174,7 @@ function walk(b: Buffer, i: number, path: readonly PathStep[], depth: number, cu
 export function managedFieldsCut(body: Buffer, shape: ManagedFieldsShape): string {
   const cuts: Cut[] = [];
   const start = skipSpace(body, 0);
-  if (walk(body, start, PATHS[shape], 0, cuts) === MALFORMED || cuts.length === 0) return body.toString('utf8');
+  if (walk(body, start, PATHS[shape], 0, cuts, shape !== 'list') === MALFORMED || cuts.length === 0) return body.toString('utf8');
   const parts: Buffer[] = [];
   let at = 0;
   for (const [from, to] of cuts) {
