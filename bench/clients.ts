@@ -41,7 +41,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export type KubereflectMode = 'full' | 'metadata' | 'prune' | 'keep';
+/** `metadata-strip`: metadata-only with `stripManagedFields`. */
+export type KubereflectMode = 'full' | 'metadata' | 'metadata-strip' | 'prune' | 'keep';
 
 export interface KubereflectOptions {
   mode?: KubereflectMode;
@@ -58,12 +59,12 @@ export function startKubereflect(kubeconfig: string, namespace: string, opts: Ku
   const client = Client.fromFile(kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   const ac = new AbortController();
-  // As a kind's reflector does: a projection that drops managedFields has them cut before parsing.
-  const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(opts.projection);
-  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };
   const mode = opts.mode ?? 'full';
+  // As a kind's reflector does: a projection that drops managedFields has them cut before parsing.
+  const stripManagedFields = opts.watcher?.stripManagedFields ?? (mode === 'metadata-strip' || dropsManagedFields(opts.projection));
+  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };
   let events: AsyncIterable<WatcherEvent<KubeObject>>;
-  if (mode === 'metadata') events = metadataWatcher(api, config);
+  if (mode === 'metadata' || mode === 'metadata-strip') events = metadataWatcher(api, config);
   else if (mode === 'full') events = watcher(api, config);
   else {
     if (!opts.projection) throw new Error(`mode ${mode} needs a projection`);

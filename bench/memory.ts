@@ -8,7 +8,7 @@
  * live heap. Retained = after − baseline; per object = retained / N.
  *
  * Contenders: kubereflect storing full pods, metadata-only
- * (`PartialObjectMetadata`), `prune` (managedFields and status dropped) and a
+ * (`PartialObjectMetadata`; also with `stripManagedFields`), `prune` (managedFields and status dropped) and a
  * `keep` projection (nodeName, phase, identity); client-node's informer
  * cache; and, as a reference, the parsed JSON of the same list pages kept in
  * a `Map` — what the objects cost as `JSON.parse` makes them.
@@ -21,7 +21,7 @@ import { keep, prune } from './projections.ts';
 
 export type MemoryContender = `kubereflect:${KubereflectMode}` | 'client-node' | 'json';
 
-export const MEMORY_CONTENDERS: MemoryContender[] = ['client-node', 'kubereflect:full', 'kubereflect:metadata', 'kubereflect:prune', 'kubereflect:keep', 'json'];
+export const MEMORY_CONTENDERS: MemoryContender[] = ['client-node', 'kubereflect:full', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json'];
 
 interface Task {
   contender: MemoryContender;

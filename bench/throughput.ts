@@ -14,15 +14,20 @@
  * kubereflect with `prune` through `modify`, client-node's informer; and the
  * limit: `JSON.parse` of the same lines, already split and in memory, the
  * results dropped — parsing alone, with no network, TLS, framing or store.
+ * Between the two, a reference for what any cache of full objects must do:
+ * the same watch received over HTTPS, each line parsed and the object put
+ * into a `Map` that already holds the N listed pods — no watcher, no store.
  */
 import { readFileSync } from 'node:fs';
+import { Api, Client, decodeWatchEvents } from '../runtime/index.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
 import { inChild, inProcess, rotate, stat, until, type RunContext, type Stat } from './harness.ts';
+import { podResource, type BenchPod } from './data.ts';
 import { prune } from './projections.ts';
 import { arm, go, recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
-export type ThroughputContender = 'kubereflect' | 'kubereflect:prune' | 'client-node' | 'JSON.parse';
-export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:prune', 'JSON.parse'];
+export type ThroughputContender = 'kubereflect' | 'kubereflect:prune' | 'client-node' | 'HTTPS+JSON.parse+Map' | 'JSON.parse';
+export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
 
 interface Task {
   contender: ThroughputContender;
@@ -50,6 +55,7 @@ export interface ThroughputResult {
 
 async function measure(task: Task): Promise<Sample> {
   if (task.contender === 'JSON.parse') return parseOnly(task.eventsFile, task.events);
+  if (task.contender === 'HTTPS+JSON.parse+Map') return receiveIntoMap(task);
   await arm(task.control, 'events');
   let running: Running;
   if (task.contender === 'client-node') {
@@ -66,6 +72,34 @@ async function measure(task: Task): Promise<Sample> {
   const events = running.applied();
   await running.stop();
   if (events !== task.events) throw new Error(`${task.contender} applied ${events} events, expected ${task.events}`);
+  return { eventsPerSecond: events / seconds, seconds, events };
+}
+
+/** The reference: list the N pods into a Map, then the watch over HTTPS, lines parsed into the Map. */
+async function receiveIntoMap(task: Task): Promise<Sample> {
+  await arm(task.control, 'events');
+  const client = Client.fromFile(task.kubeconfig);
+  const api = new Api<BenchPod>(client, podResource, task.namespace);
+  const key = (p: BenchPod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
+  const map = new Map<string, BenchPod>();
+  let cont: string | undefined;
+  do {
+    const page = await api.list({ limit: 500, continue: cont });
+    for (const pod of page.items) map.set(key(pod), pod);
+    cont = page.metadata.continue;
+  } while (cont);
+  if (map.size !== task.n) throw new Error(`listed ${map.size} pods, expected ${task.n}`);
+  const path = api.path();
+  const body = await client.stream({ path, query: { watch: true } });
+  const t0 = performance.now();
+  await go(task.control);
+  let events = 0;
+  for await (const e of decodeWatchEvents<BenchPod>(body, path)) {
+    map.set(key(e.object), e.object);
+    if (++events === task.events) break;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  client.close();
   return { eventsPerSecond: events / seconds, seconds, events };
 }
 
