@@ -61,7 +61,8 @@ export function startKubereflect(kubeconfig: string, namespace: string, opts: Ku
   const ac = new AbortController();
   const mode = opts.mode ?? 'full';
   // As a kind's reflector does: a projection that drops managedFields has them cut before parsing.
-  const stripManagedFields = opts.watcher?.stripManagedFields ?? (mode === 'metadata-strip' || dropsManagedFields(opts.projection));
+  const projected = mode === 'prune' || mode === 'keep';
+  const stripManagedFields = opts.watcher?.stripManagedFields ?? (mode === 'metadata-strip' || (projected && dropsManagedFields(opts.projection)));
   const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };
   let events: AsyncIterable<WatcherEvent<KubeObject>>;
   if (mode === 'metadata' || mode === 'metadata-strip') events = metadataWatcher(api, config);
