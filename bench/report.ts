@@ -49,6 +49,7 @@ const LABEL: Record<string, string> = {
   'kubereflect:keep': 'kubereflect, `keep` (nodeName, phase)',
   json: '*reference: `JSON.parse`d list items in a Map*',
   'kubereflect:pages': 'kubereflect, list + watch, pages of 500',
+  'kubereflect:pages+prune': 'kubereflect, pages of 500, `prune` (managedFields cut before parsing)',
   'kubereflect:streaming': 'kubereflect, streaming list',
   'pages+JSON.parse': '*floor: pages of 500, GET + `JSON.parse`, no store*',
   kubereflect: 'kubereflect',

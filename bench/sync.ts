@@ -7,6 +7,8 @@
  * store is ready and holds N pods. Contenders:
  *
  * - kubereflect, list + watch with pages of 500 (the default);
+ * - the same, storing `prune`d pods: `managedFields` are cut from the list
+ *   pages before parsing, as a generated kind's `reflector` does;
  * - kubereflect, a streaming list (`sendInitialEvents`, one watch request);
  * - client-node's informer (one unpaginated list, then its watch: it has no
  *   pages and no streaming lists; `start()` resolves once its watch is open);
@@ -17,9 +19,10 @@ import { Api, Client } from '../runtime/index.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
 import { podResource, type BenchPod } from './data.ts';
 import { inChild, inProcess, rotate, stat, type RunContext, type Stat } from './harness.ts';
+import { prune } from './projections.ts';
 
-export type SyncContender = 'kubereflect:pages' | 'kubereflect:streaming' | 'client-node' | 'pages+JSON.parse';
-export const SYNC_CONTENDERS: SyncContender[] = ['client-node', 'kubereflect:pages', 'kubereflect:streaming', 'pages+JSON.parse'];
+export type SyncContender = 'kubereflect:pages' | 'kubereflect:pages+prune' | 'kubereflect:streaming' | 'client-node' | 'pages+JSON.parse';
+export const SYNC_CONTENDERS: SyncContender[] = ['client-node', 'kubereflect:pages', 'kubereflect:pages+prune', 'kubereflect:streaming', 'pages+JSON.parse'];
 
 interface Task {
   contender: SyncContender;
@@ -47,7 +50,11 @@ async function measure(task: Task): Promise<Sample> {
   }
   let running: Running;
   if (task.contender === 'client-node') running = startClientNode(task.kubeconfig, task.namespace);
-  else running = startKubereflect(task.kubeconfig, task.namespace, { watcher: { initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch', pageSize: 500 } });
+  else {
+    const watcher = { initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch', pageSize: 500 } as const;
+    const projected = task.contender === 'kubereflect:pages+prune' ? { mode: 'prune', projection: prune } as const : {};
+    running = startKubereflect(task.kubeconfig, task.namespace, { watcher, ...projected });
+  }
   await running.ready;
   const ms = performance.now() - t0;
   const size = running.size();
