@@ -20,7 +20,8 @@
  * recorded rate) instead of loading again. Namespaces are never deleted.
  */
 import { Api, Client } from '../runtime/index.ts';
-import type { KubeObject, ResourceDescriptor } from '../runtime/index.ts';
+import type { KubeObject, ObjectList, ResourceDescriptor } from '../runtime/index.ts';
+import { mulberry32 } from '../test/support/random.ts';
 
 /** Bumped whenever `podSpec`/`podStatus` change, so that stale namespaces are not reused. */
 export const DATA_VERSION = '1';
@@ -36,17 +37,6 @@ export interface BenchPod extends KubeObject {
   status?: Record<string, unknown> & { phase?: string };
 }
 
-/** A small deterministic PRNG (mulberry32), so that pod i is always the same pod. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALNUM = 'bcdfghjklmnpqrstvwxz2456789';
 function token(r: () => number, n: number, alphabet = ALNUM): string {
@@ -73,7 +63,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 /** Per-app facts shared by its pods (as a ReplicaSet's template would be). */
 function appOf(index: number) {
   const a = index % APPS.length;
-  const r = rng(1000 + a);
+  const r = mulberry32(1000 + a);
   const name = APPS[a]!;
   return {
     name,
@@ -92,13 +82,13 @@ function appOf(index: number) {
 /** The name of pod `index` (stable). */
 export function podName(index: number): string {
   const app = appOf(index);
-  return `${app.name}-${app.rsHash}-${token(rng(index * 7919 + 17), 5)}`;
+  return `${app.name}-${app.rsHash}-${token(mulberry32(index * 7919 + 17), 5)}`;
 }
 
 /** The spec half of pod `index`: what its controller applies. */
 export function podSpec(index: number, namespace: string): BenchPod {
   const app = appOf(index);
-  const r = rng(index * 7919 + 17);
+  const r = mulberry32(index * 7919 + 17);
   const suffix = token(r, 5);
   const name = `${app.name}-${app.rsHash}-${suffix}`;
   const tokenVolume = `kube-api-access-${token(r, 5)}`;
@@ -240,7 +230,7 @@ export function podSpec(index: number, namespace: string): BenchPod {
 /** The status half of pod `index`: what its kubelet reports. */
 export function podStatus(index: number, namespace: string): BenchPod {
   const spec = podSpec(index, namespace);
-  const r = rng(index * 104729 + 3);
+  const r = mulberry32(index * 104729 + 3);
   const started = BASE_TIME + Math.floor(r() * 3_600_000);
   const hostIP = nodeIP(index);
   const podIP = `10.1.${index >> 8 & 255}.${index & 255}`;
@@ -351,13 +341,24 @@ export async function ensurePods(client: Client, namespace: string, n: number, o
 
 async function countPods(pods: Api<BenchPod>): Promise<number> {
   let count = 0;
+  for await (const items of pages((o) => pods.metadata().list(o))) count += items.length;
+  return count;
+}
+
+/**
+ * The items of a list, page by page (`limit` per request, 500 by default),
+ * following continue tokens to the end.
+ *
+ * @example
+ * for await (const items of pages((o) => api.list(o))) count += items.length;
+ */
+export async function* pages<T>(list: (opts: { limit: number; continue?: string }) => Promise<ObjectList<T>>, limit = 500): AsyncGenerator<T[]> {
   let cont: string | undefined;
   do {
-    const page = await pods.metadata().list({ limit: 500, continue: cont });
-    count += page.items.length;
+    const page = await list({ limit, continue: cont });
+    yield page.items;
     cont = page.metadata.continue;
   } while (cont);
-  return count;
 }
 
 /** The namespace the benchmarks use for n pods. */

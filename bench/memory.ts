@@ -15,7 +15,7 @@
  */
 import { Api, Client } from '../runtime/index.ts';
 import { startClientNode, startKubereflect, type KubereflectMode, type Running } from './clients.ts';
-import { podResource, type BenchPod } from './data.ts';
+import { pages, podResource, type BenchPod } from './data.ts';
 import { inChild, inProcess, liveHeap, rotate, settle, stat, type RunContext, type Stat } from './harness.ts';
 import { keep, prune } from './projections.ts';
 
@@ -74,12 +74,9 @@ async function parsedPages(kubeconfig: string, namespace: string): Promise<Map<s
   const client = Client.fromFile(kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   const map = new Map<string, BenchPod>();
-  let cont: string | undefined;
-  do {
-    const page = await api.list({ limit: 500, continue: cont });
-    for (const pod of page.items) map.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, pod);
-    cont = page.metadata.continue;
-  } while (cont);
+  for await (const items of pages((o) => api.list(o))) {
+    for (const pod of items) map.set(`${pod.metadata?.namespace}/${pod.metadata?.name}`, pod);
+  }
   client.close();
   return map;
 }

@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { Api, Client } from '../runtime/index.ts';
 import { createPki, pkiIn, readBase64 } from '../test/controlplane/pki.ts';
-import { podResource, type BenchPod } from './data.ts';
+import { pages, podResource, type BenchPod } from './data.ts';
 import type { RunContext } from './harness.ts';
 
 /** The resourceVersion the replayed list reports; events continue from it. */
@@ -66,12 +66,7 @@ export async function recordReplayData(ctx: RunContext, n: number): Promise<Repl
   const client = Client.fromFile(ctx.kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   const pods: BenchPod[] = [];
-  let cont: string | undefined;
-  do {
-    const page = await api.list({ limit: 500, continue: cont });
-    pods.push(...page.items);
-    cont = page.metadata.continue;
-  } while (cont);
+  for await (const items of pages((o) => api.list(o))) pods.push(...items);
   client.close();
   if (pods.length !== n) throw new Error(`expected ${n} pods in ${namespace}, found ${pods.length}`);
   writeFileSync(podsFile, pods.map((p) => JSON.stringify(p)).join('\n') + '\n');

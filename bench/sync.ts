@@ -17,7 +17,7 @@
  */
 import { Api, Client } from '../runtime/index.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
-import { podResource, type BenchPod } from './data.ts';
+import { pages, podResource, type BenchPod } from './data.ts';
 import { inChild, inProcess, rotate, stat, type RunContext, type Stat } from './harness.ts';
 import { prune } from './projections.ts';
 
@@ -67,12 +67,7 @@ async function fetchPages(kubeconfig: string, namespace: string): Promise<number
   const client = Client.fromFile(kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   let count = 0;
-  let cont: string | undefined;
-  do {
-    const page = await api.list({ limit: 500, continue: cont });
-    count += page.items.length;
-    cont = page.metadata.continue;
-  } while (cont);
+  for await (const items of pages((o) => api.list(o))) count += items.length;
   client.close();
   return count;
 }

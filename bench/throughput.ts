@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { Api, Client, decodeWatchEvents } from '../runtime/index.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
 import { inChild, inProcess, rotate, stat, until, type RunContext, type Stat } from './harness.ts';
-import { podResource, type BenchPod } from './data.ts';
+import { pages, podResource, type BenchPod } from './data.ts';
 import { prune } from './projections.ts';
 import { arm, go, recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
@@ -82,12 +82,7 @@ async function receiveIntoMap(task: Task): Promise<Sample> {
   const api = new Api<BenchPod>(client, podResource, task.namespace);
   const key = (p: BenchPod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
   const map = new Map<string, BenchPod>();
-  let cont: string | undefined;
-  do {
-    const page = await api.list({ limit: 500, continue: cont });
-    for (const pod of page.items) map.set(key(pod), pod);
-    cont = page.metadata.continue;
-  } while (cont);
+  for await (const items of pages((o) => api.list(o))) for (const pod of items) map.set(key(pod), pod);
   if (map.size !== task.n) throw new Error(`listed ${map.size} pods, expected ${task.n}`);
   const path = api.path();
   const body = await client.stream({ path, query: { watch: true } });

@@ -6,6 +6,7 @@ import { reflector } from './reflector.ts';
 import { store } from './store.ts';
 import type { Store } from './store.ts';
 import type { WatcherEvent } from './types.ts';
+import { mulberry32 } from '../test/support/random.ts';
 
 interface Pod {
   apiVersion?: 'v1';
@@ -355,16 +356,4 @@ export function typeChecks(reader: Store<Pod>): void {
   reader.get(ObjectRef.of<Node>(nodes, 'worker-1'));
   // @ts-expect-error stored objects are read-only
   reader.get('ns/a')!.metadata!.name = 'x';
-}
-
-/** A small seeded PRNG, so a failure can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseEventLine } from './decode.ts';
 import { DecodeError } from './errors.ts';
+import { mulberry32 } from '../test/support/random.ts';
 import { managedFieldsCut, parseWithoutManagedFields, type ManagedFieldsShape } from './strip.ts';
 
 const managedFields = [
@@ -87,11 +88,8 @@ describe('cutting managedFields before parsing', () => {
   });
 
   it('matches parse-then-delete on random objects (a seeded generator, 2,000 cases)', () => {
-    let seed = 42;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return (seed >>> 12) % n; // the high bits: the low bits of this generator repeat quickly
-    };
+    const random = mulberry32(42);
+    const rand = (n: number) => Math.floor(random() * n);
     const word = () => ['a', 'managedFields', 'metadata', 'object', 'items', 'x"y', 'b\\', 'ü', '{', ']'][rand(10)]!;
     const value = (depth: number): unknown => {
       switch (depth > 3 ? rand(4) : rand(7)) {
