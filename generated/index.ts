@@ -30,4 +30,6 @@ export * as policyV1 from "./policy/v1/index.ts";
 export * as rbacV1 from "./rbac.authorization.k8s.io/v1/index.ts";
 export * as resourceV1 from "./resource.k8s.io/v1/index.ts";
 export * as schedulingV1 from "./scheduling.k8s.io/v1/index.ts";
+export * as schedulingV1alpha3 from "./scheduling/v1alpha3/index.ts";
 export * as storageV1 from "./storage.k8s.io/v1/index.ts";
+export * as storagemigrationV1 from "./storagemigration.k8s.io/v1/index.ts";

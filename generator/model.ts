@@ -118,9 +118,16 @@ class ModelBuilder {
       this.schemas.set(id, { schema, origin });
       return;
     }
-    if (canonical(existing.schema) !== canonical(schema)) {
+    if (canonical(existing.schema) === canonical(schema)) return;
+    // Since 1.35 each group-version document lists, on a shared schema such as
+    // DeleteOptions, only its own group's registrations: the same definition.
+    const { [GVK]: ours, ...rest } = schema;
+    const { [GVK]: theirs, ...existingRest } = existing.schema;
+    if (canonical(rest) !== canonical(existingRest)) {
       throw new GenerateError(`schema ${id} is defined differently here and in ${existing.origin}`, origin);
     }
+    const union = new Map([...asArray(theirs), ...asArray(ours)].map((g) => [canonical(g), g]));
+    existing.schema = { ...existing.schema, [GVK]: [...union].sort(([a], [b]) => compare(a, b)).map(([, g]) => g) };
   }
 
   /**
@@ -383,8 +390,13 @@ function embeddedSchemas(): Map<string, SchemaEntry> {
   const file = join(EMBEDDED_OPENAPI, 'v3', 'api', 'v1.json');
   const doc = JSON.parse(readFileSync(file, 'utf8')) as JsonObject;
   const schemas = ((doc.components as JsonObject).schemas ?? {}) as JsonObject;
-  return new Map(Object.entries(schemas).map(([id, schema]) => [id, { schema: schema as JsonObject, origin: 'the embedded OpenAPI of kube-apiserver v1.34' }]));
+  const version = (doc.info as JsonObject | undefined)?.version;
+  const origin = `the embedded OpenAPI of kube-apiserver${typeof version === 'string' ? ` v${version}` : ''}`;
+  return new Map(Object.entries(schemas).map(([id, schema]) => [id, { schema: schema as JsonObject, origin }]));
 }
+
+const GVK = 'x-kubernetes-group-version-kind';
+const asArray = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
 
 /** JSON with sorted keys, for comparing definitions. */
 export function canonical(value: unknown): string {

@@ -1,16 +1,44 @@
 /**
- * Builds kube-apiserver and etcd from the Go module in this folder and caches
+ * Builds kube-apiserver and etcd from a Go module that pins them and caches
  * the binaries outside the work tree, keyed by the pinned versions and a hash
  * of go.mod/go.sum, so that a fresh clone on the same machine does not rebuild.
+ * The module in this folder pins the default plane; `compat/<name>/` pins the
+ * older releases the compatibility run uses (`KUBEREFLECT_CONTROLPLANE=<name>`).
+ * `pin.sh` writes either.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const moduleDir = dirname(fileURLToPath(import.meta.url));
+/** Thrown when the binaries cannot be built; the message says what to do instead. */
+export class ControlPlaneBuildError extends Error {
+  override name = 'ControlPlaneBuildError';
+}
+
+const controlPlaneDir = dirname(fileURLToPath(import.meta.url));
+
+/** The control plane a process uses: `default`, or a folder name under `compat/` given by KUBEREFLECT_CONTROLPLANE. */
+export const planeName = selectPlane(process.env.KUBEREFLECT_CONTROLPLANE);
+/** The Go module that pins the selected plane. */
+export const moduleDir = planeName === 'default' ? controlPlaneDir : join(controlPlaneDir, 'compat', planeName);
+
+function selectPlane(requested: string | undefined): string {
+  if (!requested || requested === 'default') return 'default';
+  const name = requested.startsWith('v') ? requested : `v${requested}`;
+  if (!/^v\d+\.\d+$/.test(name) || !existsSync(join(controlPlaneDir, 'compat', name, 'go.mod'))) {
+    let known: string[] = [];
+    try {
+      known = readdirSync(join(controlPlaneDir, 'compat'));
+    } catch { /* none */ }
+    throw new ControlPlaneBuildError(
+      `KUBEREFLECT_CONTROLPLANE=${requested}: no such control plane (known: default${known.map((k) => `, ${k}`).join('')})`,
+    );
+  }
+  return name;
+}
 
 /** Versions pinned by go.mod. */
 export interface PinnedVersions {
@@ -23,11 +51,6 @@ export interface Binaries {
   kubeApiserver: string;
   etcd: string;
   versions: PinnedVersions;
-}
-
-/** Thrown when the binaries cannot be built; the message says what to do instead. */
-export class ControlPlaneBuildError extends Error {
-  override name = 'ControlPlaneBuildError';
 }
 
 export function pinnedVersions(goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8')): PinnedVersions {
@@ -44,7 +67,9 @@ export function binaryDir(): string {
   const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const goSum = existsSync(join(moduleDir, 'go.sum')) ? readFileSync(join(moduleDir, 'go.sum'), 'utf8') : '';
   const { kubernetes, etcd } = pinnedVersions(goMod);
-  const hash = createHash('sha256').update(goMod).update('\0').update(goSum).digest('hex').slice(0, 12);
+  // Comments do not change what is built.
+  const requirements = goMod.split('\n').filter((line) => !line.trimStart().startsWith('//')).join('\n');
+  const hash = createHash('sha256').update(requirements).update('\0').update(goSum).digest('hex').slice(0, 12);
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(cacheHome, 'kubereflect', 'controlplane', `${kubernetes}-etcd-${etcd}-${hash}`);
 }

@@ -1,12 +1,16 @@
 /**
- * `npm run cluster -- up|down|status|openapi <dir>`: the local control plane
- * (kube-apiserver + etcd on loopback) that the integration tests and the demo use.
+ * `npm run cluster -- up [--feature-gates A=true,B=false]|down|status|openapi <dir>`:
+ * the local control plane (kube-apiserver + etcd on loopback) that the
+ * integration tests and the demo use. KUBEREFLECT_CONTROLPLANE picks a
+ * compatibility plane (e.g. `v1.35`).
  */
+import { parseArgs } from 'node:util';
 import { down, saveOpenApi, status, up, type PlaneState } from './plane.ts';
 
 function describe(state: PlaneState): string {
   return [
     `kube-apiserver ${state.version}  ${state.apiserverUrl}  (pid ${state.apiserver.pid})`,
+    ...(state.featureGates ? [`feature gates  ${state.featureGates}`] : []),
     `etcd           ${state.etcdUrl}  (pid ${state.etcd.pid})`,
     `kubeconfig     ${state.kubeconfig}   contexts: admin (current), viewer, cert-admin`,
     `CA certificate ${state.caCert}`,
@@ -20,7 +24,8 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'up': {
-      const { state, started } = await up();
+      const { values } = parseArgs({ args: rest, options: { 'feature-gates': { type: 'string' } }, strict: true });
+      const { state, started } = await up({ featureGates: values['feature-gates'] });
       console.log(started ? 'started the local control plane' : 'reusing the running local control plane');
       console.log(describe(state));
       return 0;
@@ -45,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      console.error('usage: npm run cluster -- up | down | status | openapi <dir>');
+      console.error('usage: npm run cluster -- up [--feature-gates Name=true,…] | down | status | openapi <dir>');
       return 2;
   }
 }

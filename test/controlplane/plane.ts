@@ -1,8 +1,11 @@
 /**
  * The local control plane: etcd and kube-apiserver on loopback, started from
- * the binaries `build.ts` makes. One plane per checkout; its state (PIDs,
- * ports, certificates, tokens, kubeconfig, logs) lives in `.cache/controlplane`
- * inside the repository, which git ignores.
+ * the binaries `build.ts` makes. One plane per checkout and pinned version;
+ * its state (PIDs, ports, certificates, tokens, kubeconfig, logs) lives in
+ * `.cache/controlplane` (a compatibility plane: `.cache/controlplane-<name>`)
+ * inside the repository, which git ignores. KUBEREFLECT_FEATURE_GATES adds
+ * kube-apiserver feature gates (`Name=true,Other=false`); a running plane is
+ * reused only when its gates are the same.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,13 +15,14 @@ import {
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { ensureBinaries, moduleDir, type Binaries } from './build.ts';
+import { ensureBinaries, planeName, type Binaries } from './build.ts';
 import { createPki, pkiIn, readBase64 } from './pki.ts';
 
-export const repoRoot = resolve(moduleDir, '..', '..');
-export const stateDir = join(repoRoot, '.cache', 'controlplane');
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const stateDir = join(repoRoot, '.cache', planeName === 'default' ? 'controlplane' : `controlplane-${planeName}`);
 /** The kubeconfig `up` writes: contexts `admin` (current), `viewer` and `cert-admin`. */
 export const kubeconfigPath = join(stateDir, 'kubeconfig');
 const statePath = join(stateDir, 'state.json');
@@ -33,6 +37,8 @@ interface ProcessState {
 /** What `up` records about a running plane. */
 export interface PlaneState {
   version: string;
+  /** kube-apiserver's `--feature-gates` value ('' for the release defaults). */
+  featureGates: string;
   apiserverUrl: string;
   apiserverPort: number;
   etcdUrl: string;
@@ -249,12 +255,26 @@ function writeKubeconfig(state: PlaneState, clientCert: string, clientKey: strin
   writeFileSync(state.kubeconfig, stringify(config), { mode: 0o600 });
 }
 
-function apiserverArgs(opts: { port: number; etcdUrl: string; pkiDir: string; tokens: string }): string[] {
+/**
+ * The feature gates asked for: `gates` or KUBEREFLECT_FEATURE_GATES, normalised
+ * (`Name=true|false`, comma-separated, sorted) so that equal sets compare equal.
+ */
+export function featureGates(gates = process.env.KUBEREFLECT_FEATURE_GATES ?? ''): string {
+  const entries = gates.split(',').map((g) => g.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (!/^[A-Za-z0-9]+=(true|false)$/.test(entry)) throw new Error(`feature gate ${JSON.stringify(entry)}: expected Name=true or Name=false`);
+  }
+  return entries.sort().join(',');
+}
+
+function apiserverArgs(opts: { port: number; etcdUrl: string; pkiDir: string; tokens: string; featureGates: string }): string[] {
   const pki = pkiIn(opts.pkiDir);
   return [
     `--etcd-servers=${opts.etcdUrl}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // 1.37 refuses a loopback advertise address while it maintains the `kubernetes` Service's endpoints; nothing here needs them.
+    '--endpoint-reconciler-type=none',
     `--secure-port=${opts.port}`,
     `--tls-cert-file=${pki.serverCert}`,
     `--tls-private-key-file=${pki.serverKey}`,
@@ -271,10 +291,11 @@ function apiserverArgs(opts: { port: number; etcdUrl: string; pkiDir: string; to
     // Watches of podtemplates go straight to etcd, so tests can make them hit a compacted revision (410).
     '--watch-cache-sizes=podtemplates#0',
     `--cert-dir=${opts.pkiDir}`,
+    ...(opts.featureGates ? [`--feature-gates=${opts.featureGates}`] : []),
   ];
 }
 
-async function startFresh(bins: Binaries): Promise<PlaneState> {
+async function startFresh(bins: Binaries, gates: string): Promise<PlaneState> {
   for (const entry of ['state.json', 'kubeconfig', 'pki', 'tokens.csv', 'logs']) rmSync(join(stateDir, entry), { recursive: true, force: true });
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
   const started = Date.now();
@@ -296,10 +317,11 @@ async function startFresh(bins: Binaries): Promise<PlaneState> {
     `--initial-cluster=default=${peerUrl}`, '--unsafe-no-fsync', '--log-level=warn',
   ], join(stateDir, 'logs', 'etcd.log'));
   const apiserver = startProcess(bins.kubeApiserver,
-    apiserverArgs({ port: apiserverPort, etcdUrl, pkiDir, tokens }), join(stateDir, 'logs', 'kube-apiserver.log'));
+    apiserverArgs({ port: apiserverPort, etcdUrl, pkiDir, tokens, featureGates: gates }), join(stateDir, 'logs', 'kube-apiserver.log'));
 
   const state: PlaneState = {
     version: bins.versions.kubernetes,
+    featureGates: gates,
     apiserverUrl: `https://127.0.0.1:${apiserverPort}`,
     apiserverPort,
     etcdUrl,
@@ -321,7 +343,7 @@ async function startFresh(bins: Binaries): Promise<PlaneState> {
     throw err;
   }
   writeKubeconfig(state, pki.clientCert, pki.clientKey);
-  log(`control plane ${state.version} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`control plane ${state.version}${gates ? ` (feature gates ${gates})` : ''} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return state;
 }
 
@@ -337,19 +359,22 @@ export interface UpResult {
   started: boolean;
 }
 
-/** Starts the plane, or reuses a healthy running one. A stale one is cleaned up first. */
-export function up(): Promise<UpResult> {
+/**
+ * Starts the plane, or reuses a healthy running one of the same version and
+ * feature gates. A stale one, or one with other gates, is stopped first.
+ */
+export function up(opts: { featureGates?: string } = {}): Promise<UpResult> {
+  const gates = featureGates(opts.featureGates);
   return withLock(async () => {
     const bins = await ensureBinaries(log);
     const current = readState();
-    if (current && current.version === bins.versions.kubernetes && (await healthy(current))) {
-      return { state: current, started: false };
-    }
+    const same = current && current.version === bins.versions.kubernetes && (current.featureGates ?? '') === gates;
+    if (same && (await healthy(current))) return { state: current, started: false };
     if (current) {
-      log('found a stale control plane; cleaning it up');
+      log(same ? 'found a stale control plane; cleaning it up' : 'the running control plane has other versions or feature gates; replacing it');
       await stopAll(current);
     }
-    return { state: await startFresh(bins), started: true };
+    return { state: await startFresh(bins, gates), started: true };
   });
 }
 

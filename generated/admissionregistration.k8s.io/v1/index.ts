@@ -6,6 +6,8 @@
  * @module
  */
 
+export * from "./mutatingadmissionpolicy.ts";
+export * from "./mutatingadmissionpolicybinding.ts";
 export * from "./mutatingwebhookconfiguration.ts";
 export * from "./validatingadmissionpolicy.ts";
 export * from "./validatingadmissionpolicybinding.ts";

@@ -22,10 +22,10 @@ export interface ValidatingAdmissionPolicyBinding {
   apiVersion?: "admissionregistration.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "ValidatingAdmissionPolicyBinding";
-  /** Standard object metadata; More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata. */
+  /** metadata is the standard object metadata; More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata. */
   metadata?: ObjectMeta;
-  /** Specification of the desired behavior of the ValidatingAdmissionPolicyBinding. */
-  spec?: ValidatingAdmissionPolicyBindingSpec;
+  /** spec defines the desired behavior of the ValidatingAdmissionPolicyBinding. */
+  spec: ValidatingAdmissionPolicyBindingSpec;
 }
 
 /** A ValidatingAdmissionPolicyBinding as a metadata-only list, get or watch returns it. */

@@ -16,9 +16,9 @@ export interface ValidatingWebhookConfiguration {
   apiVersion?: "admissionregistration.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "ValidatingWebhookConfiguration";
-  /** Standard object metadata; More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata. */
+  /** metadata is the standard object metadata; More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata. */
   metadata?: ObjectMeta;
-  /** Webhooks is a list of webhooks and the affected resources and operations. */
+  /** webhooks is a list of webhooks and the affected resources and operations. */
   webhooks?: ValidatingWebhook[];
 }
 

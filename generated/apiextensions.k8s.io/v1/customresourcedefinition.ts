@@ -36,7 +36,7 @@ export interface CustomResourceDefinitionFields {
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
   spec: { conversion: true; group: true; names: true; preserveUnknownFields: true; scope: true; versions: true; };
-  status: { acceptedNames: true; conditions: true; storedVersions: true; };
+  status: { acceptedNames: true; conditions: true; observedGeneration: true; storedVersions: true; };
 }
 
 /** The typed Api of CustomResourceDefinition: the methods of the verbs the server serves for customresourcedefinitions. */
@@ -67,10 +67,10 @@ export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, C
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
     ["spec", ["conversion", "group", "names", "preserveUnknownFields", "scope", "versions"]],
-    ["status", ["acceptedNames", "conditions", "storedVersions"]],
+    ["status", ["acceptedNames", "conditions", "observedGeneration", "storedVersions"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -107,7 +107,8 @@ export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, C
       let v: unknown;
       if (f29 && (v = w.acceptedNames) !== undefined) x.acceptedNames = v;
       if (f30 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f31 && (v = w.storedVersions) !== undefined) x.storedVersions = v;
+      if (f31 && (v = w.observedGeneration) !== undefined) x.observedGeneration = v;
+      if (f32 && (v = w.storedVersions) !== undefined) x.storedVersions = v;
       return x;
     };
     return (o) => {

@@ -14,7 +14,7 @@ export interface ControllerRevision {
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
   apiVersion?: "apps/v1";
   /** Data is the serialized representation of the state. */
-  data?: RawExtension;
+  data: RawExtension;
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "ControllerRevision";
   /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
@@ -23,7 +23,7 @@ export interface ControllerRevision {
    * Revision indicates the revision of the state represented by Data.
    * @default 0
    */
-  revision: number;
+  revision?: number;
 }
 
 /** A ControllerRevision as a metadata-only list, get or watch returns it. */

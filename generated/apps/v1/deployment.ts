@@ -19,7 +19,7 @@ export interface Deployment {
   /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
   /** Specification of the desired behavior of the Deployment. */
-  spec?: DeploymentSpec;
+  spec: DeploymentSpec;
   /** Most recently observed status of the Deployment. */
   status?: DeploymentStatus;
 }

@@ -25,7 +25,7 @@ export interface StatefulSet {
   /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
   /** Spec defines the desired identities of pods in this set. */
-  spec?: StatefulSetSpec;
+  spec: StatefulSetSpec;
   /** Status is the current status of Pods in this StatefulSet. This data may be out of date by some window of time. */
   status?: StatefulSetStatus;
 }

@@ -19,9 +19,9 @@ export interface DaemonSetCondition {
   /** The reason for the condition's last transition. */
   reason?: string;
   /** Status of the condition, one of True, False, Unknown. */
-  status: string;
+  status?: string;
   /** Type of DaemonSet condition. */
-  type: string;
+  type?: string;
 }
 
 /** DaemonSetSpec is the specification of a daemon set. */
@@ -99,9 +99,9 @@ export interface DeploymentCondition {
   /** The reason for the condition's last transition. */
   reason?: string;
   /** Status of the condition, one of True, False, Unknown. */
-  status: string;
+  status?: string;
   /** Type of deployment condition. */
-  type: string;
+  type?: string;
 }
 
 /** DeploymentSpec is the specification of the desired behavior of the Deployment. */
@@ -141,7 +141,7 @@ export interface DeploymentStatus {
   /**
    * Total number of terminating pods targeted by this deployment. Terminating pods have a non-null .metadata.deletionTimestamp and have not yet reached the Failed or Succeeded .status.phase.
    *
-   * This is an alpha field. Enable DeploymentReplicaSetTerminatingReplicas to be able to use this field.
+   * This is a beta field and requires enabling DeploymentReplicaSetTerminatingReplicas feature (enabled by default).
    */
   terminatingReplicas?: number;
   /** Total number of unavailable pods targeted by this deployment. This is the total number of pods that are still required for the deployment to have 100% available capacity. They may either be pods that are running but not yet available or pods that still have not been created. */
@@ -173,9 +173,9 @@ export interface ReplicaSetCondition {
   /** The reason for the condition's last transition. */
   reason?: string;
   /** Status of the condition, one of True, False, Unknown. */
-  status: string;
+  status?: string;
   /** Type of replica set condition. */
-  type: string;
+  type?: string;
 }
 
 /** ReplicaSetSpec is the specification of a ReplicaSet. */
@@ -210,7 +210,7 @@ export interface ReplicaSetStatus {
   /**
    * The number of terminating pods for this replica set. Terminating pods have a non-null .metadata.deletionTimestamp and have not yet reached the Failed or Succeeded .status.phase.
    *
-   * This is an alpha field. Enable DeploymentReplicaSetTerminatingReplicas to be able to use this field.
+   * This is a beta field and requires enabling DeploymentReplicaSetTerminatingReplicas feature (enabled by default).
    */
   terminatingReplicas?: number;
 }
@@ -233,7 +233,7 @@ export interface RollingUpdateDeployment {
 
 /** RollingUpdateStatefulSetStrategy is used to communicate parameter for RollingUpdateStatefulSetStrategyType. */
 export interface RollingUpdateStatefulSetStrategy {
-  /** The maximum number of pods that can be unavailable during the update. Value can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). Absolute number is calculated from percentage by rounding up. This can not be 0. Defaults to 1. This field is alpha-level and is only honored by servers that enable the MaxUnavailableStatefulSet feature. The field applies to all pods in the range 0 to Replicas-1. That means if there is any unavailable pod in the range 0 to Replicas-1, it will be counted towards MaxUnavailable. */
+  /** The maximum number of pods that can be unavailable during the update. Value can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). Absolute number is calculated from percentage by rounding up. This can not be 0. Defaults to 1. This field is beta-level and is enabled by default. The field applies to all pods in the range 0 to Replicas-1. That means if there is any unavailable pod in the range 0 to Replicas-1, it will be counted towards MaxUnavailable. This setting might not be effective for the OrderedReady podManagementPolicy. That policy ensures pods are created and become ready one at a time. */
   maxUnavailable?: IntOrString;
   /** Partition indicates the ordinal at which the StatefulSet should be partitioned for updates. During a rolling update, all pods from ordinal Replicas-1 to Partition are updated. All pods from ordinal Partition-1 to 0 remain untouched. This is helpful in being able to do a canary based deployment. The default value is 0. */
   partition?: number;
@@ -248,9 +248,9 @@ export interface StatefulSetCondition {
   /** The reason for the condition's last transition. */
   reason?: string;
   /** Status of the condition, one of True, False, Unknown. */
-  status: string;
+  status?: string;
   /** Type of statefulset condition. */
-  type: string;
+  type?: string;
 }
 
 /** StatefulSetOrdinals describes the policy used for replica ordinal assignment in this StatefulSet. */
@@ -343,9 +343,10 @@ export interface StatefulSetUpdateStrategy {
    * Type indicates the type of the StatefulSetUpdateStrategy. Default is RollingUpdate.
    *
    * Possible enum values:
-   *  - `"OnDelete"` triggers the legacy behavior. Version tracking and ordered rolling restarts are disabled. Pods are recreated from the StatefulSetSpec when they are manually deleted. When a scale operation is performed with this strategy,specification version indicated by the StatefulSet's currentRevision.
+   *  - `"OnDelete"` disables ordered rolling restarts. Version tracking is done on a best-effort basis - the controller will try to eventually converge StatefulSet's currentRevision with updateRevision. Pods are recreated from the StatefulSetSpec when they are manually deleted. When a scale operation is performed with this strategy, new Pods will be created from the specification version indicated by the StatefulSet's updateRevision.
+   *  - `"Recreate"` indicates that all existing pods will be deleted and fully terminated before any new-revision pods are created. This ensures that old and new revision Pods never run at the same time. This is an alpha type and requires enabling StatefulSetRecreateStrategy feature gate. Switching to the Recreate strategy is allowed when the feature gate is enabled, and switching away from it to a different update strategy is also allowed. +featureGate=StatefulSetRecreateStrategy
    *  - `"RollingUpdate"` indicates that update will be applied to all Pods in the StatefulSet with respect to the StatefulSet ordering constraints. When a scale operation is performed with this strategy, new Pods will be created from the specification version indicated by the StatefulSet's updateRevision.
    */
-  type?: "OnDelete" | "RollingUpdate";
+  type?: "OnDelete" | "Recreate" | "RollingUpdate";
 }
 

@@ -16,9 +16,9 @@ export interface SelfSubjectReview {
   apiVersion?: "authentication.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "SelfSubjectReview";
-  /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
-  /** Status is filled in by the server with the user attributes. */
+  /** status is filled in by the server with the user attributes. */
   status?: SelfSubjectReviewStatus;
 }
 

@@ -16,11 +16,11 @@ export interface TokenReview {
   apiVersion?: "authentication.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "TokenReview";
-  /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is the standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
-  /** Spec holds information about the request being evaluated */
+  /** spec holds information about the request being evaluated */
   spec: TokenReviewSpec;
-  /** Status is filled in by the server and indicates whether the request can be authenticated. */
+  /** status is filled in by the server and indicates whether the request can be authenticated. */
   status?: TokenReviewStatus;
 }
 

@@ -9,41 +9,41 @@
 
 /** SelfSubjectReviewStatus is filled by the kube-apiserver and sent back to a user. */
 export interface SelfSubjectReviewStatus {
-  /** User attributes of the user making this request. */
+  /** userInfo is a set of attributes belonging to the user making this request. */
   userInfo?: UserInfo;
 }
 
 /** TokenReviewSpec is a description of the token authentication request. */
 export interface TokenReviewSpec {
-  /** Audiences is a list of the identifiers that the resource server presented with the token identifies as. Audience-aware token authenticators will verify that the token was intended for at least one of the audiences in this list. If no audiences are provided, the audience will default to the audience of the Kubernetes apiserver. */
+  /** audiences is a list of the identifiers that the resource server presented with the token identifies as. Audience-aware token authenticators will verify that the token was intended for at least one of the audiences in this list. If no audiences are provided, the audience will default to the audience of the Kubernetes apiserver. */
   audiences?: string[];
-  /** Token is the opaque bearer token. */
-  token?: string;
+  /** token is the opaque bearer token. */
+  token: string;
 }
 
 /** TokenReviewStatus is the result of the token authentication request. */
 export interface TokenReviewStatus {
-  /** Audiences are audience identifiers chosen by the authenticator that are compatible with both the TokenReview and token. An identifier is any identifier in the intersection of the TokenReviewSpec audiences and the token's audiences. A client of the TokenReview API that sets the spec.audiences field should validate that a compatible audience identifier is returned in the status.audiences field to ensure that the TokenReview server is audience aware. If a TokenReview returns an empty status.audience field where status.authenticated is "true", the token is valid against the audience of the Kubernetes API server. */
+  /** audiences are audience identifiers chosen by the authenticator that are compatible with both the TokenReview and token. An identifier is any identifier in the intersection of the TokenReviewSpec audiences and the token's audiences. A client of the TokenReview API that sets the spec.audiences field should validate that a compatible audience identifier is returned in the status.audiences field to ensure that the TokenReview server is audience aware. If a TokenReview returns an empty status.audience field where status.authenticated is "true", the token is valid against the audience of the Kubernetes API server. */
   audiences?: string[];
-  /** Authenticated indicates that the token was associated with a known user. */
+  /** authenticated indicates that the token was associated with a known user. */
   authenticated?: boolean;
-  /** Error indicates that the token couldn't be checked */
+  /** error indicates that the token couldn't be checked */
   error?: string;
-  /** User is the UserInfo associated with the provided token. */
+  /** user is the UserInfo associated with the provided token. */
   user?: UserInfo;
 }
 
 /** UserInfo holds the information about the user needed to implement the user.Info interface. */
 export interface UserInfo {
-  /** Any additional information provided by the authenticator. */
+  /** extra is any additional information provided by the authenticator. */
   extra?: {
     [key: string]: string[];
   };
-  /** The names of groups this user is a part of. */
+  /** groups is the names of groups this user is a part of. */
   groups?: string[];
-  /** A unique value that identifies this user across time. If this user is deleted and another user by the same name is added, they will have different UIDs. */
+  /** uid is a unique value that identifies this user across time. If this user is deleted and another user by the same name is added, they will have different UIDs. */
   uid?: string;
-  /** The name that uniquely identifies this user among all active users. */
+  /** username is the name that uniquely identifies this user among all active users. */
   username?: string;
 }
 

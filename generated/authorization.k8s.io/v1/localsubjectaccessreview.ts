@@ -16,11 +16,11 @@ export interface LocalSubjectAccessReview {
   apiVersion?: "authorization.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "LocalSubjectAccessReview";
-  /** Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is the standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
-  /** Spec holds information about the request being evaluated.  spec.namespace must be equal to the namespace you made the request against.  If empty, it is defaulted. */
+  /** spec holds information about the request being evaluated.  spec.namespace must be equal to the namespace you made the request against.  If empty, it is defaulted. */
   spec: SubjectAccessReviewSpec;
-  /** Status is filled in by the server and indicates whether the request is allowed or not */
+  /** status is filled in by the server and indicates whether the request is allowed or not */
   status?: SubjectAccessReviewStatus;
 }
 

@@ -16,11 +16,11 @@ export interface SelfSubjectRulesReview {
   apiVersion?: "authorization.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "SelfSubjectRulesReview";
-  /** Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is the standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
-  /** Spec holds information about the request being evaluated. */
+  /** spec holds information about the request being evaluated. */
   spec: SelfSubjectRulesReviewSpec;
-  /** Status is filled in by the server and indicates the set of actions a user can perform. */
+  /** status is filled in by the server and indicates the set of actions a user can perform. */
   status?: SubjectRulesReviewStatus;
 }
 

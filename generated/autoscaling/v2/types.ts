@@ -75,7 +75,7 @@ export interface HPAScalingPolicy {
  *
  * Scaling Policy Rules are applied after calculating DesiredReplicas from metrics for the HPA. They can limit the scaling velocity by specifying scaling policies. They can prevent flapping by specifying the stabilization window, so that the number of replicas is not set instantly, instead, the safest value from the stabilization window is chosen.
  *
- * The tolerance is applied to the metric values and prevents scaling too eagerly for small metric variations. (Note that setting a tolerance requires enabling the alpha HPAConfigurableTolerance feature gate.)
+ * The tolerance is applied to the metric values and prevents scaling too eagerly for small metric variations.
  */
 export interface HPAScalingRules {
   /** policies is a list of potential scaling polices which can be used during scaling. If not set, use the default values: - For scale up: allow doubling the number of pods, or an absolute change of 4 pods in a 15s window. - For scale down: allow all pods to be removed in a 15s window. */
@@ -88,8 +88,6 @@ export interface HPAScalingRules {
    * tolerance is the tolerance on the ratio between the current and desired metric value under which no updates are made to the desired number of replicas (e.g. 0.01 for 1%). Must be greater than or equal to zero. If not set, the default cluster-wide tolerance is applied (by default 10%).
    *
    * For example, if autoscaling is configured with a memory consumption target of 100Mi, and scale-down and scale-up tolerances of 5% and 1% respectively, scaling will be triggered when the actual consumption falls below 95Mi or exceeds 101Mi.
-   *
-   * This is an alpha field and requires enabling the HPAConfigurableTolerance feature gate.
    */
   tolerance?: Quantity;
 }
@@ -113,6 +111,8 @@ export interface HorizontalPodAutoscalerCondition {
   lastTransitionTime?: Time;
   /** message is a human-readable explanation containing details about the transition */
   message?: string;
+  /** observedGeneration represents the .metadata.generation that the condition was set based upon. For instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration is 9, the condition is out of date with respect to the current state of the instance. */
+  observedGeneration?: number;
   /** reason is the reason for the condition's last transition. */
   reason?: string;
   /** status is the status of the condition (True, False, Unknown) */
@@ -183,7 +183,7 @@ export interface MetricSpec {
 
 /** MetricStatus describes the last-read state of a single metric. */
 export interface MetricStatus {
-  /** container resource refers to a resource metric (such as those specified in requests and limits) known to Kubernetes describing a single container in each pod in the current scale target (e.g. CPU or memory). Such metrics are built in to Kubernetes, and have special scaling options on top of those available to normal per-pod metrics using the "pods" source. */
+  /** containerResource refers to a resource metric (such as those specified in requests and limits) known to Kubernetes describing a single container in each pod in the current scale target (e.g. CPU or memory). Such metrics are built in to Kubernetes, and have special scaling options on top of those available to normal per-pod metrics using the "pods" source. */
   containerResource?: ContainerResourceMetricStatus;
   /** external refers to a global metric that is not associated with any Kubernetes object. It allows autoscaling based on information coming from components running outside of cluster (for example length of queue in cloud messaging service, or QPS from loadbalancer running outside of cluster). */
   external?: ExternalMetricStatus;
@@ -211,7 +211,7 @@ export interface MetricTarget {
 
 /** MetricValueStatus holds the current value for a metric */
 export interface MetricValueStatus {
-  /** currentAverageUtilization is the current value of the average of the resource metric across all relevant pods, represented as a percentage of the requested value of the resource for the pods. */
+  /** averageUtilization is the current value of the average of the resource metric across all relevant pods, represented as a percentage of the requested value of the resource for the pods. */
   averageUtilization?: number;
   /** averageValue is the current value of the average of the metric across all relevant pods (as a quantity) */
   averageValue?: Quantity;
@@ -233,7 +233,7 @@ export interface ObjectMetricSource {
 export interface ObjectMetricStatus {
   /** current contains the current value for the given metric */
   current: MetricValueStatus;
-  /** DescribedObject specifies the descriptions of a object,such as kind,name apiVersion */
+  /** describedObject specifies the descriptions of a object,such as kind,name apiVersion */
   describedObject: CrossVersionObjectReference;
   /** metric identifies the target metric by name and selector */
   metric: MetricIdentifier;

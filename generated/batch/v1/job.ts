@@ -35,7 +35,7 @@ export interface JobFields {
   apiVersion: true;
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { activeDeadlineSeconds: true; backoffLimit: true; backoffLimitPerIndex: true; completionMode: true; completions: true; managedBy: true; manualSelector: true; maxFailedIndexes: true; parallelism: true; podFailurePolicy: true; podReplacementPolicy: true; selector: true; successPolicy: true; suspend: true; template: true; ttlSecondsAfterFinished: true; };
+  spec: { activeDeadlineSeconds: true; backoffLimit: true; backoffLimitPerIndex: true; completionMode: true; completions: true; managedBy: true; manualSelector: true; maxFailedIndexes: true; parallelism: true; podFailurePolicy: true; podReplacementPolicy: true; scheduling: true; selector: true; successPolicy: true; suspend: true; template: true; ttlSecondsAfterFinished: true; };
   status: { active: true; completedIndexes: true; completionTime: true; conditions: true; failed: true; failedIndexes: true; ready: true; startTime: true; succeeded: true; terminating: true; uncountedTerminatedPods: true; };
 }
 
@@ -66,11 +66,11 @@ export const Job: $.NamespacedKind<Job, JobFields, 'create' | 'delete' | 'get' |
     ["apiVersion"],
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["activeDeadlineSeconds", "backoffLimit", "backoffLimitPerIndex", "completionMode", "completions", "managedBy", "manualSelector", "maxFailedIndexes", "parallelism", "podFailurePolicy", "podReplacementPolicy", "selector", "successPolicy", "suspend", "template", "ttlSecondsAfterFinished"]],
+    ["spec", ["activeDeadlineSeconds", "backoffLimit", "backoffLimitPerIndex", "completionMode", "completions", "managedBy", "manualSelector", "maxFailedIndexes", "parallelism", "podFailurePolicy", "podReplacementPolicy", "scheduling", "selector", "successPolicy", "suspend", "template", "ttlSecondsAfterFinished"]],
     ["status", ["active", "completedIndexes", "completionTime", "conditions", "failed", "failedIndexes", "ready", "startTime", "succeeded", "terminating", "uncountedTerminatedPods"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -105,27 +105,28 @@ export const Job: $.NamespacedKind<Job, JobFields, 'create' | 'delete' | 'get' |
       if (f29 && (v = w.parallelism) !== undefined) x.parallelism = v;
       if (f30 && (v = w.podFailurePolicy) !== undefined) x.podFailurePolicy = v;
       if (f31 && (v = w.podReplacementPolicy) !== undefined) x.podReplacementPolicy = v;
-      if (f32 && (v = w.selector) !== undefined) x.selector = v;
-      if (f33 && (v = w.successPolicy) !== undefined) x.successPolicy = v;
-      if (f34 && (v = w.suspend) !== undefined) x.suspend = v;
-      if (f35 && (v = w.template) !== undefined) x.template = v;
-      if (f36 && (v = w.ttlSecondsAfterFinished) !== undefined) x.ttlSecondsAfterFinished = v;
+      if (f32 && (v = w.scheduling) !== undefined) x.scheduling = v;
+      if (f33 && (v = w.selector) !== undefined) x.selector = v;
+      if (f34 && (v = w.successPolicy) !== undefined) x.successPolicy = v;
+      if (f35 && (v = w.suspend) !== undefined) x.suspend = v;
+      if (f36 && (v = w.template) !== undefined) x.template = v;
+      if (f37 && (v = w.ttlSecondsAfterFinished) !== undefined) x.ttlSecondsAfterFinished = v;
       return x;
     };
-    const p37 = (w: $.Obj): $.Obj => {
+    const p38 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
-      if (f39 && (v = w.active) !== undefined) x.active = v;
-      if (f40 && (v = w.completedIndexes) !== undefined) x.completedIndexes = v;
-      if (f41 && (v = w.completionTime) !== undefined) x.completionTime = v;
-      if (f42 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f43 && (v = w.failed) !== undefined) x.failed = v;
-      if (f44 && (v = w.failedIndexes) !== undefined) x.failedIndexes = v;
-      if (f45 && (v = w.ready) !== undefined) x.ready = v;
-      if (f46 && (v = w.startTime) !== undefined) x.startTime = v;
-      if (f47 && (v = w.succeeded) !== undefined) x.succeeded = v;
-      if (f48 && (v = w.terminating) !== undefined) x.terminating = v;
-      if (f49 && (v = w.uncountedTerminatedPods) !== undefined) x.uncountedTerminatedPods = v;
+      if (f40 && (v = w.active) !== undefined) x.active = v;
+      if (f41 && (v = w.completedIndexes) !== undefined) x.completedIndexes = v;
+      if (f42 && (v = w.completionTime) !== undefined) x.completionTime = v;
+      if (f43 && (v = w.conditions) !== undefined) x.conditions = v;
+      if (f44 && (v = w.failed) !== undefined) x.failed = v;
+      if (f45 && (v = w.failedIndexes) !== undefined) x.failedIndexes = v;
+      if (f46 && (v = w.ready) !== undefined) x.ready = v;
+      if (f47 && (v = w.startTime) !== undefined) x.startTime = v;
+      if (f48 && (v = w.succeeded) !== undefined) x.succeeded = v;
+      if (f49 && (v = w.terminating) !== undefined) x.terminating = v;
+      if (f50 && (v = w.uncountedTerminatedPods) !== undefined) x.uncountedTerminatedPods = v;
       return x;
     };
     return (o) => {
@@ -135,7 +136,7 @@ export const Job: $.NamespacedKind<Job, JobFields, 'create' | 'delete' | 'get' |
       if (f1 && (v = o.kind) !== undefined) r.kind = v;
       if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
       if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f37 && (v = o.status) !== undefined) r.status = f38 && $.isObj(v) ? p37(v) : v;
+      if (f38 && (v = o.status) !== undefined) r.status = f39 && $.isObj(v) ? p38(v) : v;
       return r;
     };
   },

@@ -7,4 +7,6 @@
  */
 
 export * from "./certificatesigningrequest.ts";
+export * from "./clustertrustbundle.ts";
+export * from "./podcertificaterequest.ts";
 export type * from "./types.ts";

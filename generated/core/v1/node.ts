@@ -35,8 +35,8 @@ export interface NodeFields {
   apiVersion: true;
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { configSource: true; externalID: true; podCIDR: true; podCIDRs: true; providerID: true; taints: true; unschedulable: true; };
-  status: { addresses: true; allocatable: true; capacity: true; conditions: true; config: true; daemonEndpoints: true; features: true; images: true; nodeInfo: true; phase: true; runtimeHandlers: true; volumesAttached: true; volumesInUse: true; };
+  spec: { configSource: true; externalID: true; podCIDR: true; podCIDRs: true; podPreemptionPolicy: true; providerID: true; taints: true; unschedulable: true; };
+  status: { addresses: true; allocatable: true; capacity: true; conditions: true; config: true; daemonEndpoints: true; declaredFeatures: true; features: true; images: true; nodeInfo: true; phase: true; runtimeHandlers: true; volumesAttached: true; volumesInUse: true; };
 }
 
 /** The typed Api of Node: the methods of the verbs the server serves for nodes. */
@@ -66,11 +66,11 @@ export const Node: $.ClusterKind<Node, NodeFields, 'create' | 'delete' | 'get' |
     ["apiVersion"],
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["configSource", "externalID", "podCIDR", "podCIDRs", "providerID", "taints", "unschedulable"]],
-    ["status", ["addresses", "allocatable", "capacity", "conditions", "config", "daemonEndpoints", "features", "images", "nodeInfo", "phase", "runtimeHandlers", "volumesAttached", "volumesInUse"]],
+    ["spec", ["configSource", "externalID", "podCIDR", "podCIDRs", "podPreemptionPolicy", "providerID", "taints", "unschedulable"]],
+    ["status", ["addresses", "allocatable", "capacity", "conditions", "config", "daemonEndpoints", "declaredFeatures", "features", "images", "nodeInfo", "phase", "runtimeHandlers", "volumesAttached", "volumesInUse"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -98,27 +98,29 @@ export const Node: $.ClusterKind<Node, NodeFields, 'create' | 'delete' | 'get' |
       if (f22 && (v = w.externalID) !== undefined) x.externalID = v;
       if (f23 && (v = w.podCIDR) !== undefined) x.podCIDR = v;
       if (f24 && (v = w.podCIDRs) !== undefined) x.podCIDRs = v;
-      if (f25 && (v = w.providerID) !== undefined) x.providerID = v;
-      if (f26 && (v = w.taints) !== undefined) x.taints = v;
-      if (f27 && (v = w.unschedulable) !== undefined) x.unschedulable = v;
+      if (f25 && (v = w.podPreemptionPolicy) !== undefined) x.podPreemptionPolicy = v;
+      if (f26 && (v = w.providerID) !== undefined) x.providerID = v;
+      if (f27 && (v = w.taints) !== undefined) x.taints = v;
+      if (f28 && (v = w.unschedulable) !== undefined) x.unschedulable = v;
       return x;
     };
-    const p28 = (w: $.Obj): $.Obj => {
+    const p29 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
-      if (f30 && (v = w.addresses) !== undefined) x.addresses = v;
-      if (f31 && (v = w.allocatable) !== undefined) x.allocatable = v;
-      if (f32 && (v = w.capacity) !== undefined) x.capacity = v;
-      if (f33 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f34 && (v = w.config) !== undefined) x.config = v;
-      if (f35 && (v = w.daemonEndpoints) !== undefined) x.daemonEndpoints = v;
-      if (f36 && (v = w.features) !== undefined) x.features = v;
-      if (f37 && (v = w.images) !== undefined) x.images = v;
-      if (f38 && (v = w.nodeInfo) !== undefined) x.nodeInfo = v;
-      if (f39 && (v = w.phase) !== undefined) x.phase = v;
-      if (f40 && (v = w.runtimeHandlers) !== undefined) x.runtimeHandlers = v;
-      if (f41 && (v = w.volumesAttached) !== undefined) x.volumesAttached = v;
-      if (f42 && (v = w.volumesInUse) !== undefined) x.volumesInUse = v;
+      if (f31 && (v = w.addresses) !== undefined) x.addresses = v;
+      if (f32 && (v = w.allocatable) !== undefined) x.allocatable = v;
+      if (f33 && (v = w.capacity) !== undefined) x.capacity = v;
+      if (f34 && (v = w.conditions) !== undefined) x.conditions = v;
+      if (f35 && (v = w.config) !== undefined) x.config = v;
+      if (f36 && (v = w.daemonEndpoints) !== undefined) x.daemonEndpoints = v;
+      if (f37 && (v = w.declaredFeatures) !== undefined) x.declaredFeatures = v;
+      if (f38 && (v = w.features) !== undefined) x.features = v;
+      if (f39 && (v = w.images) !== undefined) x.images = v;
+      if (f40 && (v = w.nodeInfo) !== undefined) x.nodeInfo = v;
+      if (f41 && (v = w.phase) !== undefined) x.phase = v;
+      if (f42 && (v = w.runtimeHandlers) !== undefined) x.runtimeHandlers = v;
+      if (f43 && (v = w.volumesAttached) !== undefined) x.volumesAttached = v;
+      if (f44 && (v = w.volumesInUse) !== undefined) x.volumesInUse = v;
       return x;
     };
     return (o) => {
@@ -128,7 +130,7 @@ export const Node: $.ClusterKind<Node, NodeFields, 'create' | 'delete' | 'get' |
       if (f1 && (v = o.kind) !== undefined) r.kind = v;
       if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
       if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f28 && (v = o.status) !== undefined) r.status = f29 && $.isObj(v) ? p28(v) : v;
+      if (f29 && (v = o.status) !== undefined) r.status = f30 && $.isObj(v) ? p29(v) : v;
       return r;
     };
   },

@@ -36,7 +36,7 @@ export interface PersistentVolumeClaimFields {
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
   spec: { accessModes: true; dataSource: true; dataSourceRef: true; resources: true; selector: true; storageClassName: true; volumeAttributesClassName: true; volumeMode: true; volumeName: true; };
-  status: { accessModes: true; allocatedResourceStatuses: true; allocatedResources: true; capacity: true; conditions: true; currentVolumeAttributesClassName: true; modifyVolumeStatus: true; phase: true; };
+  status: { accessModes: true; allocatedResourceStatuses: true; allocatedResources: true; capacity: true; conditions: true; currentVolumeAttributesClassName: true; healthStatus: true; modifyVolumeStatus: true; phase: true; };
 }
 
 /** The typed Api of PersistentVolumeClaim: the methods of the verbs the server serves for persistentvolumeclaims. */
@@ -67,10 +67,10 @@ export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, Pers
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
     ["spec", ["accessModes", "dataSource", "dataSourceRef", "resources", "selector", "storageClassName", "volumeAttributesClassName", "volumeMode", "volumeName"]],
-    ["status", ["accessModes", "allocatedResourceStatuses", "allocatedResources", "capacity", "conditions", "currentVolumeAttributesClassName", "modifyVolumeStatus", "phase"]],
+    ["status", ["accessModes", "allocatedResourceStatuses", "allocatedResources", "capacity", "conditions", "currentVolumeAttributesClassName", "healthStatus", "modifyVolumeStatus", "phase"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -114,8 +114,9 @@ export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, Pers
       if (f35 && (v = w.capacity) !== undefined) x.capacity = v;
       if (f36 && (v = w.conditions) !== undefined) x.conditions = v;
       if (f37 && (v = w.currentVolumeAttributesClassName) !== undefined) x.currentVolumeAttributesClassName = v;
-      if (f38 && (v = w.modifyVolumeStatus) !== undefined) x.modifyVolumeStatus = v;
-      if (f39 && (v = w.phase) !== undefined) x.phase = v;
+      if (f38 && (v = w.healthStatus) !== undefined) x.healthStatus = v;
+      if (f39 && (v = w.modifyVolumeStatus) !== undefined) x.modifyVolumeStatus = v;
+      if (f40 && (v = w.phase) !== undefined) x.phase = v;
       return x;
     };
     return (o) => {

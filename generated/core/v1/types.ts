@@ -244,6 +244,8 @@ export interface ClusterTrustBundleProjection {
   path: string;
   /** Select all ClusterTrustBundles that match this signer name. Mutually-exclusive with name.  The contents of all selected ClusterTrustBundles will be unified and deduplicated. */
   signerName?: string;
+  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  user?: number;
 }
 
 /** Information about the condition of a component. */
@@ -261,7 +263,7 @@ export interface ComponentCondition {
 /**
  * ConfigMapEnvSource selects a ConfigMap to populate the environment variables with.
  *
- * The contents of the target ConfigMap's Data field will represent the key-value pairs as environment variables.
+ * The contents of the target ConfigMap's Data field will represent the key-value pairs as environment variables. Keys in the BinaryData field are not currently propagated to container env vars.
  */
 export interface ConfigMapEnvSource {
   /** Name of the referent. This field is effectively required, but due to backwards compatibility is allowed to be empty. Instances of this type with an empty value here are almost certainly wrong. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names */
@@ -272,7 +274,7 @@ export interface ConfigMapEnvSource {
 
 /** Selects a key from a ConfigMap. */
 export interface ConfigMapKeySelector {
-  /** The key to select. */
+  /** The key to select from the ConfigMap's Data field. Keys in the BinaryData field are not currently propagated to container env vars. */
   key: string;
   /** Name of the referent. This field is effectively required, but due to backwards compatibility is allowed to be empty. Instances of this type with an empty value here are almost certainly wrong. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names */
   name?: string;
@@ -316,6 +318,8 @@ export interface ConfigMapProjection {
 export interface ConfigMapVolumeSource {
   /** defaultMode is optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
   defaultMode?: number;
+  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  defaultUser?: number;
   /** items if unspecified, each key-value pair in the Data field of the referenced ConfigMap will be projected into the volume as a file whose name is the key and content is the value. If specified, the listed keys will be projected into the specified paths, and unlisted keys will not be present. If a key is specified which is not present in the ConfigMap, the volume setup will error unless it is marked optional. Paths must be relative and may not contain the '..' path or start with '..'. */
   items?: KeyToPath[];
   /** Name of the referent. This field is effectively required, but due to backwards compatibility is allowed to be empty. Instances of this type with an empty value here are almost certainly wrong. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names */
@@ -355,7 +359,7 @@ export interface Container {
   ports?: ContainerPort[];
   /** Periodic probe of container service readiness. Container will be removed from service endpoints if the probe fails. Cannot be updated. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes */
   readinessProbe?: Probe;
-  /** Resources resize policy for the container. */
+  /** Resources resize policy for the container. This field cannot be set on ephemeral containers. */
   resizePolicy?: ContainerResizePolicy[];
   /** Compute Resources required by this container. Cannot be updated. More info: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/ */
   resources?: ResourceRequirements;
@@ -652,12 +656,16 @@ export interface DownwardAPIVolumeFile {
   path: string;
   /** Selects a resource of the container: only resources limits and requests (limits.cpu, limits.memory, requests.cpu and requests.memory) are currently supported. */
   resourceFieldRef?: ResourceFieldSelector;
+  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  user?: number;
 }
 
 /** DownwardAPIVolumeSource represents a volume containing downward API info. Downward API volumes support ownership management and SELinux relabeling. */
 export interface DownwardAPIVolumeSource {
   /** Optional: mode bits to use on created files by default. Must be a Optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
   defaultMode?: number;
+  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  defaultUser?: number;
   /** Items is a list of downward API volume file */
   items?: DownwardAPIVolumeFile[];
 }
@@ -666,6 +674,8 @@ export interface DownwardAPIVolumeSource {
 export interface EmptyDirVolumeSource {
   /** medium represents what type of storage medium should back this directory. The default is "" which means to use the node's default medium. Must be an empty string (default) or Memory. More info: https://kubernetes.io/docs/concepts/storage/volumes#emptydir */
   medium?: string;
+  /** mode specifies the permission bits for the emptyDir directory, in numeric notation (e.g., 0755, 01777). Must be a value between 0000 and 01777. If not specified, defaults to 0777. This might be in conflict with other options that affect the file mode, like fsGroup. If fsGroup is specified, the fsGroup permissions will override the mode specified here. This field has no effect on Windows. This field is alpha and requires EmptyDirVolumeMode featuregate to be enabled. */
+  mode?: number;
   /** sizeLimit is the total amount of local storage required for this EmptyDir volume. The size limit is also applicable for memory medium. The maximum usage on memory medium EmptyDir would be the minimum value between the SizeLimit specified here and the sum of memory limits of all containers in a pod. The default is nil which means that the limit is undefined. More info: https://kubernetes.io/docs/concepts/storage/volumes#emptydir */
   sizeLimit?: Quantity;
 }
@@ -880,6 +890,24 @@ export interface EventSource {
   host?: string;
 }
 
+/** EvictionResponder allows you to specify the responder reacting to an Eviction. Responders should observe and communicate through the Eviction Resource API to help with the graceful eviction of a target (e.g. termination of a pod). */
+export interface EvictionResponder {
+  /**
+   * name allows you to identify the responder responding to the Eviction.
+   *
+   * It must be a valid domain-prefixed key (such as "acme.io/foo"). Domain names *.k8s.io and *.kubernetes.io are reserved. This field must be unique for each responder. This field is required.
+   */
+  name: string;
+  /**
+   * priority for this responder. Higher priorities are selected first by the evictionrequest-controller. If there are responders with the same priority, the responder whose domain name comes first in the alphabetical higher domain order, will be picked. This means that the top domain labels are compared alphabetically first, followed by the lower domain labels. The key is compared last.
+   *
+   * The responder that is the managing controller of the pod should set the value of this field to 10000 to allow both for preemption or fallback registration by other responders.
+   *
+   * The minimum value is 0 and the maximum value is 100000. The interval 0-999 is reserved for responders with *.k8s.io suffix. This field is required.
+   */
+  priority: number;
+}
+
 /** ExecAction describes a "run in container" action. */
 export interface ExecAction {
   /** Command is the command line to execute inside the container, the working directory for the command  is root ('/') in the container's filesystem. The command is simply exec'd, it is not run inside a shell, so traditional shell instructions ('|', etc) won't work. To use a shell, you need to explicitly call out to that shell. Exit status of 0 is treated as live/healthy and non-zero is unhealthy. */
@@ -976,6 +1004,14 @@ export interface GCEPersistentDiskVolumeSource {
 /** GRPCAction specifies an action involving a GRPC service. */
 export interface GRPCAction {
   /**
+   * mode specifies the connection mode for the gRPC health probe. Set to "TLS" to use TLS without certificate verification. Set to "Plaintext" to use a plaintext (insecure) connection explicitly. If not specified, the probe uses a plaintext (insecure) connection.
+   *
+   * Possible enum values:
+   *  - `"Plaintext"` indicates that the probe should use a plaintext (insecure) gRPC connection.
+   *  - `"TLS"` indicates that the probe should connect using TLS without certificate verification.
+   */
+  mode?: "Plaintext" | "TLS";
+  /**
    * Port number of the gRPC service. Number must be in the range 1 to 65535.
    * @default 0
    */
@@ -1034,6 +1070,14 @@ export interface HTTPGetAction {
   path?: string;
   /** Name or number of the port to access on the container. Number must be in the range 1 to 65535. Name must be an IANA_SVC_NAME. */
   port: IntOrString;
+  /**
+   * Protocol selects the wire protocol for the probe connection. Nil defaults to HTTP/1.1.
+   *
+   * Possible enum values:
+   *  - `"HTTP1"` uses HTTP/1.1 (the existing default).
+   *  - `"HTTP2"` uses HTTP/2. Currently, only cleartext with prior knowledge (h2c) is supported, and must be used with scheme HTTP.
+   */
+  protocol?: "HTTP1" | "HTTP2";
   /**
    * Scheme to use for connecting to the host. Defaults to HTTP.
    *
@@ -1165,6 +1209,12 @@ export interface ImageVolumeSource {
   reference?: string;
 }
 
+/** ImageVolumeStatus represents the image-based volume status. */
+export interface ImageVolumeStatus {
+  /** ImageRef is the digest of the image used for this volume. It should have a value that's similar to the pod's status.containerStatuses[i].imageID. The ImageRef length should not exceed 256 characters. */
+  imageRef: string;
+}
+
 /** Maps a string key to a path within a volume. */
 export interface KeyToPath {
   /** key is the key to project. */
@@ -1173,6 +1223,8 @@ export interface KeyToPath {
   mode?: number;
   /** path is the relative path of the file to map the key to. May not be an absolute path. May not contain the path element '..'. May not start with the string '..'. */
   path: string;
+  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  user?: number;
 }
 
 /** Lifecycle describes actions that the management system should take in response to container lifecycle events. For the PostStart and PreStop lifecycle handlers, management of the container blocks until the action is complete, unless the container process fails, in which case the handler is aborted. */
@@ -1430,6 +1482,36 @@ export interface NodeAffinity {
   requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector;
 }
 
+/** NodeAllocatableMappedResources describes mapped node allocatable resource allocations. */
+export interface NodeAllocatableMappedResources {
+  /** Name is the name of the resource (e.g., cpu, memory). */
+  name: string;
+  /** Quantity is the total node allocatable resource capacity allocated for the claim. This claim's allocated devices is shared by all the containers referencing the claim. Kubelet adds this value to both requests and limits at the pod-level cgroup, and to limits at the container-level cgroup for each container referencing the claim. */
+  quantity: Quantity;
+}
+
+/** NodeAllocatableOverheadResources describes auxiliary overhead resource allocations. */
+export interface NodeAllocatableOverheadResources {
+  /** Name is the name of the resource (e.g., cpu, memory). */
+  name: string;
+  /** PerContainer is the variable overhead quantity applied for each container referencing the claim. The container references are recorded in `nodeAllocatableResourceClaimStatuses.containers`. The total overhead quantity allocated for the claim is computed as: Quantity = PerPod + (PerContainer * NumReferences) Kubelet accounts for this overhead in cgroups: - Pod-level cgroup (requests and limits): Kubelet adds PerPod + (PerContainer * NumReferences). - Container-level cgroup (limits only): Kubelet adds PerPod + PerContainer for each referencing container. This allows any single container to access the pod-level overhead, while the parent cgroup caps the total usage to account for PerPod exactly once. At least one of PerPod or PerContainer must be specified. Specifying neither is an invalid configuration. */
+  perContainer?: Quantity;
+  /** PerPod is the flat overhead quantity allocated per pod. Adding to each container limit allows individual containers to utilize the overhead, while the parent pod-level cgroup limit caps the total usage at the pod boundary where the overhead is accounted for exactly once. At least one of PerPod or PerContainer must be specified. Specifying neither is an invalid configuration. */
+  perPod?: Quantity;
+}
+
+/** NodeAllocatableResourceClaimStatus describes the status of node allocatable resources allocated via DRA. */
+export interface NodeAllocatableResourceClaimStatus {
+  /** Containers lists the names of all containers in this pod that reference the claim. */
+  containers?: string[];
+  /** Mapping contains allocations through devices mapped in the device spec's `nodeAllocatableResources[...].mapping` field. This is used by kubelet for pod level and container-level cgroup enforcement. */
+  mapping?: NodeAllocatableMappedResources[];
+  /** Overhead contains allocations through devices mapped in the device spec's `nodeAllocatableResources[...].overhead` field. This is used by kubelet for pod level and container-level cgroup enforcement. */
+  overhead?: NodeAllocatableOverheadResources[];
+  /** ResourceClaimName is the resource claim referenced by the pod that resulted in this node allocatable resource allocation. */
+  resourceClaimName: string;
+}
+
 /** NodeCondition contains condition information for a node. */
 export interface NodeCondition {
   /** Last time we got an update on a given condition. */
@@ -1474,6 +1556,12 @@ export interface NodeDaemonEndpoints {
 export interface NodeFeatures {
   /** SupplementalGroupsPolicy is set to true if the runtime supports SupplementalGroupsPolicy and ContainerUser. */
   supplementalGroupsPolicy?: boolean;
+}
+
+/** NodePodPreemptionPolicy defines the node-level policies governing preemption for pods on this node. */
+export interface NodePodPreemptionPolicy {
+  /** DisableResizePreemption lists the owners (e.g., autoscalers, operators, administrators) that have requested to disable scheduler and Kubelet preemption for in-place pod resize on this node. If this list is non-empty, resize-induced preemption is disabled on this node. This is an alpha field and requires enabling the InPlacePodVerticalScalingSchedulerPreemption feature gate. */
+  disableResizePreemption?: string[];
 }
 
 /** NodeRuntimeHandler is a set of runtime handler information. */
@@ -1536,6 +1624,8 @@ export interface NodeSpec {
   podCIDR?: string;
   /** podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node. If this field is specified, the 0th entry must match the podCIDR field. It may contain at most 1 value for each of IPv4 and IPv6. */
   podCIDRs?: string[];
+  /** PodPreemptionPolicy controls the node-level preemption behaviors for pods on this node. This is an alpha field and requires enabling the InPlacePodVerticalScalingSchedulerPreemption feature gate. */
+  podPreemptionPolicy?: NodePodPreemptionPolicy;
   /** ID of the node assigned by the cloud provider in the format: <ProviderName>://<ProviderSpecificNodeID> */
   providerID?: string;
   /** If specified, the node's taints. */
@@ -1562,6 +1652,8 @@ export interface NodeStatus {
   config?: NodeConfigStatus;
   /** Endpoints of daemons running on the Node. */
   daemonEndpoints?: NodeDaemonEndpoints;
+  /** DeclaredFeatures represents the features related to feature gates that are declared by the node. */
+  declaredFeatures?: string[];
   /** Features describes the set of features implemented by the CRI implementation. */
   features?: NodeFeatures;
   /** List of container images on this node */
@@ -1611,6 +1703,8 @@ export interface NodeSystemInfo {
   operatingSystem: string;
   /** OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)). */
   osImage: string;
+  /** Whether the node is running in a user namespace. */
+  runningInUserNamespace?: boolean;
   /** Swap Info reported by the node. */
   swap?: NodeSwapStatus;
   /** SystemUUID reported by the node. For unique machine identification MachineID is preferred. This field is specific to Red Hat hosts https://access.redhat.com/documentation/en-us/red_hat_subscription_management/1/html/rhsm/uuid */
@@ -1663,7 +1757,7 @@ export interface PersistentVolumeClaimCondition {
 export interface PersistentVolumeClaimSpec {
   /** accessModes contains the desired access modes the volume should have. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1 */
   accessModes?: ("ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOnce" | "ReadWriteOncePod")[];
-  /** dataSource field can be used to specify either: * An existing VolumeSnapshot object (snapshot.storage.k8s.io/VolumeSnapshot) * An existing PVC (PersistentVolumeClaim) If the provisioner or an external controller can support the specified data source, it will create a new volume based on the contents of the specified data source. When the AnyVolumeDataSource feature gate is enabled, dataSource contents will be copied to dataSourceRef, and dataSourceRef contents will be copied to dataSource when dataSourceRef.namespace is not specified. If the namespace is specified, then dataSourceRef will not be copied to dataSource. */
+  /** dataSource field can be used to specify either: * An existing VolumeSnapshot object (snapshot.storage.k8s.io/VolumeSnapshot) * An existing PVC (PersistentVolumeClaim) If the provisioner or an external controller can support the specified data source, it will create a new volume based on the contents of the specified data source. dataSource contents will be copied to dataSourceRef, and dataSourceRef contents will be copied to dataSource when dataSourceRef.namespace is not specified. If the namespace is specified, then dataSourceRef will not be copied to dataSource. */
   dataSource?: TypedLocalObjectReference;
   /**
    * dataSourceRef specifies the object from which to populate the volume with data, if a non-empty volume is desired. This may be any object from a non-empty API group (non core object) or a PersistentVolumeClaim object. When this field is specified, volume binding will only succeed if the type of the specified object matches some installed volume populator or dynamic provisioner. This field will replace the functionality of the dataSource field and as such if both fields are non-empty, they must have the same value. For backwards compatibility, when namespace isn't specified in dataSourceRef, both fields (dataSource and dataSourceRef) will be set to the same value automatically if one of them is empty and the other is non-empty. When namespace is specified in dataSourceRef, dataSource isn't set to the same value and must be empty. There are three important differences between dataSource and dataSourceRef: * While dataSource only allows two specific types of objects, dataSourceRef
@@ -1673,10 +1767,10 @@ export interface PersistentVolumeClaimSpec {
    *   specified.
    * * While dataSource only allows local objects, dataSourceRef allows objects
    *   in any namespaces.
-   * (Beta) Using this field requires the AnyVolumeDataSource feature gate to be enabled. (Alpha) Using the namespace field of dataSourceRef requires the CrossNamespaceVolumeDataSource feature gate to be enabled.
+   * (Alpha) Using the namespace field of dataSourceRef requires the CrossNamespaceVolumeDataSource feature gate to be enabled.
    */
   dataSourceRef?: TypedObjectReference;
-  /** resources represents the minimum resources the volume should have. If RecoverVolumeExpansionFailure feature is enabled users are allowed to specify resource requirements that are lower than previous value but must still be higher than capacity recorded in the status field of the claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#resources */
+  /** resources represents the minimum resources the volume should have. Users are allowed to specify resource requirements that are lower than previous value but must still be higher than capacity recorded in the status field of the claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#resources */
   resources?: VolumeResourceRequirements;
   /** selector is a label query over volumes to consider for binding. */
   selector?: LabelSelector;
@@ -1729,8 +1823,6 @@ export interface PersistentVolumeClaimStatus {
    * When this field is not set, it means that no resize operation is in progress for the given PVC.
    *
    * A controller that receives PVC update with previously unknown resourceName or ClaimResourceStatus should ignore the update for the purpose it was designed. For example - a controller that only is responsible for resizing capacity of the volume, should ignore PVC updates that change other valid resources associated with PVC.
-   *
-   * This is an alpha field and requires enabling RecoverVolumeExpansionFailure feature.
    */
   allocatedResourceStatuses?: {
     [key: string]: "ControllerResizeInProgress" | "ControllerResizeInfeasible" | "NodeResizeInProgress" | "NodeResizeInfeasible" | "NodeResizePending";
@@ -1745,8 +1837,6 @@ export interface PersistentVolumeClaimStatus {
    * Capacity reported here may be larger than the actual capacity when a volume expansion operation is requested. For storage quota, the larger value from allocatedResources and PVC.spec.resources is used. If allocatedResources is not set, PVC.spec.resources alone is used for quota calculation. If a volume expansion capacity request is lowered, allocatedResources is only lowered if there are no expansion operations in progress and if the actual volume capacity is equal or lower than the requested capacity.
    *
    * A controller that receives PVC update with previously unknown resourceName should ignore the update for the purpose it was designed. For example - a controller that only is responsible for resizing capacity of the volume, should ignore PVC updates that change other valid resources associated with PVC.
-   *
-   * This is an alpha field and requires enabling RecoverVolumeExpansionFailure feature.
    */
   allocatedResources?: {
     [key: string]: Quantity;
@@ -1759,6 +1849,8 @@ export interface PersistentVolumeClaimStatus {
   conditions?: PersistentVolumeClaimCondition[];
   /** currentVolumeAttributesClassName is the current name of the VolumeAttributesClass the PVC is using. When unset, there is no VolumeAttributeClass applied to this PersistentVolumeClaim */
   currentVolumeAttributesClassName?: string;
+  /** healthStatus contains the latest controller-reported health information for the volume bound to this claim. */
+  healthStatus?: VolumeHealthStatus;
   /** ModifyVolumeStatus represents the status object of ControllerModifyVolume operation. When this is unset, there is no ModifyVolume operation being attempted. */
   modifyVolumeStatus?: ModifyVolumeStatus;
   /**
@@ -1830,7 +1922,7 @@ export interface PersistentVolumeSpec {
   mountOptions?: string[];
   /** nfs represents an NFS mount on the host. Provisioned by an admin. More info: https://kubernetes.io/docs/concepts/storage/volumes#nfs */
   nfs?: NFSVolumeSource;
-  /** nodeAffinity defines constraints that limit what nodes this volume can be accessed from. This field influences the scheduling of pods that use this volume. */
+  /** nodeAffinity defines constraints that limit what nodes this volume can be accessed from. This field influences the scheduling of pods that use this volume. This field is mutable if MutablePVNodeAffinity feature gate is enabled. */
   nodeAffinity?: VolumeNodeAffinity;
   /**
    * persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming
@@ -1843,7 +1935,7 @@ export interface PersistentVolumeSpec {
   persistentVolumeReclaimPolicy?: "Delete" | "Recycle" | "Retain";
   /** photonPersistentDisk represents a PhotonController persistent disk attached and mounted on kubelets host machine. Deprecated: PhotonPersistentDisk is deprecated and the in-tree photonPersistentDisk type is no longer supported. */
   photonPersistentDisk?: PhotonPersistentDiskVolumeSource;
-  /** portworxVolume represents a portworx volume attached and mounted on kubelets host machine. Deprecated: PortworxVolume is deprecated. All operations for the in-tree portworxVolume type are redirected to the pxd.portworx.com CSI driver when the CSIMigrationPortworx feature-gate is on. */
+  /** portworxVolume represents a portworx volume attached and mounted on kubelets host machine. Deprecated: PortworxVolume is deprecated. All operations for the in-tree portworxVolume type are redirected to the pxd.portworx.com CSI driver. */
   portworxVolume?: PortworxVolumeSource;
   /** quobyte represents a Quobyte mount on the host that shares a pod's lifetime. Deprecated: Quobyte is deprecated and the in-tree quobyte type is no longer supported. */
   quobyte?: QuobyteVolumeSource;
@@ -1972,6 +2064,20 @@ export interface PodCertificateProjection {
   maxExpirationSeconds?: number;
   /** Kubelet's generated CSRs will be addressed to this signer. */
   signerName: string;
+  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  user?: number;
+  /**
+   * userAnnotations allow pod authors to pass additional information to the signer implementation.  Kubernetes does not restrict or validate this metadata in any way.
+   *
+   * These values are copied verbatim into the `spec.unverifiedUserAnnotations` field of the PodCertificateRequest objects that Kubelet creates.
+   *
+   * Entries are subject to the same validation as object metadata annotations, with the addition that all keys must be domain-prefixed. No restrictions are placed on values, except an overall size limitation on the entire field.
+   *
+   * Signers should document the keys and values they support. Signers should deny requests that contain keys they do not recognize.
+   */
+  userAnnotations?: {
+    [key: string]: string;
+  };
 }
 
 /** PodCondition contains details for the current condition of this pod. */
@@ -1982,7 +2088,7 @@ export interface PodCondition {
   lastTransitionTime?: Time;
   /** Human-readable message indicating details about last transition. */
   message?: string;
-  /** If set, this represents the .metadata.generation that the pod condition was set based upon. This is an alpha field. Enable PodObservedGenerationTracking to be able to use this field. */
+  /** If set, this represents the .metadata.generation that the pod condition was set based upon. */
   observedGeneration?: number;
   /** Unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
@@ -2040,6 +2146,8 @@ export interface PodReadinessGate {
  * PodResourceClaim references exactly one ResourceClaim, either directly or by naming a ResourceClaimTemplate which is then turned into a ResourceClaim for the pod.
  *
  * It adds a name to it that uniquely identifies the ResourceClaim inside the Pod. Containers that need access to the ResourceClaim reference it with this name.
+ *
+ * When the DRAWorkloadResourceClaims feature gate is enabled and this Pod belongs to a PodGroup, a PodResourceClaim is matched to a PodGroupResourceClaim if all of their fields are equal (Name, ResourceClaimName, and ResourceClaimTemplateName). A matched claim references a single ResourceClaim shared across all Pods in the PodGroup, reserved for the PodGroup in ResourceClaimStatus.ReservedFor rather than for individual Pods.
  */
 export interface PodResourceClaim {
   /** Name uniquely identifies this resource claim inside the pod. This must be a DNS_LABEL. */
@@ -2055,6 +2163,8 @@ export interface PodResourceClaim {
    *
    * The template will be used to create a new ResourceClaim, which will be bound to this pod. When this pod is deleted, the ResourceClaim will also be deleted. The pod name and resource name, along with a generated component, will be used to form a unique name for the ResourceClaim, which will be recorded in pod.status.resourceClaimStatuses.
    *
+   * When the DRAWorkloadResourceClaims feature gate is enabled and the pod belongs to a PodGroup that defines a PodGroupResourceClaim with the same Name and ResourceClaimTemplateName, this PodResourceClaim resolves to the ResourceClaim generated for the PodGroup. All pods in the group that define an equivalent PodResourceClaim matching the PodGroupResourceClaim's Name and ResourceClaimTemplateName share the same generated ResourceClaim. ResourceClaims generated for a PodGroup are owned by the PodGroup and their lifecycles are tied to the PodGroup instead of any individual pod.
+   *
    * This field is immutable and no changes will be made to the corresponding ResourceClaim by the control plane after creating the ResourceClaim.
    *
    * Exactly one of ResourceClaimName and ResourceClaimTemplateName must be set.
@@ -2066,7 +2176,13 @@ export interface PodResourceClaim {
 export interface PodResourceClaimStatus {
   /** Name uniquely identifies this resource claim inside the pod. This must match the name of an entry in pod.spec.resourceClaims, which implies that the string must be a DNS_LABEL. */
   name: string;
-  /** ResourceClaimName is the name of the ResourceClaim that was generated for the Pod in the namespace of the Pod. If this is unset, then generating a ResourceClaim was not necessary. The pod.spec.resourceClaims entry can be ignored in this case. */
+  /**
+   * ResourceClaimName is the name of the ResourceClaim that was generated for the Pod in the namespace of the Pod.
+   *
+   * When the DRAWorkloadResourceClaims feature is enabled and the corresponding PodResourceClaim matches a PodGroupResourceClaim made by the Pod's PodGroup, then this is the name of the ResourceClaim generated and reserved for the PodGroup.
+   *
+   * If this is unset, then generating a ResourceClaim was not necessary. The pod.spec.resourceClaims entry can be ignored in this case.
+   */
   resourceClaimName?: string;
 }
 
@@ -2074,6 +2190,12 @@ export interface PodResourceClaimStatus {
 export interface PodSchedulingGate {
   /** Name of the scheduling gate. Each scheduling gate must have a unique name field. */
   name: string;
+}
+
+/** PodSchedulingGroup identifies the runtime scheduling group instance that a Pod belongs to. The scheduler uses this information to apply workload-aware scheduling semantics. Exactly one field must be specified. */
+export interface PodSchedulingGroup {
+  /** PodGroupName specifies the name of the standalone PodGroup object that represents the runtime instance of this group. Must be a DNS subdomain. */
+  podGroupName?: string;
 }
 
 /** PodSecurityContext holds pod-level security attributes and common container settings. Some fields are also present in container.securityContext.  Field values of container.securityContext take precedence over field values of PodSecurityContext. */
@@ -2107,9 +2229,9 @@ export interface PodSecurityContext {
    *
    * "Recursive" means relabeling of all files on all Pod volumes by the container runtime. This may be slow for large volumes, but allows mixing privileged and unprivileged Pods sharing the same volume on the same node.
    *
-   * "MountOption" mounts all eligible Pod volumes with `-o context` mount option. This requires all Pods that share the same volume to use the same SELinux label. It is not possible to share the same volume among privileged and unprivileged Pods. Eligible volumes are in-tree FibreChannel and iSCSI volumes, and all CSI volumes whose CSI driver announces SELinux support by setting spec.seLinuxMount: true in their CSIDriver instance. Other volumes are always re-labelled recursively. "MountOption" value is allowed only when SELinuxMount feature gate is enabled.
+   * "MountOption" mounts all eligible Pod volumes with `-o context` mount option. This requires all Pods that share the same volume to use the same SELinux label. It is not possible to share the same volume among privileged and unprivileged Pods. Eligible volumes are in-tree FibreChannel and iSCSI volumes, and all CSI volumes whose CSI driver announces SELinux support by setting spec.seLinuxMount: true in their CSIDriver instance. Other volumes are always re-labelled recursively.
    *
-   * If not specified and SELinuxMount feature gate is enabled, "MountOption" is used. If not specified and SELinuxMount feature gate is disabled, "MountOption" is used for ReadWriteOncePod volumes and "Recursive" for all other volumes.
+   * If not specified, "MountOption" is used.
    *
    * This field affects only Pods that have SELinux label set, either in PodSecurityContext or in SecurityContext of all containers.
    *
@@ -2162,6 +2284,14 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   /** List of ephemeral containers run in this pod. Ephemeral containers may be run in an existing pod to perform user-initiated actions such as debugging. This list cannot be specified when creating a pod, and it cannot be modified by updating the pod spec. In order to add an ephemeral container to an existing pod, use the pod's ephemeralcontainers subresource. */
   ephemeralContainers?: EphemeralContainer[];
+  /**
+   * evictionResponders reference responders that react to Evictions based on EvictionRequests. Responders should observe and communicate through the Eviction Resource API to help with the graceful termination of a pod. The responders are selected sequentially, according to their specified priority.
+   *
+   * Responders should periodically report on an eviction progress by updating the .status.responders[].heartbeatTime field of the Eviction object. If this field is not updated within the heartbeat deadline defined by the Eviction API (currently 20 minutes), the eviction is passed over to the next responder with a lower priority. If there is no other responder, the last default imperative-eviction.k8s.io/evictor responder with a priority of 100 will evict the pod using the imperative Eviction API (pods/<name>/eviction subresource).
+   *
+   * The maximum length of the responders list is 10. Responders are not supported when the pod is part of a PodGroup (.spec.schedulingGroup is set). This field can only be set on creation and is immutable afterwards.
+   */
+  evictionResponders?: EvictionResponder[];
   /** HostAliases is an optional list of hosts and IPs that will be injected into the pod's hosts file if specified. */
   hostAliases?: HostAlias[];
   /** Use the host's ipc namespace. Optional: Default to false. */
@@ -2170,14 +2300,14 @@ export interface PodSpec {
   hostNetwork?: boolean;
   /** Use the host's pid namespace. Optional: Default to false. */
   hostPID?: boolean;
-  /** Use the host's user namespace. Optional: Default to true. If set to true or not present, the pod will be run in the host user namespace, useful for when the pod needs a feature only available to the host user namespace, such as loading a kernel module with CAP_SYS_MODULE. When set to false, a new userns is created for the pod. Setting false is useful for mitigating container breakout vulnerabilities even allowing users to run their containers as root without actually having root privileges on the host. This field is alpha-level and is only honored by servers that enable the UserNamespacesSupport feature. */
+  /** Use the host's user namespace. Optional: Default to true. If set to true or not present, the pod will be run in the host user namespace, useful for when the pod needs a feature only available to the host user namespace, such as loading a kernel module with CAP_SYS_MODULE. When set to false, a new userns is created for the pod. Setting false is useful for mitigating container breakout vulnerabilities even allowing users to run their containers as root without actually having root privileges on the host. */
   hostUsers?: boolean;
   /** Specifies the hostname of the Pod If not specified, the pod's hostname will be set to a system-defined value. */
   hostname?: string;
   /**
    * HostnameOverride specifies an explicit override for the pod's hostname as perceived by the pod. This field only specifies the pod's hostname and does not affect its DNS records. When this field is set to a non-empty string: - It takes precedence over the values set in `hostname` and `subdomain`. - The Pod's hostname will be set to this value. - `setHostnameAsFQDN` must be nil or set to false. - `hostNetwork` must be set to false.
    *
-   * This field must be a valid DNS subdomain as defined in RFC 1123 and contain at most 64 characters. Requires the HostnameOverride feature gate to be enabled.
+   * This field must be a valid DNS subdomain as defined in RFC 1123 and contain at most 64 characters.
    */
   hostnameOverride?: string;
   /** ImagePullSecrets is an optional list of references to secrets in the same namespace to use for pulling any of the images used by this PodSpec. If specified, these secrets will be passed to individual puller implementations for them to use. More info: https://kubernetes.io/docs/concepts/containers/images#specifying-imagepullsecrets-on-a-pod */
@@ -2203,7 +2333,7 @@ export interface PodSpec {
     [key: string]: Quantity;
   };
   /**
-   * PreemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.
+   * PreemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. When Priority Admission Controller is enabled, it prevents users from setting this field. The admission controller populates this field from PriorityClassName. Defaults to PreemptLowerPriority if unset.
    *
    * Possible enum values:
    *  - `"Never"` means that pod never preempts other pods with lower priority.
@@ -2219,7 +2349,7 @@ export interface PodSpec {
   /**
    * ResourceClaims defines which ResourceClaims must be allocated and reserved before the Pod is allowed to start. The resources will be made available to those containers which consume them by name.
    *
-   * This is an alpha field and requires enabling the DynamicResourceAllocation feature gate.
+   * This is a stable field but requires that the DynamicResourceAllocation feature gate is enabled.
    *
    * This field is immutable.
    */
@@ -2251,6 +2381,8 @@ export interface PodSpec {
    * SchedulingGates can only be set at pod creation time, and be removed only afterwards.
    */
   schedulingGates?: PodSchedulingGate[];
+  /** SchedulingGroup provides a reference to the immediate scheduling runtime grouping object that this Pod belongs to. This field is used by the scheduler to identify the group and apply the correct group scheduling policies. The association with a group also impacts other lifecycle aspects of a Pod that are relevant in a wider context of scheduling like preemption, resource attachment, etc. If not specified, the Pod is treated as a single unit in all of these aspects. The group object referenced by this field may not exist at the time the Pod is created. This field is immutable, but a group object with the same name may be recreated with different policies. Doing this during pod scheduling may result in the placement not conforming to the expected policies. */
+  schedulingGroup?: PodSchedulingGroup;
   /** SecurityContext holds pod-level security attributes and common container settings. Optional: Defaults to empty.  See type description for default values of each field. */
   securityContext?: PodSecurityContext;
   /** DeprecatedServiceAccount is a deprecated alias for ServiceAccountName. Deprecated: Use serviceAccountName instead. */
@@ -2275,6 +2407,10 @@ export interface PodSpec {
 
 /** PodStatus represents information about the status of a pod. Status may trail the actual state of a system, especially if the node that hosts the pod cannot contact the control plane. */
 export interface PodStatus {
+  /** AllocatedResources is the total requests allocated for this pod by the node. If pod-level requests are not set, this will be the total requests aggregated across containers in the pod. */
+  allocatedResources?: {
+    [key: string]: Quantity;
+  };
   /** Current service state of pod. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-conditions */
   conditions?: PodCondition[];
   /** Statuses of containers in this pod. Each container in the pod should have at most one status in this list, and all statuses should be for containers in the pod. However this is not enforced. If a status for a non-existent container is present in the list, or the list has duplicate names, the behavior of various Kubernetes components is not defined and those statuses might be ignored. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#pod-and-container-status */
@@ -2291,9 +2427,11 @@ export interface PodStatus {
   initContainerStatuses?: ContainerStatus[];
   /** A human readable message indicating details about why the pod is in this condition. */
   message?: string;
+  /** NodeAllocatableResourceClaimStatuses contains the status of node-allocatable resources that were allocated for this pod through DRA claims. This includes resources currently reported in v1.Node `status.allocatable` that are not extended resources (see https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#extended-resources). Examples include "cpu", "memory", "ephemeral-storage", and hugepages. */
+  nodeAllocatableResourceClaimStatuses?: NodeAllocatableResourceClaimStatus[];
   /** nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled. */
   nominatedNodeName?: string;
-  /** If set, this represents the .metadata.generation that the pod status was set based upon. This is an alpha field. Enable PodObservedGenerationTracking to be able to use this field. */
+  /** If set, this represents the .metadata.generation that the pod status was set based upon. The PodObservedGenerationTracking feature gate must be enabled to use this field. */
   observedGeneration?: number;
   /**
    * The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle. The conditions array, the reason and message fields, and the individual container status arrays contain more detail about the pod's status. There are five possible phase values:
@@ -2329,8 +2467,12 @@ export interface PodStatus {
   resize?: string;
   /** Status of resource claims. */
   resourceClaimStatuses?: PodResourceClaimStatus[];
+  /** Resources represents the compute resource requests and limits that have been applied at the pod level if pod-level requests or limits are set in PodSpec.Resources */
+  resources?: ResourceRequirements;
   /** RFC 3339 date and time at which the object was acknowledged by the Kubelet. This is before the Kubelet pulled the container image(s) for the pod. */
   startTime?: Time;
+  /** volumeHealth contains node-reported health for each volume the pod is using. Populated by the kubelet on the pod's node. */
+  volumeHealth?: PodVolumeHealth[];
 }
 
 /** PodTemplateSpec describes the data a pod should have when created from a template */
@@ -2339,6 +2481,16 @@ export interface PodTemplateSpec {
   metadata?: ObjectMeta;
   /** Specification of the desired behavior of the pod. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status */
   spec?: PodSpec;
+}
+
+/** PodVolumeHealth contains health information for a volume used by a pod, reported by the CSI node plugin via the kubelet. */
+export interface PodVolumeHealth {
+  /** conditions is the set of adverse conditions reported by the CSI node plugin for this volume on this node. At most 16 conditions may be reported. */
+  healthConditions?: VolumeHealthCondition[];
+  /** lastTransitionTime is when the current set of conditions first appeared. */
+  lastTransitionTime?: Time;
+  /** name matches an entry in pod.spec.volumes. */
+  name: string;
 }
 
 /** PortStatus represents the error condition of a service port */
@@ -2415,6 +2567,8 @@ export interface Probe {
 export interface ProjectedVolumeSource {
   /** defaultMode are the mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
   defaultMode?: number;
+  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  defaultUser?: number;
   /** sources is the list of volume projections. Each entry in this list handles one source. */
   sources?: VolumeProjection[];
 }
@@ -2578,6 +2732,8 @@ export interface ResourceHealth {
    * In future we may want to introduce the PermanentlyUnhealthy Status.
    */
   health?: string;
+  /** Message provides human-readable context for Health (e.g. "ECC error count exceeded threshold"). This field is populated by the kubelet when ResourceHealthStatusMessage is enabled if the DRA plugin returns a message, and is null otherwise. */
+  message?: string;
   /** ResourceID is the unique identifier of the resource. See the ResourceID type for more information. */
   resourceID: string;
 }
@@ -2628,7 +2784,7 @@ export interface ResourceRequirements {
 
 /** ResourceStatus represents the status of a single resource allocated to a Pod. */
 export interface ResourceStatus {
-  /** Name of the resource. Must be unique within the pod and in case of non-DRA resource, match one of the resources from the pod spec. For DRA resources, the value must be "claim:<claim_name>/<request>". When this status is reported about a container, the "claim_name" and "request" must match one of the claims of this container. */
+  /** Name of the resource. Must be unique within the pod and in case of non-DRA resource, match one of the resources from the pod spec. For DRA resources, the value must be "claim:<claim_name>/<request>" when container.resources.claims[*].request is set or "claim:<claim_name>" when container.resources.claims[*].request is empty. For DRA-backed extended resources, "claim:<claim_name>/<request>" is used when the claim name and request name are recorded in pod.status.extendedResourceClaimStatus. When this status is reported about a container, the "claim_name" and "request" must match one of the claims of this container. */
   name: string;
   /** List of unique resources health. Each element in the list contains an unique resource ID and its health. At a minimum, for the lifetime of a Pod, resource ID must uniquely identify the resource allocated to the Pod on the Node. If other Pod on the same Node reports the status with the same resource ID, it must be the same resource they share. See ResourceID type definition for a specific format it has in various use cases. */
   resources?: ResourceHealth[];
@@ -2810,6 +2966,8 @@ export interface SecretReference {
 export interface SecretVolumeSource {
   /** defaultMode is Optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
   defaultMode?: number;
+  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  defaultUser?: number;
   /** items If unspecified, each key-value pair in the Data field of the referenced Secret will be projected into the volume as a file whose name is the key and content is the value. If specified, the listed keys will be projected into the specified paths, and unlisted keys will not be present. If a key is specified which is not present in the Secret, the volume setup will error unless it is marked optional. Paths must be relative and may not contain the '..' path or start with '..'. */
   items?: KeyToPath[];
   /** optional field specify whether the Secret or its keys must be defined */
@@ -2829,7 +2987,7 @@ export interface SecurityContext {
   /** Run container in privileged mode. Processes in privileged containers are essentially equivalent to root on the host. Defaults to false. Note that this field cannot be set when spec.os.name is windows. */
   privileged?: boolean;
   /**
-   * procMount denotes the type of proc mount to use for the containers. The default value is Default which uses the container runtime defaults for readonly paths and masked paths. This requires the ProcMountType feature flag to be enabled. Note that this field cannot be set when spec.os.name is windows.
+   * procMount denotes the type of proc mount to use for the containers. The default value is Default which uses the container runtime defaults for readonly paths and masked paths. Note that this field cannot be set when spec.os.name is windows.
    *
    * Possible enum values:
    *  - `"Default"` uses the container runtime defaults for readonly and masked paths for /proc. Most container runtimes mask certain paths in /proc to avoid accidental security exposure of special devices or information.
@@ -2860,6 +3018,8 @@ export interface ServiceAccountTokenProjection {
   expirationSeconds?: number;
   /** path is the path relative to the mount point of the file to project the token into. */
   path: string;
+  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  user?: number;
 }
 
 /** ServicePort contains information on service's port. */
@@ -3087,13 +3247,15 @@ export interface Toleration {
   /** Key is the taint key that the toleration applies to. Empty means match all taint keys. If the key is empty, operator must be Exists; this combination means to match all values and all keys. */
   key?: string;
   /**
-   * Operator represents a key's relationship to the value. Valid operators are Exists and Equal. Defaults to Equal. Exists is equivalent to wildcard for value, so that a pod can tolerate all taints of a particular category.
+   * Operator represents a key's relationship to the value. Valid operators are Exists, Equal, Lt, and Gt. Defaults to Equal. Exists is equivalent to wildcard for value, so that a pod can tolerate all taints of a particular category. Lt and Gt perform numeric comparisons (requires feature gate TaintTolerationComparisonOperators).
    *
    * Possible enum values:
    *  - `"Equal"`
    *  - `"Exists"`
+   *  - `"Gt"`
+   *  - `"Lt"`
    */
-  operator?: "Equal" | "Exists";
+  operator?: "Equal" | "Exists" | "Gt" | "Lt";
   /** TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute, otherwise this field is ignored) tolerates the taint. By default, it is not set, which means tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict immediately) by the system. */
   tolerationSeconds?: number;
   /** Value is the taint value the toleration matches to. If the operator is Exists, the value should be empty, otherwise just a regular string. */
@@ -3248,7 +3410,7 @@ export interface Volume {
    *
    * - Always: the kubelet always attempts to pull the reference. Container creation will fail If the pull fails. - Never: the kubelet never pulls the reference and only uses a local image or artifact. Container creation will fail if the reference isn't present. - IfNotPresent: the kubelet pulls if the reference isn't already present on disk. Container creation will fail if the reference isn't present and the pull fails.
    *
-   * The volume gets re-resolved if the pod gets deleted and recreated, which means that new remote content will become available on pod recreation. A failure to resolve or pull the image during pod startup will block containers from starting and may add significant latency. Failures will be retried using normal volume backoff and will be reported on the pod reason and message. The types of objects that may be mounted by this volume are defined by the container runtime implementation on a host machine and at minimum must include all valid types supported by the container image field. The OCI object gets mounted in a single directory (spec.containers[*].volumeMounts.mountPath) by merging the manifest layers in the same way as for container images. The volume will be mounted read-only (ro) and non-executable files (noexec). Sub path mounts for containers are not supported (spec.containers[*].volumeMounts.subpath) before 1.33. The field spec.securityContext.fsGroupChangePolicy has no effect on this volume type.
+   * The volume gets re-resolved if the pod gets deleted and recreated, which means that new remote content will become available on pod recreation. A failure to resolve or pull the image during pod startup will block containers from starting and may add significant latency. Failures will be retried using normal volume backoff and will be reported on the pod reason and message. The types of objects that may be mounted by this volume are defined by the container runtime implementation on a host machine and at minimum must include all valid types supported by the container image field. The OCI object gets mounted in a single directory (spec.containers[*].volumeMounts.mountPath) by merging the manifest layers in the same way as for container images. The volume will be mounted read-only (ro). Sub path mounts for containers are not supported (spec.containers[*].volumeMounts.subpath) before 1.33. The field spec.securityContext.fsGroupChangePolicy has no effect on this volume type.
    */
   image?: ImageVolumeSource;
   /** iscsi represents an ISCSI Disk resource that is attached to a kubelet's host machine and then exposed to the pod. More info: https://kubernetes.io/docs/concepts/storage/volumes/#iscsi */
@@ -3261,7 +3423,7 @@ export interface Volume {
   persistentVolumeClaim?: PersistentVolumeClaimVolumeSource;
   /** photonPersistentDisk represents a PhotonController persistent disk attached and mounted on kubelets host machine. Deprecated: PhotonPersistentDisk is deprecated and the in-tree photonPersistentDisk type is no longer supported. */
   photonPersistentDisk?: PhotonPersistentDiskVolumeSource;
-  /** portworxVolume represents a portworx volume attached and mounted on kubelets host machine. Deprecated: PortworxVolume is deprecated. All operations for the in-tree portworxVolume type are redirected to the pxd.portworx.com CSI driver when the CSIMigrationPortworx feature-gate is on. */
+  /** portworxVolume represents a portworx volume attached and mounted on kubelets host machine. Deprecated: PortworxVolume is deprecated. All operations for the in-tree portworxVolume type are redirected to the pxd.portworx.com CSI driver. */
   portworxVolume?: PortworxVolumeSource;
   /** projected items for all in one resources secrets, configmaps, and downward API */
   projected?: ProjectedVolumeSource;
@@ -3287,9 +3449,36 @@ export interface VolumeDevice {
   name: string;
 }
 
+/** VolumeHealthCondition represents an adverse health condition reported for a volume. */
+export interface VolumeHealthCondition {
+  /** message is a human-readable description. Maximum permitted length of a message is 1024 bytes. */
+  message?: string;
+  /** reason is a brief CamelCase machine-parseable reason. Together with status it forms the unique identity of a condition entry. Maximum permitted length of a reason is 256 bytes. */
+  reason: string;
+  /**
+   * status is the machine-parseable health category. Possible values: - "Inaccessible": the volume cannot be accessed. - "DataLoss": data loss has been detected on the volume. - "Degraded": the volume is functioning with reduced capability.
+   *
+   * Possible enum values:
+   *  - `"DataLoss"` indicates data loss has been detected on the volume.
+   *  - `"Degraded"` indicates the volume is functioning but with reduced capability.
+   *  - `"Inaccessible"` indicates the volume cannot be accessed.
+   */
+  status: "DataLoss" | "Degraded" | "Inaccessible";
+}
+
+/** VolumeHealthStatus contains health information for a volume reported by the CSI controller plugin. */
+export interface VolumeHealthStatus {
+  /** conditions is the set of adverse conditions reported by the CSI controller plugin. An empty list means no adverse condition. At most 16 conditions may be reported. */
+  healthConditions?: VolumeHealthCondition[];
+  /** lastTransitionTime is when the current set of conditions first appeared. */
+  lastTransitionTime?: Time;
+}
+
 /** VolumeMount describes a mounting of a Volume within a container. */
 export interface VolumeMount {
-  /** Path within the container at which the volume should be mounted.  Must not contain ':'. */
+  /** bindMountOptions is the list of additional bind mount options to apply when mounting this volume into the container. Allowed values are noexec, nodev, and nosuid. These are Linux mount options and have no effect on Windows nodes. This field is not supported with image volumes. This is an alpha field and requires enabling the VolumeBindMountOptions feature gate. */
+  bindMountOptions?: string[];
+  /** Path within the container at which the volume should be mounted. */
   mountPath: string;
   /**
    * mountPropagation determines how mounts are propagated from the host to container and the other way around. When not set, MountPropagationNone is used. This field is beta in 1.10. When RecursiveReadOnly is set to IfPossible or to Enabled, MountPropagation must be None or unspecified (which defaults to None).
@@ -3332,6 +3521,8 @@ export interface VolumeMountStatus {
   readOnly?: boolean;
   /** RecursiveReadOnly must be set to Disabled, Enabled, or unspecified (for non-readonly mounts). An IfPossible value in the original VolumeMount must be translated to Disabled or Enabled, depending on the mount result. */
   recursiveReadOnly?: string;
+  /** volumeStatus represents volume-type-specific status about the mounted volume. */
+  volumeStatus?: VolumeStatus;
 }
 
 /** VolumeNodeAffinity defines constraints that limit what nodes this volume can be accessed from. */
@@ -3388,6 +3579,12 @@ export interface VolumeResourceRequirements {
   requests?: {
     [key: string]: Quantity;
   };
+}
+
+/** VolumeStatus represents the status of a mounted volume. At most one of its members must be specified. */
+export interface VolumeStatus {
+  /** image represents an OCI object (a container image or artifact) pulled and mounted on the kubelet's host machine. */
+  image?: ImageVolumeStatus;
 }
 
 /** Represents a vSphere volume resource. */

@@ -42,7 +42,7 @@ export interface EndpointConditions {
 
 /** EndpointHints provides hints describing how an endpoint should be consumed. */
 export interface EndpointHints {
-  /** forNodes indicates the node(s) this endpoint should be consumed by when using topology aware routing. May contain a maximum of 8 entries. This is an Alpha feature and is only used when the PreferSameTrafficDistribution feature gate is enabled. */
+  /** forNodes indicates the node(s) this endpoint should be consumed by when using topology aware routing. May contain a maximum of 8 entries. */
   forNodes?: ForNode[];
   /** forZones indicates the zone(s) this endpoint should be consumed by when using topology aware routing. May contain a maximum of 8 entries. */
   forZones?: ForZone[];

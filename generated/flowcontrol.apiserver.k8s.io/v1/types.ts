@@ -40,10 +40,10 @@ export interface FlowSchemaCondition {
   message?: string;
   /** `reason` is a unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
-  /** `status` is the status of the condition. Can be True, False, Unknown. Required. */
+  /** `status` is the status of the condition. Should be specified and set to one of True, False, Unknown. */
   status?: string;
   /** `type` is the type of the condition. Required. */
-  type?: string;
+  type: string;
 }
 
 /** FlowSchemaSpec describes how the FlowSchema's specification looks like. */
@@ -102,7 +102,7 @@ export interface LimitedPriorityLevelConfiguration {
    */
   lendablePercent?: number;
   /** `limitResponse` indicates what to do with requests that can not be executed right now */
-  limitResponse?: LimitResponse;
+  limitResponse: LimitResponse;
   /**
    * `nominalConcurrencyShares` (NCS) contributes to the computation of the NominalConcurrencyLimit (NominalCL) of this level. This is the number of execution seats available at this priority level. This is used both for requests dispatched from this priority level as well as requests dispatched from other priority levels borrowing seats from this level. The server's concurrency limit (ServerCL) is divided among the Limited priority levels in proportion to their NCS values:
    *
@@ -151,10 +151,10 @@ export interface PriorityLevelConfigurationCondition {
   message?: string;
   /** `reason` is a unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
-  /** `status` is the status of the condition. Can be True, False, Unknown. Required. */
+  /** `status` is the status of the condition. Should be specified and set to one of True, False, Unknown. */
   status?: string;
   /** `type` is the type of the condition. Required. */
-  type?: string;
+  type: string;
 }
 
 /** PriorityLevelConfigurationReference contains information that points to the "request-priority" being used. */

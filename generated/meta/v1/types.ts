@@ -44,6 +44,12 @@ export interface FieldsV1 {
   [key: string]: unknown;
 }
 
+/** GroupResource specifies a Group and a Resource, but does not force a version.  This is useful for identifying concepts during lookup stages without having partially valid types */
+export interface GroupResource {
+  group: string;
+  resource: string;
+}
+
 /** IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML marshalling and unmarshalling, it produces or consumes the inner type.  This allows you to have, for example, a JSON field that can accept a name or number. */
 export type IntOrString = number | string;
 
@@ -217,7 +223,7 @@ export type Quantity = string | number;
  * // Internal package:
  *
  * 	type MyAPIObject struct {
- * 		runtime.TypeMeta `json:",inline"`
+ * 		runtime.TypeMeta `json:""`
  * 		MyPlugin runtime.Object `json:"myPlugin"`
  * 	}
  *
@@ -228,7 +234,7 @@ export type Quantity = string | number;
  * // External package:
  *
  * 	type MyAPIObject struct {
- * 		runtime.TypeMeta `json:",inline"`
+ * 		runtime.TypeMeta `json:""`
  * 		MyPlugin runtime.RawExtension `json:"myPlugin"`
  * 	}
  *

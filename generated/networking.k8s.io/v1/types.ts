@@ -44,7 +44,7 @@ export interface HTTPIngressRuleValue {
 
 /** IPAddressSpec describe the attributes in an IP Address. */
 export interface IPAddressSpec {
-  /** ParentRef references the resource that an IPAddress is attached to. An IPAddress must reference a parent object. */
+  /** parentRef references the resource that an IPAddress is attached to. An IPAddress must reference a parent object. */
   parentRef: ParentReference;
 }
 
@@ -140,6 +140,7 @@ export interface IngressRule {
    * host can be "precise" which is a domain name without the terminating dot of a network host (e.g. "foo.bar.com") or "wildcard", which is a domain name prefixed with a single wildcard label (e.g. "*.foo.com"). The wildcard character '*' must appear by itself as the first DNS label and matches only a single label. You cannot have a wildcard label by itself (e.g. Host == "*"). Requests will be matched against the Host field in the following way: 1. If host is precise, the request matches this rule if the http host header is equal to Host. 2. If host is a wildcard, then the request matches this rule if the http host header is to equal to the suffix (removing the first label) of the wildcard rule.
    */
   host?: string;
+  /** http is a HTTP IngressRuleValue, which contains a list of http selectors */
   http?: HTTPIngressRuleValue;
 }
 
@@ -242,13 +243,13 @@ export interface NetworkPolicySpec {
 
 /** ParentReference describes a reference to a parent object. */
 export interface ParentReference {
-  /** Group is the group of the object being referenced. */
+  /** group is the group of the object being referenced. */
   group?: string;
-  /** Name is the name of the object being referenced. */
+  /** name is the name of the object being referenced. */
   name: string;
-  /** Namespace is the namespace of the object being referenced. */
+  /** namespace is the namespace of the object being referenced. */
   namespace?: string;
-  /** Resource is the resource of the object being referenced. */
+  /** resource is the resource of the object being referenced. */
   resource: string;
 }
 
@@ -262,7 +263,7 @@ export interface ServiceBackendPort {
 
 /** ServiceCIDRSpec define the CIDRs the user wants to use for allocating ClusterIPs for Services. */
 export interface ServiceCIDRSpec {
-  /** CIDRs defines the IP blocks in CIDR notation (e.g. "192.168.0.0/24" or "2001:db8::/64") from which to assign service cluster IPs. Max of two CIDRs is allowed, one of each IP family. This field is immutable. */
+  /** cidrs defines the IP blocks in CIDR notation (e.g. "192.168.0.0/24" or "2001:db8::/64") from which to assign service cluster IPs. Max of two CIDRs is allowed, one of each IP family. This field is immutable. */
   cidrs?: string[];
 }
 

@@ -16,11 +16,11 @@ export interface PodDisruptionBudget {
   apiVersion?: "policy/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "PodDisruptionBudget";
-  /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is the standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
-  /** Specification of the desired behavior of the PodDisruptionBudget. */
+  /** spec is the specification of the desired behavior of the PodDisruptionBudget. */
   spec?: PodDisruptionBudgetSpec;
-  /** Most recently observed status of the PodDisruptionBudget. */
+  /** status is the most recently observed status of the PodDisruptionBudget. */
   status?: PodDisruptionBudgetStatus;
 }
 

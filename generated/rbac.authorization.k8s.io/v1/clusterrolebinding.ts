@@ -16,11 +16,11 @@ export interface ClusterRoleBinding {
   apiVersion?: "rbac.authorization.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "ClusterRoleBinding";
-  /** Standard object's metadata. */
+  /** metadata is the standard object's metadata. */
   metadata?: ObjectMeta;
-  /** RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable. */
+  /** roleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable. */
   roleRef: RoleRef;
-  /** Subjects holds references to the objects the role applies to. */
+  /** subjects holds references to the objects the role applies to. */
   subjects?: Subject[];
 }
 

@@ -16,9 +16,9 @@ export interface Role {
   apiVersion?: "rbac.authorization.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "Role";
-  /** Standard object's metadata. */
+  /** metadata is the standard object's metadata. */
   metadata?: ObjectMeta;
-  /** Rules holds all the PolicyRules for this Role */
+  /** rules holds all the PolicyRules for this Role */
   rules?: PolicyRule[];
 }
 

@@ -10,11 +10,7 @@ import * as $ from "../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 import type { DeviceClassSpec } from "./types.ts";
 
-/**
- * DeviceClass is a vendor- or admin-provided resource that contains device configuration and selectors. It can be referenced in the device requests of a claim to apply these presets. Cluster scoped.
- *
- * This is an alpha type and requires enabling the DynamicResourceAllocation feature gate.
- */
+/** DeviceClass is a vendor- or admin-provided resource that contains device configuration and selectors. It can be referenced in the device requests of a claim to apply these presets. Cluster scoped. */
 export interface DeviceClass {
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
   apiVersion?: "resource.k8s.io/v1";
@@ -29,7 +25,7 @@ export interface DeviceClass {
    *
    * Changing the spec automatically increments the metadata.generation number.
    */
-  spec: DeviceClassSpec;
+  spec?: DeviceClassSpec;
 }
 
 /** A DeviceClass as a metadata-only list, get or watch returns it. */

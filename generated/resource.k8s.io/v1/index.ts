@@ -7,6 +7,7 @@
  */
 
 export * from "./deviceclass.ts";
+export * from "./devicetaintrule.ts";
 export * from "./resourceclaim.ts";
 export * from "./resourceclaimtemplate.ts";
 export * from "./resourceslice.ts";

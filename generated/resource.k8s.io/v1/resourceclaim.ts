@@ -10,11 +10,7 @@ import * as $ from "../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 import type { ResourceClaimSpec, ResourceClaimStatus } from "./types.ts";
 
-/**
- * ResourceClaim describes a request for access to resources in the cluster, for use by workloads. For example, if a workload needs an accelerator device with specific properties, this is how that request is expressed. The status stanza tracks whether this claim has been satisfied and what specific resources have been allocated.
- *
- * This is an alpha type and requires enabling the DynamicResourceAllocation feature gate.
- */
+/** ResourceClaim describes a request for access to resources in the cluster, for use by workloads. For example, if a workload needs an accelerator device with specific properties, this is how that request is expressed. The status stanza tracks whether this claim has been satisfied and what specific resources have been allocated. */
 export interface ResourceClaim {
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
   apiVersion?: "resource.k8s.io/v1";
@@ -23,7 +19,7 @@ export interface ResourceClaim {
   /** Standard object metadata */
   metadata?: ObjectMeta;
   /** Spec describes what is being requested and how to configure it. The spec is immutable. */
-  spec: ResourceClaimSpec;
+  spec?: ResourceClaimSpec;
   /** Status describes whether the claim is ready to use and what has been allocated. */
   status?: ResourceClaimStatus;
 }

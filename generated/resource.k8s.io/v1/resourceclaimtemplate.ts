@@ -10,11 +10,7 @@ import * as $ from "../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 import type { ResourceClaimTemplateSpec } from "./types.ts";
 
-/**
- * ResourceClaimTemplate is used to produce ResourceClaim objects.
- *
- * This is an alpha type and requires enabling the DynamicResourceAllocation feature gate.
- */
+/** ResourceClaimTemplate is used to produce ResourceClaim objects. */
 export interface ResourceClaimTemplate {
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
   apiVersion?: "resource.k8s.io/v1";
@@ -27,7 +23,7 @@ export interface ResourceClaimTemplate {
    *
    * This field is immutable. A ResourceClaim will get created by the control plane for a Pod when needed and then not get updated anymore.
    */
-  spec: ResourceClaimTemplateSpec;
+  spec?: ResourceClaimTemplateSpec;
 }
 
 /** A ResourceClaimTemplate as a metadata-only list, get or watch returns it. */

@@ -20,8 +20,6 @@ import type { ResourceSliceSpec } from "./types.ts";
  * When allocating all resources in a pool matching certain criteria or when looking for the best solution among several different alternatives, a consumer should check the number of ResourceSlices in a pool (included in each ResourceSlice) to determine whether its view of a pool is complete and if not, should wait until the driver has completed updating the pool.
  *
  * For resources that are not local to a node, the node name is not set. Instead, the driver may use a node selector to specify where the devices are available.
- *
- * This is an alpha type and requires enabling the DynamicResourceAllocation feature gate.
  */
 export interface ResourceSlice {
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
@@ -49,7 +47,7 @@ export interface ResourceSliceFields {
   apiVersion: true;
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { allNodes: true; devices: true; driver: true; nodeName: true; nodeSelector: true; perDeviceNodeSelection: true; pool: true; sharedCounters: true; };
+  spec: { allNodes: true; devices: true; driver: true; nodeName: true; nodeSelector: true; partitionTypeAttribute: true; perDeviceNodeSelection: true; pool: true; sharedCounters: true; skipNodeOperations: true; };
 }
 
 /** The typed Api of ResourceSlice: the methods of the verbs the server serves for resourceslices. */
@@ -79,10 +77,10 @@ export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceFields, 'c
     ["apiVersion"],
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["allNodes", "devices", "driver", "nodeName", "nodeSelector", "perDeviceNodeSelection", "pool", "sharedCounters"]],
+    ["spec", ["allNodes", "devices", "driver", "nodeName", "nodeSelector", "partitionTypeAttribute", "perDeviceNodeSelection", "pool", "sharedCounters", "skipNodeOperations"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -111,9 +109,11 @@ export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceFields, 'c
       if (f23 && (v = w.driver) !== undefined) x.driver = v;
       if (f24 && (v = w.nodeName) !== undefined) x.nodeName = v;
       if (f25 && (v = w.nodeSelector) !== undefined) x.nodeSelector = v;
-      if (f26 && (v = w.perDeviceNodeSelection) !== undefined) x.perDeviceNodeSelection = v;
-      if (f27 && (v = w.pool) !== undefined) x.pool = v;
-      if (f28 && (v = w.sharedCounters) !== undefined) x.sharedCounters = v;
+      if (f26 && (v = w.partitionTypeAttribute) !== undefined) x.partitionTypeAttribute = v;
+      if (f27 && (v = w.perDeviceNodeSelection) !== undefined) x.perDeviceNodeSelection = v;
+      if (f28 && (v = w.pool) !== undefined) x.pool = v;
+      if (f29 && (v = w.sharedCounters) !== undefined) x.sharedCounters = v;
+      if (f30 && (v = w.skipNodeOperations) !== undefined) x.skipNodeOperations = v;
       return x;
     };
     return (o) => {

@@ -32,7 +32,7 @@ export interface AllocatedDeviceStatus {
   /**
    * Driver specifies the name of the DRA driver whose kubelet plugin should be invoked to process the allocation once the claim is needed on a node.
    *
-   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver.
+   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver. It should use only lower case characters.
    */
   driver: string;
   /** NetworkData contains network-related information specific to the device. */
@@ -52,7 +52,7 @@ export interface AllocationResult {
   /**
    * AllocationTimestamp stores the time when the resources were allocated. This field is not guaranteed to be set, in which case that time is unknown.
    *
-   * This is an alpha field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gate.
+   * This is a beta field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gate.
    */
   allocationTimestamp?: Time;
   /** Devices is the result of allocating devices. */
@@ -70,7 +70,7 @@ export interface CELDeviceSelector {
    *  - driver (string): the name of the driver which defines this device.
    *  - attributes (map[string]object): the device's attributes, grouped by prefix
    *    (e.g. device.attributes["dra.example.com"] evaluates to an object with all
-   *    of the attributes which were prefixed by "dra.example.com".
+   *    of the attributes which were prefixed by "dra.example.com").
    *  - capacity (map[string]object): the device's capacities, grouped by prefix.
    *  - allowMultipleAllocations (bool): the allowMultipleAllocations property of the device
    *    (v1.34+ with the DRAConsumableCapacity feature enabled).
@@ -90,9 +90,20 @@ export interface CELDeviceSelector {
    *
    * A robust expression should check for the existence of attributes before referencing them.
    *
+   * Common errors: - "no such key": Use optional chaining (.? followed by orValue())
+   *   or guarding the check with has() for optional fields.
+   *   See CEL Optional Types for details:
+   *   https://pkg.go.dev/github.com/google/cel-go@v0.17.4/cel#OptionalTypes
+   *
+   * For more CEL expression syntax and examples, see: https://kubernetes.io/docs/reference/using-api/cel/
+   *
    * For ease of use, the cel.bind() function is enabled, and can be used to simplify expressions that access multiple attributes with the same domain. For example:
    *
    *     cel.bind(dra, device.attributes["dra.example.com"], dra.someBool && dra.anotherBool)
+   *
+   * When the DRAListTypeAttributes feature gate is enabled, the includes() helper is available and it can work for both scalar and list-type attributes. It was introduced to support smooth migration from scalar attributes to list-type attributes while keeping CEL expressions simple. For example:
+   *
+   *     device.attributes["dra.example.com"].models.includes("some-model")
    *
    * The length of the expression must be smaller or equal to 10 Ki. The cost of evaluating it is also limited based on the estimated number of logical steps.
    */
@@ -133,6 +144,8 @@ export interface CapacityRequestPolicy {
 
 /**
  * CapacityRequestPolicyRange defines a valid range for consumable capacity values.
+ *
+ * If the DRAFractionalCapacityRange feature gate is enabled and at least one of Min, Max, or Step is a fractional quantity (i.e. its value is not an integer), milli-unit arithmetic is used instead, supporting values with up to 3 decimal places (e.g. 100m = 0.1). The largest supported value then is 1000 times smaller compared to using 64-bit integers. Otherwise, all comparisons use 64-bit integer arithmetic via resource.Quantity.Value().
  *
  *   - If the requested amount is less than Min, it is rounded up to the Min value.
  *   - If Step is set and the requested amount is between Min and Max but not aligned with Step,
@@ -189,7 +202,7 @@ export interface Counter {
 }
 
 /**
- * CounterSet defines a named set of counters that are available to be used by devices defined in the ResourceSlice.
+ * CounterSet defines a named set of counters that are available to be used by devices defined in the ResourcePool.
  *
  * The counters are not allocatable by themselves, but can be referenced by devices. When a device is allocated, the portion of counters it uses will no longer be available for use by other devices.
  */
@@ -197,7 +210,7 @@ export interface CounterSet {
   /**
    * Counters defines the set of counters for this CounterSet The name of each counter must be unique in that set and must be a DNS label.
    *
-   * The maximum number of counters in all sets is 32.
+   * The maximum number of counters is 32.
    */
   counters: {
     [key: string]: Counter;
@@ -235,7 +248,7 @@ export interface Device {
    *
    * The conditions must be a valid condition type string.
    *
-   * This is an alpha field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
+   * This is a beta field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
    */
   bindingConditions?: string[];
   /**
@@ -245,13 +258,13 @@ export interface Device {
    *
    * The conditions must be a valid condition type string.
    *
-   * This is an alpha field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
+   * This is a beta field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
    */
   bindingFailureConditions?: string[];
   /**
    * BindsToNode indicates if the usage of an allocation involving this device has to be limited to exactly the node that was chosen when allocating the claim. If set to true, the scheduler will set the ResourceClaim.Status.Allocation.NodeSelector to match the node where the allocation was made.
    *
-   * This is an alpha field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
+   * This is a beta field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
    */
   bindsToNode?: boolean;
   /**
@@ -267,11 +280,15 @@ export interface Device {
    *
    * There can only be a single entry per counterSet.
    *
-   * The total number of device counter consumption entries must be <= 32. In addition, the total number in the entire ResourceSlice must be <= 1024 (for example, 64 devices with 16 counters each).
+   * The maximum number of device counter consumptions per device is 2.
    */
   consumesCounters?: DeviceCounterConsumption[];
   /** Name is unique identifier among all devices managed by the driver in the pool. It must be a DNS label. */
   name: string;
+  /** NodeAllocatableResources defines the mapping of node resources that are managed by the DRA driver exposing this device. This includes resources currently reported in v1.Node `status.allocatable` that are not extended resources (see https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#extended-resources). Examples include "cpu", "memory", "ephemeral-storage", and hugepages. In addition to standard requests made through the Pod `spec`, these resources can also be requested through claims and allocated by the DRA driver. For example, a CPU DRA driver might allocate exclusive CPUs or auxiliary node memory dependencies of an accelerator device. The keys of this map are the node-allocatable resource names (e.g., "cpu", "memory"). Extended resource names are not permitted as keys. */
+  nodeAllocatableResources?: {
+    [key: string]: NodeAllocatableResource;
+  };
   /**
    * NodeName identifies the node where the device is available.
    *
@@ -289,9 +306,9 @@ export interface Device {
   /**
    * If specified, these are the driver-defined taints.
    *
-   * The maximum number of taints is 4.
+   * The maximum number of taints is 16. If taints are set for any device in a ResourceSlice, then the maximum number of allowed devices per ResourceSlice is 64 instead of 128.
    *
-   * This is an alpha field and requires enabling the DRADeviceTaints feature gate.
+   * This is a beta field and requires enabling the DRADeviceTaints feature gate.
    */
   taints?: DeviceTaint[];
 }
@@ -306,8 +323,15 @@ export interface DeviceAllocationConfiguration {
    * References to subrequests must include the name of the main request and may include the subrequest using the format <main request>[/<subrequest>]. If just the main request is given, the configuration applies to all subrequests.
    */
   requests?: string[];
-  /** Source records whether the configuration comes from a class and thus is not something that a normal user would have been able to set or from a claim. */
-  source: string;
+  /**
+   * Source records whether the configuration comes from a class and thus is not something that a normal user would have been able to set or from a claim.
+   *
+   *
+   * Possible enum values:
+   *  - `"FromClaim"`
+   *  - `"FromClass"`
+   */
+  source: "FromClaim" | "FromClass";
 }
 
 /** DeviceAllocationResult is the result of allocating devices. */
@@ -326,12 +350,32 @@ export interface DeviceAllocationResult {
 export interface DeviceAttribute {
   /** BoolValue is a true/false value. */
   bool?: boolean;
+  /** BoolValues is a non-empty list of true/false values. */
+  bools?: boolean[];
   /** IntValue is a number. */
   int?: number;
+  /**
+   * IntValues is a non-empty list of numbers.
+   *
+   * This is an alpha field and requires enabling the DRAListTypeAttributes feature gate.
+   */
+  ints?: number[];
   /** StringValue is a string. Must not be longer than 64 characters. */
   string?: string;
+  /**
+   * StringValues is a non-empty list of strings. Each string must not be longer than 64 characters.
+   *
+   * This is an alpha field and requires enabling the DRAListTypeAttributes feature gate.
+   */
+  strings?: string[];
   /** VersionValue is a semantic version according to semver.org spec 2.0.0. Must not be longer than 64 characters. */
   version?: string;
+  /**
+   * VersionValues is a non-empty list of semantic versions according to semver.org spec 2.0.0. Each version string must not be longer than 64 characters.
+   *
+   * This is an alpha field and requires enabling the DRAListTypeAttributes feature gate.
+   */
+  versions?: string[];
 }
 
 /** DeviceCapacity describes a quantity associated with a device. */
@@ -388,11 +432,7 @@ export interface DeviceClassSpec {
    * They are passed to the driver, but are not considered while allocating the claim.
    */
   config?: DeviceClassConfiguration[];
-  /**
-   * ExtendedResourceName is the extended resource name for the devices of this class. The devices of this class can be used to satisfy a pod's extended resource requests. It has the same format as the name of a pod's extended resource. It should be unique among all the device classes in a cluster. If two device classes have the same name, then the class created later is picked to satisfy a pod's extended resource requests. If two classes are created at the same time, then the name of the class lexicographically sorted first is picked.
-   *
-   * This is an alpha field.
-   */
+  /** ExtendedResourceName is the extended resource name for the devices of this class. The devices of this class can be used to satisfy a pod's extended resource requests. It has the same format as the name of a pod's extended resource. It should be unique among all the device classes in a cluster. If two device classes have the same name, then the class created later is picked to satisfy a pod's extended resource requests. If two classes are created at the same time, then the name of the class lexicographically sorted first is picked. */
   extendedResourceName?: string;
   /** Each selector must be satisfied by a device which is claimed via this class. */
   selectors?: DeviceSelector[];
@@ -402,6 +442,8 @@ export interface DeviceClassSpec {
 export interface DeviceConstraint {
   /**
    * DistinctAttribute requires that all devices in question have this attribute and that its type and value are unique across those devices.
+   *
+   * When the DRAListTypeAttributes feature gate is enabled, comparison uses set semantics (i.e., element order and duplicates are ignored): list-valued attributes must be pairwise disjoint across devices. Scalar values are treated as singleton sets for backward compatibility.
    *
    * This acts as the inverse of MatchAttribute.
    *
@@ -414,6 +456,8 @@ export interface DeviceConstraint {
    * MatchAttribute requires that all devices in question have this attribute and that its type and value are the same across those devices.
    *
    * For example, if you specified "dra.example.com/numa" (a hypothetical example!), then only devices in the same NUMA node will be chosen. A device which does not have that attribute will not be chosen. All devices should use a value of the same type for this attribute because that is part of its specification, but if one device doesn't, then it also will not be chosen.
+   *
+   * When the DRAListTypeAttributes feature gate is enabled, comparison uses set semantics(i.e., element order and duplicates are ignored): list-valued attributes match when the intersection across all devices is non-empty. Scalar values are treated as single-element lists for backward compatibility.
    *
    * Must include the domain qualifier.
    */
@@ -428,16 +472,54 @@ export interface DeviceConstraint {
 
 /** DeviceCounterConsumption defines a set of counters that a device will consume from a CounterSet. */
 export interface DeviceCounterConsumption {
+  /**
+   * CompatibilityGroups is a list of opaque group names for this counter set consumption.
+   *
+   * Devices that consume counters from the same counter set may only be allocated at the same time ("co-allocated") if they all share at least one common group: the intersection of the CompatibilityGroups of all co-allocated devices on that counter set must be non-empty. Devices that consume from different counter sets are never compared via this field.
+   *
+   * An unset field, an explicit nil, and an empty list are equivalent and mean "no groups": such a device is only co-allocatable with sibling devices on the same counter set that also have no groups, and is never co-allocatable with a device that declares one or more groups.
+   *
+   * Group names are opaque and meaningful only within the publishing driver's pool.
+   *
+   * The maximum number of groups is 2, and the names must be unique.
+   */
+  compatibilityGroups?: string[];
   /** CounterSet is the name of the set from which the counters defined will be consumed. */
   counterSet: string;
   /**
    * Counters defines the counters that will be consumed by the device.
    *
-   * The maximum number counters in a device is 32. In addition, the maximum number of all counters in all devices is 1024 (for example, 64 devices with 16 counters each).
+   * The maximum number of counters is 32.
    */
   counters: {
     [key: string]: Counter;
   };
+}
+
+/** DeviceDerivedAttribute defines a derived attribute computed via CEL. */
+export interface DeviceDerivedAttribute {
+  /**
+   * Expression is a CEL expression evaluated against each candidate device. The expression must evaluate to a primitive scalar (string, integer, boolean, or semver) or a list of these scalars ([]string, []int64, []bool, []semver) to act as a virtual grouping key. Any other return type is an error and causes CEL evaluation for the device to fail.
+   *
+   * The expression's input is an object named "device", which carries the same properties as in a CELDeviceSelector.
+   *
+   * When pod scheduling encounters CEL runtime errors (such as looking up an attribute that isn't defined) for some devices, it will abort allocation and fail scheduling for the Pod. Surfacing evaluation errors immediately prevents silent topology matching failures that are extremely hard to detect. A robust expression should, for example, check for the existence of attributes before referencing them to avoid runtime evaluation errors.
+   *
+   * The expression gets evaluated after a device has passed the other selector expressions for the request in which this expression is used. This allows writing expressions that are tailored towards the specific devices being requested (for example, by assuming the device is from a certain vendor and skipping those checks).
+   *
+   * The length of the expression must be smaller or equal to 10 Ki. The cost of evaluating it is also limited based on the estimated number of logical steps; the combined cost of all derived attributes in a claim is capped by a shared CEL cost budget.
+   */
+  expression: string;
+  /**
+   * Name is the identifier for this derived attribute, used in constraints.
+   *
+   * It must be a DNS subdomain followed by a slash ("/") followed by a C identifier (e.g. "example.com/numaNode" or "derived/numaNode").
+   *
+   * If the chosen name matches an existing physical attribute from a driver, the derived attribute's expression will shadow the physical attribute, and its evaluated value will be used in constraints instead. When the goal is to define a derived attribute that is only used within the ResourceClaim and not meant to shadow an existing attribute, use a domain prefix that no DRA driver should be using (e.g. "derived/myAttribute").
+   *
+   * It is not valid to define a derived attribute that isn't used in at least one constraint.
+   */
+  name: string;
 }
 
 /** DeviceRequest is a request for devices required for a claim. This is typically a request for a single resource like a device, but can also ask for several identical devices. With FirstAvailable it is also possible to provide a prioritized list of requests. */
@@ -469,19 +551,19 @@ export interface DeviceRequestAllocationResult {
   /**
    * AdminAccess indicates that this device was allocated for administrative access. See the corresponding request field for a definition of mode.
    *
-   * This is an alpha field and requires enabling the DRAAdminAccess feature gate. Admin access is disabled if this field is unset or set to false, otherwise it is enabled.
+   * Admin access is disabled if this field is unset or set to false, otherwise it is enabled.
    */
   adminAccess?: boolean;
   /**
    * BindingConditions contains a copy of the BindingConditions from the corresponding ResourceSlice at the time of allocation.
    *
-   * This is an alpha field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
+   * This is a beta field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
    */
   bindingConditions?: string[];
   /**
    * BindingFailureConditions contains a copy of the BindingFailureConditions from the corresponding ResourceSlice at the time of allocation.
    *
-   * This is an alpha field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
+   * This is a beta field and requires enabling the DRADeviceBindingConditions and DRAResourceClaimDeviceStatus feature gates.
    */
   bindingFailureConditions?: string[];
   /**
@@ -499,7 +581,7 @@ export interface DeviceRequestAllocationResult {
   /**
    * Driver specifies the name of the DRA driver whose kubelet plugin should be invoked to process the allocation once the claim is needed on a node.
    *
-   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver.
+   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver. It should use only lower case characters.
    */
   driver: string;
   /**
@@ -516,12 +598,14 @@ export interface DeviceRequestAllocationResult {
   request: string;
   /** ShareID uniquely identifies an individual allocation share of the device, used when the device supports multiple simultaneous allocations. It serves as an additional map key to differentiate concurrent shares of the same device. */
   shareID?: string;
+  /** SkipNodeOperations lists node-local resource operations (gRPC calls) that will be skipped for this allocated device when determining whether operations are necessary on the node. If all allocated devices for a driver in a claim skip an operation, that gRPC call will be skipped. It is a copy of the ResourceSlice.spec.skipNodeOperations value at the time when the device was allocated. */
+  skipNodeOperations?: ("*" | "NodePrepareResources" | "NodeUnprepareResources")[];
   /**
    * A copy of all tolerations specified in the request at the time when the device got allocated.
    *
    * The maximum number of tolerations is 16.
    *
-   * This is an alpha field and requires enabling the DRADeviceTaints feature gate.
+   * This is a beta field and requires enabling the DRADeviceTaints feature gate.
    */
   tolerations?: DeviceToleration[];
 }
@@ -552,8 +636,13 @@ export interface DeviceSubRequest {
    * If AllocationMode is not specified, the default mode is ExactCount. If the mode is ExactCount and count is not specified, the default count is one. Any other subrequests must specify this field.
    *
    * More modes may get added in the future. Clients must refuse to handle requests with unknown modes.
+   *
+   *
+   * Possible enum values:
+   *  - `"All"`
+   *  - `"ExactCount"`
    */
-  allocationMode?: string;
+  allocationMode?: "All" | "ExactCount";
   /**
    * Capacity define resource requirements against each capacity.
    *
@@ -564,6 +653,18 @@ export interface DeviceSubRequest {
   capacity?: CapacityRequirements;
   /** Count is used only when the count mode is "ExactCount". Must be greater than zero. If AllocationMode is ExactCount and this field is not specified, the default is one. */
   count?: number;
+  /**
+   * DerivedAttributes defines a set of virtual attributes computed via CEL expressions for each candidate device. These virtual attributes can be referenced in `.devices.constraints` to align and match different devices (e.g., co-allocating a GPU and a NIC on the same NUMA node) even if their drivers publish different attributes. Derived attributes are not available via `device.attributes` in the CEL environment when evaluating selector expressions.
+   *
+   * Derived attributes allow you to extract, transform, or normalize topology information (such as extracting a NUMA index from a complex topology string or renaming a vendor-specific attribute) into a common virtual attribute name at scheduling time. The scheduler then evaluates these virtual attributes exactly like static attributes when matching constraints.
+   *
+   * Every derived attribute defined in this list must be referenced by at least one MatchAttribute or DistinctAttribute constraint in the `.devices.constraints` list.
+   *
+   * The maximum number of derived attributes is 32.
+   *
+   * This is an alpha field and requires enabling the DRADerivedAttributes feature gate.
+   */
+  derivedAttributes?: DeviceDerivedAttribute[];
   /**
    * DeviceClassName references a specific DeviceClass, which can define additional configuration and selectors to be inherited by this subrequest.
    *
@@ -589,7 +690,7 @@ export interface DeviceSubRequest {
    *
    * The maximum number of tolerations is 16.
    *
-   * This is an alpha field and requires enabling the DRADeviceTaints feature gate.
+   * This is a beta field and requires enabling the DRADeviceTaints feature gate.
    */
   tolerations?: DeviceToleration[];
 }
@@ -597,20 +698,70 @@ export interface DeviceSubRequest {
 /** The device this taint is attached to has the "effect" on any claim which does not tolerate the taint and, through the claim, to pods using the claim. */
 export interface DeviceTaint {
   /**
-   * The effect of the taint on claims that do not tolerate the taint and through such claims on the pods using them. Valid effects are NoSchedule and NoExecute. PreferNoSchedule as used for nodes is not valid here.
+   * The effect of the taint on claims that do not tolerate the taint and through such claims on the pods using them.
+   *
+   * Valid effects are None, NoSchedule and NoExecute. PreferNoSchedule as used for nodes is not valid here. More effects may get added in the future. Consumers must treat unknown effects like None.
    *
    *
    * Possible enum values:
    *  - `"NoExecute"` Evict any already-running pods that do not tolerate the device taint.
    *  - `"NoSchedule"` Do not allow new pods to schedule which use a tainted device unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running.
+   *  - `"None"` No effect, the taint is purely informational.
    */
-  effect: "NoExecute" | "NoSchedule";
+  effect: "NoExecute" | "NoSchedule" | "None";
   /** The taint key to be applied to a device. Must be a label name. */
   key: string;
-  /** TimeAdded represents the time at which the taint was added. Added automatically during create or update if not set. */
+  /**
+   * TimeAdded represents the time at which the taint was added or (only in a DeviceTaintRule) the effect was modified. Added automatically during create or update if not set.
+   *
+   * In addition, in a DeviceTaintRule a value provided during an update gets replaced with the current time if the provided value is the same as the old one and the new effect is different. Changing the key and/or value while keeping the effect unchanged is possible and does not update the time stamp because the eviction which uses it is either already started (NoExecute) or not started yet (NoEffect, NoSchedule).
+   */
   timeAdded?: Time;
   /** The taint value corresponding to the taint key. Must be a label value. */
   value?: string;
+}
+
+/** DeviceTaintRuleSpec specifies the selector and one taint. */
+export interface DeviceTaintRuleSpec {
+  /** DeviceSelector defines which device(s) the taint is applied to. All selector criteria must be satisfied for a device to match. The empty selector matches all devices. Without a selector, no devices are matches. */
+  deviceSelector?: DeviceTaintSelector;
+  /** The taint that gets applied to matching devices. */
+  taint: DeviceTaint;
+}
+
+/** DeviceTaintRuleStatus provides information about an on-going pod eviction. */
+export interface DeviceTaintRuleStatus {
+  /**
+   * Conditions provide information about the state of the DeviceTaintRule and the cluster at some point in time, in a machine-readable and human-readable format.
+   *
+   * The following condition is currently defined as part of this API, more may get added: - Type: EvictionInProgress - Status: True if there are currently pods which need to be evicted, False otherwise
+   *   (includes the effects which don't cause eviction).
+   * - Reason: not specified, may change - Message: includes information about number of pending pods and already evicted pods
+   *   in a human-readable format, updated periodically, may change
+   *
+   * For `effect: None`, the condition above gets set once for each change to the spec, with the message containing information about what would happen if the effect was `NoExecute`. This feedback can be used to decide whether changing the effect to `NoExecute` will work as intended. It only gets set once to avoid having to constantly update the status.
+   *
+   * Must have 8 or fewer entries.
+   */
+  conditions?: Condition[];
+}
+
+/** DeviceTaintSelector defines which device(s) a DeviceTaintRule applies to. The empty selector matches all devices. Without a selector, no devices are matched. */
+export interface DeviceTaintSelector {
+  /**
+   * If device is set, only devices with that name are selected. This field corresponds to slice.spec.devices[].name.
+   *
+   * Setting also driver and pool may be required to avoid ambiguity, but is not required.
+   */
+  device?: string;
+  /** If driver is set, only devices from that driver are selected. This fields corresponds to slice.spec.driver. */
+  driver?: string;
+  /**
+   * If pool is set, only devices in that pool are selected.
+   *
+   * Also setting the driver name may be useful to avoid ambiguity when different drivers use the same pool name, but this is not required because selecting pools from different drivers may also be useful, for example when drivers with node-local devices use the node name as their pool name.
+   */
+  pool?: string;
 }
 
 /** The ResourceClaim this DeviceToleration is attached to tolerates any taint that matches the triple <key,value,effect> using the matching operator <operator>. */
@@ -622,8 +773,9 @@ export interface DeviceToleration {
    * Possible enum values:
    *  - `"NoExecute"` Evict any already-running pods that do not tolerate the device taint.
    *  - `"NoSchedule"` Do not allow new pods to schedule which use a tainted device unless they tolerate the taint, but allow all pods submitted to Kubelet without going through the scheduler to start, and allow all already-running pods to continue running.
+   *  - `"None"` No effect, the taint is purely informational.
    */
-  effect?: "NoExecute" | "NoSchedule";
+  effect?: "NoExecute" | "NoSchedule" | "None";
   /** Key is the taint key that the toleration applies to. Empty means match all taint keys. If the key is empty, operator must be Exists; this combination means to match all values and all keys. Must be a label name. */
   key?: string;
   /**
@@ -647,7 +799,7 @@ export interface ExactDeviceRequest {
   /**
    * AdminAccess indicates that this is a claim for administrative access to the device(s). Claims with AdminAccess are expected to be used for monitoring or other management services for a device.  They ignore all ordinary claims to the device with respect to access modes and any resource allocations.
    *
-   * This is an alpha field and requires enabling the DRAAdminAccess feature gate. Admin access is disabled if this field is unset or set to false, otherwise it is enabled.
+   * Admin access is disabled if this field is unset or set to false, otherwise it is enabled.
    */
   adminAccess?: boolean;
   /**
@@ -665,8 +817,13 @@ export interface ExactDeviceRequest {
    * If AllocationMode is not specified, the default mode is ExactCount. If the mode is ExactCount and count is not specified, the default count is one. Any other requests must specify this field.
    *
    * More modes may get added in the future. Clients must refuse to handle requests with unknown modes.
+   *
+   *
+   * Possible enum values:
+   *  - `"All"`
+   *  - `"ExactCount"`
    */
-  allocationMode?: string;
+  allocationMode?: "All" | "ExactCount";
   /**
    * Capacity define resource requirements against each capacity.
    *
@@ -677,6 +834,18 @@ export interface ExactDeviceRequest {
   capacity?: CapacityRequirements;
   /** Count is used only when the count mode is "ExactCount". Must be greater than zero. If AllocationMode is ExactCount and this field is not specified, the default is one. */
   count?: number;
+  /**
+   * DerivedAttributes defines a set of virtual attributes computed via CEL expressions for each candidate device. These virtual attributes can be referenced in `.devices.constraints` to align and match different devices (e.g., co-allocating a GPU and a NIC on the same NUMA node) even if their drivers publish different attributes. Derived attributes are not available via `device.attributes` in the CEL environment when evaluating selector expressions.
+   *
+   * Derived attributes allow you to extract, transform, or normalize topology information (such as extracting a NUMA index from a complex topology string or renaming a vendor-specific attribute) into a common virtual attribute name at scheduling time. The scheduler then evaluates these virtual attributes exactly like static attributes when matching constraints.
+   *
+   * Every derived attribute defined in this list must be referenced by at least one MatchAttribute or DistinctAttribute constraint in the `.devices.constraints` list.
+   *
+   * The maximum number of derived attributes is 32.
+   *
+   * This is an alpha field and requires enabling the DRADerivedAttributes feature gate.
+   */
+  derivedAttributes?: DeviceDerivedAttribute[];
   /**
    * DeviceClassName references a specific DeviceClass, which can define additional configuration and selectors to be inherited by this request.
    *
@@ -696,7 +865,7 @@ export interface ExactDeviceRequest {
    *
    * The maximum number of tolerations is 16.
    *
-   * This is an alpha field and requires enabling the DRADeviceTaints feature gate.
+   * This is a beta field and requires enabling the DRADeviceTaints feature gate.
    */
   tolerations?: DeviceToleration[];
 }
@@ -706,17 +875,43 @@ export interface NetworkDeviceData {
   /**
    * HardwareAddress represents the hardware address (e.g. MAC Address) of the device's network interface.
    *
-   * Must not be longer than 128 characters.
+   * Must not be longer than 128 bytes.
    */
   hardwareAddress?: string;
   /**
    * InterfaceName specifies the name of the network interface associated with the allocated device. This might be the name of a physical or virtual network interface being configured in the pod.
    *
-   * Must not be longer than 256 characters.
+   * Must not be longer than 256 bytes.
    */
   interfaceName?: string;
   /** IPs lists the network addresses assigned to the device's network interface. This can include both IPv4 and IPv6 addresses. The IPs are in the CIDR notation, which includes both the address and the associated subnet mask. e.g.: "192.0.2.5/24" for IPv4 and "2001:db8::5/64" for IPv6. */
   ips?: string[];
+}
+
+/** NodeAllocatableMapping defines how a DRA allocation directly translates into a node allocatable resource quantity. The mapping can be derived from either the count of allocated devices (via deviceMultiplier) or the specific capacity consumed (via capacityKey and capacityMultiplier). These options are mutually exclusive. Kubelet adds this mapped resource quantity from claim to both requests and limits at the pod-level cgroup, and to limits at the container-level cgroup for each container referencing the claim. */
+export interface NodeAllocatableMapping {
+  /** CapacityKey references a capacity name defined as a key in the `spec.devices[*].capacity` map. When this field is set, the value associated with this key in the `status.allocation.devices.results[*].consumedCapacity` map (for a specific claim allocation) determines the base quantity for the node allocatable resource. `capacityMultiplier` must also be set and is multiplied with the base quantity. For example, if `spec.devices[*].capacity` has an entry "dra.example.com/memory": "128Gi", and this field is set to "dra.example.com/memory", then for a claim allocation that consumes { "dra.example.com/memory": "4Gi" } the base quantity for the node allocatable resource mapping will be "4Gi". The final node allocatable resource amount is `consumedCapacity[capacityKey]` * `capacityMultiplier`. */
+  capacityKey?: string;
+  /** CapacityMultiplier is used as a multiplier for the allocated capacity consumed. It is only valid if `capacityKey` is set. The final node allocatable resource amount is `consumedCapacity[capacityKey]` * `capacityMultiplier`. For example, if a Device's capacity "dra.example.com/cores" is consumed, and each "core" provides 2 "cpu"s, the mapping would be: {ResourceName: "cpu", capacityKey: "dra.example.com/cores", capacityMultiplier: "2"}. If a claim consumes 8 "dra.example.com/cores", the CPU footprint is 8 * 2 = 16. */
+  capacityMultiplier?: Quantity;
+  /** DeviceMultiplier is used as a multiplier for the allocated device count in the claim. The final node allocatable resource amount is `deviceCount` * `deviceMultiplier`. For example, a DRA driver representing each cache complex (CCX) as a device would have {ResourceName: "cpu", deviceMultiplier: "8"} in its `nodeAllocatableResources`. If 2 devices (CCX) are allocated to the claim, 2 * 8 = 16 CPUs would be considered as allocated. It is only valid when `capacityKey` and `capacityMultiplier` are not set. */
+  deviceMultiplier?: Quantity;
+}
+
+/** NodeAllocatableOverhead defines auxiliary resource overheads incurred when allocating a device. Overheads can be specified as a fixed cost per pod referencing the claim, a variable cost per container reference, or both. Kubelet accounts for this overhead by adding it to both the pod-level and container-level cgroups of referencing containers. */
+export interface NodeAllocatableOverhead {
+  /** PerContainer is applied per container reference to the claim. This models overhead scaling linearly with the number of containers actively using the device. When both PerPod and PerContainer are specified, the total overhead allocated for each pod referencing the claim is computed as: Quantity = PerPod + (PerContainer * NumReferences) Kubelet accounts for this overhead in cgroups: - Pod-level cgroup (requests and limits): Kubelet adds PerPod + (PerContainer * NumReferences). - Container-level cgroup (limits only): Kubelet adds PerPod + PerContainer for each referencing container. This allows any single container to access the pod-level overhead, while the parent cgroup caps the total usage to account for PerPod exactly once. */
+  perContainer?: Quantity;
+  /** PerPod is overhead applied once per pod referencing the claim on this node. This is a flat overhead incurred for every pod referencing the claim. */
+  perPod?: Quantity;
+}
+
+/** NodeAllocatableResource defines the translation between the DRA device/capacity units requested to the corresponding quantity of the node allocatable resource. At least one of Mapping or Overhead must be specified. Not specifying either is an invalid configuration. */
+export interface NodeAllocatableResource {
+  /** Mapping is used when the device directly models a node allocatable resource like standard CPU or memory (e.g., with a CPU DRA driver). The calculated quantity is accounted for exactly once per claim instance on the node. To prevent node cgroup isolation friction, the scheduler explicitly blocks sharing mapped device claims across multiple pods. */
+  mapping?: NodeAllocatableMapping;
+  /** Overhead contains fields for modeling auxiliary overhead incurred on node allocatable resources when allocating devices that are not themselves modeling a node allocatable resource (e.g., host memory overhead for GPUs). Sharing overhead-mapped claims across multiple pods is allowed. The node allocatable overhead is accounted for individually for each pod referencing the claim. Overhead is always subtracted from the node's allocatable capacity for the resource, even when mapping is specified for the same resource. Eg: If a device models memory capacity per socket as a consumable capacity pool via Mapping (with CapacityKey), any overhead specified for the same resource will be subtracted from the node's general allocatable capacity and not from the per-socket capacity pool in Mapping. */
+  overhead?: NodeAllocatableOverhead;
 }
 
 /** OpaqueDeviceConfiguration contains configuration parameters for a driver in a format defined by the driver vendor. */
@@ -726,7 +921,7 @@ export interface OpaqueDeviceConfiguration {
    *
    * An admission policy provided by the driver developer could use this to decide whether it needs to validate them.
    *
-   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver.
+   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver. It should use only lower case characters.
    */
   driver: string;
   /**
@@ -778,7 +973,7 @@ export interface ResourceClaimTemplateSpec {
   /** ObjectMeta may contain labels and annotations that will be copied into the ResourceClaim when creating it. No other fields are allowed and will be rejected during validation. */
   metadata?: ObjectMeta;
   /** Spec for the ResourceClaim. The entire content is copied unchanged into the ResourceClaim that gets created from this template. The same fields as in a ResourceClaim are also valid here. */
-  spec: ResourceClaimSpec;
+  spec?: ResourceClaimSpec;
 }
 
 /** ResourcePool describes the pool that ResourceSlices belong to. */
@@ -791,7 +986,7 @@ export interface ResourcePool {
    */
   generation: number;
   /**
-   * Name is used to identify the pool. For node-local devices, this is often the node name, but this is not required.
+   * Name is used to identify the pool. For node-local devices, this is often the node name, but this is not required. A field selector can be used to list only ResourceSlice objects belonging to a certain pool.
    *
    * It must not be longer than 253 characters and must consist of one or more DNS sub-domains separated by slashes. This field is immutable.
    */
@@ -816,13 +1011,15 @@ export interface ResourceSliceSpec {
   /**
    * Devices lists some or all of the devices in this pool.
    *
-   * Must not have more than 128 entries.
+   * Must not have more than 128 entries. If any device uses taints or consumes counters the limit is 64.
+   *
+   * Only one of Devices and SharedCounters can be set in a ResourceSlice.
    */
   devices?: Device[];
   /**
    * Driver identifies the DRA driver providing the capacity information. A field selector can be used to list only ResourceSlice objects with a certain driver name.
    *
-   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver. This field is immutable.
+   * Must be a DNS subdomain and should end with a DNS domain owned by the vendor of the driver. It should use only lower case characters. This field is immutable.
    */
   driver: string;
   /**
@@ -842,6 +1039,12 @@ export interface ResourceSliceSpec {
    */
   nodeSelector?: NodeSelector;
   /**
+   * PartitionTypeAttribute names a string device attribute (by fully qualified name, e.g. "gpu.example.com/profile") whose value labels each device with its partition type, such as "Full" or "Half" for a MIG-style GPU.
+   *
+   * When set, every partitionable device in the slice must carry the attribute and devices sharing a value must share the same ConsumesCounters cost.
+   */
+  partitionTypeAttribute?: string;
+  /**
    * PerDeviceNodeSelection defines whether the access from nodes to resources in the pool is set on the ResourceSlice level or on each device. If it is set to true, every device defined the ResourceSlice must specify this individually.
    *
    * Exactly one of NodeName, NodeSelector, AllNodes, and PerDeviceNodeSelection must be set.
@@ -852,10 +1055,23 @@ export interface ResourceSliceSpec {
   /**
    * SharedCounters defines a list of counter sets, each of which has a name and a list of counters available.
    *
-   * The names of the SharedCounters must be unique in the ResourceSlice.
+   * The names of the counter sets must be unique in the ResourcePool.
    *
-   * The maximum number of counters in all sets is 32.
+   * Only one of Devices and SharedCounters can be set in a ResourceSlice.
+   *
+   * The maximum number of counter sets is 8.
    */
   sharedCounters?: CounterSet[];
+  /**
+   * SkipNodeOperations lists node-local resource operations (gRPC calls) that will be skipped for the devices in this slice when determining whether operations are necessary on the node. If all allocated devices for a driver in a claim skip an operation, that gRPC call will be skipped. Valid values are:
+   *
+   * - "NodePrepareResources": NodePrepareResources gRPC calls are skipped. This
+   *   value cannot be specified unless "NodeUnprepareResources" is also listed
+   *   (or "*" is specified).
+   * - "NodeUnprepareResources": NodeUnprepareResources gRPC calls are skipped. - "*": All node-local resource operations are skipped.
+   *
+   * Other values may be added in the future. The kubelet must ignore unknown values.
+   */
+  skipNodeOperations?: ("*" | "NodePrepareResources" | "NodeUnprepareResources")[];
 }
 

@@ -19,7 +19,7 @@ export interface PriorityClass {
   globalDefault?: boolean;
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "PriorityClass";
-  /** Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is the standard object metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
   /**
    * preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.
@@ -33,7 +33,7 @@ export interface PriorityClass {
    * value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.
    * @default 0
    */
-  value: number;
+  value?: number;
 }
 
 /** A PriorityClass as a metadata-only list, get or watch returns it. */

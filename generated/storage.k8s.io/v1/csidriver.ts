@@ -16,7 +16,7 @@ export interface CSIDriver {
   apiVersion?: "storage.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "CSIDriver";
-  /** Standard object metadata. metadata.Name indicates the name of the CSI driver that this object refers to; it MUST be the same name returned by the CSI GetPluginName() call for that driver. The driver name must be 63 characters or less, beginning and ending with an alphanumeric character ([a-z0-9A-Z]) with dashes (-), dots (.), and alphanumerics between. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
+  /** metadata is the standard object metadata. metadata.Name indicates the name of the CSI driver that this object refers to; it MUST be the same name returned by the CSI GetPluginName() call for that driver. The driver name must be 63 characters or less, beginning and ending with an alphanumeric character ([a-z0-9A-Z]) with dashes (-), dots (.), and alphanumerics between. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata */
   metadata?: ObjectMeta;
   /** spec represents the specification of the CSI Driver. */
   spec: CSIDriverSpec;
@@ -33,7 +33,7 @@ export interface CSIDriverFields {
   apiVersion: true;
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { attachRequired: true; fsGroupPolicy: true; nodeAllocatableUpdatePeriodSeconds: true; podInfoOnMount: true; requiresRepublish: true; seLinuxMount: true; storageCapacity: true; tokenRequests: true; volumeLifecycleModes: true; };
+  spec: { attachRequired: true; fsGroupPolicy: true; nodeAllocatableUpdatePeriodSeconds: true; podInfoOnMount: true; preventPodSchedulingIfMissing: true; requiresRepublish: true; seLinuxMount: true; serviceAccountTokenInSecrets: true; storageCapacity: true; tokenRequests: true; volumeLifecycleModes: true; };
 }
 
 /** The typed Api of CSIDriver: the methods of the verbs the server serves for csidrivers. */
@@ -63,10 +63,10 @@ export const CSIDriver: $.ClusterKind<CSIDriver, CSIDriverFields, 'create' | 'de
     ["apiVersion"],
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["attachRequired", "fsGroupPolicy", "nodeAllocatableUpdatePeriodSeconds", "podInfoOnMount", "requiresRepublish", "seLinuxMount", "storageCapacity", "tokenRequests", "volumeLifecycleModes"]],
+    ["spec", ["attachRequired", "fsGroupPolicy", "nodeAllocatableUpdatePeriodSeconds", "podInfoOnMount", "preventPodSchedulingIfMissing", "requiresRepublish", "seLinuxMount", "serviceAccountTokenInSecrets", "storageCapacity", "tokenRequests", "volumeLifecycleModes"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -94,11 +94,13 @@ export const CSIDriver: $.ClusterKind<CSIDriver, CSIDriverFields, 'create' | 'de
       if (f22 && (v = w.fsGroupPolicy) !== undefined) x.fsGroupPolicy = v;
       if (f23 && (v = w.nodeAllocatableUpdatePeriodSeconds) !== undefined) x.nodeAllocatableUpdatePeriodSeconds = v;
       if (f24 && (v = w.podInfoOnMount) !== undefined) x.podInfoOnMount = v;
-      if (f25 && (v = w.requiresRepublish) !== undefined) x.requiresRepublish = v;
-      if (f26 && (v = w.seLinuxMount) !== undefined) x.seLinuxMount = v;
-      if (f27 && (v = w.storageCapacity) !== undefined) x.storageCapacity = v;
-      if (f28 && (v = w.tokenRequests) !== undefined) x.tokenRequests = v;
-      if (f29 && (v = w.volumeLifecycleModes) !== undefined) x.volumeLifecycleModes = v;
+      if (f25 && (v = w.preventPodSchedulingIfMissing) !== undefined) x.preventPodSchedulingIfMissing = v;
+      if (f26 && (v = w.requiresRepublish) !== undefined) x.requiresRepublish = v;
+      if (f27 && (v = w.seLinuxMount) !== undefined) x.seLinuxMount = v;
+      if (f28 && (v = w.serviceAccountTokenInSecrets) !== undefined) x.serviceAccountTokenInSecrets = v;
+      if (f29 && (v = w.storageCapacity) !== undefined) x.storageCapacity = v;
+      if (f30 && (v = w.tokenRequests) !== undefined) x.tokenRequests = v;
+      if (f31 && (v = w.volumeLifecycleModes) !== undefined) x.volumeLifecycleModes = v;
       return x;
     };
     return (o) => {

@@ -8,7 +8,7 @@
 
 import * as $ from "../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
-import type { CSINodeSpec } from "./types.ts";
+import type { CSINodeSpec, CSINodeStatus } from "./types.ts";
 
 /** CSINode holds information about all CSI drivers installed on a node. CSI drivers do not need to create the CSINode object directly. As long as they use the node-driver-registrar sidecar container, the kubelet will automatically populate the CSINode object for the CSI driver as part of kubelet plugin registration. CSINode has the same name as a node. If the object is missing, it means either there are no CSI Drivers available on the node, or the Kubelet version is low enough that it doesn't create this object. CSINode has an OwnerReference that points to the corresponding node object. */
 export interface CSINode {
@@ -16,10 +16,12 @@ export interface CSINode {
   apiVersion?: "storage.k8s.io/v1";
   /** Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds */
   kind?: "CSINode";
-  /** Standard object's metadata. metadata.name must be the Kubernetes node name. */
+  /** metadata is the standard object metadata. metadata.name must be the Kubernetes node name. */
   metadata?: ObjectMeta;
   /** spec is the specification of CSINode */
   spec: CSINodeSpec;
+  /** status contains health and status information for the node's storage. */
+  status?: CSINodeStatus;
 }
 
 /** A CSINode as a metadata-only list, get or watch returns it. */
@@ -34,10 +36,11 @@ export interface CSINodeFields {
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
   spec: { drivers: true; };
+  status: { storageHealth: true; };
 }
 
 /** The typed Api of CSINode: the methods of the verbs the server serves for csinodes. */
-export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * CSINode (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
@@ -48,7 +51,7 @@ export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSINode: $.ClusterKind<CSINode, CSINodeFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const CSINode: $.ClusterKind<CSINode, CSINodeFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",
@@ -57,16 +60,17 @@ export const CSINode: $.ClusterKind<CSINode, CSINodeFields, 'create' | 'delete' 
     plural: "csinodes",
     namespaced: false,
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-    subresources: [],
+    subresources: ["status"],
   },
   layout: [
     ["apiVersion"],
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
     ["spec", ["drivers"]],
+    ["status", ["storageHealth"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -93,6 +97,12 @@ export const CSINode: $.ClusterKind<CSINode, CSINodeFields, 'create' | 'delete' 
       if (f21 && (v = w.drivers) !== undefined) x.drivers = v;
       return x;
     };
+    const p22 = (w: $.Obj): $.Obj => {
+      const x: $.Obj = {};
+      let v: unknown;
+      if (f24 && (v = w.storageHealth) !== undefined) x.storageHealth = v;
+      return x;
+    };
     return (o) => {
       const r: $.Obj = {};
       let v: unknown;
@@ -100,6 +110,7 @@ export const CSINode: $.ClusterKind<CSINode, CSINodeFields, 'create' | 'delete' 
       if (f1 && (v = o.kind) !== undefined) r.kind = v;
       if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
       if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
+      if (f22 && (v = o.status) !== undefined) r.status = f23 && $.isObj(v) ? p22(v) : v;
       return r;
     };
   },

@@ -28,7 +28,7 @@ export interface CSIDriverSpec {
   /**
    * nodeAllocatableUpdatePeriodSeconds specifies the interval between periodic updates of the CSINode allocatable capacity for this driver. When set, both periodic updates and updates triggered by capacity-related failures are enabled. If not set, no updates occur (neither periodic nor upon detecting capacity-related failures), and the allocatable.count remains static. The minimum allowed value for this field is 10 seconds.
    *
-   * This is a beta feature and requires the MutableCSINodeAllocatableCount feature gate to be enabled.
+   * This feature requires the MutableCSINodeAllocatableCount feature gate to be enabled.
    *
    * This field is mutable.
    */
@@ -47,6 +47,16 @@ export interface CSIDriverSpec {
    */
   podInfoOnMount?: boolean;
   /**
+   * preventPodSchedulingIfMissing indicates that the CSI driver wants to prevent pod scheduling if the CSI driver on the node is missing.
+   *
+   * Enabling this option will prevent the scheduler (or any other component which embeds default scheduler such as cluster-autoscaler) from scheduling pods to nodes where CSI driver is not installed.
+   *
+   * For components(such as cluster-autoscaler) that embed the scheduler and run pod placement simulations using scheduler plugins, they MUST be aware of CSI driver registration information via CSINode object. They must create simulated CSINode objects in addition to Node objects during scheduling simulation, otherwise if PreventPodSchedulingIfMissing is enabled globally for CSIDriver object, any newly created node may be rejected by the scheduler because of missing CSI driver information from the node.
+   *
+   * This is a beta feature and requires the VolumeLimitScaling feature gate to be enabled. Default is "false".
+   */
+  preventPodSchedulingIfMissing?: boolean;
+  /**
    * requiresRepublish indicates the CSI driver wants `NodePublishVolume` being periodically called to reflect any possible change in the mounted volume. This field defaults to false.
    *
    * Note: After a successful initial NodePublishVolume call, subsequent calls to NodePublishVolume should only update the contents of the volume. New mount points will not be seen by a running container.
@@ -62,6 +72,18 @@ export interface CSIDriverSpec {
    * Default is "false".
    */
   seLinuxMount?: boolean;
+  /**
+   * serviceAccountTokenInSecrets is an opt-in for CSI drivers to indicate that service account tokens should be passed via the Secrets field in NodePublishVolumeRequest instead of the VolumeContext field. The CSI specification provides a dedicated Secrets field for sensitive information like tokens, which is the appropriate mechanism for handling credentials. This addresses security concerns where sensitive tokens were being logged as part of volume context.
+   *
+   * When "true", kubelet will pass the tokens only in the Secrets field with the key "csi.storage.k8s.io/serviceAccount.tokens". The CSI driver must be updated to read tokens from the Secrets field instead of VolumeContext.
+   *
+   * When "false" or not set, kubelet will pass the tokens in VolumeContext with the key "csi.storage.k8s.io/serviceAccount.tokens" (existing behavior). This maintains backward compatibility with existing CSI drivers.
+   *
+   * This field can only be set when TokenRequests is configured. The API server will reject CSIDriver specs that set this field without TokenRequests.
+   *
+   * Default behavior if unset is to pass tokens in the VolumeContext field.
+   */
+  serviceAccountTokenInSecrets?: boolean;
   /**
    * storageCapacity indicates that the CSI volume driver wants pod scheduling to consider the storage capacity that the driver deployment will report by creating CSIStorageCapacity objects with capacity information, if set to true.
    *
@@ -114,6 +136,56 @@ export interface CSINodeSpec {
   drivers: CSINodeDriver[];
 }
 
+/** CSINodeStatus contains health and status information for storage on a node. */
+export interface CSINodeStatus {
+  /** storageHealth contains backend health reports for CSI drivers registered on the node. */
+  storageHealth?: StorageHealth[];
+}
+
+/** StorageHealth contains storage backend health reported by a CSI driver on a node. */
+export interface StorageHealth {
+  /** healthConditions are the adverse storage backend conditions reported by the CSI driver. At most 16 conditions may be reported. */
+  healthConditions?: StorageHealthCondition[];
+  /** name is the CSI driver name, matching CSINodeDriver.name. */
+  name: string;
+}
+
+/** StorageHealthCondition represents an adverse health condition reported by a CSI driver for its storage backend on a node. */
+export interface StorageHealthCondition {
+  /**
+   * accessMode is the access mode affected. Nil means all access modes are affected.
+   *
+   * Possible enum values:
+   *  - `"ReadOnlyMany"` can be mounted in read-only mode to many hosts
+   *  - `"ReadWriteMany"` can be mounted in read/write mode to many hosts
+   *  - `"ReadWriteOnce"` can be mounted in read/write mode to exactly 1 host
+   *  - `"ReadWriteOncePod"` can be mounted in read/write mode to exactly 1 pod cannot be used in combination with other access modes
+   */
+  accessMode?: "ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOnce" | "ReadWriteOncePod";
+  /** lastTransitionTime is when this condition first appeared at its current state. */
+  lastTransitionTime?: Time;
+  /** message is a human-readable description. Maximum permitted length of a message is 1024 characters. */
+  message?: string;
+  /** reason is a brief CamelCase machine-parseable reason. Maximum permitted length of a reason is 256 characters. */
+  reason: string;
+  /**
+   * status is the health status category. One of "StorageUnreachable", "StorageDegraded".
+   *
+   * Possible enum values:
+   *  - `"StorageDegraded"` indicates the storage backend is functioning with reduced capability.
+   *  - `"StorageUnreachable"` indicates the storage backend is unreachable.
+   */
+  status: "StorageDegraded" | "StorageUnreachable";
+  /**
+   * volumeMode is the volume mode affected. Nil means both are affected.
+   *
+   * Possible enum values:
+   *  - `"Block"` means the volume will not be formatted with a filesystem and will remain a raw block device.
+   *  - `"Filesystem"` means the volume will be or is formatted with a filesystem.
+   */
+  volumeMode?: "Block" | "Filesystem";
+}
+
 /** TokenRequest contains parameters of a service account token. */
 export interface TokenRequest {
   /** audience is the intended audience of the token in "TokenRequestSpec". It will default to the audiences of kube apiserver. */
@@ -162,7 +234,7 @@ export interface VolumeError {
   /**
    * errorCode is a numeric gRPC code representing the error encountered during Attach or Detach operations.
    *
-   * This is an optional, beta field that requires the MutableCSINodeAllocatableCount feature gate being enabled to be set.
+   * This field requires the MutableCSINodeAllocatableCount feature gate being enabled to be set.
    */
   errorCode?: number;
   /** message represents the error encountered during Attach or Detach operation. This string may be logged, so it should not contain sensitive information. */
