@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // As in tsconfig.json: the generator imports the runtime by its package name.
+  resolve: { alias: [{ find: /^kubereflect$/, replacement: new URL('./runtime/index.ts', import.meta.url).pathname }] },
   test: {
     include: ['runtime/**/*.test.ts', 'generator/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

@@ -1,7 +1,17 @@
 #!/usr/bin/env node
-// The `kubereflect` command. The generator is written in TypeScript; tsx loads it as is.
-import { register } from 'tsx/esm/api';
+// The `kubereflect` command. In the kubereflect-generator package the generator
+// is compiled JavaScript next to this file; in a checkout it is TypeScript,
+// which tsx loads as is (with the checkout's tsconfig, which maps the
+// `kubereflect` import to the runtime's source).
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../generator/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const compiled = new URL('../generator/cli.js', import.meta.url);
+let cli;
+if (existsSync(compiled)) {
+  cli = await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: new URL('../tsconfig.json', import.meta.url).pathname });
+  cli = await import('../generator/cli.ts');
+}
+process.exitCode = await cli.main(process.argv.slice(2));

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
 
-const USAGE = `Usage: kubereflect generate [options]
+const USAGE = `Usage: kubereflect generate --out DIR [inputs] [options]
 
 Generates typed kinds (type, metadata-only type, typed Api, ObjectRef helpers,
 pruning, reflectors) from OpenAPI, CRDs or a live cluster. With no input, uses
@@ -22,7 +22,7 @@ Inputs:
   --crd FILE|DIR|GLOB       CustomResourceDefinition manifests (multi-document YAML); repeatable
 
 Output:
-  --out DIR                 output folder (default: generated)
+  --out DIR                 output folder (required); generated files no longer produced are removed
   --include G/V/K           only kinds matching the pattern, e.g. apps/v1/* or core/*/Pod; repeatable
   --exclude G/V/K           leave out kinds matching the pattern; repeatable
   --runtime SPEC            how generated code imports the runtime: a package name (default:
@@ -44,14 +44,14 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     io.err(`kubereflect: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
-  let opts: GenerateOptions;
+  let opts: GenerateOptions | undefined;
   try {
     opts = parseOptions(rest, io);
   } catch (err) {
-    io.err(`kubereflect: ${(err as Error).message}\n\n${USAGE}`);
+    io.err(`kubereflect: ${(err as Error).message} (kubereflect generate --help lists the options)\n`);
     return 2;
   }
-  if (!opts.out) {
+  if (!opts) {
     io.out(USAGE);
     return 0;
   }
@@ -72,7 +72,8 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   }
 }
 
-function parseOptions(args: string[], io: { err: (s: string) => void }): GenerateOptions {
+/** The options, or undefined for --help. */
+function parseOptions(args: string[], io: { err: (s: string) => void }): GenerateOptions | undefined {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -93,12 +94,13 @@ function parseOptions(args: string[], io: { err: (s: string) => void }): Generat
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) return { out: '' };
+  if (values.help) return undefined;
+  if (!values.out) throw new Error('--out DIR is required: the folder to write the generated modules into, e.g. --out src/kube');
   const ext = values['import-extension'];
   if (ext !== undefined && ext !== '.ts' && ext !== '.js') throw new Error('--import-extension is .ts or .js');
   if ((values.context || values.kubeconfig) && !values['from-cluster']) throw new Error('--context and --kubeconfig go with --from-cluster');
   return {
-    out: values.out ?? 'generated',
+    out: values.out,
     openapi: values.openapi,
     crd: values.crd,
     cluster: values['from-cluster'] ? { context: values.context, kubeconfig: values.kubeconfig } : undefined,

@@ -71,10 +71,11 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const layouts = layoutKinds(model, placement.kinds);
   lap('fields');
   const outDir = resolve(opts.out);
-  const rendered = render({ placement, types, layouts }, { runtime: runtimeSpecifier(opts.runtime, outDir), importExtension: opts.importExtension, from: describeInputs(opts) });
+  const runtime = runtimeSpecifier(opts.runtime, outDir);
+  const rendered = render({ placement, types, layouts }, { runtime, importExtension: opts.importExtension, from: describeInputs(opts) });
   lap('render');
   progress(`rendered ${rendered.size} files; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
-  const files = verifyOutput(rendered, { outDir, typecheck: opts.typecheck });
+  const files = verifyOutput(rendered, { outDir, typecheck: opts.typecheck, runtime, note: progress });
   lap('verify');
   let written = 0;
   let removed = 0;

@@ -316,7 +316,7 @@ interface ClusterClient {
  * has no v3), and API discovery for plurals, scope, verbs and subresources.
  */
 async function loadCluster(opts: ClusterOptions, progress: (line: string) => void): Promise<Source[]> {
-  const { Client } = await import('../runtime/client.ts');
+  const { Client } = await import('kubereflect');
   let client: ClusterClient & { close(): void };
   try {
     client = opts.kubeconfig ? Client.fromFile(opts.kubeconfig, { context: opts.context }) : Client.fromDefault({ context: opts.context });

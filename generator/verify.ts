@@ -5,7 +5,10 @@
  * settings against the runtime it imports; a failure reports the
  * diagnostics and nothing is written.
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IndentationText, Project, QuoteKind, ts, type Diagnostic } from 'ts-morph';
 import { GenerateError } from './errors.ts';
 
@@ -14,6 +17,10 @@ export interface VerifyOptions {
   outDir: string;
   /** Type-check as well as parse (default true). */
   typecheck?: boolean;
+  /** The specifier the output imports the runtime by (default `kubereflect`). */
+  runtime?: string;
+  /** Receives a line when the runtime is not installed where the output goes and is checked against the one next to the generator. */
+  note?: (line: string) => void;
 }
 
 /** The compiler options generated code is checked with: the strictest a user is likely to have. */
@@ -40,7 +47,7 @@ export const CHECK_OPTIONS: ts.CompilerOptions = {
  */
 export function verifyOutput(files: Map<string, string>, opts: VerifyOptions): Map<string, string> {
   const project = new Project({
-    compilerOptions: CHECK_OPTIONS,
+    compilerOptions: { ...CHECK_OPTIONS, ...runtimeFallback(opts) },
     skipAddingFilesFromTsConfig: true,
     manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single, useTrailingCommas: true },
   });
@@ -65,6 +72,48 @@ export function verifyOutput(files: Map<string, string>, opts: VerifyOptions): M
     if (diagnostics.length) throw failure('does not type-check', diagnostics, opts.outDir);
   }
   return out;
+}
+
+/**
+ * When the output imports the runtime by a package name that does not resolve
+ * from the output folder (an `--out` outside any project, or a project that
+ * has not installed it yet), check it against the runtime next to the
+ * generator: the package the generator's own dependencies hold, or the
+ * runtime's source in a checkout.
+ */
+function runtimeFallback(opts: VerifyOptions): ts.CompilerOptions {
+  const runtime = opts.runtime ?? 'kubereflect';
+  if (runtime.startsWith('.') || runtime.startsWith('/')) return {};
+  const probe = join(opts.outDir, '__kubereflect_probe__.ts');
+  if (ts.resolveModuleName(runtime, probe, CHECK_OPTIONS, ts.sys).resolvedModule) return {};
+  const found = runtimeNextToGenerator(runtime);
+  if (!found) {
+    throw new GenerateError(
+      `the generated code imports '${runtime}', which is installed neither where the output goes nor next to the generator: ` +
+        `install it in the project that will compile the output (npm install ${runtime}), or pass --runtime`,
+      opts.outDir,
+    );
+  }
+  opts.note?.(`'${runtime}' is not installed where the output goes; checked against ${found}. Install it in the project that compiles the output.`);
+  const typeRoots: string[] = [];
+  for (let dir = dirname(found); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'node_modules', '@types'))) typeRoots.push(join(dir, 'node_modules', '@types'));
+    if (dirname(dir) === dir) break;
+  }
+  return { paths: { [runtime]: [found] }, typeRoots };
+}
+
+function runtimeNextToGenerator(runtime: string): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const source = join(here, '..', 'runtime', 'index.ts');
+  if (runtime === 'kubereflect' && existsSync(source)) return source;
+  try {
+    const entry = createRequire(import.meta.url).resolve(runtime);
+    const types = entry.replace(/\.(c|m)?js$/, '.d.$1ts');
+    return existsSync(types) ? types : entry;
+  } catch {
+    return undefined;
+  }
 }
 
 function failure(what: string, diagnostics: Diagnostic[], outDir: string): GenerateError {

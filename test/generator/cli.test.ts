@@ -55,7 +55,7 @@ describe('kubereflect generate', () => {
   });
 
   it('rejects a glob that matches nothing, an unknown option and a bad pattern', async () => {
-    expect((await runCli(['generate', '--crd', join(CRDS, 'nothing-*.yaml'), '--quiet'])).err).toMatch(/no CRD files match/);
+    expect((await runCli(['generate', '--crd', join(CRDS, 'nothing-*.yaml'), '--out', tempDir(), '--quiet'])).err).toMatch(/no CRD files match/);
     const unknown = await runCli(['generate', '--bogus']);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/Unknown option '--bogus'/);
@@ -73,6 +73,22 @@ describe('kubereflect generate', () => {
     expect(r.out).toMatch(/3 kinds in \d+ files .* s\n$/);
     expect(existsSync(join(out, 'fixtures.kubereflect.dev/v1/widget.ts'))).toBe(true);
     expect(existsSync(join(out, 'fixtures.kubereflect.dev/v1beta1/widget.ts'))).toBe(false);
+  });
+
+  it('asks for --out in one line, and never writes into a default folder', async () => {
+    const r = await runCli(['generate', '--crd', join(CRDS, 'widgets.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('kubereflect: --out DIR is required: the folder to write the generated modules into, e.g. --out src/kube (kubereflect generate --help lists the options)\n');
+    expect(r.out).toBe('');
+  });
+
+  it('type-checks an --out outside any project against the runtime next to the generator, and says so', async () => {
+    const out = tempDir();
+    const r = await runCli(['generate', '--crd', join(CRDS, 'widgets.yaml'), '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/'kubereflect' is not installed where the output goes; checked against .*runtime\/index\.ts\./);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/widget.ts'), 'utf8')).toMatch(/import \* as \$ from "kubereflect";/);
   });
 
   it('prints usage', async () => {
