@@ -28,7 +28,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   env.serverVersion = version.gitVersion;
   console.log(
     `integration tests run against kube-apiserver ${version.gitVersion} at ${kc.getCurrentCluster()?.server}` +
-      (env.local ? ` (local control plane, ${started ? 'started for this run' : 'already running'})` : ' (KUBEREFLECT_TEST_KUBECONFIG)'),
+      (env.local ? ` (local control plane, ${started ? 'started for this run' : 'already running'})` : ' (KUBEREFLECT_TEST_KUBECONFIG)') +
+      `; tests on Node ${process.version}`,
   );
   project.provide('kube', env);
   if (release) return release;
