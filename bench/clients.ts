@@ -104,15 +104,18 @@ async function* tapped<K>(events: AsyncIterable<WatcherEvent<K>>, tap: (e: Watch
  * kubereflect's shared store with `subscribers` consumers, each a `for await`
  * loop over `reader.subscribe()` counting what it receives.
  */
-export function startKubereflectShared(kubeconfig: string, namespace: string, subscribers: number, bufferSize: number): Running & { received(): number[] } {
+export function startKubereflectShared(kubeconfig: string, namespace: string, subscribers: number): Running & { received(): number[]; latest(): Map<string, string>[] } {
   const client = Client.fromFile(kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   const ac = new AbortController();
-  const { reader, writer } = storeShared<BenchPod>({ bufferSize });
+  const { reader, writer } = storeShared<BenchPod>();
   const counts = new Array<number>(subscribers).fill(0);
+  // Per subscriber, the resourceVersion of the latest version it received of each pod.
+  const latest = counts.map(() => new Map<string, string>());
   const subs = counts.map((_, i) => (async () => {
-    for await (const pod of reader.subscribe()) {
-      if (pod.metadata?.name) counts[i]!++;
+    for await (const { object } of reader.subscribe()) {
+      counts[i]!++;
+      latest[i]!.set(object.metadata.name, object.metadata.resourceVersion);
     }
   })());
   let applied = 0;
@@ -126,6 +129,7 @@ export function startKubereflectShared(kubeconfig: string, namespace: string, su
     size: () => reader.size,
     applied: () => applied,
     received: () => counts.slice(),
+    latest: () => latest,
     async stop() {
       ac.abort();
       await root.catch(() => {});

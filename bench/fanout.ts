@@ -8,10 +8,13 @@
  * - end to end, with the replay server and clock of scenario 3
  *   (`throughput.ts`): the client lists the N pods, the recorded events are
  *   released, and the clock stops when every subscriber has received all of
- *   them. kubereflect: `storeShared` (`bufferSize` 1024, backpressure) +
+ *   them. kubereflect: `storeShared` +
  *   `reflectShared`, each subscriber a `for await` loop over
  *   `reader.subscribe()` (subscribed before the start, so they also receive
- *   the N listed pods at `InitDone`, before the clock starts). client-node:
+ *   the N listed pods, before the clock starts); each subscriber is a work
+ *   queue of keys, so an update overtaken before it was read is skipped, and
+ *   the clock stops when every subscriber has the last version of every
+ *   updated pod. client-node:
  *   its informer with one `update` handler per subscriber — synchronous
  *   callbacks, which is how it shares one watch. Parsing dominates here, so
  *   the subscribers' cost hides in the noise;
@@ -35,7 +38,6 @@ import { arm, go, recordReplayData, startReplay, type ReplayData } from './repla
 export type FanoutContender = 'kubereflect' | 'client-node';
 export const FANOUT_CONTENDERS: FanoutContender[] = ['client-node', 'kubereflect'];
 export const SUBSCRIBERS = [1, 4, 16];
-const BUFFER_SIZE = 1024;
 type Mode = 'replay' | 'dispatch';
 
 interface Task {
@@ -66,7 +68,6 @@ export interface FanoutRow {
 export interface FanoutResult {
   n: number;
   events: number;
-  bufferSize: number;
   rows: FanoutRow[];
   /** µs per event per extra subscriber, from the medians at 1 and 16, by mode and contender. */
   costPerSubscriberMicros: Record<Mode, Record<FanoutContender, number>>;
@@ -79,25 +80,49 @@ async function measure(task: Task): Promise<Sample> {
 async function endToEnd(task: Task): Promise<Sample> {
   await arm(task.control, 'events');
   const { n, events } = task;
-  const running = task.contender === 'kubereflect'
-    ? startKubereflectShared(task.kubeconfig, task.namespace, task.subscribers, BUFFER_SIZE)
-    : startClientNode(task.kubeconfig, task.namespace, { subscribers: task.subscribers });
+  if (task.contender === 'kubereflect') {
+    const final = finalVersions(task.eventsFile);
+    const running = startKubereflectShared(task.kubeconfig, task.namespace, task.subscribers);
+    await running.ready;
+    // The subscribers first receive the listed pods.
+    await until(() => running.received().every((c) => c >= n), 'the initial snapshot');
+    const t0 = performance.now();
+    await go(task.control);
+    await until(() => running.latest().every((seen) => caughtUp(seen, final)), `the last version of ${final.size} pods at every subscriber`);
+    const seconds = (performance.now() - t0) / 1000;
+    await running.stop();
+    return { eventsPerSecond: events / seconds };
+  }
+  const running = startClientNode(task.kubeconfig, task.namespace, { subscribers: task.subscribers });
   await running.ready;
-  // kubereflect's subscribers first receive the listed pods (the snapshot at InitDone).
-  const before = task.contender === 'kubereflect' ? n : 0;
-  await until(() => running.received().every((c) => c >= before), 'the initial snapshot');
   const t0 = performance.now();
   await go(task.control);
-  await until(() => running.received().every((c) => c >= before + events), `${events} events at every subscriber`);
+  await until(() => running.received().every((c) => c >= events), `${events} events at every subscriber`);
   const seconds = (performance.now() - t0) / 1000;
-  const received = running.received().map((c) => c - before);
+  const received = running.received();
   await running.stop();
   if (received.some((c) => c !== events)) throw new Error(`${task.contender}: subscribers received ${received.join(',')}, expected ${events} each`);
   return { eventsPerSecond: events / seconds };
 }
 
+const parseLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+
+/** The resourceVersion of each pod's last recorded update. */
+function finalVersions(eventsFile: string): Map<string, string> {
+  const final = new Map<string, string>();
+  for (const line of parseLines(eventsFile)) {
+    const { object } = JSON.parse(line) as { object: BenchPod };
+    final.set(object.metadata!.name!, object.metadata!.resourceVersion!);
+  }
+  return final;
+}
+
+function caughtUp(seen: Map<string, string>, final: Map<string, string>): boolean {
+  for (const [name, rv] of final) if (seen.get(name) !== rv) return false;
+  return true;
+}
+
 async function dispatchOnly(task: Task): Promise<Sample> {
-  const parseLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
   const pods = parseLines(task.podsFile).map((l) => JSON.parse(l) as BenchPod);
   const updates = parseLines(task.eventsFile).map((l) => (JSON.parse(l) as { object: BenchPod }).object);
   if (updates.length !== task.events) throw new Error(`expected ${task.events} recorded events, found ${updates.length}`);
@@ -114,9 +139,14 @@ async function dispatchOnly(task: Task): Promise<Sample> {
     if (counts.some((c) => c !== task.events)) throw new Error(`client-node callbacks ran ${counts.join(',')} times, expected ${task.events}`);
     return { eventsPerSecond: task.events / seconds };
   }
-  const { reader, writer } = storeShared<BenchPod>({ bufferSize: BUFFER_SIZE });
+  const { reader, writer } = storeShared<BenchPod>();
+  const final = finalVersions(task.eventsFile);
+  const latest = counts.map(() => new Map<string, string>());
   const subs = counts.map((_, i) => (async () => {
-    for await (const pod of reader.subscribe()) if (pod.metadata?.name) counts[i]!++;
+    for await (const { object } of reader.subscribe()) {
+      counts[i]!++;
+      latest[i]!.set(object.metadata.name, object.metadata.resourceVersion);
+    }
   })());
   let t0 = 0;
   async function* source(): AsyncGenerator<WatcherEvent<BenchPod>> {
@@ -128,10 +158,10 @@ async function dispatchOnly(task: Task): Promise<Sample> {
     for (const object of updates) yield { type: 'Apply', object };
   }
   for await (const _ of reflectShared(writer, source())) { /* drive the root */ }
+  // The subscriptions end once they have taken every dirty key.
   await Promise.all(subs);
   const seconds = (performance.now() - t0) / 1000;
-  const received = counts.map((c) => c - pods.length);
-  if (received.some((c) => c !== task.events)) throw new Error(`kubereflect subscribers received ${received.join(',')}, expected ${task.events}`);
+  if (!latest.every((seen) => caughtUp(seen, final))) throw new Error('kubereflect subscribers missed the last version of some pod');
   return { eventsPerSecond: task.events / seconds };
 }
 
@@ -168,7 +198,6 @@ export async function runFanout(ctx: RunContext, contenders = FANOUT_CONTENDERS,
     results.push({
       n,
       events: recorded.events,
-      bufferSize: BUFFER_SIZE,
       rows: cases.map(({ mode, contender, subscribers }) => ({
         mode,
         contender,

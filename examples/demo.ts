@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const watched: Watched[] = [];
   const stops: (() => void)[] = [];
   const runs: Promise<void>[] = [];
-  const watch = <K extends KubeObject>(label: string, r: { reader: { size: number }; stop(): void } & AsyncIterable<WatcherEvent<K>>) => {
+  const watch = <K,>(label: string, r: { reader: { size: number }; stop(): void } & AsyncIterable<WatcherEvent<K>>) => {
     const stats = newStats(label);
     watched.push({ stats, size: () => r.reader.size });
     stops.push(() => r.stop());

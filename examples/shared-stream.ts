@@ -1,7 +1,8 @@
 /**
  * One watch feeding two consumers through the shared dispatcher: a single
  * store and a single connection, however many subscribers. Each subscriber
- * receives every changed object, and every object after each (re)list.
+ * receives every stored object, then the latest version of each object that
+ * changes and a Delete for each that goes away.
  */
 import { reflectShared, storeShared, watcher } from '../runtime/index.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
@@ -14,7 +15,7 @@ export default async function sharedStream(args: ExampleArgs): Promise<void> {
   if (local) await seedPods(client, namespace, 2);
   const api = Pod.api(client, namespace);
 
-  const { reader, writer } = storeShared<Pod>({ bufferSize: 64 });
+  const { reader, writer } = storeShared<Pod>();
   const stop = new AbortController();
   const root = (async () => {
     for await (const _ of reflectShared(writer, watcher(api, { signal: stop.signal }))) { /* drives the watch */ }
@@ -23,10 +24,14 @@ export default async function sharedStream(args: ExampleArgs): Promise<void> {
   const seen = { auditor: 0, counter: 0 };
   const names = new Set<string>();
   const auditor = (async () => {
-    for await (const pod of reader.subscribe()) {
+    for await (const { type, object: pod } of reader.subscribe()) {
       seen.auditor++;
-      names.add(pod.metadata?.name ?? '');
-      console.log(`auditor: ${pod.metadata?.name} has ${pod.spec?.containers.length ?? 0} containers`);
+      if (type === 'Delete') {
+        console.log(`auditor: ${pod.metadata.name} is gone`);
+        continue;
+      }
+      names.add(pod.metadata.name);
+      console.log(`auditor: ${pod.metadata.name} has ${pod.spec?.containers.length ?? 0} containers`);
     }
   })();
   const counter = (async () => {

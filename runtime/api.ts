@@ -9,7 +9,7 @@ import { describe } from './client.ts';
 import { decodeWatchEvents } from './decode.ts';
 import { KubeError, type Status } from './errors.ts';
 import { parseWithoutManagedFields } from './strip.ts';
-import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent } from './types.ts';
+import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Whole } from './types.ts';
 import { apiVersionOf } from './types.ts';
 
 const PARTIAL_ONE = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
@@ -86,8 +86,8 @@ export type Patch<K> =
   | { type: 'merge'; body: DeepPartial<K> }
   | { type: 'strategic'; body: DeepPartial<K> }
   | { type: 'json'; operations: JsonPatchOperation[] }
-  /** Server-side apply: `body` is the full intent of `fieldManager`, with apiVersion and kind. */
-  | { type: 'apply'; body: DeepPartial<K>; force?: boolean };
+  /** Server-side apply: `body` is the full intent of `fieldManager`, with apiVersion and kind (so not a projection: fields it lacks are given up). */
+  | { type: 'apply'; body: Whole<DeepPartial<K>>; force?: boolean };
 
 const PATCH_TYPES: Record<Patch<unknown>['type'], string> = {
   merge: 'application/merge-patch+json',
@@ -198,12 +198,12 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Creates `obj` (in the Api's namespace, or the object's own when the Api spans all namespaces). */
-  create(obj: K, opts: WriteOptions = {}): Promise<K> {
+  create(obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'POST', path: this.path(undefined, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
   /** Replaces `name` with `obj` (optimistic concurrency through `metadata.resourceVersion`). */
-  replace(name: string, obj: K, opts: WriteOptions = {}): Promise<K> {
+  replace(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'PUT', path: this.path(name, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
@@ -227,7 +227,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Replaces the `status` subresource. */
-  replaceStatus(name: string, obj: K, opts: WriteOptions = {}): Promise<K> {
+  replaceStatus(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'PUT', path: this.path(name, 'status', this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 

@@ -1,19 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { reflectShared, storeShared } from './dispatcher.ts';
-import { reflector } from './reflector.ts';
-import { store } from './store.ts';
-import type { KubeObject, WatcherEvent } from './types.ts';
+import { reflectShared, storeShared, type SubscriberEvent } from './dispatcher.ts';
+import type { KubeObject, Stored, WatcherEvent } from './types.ts';
 
 interface Pod extends KubeObject {
   spec?: { image: string };
 }
 
-function pod(name: string, rv = '1'): Pod {
-  return { metadata: { name, namespace: 'ns', resourceVersion: rv, uid: `uid-${name}` } };
+function pod(name: string, rv = '1', uid = `uid-${name}`): Pod {
+  return { metadata: { name, namespace: 'ns', resourceVersion: rv, uid } };
 }
 
-type Named = { readonly metadata?: { readonly name?: string; readonly resourceVersion?: string } };
-const label = (p: Named | undefined) => (p ? `${p.metadata?.name}@${p.metadata?.resourceVersion}` : 'done');
+const label = (e: SubscriberEvent<Pod> | undefined) =>
+  e ? `${e.type === 'Delete' ? (e.finalStateUnknown ? 'gone:' : 'deleted:') : ''}${e.object.metadata.name}@${e.object.metadata.resourceVersion}` : 'done';
 const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** An event source the test pushes into, so the root stream stays open between steps. */
@@ -52,207 +50,128 @@ function settled(p: Promise<unknown>): () => boolean {
   return () => done;
 }
 
+async function* from<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
 const listed = (...pods: Pod[]): WatcherEvent<Pod>[] => [{ type: 'Init' }, ...pods.map((object) => ({ type: 'InitApply' as const, object })), { type: 'InitDone' }];
 
-describe('storeShared', () => {
-  it('refuses a buffer that is not a positive integer', () => {
-    expect(() => storeShared<Pod>({ bufferSize: 0 })).toThrow(RangeError);
-    expect(() => storeShared<Pod>({ bufferSize: 1.5 })).toThrow(/positive integer/);
-  });
 
-  it('is a full store and its writer can be claimed only once', async () => {
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 4 });
-    const root = reflectShared(writer, (async function* () { yield* listed(pod('a')); })());
-    expect(() => reflector(writer, (async function* () {})())).toThrow(/already claimed by reflectShared\(\)/);
-    for await (const _ of root);
-    expect(reader.isReady()).toBe(true);
-    expect(reader.get('ns/a')?.metadata?.name).toBe('a');
-    expect(reader.filter('!app')).toHaveLength(1);
-  });
-});
+type Read = Promise<IteratorResult<SubscriberEvent<Pod>, undefined>>;
+const inFlight = new WeakMap<object, Read>();
 
-describe('reflectShared broadcasting', () => {
-  it('sends Apply objects and every stored object at InitDone, not deletes', async () => {
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 100 });
-    const sub = reader.subscribe();
-    const events: WatcherEvent<Pod>[] = [
-      ...listed(pod('a'), pod('b')),
-      { type: 'Apply', object: pod('c') },
-      { type: 'Delete', object: pod('a', '2') },
-      { type: 'Apply', object: pod('b', '3') },
-      ...listed(pod('b', '3'), pod('d')), // relist: b unchanged, keeps its instance
-    ];
-    const seen: WatcherEvent<Pod>[] = [];
-    for await (const e of reflectShared(writer, (async function* () { yield* events; })())) seen.push(e);
-    expect(seen).toEqual(events);
-    const got = [];
-    for await (const p of sub) got.push(p);
-    expect(got.slice(0, 2).map(label).sort()).toEqual(['a@1', 'b@1']);
-    expect(got.slice(2, 4).map(label)).toEqual(['c@1', 'b@3']);
-    expect(got.slice(4).map(label).sort()).toEqual(['b@3', 'd@1']);
-    // subscribers get the stored (frozen) instances
-    for (const p of got.slice(4)) expect(reader.get({ name: p.metadata!.name!, namespace: 'ns' })).toBe(p);
-    expect(got.slice(4).find((p) => p.metadata?.name === 'b')).toBe(got[3]); // unchanged by the relist: same instance
-    expect(Object.isFrozen(got[0])).toBe(true);
-  });
+/** Reads what a subscription has now, without waiting for more; a read left waiting is picked up by the next call. */
+async function drain(sub: AsyncIterator<SubscriberEvent<Pod>, undefined>): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const read = inFlight.get(sub) ?? sub.next();
+    inFlight.set(sub, read);
+    const r = await Promise.race([read, macrotask().then(() => 'idle' as const)]);
+    if (r === 'idle') return out;
+    inFlight.delete(sub);
+    out.push(label(r.done ? undefined : r.value));
+    if (r.done) return out;
+  }
+}
 
-  it('starts a late subscriber at the present and ends subscribers when the root ends', async () => {
-    const source = new Channel<WatcherEvent<Pod>>();
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 10 });
+describe('storeShared: each subscriber is a work queue of keys', () => {
+  it('starts a subscriber with every stored object, then the latest version of what changes', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const events = new Channel<WatcherEvent<Pod>>();
+    const root = (async () => { for await (const _ of reflectShared(writer, events)) { /* drive */ } })();
     const early = reader.subscribe();
-    const root = reflectShared(writer, source);
-    source.push(...listed(pod('a')), { type: 'Apply', object: pod('b') });
-    for (let i = 0; i < 4; i++) await root.next();
+    events.push(...listed(pod('a'), pod('b')));
+    await macrotask();
+    expect(await drain(early)).toEqual(['a@1', 'b@1']);
     const late = reader.subscribe();
-    source.push({ type: 'Apply', object: pod('c') });
-    await root.next();
-    source.end();
-    expect((await root.next()).done).toBe(true);
-
-    const drain = async (it: AsyncIterable<Named>) => {
-      const out: string[] = [];
-      for await (const p of it) out.push(label(p));
-      return out;
-    };
-    expect(await drain(early)).toEqual(['a@1', 'b@1', 'c@1']);
-    expect(await drain(late)).toEqual(['c@1']);
-    const afterEnd = reader.subscribe();
-    expect((await afterEnd.next()).done).toBe(true);
-  });
-
-  it('ends a waiting subscriber when the root ends', async () => {
-    const source = new Channel<WatcherEvent<Pod>>();
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 1 });
-    const sub = reader.subscribe();
-    const root = reflectShared(writer, source);
-    const pending = sub.next();
-    const rootDone = root.next();
-    source.end();
-    await rootDone;
-    expect((await pending).done).toBe(true);
-  });
-});
-
-describe("lag policy 'backpressure'", () => {
-  it('holds the root at a full subscriber queue until the subscriber reads', async () => {
-    const source = new Channel<WatcherEvent<Pod>>();
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 1 });
-    const sub = reader.subscribe();
-    const root = reflectShared(writer, source);
-    source.push({ type: 'Apply', object: pod('a') }, { type: 'Apply', object: pod('b') }, { type: 'Apply', object: pod('c') });
-
-    expect((await root.next()).value?.type).toBe('Apply'); // a went out: the queue [a] is now full
-    const second = root.next();
-    const secondDone = settled(second);
-    for (let i = 0; i < 5; i++) await macrotask();
-    expect(secondDone()).toBe(false); // stuck behind the full queue
-    expect(reader.get('ns/b')).toBeDefined(); // applied, but not yet broadcast
-
-    expect(label((await sub.next()).value)).toBe('a@1');
-    await second; // room was made, so b went out and the root moved on
-    const third = root.next();
-    const thirdDone = settled(third);
+    // early has a read waiting, which takes a@2 at once; then c and a are dirty, in that order.
+    // late reads nothing until all three changes are in: a is dirty once, and read at its latest.
+    events.push({ type: 'Apply', object: pod('a', '2') }, { type: 'Apply', object: pod('c', '1') }, { type: 'Apply', object: pod('a', '3') });
     await macrotask();
-    expect(thirdDone()).toBe(false);
-    expect(label((await sub.next()).value)).toBe('b@1');
-    await third;
-    expect(label((await sub.next()).value)).toBe('c@1');
+    expect(await drain(early)).toEqual(['a@2', 'c@1', 'a@3']);
+    expect(await drain(late)).toEqual(['a@3', 'b@1', 'c@1']);
+    events.end();
+    await root;
+    expect(await drain(early)).toEqual(['done']);
   });
 
-  it('loses nothing and keeps order with two subscribers of different speeds', async () => {
-    const n = 500;
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 1 });
-    const consume = async (it: AsyncIterable<Named>, pauseEvery: number) => {
-      const out: string[] = [];
-      for await (const p of it) {
-        out.push(p.metadata!.resourceVersion!);
-        if (out.length % pauseEvery === 0) await macrotask();
-      }
-      return out;
-    };
-    const fast = consume(reader.subscribe(), 50);
-    const slow = consume(reader.subscribe(), 3);
-    async function* events(): AsyncGenerator<WatcherEvent<Pod>> {
-      for (let i = 1; i <= n; i++) yield { type: 'Apply', object: pod(`p${i % 7}`, String(i)) };
-    }
-    for await (const _ of reflectShared(writer, events()));
-    const expected = Array.from({ length: n }, (_, i) => String(i + 1));
-    expect(await fast).toEqual(expected);
-    expect(await slow).toEqual(expected);
-  });
-
-  it('stops waiting for a subscriber that stops iterating', async () => {
-    const source = new Channel<WatcherEvent<Pod>>();
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 1 });
-    const quitter = reader.subscribe();
-    const root = reflectShared(writer, source);
-    source.push({ type: 'Apply', object: pod('a') }, { type: 'Apply', object: pod('b') });
-    await root.next();
-    const blocked = root.next();
-    const blockedDone = settled(blocked);
+  it('delivers a delete with the last stored state, and a relist delete marked final state unknown', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const events = new Channel<WatcherEvent<Pod>>();
+    const seen: WatcherEvent<Stored<Pod>>[] = [];
+    const root = (async () => { for await (const e of reflectShared(writer, events)) seen.push(e); })();
+    const sub = reader.subscribe();
+    events.push(...listed(pod('a'), pod('b'), pod('c')));
     await macrotask();
-    expect(blockedDone()).toBe(false);
-    for await (const _ of quitter) break; // takes a, then stops
-    await blocked;
-    source.push({ type: 'Apply', object: pod('c') });
-    await root.next(); // no subscriber left to wait for
-    expect((await quitter.next()).done).toBe(true);
+    expect(await drain(sub)).toEqual(['a@1', 'b@1', 'c@1']);
+    events.push({ type: 'Apply', object: pod('a', '2') }, { type: 'Delete', object: pod('a', '3') });
+    await macrotask();
+    // The waiting read took a@2; the delete reports the last stored state (the event's own object may be shaped otherwise).
+    expect(await drain(sub)).toEqual(['a@2', 'deleted:a@2']);
+    // The watch was down while b went away and c was deleted and made again (new uid).
+    events.push(...listed(pod('c', '7', 'uid-c2')));
+    await macrotask();
+    expect(await drain(sub)).toEqual(['gone:b@1', 'gone:c@1', 'c@7']);
+    // The root stream tells its own consumer too, after the InitDone.
+    expect(seen.slice(-2).map((e) => (e.type === 'Delete' ? `${e.finalStateUnknown}:${e.object.metadata?.name}@${e.object.metadata?.resourceVersion}` : e.type)))
+      .toEqual(['true:b@1', 'true:c@1']);
+    events.end();
+    await root;
   });
-});
 
-describe("lag policy 'snapshot'", () => {
-  it('never stalls the root or another subscriber, and resyncs a lagging one with a snapshot', async () => {
-    const source = new Channel<WatcherEvent<Pod>>();
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 2, lagPolicy: 'snapshot' });
-    const stalled = reader.subscribe();
+  it('never makes the root wait: a subscriber that never reads holds up neither the store nor the others', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const stuck = reader.subscribe();
     const live = reader.subscribe();
-    const root = reflectShared(writer, source);
-    source.push(...listed(pod('a'), pod('b')));
-    for (let i = 0; i < 4; i++) await root.next();
-    const liveSeen: string[] = [label((await live.next()).value), label((await live.next()).value)];
+    const events: WatcherEvent<Pod>[] = [...listed(...Array.from({ length: 100 }, (_, i) => pod(`p${i}`)))];
+    for (let rv = 2; rv <= 1000; rv++) events.push({ type: 'Apply', object: pod(`p${rv % 100}`, String(rv)) });
+    let passed = 0;
+    for await (const _ of reflectShared(writer, from(events))) passed++;
+    expect(passed).toBe(events.length);
+    expect(reader.get('ns/p0')?.metadata.resourceVersion).toBe('1000');
+    // Bounded by keys, not events: 100 objects, 999 updates → 100 items, each the latest.
+    const got = await drain(live);
+    expect(got.slice(0, -1)).toHaveLength(100);
+    expect(got.at(-1)).toBe('done');
+    expect(got).toContain('p0@1000');
+    expect(got).toContain('p99@999');
+    expect((await drain(stuck)).length).toBe(101);
+  });
 
-    // x changes ten times and y appears; `stalled` reads nothing meanwhile
-    for (let v = 1; v <= 10; v++) {
-      source.push({ type: 'Apply', object: pod('x', String(v)) });
-      await root.next(); // would hang here if the root waited for `stalled`
-      liveSeen.push(label((await live.next()).value));
+  it('starves no slow subscriber under churn on a few hot objects (the snapshot policy saw 5 of 1,000)', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const events = new Channel<WatcherEvent<Pod>>();
+    const root = (async () => { for await (const _ of reflectShared(writer, events)) { /* drive */ } })();
+    events.push(...listed(...Array.from({ length: 1000 }, (_, i) => pod(`p${i}`))));
+    await macrotask();
+    const slow = reader.subscribe();
+    const distinct = new Set<string>();
+    let rv = 2;
+    // Ten hot objects change before every single read of the slow subscriber.
+    for (let read = 0; read < 1200; read++) {
+      for (let hot = 0; hot < 10; hot++) events.push({ type: 'Apply', object: pod(`p${hot}`, String(rv++)) });
+      await macrotask();
+      const r = await slow.next();
+      if (!r.done) distinct.add(r.value.object.metadata.name);
     }
-    source.push({ type: 'Apply', object: pod('y') });
-    await root.next();
-    liveSeen.push(label((await live.next()).value));
-    expect(liveSeen.slice(2)).toEqual([...Array.from({ length: 10 }, (_, i) => `x@${i + 1}`), 'y@1']);
-
-    // `stalled` resumes: a snapshot equal to the store, then live again
-    const snapshot = [];
-    for (let i = 0; i < reader.size; i++) snapshot.push((await stalled.next()).value!);
-    expect(snapshot.map(label).sort()).toEqual(['a@1', 'b@1', 'x@10', 'y@1']);
-    expect(new Set(snapshot)).toEqual(new Set(reader.state()));
-    source.push({ type: 'Apply', object: pod('z') });
-    await root.next();
-    expect(label((await stalled.next()).value)).toBe('z@1');
-    source.end();
-    await root.next();
-    expect((await stalled.next()).done).toBe(true);
+    expect(distinct.size).toBe(1000);
+    events.end();
+    await root;
   });
 
-  it('delivers without a snapshot while a subscriber keeps up', async () => {
-    const { reader, writer } = storeShared<Pod>({ bufferSize: 2, lagPolicy: 'snapshot' });
+  it('removes a subscriber that stops, and ends subscriptions made after the root ended', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const quitter = reader.subscribe();
+    await quitter.return!();
+    for await (const _ of reflectShared(writer, from(listed(pod('a'))))) { /* drive */ }
+    expect(await quitter.next()).toEqual({ done: true, value: undefined });
+    expect(await drain(reader.subscribe())).toEqual(['a@1', 'done']);
+  });
+
+  it('refuses two reads in flight on one subscription', async () => {
+    const { reader } = storeShared<Pod>();
     const sub = reader.subscribe();
-    const events: WatcherEvent<Pod>[] = [
-      { type: 'Apply', object: pod('a') },
-      { type: 'Apply', object: pod('a', '2') },
-    ];
-    for await (const _ of reflectShared(writer, (async function* () { yield* events; })()));
-    const got = [];
-    for await (const p of sub) got.push(label(p));
-    expect(got).toEqual(['a@1', 'a@2']); // two fit in the buffer: every version, no snapshot
-  });
-});
-
-describe('plain store and shared store', () => {
-  it('cannot feed reflectShared with a plain writer', () => {
-    const { writer } = store<Pod>();
-    // @ts-expect-error a plain Writer has no subscribers to broadcast to
-    expect(() => reflectShared(writer, (async function* () {})())).toThrow();
+    void sub.next();
+    await expect(sub.next()).rejects.toThrow(/one consumer at a time/);
   });
 });

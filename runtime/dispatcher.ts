@@ -4,171 +4,152 @@
  * one cache instead of one each.
  *
  * `storeShared()` makes the store; `reflectShared()` is the root stream: it
- * applies each event like `reflector()` and then broadcasts to every
- * subscriber the object of each `Apply` and, at each `InitDone`, every stored
- * object (after the swap, so subscribers catch up with a relist). Subscribers
- * receive the stored, frozen instances.
+ * applies each event like `reflector()` (including the `finalStateUnknown`
+ * deletes after a relist) and tells every subscriber which keys changed.
  *
- * - Deletes are not broadcast (as in kube-rs): a subscriber sees objects that
- *   exist; one that must react to a deletion should use finalizers or look the
- *   object up in the store.
- * - A subscriber starts at the present: it gets what is broadcast after it
- *   subscribed, with no replay. To start from the current state, read
- *   `reader.state()` first or subscribe before the root starts.
- * - A subscriber ends when the root stream ends (after draining what was
- *   already queued for it), and is removed when it stops iterating.
+ * Each subscriber is a work queue of keys, as client-go's workqueue: a key
+ * that changes is marked dirty once, however often it changes before the
+ * subscriber takes it; taking a key hands out the object the store holds
+ * *then* (the latest version, never a stale queued copy), or — when the
+ * object is gone — a `Delete` with its last stored state. So:
  *
- * What happens when a subscriber reads slower than the root produces is the
- * `lagPolicy`:
- *
- * - `'backpressure'` (default, as kube-rs): when any subscriber has
- *   `bufferSize` objects waiting, the root waits until it reads one. Nothing
- *   is dropped and every subscriber sees every object in order, but the
- *   slowest subscriber sets the pace of all — including the store, which is
- *   not updated while the root waits — and a subscriber that neither reads
- *   nor stops stalls everything.
- * - `'snapshot'`: a subscriber that falls more than `bufferSize` objects
- *   behind loses its queue; on its next read it receives a fresh snapshot of
- *   every stored object and continues live from there. The root and the
- *   other subscribers never wait, and each subscriber's queue stays within
- *   `bufferSize`; the price is that a lagging subscriber skips intermediate
- *   versions (it sees the latest state, not every change) and re-receives
- *   objects that did not change.
+ * - The root never waits for a subscriber: the watch and the store go on at
+ *   the server's pace however slow a subscriber is.
+ * - A subscriber's memory is bounded by the number of keys, not by the event
+ *   rate; keys are taken in the order they first became dirty, so none waits
+ *   behind a hot one.
+ * - Every subscriber eventually sees the latest version of every live object
+ *   and a `Delete` for every object that went away (one whose name was reused
+ *   by a new object — another uid — first gets a `Delete` of the old one).
+ *   Intermediate versions that were overtaken before it read them are skipped.
+ * - A subscriber starts with every stored object (all keys dirty once the
+ *   store is ready), then hears of changes. It ends when the root stream ends
+ *   (after taking the keys still dirty), and is removed when it stops iterating.
  */
+import { reflectInto } from './reflector.ts';
 import { Store, StoreCore, Writer } from './store.ts';
 import type { StoreOptions } from './store.ts';
-import type { DeepReadonly, KubeObject, WatcherEvent } from './types.ts';
+import type { KubeObject, Stored, WatcherEvent } from './types.ts';
 
-/** What a dispatcher does about a subscriber that falls behind; see the module doc. */
-export type LagPolicy = 'backpressure' | 'snapshot';
-
-/** Options of `storeShared()`. */
-export interface SharedStoreOptions extends StoreOptions {
-  /** Objects that may wait for each subscriber (at least 1). */
-  bufferSize: number;
-  /** Default `'backpressure'`. */
-  lagPolicy?: LagPolicy;
-}
+/**
+ * What a subscriber receives: the latest stored version of an object that
+ * changed, or the last stored state of one that was deleted (`finalStateUnknown`
+ * when the delete was found at a relist rather than seen on the watch).
+ */
+export type SubscriberEvent<K extends KubeObject> =
+  | { readonly type: 'Apply'; readonly object: Stored<K> }
+  | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean };
 
 type Result<T> = IteratorResult<T, undefined>;
 const DONE: Result<never> = Object.freeze({ done: true, value: undefined });
 
-/** One subscriber's queue and iterator. */
-class Subscription<T> implements AsyncIterableIterator<T, undefined> {
-  private queue: T[] = [];
-  /** Set when the queue overflowed (snapshot policy): the next read starts with a snapshot. */
-  private lagged = false;
-  private snapshot: T[] | undefined;
-  private snapshotAt = 0;
-  /** Reads waiting for an object; only non-empty while the queue is empty. */
-  private readonly reads: ((r: Result<T>) => void)[] = [];
-  /** The root, waiting for this queue to have room (backpressure policy). */
-  private readonly roomWaiters: (() => void)[] = [];
+interface Tombstone<K> {
+  object: K;
+  finalStateUnknown: boolean;
+}
+
+/** One subscriber: its dirty keys and its iterator. */
+class Subscription<K extends KubeObject> implements AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+  /** Dirty keys in the order they became dirty, with the first delete seen since the key was last taken. */
+  private readonly dirty = new Map<string, Tombstone<K> | undefined>();
+  /** A key whose new object must follow the `Delete` of the old one just handed out. */
+  private carry: string | undefined;
+  /** A read waiting for a key; only set while nothing is dirty. */
+  private waiting: ((r: Result<SubscriberEvent<K>>) => void) | undefined;
   private ended = false;
   private closed = false;
 
-  constructor(private readonly hub: Hub<T>) {}
+  constructor(
+    private readonly core: StoreCore<K>,
+    private readonly onClose: (sub: Subscription<K>) => void,
+  ) {}
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  next(): Promise<Result<T>> {
+  next(): Promise<Result<SubscriberEvent<K>>> {
     if (this.closed) return Promise.resolve(DONE);
-    if (this.lagged) {
-      this.lagged = false;
-      this.snapshot = this.hub.snapshot();
-      this.snapshotAt = 0;
-    }
-    if (this.snapshot) {
-      if (this.snapshotAt < this.snapshot.length) return Promise.resolve({ done: false, value: this.snapshot[this.snapshotAt++]! });
-      this.snapshot = undefined;
-    }
-    if (this.queue.length > 0) {
-      const value = this.queue.shift()!;
-      this.wakeRoot();
-      return Promise.resolve({ done: false, value });
-    }
+    const item = this.take();
+    if (item) return Promise.resolve({ done: false, value: item });
     if (this.ended) return Promise.resolve(DONE);
-    return new Promise((resolve) => this.reads.push(resolve));
+    if (this.waiting) return Promise.reject(new Error('kubereflect: a subscription is read by one consumer at a time; await each next()'));
+    return new Promise((resolve) => (this.waiting = resolve));
   }
 
   /** Stops this subscription: called by `break` in a `for await`. */
-  return(): Promise<Result<T>> {
+  return(): Promise<Result<SubscriberEvent<K>>> {
     if (!this.closed) {
       this.closed = true;
-      this.queue = [];
-      this.snapshot = undefined;
-      this.hub.remove(this);
-      for (const read of this.reads.splice(0)) read(DONE);
-      this.wakeRoot();
+      this.dirty.clear();
+      this.carry = undefined;
+      this.onClose(this);
+      this.wake(DONE);
     }
     return Promise.resolve(DONE);
   }
 
-  /** True when the root must wait before offering another object. */
-  isFull(): boolean {
-    return this.queue.length >= this.hub.bufferSize;
-  }
-
-  room(): Promise<void> {
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
-  }
-
-  offer(value: T): void {
-    const read = this.reads.shift();
-    if (read) return read({ done: false, value });
-    if (this.lagged) return; // the snapshot taken at the next read will include this object
-    if (this.hub.policy === 'snapshot' && this.isFull()) {
-      this.queue = [];
-      this.snapshot = undefined;
-      this.lagged = true;
-      return;
+  /** Marks `key` dirty (the root calls this for every change). */
+  mark(key: string, gone?: Tombstone<K>): void {
+    const pending = this.dirty.get(key);
+    // The first delete is the one to report: it removed what this subscriber last knew.
+    if (pending === undefined) this.dirty.set(key, gone);
+    if (this.waiting) {
+      const item = this.take();
+      if (item) this.wake({ done: false, value: item });
     }
-    this.queue.push(value);
   }
 
   end(): void {
     this.ended = true;
-    for (const read of this.reads.splice(0)) read(DONE);
+    if (this.dirty.size === 0 && this.carry === undefined) this.wake(DONE);
   }
 
-  private wakeRoot(): void {
-    for (const wake of this.roomWaiters.splice(0)) wake();
+  private wake(result: Result<SubscriberEvent<K>>): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.(result);
+  }
+
+  /** The next event, from the dirty keys and the store as it is now. */
+  private take(): SubscriberEvent<K> | undefined {
+    if (this.carry !== undefined) {
+      const key = this.carry;
+      this.carry = undefined;
+      const current = this.core.live.get(key);
+      if (current) return { type: 'Apply', object: current as Stored<K> };
+    }
+    for (const [key, gone] of this.dirty) {
+      this.dirty.delete(key);
+      const current = this.core.live.get(key);
+      if (gone && (current === undefined || current.metadata?.uid !== gone.object.metadata?.uid)) {
+        if (current !== undefined) this.carry = key;
+        return { type: 'Delete', object: gone.object as Stored<K>, finalStateUnknown: gone.finalStateUnknown };
+      }
+      if (current !== undefined) return { type: 'Apply', object: current as Stored<K> };
+      // Neither stored nor deleted since last taken (added and removed within one relist): nothing to say.
+    }
+    return undefined;
   }
 }
 
-/** The subscriber list of one shared store. */
-class Hub<T> {
-  private readonly subscribers = new Set<Subscription<T>>();
+/** The subscribers of one shared store, fed by the store's change listener. */
+class Hub<K extends KubeObject> {
+  private readonly subscribers = new Set<Subscription<K>>();
   private ended = false;
 
-  constructor(
-    private readonly core: StoreCore<KubeObject>,
-    readonly bufferSize: number,
-    readonly policy: LagPolicy,
-  ) {}
+  constructor(private readonly core: StoreCore<K>) {
+    core.listeners.add((key, gone) => {
+      for (const sub of this.subscribers) sub.mark(key, gone);
+    });
+  }
 
-  subscribe(): Subscription<T> {
-    const sub = new Subscription(this);
+  subscribe(): Subscription<K> {
+    const sub = new Subscription(this.core, (s) => this.subscribers.delete(s));
+    if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key);
     if (this.ended) sub.end();
     else this.subscribers.add(sub);
     return sub;
-  }
-
-  remove(sub: Subscription<T>): void {
-    this.subscribers.delete(sub);
-  }
-
-  snapshot(): T[] {
-    return Array.from(this.core.live.values()) as T[];
-  }
-
-  /** Offers `value` to every subscriber; returns a promise only when it has to wait for room. */
-  send(value: T): Promise<void> | undefined {
-    if (this.policy === 'backpressure' && this.firstFull()) return this.sendWhenRoom(value);
-    for (const sub of this.subscribers) sub.offer(value);
-    return undefined;
   }
 
   end(): void {
@@ -176,131 +157,100 @@ class Hub<T> {
     for (const sub of this.subscribers) sub.end();
     this.subscribers.clear();
   }
-
-  private async sendWhenRoom(value: T): Promise<void> {
-    // Only the root fills queues and it is waiting here, so once a queue has room it keeps it.
-    for (let full = this.firstFull(); full; full = this.firstFull()) await full.room();
-    for (const sub of this.subscribers) sub.offer(value);
-  }
-
-  private firstFull(): Subscription<T> | undefined {
-    for (const sub of this.subscribers) if (sub.isFull()) return sub;
-    return undefined;
-  }
 }
 
-let hubOf: <K extends KubeObject>(writer: SharedWriter<K>) => Hub<DeepReadonly<K>>;
+let hubOf: <K extends KubeObject>(writer: SharedWriter<K>) => Hub<K>;
 
 /**
- * The writer of a shared store. Feed it with `reflectShared` (a plain
- * `reflector` would update the store without broadcasting).
+ * The writer of a shared store. Feed it with `reflectShared`, which also
+ * ends the subscriptions when the watch ends.
  *
  * @example
- * const { reader, writer } = storeShared<Pod>({ bufferSize: 64 });
+ * const { reader, writer } = storeShared<Pod>();
  * const root = reflectShared(writer, watcher(podApi));
  */
 export class SharedWriter<K extends KubeObject> extends Writer<K> {
   // An ES private field keeps the hub out of the public type and makes a plain Writer not assignable here.
-  readonly #hub: Hub<DeepReadonly<K>>;
+  readonly #hub: Hub<K>;
   static {
     hubOf = (writer) => writer.#hub;
   }
 
   /** @internal use `storeShared()` */
-  constructor(core: StoreCore<K>, hub: Hub<DeepReadonly<K>>) {
+  constructor(core: StoreCore<K>, hub: Hub<K>) {
     super(core);
     this.#hub = hub;
   }
 }
 
 /**
- * A store reader that can also `subscribe` to the objects the root broadcasts.
+ * A store reader that can also `subscribe` to the changes of the store.
  *
  * @example
- * for await (const pod of reader.subscribe()) reconcile(pod);
+ * for await (const event of reader.subscribe()) {
+ *   if (event.type === 'Apply') reconcile(event.object);
+ *   else forget(event.object);
+ * }
  */
 export class SharedStore<K extends KubeObject> extends Store<K> {
-  readonly #hub: Hub<DeepReadonly<K>>;
+  readonly #hub: Hub<K>;
 
   /** @internal use `storeShared()` */
-  constructor(core: StoreCore<K>, hub: Hub<DeepReadonly<K>>) {
+  constructor(core: StoreCore<K>, hub: Hub<K>) {
     super(core);
     this.#hub = hub;
   }
 
   /**
-   * A new subscription, starting at the present. It ends when the root
-   * stream ends; stop it early with `break` (or `return()`).
+   * A new subscription: every stored object (once the store is ready), then
+   * every change, as the latest version of each changed object and a
+   * `Delete` for each object that went away. It ends when the root stream
+   * ends; stop it early with `break` (or `return()`). Read it from one loop.
    *
    * @example
-   * const pods = reader.subscribe();
-   * for await (const pod of pods) {
-   *   if (pod.metadata?.labels?.app === 'web') notify(pod);
+   * for await (const { type, object } of reader.subscribe()) {
+   *   if (type === 'Apply' && object.metadata.labels?.app === 'web') notify(object);
    * }
    */
-  subscribe(): AsyncIterableIterator<DeepReadonly<K>, undefined> {
+  subscribe(): AsyncIterableIterator<SubscriberEvent<K>, undefined> {
     return this.#hub.subscribe();
   }
 }
 
 /**
- * Makes a store whose updates can be shared with many subscribers.
- * Throws a `RangeError` when `bufferSize` is not a positive integer.
+ * Makes a store whose changes can be shared with many subscribers.
  *
  * @example
- * const { reader, writer } = storeShared<Pod>({ bufferSize: 128, lagPolicy: 'snapshot' });
+ * const { reader, writer } = storeShared<Pod>();
  * const a = reader.subscribe();
  * const b = reader.subscribe();
  * for await (const _ of reflectShared(writer, watcher(podApi))) {}
  */
-export function storeShared<K extends KubeObject>(opts: SharedStoreOptions): { reader: SharedStore<K>; writer: SharedWriter<K> } {
-  const { bufferSize, lagPolicy = 'backpressure' } = opts;
-  if (!Number.isInteger(bufferSize) || bufferSize < 1) {
-    throw new RangeError(`kubereflect: storeShared bufferSize must be a positive integer, got ${bufferSize}`);
-  }
+export function storeShared<K extends KubeObject>(opts: StoreOptions = {}): { reader: SharedStore<K>; writer: SharedWriter<K> } {
   const core = new StoreCore<K>(opts);
-  const hub = new Hub<DeepReadonly<K>>(core, bufferSize, lagPolicy);
+  const hub = new Hub<K>(core);
   return { reader: new SharedStore(core, hub), writer: new SharedWriter(core, hub) };
 }
 
 /**
- * Like `reflector`, and also broadcasts to the subscribers: each `Apply`'s
- * object, and every stored object at each `InitDone`. The root must be
- * driven (iterated) for anything to happen; when it ends, throws or is
- * stopped, subscriptions end and the writer closes.
+ * Like `reflector`, and also marks each changed key dirty for every
+ * subscriber. The root must be driven (iterated) for anything to happen; it
+ * never waits for subscribers. When it ends, throws or is stopped,
+ * subscriptions end (after their dirty keys) and the writer closes.
  *
  * @example
- * const { reader, writer } = storeShared<Pod>({ bufferSize: 64 });
+ * const { reader, writer } = storeShared<Pod>();
  * const root = reflectShared(writer, watcher(podApi));
  * void (async () => { for await (const _ of root) {} })();
- * for await (const pod of reader.subscribe()) reconcile(pod);
+ * for await (const event of reader.subscribe()) handle(event);
  */
 export function reflectShared<K extends KubeObject>(
   writer: SharedWriter<K>,
   stream: AsyncIterable<WatcherEvent<K>>,
-): AsyncGenerator<WatcherEvent<K>, void, undefined> {
+): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
   writer.claim('reflectShared()');
-  return reflectAndBroadcast(writer, hubOf(writer), stream);
+  const hub = hubOf(writer);
+  // The store's change listener marks the keys; nothing here waits.
+  return reflectInto(writer, stream, () => hub.end());
 }
 
-async function* reflectAndBroadcast<K extends KubeObject>(writer: SharedWriter<K>, hub: Hub<DeepReadonly<K>>, stream: AsyncIterable<WatcherEvent<K>>) {
-  try {
-    for await (const event of stream) {
-      writer.apply(event);
-      if (event.type === 'Apply') {
-        // The store froze and kept this very instance, so subscribers get the stored object.
-        const wait = hub.send(event.object as DeepReadonly<K>);
-        if (wait) await wait;
-      } else if (event.type === 'InitDone') {
-        for (const obj of hub.snapshot()) {
-          const wait = hub.send(obj);
-          if (wait) await wait;
-        }
-      }
-      yield event;
-    }
-  } finally {
-    hub.end();
-    writer.close();
-  }
-}

@@ -12,7 +12,7 @@ import { consoleLogger } from './logger.ts';
 import { ObjectRef } from './object-ref.ts';
 import { modify, reflector } from './reflector.ts';
 import { store, type Store, type StoreOptions } from './store.ts';
-import type { KubeObject, PartialObjectMeta, ResourceDescriptor, WatcherEvent } from './types.ts';
+import type { KubeObject, PartialObjectMeta, Projected, ResourceDescriptor, Stored, WatcherEvent } from './types.ts';
 import type { ListWatch } from './api.ts';
 import { watcher, type WatcherConfig } from './watcher.ts';
 
@@ -91,13 +91,13 @@ export type Without<V, K extends PropertyKey> = V extends object ? Omit<V, K> : 
 /** `V` with only the keys `K`, when it is an object. */
 export type Only<V, K extends PropertyKey> = V extends object ? Pick<V, K & keyof V> : V;
 
-/** `T` after `prune(S)`: the fields `S` names are gone, at both levels. */
-export type Pruned<T, S> = {
+/** `T` after `prune(S)`: the fields `S` names are gone, at both levels; every other field stays, declared or not. */
+export type Pruned<T, S> = Projected & {
   [P in keyof T as P extends keyof S ? (S[P] extends true ? never : P) : P]: P extends keyof S ? Without<T[P], keyof S[P]> : T[P];
 };
 
 /** `T` after `keep(S)`: only the fields `S` names, plus `apiVersion`, `kind` and the identity metadata. */
-export type Kept<T, S> = {
+export type Kept<T, S> = Projected & {
   [P in keyof T as P extends 'apiVersion' | 'kind' | 'metadata' | keyof S ? P : never]: P extends keyof S
     ? S[P] extends true ? T[P] : Only<T[P], (P extends 'metadata' ? Identity : never) | keyof S[P]>
     : P extends 'metadata' ? Only<T[P], Identity> : T[P];
@@ -189,7 +189,9 @@ export interface KindBase<K extends KubeObject, F> {
   refFrom(obj: RefSource): ObjectRef<K>;
   /**
    * A function that drops the fields `spec` names (two levels deep) and
-   * builds a new object of the rest; its result type has no such fields.
+   * builds a new object of the rest — every other field, including fields
+   * the schema does not declare (a newer server's); its result type has no
+   * such fields, and is `Projected`, so the write verbs refuse it.
    *
    * @example
    * const slim = Pod.prune({ status: true, metadata: { managedFields: true } });
@@ -198,7 +200,8 @@ export interface KindBase<K extends KubeObject, F> {
   /**
    * A function that keeps only the fields `spec` names (two levels deep),
    * plus `apiVersion`, `kind` and `metadata.name`, `namespace`, `uid`,
-   * `resourceVersion`; its result type has only those.
+   * `resourceVersion`; its result type has only those, and is `Projected`,
+   * so the write verbs refuse it.
    *
    * @example
    * const placement = Pod.keep({ spec: { nodeName: true }, status: { phase: true } });
@@ -219,7 +222,7 @@ export interface ReflectorOptions {
  * A running cache: iterate it (or call `run()`) to drive the watch; `reader`
  * sees the store. Iterate it once. `stop()` ends the watch and the iteration.
  */
-export interface Reflection<R extends KubeObject> extends AsyncIterable<WatcherEvent<R>> {
+export interface Reflection<R extends KubeObject> extends AsyncIterable<WatcherEvent<Stored<R>>> {
   readonly reader: Store<R>;
   /**
    * Drives the watch until `stop()` or the signal; resolves then. `Error`
@@ -297,6 +300,31 @@ export function dropsManagedFields(transform: unknown): boolean {
   return typeof transform === 'function' && (transform as { [DROPS_MANAGED_FIELDS]?: boolean })[DROPS_MANAGED_FIELDS] === true;
 }
 
+/**
+ * Wraps a prune projection so that it also copies the fields the layout does
+ * not declare, at the top level and inside every field it rebuilds: prune
+ * drops exactly what it names. The sets are made once per `prune` call.
+ */
+function keepUndeclared(layout: Layout, spec: unknown, projection: (obj: Obj) => Obj): (obj: Obj) => Obj {
+  const declared = new Set(layout.map(([name]) => name));
+  const rebuilt: [string, ReadonlySet<string>][] = [];
+  for (const [name, children] of layout) if (children && isObj(entry(spec, name))) rebuilt.push([name, new Set(children)]);
+  return (obj) => {
+    const out = projection(obj);
+    copyOthers(obj, out, declared);
+    for (const [name, children] of rebuilt) {
+      const from = own(obj, name);
+      const to = own(out, name);
+      if (isObj(from) && isObj(to) && from !== to) copyOthers(from, to, children);
+    }
+    return out;
+  };
+}
+
+function copyOthers(from: Obj, to: Obj, declared: ReadonlySet<string>): void {
+  for (const key of Object.keys(from)) if (!declared.has(key)) put(to, key, from[key]);
+}
+
 class KindApi<K extends KubeObject> extends Api<K> {
   override within(namespace: string | AllNamespaces | undefined): KindApi<K> {
     return new KindApi<K>(this.client, this.resource, namespace === allNamespaces ? undefined : namespace);
@@ -326,7 +354,7 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
     },
     ref: (name: string, namespace?: string) => ObjectRef.of<K>(resource, name, namespace),
     refFrom: (obj: RefSource) => ObjectRef.fromObject(obj as K, resource),
-    prune: (spec: unknown) => marked(project(planPrune(layout, spec)), entry(entry(spec, 'metadata'), 'managedFields') === true),
+    prune: (spec: unknown) => marked(keepUndeclared(layout, spec, project(planPrune(layout, spec))), entry(entry(spec, 'metadata'), 'managedFields') === true),
     keep: (spec: unknown) => {
       const meta = entry(spec, 'metadata');
       return marked(project(planKeep(layout, spec)), meta !== true && entry(meta, 'managedFields') !== true);

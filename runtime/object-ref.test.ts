@@ -42,7 +42,7 @@ describe('ObjectRef', () => {
   it('treats an empty namespace as cluster-scoped', () => {
     const ref = ObjectRef.of(nodes, 'worker-1', '');
     expect(ref.namespace).toBeUndefined();
-    expect(ref.key).toBe('/worker-1');
+    expect(ref.key).toBe('worker-1');
     expect(ref.equals(ObjectRef.of(nodes, 'worker-1'))).toBe(true);
   });
 
@@ -54,7 +54,7 @@ describe('ObjectRef', () => {
     expect(ObjectRef.fromOwnerReference({ ...owner, apiVersion: 'apps/v1beta2' }, deployments, 'shop')).toBeUndefined();
     expect(ObjectRef.fromOwnerReference({ ...owner, kind: 'ReplicaSet' }, deployments, 'shop')).toBeUndefined();
     const nodeOwner = { apiVersion: 'v1', kind: 'Node', name: 'worker-1', uid: 'n1' };
-    expect(ObjectRef.fromOwnerReference(nodeOwner, nodes)?.key).toBe('/worker-1');
+    expect(ObjectRef.fromOwnerReference(nodeOwner, nodes)?.key).toBe('worker-1');
     expect(ObjectRef.fromOwnerReference({ ...nodeOwner, apiVersion: '/v1' }, nodes)).toBeUndefined();
   });
 });
@@ -62,7 +62,8 @@ describe('ObjectRef', () => {
 describe('objectKey', () => {
   it('keys namespaced and cluster-scoped objects apart', () => {
     expect(objectKey({ metadata: { name: 'web', namespace: 'shop' } })).toBe('shop/web');
-    expect(objectKey({ metadata: { name: 'web' } })).toBe('/web');
+    expect(objectKey({ metadata: { name: 'web' } })).toBe('web');
+    expect(objectKey({ metadata: { name: 'web', namespace: '' } })).toBe('web');
     expect(objectKey({ metadata: { name: 'web' } })).toBe(ObjectRef.of(nodes, 'web').key);
     expect(objectKey(Object.freeze({ metadata: Object.freeze({ name: '__proto__', namespace: 'a' }) }))).toBe('a/__proto__');
   });

@@ -5,13 +5,13 @@
  * reference may carry are information, not identity, so a reference built
  * from an old copy of an object still equals one built from the new copy.
  *
- * Stores look objects up by `key` (`namespace/name`, or `/name` for a
- * cluster-scoped object). A namespaced object always has a non-empty
- * namespace, so the key of a cluster-scoped `foo` (`/foo`) can never collide
- * with that of a namespaced one (`ns/foo`).
+ * Stores look objects up by `key` (`namespace/name`, or the bare `name` of a
+ * cluster-scoped object, as client-go keys them). Names cannot contain `/`,
+ * so the key of a cluster-scoped `foo` can never collide with that of a
+ * namespaced one (`ns/foo`).
  */
 import { apiVersionOf } from './types.ts';
-import type { KubeObject, OwnerReference, ResourceDescriptor } from './types.ts';
+import type { KubeObject, OwnerReference, PartialObjectMeta, ResourceDescriptor } from './types.ts';
 
 /** The part of a `ResourceDescriptor` that a reference needs. */
 export type ResourceKind = Pick<ResourceDescriptor, 'group' | 'version' | 'kind'>;
@@ -20,6 +20,16 @@ export type ResourceKind = Pick<ResourceDescriptor, 'group' | 'version' | 'kind'
 export interface Named {
   readonly metadata?: { readonly name?: string; readonly namespace?: string } | undefined;
 }
+
+/**
+ * What a reference's compile-time marker compares: the kind's `apiVersion`
+ * and `kind` literal types. Projections (`prune`, `keep`) and metadata-only
+ * views keep them, so a reference to a Widget finds it in a store of kept
+ * Widgets, while a Node's reference still does not fit a Pod store.
+ */
+export type KindTag<K> = K extends PartialObjectMeta<infer Of>
+  ? KindTag<Of>
+  : { apiVersion: K extends { apiVersion?: infer A } ? A : unknown; kind: K extends { kind?: infer T } ? T : unknown };
 
 /**
  * A reference to one object of kind `K`. `K` is a compile-time marker only:
@@ -45,7 +55,7 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
   /** The uid of the object the reference was made from, if known. Not part of identity. */
   readonly uid: string | undefined;
   /** @internal phantom marker; never present at run time. */
-  declare readonly __kind?: K;
+  declare readonly __kind?: KindTag<K>;
 
   private constructor(
     resource: ResourceKind,
@@ -116,13 +126,14 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
   }
 
   /**
-   * The store key: `namespace/name`, or `/name` when cluster-scoped.
+   * The store key: `namespace/name`, or `name` when cluster-scoped.
    *
    * @example
    * ObjectRef.of(pods, 'web-0', 'shop').key; // 'shop/web-0'
+   * ObjectRef.of(nodes, 'worker-1').key;     // 'worker-1'
    */
   get key(): string {
-    return `${this.namespace ?? ''}/${this.name}`;
+    return storeKey(this.name, this.namespace);
   }
 
   /**
@@ -154,15 +165,27 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
 }
 
 /**
- * The store key of an object (`namespace/name`, or `/name` when
+ * The store key of an object (`namespace/name`, or `name` when
  * cluster-scoped). Throws when the object has no `metadata.name`.
  *
  * @example
  * objectKey({ metadata: { name: 'web-0', namespace: 'shop' } }); // 'shop/web-0'
- * objectKey({ metadata: { name: 'worker-1' } });                 // '/worker-1'
+ * objectKey({ metadata: { name: 'worker-1' } });                 // 'worker-1'
  */
 export function objectKey(obj: Named): string {
-  return `${obj.metadata?.namespace ?? ''}/${requireName(obj)}`;
+  return storeKey(requireName(obj), obj.metadata?.namespace);
+}
+
+/**
+ * The store key of `name` in `namespace` (`namespace/name`), or of a
+ * cluster-scoped `name` (the name itself; an empty namespace counts as none).
+ *
+ * @example
+ * storeKey('web-0', 'shop'); // 'shop/web-0'
+ * storeKey('worker-1');      // 'worker-1'
+ */
+export function storeKey(name: string, namespace?: string): string {
+  return namespace ? `${namespace}/${name}` : name;
 }
 
 function requireName(obj: Named, kind?: string): string {

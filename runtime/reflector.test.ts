@@ -4,7 +4,7 @@ import { ApiError, KubeError } from './errors.ts';
 import { appliedObjects, backoff, modify, predicateFilter, predicates, reflector, touchedObjects } from './reflector.ts';
 import { store } from './store.ts';
 import type { WithMeta } from './reflector.ts';
-import type { KubeObject, WatcherEvent } from './types.ts';
+import type { KubeObject, Stored, WatcherEvent } from './types.ts';
 
 interface Pod extends KubeObject {
   spec?: { image: string };
@@ -44,7 +44,7 @@ describe('reflector', () => {
       { type: 'Apply', object: pod('b') },
       { type: 'Delete', object: pod('a') },
     ];
-    const seen: WatcherEvent<Pod>[] = [];
+    const seen: WatcherEvent<Stored<Pod>>[] = [];
     for await (const e of reflector(writer, from(events))) {
       seen.push(e);
       if (e.type === 'InitDone') expect(reader.get('ns/a')).toBeDefined();
@@ -53,6 +53,24 @@ describe('reflector', () => {
     seen.forEach((e, i) => expect(e).toBe(events[i]));
     expect(names(reader.state())).toEqual(['b@1']);
     expect(() => writer.apply({ type: 'Init' })).toThrow(/closed/);
+  });
+
+  it('yields, after a relist, a Delete marked finalStateUnknown for each object that vanished meanwhile', async () => {
+    const { reader, writer } = store<Pod>();
+    const events: WatcherEvent<Pod>[] = [
+      { type: 'Init' }, { type: 'InitApply', object: pod('a') }, { type: 'InitApply', object: pod('b') }, { type: 'InitDone' },
+      { type: 'Apply', object: pod('b', { rv: '2' }) },
+      // The watch was down; the relist no longer has b.
+      { type: 'Init' }, { type: 'InitApply', object: pod('a') }, { type: 'InitDone' },
+    ];
+    const seen = (await collect(reflector(writer, from(events)))).map((e) =>
+      e.type === 'Delete' ? `Delete ${e.object.metadata.name}@${e.object.metadata.resourceVersion} ${e.finalStateUnknown}` : e.type);
+    expect(seen).toEqual(['Init', 'InitApply', 'InitApply', 'InitDone', 'Apply', 'Init', 'InitApply', 'InitDone', 'Delete b@2 true']);
+    expect(names(reader.state())).toEqual(['a@1']);
+    // touchedObjects hears of it too.
+    const again = store<Pod>();
+    const touched = await collect(touchedObjects(reflector(again.writer, from(events))));
+    expect(names(touched).at(-1)).toBe('b@2');
   });
 
   it('claims its writer at once', () => {

@@ -25,7 +25,7 @@ import type { BackoffPolicy } from './backoff.ts';
 import type { KubeError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { Writer } from './store.ts';
-import type { DeepReadonly, KubeObject, ObjectMetaLike, WatcherEvent } from './types.ts';
+import type { DeepReadonly, KubeObject, ObjectMetaLike, Stored, WatcherEvent } from './types.ts';
 
 /** Receives the errors a helper takes out of the stream. */
 export type ErrorHandler = (error: KubeError) => void;
@@ -33,9 +33,12 @@ export type ErrorHandler = (error: KubeError) => void;
 const warnError: ErrorHandler = (error) => consoleLogger.warn(error.message);
 
 /**
- * Applies each event of `stream` to `writer`, then yields it unchanged.
- * Claims the writer at once (a second reflector on the same writer throws)
- * and closes it when the stream ends, throws, or the consumer stops.
+ * Applies each event of `stream` to `writer`, then yields it unchanged;
+ * after an `InitDone` it also yields a `Delete` marked `finalStateUnknown`
+ * for each object the relist found gone, so every consumer of the stream
+ * hears of every delete. Claims the writer at once (a second reflector on
+ * the same writer throws) and closes it when the stream ends, throws, or the
+ * consumer stops.
  *
  * @example
  * const { reader, writer } = store<Pod>();
@@ -46,19 +49,30 @@ const warnError: ErrorHandler = (error) => consoleLogger.warn(error.message);
 export function reflector<K extends KubeObject>(
   writer: Writer<K>,
   stream: AsyncIterable<WatcherEvent<K>>,
-): AsyncGenerator<WatcherEvent<K>, void, undefined> {
+): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
   // Claimed here rather than in the generator body, so misuse throws at the call site.
   writer.claim('reflector()');
-  return reflect(writer, stream);
+  return reflectInto(writer, stream);
 }
 
-async function* reflect<K extends KubeObject>(writer: Writer<K>, stream: AsyncIterable<WatcherEvent<K>>) {
+/**
+ * The loop of `reflector` and `reflectShared`; `onEnd` runs before the writer closes.
+ * @internal
+ */
+export async function* reflectInto<K extends KubeObject>(
+  writer: Writer<K>,
+  stream: AsyncIterable<WatcherEvent<K>>,
+  onEnd?: () => void,
+): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
   try {
     for await (const event of stream) {
-      writer.apply(event);
-      yield event;
+      const vanished = writer.apply(event);
+      // Read-only from here on: the store owns (and has frozen) what it keeps.
+      yield event as WatcherEvent<Stored<K>>;
+      for (const object of vanished) yield { type: 'Delete', object, finalStateUnknown: true };
     }
   } finally {
+    onEnd?.();
     writer.close();
   }
 }

@@ -92,7 +92,7 @@ describe('store writer', () => {
   it('shares the empty leaves of managedFields and keeps the same JSON', () => {
     const withFields = (name: string) => ({
       metadata: {
-        name, namespace: 'ns', resourceVersion: '1',
+        name, namespace: 'ns', resourceVersion: '1', uid: `uid-${name}`,
         managedFields: [
           { manager: 'kubelet', fieldsV1: { 'f:status': { 'f:phase': {}, 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {} } } } } },
           { manager: 'empty', fieldsV1: {} },
@@ -283,6 +283,20 @@ describe('store reader', () => {
     expect(reader.get({ name: 'web' })).toBeUndefined();
   });
 
+  it('keys a cluster-scoped object by its bare name', () => {
+    const { reader, writer } = store<Pod>();
+    writer.apply({ type: 'Apply', object: pod('worker-1', undefined, '1') });
+    expect(reader.get('worker-1')?.metadata.name).toBe('worker-1');
+    expect(reader.get('/worker-1')).toBeUndefined();
+  });
+
+  it('refuses an object without a uid or a resourceVersion, naming it', () => {
+    const { reader, writer } = store<Pod>();
+    expect(() => writer.apply({ type: 'Apply', object: { metadata: { name: 'a', namespace: 'ns', resourceVersion: '1' } } })).toThrow(/ns\/a has no metadata\.uid/);
+    expect(() => writer.apply({ type: 'Apply', object: { metadata: { name: 'b', uid: 'u' } } })).toThrow(/b has no metadata\.resourceVersion/);
+    expect(reader.size).toBe(0);
+  });
+
   it('looks up by ObjectRef, name and key, and finds and filters', () => {
     const { reader, writer } = store<Pod>();
     const objects = [
@@ -310,6 +324,43 @@ describe('store reader', () => {
     writer.apply({ type: 'Apply', object: pod('b', 'ns', '1') });
     expect(snapshot).toHaveLength(1);
     expect(reader.state()).toHaveLength(2);
+  });
+});
+
+describe('relist deletes', () => {
+  it('returns, at InitDone, every stored object the relist no longer has or has with another uid', () => {
+    const { reader, writer } = store<Pod>();
+    for (const e of list([pod('a', 'ns', '1'), pod('b', 'ns', '1'), pod('c', 'ns', '1')])) writer.apply(e);
+    writer.apply({ type: 'Init' });
+    writer.apply({ type: 'InitApply', object: pod('a', 'ns', '1') });
+    writer.apply({ type: 'InitApply', object: pod('c', 'ns', '5', { uid: 'uid-c-again' }) });
+    const vanished = writer.apply({ type: 'InitDone' });
+    expect(vanished.map((o) => `${o.metadata.name}:${o.metadata.uid}`)).toEqual(['b:uid-ns-b', 'c:uid-ns-c']);
+    expect(reader.state().map((o) => o.metadata.name).sort()).toEqual(['a', 'c']);
+    expect(writer.apply({ type: 'Apply', object: pod('d', 'ns', '6') })).toEqual([]);
+  });
+});
+
+describe('health', () => {
+  it('tracks lists, the last error, and turns stale only after failing for staleAfterMs', () => {
+    const { reader, writer } = store<Pod>({ staleAfterMs: 1_000 });
+    const t0 = Date.now();
+    expect(reader.health(t0)).toMatchObject({ ready: false, stale: false, lists: 0, lastError: undefined });
+    for (const e of list([pod('a', 'ns', '7')])) writer.apply(e);
+    expect(reader.health()).toMatchObject({ ready: true, stale: false, lists: 1, resourceVersion: '7' });
+    const error = new KubeError('watch failed');
+    writer.apply({ type: 'Error', error });
+    const failing = reader.health();
+    expect(failing.lastError).toBe(error);
+    expect(failing.failingSince).toBeGreaterThanOrEqual(t0);
+    expect(reader.health(failing.failingSince! + 999).stale).toBe(false);
+    writer.apply({ type: 'Error', error: new KubeError('again') });
+    expect(reader.health(failing.failingSince! + 1_000)).toMatchObject({ stale: true, failingSince: failing.failingSince, ready: true });
+    // Any success ends the run of errors.
+    writer.apply({ type: 'Apply', object: pod('a', 'ns', '8') });
+    expect(reader.health(failing.failingSince! + 5_000)).toMatchObject({ stale: false, failingSince: undefined, resourceVersion: '8' });
+    for (const e of list([])) writer.apply(e);
+    expect(reader.health().lists).toBe(2);
   });
 });
 

@@ -14,9 +14,21 @@
  * `resourceVersion` did not change keeps its stored instance, so only changed
  * objects are held twice and readers keep the identical instance they had.
  *
+ * A relist that no longer contains an object the store held (or holds one of
+ * that name with another uid) means the object was deleted while the watch
+ * was down: `apply(InitDone)` returns those objects, which `reflector()` turns
+ * into `Delete` events marked `finalStateUnknown` (their last known state,
+ * possibly stale), as client-go's `DeletedFinalStateUnknown`.
+ *
+ * Every reader can ask for the store's `health()`: when it last heard from the
+ * server, the last error, how many lists it took, and whether it is `stale`
+ * (the watch has failed for longer than `staleAfterMs` without a success).
+ *
  * Stored objects are frozen (top level only: `Object.freeze` is cheap, a deep
- * freeze is not) and typed `DeepReadonly`, so a reader cannot change the
- * cache behind the writer's back. The store takes ownership of the objects it
+ * freeze is not) and typed `Stored<K>` — deeply read-only, with
+ * `metadata.name`, `uid` and `resourceVersion` present (the writer refuses an
+ * object without them) — so a reader cannot change the cache behind the
+ * writer's back; `editable()` gives a copy to change and write. The store takes ownership of the objects it
  * is given: they are frozen in place.
  *
  * Memory, again: in `metadata.managedFields[*].fieldsV1` every owned field
@@ -25,15 +37,15 @@
  * `shareManagedFieldLeaves` (the default) the store replaces them with one
  * shared, frozen empty object: the same JSON, ~40% less heap for full pods.
  *
- * Keys are `Map` keys (`namespace/name`), so names such as `__proto__` or
- * `constructor` are ordinary names here.
+ * Keys are `Map` keys (`namespace/name`, or the name of a cluster-scoped
+ * object), so names such as `__proto__` or `constructor` are ordinary names here.
  */
 import { AbortedError, KubeError } from './errors.ts';
 import { parseLabelSelector } from './labels.ts';
 import type { LabelSelector } from './labels.ts';
-import { objectKey } from './object-ref.ts';
+import { objectKey, storeKey } from './object-ref.ts';
 import type { ObjectRef } from './object-ref.ts';
-import type { DeepReadonly, KubeObject, WatcherEvent } from './types.ts';
+import type { KubeObject, Stored, WatcherEvent } from './types.ts';
 
 /** Options of `store()`. */
 export interface StoreOptions {
@@ -43,7 +55,38 @@ export interface StoreOptions {
   reuseUnchanged?: boolean;
   /** Replace the empty objects that end `managedFields` trees with one shared, frozen `{}` (see the module doc). Default true. */
   shareManagedFieldLeaves?: boolean;
+  /** `health().stale` turns true once the watch has failed for this long without a success, ms. Default 60,000. */
+  staleAfterMs?: number;
 }
+
+/**
+ * What a store knows of its watch; see `Store.health()`. Times are
+ * milliseconds since the epoch (`Date.now()`).
+ */
+export interface StoreHealth {
+  /** True once the first list completed. It stays true: see `stale` for a watch that has since failed. */
+  readonly ready: boolean;
+  /** True when the watch has been failing (only `Error` events) for longer than `staleAfterMs`: the contents may be out of date. */
+  readonly stale: boolean;
+  /** When the last event other than an error arrived (a list, an object, a delete). */
+  readonly lastEventAt: number | undefined;
+  /** The last error the watcher reported, and when. */
+  readonly lastError: KubeError | undefined;
+  readonly lastErrorAt: number | undefined;
+  /** When the current run of errors began; undefined while the watch works. */
+  readonly failingSince: number | undefined;
+  /** Lists completed: 1 after the first list, one more per relist. */
+  readonly lists: number;
+  /** The `resourceVersion` of the last object stored or deleted. */
+  readonly resourceVersion: string | undefined;
+}
+
+/**
+ * Told of every change to the live map, after it happened: `key` changed;
+ * `gone` is set when the object at `key` was deleted (or found gone at a relist).
+ * @internal for `dispatcher.ts`
+ */
+export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }) => void;
 
 /** How to name an object to `Store.get`: a reference, a name (plus namespace), or a `namespace/name` key. */
 export type StoreLookup<K extends KubeObject> =
@@ -64,16 +107,27 @@ export class StoreCore<K extends KubeObject> {
   closed = false;
   owner: string | undefined;
   readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  readonly listeners = new Set<ChangeListener<K>>();
   readonly freeze: boolean;
   readonly reuseUnchanged: boolean;
   readonly shareManagedFieldLeaves: boolean;
+  readonly staleAfterMs: number;
+  lastEventAt: number | undefined;
+  lastError: KubeError | undefined;
+  lastErrorAt: number | undefined;
+  failingSince: number | undefined;
+  lists = 0;
+  resourceVersion: string | undefined;
 
   constructor(opts: StoreOptions = {}) {
     this.freeze = opts.freeze ?? true;
     this.reuseUnchanged = opts.reuseUnchanged ?? true;
     this.shareManagedFieldLeaves = opts.shareManagedFieldLeaves ?? true;
+    this.staleAfterMs = opts.staleAfterMs ?? 60_000;
   }
 }
+
+const NOTHING: readonly never[] = Object.freeze([]);
 
 /**
  * The single writer of a store. Not shareable: a reflector `claim`s it, and a
@@ -88,7 +142,9 @@ export class Writer<K extends KubeObject> {
   constructor(protected readonly core: StoreCore<K>) {}
 
   /**
-   * Applies one watcher event. Throws if the writer is closed, or if an
+   * Applies one watcher event. At `InitDone` it returns the objects the
+   * relist found gone (deleted while the watch was down), in their last
+   * stored state; otherwise nothing. Throws if the writer is closed, or if an
    * object has no `metadata.name`.
    *
    * @example
@@ -96,35 +152,77 @@ export class Writer<K extends KubeObject> {
    *   writer.apply(event);
    * }
    */
-  apply(event: WatcherEvent<K>): void {
+  apply(event: WatcherEvent<K>): readonly Stored<K>[] {
     const core = this.core;
     if (core.closed) throw new Error('kubereflect: cannot apply an event to a closed store writer');
+    if (event.type === 'Error') {
+      // The watcher recovers by itself; the cache stays as it was.
+      core.lastError = event.error;
+      core.lastErrorAt = Date.now();
+      core.failingSince ??= core.lastErrorAt;
+      return NOTHING;
+    }
+    core.lastEventAt = Date.now();
+    core.failingSince = undefined;
     switch (event.type) {
       case 'Init':
         core.buffer = new Map();
-        break;
+        return NOTHING;
       case 'InitApply': {
         const key = objectKey(event.object);
         core.buffer ??= new Map();
         core.buffer.set(key, this.reusable(key, event.object) ?? this.own(event.object));
-        break;
+        core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
+        return NOTHING;
       }
       case 'InitDone':
-        // An InitDone without Init means an empty list: the whole truth is "nothing".
-        core.live = core.buffer ?? new Map();
-        core.buffer = undefined;
-        if (!core.ready) this.becomeReady();
-        break;
-      case 'Apply':
+        return this.swap();
+      case 'Apply': {
         // Straight into the live map; a watcher sends no Apply between Init and InitDone.
-        core.live.set(objectKey(event.object), this.own(event.object));
-        break;
-      case 'Delete':
-        core.live.delete(objectKey(event.object));
-        break;
-      case 'Error':
-        break; // the watcher recovers by itself; the cache stays as it was
+        const key = objectKey(event.object);
+        core.live.set(key, this.own(event.object));
+        core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
+        for (const listener of core.listeners) listener(key);
+        return NOTHING;
+      }
+      case 'Delete': {
+        const key = objectKey(event.object);
+        const stored = core.live.get(key);
+        core.live.delete(key);
+        core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
+        // The last stored state is what consumers knew; the event's object may be shaped differently (unpruned).
+        const gone = { object: stored ?? event.object, finalStateUnknown: event.finalStateUnknown === true };
+        for (const listener of core.listeners) listener(key, gone);
+        return NOTHING;
+      }
     }
+  }
+
+  /** Replaces the live map with the relist, and reports what it no longer holds. */
+  private swap(): readonly Stored<K>[] {
+    const core = this.core;
+    const previous = core.live;
+    // An InitDone without Init means an empty list: the whole truth is "nothing".
+    const next = core.buffer ?? new Map<string, K>();
+    core.live = next;
+    core.buffer = undefined;
+    core.lists++;
+    const vanished: K[] = [];
+    for (const [key, old] of previous) {
+      const now = next.get(key);
+      if (now === undefined || now.metadata?.uid !== old.metadata?.uid) {
+        vanished.push(old);
+        for (const listener of core.listeners) listener(key, { object: old, finalStateUnknown: true });
+      }
+    }
+    if (core.listeners.size > 0) {
+      // Unchanged objects keep their instance (reuseUnchanged): only new or changed ones are news.
+      for (const [key, obj] of next) {
+        if (previous.get(key) !== obj) for (const listener of core.listeners) listener(key);
+      }
+    }
+    if (!core.ready) this.becomeReady();
+    return vanished as Stored<K>[];
   }
 
   /**
@@ -176,8 +274,19 @@ export class Writer<K extends KubeObject> {
   }
 
   private own(obj: K): K {
+    requireIdentity(obj);
     if (this.core.shareManagedFieldLeaves) shareManagedFieldLeaves(obj);
     return this.core.freeze ? Object.freeze(obj) : obj;
+  }
+}
+
+/** A stored object's identity is what `Stored<K>` promises: the name (checked by the key), uid and resourceVersion. */
+function requireIdentity(obj: KubeObject): void {
+  const meta = obj.metadata;
+  const missing = !meta?.uid ? 'uid' : !meta.resourceVersion ? 'resourceVersion' : undefined;
+  if (missing) {
+    const name = meta?.namespace ? `${meta.namespace}/${meta.name}` : meta?.name;
+    throw new TypeError(`kubereflect: ${name} has no metadata.${missing}, so a store cannot keep it (did a modify() step drop it?)`);
   }
 }
 
@@ -225,12 +334,12 @@ export class Store<K extends KubeObject> {
    *
    * @example
    * reader.get(ObjectRef.fromObject(pod, pods));
-   * reader.get({ name: 'worker-1' }); // cluster-scoped
+   * reader.get({ name: 'worker-1' }); // cluster-scoped; also reader.get('worker-1')
    * reader.get('shop/web-0');
    */
-  get(lookup: StoreLookup<K>): DeepReadonly<K> | undefined {
-    const key = typeof lookup === 'string' ? lookup : `${lookup.namespace ?? ''}/${lookup.name}`;
-    return this.core.live.get(key) as DeepReadonly<K> | undefined;
+  get(lookup: StoreLookup<K>): Stored<K> | undefined {
+    const key = typeof lookup === 'string' ? lookup : storeKey(lookup.name, lookup.namespace);
+    return this.core.live.get(key) as Stored<K> | undefined;
   }
 
   /**
@@ -239,8 +348,8 @@ export class Store<K extends KubeObject> {
    * @example
    * const names = reader.state().map((p) => p.metadata?.name);
    */
-  state(): DeepReadonly<K>[] {
-    return Array.from(this.core.live.values()) as DeepReadonly<K>[];
+  state(): Stored<K>[] {
+    return Array.from(this.core.live.values()) as Stored<K>[];
   }
 
   /**
@@ -249,8 +358,8 @@ export class Store<K extends KubeObject> {
    * @example
    * const leader = reader.find((p) => p.metadata?.labels?.role === 'leader');
    */
-  find(predicate: (obj: DeepReadonly<K>) => boolean): DeepReadonly<K> | undefined {
-    for (const obj of this.core.live.values()) if (predicate(obj as DeepReadonly<K>)) return obj as DeepReadonly<K>;
+  find(predicate: (obj: Stored<K>) => boolean): Stored<K> | undefined {
+    for (const obj of this.core.live.values()) if (predicate(obj as Stored<K>)) return obj as Stored<K>;
     return undefined;
   }
 
@@ -262,16 +371,38 @@ export class Store<K extends KubeObject> {
    * reader.filter('app=web,env in (prod,staging),!legacy');
    * reader.filter((p) => p.status?.phase === 'Running');
    */
-  filter(selector: ((obj: DeepReadonly<K>) => boolean) | string | LabelSelector): DeepReadonly<K>[] {
+  filter(selector: ((obj: Stored<K>) => boolean) | string | LabelSelector): Stored<K>[] {
     const predicate = typeof selector === 'function' ? selector : labelPredicate<K>(selector);
-    const out: DeepReadonly<K>[] = [];
-    for (const obj of this.core.live.values()) if (predicate(obj as DeepReadonly<K>)) out.push(obj as DeepReadonly<K>);
+    const out: Stored<K>[] = [];
+    for (const obj of this.core.live.values()) if (predicate(obj as Stored<K>)) out.push(obj as Stored<K>);
     return out;
   }
 
   /** The number of stored objects. */
   get size(): number {
     return this.core.live.size;
+  }
+
+  /**
+   * What the store knows of its watch: when it last heard from the server,
+   * the last error, how many lists it took, and whether it is stale.
+   *
+   * @example
+   * const h = reader.health();
+   * if (h.stale) console.warn(`pods cache stale since ${new Date(h.failingSince!)}: ${h.lastError?.message}`);
+   */
+  health(now = Date.now()): StoreHealth {
+    const c = this.core;
+    return {
+      ready: c.ready,
+      stale: c.failingSince !== undefined && now - c.failingSince >= c.staleAfterMs,
+      lastEventAt: c.lastEventAt,
+      lastError: c.lastError,
+      lastErrorAt: c.lastErrorAt,
+      failingSince: c.failingSince,
+      lists: c.lists,
+      resourceVersion: c.resourceVersion,
+    };
   }
 
   /**
@@ -316,7 +447,7 @@ function neverReady(): KubeError {
   return new KubeError('kubereflect: the store writer was closed before the first list completed (no InitDone); the store will never be ready');
 }
 
-function labelPredicate<K extends KubeObject>(selector: string | LabelSelector): (obj: DeepReadonly<K>) => boolean {
+function labelPredicate<K extends KubeObject>(selector: string | LabelSelector): (obj: Stored<K>) => boolean {
   const parsed = typeof selector === 'string' ? parseLabelSelector(selector) : selector;
   return (obj) => parsed.matches((obj as KubeObject).metadata?.labels);
 }

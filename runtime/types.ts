@@ -94,7 +94,9 @@ export interface WatchEvent<K> {
  *
  * A (re)list is `Init`, then one `InitApply` per object, then `InitDone`: the
  * objects between `Init` and `InitDone` are the whole truth at that point.
- * After it, `Apply` (added or modified) and `Delete` follow the watch. `Error`
+ * After it, `Apply` (added or modified) and `Delete` follow the watch; a
+ * reflector adds, after each `InitDone`, a `Delete` marked
+ * `finalStateUnknown` for every stored object the relist no longer has. `Error`
  * reports a failure the watcher recovers from by itself (after its backoff):
  * the stream goes on after it.
  */
@@ -103,10 +105,73 @@ export type WatcherEvent<K> =
   | { type: 'InitApply'; object: K }
   | { type: 'InitDone' }
   | { type: 'Apply'; object: K }
-  | { type: 'Delete'; object: K }
+  | {
+      type: 'Delete';
+      object: K;
+      /**
+       * True when the object was not seen being deleted but found gone at a
+       * relist (the watch was down meanwhile): `object` is its last known
+       * state, which may be stale. client-go calls this `DeletedFinalStateUnknown`.
+       */
+      finalStateUnknown?: boolean;
+    }
   | { type: 'Error'; error: KubeError };
 
-/** Deeply read-only view of a stored object. */
+/**
+ * An object as the cache hands it out — from a store, a reflector's events or
+ * a subscription: deeply read-only (the store owns it; change a copy from
+ * `editable()`), with the identity every stored object has.
+ */
+export type Stored<K extends KubeObject> = DeepReadonly<K> & {
+  readonly metadata: { readonly name: string; readonly uid: string; readonly resourceVersion: string };
+};
+
+/**
+ * A deep, mutable copy of a stored object, typed as the kind again: what to
+ * change before a write (`api.replace(name, copy)`), since stored objects are
+ * read-only and shared with every reader.
+ *
+ * @example
+ * const copy = editable(reader.get({ name: 'web', namespace: 'shop' })!);
+ * copy.metadata.labels = { ...copy.metadata.labels, tier: 'gold' };
+ * await pods.replace('web', copy);
+ */
+export function editable<K extends KubeObject>(obj: Stored<K> | DeepReadonly<K>): K & { metadata: NonNullable<K['metadata']> } {
+  return structuredClone(obj) as K & { metadata: NonNullable<K['metadata']> };
+}
+
+declare const PROJECTED: unique symbol;
+
+/**
+ * The mark on what `prune` and `keep` return (a type only: nothing is added at
+ * run time). A projection lacks fields the object has on the server, so
+ * writing it whole would wipe them: the write verbs that send a whole object
+ * (`create`, `replace`, `replaceStatus`, server-side apply) refuse it by type.
+ * `asWritable()` is the deliberate way past that.
+ */
+export interface Projected {
+  readonly [PROJECTED]: true;
+}
+
+/** What a write verb that sends a whole object accepts: a `K` that is not a projection. */
+export type Whole<K> = K & { readonly [PROJECTED]?: never };
+
+/**
+ * Drops the `Projected` mark, so a pruned or kept object can be written whole.
+ * The escape hatch for when that is meant: every field the projection dropped
+ * is then missing from the write (a `replace` removes them on the server).
+ * Prefer a patch of the fields you change, or `editable()` of a full object.
+ *
+ * @example
+ * const slim = Pod.keep({ metadata: { labels: true } })(pod);
+ * await pods.patch(slim.metadata.name, { type: 'merge', body: { metadata: { labels: { tier: 'gold' } } } }); // better
+ * await pods.replace(name, asWritable<Pod>(slim)); // removes everything keep dropped: meant
+ */
+export function asWritable<K>(obj: Projected | DeepReadonly<Projected>): K {
+  return obj as unknown as K;
+}
+
+/** Deeply read-only view of an object. */
 export type DeepReadonly<T> = T extends (...args: never[]) => unknown
   ? T
   : T extends Date

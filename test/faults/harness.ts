@@ -13,7 +13,7 @@ import { Client, type ClientOptions } from '../../runtime/client.ts';
 import type { KubeError } from '../../runtime/errors.ts';
 import { reflector } from '../../runtime/reflector.ts';
 import { store, type Store } from '../../runtime/store.ts';
-import type { KubeObject, ResourceDescriptor, WatcherEvent } from '../../runtime/types.ts';
+import type { KubeObject, ResourceDescriptor, Stored, WatcherEvent } from '../../runtime/types.ts';
 import { watcher, type WatcherConfig } from '../../runtime/watcher.ts';
 import { currentState, type PlaneState } from '../controlplane/plane.ts';
 import { capturingLogger, errorTexts } from './secrets.ts';
@@ -87,8 +87,8 @@ export class Subject<K extends KubeObject> {
   constructor(
     readonly api: ListWatch<K>,
     config: WatcherConfig = {},
-    private readonly onEvent?: (e: WatcherEvent<K>) => void,
-    sink?: { reader: Store<K>; reflect: (events: AsyncIterable<WatcherEvent<K>>) => AsyncIterable<WatcherEvent<K>> },
+    private readonly onEvent?: (e: WatcherEvent<Stored<K>>) => void,
+    sink?: { reader: Store<K>; reflect: (events: AsyncIterable<WatcherEvent<K>>) => AsyncIterable<WatcherEvent<Stored<K>>> },
   ) {
     const plain = sink ? undefined : store<K>();
     this.reader = sink?.reader ?? plain!.reader;

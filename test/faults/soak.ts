@@ -37,7 +37,7 @@ import { scenarioNamespace, subjectThrough, tally } from './scenarios/common.ts'
 import { execRotation, forbidden, rotationTokens, tokenFileWith } from './scenarios/credentials.ts';
 import { connectionCuts } from './scenarios/cuts.ts';
 import { badBytes } from './scenarios/bad-bytes.ts';
-import { slowSubscriber } from './scenarios/dispatcher.ts';
+import { slowSubscribers } from './scenarios/dispatcher.ts';
 import { prototypeNames, tlsVerification } from './scenarios/security.ts';
 import { stalls } from './scenarios/stalls.ts';
 import { persistentGone, throttling } from './scenarios/throttling.ts';
@@ -177,8 +177,7 @@ const scenarios: [string, () => Promise<ScenarioReport>][] = [
   ['5a. exec credential: 401, refresh, rotation', () => execRotation(lab, extra, tokens, { seconds: 10, ...ns('exec') })],
   ['5b. viewer forbidden (403)', () => forbidden(lab, { seconds: 5 })],
   ['6. bad bytes', () => badBytes(lab, ns('bytes'))],
-  ['7. slow subscriber (backpressure)', () => slowSubscriber(lab, 'backpressure', { seconds: 10, ...ns('lag-bp') })],
-  ['7. slow subscriber (snapshot)', () => slowSubscriber(lab, 'snapshot', { seconds: 10, ...ns('lag-snap') })],
+  ['7. slow subscribers', () => slowSubscribers(lab, { seconds: 10, ...ns('subscribers') })],
   ['security: TLS verification', () => tlsVerification(lab)],
   ['security: prototype-named objects', () => prototypeNames(lab)],
 ];

@@ -9,7 +9,7 @@ import { Node } from '../../generated/core/v1/node.ts';
 import { Deployment } from '../../generated/apps/v1/deployment.ts';
 import type { ObjectMeta } from '../../generated/meta/v1/types.ts';
 import type { Kept, Pruned } from '../../runtime/index.ts';
-import { store } from '../../runtime/index.ts';
+import { asWritable, store } from '../../runtime/index.ts';
 
 const pod: Pod = {
   apiVersion: 'v1',
@@ -55,6 +55,50 @@ describe('Pod.prune', () => {
     expect(pod.status?.phase).toBe('Running');
   });
 
+  it('keeps every field it does not name, including fields the schema does not declare', () => {
+    // What a newer server may send, which these generated types do not know.
+    const newer = {
+      ...pod,
+      futureTopLevel: { x: 1 },
+      metadata: { ...pod.metadata, futureMeta: 'm', __proto__: 'own' },
+      spec: { ...pod.spec, futureSpec: true },
+      status: { ...pod.status, futureStatus: [1, 2] },
+    } as unknown as Pod;
+    Object.defineProperty(newer.metadata, '__proto__', { value: 'own', enumerable: true });
+    const out = Pod.prune({ metadata: { annotations: true }, status: { podIP: true } })(newer) as unknown as Record<string, Record<string, unknown>>;
+    expect(out.futureTopLevel).toEqual({ x: 1 });
+    expect(out.metadata!.futureMeta).toBe('m');
+    expect(Object.getOwnPropertyDescriptor(out.metadata, '__proto__')?.value).toBe('own');
+    expect(Object.getPrototypeOf(out.metadata)).toBe(Object.prototype);
+    expect('annotations' in out.metadata!).toBe(false);
+    expect(out.spec!.futureSpec).toBe(true);
+    expect(out.status).toEqual({ phase: 'Running', futureStatus: [1, 2] });
+    // keep keeps exactly what it names (and identity): nothing undeclared.
+    const kept = Pod.keep({ status: { phase: true } })(newer) as unknown as Record<string, Record<string, unknown>>;
+    expect(kept).toEqual({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42' }, status: { phase: 'Running' } });
+  });
+
+  it('gives objects the write verbs refuse, unless asWritable says so', async () => {
+    const api = Pod.api(undefined as never, 'shop');
+    const writes = async () => {
+      const slimPod = slim(pod);
+      // @ts-expect-error a pruned object would wipe what prune dropped
+      await api.replace('web-0', slimPod);
+      // @ts-expect-error nor can it be created from
+      await api.create(slimPod);
+      // @ts-expect-error nor server-side applied
+      await api.patch('web-0', { type: 'apply', body: slimPod }, { fieldManager: 'x' });
+      // @ts-expect-error a kept one neither
+      await api.replaceStatus('web-0', Pod.keep({ status: true })(pod));
+      // A merge patch of it is fine (it only sets what it has), and asWritable is the deliberate way past.
+      await api.patch('web-0', { type: 'merge', body: slimPod });
+      await api.replace('web-0', asWritable<Pod>(slimPod));
+      await api.replace('web-0', pod);
+    };
+    void writes;
+    expect(asWritable<Pod>(slim(pod))).toEqual(slim(pod));
+  });
+
   it('accepts whole fields and fields one level down of spec and status', () => {
     const f = Pod.prune({ spec: { containers: true, volumes: true }, status: { conditions: true } });
     const out = f(pod);
@@ -96,7 +140,7 @@ describe('Pod.keep', () => {
   type Placement = ReturnType<typeof placement>;
 
   it('types the result with only the kept fields and the identity metadata', () => {
-    expectTypeOf<keyof Placement>().toEqualTypeOf<'apiVersion' | 'kind' | 'metadata' | 'spec' | 'status'>();
+    expectTypeOf<Exclude<keyof Placement, symbol>>().toEqualTypeOf<'apiVersion' | 'kind' | 'metadata' | 'spec' | 'status'>();
     expectTypeOf<keyof NonNullable<Placement['metadata']>>().toEqualTypeOf<'name' | 'namespace' | 'resourceVersion' | 'uid'>();
     expectTypeOf<keyof NonNullable<Placement['spec']>>().toEqualTypeOf<'nodeName'>();
     expectTypeOf<NonNullable<Placement['status']>['phase']>().toEqualTypeOf<'Failed' | 'Pending' | 'Running' | 'Succeeded' | 'Unknown' | undefined>();
@@ -165,7 +209,7 @@ describe('pruned objects in a store', () => {
 describe('a cluster-scoped kind', () => {
   it('has an Api without a namespace and refs without one', () => {
     expectTypeOf(Node.api).parameters.toEqualTypeOf<[client: Parameters<typeof Node.api>[0]]>();
-    expect(Node.ref('worker-1').key).toBe('/worker-1');
+    expect(Node.ref('worker-1').key).toBe('worker-1');
     // @ts-expect-error a cluster-scoped kind's ref takes no namespace
     Node.ref('worker-1', 'default');
     expect(Node.resource).toMatchObject({ group: '', version: 'v1', plural: 'nodes', namespaced: false });

@@ -12,7 +12,7 @@ import type { Logger } from '../../runtime/logger.ts';
 import { reflector } from '../../runtime/reflector.ts';
 import { store, type Store } from '../../runtime/store.ts';
 import { dropsManagedFields } from '../../runtime/kind.ts';
-import type { KubeObject, ObjectList, ResourceDescriptor, WatchEvent, WatcherEvent } from '../../runtime/types.ts';
+import type { KubeObject, ObjectList, ResourceDescriptor, Stored, WatchEvent, WatcherEvent } from '../../runtime/types.ts';
 import { ConfigMap as ConfigMapKind, type ConfigMap as GeneratedConfigMap } from '../../generated/core/v1/configmap.ts';
 import { metadataWatcher, watcher, watchObject, type WatcherConfig } from '../../runtime/watcher.ts';
 import { compactEtcd, currentState, startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
@@ -44,7 +44,7 @@ const capture = (): Logger & { lines: string[] } => {
 function run<K extends KubeObject>(source: Parameters<typeof watcher<K>>[0], config: WatcherConfig = {}) {
   const { reader, writer } = store<K>();
   const ac = new AbortController();
-  const events: WatcherEvent<K>[] = [];
+  const events: WatcherEvent<Stored<K>>[] = [];
   const done = (async () => {
     for await (const e of reflector(writer, watcher(source, { ...config, signal: ac.signal }))) events.push(e);
   })();

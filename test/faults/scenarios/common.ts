@@ -14,7 +14,7 @@
 import { Api } from '../../../runtime/api.ts';
 import { exponentialBackoff } from '../../../runtime/backoff.ts';
 import { ApiError, type KubeError } from '../../../runtime/errors.ts';
-import type { KubeObject, WatcherEvent } from '../../../runtime/types.ts';
+import type { KubeObject, Stored, WatcherEvent } from '../../../runtime/types.ts';
 import type { WatcherConfig } from '../../../runtime/watcher.ts';
 import { configMaps, openClient, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
@@ -92,7 +92,7 @@ export async function scenarioNamespace(lab: Lab, prefix: string, fixed: boolean
 
 export interface ThroughOptions {
   context?: string;
-  onEvent?: (e: WatcherEvent<ConfigMap>) => void;
+  onEvent?: (e: WatcherEvent<Stored<ConfigMap>>) => void;
   requestTimeoutMs?: number;
   kubeconfig?: string;
 }
