@@ -9,6 +9,7 @@ import { describe } from './client.ts';
 import { decodeWatchEvents } from './decode.ts';
 import { KubeError, type Status } from './errors.ts';
 import { parseWithoutManagedFields } from './strip.ts';
+import { labelSelectorText, type LabelSelector } from './labels.ts';
 import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Whole } from './types.ts';
 import { apiVersionOf } from './types.ts';
 
@@ -17,8 +18,8 @@ const PARTIAL_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.i
 
 /** Selectors shared by list and watch. */
 export interface SelectorOptions {
-  /** e.g. `app=web,tier in (a,b)` */
-  labelSelector?: string;
+  /** e.g. `app=web,tier in (a,b)`, or the struct objects hold: `{ matchLabels: { app: 'web' } }` */
+  labelSelector?: string | LabelSelector;
   /** e.g. `metadata.name=foo` */
   fieldSelector?: string;
 }
@@ -156,7 +157,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Reads one object. @throws ApiError (404 when absent). */
-  get(name: string, opts: { signal?: AbortSignal } = {}): Promise<K> {
+  async get(name: string, opts: { signal?: AbortSignal } = {}): Promise<K> {
     return this.client.request<K>({ path: this.path(name), signal: opts.signal });
   }
 
@@ -171,7 +172,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Lists one page. */
-  list(opts: ListOptions = {}): Promise<ObjectList<K>> {
+  async list(opts: ListOptions = {}): Promise<ObjectList<K>> {
     return this.client.request<ObjectList<K>>({ path: this.path(), query: listQuery(opts), parse: listParser(opts), signal: opts.signal });
   }
 
@@ -180,7 +181,8 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
    * the watch (after `timeoutSeconds`); stopping it early closes the connection.
    */
   watch(opts: WatchOptions = {}): AsyncIterable<WatchEvent<K>> {
-    return watchEvents<K>(this.client, this.path(), opts);
+    // The path is built when iteration starts, so a bad Api fails there, not at this call.
+    return { [Symbol.asyncIterator]: () => watchEvents<K>(this.client, this.path(), opts)[Symbol.asyncIterator]() };
   }
 
   /** The metadata-only view of this kind: objects come back as `PartialObjectMeta<K>`. */
@@ -198,22 +200,22 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Creates `obj` (in the Api's namespace, or the object's own when the Api spans all namespaces). */
-  create(obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
+  async create(obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'POST', path: this.path(undefined, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
   /** Replaces `name` with `obj` (optimistic concurrency through `metadata.resourceVersion`). */
-  replace(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
+  async replace(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'PUT', path: this.path(name, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
   /** Patches `name`. Server-side apply needs `fieldManager`. */
-  patch(name: string, patch: Patch<K>, opts: WriteOptions & { namespace?: string } = {}): Promise<K> {
+  async patch(name: string, patch: Patch<K>, opts: WriteOptions & { namespace?: string } = {}): Promise<K> {
     return this.patchAt(name, undefined, patch, opts);
   }
 
   /** Deletes `name`; resolves to the object (when deletion is deferred by finalizers) or the server's `Status`. */
-  delete(name: string, opts: DeleteOptions & { namespace?: string } = {}): Promise<K | Status> {
+  async delete(name: string, opts: DeleteOptions & { namespace?: string } = {}): Promise<K | Status> {
     const { signal, dryRun, namespace, ...body } = opts;
     return this.client.request<K | Status>({
       method: 'DELETE', path: this.path(name, undefined, namespace ?? this.namespace), query: { dryRun },
@@ -222,17 +224,17 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Reads the `status` subresource. */
-  getStatus(name: string, opts: { signal?: AbortSignal } = {}): Promise<K> {
+  async getStatus(name: string, opts: { signal?: AbortSignal } = {}): Promise<K> {
     return this.client.request<K>({ path: this.path(name, 'status'), signal: opts.signal });
   }
 
   /** Replaces the `status` subresource. */
-  replaceStatus(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
+  async replaceStatus(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'PUT', path: this.path(name, 'status', this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
   /** Patches the `status` subresource. */
-  patchStatus(name: string, patch: Patch<K>, opts: WriteOptions & { namespace?: string } = {}): Promise<K> {
+  async patchStatus(name: string, patch: Patch<K>, opts: WriteOptions & { namespace?: string } = {}): Promise<K> {
     return this.patchAt(name, 'status', patch, opts);
   }
 
@@ -261,7 +263,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
 
 function listQuery(o: ListOptions): Query {
   return {
-    labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue,
+    labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue,
     resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch, timeoutSeconds: o.timeoutSeconds,
   };
 }
@@ -276,7 +278,7 @@ function writeQuery(o: WriteOptions): Query {
 
 async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, accept?: string): AsyncGenerator<WatchEvent<K>> {
   const query: Query = {
-    watch: true, labelSelector: o.labelSelector, fieldSelector: o.fieldSelector,
+    watch: true, labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector,
     resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch,
     allowWatchBookmarks: o.allowWatchBookmarks ?? true, sendInitialEvents: o.sendInitialEvents, timeoutSeconds: o.timeoutSeconds,
   };

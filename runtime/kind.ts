@@ -9,7 +9,7 @@
 import { Api } from './api.ts';
 import type { Client } from './client.ts';
 import { consoleLogger } from './logger.ts';
-import { ObjectRef } from './object-ref.ts';
+import { ObjectRef, type KindTag } from './object-ref.ts';
 import { modify, reflector } from './reflector.ts';
 import { store, type Store, type StoreOptions } from './store.ts';
 import type { KubeObject, PartialObjectMeta, Projected, ResourceDescriptor, Stored, WatcherEvent } from './types.ts';
@@ -185,8 +185,12 @@ export interface KindBase<K extends KubeObject, F> {
   readonly resource: ResourceDescriptor;
   /** `v1`, `apps/v1`, … */
   readonly apiVersion: string;
-  /** The reference of an object of this kind (keeps its uid and resourceVersion). */
-  refFrom(obj: RefSource): ObjectRef<K>;
+  /**
+   * The reference of an object of this kind (keeps its uid and
+   * resourceVersion): a full, stored, pruned, kept or metadata-only one. An
+   * object typed as another kind does not compile.
+   */
+  refFrom(obj: RefSource & { readonly kind?: KindTag<K>['kind'] | 'PartialObjectMetadata' }): ObjectRef<K>;
   /**
    * A function that drops the fields `spec` names (two levels deep) and
    * builds a new object of the rest — every other field, including fields

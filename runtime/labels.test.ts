@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { KubeError } from './errors.ts';
-import { LabelSelectorError, parseLabelSelector } from './labels.ts';
+import { formatLabelSelector, labelMatcher, LabelSelectorError, parseLabelSelector } from './labels.ts';
+import { store } from './store.ts';
+import type { KubeObject } from './types.ts';
 
 describe('parseLabelSelector', () => {
   it('parses every operator into requirements', () => {
@@ -37,7 +39,7 @@ describe('parseLabelSelector', () => {
   });
 });
 
-describe('LabelSelector.matches', () => {
+describe('LabelMatcher.matches', () => {
   const cases: [string, Record<string, string> | undefined, boolean][] = [
     ['app=web', { app: 'web' }, true],
     ['app=web', { app: 'api' }, false],
@@ -105,5 +107,43 @@ describe('selector errors', () => {
     expect(error).toBeInstanceOf(KubeError);
     expect((error as LabelSelectorError).position).toBe(16);
     expect((error as LabelSelectorError).selector).toBe('app=web,tier in db');
+  });
+});
+
+describe('the LabelSelector struct', () => {
+  it('formats as the string syntax the server takes, and matches as that string does', () => {
+    const selector = {
+      matchLabels: { tier: 'fe', app: 'web' },
+      matchExpressions: [
+        { key: 'env', operator: 'In', values: ['prod', 'staging'] },
+        { key: 'zone', operator: 'NotIn', values: ['x'] },
+        { key: 'team', operator: 'Exists' },
+        { key: 'legacy', operator: 'DoesNotExist' },
+      ],
+    } as const;
+    expect(formatLabelSelector(selector)).toBe('app=web,tier=fe,env in (prod,staging),zone notin (x),team,!legacy');
+    const m = labelMatcher(selector);
+    expect(m.matches({ app: 'web', tier: 'fe', env: 'prod', team: 'a' })).toBe(true);
+    expect(m.matches({ app: 'web', tier: 'fe', env: 'prod', team: 'a', legacy: '1' })).toBe(false);
+    expect(m.matches({ app: 'web', tier: 'fe', env: 'dev', team: 'a' })).toBe(false);
+    expect(labelMatcher({}).matches(undefined)).toBe(true);
+    expect(labelMatcher('app=web').matches({ app: 'web' })).toBe(true);
+  });
+
+  it('refuses what the server would refuse, saying what', () => {
+    expect(() => formatLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In' }] })).toThrow(/operator In needs values/);
+    expect(() => formatLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] })).toThrow(/takes no values/);
+    expect(() => formatLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] })).toThrow(/unknown operator "Gt"/);
+    expect(() => formatLabelSelector({ matchLabels: { 'bad key!': 'x' } })).toThrow(LabelSelectorError);
+  });
+
+  it('filters a store as the string does', () => {
+    const { reader, writer } = store<KubeObject>();
+    const obj = (name: string, labels: Record<string, string>) => ({ metadata: { name, uid: name, resourceVersion: '1', labels } });
+    writer.apply({ type: 'Apply', object: obj('a', { app: 'web', env: 'prod' }) });
+    writer.apply({ type: 'Apply', object: obj('b', { app: 'web', env: 'dev' }) });
+    const byStruct = reader.filter({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] });
+    expect(byStruct.map((o) => o.metadata.name)).toEqual(['a']);
+    expect(reader.filter('app=web,env in (prod)').map((o) => o.metadata.name)).toEqual(['a']);
   });
 });

@@ -1,7 +1,9 @@
 /**
- * Label selectors in the server's string syntax, parsed once and matched
- * locally, so that a store can be filtered with the same text one would pass
- * as `labelSelector` to a list or watch.
+ * Label selectors, in the server's string syntax or as the API's
+ * `LabelSelector` struct (`{ matchLabels, matchExpressions }`, what a
+ * Deployment or a Service holds), turned once into a `LabelMatcher` and
+ * matched locally — so a store can be filtered with the same selector one
+ * would pass as `labelSelector` to a list or watch, which takes either form.
  *
  * Grammar (as kube-apiserver accepts it): requirements separated by commas,
  * all of which must hold.
@@ -44,24 +46,86 @@ export class LabelSelectorError extends KubeError {
 /** The labels of an object, possibly frozen, possibly absent. */
 export type Labels = { readonly [key: string]: string } | undefined;
 
-/** A parsed selector. An empty selector matches everything. */
+/**
+ * The API's label selector struct (`metav1.LabelSelector`), as objects hold
+ * it: every `matchLabels` pair and every `matchExpressions` entry must hold.
+ * The generated `LabelSelector` of `meta/v1` has this shape.
+ */
 export interface LabelSelector {
+  readonly matchLabels?: { readonly [key: string]: string } | undefined;
+  readonly matchExpressions?: readonly {
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | (string & {});
+    readonly values?: readonly string[] | undefined;
+  }[] | undefined;
+}
+
+/** A selector parsed once, to match labels locally. An empty selector matches everything. */
+export interface LabelMatcher {
   readonly requirements: readonly LabelRequirement[];
   /** True when every requirement holds for `labels`. */
   matches(labels: Labels): boolean;
 }
 
 /**
- * Parses a selector; throws `LabelSelectorError` on bad syntax.
+ * Parses a selector in the server's string syntax; throws `LabelSelectorError` on bad syntax.
  *
  * @example
  * const sel = parseLabelSelector('app=web,tier!=db,env in (prod,staging),!legacy');
  * sel.matches({ app: 'web', env: 'prod' }); // true
  * sel.matches({ app: 'web', env: 'dev' });  // false
  */
-export function parseLabelSelector(text: string): LabelSelector {
+export function parseLabelSelector(text: string): LabelMatcher {
   const requirements = new Parser(text).parse();
   return { requirements, matches: (labels) => requirements.every((r) => holds(r, labels)) };
+}
+
+/**
+ * The string form of a `LabelSelector` struct, for a list or watch query;
+ * checked as the server would (a bad key, value or operator throws
+ * `LabelSelectorError`). Keys are sorted, so equal selectors give equal text.
+ *
+ * @example
+ * formatLabelSelector({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['fe', 'be'] }] });
+ * // 'app=web,tier in (fe,be)'
+ */
+export function formatLabelSelector(selector: LabelSelector): string {
+  const parts = Object.keys(selector.matchLabels ?? {}).sort().map((k) => `${k}=${selector.matchLabels![k]}`);
+  for (const e of selector.matchExpressions ?? []) {
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+      case 'NotIn':
+        if (values.length === 0) throw new LabelSelectorError(JSON.stringify(e), 0, `operator ${e.operator} needs values`);
+        parts.push(`${e.key} ${e.operator === 'In' ? 'in' : 'notin'} (${values.join(',')})`);
+        break;
+      case 'Exists':
+      case 'DoesNotExist':
+        if (values.length > 0) throw new LabelSelectorError(JSON.stringify(e), 0, `operator ${e.operator} takes no values`);
+        parts.push(e.operator === 'Exists' ? e.key : `!${e.key}`);
+        break;
+      default:
+        throw new LabelSelectorError(JSON.stringify(e), 0, `unknown operator ${JSON.stringify(e.operator)}`);
+    }
+  }
+  const text = parts.join(',');
+  new Parser(text).parse(); // the same checks as the string form: a selector the server would refuse throws here
+  return text;
+}
+
+/**
+ * A matcher for a selector in either form.
+ *
+ * @example
+ * labelMatcher(deployment.spec.selector).matches(pod.metadata.labels);
+ */
+export function labelMatcher(selector: string | LabelSelector): LabelMatcher {
+  return parseLabelSelector(typeof selector === 'string' ? selector : formatLabelSelector(selector));
+}
+
+/** The query form of a selector given either way. */
+export function labelSelectorText(selector: string | LabelSelector | undefined): string | undefined {
+  return selector === undefined || typeof selector === 'string' ? selector : formatLabelSelector(selector);
 }
 
 function holds(r: LabelRequirement, labels: Labels): boolean {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Backoff } from './backoff.ts';
 import { ApiError, KubeError } from './errors.ts';
-import { appliedObjects, backoff, modify, predicateFilter, predicates, reflector, touchedObjects } from './reflector.ts';
+import { appliedObjects, modify, predicateFilter, predicates, reflector, streamBackoff, touchedObjects } from './reflector.ts';
 import { store } from './store.ts';
 import type { WithMeta } from './reflector.ts';
 import type { KubeObject, Stored, WatcherEvent } from './types.ts';
@@ -221,7 +221,7 @@ describe('predicateFilter', () => {
   });
 });
 
-describe('backoff', () => {
+describe('streamBackoff', () => {
   /** A policy that hands out the given delays and records its calls. */
   function scripted(delays: number[]) {
     const calls: string[] = [];
@@ -248,7 +248,7 @@ describe('backoff', () => {
       { type: 'Apply', object: pod('b') },
     ];
     const { policy, calls } = scripted([100, 200]);
-    const stream = backoff(from(events), policy);
+    const stream = streamBackoff(from(events), policy);
 
     expect((await stream.next()).value).toBe(events[0]);
     expect((await stream.next()).value).toBe(events[1]); // errors are yielded at once
@@ -272,7 +272,7 @@ describe('backoff', () => {
   it('does not wait when the consumer stops after an error', async () => {
     vi.useFakeTimers();
     const { policy } = scripted([60_000]);
-    const stream = backoff(from<WatcherEvent<Pod>>([{ type: 'Error', error: new KubeError('x') }, { type: 'Init' }]), policy);
+    const stream = streamBackoff(from<WatcherEvent<Pod>>([{ type: 'Error', error: new KubeError('x') }, { type: 'Init' }]), policy);
     await stream.next();
     const stopped = stream.return(undefined);
     const stoppedDone = settled(stopped);

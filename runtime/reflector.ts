@@ -6,7 +6,8 @@
  * objects (`appliedObjects`, `touchedObjects`), transform objects before they
  * reach the store (`modify`, where pruning plugs in), drop objects whose
  * interesting part did not change (`predicateFilter` with `predicates`), and
- * slow down after errors (`backoff`).
+ * slow down after errors (`streamBackoff`, for streams other than a
+ * watcher's: the watcher backs off by itself).
  *
  * Errors are never swallowed: the helpers that drop `Error` events hand each
  * one to an `onError` callback, which by default logs `error.message` at warn
@@ -16,7 +17,7 @@
  *
  * ```ts
  * const { reader, writer } = store<PodMeta>();
- * const events = reflector(writer, modify(backoff(watcher(pods)), prunePod));
+ * const events = reflector(writer, modify(watcher(pods), prunePod)); // the watcher backs off after its own failures
  * for await (const pod of predicateFilter(appliedObjects(events), predicates.generation)) reconcile(pod);
  * ```
  */
@@ -221,8 +222,8 @@ export async function* predicateFilter<K extends WithMeta>(
   }
 }
 
-/** Options of `backoff`. */
-export interface BackoffOptions {
+/** Options of `streamBackoff`. */
+export interface StreamBackoffOptions {
   /** Cuts a wait short when aborted. */
   signal?: AbortSignal;
 }
@@ -234,13 +235,16 @@ export interface BackoffOptions {
  * happens only when the consumer asks for the next item, so stopping after an
  * error does not wait.
  *
+ * For event streams that do not back off by themselves. A `watcher` already
+ * does (its `backoff` option): wrapping one would wait twice after each failure.
+ *
  * @example
- * for await (const event of backoff(watcher(podApi), exponentialBackoff({ maxMs: 10_000 }))) handle(event);
+ * for await (const event of streamBackoff(eventsFromMyQueue(), exponentialBackoff({ maxMs: 10_000 }))) handle(event);
  */
-export async function* backoff<E extends { type: string; error?: unknown }>(
+export async function* streamBackoff<E extends { type: string; error?: unknown }>(
   stream: AsyncIterable<E>,
   policy: BackoffPolicy = defaultBackoff,
-  opts: BackoffOptions = {},
+  opts: StreamBackoffOptions = {},
 ): AsyncGenerator<E, void, undefined> {
   const delays = policy();
   for await (const event of stream) {

@@ -41,8 +41,8 @@
  * object), so names such as `__proto__` or `constructor` are ordinary names here.
  */
 import { AbortedError, KubeError } from './errors.ts';
-import { parseLabelSelector } from './labels.ts';
-import type { LabelSelector } from './labels.ts';
+import { labelMatcher } from './labels.ts';
+import type { LabelMatcher, LabelSelector } from './labels.ts';
 import { objectKey, storeKey } from './object-ref.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from './types.ts';
@@ -364,14 +364,16 @@ export class Store<K extends KubeObject> {
   }
 
   /**
-   * The objects that satisfy a predicate or match a label selector (the
-   * server's syntax, see `labels.ts`; a bad selector throws `LabelSelectorError`).
+   * The objects that satisfy a predicate or match a label selector: the
+   * server's syntax, the `{ matchLabels, matchExpressions }` struct, or a
+   * parsed `LabelMatcher` (a bad selector throws `LabelSelectorError`).
    *
    * @example
    * reader.filter('app=web,env in (prod,staging),!legacy');
+   * reader.filter(deployment.spec.selector);
    * reader.filter((p) => p.status?.phase === 'Running');
    */
-  filter(selector: ((obj: Stored<K>) => boolean) | string | LabelSelector): Stored<K>[] {
+  filter(selector: ((obj: Stored<K>) => boolean) | string | LabelSelector | LabelMatcher): Stored<K>[] {
     const predicate = typeof selector === 'function' ? selector : labelPredicate<K>(selector);
     const out: Stored<K>[] = [];
     for (const obj of this.core.live.values()) if (predicate(obj as Stored<K>)) out.push(obj as Stored<K>);
@@ -447,8 +449,8 @@ function neverReady(): KubeError {
   return new KubeError('kubereflect: the store writer was closed before the first list completed (no InitDone); the store will never be ready');
 }
 
-function labelPredicate<K extends KubeObject>(selector: string | LabelSelector): (obj: Stored<K>) => boolean {
-  const parsed = typeof selector === 'string' ? parseLabelSelector(selector) : selector;
+function labelPredicate<K extends KubeObject>(selector: string | LabelSelector | LabelMatcher): (obj: Stored<K>) => boolean {
+  const parsed = typeof selector === 'object' && 'matches' in selector ? selector : labelMatcher(selector);
   return (obj) => parsed.matches((obj as KubeObject).metadata?.labels);
 }
 

@@ -13,7 +13,7 @@ import type { Backoff } from './backoff.ts';
 import { ApiError, DecodeError, TransportError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { ObjectList, WatcherEvent, WatchEvent } from './types.ts';
-import { watcher, watchObject } from './watcher.ts';
+import { jittered, watcher, watchObject } from './watcher.ts';
 
 interface Obj {
   metadata: { name?: string; resourceVersion?: string; annotations?: Record<string, string> };
@@ -99,6 +99,16 @@ async function take(source: ListWatch<Obj>, n: number, config: Parameters<typeof
 const short = (events: WatcherEvent<Obj>[]) =>
   events.map((e) => ('object' in e ? `${e.type}:${e.object.metadata.name}` : e.type === 'Error' ? `Error:${(e.error as ApiError).code ?? e.error.name}` : e.type));
 
+describe('watch timeouts', () => {
+  it('spread: reflectors started together do not all reconnect together', () => {
+    const asked = Array.from({ length: 200 }, () => jittered(290));
+    expect(Math.min(...asked)).toBeGreaterThanOrEqual(290);
+    expect(Math.max(...asked)).toBeLessThanOrEqual(362);
+    expect(new Set(asked).size).toBeGreaterThan(30);
+    expect(jittered(0)).toBe(0);
+  });
+});
+
 describe('watcher: list + watch', () => {
   it('lists page by page, emits each page as it arrives, and watches from the list resourceVersion', async () => {
     const s = new Script(
@@ -110,7 +120,12 @@ describe('watcher: list + watch', () => {
     expect(s.lists.map((l) => [l.limit, l.continue, l.resourceVersion, l.labelSelector])).toEqual([
       [2, undefined, undefined, 'app=x'], [2, 'c1', undefined, 'app=x'], [2, 'c2', undefined, 'app=x'],
     ]);
-    expect(s.watches[0]).toMatchObject({ resourceVersion: '10', allowWatchBookmarks: true, timeoutSeconds: 290, labelSelector: 'app=x' });
+    expect(s.watches[0]).toMatchObject({ resourceVersion: '10', allowWatchBookmarks: true, labelSelector: 'app=x' });
+    // 290 s plus a random quarter at most, and the idle limit follows the request's own timeout.
+    const { timeoutSeconds, idleTimeoutMs } = s.watches[0]!;
+    expect(timeoutSeconds).toBeGreaterThanOrEqual(290);
+    expect(timeoutSeconds).toBeLessThanOrEqual(362);
+    expect(idleTimeoutMs).toBe((timeoutSeconds! + 5) * 1000);
     expect(s.watches[0]!.sendInitialEvents).toBeUndefined();
   });
 
@@ -279,6 +294,19 @@ describe('watcher: streaming lists', () => {
     expect(s.watches.slice(1).every((w) => w.sendInitialEvents === undefined)).toBe(true);
     expect(s.lists).toHaveLength(2);
     expect(log.lines.filter((l) => l.includes('falling back to list + watch'))).toHaveLength(1);
+  });
+
+  it('keeps streaming lists after a 404 (a CRD not yet served): backs off and asks again', async () => {
+    const log = quiet();
+    const s = new Script([], [
+      status(404, 'NotFound'),
+      { events: [ev('ADDED', obj('a', '5')), bookmark('8', true)], hang: true },
+    ]);
+    const got = await take(s, 5, { initialList: 'StreamingList', logger: log, backoff: () => ({ next: () => 0, reset: () => {} }) });
+    expect(short(got)).toEqual(['Init', 'Error:404', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.watches.map((w) => w.sendInitialEvents)).toEqual([true, true]);
+    expect(s.lists).toHaveLength(0);
+    expect(log.lines.filter((l) => l.includes('falling back'))).toHaveLength(0);
   });
 
   it('starts the streaming list over after a failure before the end bookmark', async () => {

@@ -29,14 +29,21 @@ import { ApiError, KubeError } from './errors.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import type { KubeObject, PartialObjectMeta, WatcherEvent, WatchEvent } from './types.ts';
 import type { Api } from './api.ts';
+import type { LabelSelector } from './labels.ts';
 
 /** How a watcher lists and watches; every field has a default. */
 export interface WatcherConfig {
-  labelSelector?: string;
+  /** Only objects whose labels match: the string syntax, or the struct objects hold (`{ matchLabels, matchExpressions }`). */
+  labelSelector?: string | LabelSelector;
+  /** Only objects whose fields match, e.g. `spec.nodeName=worker-1`. */
   fieldSelector?: string;
-  /** Seconds after which the server ends each watch request (default 290). */
+  /**
+   * Seconds after which the server ends each watch request (default 290).
+   * Each request asks for this plus up to a quarter more, at random, so that
+   * watchers started together do not all reconnect together.
+   */
   timeoutSeconds?: number;
-  /** A watch with no bytes for this long is treated as dead (default `timeoutSeconds` + 5 s). */
+  /** A watch with no bytes for this long is treated as dead (default: the request's timeout + 5 s). */
   idleTimeoutMs?: number;
   /** Objects per list page (default 500). */
   pageSize?: number;
@@ -83,15 +90,19 @@ interface Step<K> {
 
 interface Context<K> {
   api: ListWatch<K>;
-  cfg: Required<Omit<WatcherConfig, 'labelSelector' | 'fieldSelector' | 'signal'>> & WatcherConfig;
+  cfg: Required<Omit<WatcherConfig, 'labelSelector' | 'fieldSelector' | 'signal' | 'idleTimeoutMs'>> & WatcherConfig;
   signal: AbortSignal;
   /** Cleared after the server refused a streaming list. */
   streaming: boolean;
 }
 
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
-/** Answers that mean "this server does not do streaming lists", as opposed to a passing failure. */
-const REFUSES_STREAMING = new Set([400, 404, 406, 415, 422, 501]);
+/**
+ * Answers that mean "this server does not do streaming lists", as opposed to a
+ * passing failure. Not 404: that is the resource not being served (yet: a CRD
+ * not established), which a later attempt may find.
+ */
+const REFUSES_STREAMING = new Set([400, 406, 415, 422, 501]);
 
 /**
  * Watches the objects of `api`: see the module documentation for the events
@@ -110,7 +121,6 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
     cfg: {
       ...config,
       timeoutSeconds,
-      idleTimeoutMs: config.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
       pageSize: config.pageSize ?? 500,
       listSemantic: config.listSemantic ?? 'MostRecent',
       initialList: config.initialList ?? 'ListWatch',
@@ -354,17 +364,23 @@ function relist<K>(ctx: Context<K>, error: ApiError): Step<K> {
   return { emit: [], next: { phase: 'Empty' }, gone: true };
 }
 
+/** `seconds` plus up to a quarter more, whole seconds (0 stays 0: the server's own default). */
+export function jittered(seconds: number): number {
+  return seconds > 0 ? seconds + Math.floor(Math.random() * (seconds / 4 + 1)) : seconds;
+}
+
 function watching<K>(resourceVersion: string): State<K> {
   return { phase: 'Watching', resourceVersion, stream: undefined, opened: 0, events: 0 };
 }
 
 function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVersionMatch?: 'NotOlderThan'; sendInitialEvents?: boolean; allowWatchBookmarks: boolean }): AsyncIterator<WatchEvent<K>> {
+  const timeoutSeconds = jittered(ctx.cfg.timeoutSeconds);
   return ctx.api.watch({
     ...o,
     labelSelector: ctx.cfg.labelSelector,
     fieldSelector: ctx.cfg.fieldSelector,
-    timeoutSeconds: ctx.cfg.timeoutSeconds,
-    idleTimeoutMs: ctx.cfg.idleTimeoutMs,
+    timeoutSeconds,
+    idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
     stripManagedFields: ctx.cfg.stripManagedFields,
     signal: ctx.signal,
   })[Symbol.asyncIterator]();

@@ -203,6 +203,10 @@ describe('pruned objects in a store', () => {
     // @ts-expect-error status is not in the stored type
     void got?.status;
     expect(Pod.refFrom(got!).key).toBe('shop/web-0');
+    const deployment = { apiVersion: 'apps/v1' as const, kind: 'Deployment' as const, metadata: { name: 'web', namespace: 'shop' } };
+    // @ts-expect-error a Deployment is not a Pod
+    Pod.refFrom(deployment);
+    expect(Deployment.refFrom(deployment).key).toBe('shop/web');
   });
 });
 

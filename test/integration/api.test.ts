@@ -58,7 +58,7 @@ describe('Api against kube-apiserver', () => {
     await api.patch('p', { type: 'json', operations: [{ op: 'add', path: '/metadata/labels/json', value: 'yes' }] });
     const applied = await api.patch('p', { type: 'apply', body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { ssa: 'yes' } } } }, { fieldManager: 'kubereflect-test' });
     expect(applied.metadata?.labels).toMatchObject({ app: 'web', merge: 'yes', strategic: 'yes', json: 'yes', ssa: 'yes' });
-    expect(() => api.patch('p', { type: 'apply', body: {} })).toThrow(/needs a fieldManager/);
+    await expect(api.patch('p', { type: 'apply', body: {} })).rejects.toThrow(/needs a fieldManager/);
 
     const withStatus = await api.patchStatus('p', { type: 'merge', body: { status: { message: 'hello' } } });
     expect(withStatus.status?.message).toBe('hello');
@@ -94,7 +94,12 @@ describe('Api against kube-apiserver', () => {
     const all = new Api<Pod>(admin, pods);
     const list = await all.list({ labelSelector: 'app=web', fieldSelector: `metadata.namespace=${ns}` });
     expect(list.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)).toEqual([`${ns}/everywhere`]);
-    expect(() => all.get('everywhere')).toThrow(KubeError);
+    // The struct objects hold works as the string does (the server sees the string form).
+    const byStruct = await all.list({ labelSelector: { matchLabels: { app: 'web' } }, fieldSelector: `metadata.namespace=${ns}` });
+    expect(byStruct.items.map((p) => p.metadata?.name)).toEqual(['everywhere']);
+    const none = await all.list({ labelSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['web'] }] }, fieldSelector: `metadata.namespace=${ns}` });
+    expect(none.items).toEqual([]);
+    await expect(all.get('everywhere')).rejects.toThrow(KubeError);
     // create takes the namespace from the object when the Api spans all namespaces
     const created = await all.create({ ...pod('from-object'), metadata: { name: 'from-object', namespace: ns } });
     expect(created.metadata?.namespace).toBe(ns);
