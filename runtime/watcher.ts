@@ -366,7 +366,7 @@ function relist<K>(ctx: Context<K>, error: ApiError): Step<K> {
 
 /** `seconds` plus up to a quarter more, whole seconds (0 stays 0: the server's own default). */
 export function jittered(seconds: number): number {
-  return seconds > 0 ? seconds + Math.floor(Math.random() * (seconds / 4 + 1)) : seconds;
+  return seconds > 0 ? seconds + Math.floor(Math.random() * (Math.floor(seconds / 4) + 1)) : seconds;
 }
 
 function watching<K>(resourceVersion: string): State<K> {
