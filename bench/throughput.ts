@@ -19,7 +19,8 @@
  * into a `Map` that already holds the N listed pods — no watcher, no store.
  */
 import { readFileSync } from 'node:fs';
-import { Api, Client, decodeWatchEvents } from '../runtime/index.ts';
+import { Api, Client } from '../runtime/index.ts';
+import { decodeWatchEvents } from '../runtime/decode.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
 import { inChild, inProcess, rotate, stat, until, type RunContext, type Stat } from './harness.ts';
 import { pages, podResource, type BenchPod } from './data.ts';

@@ -2,18 +2,39 @@
  * kubereflect's runtime: a typed client and `Api`, the watcher, the store and
  * reflector, the shared dispatcher, and the helpers around them. See
  * `docs/runtime.md` for how data flows through the pieces.
+ *
+ * The public surface is listed here name by name: internals (the store's
+ * shared state, the change listeners, line decoding, the byte scan that cuts
+ * managedFields) stay inside their modules.
  */
-export * from './types.ts';
-export * from './errors.ts';
-export * from './client.ts';
-export * from './api.ts';
-export * from './decode.ts';
-export * from './watcher.ts';
-export * from './backoff.ts';
-export * from './store.ts';
-export * from './reflector.ts';
-export * from './dispatcher.ts';
-export * from './object-ref.ts';
-export * from './labels.ts';
-export * from './logger.ts';
-export * from './kind.ts';
+export type { OwnerReference, ObjectMetaLike, KubeObject, PartialObjectMeta, ResourceDescriptor, ObjectList, WatchEvent, WatcherEvent, Stored, Projected, Whole, DeepReadonly } from './types.ts';
+export { apiVersionOf, editable, asWritable } from './types.ts';
+export type { Status } from './errors.ts';
+export { KubeError, ApiError, TransportError, TimeoutError, DecodeError, AbortedError } from './errors.ts';
+export type { ClientOptions, RequestOptions, StreamOptions, Query } from './client.ts';
+export { Client } from './client.ts';
+export type { SelectorOptions, ListOptions, WatchOptions, WriteOptions, DeleteOptions, DeepPartial, JsonPatchOperation, Patch, ListWatch } from './api.ts';
+export { Api } from './api.ts';
+export type { WatcherConfig } from './watcher.ts';
+export { watcher, metadataWatcher, watchObject } from './watcher.ts';
+export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './backoff.ts';
+export { exponentialBackoff, defaultBackoff, constantBackoff, sleep } from './backoff.ts';
+export type { StoreOptions, StoreHealth, StoreLookup } from './store.ts';
+export { Writer, Store, store } from './store.ts';
+export type { ErrorHandler, WithMeta, Predicate, PredicateFilterOptions, StreamBackoffOptions } from './reflector.ts';
+export { reflector, appliedObjects, touchedObjects, modify, predicates, predicateFilter, streamBackoff } from './reflector.ts';
+export type { SubscriberEvent } from './dispatcher.ts';
+export { SharedWriter, SharedStore, storeShared, reflectShared } from './dispatcher.ts';
+export type { ResourceKind, Named, KindTag } from './object-ref.ts';
+export { ObjectRef, objectKey, storeKey } from './object-ref.ts';
+export type { LabelRequirement, Labels, LabelSelector, LabelMatcher } from './labels.ts';
+export { LabelSelectorError, parseLabelSelector, formatLabelSelector, labelMatcher } from './labels.ts';
+export type { Logger } from './logger.ts';
+export { consoleLogger, silentLogger } from './logger.ts';
+// The kinds: what users call, and what generated modules build on (the projection plumbing).
+export type {
+  AllNamespaces, ApiMethod, ApiCore, ClusterApi, NamespacedApi, Identity, PruneSpec, FieldFlag, KeepSpec, Exact, Without, Only,
+  Pruned, Kept, Obj, Layout, Projection, RefSource, KindBase, ReflectorOptions, Reflection, Watchable, WatchableIf,
+  NamespacedKind, ClusterKind, KindDefinition,
+} from './kind.ts';
+export { allNamespaces, isObj, own, put, planPrune, planKeep, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';

@@ -138,8 +138,13 @@ const NOTHING: readonly never[] = Object.freeze([]);
  * writer.apply({ type: 'Apply', object: pod });
  */
 export class Writer<K extends KubeObject> {
+  /** @internal the state the writer and readers share */
+  protected readonly core: StoreCore<K>;
+
   /** @internal use `store()` */
-  constructor(protected readonly core: StoreCore<K>) {}
+  constructor(core: StoreCore<K>) {
+    this.core = core;
+  }
 
   /**
    * Applies one watcher event. At `InitDone` it returns the objects the
@@ -326,8 +331,13 @@ function isEmpty(o: object): boolean {
  * const frontends = reader.filter('tier=frontend');
  */
 export class Store<K extends KubeObject> {
+  /** @internal the state the writer and readers share */
+  protected readonly core: StoreCore<K>;
+
   /** @internal use `store()` */
-  constructor(protected readonly core: StoreCore<K>) {}
+  constructor(core: StoreCore<K>) {
+    this.core = core;
+  }
 
   /**
    * The object named by a reference, a `{ name, namespace }`, or a key.
