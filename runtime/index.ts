@@ -20,6 +20,7 @@ export { watcher, metadataWatcher, watchObject } from './watcher.ts';
 export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './backoff.ts';
 export { exponentialBackoff, defaultBackoff, constantBackoff, sleep } from './backoff.ts';
 export type { StoreOptions, StoreHealth, StoreLookup } from './store.ts';
+export type { IndexFunction, Indexers, BuiltInIndex } from './indexes.ts';
 export { Writer, Store, store } from './store.ts';
 export type { ErrorHandler, WithMeta, Predicate, PredicateFilterOptions, StreamBackoffOptions } from './reflector.ts';
 export { reflector, appliedObjects, touchedObjects, modify, predicates, predicateFilter, streamBackoff } from './reflector.ts';

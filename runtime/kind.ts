@@ -11,6 +11,7 @@ import type { Client } from './client.ts';
 import { consoleLogger } from './logger.ts';
 import { ObjectRef, type KindTag } from './object-ref.ts';
 import { modify, reflector } from './reflector.ts';
+import type { Indexers } from './indexes.ts';
 import { store, type Store, type StoreOptions } from './store.ts';
 import type { KubeObject, PartialObjectMeta, Projected, ResourceDescriptor, Stored, WatcherEvent } from './types.ts';
 import type { ListWatch } from './api.ts';
@@ -226,8 +227,9 @@ export interface ReflectorOptions {
  * A running cache: iterate it (or call `run()`) to drive the watch; `reader`
  * sees the store. Iterate it once. `stop()` ends the watch and the iteration.
  */
-export interface Reflection<R extends KubeObject> extends AsyncIterable<WatcherEvent<Stored<R>>> {
-  readonly reader: Store<R>;
+export interface Reflection<R extends KubeObject, I extends string = never> extends AsyncIterable<WatcherEvent<Stored<R>>> {
+  /** The store: reads, health, and lookups by the reflector's indexes (`byIndex`). */
+  readonly reader: Store<R, I>;
   /**
    * Drives the watch until `stop()` or the signal; resolves then. `Error`
    * events go to the watcher's logger (default: warnings on the console);
@@ -249,11 +251,26 @@ export interface Watchable<K extends KubeObject> {
    * void pods.run();
    * await pods.reader.waitUntilReady();
    */
-  reflector(api: ListWatch<K>, opts?: ReflectorOptions): Reflection<K>;
-  /** A reflector whose store holds `transform`ed objects (e.g. through `prune` or `keep`). */
-  reflector<R extends KubeObject>(api: ListWatch<K>, opts: ReflectorOptions & { transform: (obj: K) => R }): Reflection<R>;
+  /**
+   * A reflector whose store holds `transform`ed objects (e.g. through `prune` or `keep`).
+   *
+   * With `indexes`, give `transform` a function made beforehand (not a
+   * `prune`/`keep` call written inline), so that TypeScript knows the stored
+   * type when it types the index functions.
+   *
+   * @example
+   * const placement = Pod.keep({ spec: { nodeName: true } });
+   * const pods = Pod.reflector(api, { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
+   * pods.reader.byIndex('byNode', 'worker-1');
+   */
+  reflector<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: ReflectorOptions & { transform: (obj: K) => R; indexes?: Indexers<R, I> }): Reflection<R, I>;
+  /** A reflector of whole objects (the overload order matters: the one with `transform` must come first for its `indexes` to be typed). */
+  reflector<I extends string = never>(api: ListWatch<K>, opts?: ReflectorOptions & { indexes?: Indexers<K, I> }): Reflection<K, I>;
   /** A reflector of metadata-only objects: names, labels and owners without specs. */
-  metadataReflector(api: ListWatch<K> & Pick<Api<K>, 'metadata'>, opts?: ReflectorOptions): Reflection<PartialObjectMeta<K>>;
+  metadataReflector<I extends string = never>(
+    api: ListWatch<K> & Pick<Api<K>, 'metadata'>,
+    opts?: ReflectorOptions & { indexes?: Indexers<PartialObjectMeta<K>, I> },
+  ): Reflection<PartialObjectMeta<K>, I>;
 }
 
 /** `Watchable<K>` when the verbs `M` include list and watch. */
@@ -363,16 +380,20 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
       const meta = entry(spec, 'metadata');
       return marked(project(planKeep(layout, spec)), meta !== true && entry(meta, 'managedFields') !== true);
     },
-    reflector: (api: ListWatch<K>, opts: ReflectorOptions & { transform?: (obj: K) => KubeObject } = {}) => reflect(api, opts, opts.transform),
-    metadataReflector: (api: Pick<Api<K>, 'metadata'>, opts: ReflectorOptions = {}) => reflect(api.metadata(), opts),
+    reflector: (api: ListWatch<K>, opts: ReflectorOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) => reflect(api, opts, opts.transform),
+    metadataReflector: (api: Pick<Api<K>, 'metadata'>, opts: ReflectorOptions & { indexes?: Indexers<KubeObject> } = {}) => reflect(api.metadata(), opts),
   };
 }
 
-function reflect<K extends KubeObject, R extends KubeObject>(source: ListWatch<K>, opts: ReflectorOptions, transform?: (obj: K) => R): Reflection<R> {
+function reflect<K extends KubeObject, R extends KubeObject>(
+  source: ListWatch<K>,
+  opts: ReflectorOptions & { indexes?: Indexers<KubeObject> },
+  transform?: (obj: K) => R,
+): Reflection<R, string> {
   const stopper = new AbortController();
   const signals = [stopper.signal, opts.signal, opts.watcher?.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = AbortSignal.any(signals);
-  const { reader, writer } = store<R>(opts.store);
+  const { reader, writer } = store<R>({ ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
   // What the transform throws away need not be parsed: managedFields is cut from the bytes instead.
   const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(transform);
   const events = watcher(source, { ...opts.watcher, stripManagedFields, signal });

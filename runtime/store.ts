@@ -43,12 +43,22 @@
 import { AbortedError, KubeError } from './errors.ts';
 import { labelMatcher } from './labels.ts';
 import type { LabelMatcher, LabelSelector } from './labels.ts';
+import { StoreIndexes, type BuiltInIndex, type Indexers } from './indexes.ts';
 import { objectKey, storeKey } from './object-ref.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from './types.ts';
 
-/** Options of `store()`. */
-export interface StoreOptions {
+/** Options of `store()`; `I` names the indexes. */
+export interface StoreOptions<K extends KubeObject = KubeObject, I extends string = string> {
+  /**
+   * Secondary indexes by name (see `indexes.ts`): `reader.byIndex(name, value)`
+   * finds objects in time proportional to the result. `namespace` and `owner`
+   * always exist. Built on first lookup, then kept in step with every change.
+   *
+   * @example
+   * store<Pod, 'byNode'>({ indexes: { byNode: (p) => p.spec?.nodeName } });
+   */
+  indexes?: Indexers<K, I>;
   /** Freeze stored objects (top level). Default true. */
   freeze?: boolean;
   /** On a relist, keep the stored instance of an object whose uid and resourceVersion are unchanged. Default true. */
@@ -108,6 +118,7 @@ export class StoreCore<K extends KubeObject> {
   owner: string | undefined;
   readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   readonly listeners = new Set<ChangeListener<K>>();
+  readonly indexes: StoreIndexes<K>;
   readonly freeze: boolean;
   readonly reuseUnchanged: boolean;
   readonly shareManagedFieldLeaves: boolean;
@@ -119,7 +130,8 @@ export class StoreCore<K extends KubeObject> {
   lists = 0;
   resourceVersion: string | undefined;
 
-  constructor(opts: StoreOptions = {}) {
+  constructor(opts: StoreOptions<K> = {}) {
+    this.indexes = new StoreIndexes<K>(opts.indexes);
     this.freeze = opts.freeze ?? true;
     this.reuseUnchanged = opts.reuseUnchanged ?? true;
     this.shareManagedFieldLeaves = opts.shareManagedFieldLeaves ?? true;
@@ -185,7 +197,10 @@ export class Writer<K extends KubeObject> {
       case 'Apply': {
         // Straight into the live map; a watcher sends no Apply between Init and InitDone.
         const key = objectKey(event.object);
-        core.live.set(key, this.own(event.object));
+        const object = this.own(event.object);
+        // Indexes first: an index function that throws leaves the store as it was.
+        core.indexes.update(key, core.live.get(key), object);
+        core.live.set(key, object);
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
         for (const listener of core.listeners) listener(key);
         return NOTHING;
@@ -193,6 +208,7 @@ export class Writer<K extends KubeObject> {
       case 'Delete': {
         const key = objectKey(event.object);
         const stored = core.live.get(key);
+        core.indexes.update(key, stored, undefined);
         core.live.delete(key);
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
         // The last stored state is what consumers knew; the event's object may be shaped differently (unpruned).
@@ -209,6 +225,7 @@ export class Writer<K extends KubeObject> {
     const previous = core.live;
     // An InitDone without Init means an empty list: the whole truth is "nothing".
     const next = core.buffer ?? new Map<string, K>();
+    core.indexes.rebuild(next);
     core.live = next;
     core.buffer = undefined;
     core.lists++;
@@ -330,7 +347,7 @@ function isEmpty(o: object): boolean {
  * const web = reader.get({ name: 'web-0', namespace: 'shop' });
  * const frontends = reader.filter('tier=frontend');
  */
-export class Store<K extends KubeObject> {
+export class Store<K extends KubeObject, I extends string = string> {
   /** @internal the state the writer and readers share */
   protected readonly core: StoreCore<K>;
 
@@ -388,6 +405,20 @@ export class Store<K extends KubeObject> {
     const out: Stored<K>[] = [];
     for (const obj of this.core.live.values()) if (predicate(obj as Stored<K>)) out.push(obj as Stored<K>);
     return out;
+  }
+
+  /**
+   * The objects an index finds under `value`, in time proportional to how
+   * many there are: one of the store's own indexes, `namespace`, or `owner`
+   * (an owner's uid → the objects it owns). The first lookup of an index
+   * builds it. Throws `KubeError` for an unknown index name.
+   *
+   * @example
+   * reader.byIndex('owner', replicaSet.metadata.uid); // its pods
+   * reader.byIndex('byNode', 'worker-1');
+   */
+  byIndex(name: I | BuiltInIndex, value: string): Stored<K>[] {
+    return this.core.indexes.lookup(name, value, this.core.live) as Stored<K>[];
   }
 
   /** The number of stored objects. */
@@ -474,7 +505,7 @@ function labelPredicate<K extends KubeObject>(selector: string | LabelSelector |
  *   if (event.type === 'InitDone') console.log(`${reader.size} pods`);
  * }
  */
-export function store<K extends KubeObject>(opts: StoreOptions = {}): { reader: Store<K>; writer: Writer<K> } {
-  const core = new StoreCore<K>(opts);
+export function store<K extends KubeObject, I extends string = string>(opts: StoreOptions<K, I> = {}): { reader: Store<K, I>; writer: Writer<K> } {
+  const core = new StoreCore<K>(opts as StoreOptions<K>);
   return { reader: new Store(core), writer: new Writer(core) };
 }
