@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { LoadResult } from './data.ts';
 import type { FanoutResult } from './fanout.ts';
+import type { IndexesResult } from './indexes.ts';
 import type { Stat } from './harness.ts';
 import type { MemoryResult } from './memory.ts';
 import type { RelistResult } from './relist.ts';
@@ -29,6 +30,7 @@ export interface Results {
   throughput?: ThroughputResult[];
   relist?: RelistResult[];
   fanout?: FanoutResult[];
+  indexes?: IndexesResult[];
   context?: ContextResult;
 }
 
@@ -206,6 +208,17 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
     s.push(table(['measurement', 'N', ...Object.keys(r.fanout[0]!.costPerSubscriberMicros.dispatch)], r.fanout.flatMap((m) => (['dispatch', 'replay'] as const).map((mode) => [
       mode === 'replay' ? 'end to end' : 'dispatch alone', f0(m.n), ...Object.values(m.costPerSubscriberMicros[mode]).map((v) => f2(v)),
     ]))));
+  }
+
+  if (r.indexes) {
+    s.push('');
+    s.push('## 6. Secondary indexes');
+    s.push('');
+    s.push('Finding the pods of one node in a store of N pods spread over N/100 nodes (`bench/indexes.ts`, in memory, one process per repetition): `reader.byIndex(\'byNode\', node)` against a scan, `reader.filter((p) => p.spec?.nodeName === node)`; µs per lookup, median over every node. Heap an index adds per stored pod, after forced GCs: `byNode` (one value per pod) and the built-in `owner` (one owner per pod). client-node\'s cache has no secondary indexes, so there is no peer row.');
+    s.push('');
+    s.push(table(['N', 'nodes', 'scan µs', 'index µs', 'scan / index', 'byNode B/pod', 'owner B/pod'], r.indexes.map((x) => [
+      f0(x.n), f0(x.nodes), range(x.scanMicros, f0), range(x.indexMicros, f1), `${f0(x.scanMicros.median / x.indexMicros.median)}×`, f0(x.byNodeBytesPerPod.median), f0(x.ownerBytesPerPod.median),
+    ])));
   }
 
   if (r.context) {

@@ -6,7 +6,7 @@
  * scenarios in order, and writes `bench/results.json`, `bench/RESULTS.md` and
  * `bench/charts/*.svg`.
  *
- * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,context`
+ * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context`
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
  * the charts again from `<out>/results.json` (after editing `FINDINGS.md`);
  * `--merge` replaces only the scenarios of this run in an existing
@@ -20,6 +20,7 @@ import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
 import { runContext, type ContextRow } from './context.ts';
 import { benchNamespace, ensurePods, type LoadResult } from './data.ts';
 import { runFanout } from './fanout.ts';
+import { runIndexes } from './indexes.ts';
 import { loadavg, machine, stat, type RunContext } from './harness.ts';
 import { runMemory } from './memory.ts';
 import { recordReplayData, type ReplayData } from './replay.ts';
@@ -28,7 +29,7 @@ import { readFindings, renderCharts, renderReport, type Results } from './report
 import { runSync } from './sync.ts';
 import { runThroughput } from './throughput.ts';
 
-export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'context'] as const;
+export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Loads the data and runs `only` (default: every scenario). `loader` is what `ensurePods` reported per size. */
@@ -37,7 +38,8 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENAR
   const client = Client.fromFile(ctx.kubeconfig);
   const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
   const loader: LoadResult[] = [];
-  for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
+  // Only the scenarios that talk to the server need its pods (indexes runs in memory).
+  if (only.some((s) => s !== 'indexes')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
   client.close();
 
   const results: Results = {
@@ -61,6 +63,7 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENAR
   results.throughput = await scenario('throughput', () => runThroughput(ctx, undefined, replayData));
   results.relist = await scenario('relist', () => runRelist(ctx, undefined, replayData));
   results.fanout = await scenario('fanout', () => runFanout(ctx, undefined, replayData));
+  results.indexes = await scenario('indexes', () => runIndexes(ctx));
   results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
   results.finishedAt = new Date().toISOString();
   return results;

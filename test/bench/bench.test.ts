@@ -29,7 +29,7 @@ describe('benchmarks, tiny size', () => {
     const lines: string[] = [];
     const results = await runAll({
       kubeconfig: inject('kube').kubeconfig, sizes: [N], reps: 1, namespaceFor: () => namespace, log: (l) => void lines.push(l), scratch, minEvents: 200,
-    }, ['memory', 'sync', 'throughput', 'relist', 'fanout']);
+    }, ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes']);
 
     expect(results.loader[0]).toMatchObject({ namespace, pods: N, loaded: true });
     expect(results.loader[0]!.podsPerSecond).toBeGreaterThan(0);
@@ -58,9 +58,14 @@ describe('benchmarks, tiny size', () => {
     expect(fanout.rows).toHaveLength(12);
     for (const r of fanout.rows) sane(r.eventsPerSecond);
     expect(Object.keys(fanout.costPerSubscriberMicros.dispatch)).toEqual(['client-node', 'kubereflect']);
+    const indexes = results.indexes![0]!;
+    sane(indexes.scanMicros);
+    sane(indexes.indexMicros);
+    // At 20 pods an index's heap is within GC noise: only that it was measured.
+    expect(Number.isFinite(indexes.byNodeBytesPerPod.median) && Number.isFinite(indexes.ownerBytesPerPod.median)).toBe(true);
 
     const report = renderReport(results);
-    for (const heading of ['## Headline', '## 1. Store memory', '## 2. Initial sync', '## 3. Event throughput', '## 4. Relist peak', '## 5. Dispatcher fan-out']) {
+    for (const heading of ['## Headline', '## 1. Store memory', '## 2. Initial sync', '## 3. Event throughput', '## 4. Relist peak', '## 5. Dispatcher fan-out', '## 6. Secondary indexes']) {
       expect(report).toContain(heading);
     }
     const charts = renderCharts(results);
