@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from './client.ts';
+import { Client, type ClientOptions } from './client.ts';
 import { ApiError, DecodeError, KubeError } from './errors.ts';
 
 let server: Server | undefined;
@@ -26,7 +26,7 @@ afterEach(() => {
 });
 
 /** A server on loopback and a client for it whose user runs `plugin` (node source) as an exec credential plugin. */
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void, plugin?: string): Promise<Client> {
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void, plugin?: string, opts: ClientOptions = {}): Promise<Client> {
   server = createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -43,7 +43,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  return new Client(kc);
+  return new Client(kc, opts);
 }
 
 // Prints "revoked" (valid for an hour, it claims) on its first run, "fresh-<n>" after.
@@ -103,4 +103,29 @@ describe('Client under faults', () => {
     for (let i = 0; i + 6 <= secret.length; i++) expect((err as Error).message).not.toContain(secret.slice(i, i + 6));
     client.close();
   });
+});
+
+describe('many watches on one client', () => {
+  it('each gets its own connection: the socket limit of ordinary requests does not queue streams', async () => {
+    // The watches a controller holds live for minutes; queued behind the pool's limit they would never start.
+    const open: ServerResponse[] = [];
+    const client = await serve((req, res) => {
+      if (req.url?.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1"}}}\n');
+        open.push(res);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"kind":"Status"}');
+      }
+    }, undefined, { maxSockets: 2 });
+    const streams = await Promise.all(Array.from({ length: 12 }, () =>
+      client.stream({ path: '/api/v1/pods', query: { watch: true }, idleTimeoutMs: 10_000 })));
+    expect(streams).toHaveLength(12);
+    expect(open).toHaveLength(12);
+    // Ordinary requests still go through while every stream is open.
+    await expect(client.request({ path: '/api/v1/namespaces' })).resolves.toEqual({ kind: 'Status' });
+    for (const res of open) res.end();
+    client.close();
+  }, 15_000);
 });

@@ -50,7 +50,12 @@ export interface ClientOptions {
   maxRetriesOn429?: number;
   /** Longest `Retry-After` honoured by waiting inside the client, seconds (default 60); longer ones are returned as errors. */
   maxRetryAfterSeconds?: number;
-  /** Maximum sockets per client (default 32). */
+  /**
+   * Maximum sockets for ordinary requests (default 32). Streams (watches)
+   * are not counted: each holds its own connection for as long as it runs,
+   * so a client serves any number of them — queued behind this limit, a
+   * watch would never start.
+   */
   maxSockets?: number;
 }
 
@@ -70,7 +75,8 @@ interface Connection {
 export class Client {
   readonly kubeConfig: KubeConfig;
   private readonly opts: Required<ClientOptions>;
-  private agent: http.Agent | undefined;
+  /** Keep-alive agents for the current TLS settings: ordinary requests (bounded) and streams (unbounded). */
+  private agents: { requests: http.Agent; streams: http.Agent } | undefined;
   private agentKey = '';
 
   /** A client for the current context of `kubeConfig`. Prefer the static constructors. */
@@ -112,8 +118,9 @@ export class Client {
 
   /** Closes the pooled connections. Requests still running are not affected. */
   close(): void {
-    this.agent?.destroy();
-    this.agent = undefined;
+    this.agents?.requests.destroy();
+    this.agents?.streams.destroy();
+    this.agents = undefined;
   }
 
   /**
@@ -143,7 +150,7 @@ export class Client {
    */
   async stream(req: StreamOptions): Promise<AsyncIterable<Buffer>> {
     // The idle limit also bounds the wait for the response headers: a connection can stall before them too.
-    const { res, request } = await this.send(req, req.idleTimeoutMs);
+    const { res, request } = await this.send(req, req.idleTimeoutMs, 'streams');
     if (!isSuccess(res.statusCode)) {
       const body = await readBody(res, request, req.signal);
       if (res.statusCode === 401) this.forgetExecCredential();
@@ -175,10 +182,10 @@ export class Client {
     }
   }
 
-  private async send(req: RequestOptions, headerTimeoutMs?: number): Promise<{ res: http.IncomingMessage; request: string }> {
+  private async send(req: RequestOptions, headerTimeoutMs?: number, pool: 'requests' | 'streams' = 'requests'): Promise<{ res: http.IncomingMessage; request: string }> {
     const request = describe(req);
     if (req.signal?.aborted) throw new AbortedError(`${request}: aborted`);
-    const conn = await this.connection();
+    const conn = await this.connection(pool);
     const url = new URL(req.path, conn.base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), 'utf8');
@@ -227,8 +234,8 @@ export class Client {
     for (const a of internals.authenticators ?? []) if (a.tokenCache) delete a.tokenCache[user.name];
   }
 
-  /** TLS, auth headers and the pooled agent for the next request (auth may have been refreshed). */
-  private async connection(): Promise<Connection> {
+  /** TLS, auth headers and the agent of `pool` for the next request (auth may have been refreshed). */
+  private async connection(pool: 'requests' | 'streams'): Promise<Connection> {
     const cluster = this.kubeConfig.getCurrentCluster()!;
     const options: https.RequestOptions = {};
     try {
@@ -241,23 +248,25 @@ export class Client {
     }
     const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
     const transport = base.protocol === 'http:' ? http : https;
-    if (!cluster.proxyUrl) options.agent = this.pooledAgent(options, transport);
+    if (!cluster.proxyUrl) options.agent = this.pooledAgents(options, transport)[pool];
     return { base, options, transport };
   }
 
-  private pooledAgent(o: https.RequestOptions, transport: typeof https | typeof http): http.Agent {
+  private pooledAgents(o: https.RequestOptions, transport: typeof https | typeof http): { requests: http.Agent; streams: http.Agent } {
     const key = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]
       .map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v))).join('|');
-    if (!this.agent || key !== this.agentKey) {
-      this.agent?.destroy();
-      const tls: https.AgentOptions = { keepAlive: true, maxSockets: this.opts.maxSockets, scheduling: 'lifo' };
+    if (!this.agents || key !== this.agentKey) {
+      this.agents?.requests.destroy();
+      this.agents?.streams.destroy();
+      const tls: https.AgentOptions = { keepAlive: true, scheduling: 'lifo' };
       for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const) {
         if (o[k] !== undefined) (tls as Record<string, unknown>)[k] = o[k];
       }
-      this.agent = transport === https ? new https.Agent(tls) : new http.Agent(tls);
+      const agent = (maxSockets: number) => (transport === https ? new https.Agent({ ...tls, maxSockets }) : new http.Agent({ ...tls, maxSockets }));
+      this.agents = { requests: agent(this.opts.maxSockets), streams: agent(Infinity) };
       this.agentKey = key;
     }
-    return this.agent;
+    return this.agents;
   }
 }
 

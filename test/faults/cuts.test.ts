@@ -24,4 +24,18 @@ describe('connection cuts under churn', () => {
     expect(r.errors.TransportError).toBeGreaterThan(0);
     expect(r.leaks).toEqual([]);
   });
+
+  for (const mode of [{ initialList: 'StreamingList' as const }, { metadataOnly: true }]) {
+    it(`converges the same way with ${mode.metadataOnly ? 'a metadata-only watcher' : 'a streaming list'}`, async () => {
+      const r = await connectionCuts(suite.lab, { seconds: 5, ...mode });
+      console.info(JSON.stringify(r));
+      expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+      expect(r.duplicates).toBe(0);
+      expect(r.faults['watch cut at a random byte']).toBeGreaterThan(0);
+      if (mode.initialList) expect(r.details.listRequests).toBe(0); // a streaming list never pages
+      else expect(r.relists).toBe(r.expired);
+      expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'TimeoutError'), JSON.stringify(r.errors)).toBe(true);
+      expect(r.leaks).toEqual([]);
+    });
+  }
 });

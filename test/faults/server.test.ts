@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
 import { apiserverKill, continueExpired, watchCompacted } from './scenarios/apiserver.ts';
 import { execRotation, forbidden, rotationTokens, tokenFileWith } from './scenarios/credentials.ts';
+import { reconnectStorm } from './scenarios/storm.ts';
 import { faultSuite } from './suite.ts';
 
 const suite = faultSuite();
@@ -29,6 +30,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await extra?.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('many reflectors through an apiserver restart', () => {
+  it('8. 200 reflectors on one client: every one converges, with a bounded number of retries each while the server is down', async () => {
+    const r = await reconnectStorm(suite.lab, extra, { reflectors: 200 });
+    console.info(JSON.stringify(r));
+    // Before the client's streams had their own connections, only 32 of 200 ever watched (the rest queued silently).
+    expect(r.converged).toBe(r.reflectors);
+    // Each recovers with a list and a watch, after a few backoff steps (800 ms, 1.6 s, 3.2 s…) while the server is down.
+    expect(r.requests).toBeGreaterThanOrEqual(2 * r.reflectors);
+    expect(r.requests).toBeLessThanOrEqual(6 * r.reflectors);
+    // No second in which every reflector sent its list and watch twice over.
+    expect(r.peakPerSecond).toBeLessThan(2 * r.reflectors);
+  }, 240_000);
 });
 
 describe('server-side failures under churn', () => {

@@ -14,7 +14,7 @@
 import { Api } from '../../../runtime/api.ts';
 import { exponentialBackoff } from '../../../runtime/backoff.ts';
 import { ApiError, type KubeError } from '../../../runtime/errors.ts';
-import type { KubeObject, Stored, WatcherEvent } from '../../../runtime/types.ts';
+import type { KubeObject, PartialObjectMeta, Stored, WatcherEvent } from '../../../runtime/types.ts';
 import type { WatcherConfig } from '../../../runtime/watcher.ts';
 import { configMaps, openClient, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
@@ -95,6 +95,12 @@ export interface ThroughOptions {
   onEvent?: (e: WatcherEvent<Stored<ConfigMap>>) => void;
   requestTimeoutMs?: number;
   kubeconfig?: string;
+}
+
+/** A metadata-only reflector on the configmaps of `ns`, through `proxy`, configured as `subjectThrough`'s. */
+export function metadataSubjectThrough(lab: Lab, proxy: FaultProxy, ns: string, config: WatcherConfig = {}): Subject<PartialObjectMeta<ConfigMap>> {
+  const client = openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 });
+  return new Subject(new Api<ConfigMap>(client, configMaps, ns).metadata(), { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff, ...config });
 }
 
 /** A reflector on the configmaps of `ns`, through `proxy`: small pages, short watches, fast backoff. */

@@ -10,13 +10,20 @@ import { sleep } from '../../../runtime/backoff.ts';
 import type { KubeObject } from '../../../runtime/types.ts';
 import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import { every, rand, report, scenarioNamespace, subjectThrough } from './common.ts';
+import type { ListWatch } from '../../../runtime/api.ts';
+import type { Store } from '../../../runtime/store.ts';
+import type { Subject } from '../harness.ts';
+import { every, metadataSubjectThrough, rand, report, scenarioNamespace, subjectThrough } from './common.ts';
 
 export interface CutsOptions {
   /** How long the faults go on after the first list completed. */
   seconds?: number;
   /** Chance that the proxy cuts any one response at a random byte. */
   cutChance?: number;
+  /** The reflector's first list: pages (default) or a streaming list. */
+  initialList?: 'ListWatch' | 'StreamingList';
+  /** Watch metadata only (`PartialObjectMetadata`) instead of whole objects. */
+  metadataOnly?: boolean;
   /** Reuse the fixed namespace of that name (the soak). */
   fixedNamespace?: string;
 }
@@ -38,7 +45,9 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
   let dropAlls = 0;
   const stopDropping = every(300, 1_500, () => void (dropAlls += proxy.cutAll() > 0 ? 1 : 0));
-  const subject = subjectThrough(lab, proxy, ns);
+  const subject = o.metadataOnly
+    ? metadataSubjectThrough(lab, proxy, ns, { initialList: o.initialList })
+    : subjectThrough(lab, proxy, ns, { initialList: o.initialList });
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list under cuts');
     await sleep(seconds * 1000);
@@ -47,11 +56,13 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
     stopDropping();
     await churn.stop();
   }
-  const invariant = await converges(subject.reader, truth);
+  // A metadata-only store holds the same identities and versions as the objects.
+  const invariant = await converges(subject.reader as Store<KubeObject>, truth as ListWatch<KubeObject>);
   await subject.stop();
   await lab.dropProxy(proxy);
   const cuts = proxy.requests.filter((r) => r.fault === 'cut');
-  return report('1. connection cuts', lab, subject, {
+  const mode = [o.initialList === 'StreamingList' ? 'streaming list' : '', o.metadataOnly ? 'metadata only' : ''].filter(Boolean).join(', ');
+  return report(`1. connection cuts${mode ? ` (${mode})` : ''}`, lab, subject as Subject<KubeObject>, {
     faults: {
       'list page cut at a random byte': cuts.filter((r) => !r.watch).length,
       'watch cut at a random byte': cuts.filter((r) => r.watch).length,
