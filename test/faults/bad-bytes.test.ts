@@ -20,6 +20,7 @@ describe('bad bytes from the server', () => {
     expect(r.errors.DecodeError).toBeGreaterThanOrEqual(7);
     expect(r.errors['ApiError 599']).toBe(1);
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.relists).toBe(r.expired);
     expect(r.leaks).toEqual([]);

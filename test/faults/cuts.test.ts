@@ -14,6 +14,7 @@ describe('connection cuts under churn', () => {
     const r = await connectionCuts(suite.lab, { seconds: 6 });
     console.info(JSON.stringify(r));
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.faults['list page cut at a random byte']).toBeGreaterThan(0);
     expect(r.faults['watch cut at a random byte']).toBeGreaterThan(0);
@@ -30,6 +31,7 @@ describe('connection cuts under churn', () => {
       const r = await connectionCuts(suite.lab, { seconds: 5, ...mode });
       console.info(JSON.stringify(r));
       expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
       expect(r.duplicates).toBe(0);
       expect(r.faults['watch cut at a random byte']).toBeGreaterThan(0);
       if (mode.initialList) expect(r.details.listRequests).toBe(0); // a streaming list never pages

@@ -14,6 +14,7 @@ describe('slow dispatcher subscribers under churn', () => {
     const r = await slowSubscribers(suite.lab, { seconds: 4 });
     console.info(JSON.stringify(r));
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.details.rootEventsWhileStuck).toBeGreaterThan(100);
     expect(r.details.churnDeletes).toBeGreaterThan(0);
     for (const name of ['fast', 'slow', 'stuck']) {

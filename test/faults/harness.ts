@@ -67,12 +67,42 @@ type ErrorEvent<K> = Extract<WatcherEvent<K>, { type: 'Error' }>;
  * `Apply` of the very version the store already holds, or a `Delete` of an
  * object the store does not have. A correct watcher produces neither.
  */
+/**
+ * What a consumer of a reflector's stream knows from its events alone:
+ * `InitApply` and `Apply` set an object, `Delete` removes it (including the
+ * `finalStateUnknown` deletes a reflector adds after a relist). The cache
+ * contract says it ends equal to the store, and so to a quorum list.
+ */
+export class StreamView {
+  readonly objects = new Map<string, string>();
+  deletes = 0;
+  finalStateUnknown = 0;
+
+  take(e: WatcherEvent<Stored<KubeObject>>): void {
+    if (e.type !== 'InitApply' && e.type !== 'Apply' && e.type !== 'Delete') return;
+    const m = e.object.metadata;
+    const key = `${m.namespace ?? ''}/${m.name}`;
+    if (e.type !== 'Delete') return void this.objects.set(key, `${m.uid}@${m.resourceVersion}`);
+    this.deletes++;
+    if (e.finalStateUnknown) this.finalStateUnknown++;
+    if (this.objects.get(key)?.startsWith(`${m.uid}@`)) this.objects.delete(key);
+  }
+
+  /** True when the view holds exactly what `reader` holds. */
+  matches<K extends KubeObject>(reader: Store<K>): boolean {
+    const held = reader.state();
+    return held.length === this.objects.size && held.every((o) => this.objects.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) === `${o.metadata.uid}@${o.metadata.resourceVersion}`);
+  }
+}
+
 export class Subject<K extends KubeObject> {
   /** Every subject not yet stopped (the soak stops the leftovers of a failed run). */
   static readonly live = new Set<Subject<KubeObject>>();
   readonly reader: Store<K>;
   readonly counts: Record<WatcherEvent<K>['type'], number> = { Init: 0, InitApply: 0, InitDone: 0, Apply: 0, Delete: 0, Error: 0 };
   readonly errors: KubeError[] = [];
+  /** What a consumer of this reflector's stream would know (see `StreamView`). */
+  readonly view = new StreamView();
   /** Replayed or impossible events (see the class doc). */
   duplicates = 0;
   readonly logger = capturingLogger();
@@ -98,6 +128,7 @@ export class Subject<K extends KubeObject> {
     this.done = (async () => {
       for await (const e of reflect(this.audit(events))) {
         this.counts[e.type]++;
+        this.view.take(e as WatcherEvent<Stored<KubeObject>>);
         if (e.type === 'Error') this.errors.push(e.error);
         this.onEvent?.(e);
       }

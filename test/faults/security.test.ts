@@ -50,6 +50,7 @@ describe('security', () => {
       rolesFoundByName: true, dataKeysAreOwnData: true, labelSelectorsMatchOwnKeysOnly: true, deletedAndRecreated: true, prototypeUnchanged: true,
     });
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.leaks).toEqual([]);
   });

@@ -51,6 +51,7 @@ describe('server-side failures under churn', () => {
     const r = await apiserverKill(suite.lab, extra);
     console.info(JSON.stringify(r));
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.errors.TransportError).toBeGreaterThan(0);
     expect(r.relists).toBe(r.expired);
@@ -64,6 +65,7 @@ describe('server-side failures under churn', () => {
     const r = await watchCompacted(suite.lab);
     console.info(JSON.stringify(r));
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.relists).toBeGreaterThanOrEqual(1);
     expect(r.relists).toBe(r.expired);
@@ -74,6 +76,7 @@ describe('server-side failures under churn', () => {
     const r = await continueExpired(suite.lab);
     console.info(JSON.stringify(r));
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.faults['etcd compacted between list pages']).toBe(1);
     // At least the one we caused (another test's compaction may expire a token of the relist too); each logged once.
     expect(r.details.status410).toBeGreaterThanOrEqual(1);
@@ -94,6 +97,7 @@ describe('credentials', () => {
     expect(r.details.pluginCalls).toBeGreaterThanOrEqual(3);
     expect(r.details.tokensAccepted).toBeGreaterThanOrEqual(2);
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.leaks).toEqual([]);
   });

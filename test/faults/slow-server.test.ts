@@ -21,6 +21,7 @@ describe('a slow server', () => {
     expect(r.details.appliedWhileSlow).toBeGreaterThan(0);
     expect(r.relists).toBe(r.expired);
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.leaks).toEqual([]);
   });
@@ -42,6 +43,7 @@ describe('a slow server', () => {
     expect(d.watchRequestsUnder500).toBeGreaterThanOrEqual(3);
     expect(d.watchRequestsUnder500).toBeLessThanOrEqual(15);
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.relists).toBe(r.expired);
     expect(r.duplicates).toBe(0);
     expect(r.leaks).toEqual([]);
@@ -56,6 +58,7 @@ describe('a slow server', () => {
     expect(r.relists).toBe(r.expired);
     expect(Object.keys(r.errors).every((k) => k === 'TransportError'), JSON.stringify(r.errors)).toBe(true);
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);
     expect(r.leaks).toEqual([]);
   });

@@ -52,7 +52,12 @@ export function report<K extends KubeObject>(
     duplicates: subject.duplicates,
     invariant: rest.invariant,
     leaks: lab.secrets.leaks([...subject.texts(), ...(rest.texts ?? [])]),
-    details: rest.details ?? {},
+    details: {
+      ...rest.details,
+      // The cache contract for a consumer that follows the stream: its view ends equal to the store.
+      streamViewMatchesStore: subject.view.matches(subject.reader),
+      finalStateUnknownDeletes: subject.view.finalStateUnknown,
+    },
   };
 }
 
