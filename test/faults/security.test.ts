@@ -48,6 +48,7 @@ describe('security', () => {
     console.info(JSON.stringify(r));
     expect(r.details).toEqual({
       rolesFoundByName: true, dataKeysAreOwnData: true, labelSelectorsMatchOwnKeysOnly: true, deletedAndRecreated: true, prototypeUnchanged: true,
+      streamViewMatchesStore: true, finalStateUnknownDeletes: 0,
     });
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
     expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
