@@ -60,7 +60,7 @@ export function startKubereflect(kubeconfig: string, namespace: string, opts: Ku
   const api = new Api<BenchPod>(client, podResource, namespace);
   const ac = new AbortController();
   const mode = opts.mode ?? 'full';
-  // As a kind's reflector does: a projection that drops managedFields has them cut before parsing.
+  // As a kind's cache does: a projection that drops managedFields has them cut before parsing.
   const projected = mode === 'prune' || mode === 'keep';
   const stripManagedFields = opts.watcher?.stripManagedFields ?? (mode === 'metadata-strip' || (projected && dropsManagedFields(opts.projection)));
   const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };

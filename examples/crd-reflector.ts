@@ -17,7 +17,7 @@ export default async function crdReflector(args: ExampleArgs): Promise<void> {
     await api.create({ metadata: { name: 'sprocket' }, spec: { color: 'blue', size: '2Gi', parts: [{ name: 'tooth', count: 24 }] } });
     await api.create({ metadata: { name: 'gear' }, spec: { color: 'red', size: 3 } });
   }
-  const widgets = Widget.reflector(Widget.api(client, namespace));
+  const widgets = Widget.cache(Widget.api(client, namespace));
   const running = widgets.run();
   await widgets.reader.waitUntilReady();
   for (const w of widgets.reader.state()) {

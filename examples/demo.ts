@@ -77,8 +77,8 @@ async function main(): Promise<void> {
     where = `local control plane ${client.server}, namespace ${namespace}`;
     const pods = Pod.api(client, namespace);
     const widgets = Widget.api(client, namespace);
-    watch('pods (pruned)', Pod.reflector(pods, { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }));
-    watch('widgets', Widget.reflector(widgets));
+    watch('pods (pruned)', Pod.cache(pods, { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }));
+    watch('widgets', Widget.cache(widgets));
     const targets: ChurnTarget[] = [
       {
         label: 'pod',
@@ -96,8 +96,8 @@ async function main(): Promise<void> {
     churn = startChurn(targets, { intervalMs: 100, population: 25 });
   } else {
     where = `context ${args.context} (${client.server}), read-only`;
-    watch('pods (pruned)', Pod.reflector(Pod.api(client, allNamespaces), { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }));
-    watch('nodes (metadata only)', Node.metadataReflector(Node.api(client)));
+    watch('pods (pruned)', Pod.cache(Pod.api(client, allNamespaces), { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }));
+    watch('nodes (metadata only)', Node.metadataCache(Node.api(client)));
   }
 
   const footer = () => (churn

@@ -38,7 +38,7 @@ export default async function httpServer(args: ExampleArgs): Promise<void> {
   const { client, local, close } = await connect(args);
   const namespace = local ? await freshNamespace(client, 'http') : 'default';
   if (local) await seedPods(client, namespace, 3);
-  const pods = Pod.reflector(Pod.api(client, namespace), { transform: slim });
+  const pods = Pod.cache(Pod.api(client, namespace), { transform: slim });
   const running = pods.run();
   const server = podServer(pods.reader, namespace).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));

@@ -12,7 +12,7 @@ export default async function metadataOnly(args: ExampleArgs): Promise<void> {
   const { client, local, close } = await connect(args);
   const namespace = local ? await freshNamespace(client, 'metadata-only') : 'default';
   if (local) await seedPods(client, namespace, 5);
-  const metas = Pod.metadataReflector(Pod.api(client, namespace));
+  const metas = Pod.metadataCache(Pod.api(client, namespace));
   const running = metas.run();
   await metas.reader.waitUntilReady();
   for (const m of metas.reader.state()) {

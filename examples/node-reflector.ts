@@ -16,7 +16,7 @@ export default async function nodeReflector(args: ExampleArgs): Promise<void> {
       await api.patch(name, { type: 'apply', body: { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubereflect.dev/pool': pool } } } }, { fieldManager: 'kubereflect-examples' });
     }
   }
-  const nodes = Node.reflector(api, { watcher: { labelSelector: selector } });
+  const nodes = Node.cache(api, { watcher: { labelSelector: selector } });
   const running = nodes.run();
   await nodes.reader.waitUntilReady();
   console.log(`nodes matching ${selector}: ${nodes.reader.state().map((n) => n.metadata?.name).sort().join(', ') || '(none)'}`);

@@ -12,7 +12,7 @@ export default async function podReflector(args: ExampleArgs): Promise<void> {
   if (local) await seedPods(client, namespace, 3);
 
   const api = Pod.api(client, namespace);
-  const pods = Pod.reflector(api);
+  const pods = Pod.cache(api);
   const changes = (async () => {
     for await (const e of pods) {
       if (e.type === 'InitDone') console.log(`ready: ${pods.reader.size} pods in ${namespace}: ${pods.reader.state().map((p) => p.metadata?.name).sort().join(', ')}`);

@@ -18,9 +18,9 @@ export default async function pruneAndKeep(args: ExampleArgs): Promise<void> {
   if (local) await seedPods(client, namespace, 3);
   const api = Pod.api(client, namespace);
 
-  const full = Pod.reflector(api);
-  const pruned = Pod.reflector(api, { transform: slim });
-  const kept = Pod.reflector(api, { transform: placement });
+  const full = Pod.cache(api);
+  const pruned = Pod.cache(api, { transform: slim });
+  const kept = Pod.cache(api, { transform: placement });
   const runs = [full.run(), pruned.run(), kept.run()];
   await Promise.all([full, pruned, kept].map((r) => r.reader.waitUntilReady()));
 

@@ -112,7 +112,7 @@ function kindView(kind: PlacedKind, mod: TypeModule, layout: KindLayout, spec: (
     `const api = ${apiCall}`,
     ...(watchable
       ? [
-          `const cache = ${n}.reflector(api, { transform: ${n}.prune({ metadata: { managedFields: true } }) });`,
+          `const cache = ${n}.cache(api, { transform: ${n}.prune({ metadata: { managedFields: true } }) });`,
           'void cache.run();',
           'await cache.reader.waitUntilReady();',
         ]

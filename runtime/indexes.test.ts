@@ -61,11 +61,11 @@ describe('store indexes', () => {
 
   it('are declared with a kind reflector, typed by name', () => {
     const placement = Pod.keep({ spec: { nodeName: true } });
-    const cache = Pod.reflector(Pod.api({} as never, 'a'), { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
+    const cache = Pod.cache(Pod.api({} as never, 'a'), { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
     expectTypeOf(cache.reader.byIndex).parameter(0).toEqualTypeOf<'byNode' | 'namespace' | 'owner'>();
     // @ts-expect-error not an index of this reflector
     void (() => cache.reader.byIndex('byZone', 'x'));
-    const plain = Pod.reflector(Pod.api({} as never, 'a'));
+    const plain = Pod.cache(Pod.api({} as never, 'a'));
     expectTypeOf(plain.reader.byIndex).parameter(0).toEqualTypeOf<'namespace' | 'owner'>();
     expect(cache.reader.byIndex('byNode', 'n1')).toEqual([]);
   });

@@ -2,7 +2,7 @@
  * What generated kind modules build on: the `allNamespaces` marker, the typed
  * per-kind Apis, the pruning types (`PruneSpec`, `KeepSpec`, `Exact`,
  * `Pruned`, `Kept`) and plans, the kind values (`namespacedKind`,
- * `clusterKind`) and their reflector factories. Generated code imports it as
+ * `clusterKind`) and their cache factories. Generated code imports it as
  * part of the runtime, so a fix here reaches every generated module without
  * regenerating.
  */
@@ -214,63 +214,63 @@ export interface KindBase<K extends KubeObject, F> {
   keep<const S extends KeepSpec<F>>(spec: S & Exact<S, KeepSpec<F>>): (obj: K) => Kept<K, S>;
 }
 
-/** Options of a kind's reflectors. */
-export interface ReflectorOptions {
+/** Options of a kind's `cache` and `metadataCache`. */
+export interface CacheOptions {
   /** Selectors, page size, list semantics, backoff… of the watcher. */
   watcher?: WatcherConfig;
   store?: StoreOptions;
-  /** Stops the reflector (as `stop()` does). */
+  /** Stops the cache's watch (as `stop()` does). */
   signal?: AbortSignal;
 }
 
 /**
- * A running cache: iterate it (or call `run()`) to drive the watch; `reader`
- * sees the store. Iterate it once. `stop()` ends the watch and the iteration.
+ * A kind's cache: a watcher, a `reflector()` and a store, wired (what
+ * `Pod.cache(api)` returns). Iterate it (or call `run()`) to drive the watch;
+ * `reader` sees the store. Iterate it once. `stop()` ends the watch and the
+ * iteration.
  */
-export interface Reflection<R extends KubeObject, I extends string = never> extends AsyncIterable<WatcherEvent<Stored<R>>> {
-  /** The store: reads, health, and lookups by the reflector's indexes (`byIndex`). */
+export interface Cache<R extends KubeObject, I extends string = never> extends AsyncIterable<WatcherEvent<Stored<R>>> {
+  /** The store: reads, health, and lookups by the cache's indexes (`byIndex`). */
   readonly reader: Store<R, I>;
   /**
    * Drives the watch until `stop()` or the signal; resolves then. `Error`
    * events go to the watcher's logger (default: warnings on the console);
-   * iterate the reflection instead to handle them yourself.
+   * iterate the cache instead to handle them yourself.
    */
   run(): Promise<void>;
   /** Ends the watch; `run()` and the iteration then end. */
   stop(): void;
 }
 
-/** The reflector factories of a kind that can be listed and watched. */
+/** The cache factories of a kind that can be listed and watched. */
 export interface Watchable<K extends KubeObject> {
   /**
-   * A reflector: api + watcher + store, wired. With `transform` (e.g. a
-   * `prune` or `keep` function) the store holds the transformed objects.
+   * A cache (api + watcher + reflector + store, wired) whose store holds
+   * `transform`ed objects (e.g. through `prune` or `keep`).
    *
    * @example
-   * const pods = Pod.reflector(Pod.api(client, 'shop'), { transform: Pod.keep({ status: { phase: true } }) });
+   * const pods = Pod.cache(Pod.api(client, 'shop'), { transform: Pod.keep({ status: { phase: true } }) });
    * void pods.run();
    * await pods.reader.waitUntilReady();
-   */
-  /**
-   * A reflector whose store holds `transform`ed objects (e.g. through `prune` or `keep`).
    *
    * With `indexes`, give `transform` a function made beforehand (not a
    * `prune`/`keep` call written inline), so that TypeScript knows the stored
    * type when it types the index functions.
    *
    * @example
+   * // with an index
    * const placement = Pod.keep({ spec: { nodeName: true } });
-   * const pods = Pod.reflector(api, { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
+   * const pods = Pod.cache(api, { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
    * pods.reader.byIndex('byNode', 'worker-1');
    */
-  reflector<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: ReflectorOptions & { transform: (obj: K) => R; indexes?: Indexers<R, I> }): Reflection<R, I>;
-  /** A reflector of whole objects (the overload order matters: the one with `transform` must come first for its `indexes` to be typed). */
-  reflector<I extends string = never>(api: ListWatch<K>, opts?: ReflectorOptions & { indexes?: Indexers<K, I> }): Reflection<K, I>;
-  /** A reflector of metadata-only objects: names, labels and owners without specs. */
-  metadataReflector<I extends string = never>(
+  cache<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R, I> }): Cache<R, I>;
+  /** A cache of whole objects (the overload order matters: the one with `transform` must come first for its `indexes` to be typed). */
+  cache<I extends string = never>(api: ListWatch<K>, opts?: CacheOptions & { indexes?: Indexers<K, I> }): Cache<K, I>;
+  /** A cache of metadata-only objects: names, labels and owners without specs. */
+  metadataCache<I extends string = never>(
     api: ListWatch<K> & Pick<Api<K>, 'metadata'>,
-    opts?: ReflectorOptions & { indexes?: Indexers<PartialObjectMeta<K>, I> },
-  ): Reflection<PartialObjectMeta<K>, I>;
+    opts?: CacheOptions & { indexes?: Indexers<PartialObjectMeta<K>, I> },
+  ): Cache<PartialObjectMeta<K>, I>;
 }
 
 /** `Watchable<K>` when the verbs `M` include list and watch. */
@@ -309,7 +309,7 @@ function marked<F extends (obj: Obj) => Obj>(fn: F, drops: boolean): F {
 
 /**
  * True when `transform` is a kind's `prune` or `keep` function whose result
- * has no `metadata.managedFields`. A kind's reflector then sets the
+ * has no `metadata.managedFields`. A kind's cache then sets the
  * watcher's `stripManagedFields`, so that field is never parsed; call this
  * to do the same when wiring `watcher` and `modify` by hand.
  *
@@ -380,16 +380,16 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
       const meta = entry(spec, 'metadata');
       return marked(project(planKeep(layout, spec)), meta !== true && entry(meta, 'managedFields') !== true);
     },
-    reflector: (api: ListWatch<K>, opts: ReflectorOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) => reflect(api, opts, opts.transform),
-    metadataReflector: (api: Pick<Api<K>, 'metadata'>, opts: ReflectorOptions & { indexes?: Indexers<KubeObject> } = {}) => reflect(api.metadata(), opts),
+    cache: (api: ListWatch<K>, opts: CacheOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) => reflect(api, opts, opts.transform),
+    metadataCache: (api: Pick<Api<K>, 'metadata'>, opts: CacheOptions & { indexes?: Indexers<KubeObject> } = {}) => reflect(api.metadata(), opts),
   };
 }
 
 function reflect<K extends KubeObject, R extends KubeObject>(
   source: ListWatch<K>,
-  opts: ReflectorOptions & { indexes?: Indexers<KubeObject> },
+  opts: CacheOptions & { indexes?: Indexers<KubeObject> },
   transform?: (obj: K) => R,
-): Reflection<R, string> {
+): Cache<R, string> {
   const stopper = new AbortController();
   const signals = [stopper.signal, opts.signal, opts.watcher?.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = AbortSignal.any(signals);

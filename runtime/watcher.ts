@@ -60,7 +60,7 @@ export interface WatcherConfig {
   /**
    * Objects arrive without `metadata.managedFields` (default false): it is
    * cut from the bytes before parsing, so it is never built — about half the
-   * parse time of a typical pod. Kinds' reflectors turn this on by themselves
+   * parse time of a typical pod. Kinds' caches turn this on by themselves
    * when their `transform` drops `managedFields`.
    */
   stripManagedFields?: boolean;

@@ -29,7 +29,7 @@ const body = `
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
   const api = Widget.api(client, namespace);
   await api.create({ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', metadata: { name }, spec: { color: 'red', parts: [{ name: 'bolt', count: 2 }] } });
-  const cache = Widget.reflector(api, { transform: Widget.keep({ spec: { color: true } }) });
+  const cache = Widget.cache(api, { transform: Widget.keep({ spec: { color: true } }) });
   const running = cache.run();
   await cache.reader.waitUntilReady();
   const w = cache.reader.get({ name, namespace });
@@ -104,7 +104,7 @@ describe('the published packages', () => {
         const core = require('kubereflect/generated/core/v1/pod');
         import('kubereflect').then((viaImport) => console.log(JSON.stringify({
           version: process.version, same: viaImport.Client === viaRequire.Client,
-          client: typeof viaRequire.Client, pod: typeof core.Pod.reflector,
+          client: typeof viaRequire.Client, pod: typeof core.Pod.cache,
         })));
       `], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
       expect(JSON.parse(loaded)).toEqual({ version: `v${NODE_VERSIONS[version]}`, same: true, client: 'function', pod: 'function' });

@@ -70,7 +70,7 @@ describe('generated reflector against the apiserver', () => {
     await widgets.patchStatus('a', { type: 'merge', body: { status: { phase: 'Ready', replicas: 1 } } });
 
     const slim = Widget.keep({ spec: { size: true }, status: { phase: true } });
-    const cache = Widget.reflector(widgets, { transform: slim, watcher: { timeoutSeconds: 30 } });
+    const cache = Widget.cache(widgets, { transform: slim, watcher: { timeoutSeconds: 30 } });
     const running = cache.run();
     await cache.reader.waitUntilReady(AbortSignal.timeout(20_000));
 
@@ -102,7 +102,7 @@ describe('generated reflector against the apiserver', () => {
     const widgets = Widget.api(client, ns);
     await widgets.create({ metadata: { name: 'm', labels: { tier: 'x' }, annotations: { note: 'n' } }, spec: { size: 1, labels: { k: 'v' } } });
 
-    const meta = Widget.metadataReflector(widgets);
+    const meta = Widget.metadataCache(widgets);
     const metaRun = meta.run();
     await meta.reader.waitUntilReady(AbortSignal.timeout(20_000));
     const m = meta.reader.get({ name: 'm', namespace: ns })!;
@@ -112,7 +112,7 @@ describe('generated reflector against the apiserver', () => {
     meta.stop();
     await metaRun;
 
-    const pruned = Widget.reflector(Widget.api(client, ns), { transform: Widget.prune({ metadata: { managedFields: true, annotations: true }, status: true }) });
+    const pruned = Widget.cache(Widget.api(client, ns), { transform: Widget.prune({ metadata: { managedFields: true, annotations: true }, status: true }) });
     const prunedRun = pruned.run();
     await pruned.reader.waitUntilReady(AbortSignal.timeout(20_000));
     const p = pruned.reader.get({ name: 'm', namespace: ns })!;

@@ -238,7 +238,7 @@ describe('runtime against kube-apiserver', () => {
     expect(r.reader.get({ name: 'cm-0', namespace: ns })?.metadata?.labels).toEqual({ app: 'strip' });
     await r.stop();
 
-    // A kind's reflector with a prune that drops managedFields cuts them in the list and the watch it opens.
+    // A kind's cache with a prune that drops managedFields cuts them in the list and the watch it opens.
     const seen: { list: (boolean | undefined)[]; watch: (boolean | undefined)[] } = { list: [], watch: [] };
     const spied: ListWatch<GeneratedConfigMap> = {
       resource: api.resource,
@@ -251,7 +251,7 @@ describe('runtime against kube-apiserver', () => {
     expect(dropsManagedFields(ConfigMapKind.prune({ metadata: { labels: true } }))).toBe(false);
     expect(dropsManagedFields(ConfigMapKind.keep({ data: true }))).toBe(true);
     expect(dropsManagedFields(ConfigMapKind.keep({ metadata: { managedFields: true } }))).toBe(false);
-    const reflection = ConfigMapKind.reflector(spied, { transform: slim, watcher: { logger: capture() } });
+    const reflection = ConfigMapKind.cache(spied, { transform: slim, watcher: { logger: capture() } });
     void reflection.run();
     await reflection.reader.waitUntilReady();
     await apply('cm-1', 'v2');

@@ -40,11 +40,11 @@ export interface MutatingAdmissionPolicyFields {
 export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * MutatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * MutatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = MutatingAdmissionPolicy.api(client);
- * const cache = MutatingAdmissionPolicy.reflector(api, { transform: MutatingAdmissionPolicy.prune({ metadata: { managedFields: true } }) });
+ * const cache = MutatingAdmissionPolicy.cache(api, { transform: MutatingAdmissionPolicy.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

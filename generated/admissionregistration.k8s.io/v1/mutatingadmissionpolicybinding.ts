@@ -46,11 +46,11 @@ export interface MutatingAdmissionPolicyBindingFields {
 export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * MutatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * MutatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = MutatingAdmissionPolicyBinding.api(client);
- * const cache = MutatingAdmissionPolicyBinding.reflector(api, { transform: MutatingAdmissionPolicyBinding.prune({ metadata: { managedFields: true } }) });
+ * const cache = MutatingAdmissionPolicyBinding.cache(api, { transform: MutatingAdmissionPolicyBinding.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

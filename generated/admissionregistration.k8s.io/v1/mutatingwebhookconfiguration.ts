@@ -40,11 +40,11 @@ export interface MutatingWebhookConfigurationFields {
 export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * MutatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * MutatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = MutatingWebhookConfiguration.api(client);
- * const cache = MutatingWebhookConfiguration.reflector(api, { transform: MutatingWebhookConfiguration.prune({ metadata: { managedFields: true } }) });
+ * const cache = MutatingWebhookConfiguration.cache(api, { transform: MutatingWebhookConfiguration.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

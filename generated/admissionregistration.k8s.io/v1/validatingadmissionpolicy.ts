@@ -43,11 +43,11 @@ export interface ValidatingAdmissionPolicyFields {
 export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ValidatingAdmissionPolicy.api(client);
- * const cache = ValidatingAdmissionPolicy.reflector(api, { transform: ValidatingAdmissionPolicy.prune({ metadata: { managedFields: true } }) });
+ * const cache = ValidatingAdmissionPolicy.cache(api, { transform: ValidatingAdmissionPolicy.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

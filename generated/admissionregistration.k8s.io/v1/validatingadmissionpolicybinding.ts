@@ -46,11 +46,11 @@ export interface ValidatingAdmissionPolicyBindingFields {
 export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ValidatingAdmissionPolicyBinding.api(client);
- * const cache = ValidatingAdmissionPolicyBinding.reflector(api, { transform: ValidatingAdmissionPolicyBinding.prune({ metadata: { managedFields: true } }) });
+ * const cache = ValidatingAdmissionPolicyBinding.cache(api, { transform: ValidatingAdmissionPolicyBinding.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

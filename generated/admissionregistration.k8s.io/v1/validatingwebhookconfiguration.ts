@@ -40,11 +40,11 @@ export interface ValidatingWebhookConfigurationFields {
 export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ValidatingWebhookConfiguration.api(client);
- * const cache = ValidatingWebhookConfiguration.reflector(api, { transform: ValidatingWebhookConfiguration.prune({ metadata: { managedFields: true } }) });
+ * const cache = ValidatingWebhookConfiguration.cache(api, { transform: ValidatingWebhookConfiguration.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

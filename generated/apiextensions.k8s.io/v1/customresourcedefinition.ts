@@ -43,11 +43,11 @@ export interface CustomResourceDefinitionFields {
 export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * CustomResourceDefinition (apiextensions.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * CustomResourceDefinition (apiextensions.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = CustomResourceDefinition.api(client);
- * const cache = CustomResourceDefinition.reflector(api, { transform: CustomResourceDefinition.prune({ metadata: { managedFields: true } }) });
+ * const cache = CustomResourceDefinition.cache(api, { transform: CustomResourceDefinition.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface APIServiceFields {
 export type APIServiceApi = $.ClusterApi<APIService, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * APIService (apiregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * APIService (apiregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = APIService.api(client);
- * const cache = APIService.reflector(api, { transform: APIService.prune({ metadata: { managedFields: true } }) });
+ * const cache = APIService.cache(api, { transform: APIService.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -45,11 +45,11 @@ export interface ControllerRevisionFields {
 export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ControllerRevision (apps/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ControllerRevision (apps/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ControllerRevision.api(client, 'default'); // or ControllerRevision.api(client, allNamespaces)
- * const cache = ControllerRevision.reflector(api, { transform: ControllerRevision.prune({ metadata: { managedFields: true } }) });
+ * const cache = ControllerRevision.cache(api, { transform: ControllerRevision.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface DaemonSetFields {
 export type DaemonSetApi = $.NamespacedApi<DaemonSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * DaemonSet (apps/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * DaemonSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = DaemonSet.api(client, 'default'); // or DaemonSet.api(client, allNamespaces)
- * const cache = DaemonSet.reflector(api, { transform: DaemonSet.prune({ metadata: { managedFields: true } }) });
+ * const cache = DaemonSet.cache(api, { transform: DaemonSet.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface DeploymentFields {
 export type DeploymentApi = $.NamespacedApi<Deployment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Deployment (apps/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Deployment (apps/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Deployment.api(client, 'default'); // or Deployment.api(client, allNamespaces)
- * const cache = Deployment.reflector(api, { transform: Deployment.prune({ metadata: { managedFields: true } }) });
+ * const cache = Deployment.cache(api, { transform: Deployment.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

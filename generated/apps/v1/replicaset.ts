@@ -43,11 +43,11 @@ export interface ReplicaSetFields {
 export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * ReplicaSet (apps/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ReplicaSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ReplicaSet.api(client, 'default'); // or ReplicaSet.api(client, allNamespaces)
- * const cache = ReplicaSet.reflector(api, { transform: ReplicaSet.prune({ metadata: { managedFields: true } }) });
+ * const cache = ReplicaSet.cache(api, { transform: ReplicaSet.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -49,11 +49,11 @@ export interface StatefulSetFields {
 export type StatefulSetApi = $.NamespacedApi<StatefulSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * StatefulSet (apps/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * StatefulSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = StatefulSet.api(client, 'default'); // or StatefulSet.api(client, allNamespaces)
- * const cache = StatefulSet.reflector(api, { transform: StatefulSet.prune({ metadata: { managedFields: true } }) });
+ * const cache = StatefulSet.cache(api, { transform: StatefulSet.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,7 +40,7 @@ export interface SelfSubjectReviewFields {
 export type SelfSubjectReviewApi = $.ClusterApi<SelfSubjectReview, 'create'>;
 
 /**
- * SelfSubjectReview (authentication.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * SelfSubjectReview (authentication.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = SelfSubjectReview.api(client);

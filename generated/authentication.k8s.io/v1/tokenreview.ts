@@ -43,7 +43,7 @@ export interface TokenReviewFields {
 export type TokenReviewApi = $.ClusterApi<TokenReview, 'create'>;
 
 /**
- * TokenReview (authentication.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * TokenReview (authentication.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = TokenReview.api(client);

@@ -43,7 +43,7 @@ export interface LocalSubjectAccessReviewFields {
 export type LocalSubjectAccessReviewApi = $.NamespacedApi<LocalSubjectAccessReview, 'create'>;
 
 /**
- * LocalSubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * LocalSubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = LocalSubjectAccessReview.api(client, 'default'); // or LocalSubjectAccessReview.api(client, allNamespaces)

@@ -43,7 +43,7 @@ export interface SelfSubjectAccessReviewFields {
 export type SelfSubjectAccessReviewApi = $.ClusterApi<SelfSubjectAccessReview, 'create'>;
 
 /**
- * SelfSubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * SelfSubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = SelfSubjectAccessReview.api(client);

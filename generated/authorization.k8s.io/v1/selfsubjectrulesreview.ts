@@ -43,7 +43,7 @@ export interface SelfSubjectRulesReviewFields {
 export type SelfSubjectRulesReviewApi = $.ClusterApi<SelfSubjectRulesReview, 'create'>;
 
 /**
- * SelfSubjectRulesReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * SelfSubjectRulesReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = SelfSubjectRulesReview.api(client);

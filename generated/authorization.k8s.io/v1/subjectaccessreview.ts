@@ -43,7 +43,7 @@ export interface SubjectAccessReviewFields {
 export type SubjectAccessReviewApi = $.ClusterApi<SubjectAccessReview, 'create'>;
 
 /**
- * SubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * SubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = SubjectAccessReview.api(client);

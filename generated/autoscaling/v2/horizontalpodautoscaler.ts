@@ -43,11 +43,11 @@ export interface HorizontalPodAutoscalerFields {
 export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * HorizontalPodAutoscaler (autoscaling/v2): the resource, its typed Api, object references, pruning and reflectors.
+ * HorizontalPodAutoscaler (autoscaling/v2): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = HorizontalPodAutoscaler.api(client, 'default'); // or HorizontalPodAutoscaler.api(client, allNamespaces)
- * const cache = HorizontalPodAutoscaler.reflector(api, { transform: HorizontalPodAutoscaler.prune({ metadata: { managedFields: true } }) });
+ * const cache = HorizontalPodAutoscaler.cache(api, { transform: HorizontalPodAutoscaler.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface CronJobFields {
 export type CronJobApi = $.NamespacedApi<CronJob, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * CronJob (batch/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * CronJob (batch/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = CronJob.api(client, 'default'); // or CronJob.api(client, allNamespaces)
- * const cache = CronJob.reflector(api, { transform: CronJob.prune({ metadata: { managedFields: true } }) });
+ * const cache = CronJob.cache(api, { transform: CronJob.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface JobFields {
 export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Job (batch/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Job (batch/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Job.api(client, 'default'); // or Job.api(client, allNamespaces)
- * const cache = Job.reflector(api, { transform: Job.prune({ metadata: { managedFields: true } }) });
+ * const cache = Job.cache(api, { transform: Job.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -50,11 +50,11 @@ export interface CertificateSigningRequestFields {
 export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * CertificateSigningRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * CertificateSigningRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = CertificateSigningRequest.api(client);
- * const cache = CertificateSigningRequest.reflector(api, { transform: CertificateSigningRequest.prune({ metadata: { managedFields: true } }) });
+ * const cache = CertificateSigningRequest.cache(api, { transform: CertificateSigningRequest.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

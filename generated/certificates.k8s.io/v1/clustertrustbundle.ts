@@ -46,11 +46,11 @@ export interface ClusterTrustBundleFields {
 export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ClusterTrustBundle (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ClusterTrustBundle (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ClusterTrustBundle.api(client);
- * const cache = ClusterTrustBundle.reflector(api, { transform: ClusterTrustBundle.prune({ metadata: { managedFields: true } }) });
+ * const cache = ClusterTrustBundle.cache(api, { transform: ClusterTrustBundle.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

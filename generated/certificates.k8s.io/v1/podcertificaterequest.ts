@@ -47,11 +47,11 @@ export interface PodCertificateRequestFields {
 export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * PodCertificateRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PodCertificateRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PodCertificateRequest.api(client, 'default'); // or PodCertificateRequest.api(client, allNamespaces)
- * const cache = PodCertificateRequest.reflector(api, { transform: PodCertificateRequest.prune({ metadata: { managedFields: true } }) });
+ * const cache = PodCertificateRequest.cache(api, { transform: PodCertificateRequest.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface LeaseFields {
 export type LeaseApi = $.NamespacedApi<Lease, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Lease (coordination.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Lease (coordination.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Lease.api(client, 'default'); // or Lease.api(client, allNamespaces)
- * const cache = Lease.reflector(api, { transform: Lease.prune({ metadata: { managedFields: true } }) });
+ * const cache = Lease.cache(api, { transform: Lease.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

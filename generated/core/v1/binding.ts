@@ -40,7 +40,7 @@ export interface BindingFields {
 export type BindingApi = $.NamespacedApi<Binding, 'create'>;
 
 /**
- * Binding (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Binding (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Binding.api(client, 'default'); // or Binding.api(client, allNamespaces)

@@ -40,11 +40,11 @@ export interface ComponentStatusFields {
 export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getOpt' | 'list' | 'metadata' | 'watch'>;
 
 /**
- * ComponentStatus (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ComponentStatus (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ComponentStatus.api(client);
- * const cache = ComponentStatus.reflector(api, { transform: ComponentStatus.prune({ metadata: { managedFields: true } }) });
+ * const cache = ComponentStatus.cache(api, { transform: ComponentStatus.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -49,11 +49,11 @@ export interface ConfigMapFields {
 export type ConfigMapApi = $.NamespacedApi<ConfigMap, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ConfigMap (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ConfigMap (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ConfigMap.api(client, 'default'); // or ConfigMap.api(client, allNamespaces)
- * const cache = ConfigMap.reflector(api, { transform: ConfigMap.prune({ metadata: { managedFields: true } }) });
+ * const cache = ConfigMap.cache(api, { transform: ConfigMap.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

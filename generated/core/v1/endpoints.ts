@@ -58,11 +58,11 @@ export interface EndpointsFields {
 export type EndpointsApi = $.NamespacedApi<Endpoints, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Endpoints (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Endpoints (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Endpoints.api(client, 'default'); // or Endpoints.api(client, allNamespaces)
- * const cache = Endpoints.reflector(api, { transform: Endpoints.prune({ metadata: { managedFields: true } }) });
+ * const cache = Endpoints.cache(api, { transform: Endpoints.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

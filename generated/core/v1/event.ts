@@ -79,11 +79,11 @@ export interface EventFields {
 export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Event (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Event (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Event.api(client, 'default'); // or Event.api(client, allNamespaces)
- * const cache = Event.reflector(api, { transform: Event.prune({ metadata: { managedFields: true } }) });
+ * const cache = Event.cache(api, { transform: Event.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface LimitRangeFields {
 export type LimitRangeApi = $.NamespacedApi<LimitRange, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * LimitRange (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * LimitRange (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = LimitRange.api(client, 'default'); // or LimitRange.api(client, allNamespaces)
- * const cache = LimitRange.reflector(api, { transform: LimitRange.prune({ metadata: { managedFields: true } }) });
+ * const cache = LimitRange.cache(api, { transform: LimitRange.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

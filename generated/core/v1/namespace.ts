@@ -43,11 +43,11 @@ export interface NamespaceFields {
 export type NamespaceApi = $.ClusterApi<Namespace, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Namespace (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Namespace (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Namespace.api(client);
- * const cache = Namespace.reflector(api, { transform: Namespace.prune({ metadata: { managedFields: true } }) });
+ * const cache = Namespace.cache(api, { transform: Namespace.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

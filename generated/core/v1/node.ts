@@ -43,11 +43,11 @@ export interface NodeFields {
 export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Node (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Node (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Node.api(client);
- * const cache = Node.reflector(api, { transform: Node.prune({ metadata: { managedFields: true } }) });
+ * const cache = Node.cache(api, { transform: Node.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

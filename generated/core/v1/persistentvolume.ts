@@ -43,11 +43,11 @@ export interface PersistentVolumeFields {
 export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * PersistentVolume (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PersistentVolume (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PersistentVolume.api(client);
- * const cache = PersistentVolume.reflector(api, { transform: PersistentVolume.prune({ metadata: { managedFields: true } }) });
+ * const cache = PersistentVolume.cache(api, { transform: PersistentVolume.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface PersistentVolumeClaimFields {
 export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * PersistentVolumeClaim (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PersistentVolumeClaim (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PersistentVolumeClaim.api(client, 'default'); // or PersistentVolumeClaim.api(client, allNamespaces)
- * const cache = PersistentVolumeClaim.reflector(api, { transform: PersistentVolumeClaim.prune({ metadata: { managedFields: true } }) });
+ * const cache = PersistentVolumeClaim.cache(api, { transform: PersistentVolumeClaim.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface PodFields {
 export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Pod (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Pod (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Pod.api(client, 'default'); // or Pod.api(client, allNamespaces)
- * const cache = Pod.reflector(api, { transform: Pod.prune({ metadata: { managedFields: true } }) });
+ * const cache = Pod.cache(api, { transform: Pod.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface PodTemplateFields {
 export type PodTemplateApi = $.NamespacedApi<PodTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * PodTemplate (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PodTemplate (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PodTemplate.api(client, 'default'); // or PodTemplate.api(client, allNamespaces)
- * const cache = PodTemplate.reflector(api, { transform: PodTemplate.prune({ metadata: { managedFields: true } }) });
+ * const cache = PodTemplate.cache(api, { transform: PodTemplate.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface ReplicationControllerFields {
 export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * ReplicationController (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ReplicationController (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ReplicationController.api(client, 'default'); // or ReplicationController.api(client, allNamespaces)
- * const cache = ReplicationController.reflector(api, { transform: ReplicationController.prune({ metadata: { managedFields: true } }) });
+ * const cache = ReplicationController.cache(api, { transform: ReplicationController.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface ResourceQuotaFields {
 export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * ResourceQuota (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ResourceQuota (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ResourceQuota.api(client, 'default'); // or ResourceQuota.api(client, allNamespaces)
- * const cache = ResourceQuota.reflector(api, { transform: ResourceQuota.prune({ metadata: { managedFields: true } }) });
+ * const cache = ResourceQuota.cache(api, { transform: ResourceQuota.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -52,11 +52,11 @@ export interface SecretFields {
 export type SecretApi = $.NamespacedApi<Secret, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Secret (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Secret (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Secret.api(client, 'default'); // or Secret.api(client, allNamespaces)
- * const cache = Secret.reflector(api, { transform: Secret.prune({ metadata: { managedFields: true } }) });
+ * const cache = Secret.cache(api, { transform: Secret.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

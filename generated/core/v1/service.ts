@@ -43,11 +43,11 @@ export interface ServiceFields {
 export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Service (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Service (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Service.api(client, 'default'); // or Service.api(client, allNamespaces)
- * const cache = Service.reflector(api, { transform: Service.prune({ metadata: { managedFields: true } }) });
+ * const cache = Service.cache(api, { transform: Service.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

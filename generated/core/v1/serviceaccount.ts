@@ -46,11 +46,11 @@ export interface ServiceAccountFields {
 export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ServiceAccount (v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ServiceAccount (v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ServiceAccount.api(client, 'default'); // or ServiceAccount.api(client, allNamespaces)
- * const cache = ServiceAccount.reflector(api, { transform: ServiceAccount.prune({ metadata: { managedFields: true } }) });
+ * const cache = ServiceAccount.cache(api, { transform: ServiceAccount.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -53,11 +53,11 @@ export interface EndpointSliceFields {
 export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * EndpointSlice (discovery.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * EndpointSlice (discovery.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = EndpointSlice.api(client, 'default'); // or EndpointSlice.api(client, allNamespaces)
- * const cache = EndpointSlice.reflector(api, { transform: EndpointSlice.prune({ metadata: { managedFields: true } }) });
+ * const cache = EndpointSlice.cache(api, { transform: EndpointSlice.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface FlowSchemaFields {
 export type FlowSchemaApi = $.ClusterApi<FlowSchema, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * FlowSchema (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * FlowSchema (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = FlowSchema.api(client);
- * const cache = FlowSchema.reflector(api, { transform: FlowSchema.prune({ metadata: { managedFields: true } }) });
+ * const cache = FlowSchema.cache(api, { transform: FlowSchema.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

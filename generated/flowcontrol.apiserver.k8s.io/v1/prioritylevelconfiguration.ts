@@ -43,11 +43,11 @@ export interface PriorityLevelConfigurationFields {
 export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * PriorityLevelConfiguration (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PriorityLevelConfiguration (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PriorityLevelConfiguration.api(client);
- * const cache = PriorityLevelConfiguration.reflector(api, { transform: PriorityLevelConfiguration.prune({ metadata: { managedFields: true } }) });
+ * const cache = PriorityLevelConfiguration.cache(api, { transform: PriorityLevelConfiguration.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface IngressFields {
 export type IngressApi = $.NamespacedApi<Ingress, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Ingress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Ingress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Ingress.api(client, 'default'); // or Ingress.api(client, allNamespaces)
- * const cache = Ingress.reflector(api, { transform: Ingress.prune({ metadata: { managedFields: true } }) });
+ * const cache = Ingress.cache(api, { transform: Ingress.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface IngressClassFields {
 export type IngressClassApi = $.ClusterApi<IngressClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * IngressClass (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * IngressClass (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = IngressClass.api(client);
- * const cache = IngressClass.reflector(api, { transform: IngressClass.prune({ metadata: { managedFields: true } }) });
+ * const cache = IngressClass.cache(api, { transform: IngressClass.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface IPAddressFields {
 export type IPAddressApi = $.ClusterApi<IPAddress, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * IPAddress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * IPAddress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = IPAddress.api(client);
- * const cache = IPAddress.reflector(api, { transform: IPAddress.prune({ metadata: { managedFields: true } }) });
+ * const cache = IPAddress.cache(api, { transform: IPAddress.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

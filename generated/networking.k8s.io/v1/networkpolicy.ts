@@ -40,11 +40,11 @@ export interface NetworkPolicyFields {
 export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * NetworkPolicy (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * NetworkPolicy (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = NetworkPolicy.api(client, 'default'); // or NetworkPolicy.api(client, allNamespaces)
- * const cache = NetworkPolicy.reflector(api, { transform: NetworkPolicy.prune({ metadata: { managedFields: true } }) });
+ * const cache = NetworkPolicy.cache(api, { transform: NetworkPolicy.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

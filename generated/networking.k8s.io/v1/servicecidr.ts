@@ -43,11 +43,11 @@ export interface ServiceCIDRFields {
 export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * ServiceCIDR (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ServiceCIDR (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ServiceCIDR.api(client);
- * const cache = ServiceCIDR.reflector(api, { transform: ServiceCIDR.prune({ metadata: { managedFields: true } }) });
+ * const cache = ServiceCIDR.cache(api, { transform: ServiceCIDR.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

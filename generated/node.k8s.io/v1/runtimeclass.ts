@@ -49,11 +49,11 @@ export interface RuntimeClassFields {
 export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * RuntimeClass (node.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * RuntimeClass (node.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = RuntimeClass.api(client);
- * const cache = RuntimeClass.reflector(api, { transform: RuntimeClass.prune({ metadata: { managedFields: true } }) });
+ * const cache = RuntimeClass.cache(api, { transform: RuntimeClass.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

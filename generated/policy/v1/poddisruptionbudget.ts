@@ -43,11 +43,11 @@ export interface PodDisruptionBudgetFields {
 export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * PodDisruptionBudget (policy/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PodDisruptionBudget (policy/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PodDisruptionBudget.api(client, 'default'); // or PodDisruptionBudget.api(client, allNamespaces)
- * const cache = PodDisruptionBudget.reflector(api, { transform: PodDisruptionBudget.prune({ metadata: { managedFields: true } }) });
+ * const cache = PodDisruptionBudget.cache(api, { transform: PodDisruptionBudget.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface ClusterRoleFields {
 export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ClusterRole (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ClusterRole (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ClusterRole.api(client);
- * const cache = ClusterRole.reflector(api, { transform: ClusterRole.prune({ metadata: { managedFields: true } }) });
+ * const cache = ClusterRole.cache(api, { transform: ClusterRole.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface ClusterRoleBindingFields {
 export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ClusterRoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ClusterRoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ClusterRoleBinding.api(client);
- * const cache = ClusterRoleBinding.reflector(api, { transform: ClusterRoleBinding.prune({ metadata: { managedFields: true } }) });
+ * const cache = ClusterRoleBinding.cache(api, { transform: ClusterRoleBinding.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface RoleFields {
 export type RoleApi = $.NamespacedApi<Role, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Role (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Role (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Role.api(client, 'default'); // or Role.api(client, allNamespaces)
- * const cache = Role.reflector(api, { transform: Role.prune({ metadata: { managedFields: true } }) });
+ * const cache = Role.cache(api, { transform: Role.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

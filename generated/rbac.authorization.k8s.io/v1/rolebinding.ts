@@ -43,11 +43,11 @@ export interface RoleBindingFields {
 export type RoleBindingApi = $.NamespacedApi<RoleBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * RoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * RoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = RoleBinding.api(client, 'default'); // or RoleBinding.api(client, allNamespaces)
- * const cache = RoleBinding.reflector(api, { transform: RoleBinding.prune({ metadata: { managedFields: true } }) });
+ * const cache = RoleBinding.cache(api, { transform: RoleBinding.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -46,11 +46,11 @@ export interface DeviceClassFields {
 export type DeviceClassApi = $.ClusterApi<DeviceClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * DeviceClass (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * DeviceClass (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = DeviceClass.api(client);
- * const cache = DeviceClass.reflector(api, { transform: DeviceClass.prune({ metadata: { managedFields: true } }) });
+ * const cache = DeviceClass.cache(api, { transform: DeviceClass.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

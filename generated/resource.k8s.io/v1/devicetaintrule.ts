@@ -47,11 +47,11 @@ export interface DeviceTaintRuleFields {
 export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * DeviceTaintRule (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * DeviceTaintRule (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = DeviceTaintRule.api(client);
- * const cache = DeviceTaintRule.reflector(api, { transform: DeviceTaintRule.prune({ metadata: { managedFields: true } }) });
+ * const cache = DeviceTaintRule.cache(api, { transform: DeviceTaintRule.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface ResourceClaimFields {
 export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * ResourceClaim (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ResourceClaim (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ResourceClaim.api(client, 'default'); // or ResourceClaim.api(client, allNamespaces)
- * const cache = ResourceClaim.reflector(api, { transform: ResourceClaim.prune({ metadata: { managedFields: true } }) });
+ * const cache = ResourceClaim.cache(api, { transform: ResourceClaim.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -44,11 +44,11 @@ export interface ResourceClaimTemplateFields {
 export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ResourceClaimTemplate (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ResourceClaimTemplate (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ResourceClaimTemplate.api(client, 'default'); // or ResourceClaimTemplate.api(client, allNamespaces)
- * const cache = ResourceClaimTemplate.reflector(api, { transform: ResourceClaimTemplate.prune({ metadata: { managedFields: true } }) });
+ * const cache = ResourceClaimTemplate.cache(api, { transform: ResourceClaimTemplate.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

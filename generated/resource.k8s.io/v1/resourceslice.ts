@@ -54,11 +54,11 @@ export interface ResourceSliceFields {
 export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * ResourceSlice (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * ResourceSlice (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = ResourceSlice.api(client);
- * const cache = ResourceSlice.reflector(api, { transform: ResourceSlice.prune({ metadata: { managedFields: true } }) });
+ * const cache = ResourceSlice.cache(api, { transform: ResourceSlice.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

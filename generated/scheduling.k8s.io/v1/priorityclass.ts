@@ -57,11 +57,11 @@ export interface PriorityClassFields {
 export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * PriorityClass (scheduling.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * PriorityClass (scheduling.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = PriorityClass.api(client);
- * const cache = PriorityClass.reflector(api, { transform: PriorityClass.prune({ metadata: { managedFields: true } }) });
+ * const cache = PriorityClass.cache(api, { transform: PriorityClass.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

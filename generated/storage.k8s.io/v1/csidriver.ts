@@ -40,11 +40,11 @@ export interface CSIDriverFields {
 export type CSIDriverApi = $.ClusterApi<CSIDriver, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * CSIDriver (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * CSIDriver (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = CSIDriver.api(client);
- * const cache = CSIDriver.reflector(api, { transform: CSIDriver.prune({ metadata: { managedFields: true } }) });
+ * const cache = CSIDriver.cache(api, { transform: CSIDriver.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface CSINodeFields {
 export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * CSINode (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * CSINode (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = CSINode.api(client);
- * const cache = CSINode.reflector(api, { transform: CSINode.prune({ metadata: { managedFields: true } }) });
+ * const cache = CSINode.cache(api, { transform: CSINode.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

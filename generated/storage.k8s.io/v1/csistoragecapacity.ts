@@ -72,11 +72,11 @@ export interface CSIStorageCapacityFields {
 export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * CSIStorageCapacity (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * CSIStorageCapacity (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = CSIStorageCapacity.api(client, 'default'); // or CSIStorageCapacity.api(client, allNamespaces)
- * const cache = CSIStorageCapacity.reflector(api, { transform: CSIStorageCapacity.prune({ metadata: { managedFields: true } }) });
+ * const cache = CSIStorageCapacity.cache(api, { transform: CSIStorageCapacity.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -77,11 +77,11 @@ export interface StorageClassFields {
 export type StorageClassApi = $.ClusterApi<StorageClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * StorageClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * StorageClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = StorageClass.api(client);
- * const cache = StorageClass.reflector(api, { transform: StorageClass.prune({ metadata: { managedFields: true } }) });
+ * const cache = StorageClass.cache(api, { transform: StorageClass.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -47,11 +47,11 @@ export interface VolumeAttachmentFields {
 export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * VolumeAttachment (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * VolumeAttachment (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = VolumeAttachment.api(client);
- * const cache = VolumeAttachment.reflector(api, { transform: VolumeAttachment.prune({ metadata: { managedFields: true } }) });
+ * const cache = VolumeAttachment.cache(api, { transform: VolumeAttachment.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -48,11 +48,11 @@ export interface VolumeAttributesClassFields {
 export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * VolumeAttributesClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * VolumeAttributesClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = VolumeAttributesClass.api(client);
- * const cache = VolumeAttributesClass.reflector(api, { transform: VolumeAttributesClass.prune({ metadata: { managedFields: true } }) });
+ * const cache = VolumeAttributesClass.cache(api, { transform: VolumeAttributesClass.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -43,11 +43,11 @@ export interface StorageVersionMigrationFields {
 export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * StorageVersionMigration (storagemigration.k8s.io/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * StorageVersionMigration (storagemigration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = StorageVersionMigration.api(client);
- * const cache = StorageVersionMigration.reflector(api, { transform: StorageVersionMigration.prune({ metadata: { managedFields: true } }) });
+ * const cache = StorageVersionMigration.cache(api, { transform: StorageVersionMigration.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface GadgetFields {
 export type GadgetApi = $.ClusterApi<Gadget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Gadget (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Gadget (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Gadget.api(client);
- * const cache = Gadget.reflector(api, { transform: Gadget.prune({ metadata: { managedFields: true } }) });
+ * const cache = Gadget.cache(api, { transform: Gadget.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface SprocketFields {
 export type SprocketApi = $.ClusterApi<Sprocket, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
- * Sprocket (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Sprocket (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Sprocket.api(client);
- * const cache = Sprocket.reflector(api, { transform: Sprocket.prune({ metadata: { managedFields: true } }) });
+ * const cache = Sprocket.cache(api, { transform: Sprocket.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

@@ -40,11 +40,11 @@ export interface WidgetFields {
 export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Widget (fixtures.kubereflect.dev/v1beta1): the resource, its typed Api, object references, pruning and reflectors.
+ * Widget (fixtures.kubereflect.dev/v1beta1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Widget.api(client, 'default'); // or Widget.api(client, allNamespaces)
- * const cache = Widget.reflector(api, { transform: Widget.prune({ metadata: { managedFields: true } }) });
+ * const cache = Widget.cache(api, { transform: Widget.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */

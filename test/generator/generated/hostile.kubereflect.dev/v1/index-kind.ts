@@ -36,11 +36,11 @@ export interface IndexFields {
 export type IndexApi = $.ClusterApi<Index, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
- * Index (hostile.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and reflectors.
+ * Index (hostile.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
  *
  * @example
  * const api = Index.api(client);
- * const cache = Index.reflector(api, { transform: Index.prune({ metadata: { managedFields: true } }) });
+ * const cache = Index.cache(api, { transform: Index.prune({ metadata: { managedFields: true } }) });
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
