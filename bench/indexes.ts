@@ -42,7 +42,7 @@ export interface IndexesResult {
 async function measure(task: Task): Promise<Sample> {
   const nodes = Math.max(1, Math.round(task.n / 100));
   const { reader, writer } = store<BenchPod, 'byNode'>({ indexes: { byNode: (p) => p.spec?.nodeName } });
-  writer.apply({ type: 'Init' });
+  writer.applyEvent({ type: 'Init' });
   for (let i = 0; i < task.n; i++) {
     // As a watcher hands it over: parsed from JSON (flat strings, not the concatenations
     // the generator builds, which V8 would flatten on first hashing), with a uid, a
@@ -50,9 +50,9 @@ async function measure(task: Task): Promise<Sample> {
     const pod = podSpec(i, 'bench');
     pod.metadata = { ...pod.metadata, uid: `pod-uid-${i}`, resourceVersion: String(i + 1) };
     pod.spec = { ...pod.spec, nodeName: `node-${i % nodes}` };
-    writer.apply({ type: 'InitApply', object: JSON.parse(JSON.stringify(pod)) as BenchPod });
+    writer.applyEvent({ type: 'InitApply', object: JSON.parse(JSON.stringify(pod)) as BenchPod });
   }
-  writer.apply({ type: 'InitDone' });
+  writer.applyEvent({ type: 'InitDone' });
 
   // A settled baseline: what building the store left behind is collected first.
   for (let i = 0; i < 3; i++) {

@@ -60,7 +60,7 @@ void typeChecks;
 describe('editable', () => {
   it('gives a deep copy to change, and the store keeps its own', () => {
     const { reader, writer } = store<Pod>();
-    for (const e of listed(pod('a'))) writer.apply(e);
+    for (const e of listed(pod('a'))) writer.applyEvent(e);
     const stored = reader.get('ns/a')!;
     const copy = editable(stored);
     copy.metadata.labels!.app = 'changed';

@@ -20,16 +20,16 @@ const names = (objects: readonly { metadata: { name: string } }[]) => objects.ma
 describe('store indexes', () => {
   it('are kept right through Apply, Delete and a relist swap', () => {
     const { reader, writer } = store<PodType, 'byNode'>({ indexes: { byNode: (p) => p.spec?.nodeName } });
-    for (const e of listed(pod('a1', 'n1'), pod('a2', 'n1'), pod('b1', 'n2'))) writer.apply(e);
+    for (const e of listed(pod('a1', 'n1'), pod('a2', 'n1'), pod('b1', 'n2'))) writer.applyEvent(e);
     expect(names(reader.byIndex('byNode', 'n1'))).toEqual(['a1', 'a2']);
-    writer.apply({ type: 'Apply', object: pod('a2', 'n2', '2') }); // moved
-    writer.apply({ type: 'Apply', object: pod('a3', undefined, '3') }); // unscheduled: in no bucket
+    writer.applyEvent({ type: 'Apply', object: pod('a2', 'n2', '2') }); // moved
+    writer.applyEvent({ type: 'Apply', object: pod('a3', undefined, '3') }); // unscheduled: in no bucket
     expect(names(reader.byIndex('byNode', 'n1'))).toEqual(['a1']);
     expect(names(reader.byIndex('byNode', 'n2'))).toEqual(['a2', 'b1']);
-    writer.apply({ type: 'Delete', object: pod('b1', 'n2', '4') });
+    writer.applyEvent({ type: 'Delete', object: pod('b1', 'n2', '4') });
     expect(names(reader.byIndex('byNode', 'n2'))).toEqual(['a2']);
     // The relist: a2 gone, a1 moved, c1 new.
-    for (const e of listed(pod('a1', 'n2', '5'), pod('c1', 'n1', '6'))) writer.apply(e);
+    for (const e of listed(pod('a1', 'n2', '5'), pod('c1', 'n1', '6'))) writer.applyEvent(e);
     expect(names(reader.byIndex('byNode', 'n1'))).toEqual(['c1']);
     expect(names(reader.byIndex('byNode', 'n2'))).toEqual(['a1']);
     expect(reader.byIndex('byNode', 'n3')).toEqual([]);
@@ -39,11 +39,11 @@ describe('store indexes', () => {
 
   it('has namespace and owner built in', () => {
     const { reader, writer } = store<PodType>();
-    for (const e of listed(pod('a1', 'n1', '1', ['rs-1']), pod('a2', 'n1', '1', ['rs-1', 'rs-2']), pod('b1', 'n1', '1', ['rs-2']))) writer.apply(e);
+    for (const e of listed(pod('a1', 'n1', '1', ['rs-1']), pod('a2', 'n1', '1', ['rs-1', 'rs-2']), pod('b1', 'n1', '1', ['rs-2']))) writer.applyEvent(e);
     expect(names(reader.byIndex('owner', 'rs-1'))).toEqual(['a1', 'a2']);
     expect(names(reader.byIndex('owner', 'rs-2'))).toEqual(['a2', 'b1']);
     expect(names(reader.byIndex('namespace', 'b'))).toEqual(['b1']);
-    writer.apply({ type: 'Apply', object: pod('a2', 'n1', '2', []) }); // orphaned
+    writer.applyEvent({ type: 'Apply', object: pod('a2', 'n1', '2', []) }); // orphaned
     expect(names(reader.byIndex('owner', 'rs-1'))).toEqual(['a1']);
   });
 
@@ -51,9 +51,9 @@ describe('store indexes', () => {
     const { reader, writer } = store<PodType, 'picky'>({
       indexes: { picky: (p) => { if (p.metadata.name === 'bad') throw new Error('no'); return p.spec?.nodeName; } },
     });
-    for (const e of listed(pod('a1', 'n1'))) writer.apply(e);
+    for (const e of listed(pod('a1', 'n1'))) writer.applyEvent(e);
     expect(reader.byIndex('picky', 'n1')).toHaveLength(1);
-    expect(() => writer.apply({ type: 'Apply', object: pod('bad', 'n1') })).toThrow(/index "picky" threw on b\/bad: no/);
+    expect(() => writer.applyEvent({ type: 'Apply', object: pod('bad', 'n1') })).toThrow(/index "picky" threw on b\/bad: no/);
     expect(reader.get('b/bad')).toBeUndefined();
     expect(names(reader.byIndex('picky', 'n1'))).toEqual(['a1']);
     expect(() => reader.byIndex('nope' as 'picky', 'x')).toThrow(/no index named "nope" \(known: namespace, owner, picky\)/);

@@ -140,8 +140,8 @@ describe('the LabelSelector struct', () => {
   it('filters a store as the string does', () => {
     const { reader, writer } = store<KubeObject>();
     const obj = (name: string, labels: Record<string, string>) => ({ metadata: { name, uid: name, resourceVersion: '1', labels } });
-    writer.apply({ type: 'Apply', object: obj('a', { app: 'web', env: 'prod' }) });
-    writer.apply({ type: 'Apply', object: obj('b', { app: 'web', env: 'dev' }) });
+    writer.applyEvent({ type: 'Apply', object: obj('a', { app: 'web', env: 'prod' }) });
+    writer.applyEvent({ type: 'Apply', object: obj('b', { app: 'web', env: 'dev' }) });
     const byStruct = reader.filter({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] });
     expect(byStruct.map((o) => o.metadata.name)).toEqual(['a']);
     expect(reader.filter('app=web,env in (prod)').map((o) => o.metadata.name)).toEqual(['a']);

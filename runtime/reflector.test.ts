@@ -52,7 +52,7 @@ describe('reflector', () => {
     expect(seen).toHaveLength(events.length);
     seen.forEach((e, i) => expect(e).toBe(events[i]));
     expect(names(reader.state())).toEqual(['b@1']);
-    expect(() => writer.apply({ type: 'Init' })).toThrow(/closed/);
+    expect(() => writer.applyEvent({ type: 'Init' })).toThrow(/closed/);
   });
 
   it('yields, after a relist, a Delete marked finalStateUnknown for each object that vanished meanwhile', async () => {
@@ -102,7 +102,7 @@ describe('reflector', () => {
     }
     for await (const e of reflector(writer, source())) if (e.type === 'Apply') break;
     expect(sourceFinished).toBe(true);
-    expect(() => writer.apply({ type: 'Init' })).toThrow(/closed/);
+    expect(() => writer.applyEvent({ type: 'Init' })).toThrow(/closed/);
   });
 });
 

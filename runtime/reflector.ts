@@ -67,7 +67,7 @@ export async function* reflectInto<K extends KubeObject>(
 ): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
   try {
     for await (const event of stream) {
-      const vanished = writer.apply(event);
+      const vanished = writer.applyEvent(event);
       // Read-only from here on: the store owns (and has frozen) what it keeps.
       yield event as WatcherEvent<Stored<K>>;
       for (const object of vanished) yield { type: 'Delete', object, finalStateUnknown: true };

@@ -45,47 +45,47 @@ const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('store writer', () => {
   it('shows nothing until the first InitDone, then the whole list at once', () => {
     const { reader, writer } = store<Pod>();
-    writer.apply({ type: 'Init' });
-    writer.apply({ type: 'InitApply', object: pod('a', 'ns', '1') });
+    writer.applyEvent({ type: 'Init' });
+    writer.applyEvent({ type: 'InitApply', object: pod('a', 'ns', '1') });
     expect(reader.size).toBe(0);
     expect(reader.isReady()).toBe(false);
     expect(reader.get('ns/a')).toBeUndefined();
-    writer.apply({ type: 'InitApply', object: pod('b', 'ns', '1') });
-    writer.apply({ type: 'InitDone' });
+    writer.applyEvent({ type: 'InitApply', object: pod('b', 'ns', '1') });
+    writer.applyEvent({ type: 'InitDone' });
     expect(reader.isReady()).toBe(true);
     expect(picture(reader)).toBe('ns/a@1 ns/b@1');
   });
 
   it('applies Apply and Delete to the live map and ignores Error', () => {
     const { reader, writer } = store<Pod>();
-    for (const e of list([pod('a', 'ns', '1')])) writer.apply(e);
-    writer.apply({ type: 'Apply', object: pod('b', 'ns', '2') });
-    writer.apply({ type: 'Apply', object: pod('a', 'ns', '3') });
+    for (const e of list([pod('a', 'ns', '1')])) writer.applyEvent(e);
+    writer.applyEvent({ type: 'Apply', object: pod('b', 'ns', '2') });
+    writer.applyEvent({ type: 'Apply', object: pod('a', 'ns', '3') });
     expect(picture(reader)).toBe('ns/a@3 ns/b@2');
-    writer.apply({ type: 'Delete', object: pod('a', 'ns', '4') });
-    writer.apply({ type: 'Error', error: new KubeError('boom') });
+    writer.applyEvent({ type: 'Delete', object: pod('a', 'ns', '4') });
+    writer.applyEvent({ type: 'Error', error: new KubeError('boom') });
     expect(picture(reader)).toBe('ns/b@2');
   });
 
   it('treats InitDone without Init as an empty list, and a later relist keeps readiness', () => {
     const { reader, writer } = store<Pod>();
-    writer.apply({ type: 'Apply', object: pod('a', 'ns', '1') });
-    writer.apply({ type: 'InitDone' });
+    writer.applyEvent({ type: 'Apply', object: pod('a', 'ns', '1') });
+    writer.applyEvent({ type: 'InitDone' });
     expect(reader.size).toBe(0);
     expect(reader.isReady()).toBe(true);
-    writer.apply({ type: 'Init' });
+    writer.applyEvent({ type: 'Init' });
     expect(reader.isReady()).toBe(true);
   });
 
   it('freezes stored objects unless told not to', () => {
     const frozen = store<Pod>();
     const p = pod('a', 'ns', '1');
-    frozen.writer.apply({ type: 'Apply', object: p });
+    frozen.writer.applyEvent({ type: 'Apply', object: p });
     expect(Object.isFrozen(frozen.reader.get('ns/a'))).toBe(true);
     expect(() => ((p as { kind?: string }).kind = 'X')).toThrow(TypeError);
 
     const loose = store<Pod>({ freeze: false });
-    loose.writer.apply({ type: 'Apply', object: pod('a', 'ns', '1') });
+    loose.writer.applyEvent({ type: 'Apply', object: pod('a', 'ns', '1') });
     expect(Object.isFrozen(loose.reader.get('ns/a'))).toBe(false);
   });
 
@@ -102,8 +102,8 @@ describe('store writer', () => {
       spec: { containers: [], emptyMap: {}, emptyList: [] },
     });
     const { reader, writer } = store<Pod>();
-    for (const e of list([withFields('a') as Pod])) writer.apply(e);
-    writer.apply({ type: 'Apply', object: withFields('b') as Pod });
+    for (const e of list([withFields('a') as Pod])) writer.applyEvent(e);
+    writer.applyEvent({ type: 'Apply', object: withFields('b') as Pod });
     type Stored = { metadata: { managedFields: { fieldsV1?: Tree }[] }; spec: { emptyMap: object; emptyList: unknown[] } };
     type Tree = { [key: string]: Tree };
     const at = (o: unknown, ...path: string[]) => path.reduce((node, key) => node[key]!, (o as Stored).metadata.managedFields[0]!.fieldsV1!);
@@ -120,7 +120,7 @@ describe('store writer', () => {
     expect(Array.isArray(spec.emptyList)).toBe(true);
 
     const { reader: plain, writer: plainWriter } = store<Pod>({ shareManagedFieldLeaves: false });
-    plainWriter.apply({ type: 'Apply', object: withFields('c') as Pod });
+    plainWriter.applyEvent({ type: 'Apply', object: withFields('c') as Pod });
     expect(at(plain.get('ns/c'), 'f:status', 'f:phase')).not.toBe(leaf);
   });
 
@@ -130,7 +130,7 @@ describe('store writer', () => {
     expect(() => writer.claim('second')).toThrow(/already claimed by first/);
     writer.close();
     writer.close();
-    expect(() => writer.apply({ type: 'Init' })).toThrow(/closed/);
+    expect(() => writer.applyEvent({ type: 'Init' })).toThrow(/closed/);
   });
 
   it('matches a simple Map model after 100,000 random events with relists', () => {
@@ -142,7 +142,7 @@ describe('store writer', () => {
     const { reader, writer } = store<Pod>();
     let rv = 0;
     let relists = 0;
-    for (const e of list<Pod>([])) writer.apply(e);
+    for (const e of list<Pod>([])) writer.applyEvent(e);
 
     for (let i = 0; i < 100_000; i++) {
       const roll = random();
@@ -153,16 +153,16 @@ describe('store writer', () => {
           if (r < 0.05) model.delete(key);
           else if (r < 0.1) model.set(key, pod(p.metadata!.name!, p.metadata!.namespace, String(++rv)));
         }
-        for (const e of list([...model.values()].map((p) => structuredClone(p)))) writer.apply(e);
+        for (const e of list([...model.values()].map((p) => structuredClone(p)))) writer.applyEvent(e);
         relists++;
       } else if (roll < 0.7) {
         const p = pod(pick(names), pick(namespaces), String(++rv));
         model.set(objectKey(p), p);
-        writer.apply({ type: 'Apply', object: structuredClone(p) });
+        writer.applyEvent({ type: 'Apply', object: structuredClone(p) });
       } else {
         const p = pod(pick(names), pick(namespaces), String(++rv));
         model.delete(objectKey(p));
-        writer.apply({ type: 'Delete', object: p });
+        writer.applyEvent({ type: 'Delete', object: p });
       }
     }
 
@@ -217,10 +217,10 @@ describe('relist', () => {
 
   it('keeps the stored instance of unchanged objects', () => {
     const { reader, writer } = store<Pod>();
-    for (const e of list(oldList())) writer.apply(e);
+    for (const e of list(oldList())) writer.applyEvent(e);
     const before = { b: reader.get('ns/b'), c: reader.get('ns/c') };
     const incoming = newList();
-    for (const e of list(incoming)) writer.apply(e);
+    for (const e of list(incoming)) writer.applyEvent(e);
     expect(reader.get('ns/c')).toBe(before.c);
     expect(reader.get('ns/c')).not.toBe(incoming[1]);
     expect(reader.get('ns/b')).not.toBe(before.b);
@@ -229,19 +229,19 @@ describe('relist', () => {
 
   it('does not reuse an instance whose uid changed', () => {
     const { reader, writer } = store<Pod>();
-    for (const e of list([pod('a', 'ns', '1', { uid: 'u1' })])) writer.apply(e);
+    for (const e of list([pod('a', 'ns', '1', { uid: 'u1' })])) writer.applyEvent(e);
     const before = reader.get('ns/a');
-    for (const e of list([pod('a', 'ns', '1', { uid: 'u2' })])) writer.apply(e);
+    for (const e of list([pod('a', 'ns', '1', { uid: 'u2' })])) writer.applyEvent(e);
     expect(reader.get('ns/a')).not.toBe(before);
     expect(reader.get('ns/a')?.metadata?.uid).toBe('u2');
   });
 
   it('stores the new instances with reuseUnchanged: false', () => {
     const { reader, writer } = store<Pod>({ reuseUnchanged: false });
-    for (const e of list(oldList())) writer.apply(e);
+    for (const e of list(oldList())) writer.applyEvent(e);
     const before = reader.get('ns/c');
     const incoming = newList();
-    for (const e of list(incoming)) writer.apply(e);
+    for (const e of list(incoming)) writer.applyEvent(e);
     expect(reader.get('ns/c')).not.toBe(before);
     expect(reader.get('ns/c')).toBe(incoming[1]);
   });
@@ -253,8 +253,8 @@ describe('store reader', () => {
     const { reader, writer } = store<Pod>();
     const names = ['__proto__', 'constructor', 'hasOwnProperty'];
     for (const name of names) {
-      writer.apply({ type: 'Apply', object: pod(name, 'ns', '1') });
-      writer.apply({ type: 'Apply', object: pod(name, undefined, '2') });
+      writer.applyEvent({ type: 'Apply', object: pod(name, 'ns', '1') });
+      writer.applyEvent({ type: 'Apply', object: pod(name, undefined, '2') });
     }
     expect(reader.size).toBe(6);
     for (const name of names) {
@@ -264,7 +264,7 @@ describe('store reader', () => {
     }
     expect(reader.get('ns/toString')).toBeUndefined();
     expect(reader.get({ name: 'valueOf' })).toBeUndefined();
-    writer.apply({ type: 'Delete', object: pod('__proto__', 'ns', '3') });
+    writer.applyEvent({ type: 'Delete', object: pod('__proto__', 'ns', '3') });
     expect(reader.get({ name: '__proto__', namespace: 'ns' })).toBeUndefined();
     expect(reader.get({ name: '__proto__' })).toBeDefined();
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoBefore);
@@ -273,27 +273,27 @@ describe('store reader', () => {
 
   it('keeps a cluster-scoped and a namespaced object of the same name apart', () => {
     const { reader, writer } = store<Pod>();
-    writer.apply({ type: 'Apply', object: pod('web', undefined, '1') });
-    writer.apply({ type: 'Apply', object: pod('web', 'default', '2') });
+    writer.applyEvent({ type: 'Apply', object: pod('web', undefined, '1') });
+    writer.applyEvent({ type: 'Apply', object: pod('web', 'default', '2') });
     expect(reader.size).toBe(2);
     expect(reader.get({ name: 'web' })?.metadata?.resourceVersion).toBe('1');
     expect(reader.get({ name: 'web', namespace: 'default' })?.metadata?.resourceVersion).toBe('2');
-    writer.apply({ type: 'Delete', object: pod('web', undefined, '3') });
+    writer.applyEvent({ type: 'Delete', object: pod('web', undefined, '3') });
     expect(reader.get({ name: 'web', namespace: 'default' })).toBeDefined();
     expect(reader.get({ name: 'web' })).toBeUndefined();
   });
 
   it('keys a cluster-scoped object by its bare name', () => {
     const { reader, writer } = store<Pod>();
-    writer.apply({ type: 'Apply', object: pod('worker-1', undefined, '1') });
+    writer.applyEvent({ type: 'Apply', object: pod('worker-1', undefined, '1') });
     expect(reader.get('worker-1')?.metadata.name).toBe('worker-1');
     expect(reader.get('/worker-1')).toBeUndefined();
   });
 
   it('refuses an object without a uid or a resourceVersion, naming it', () => {
     const { reader, writer } = store<Pod>();
-    expect(() => writer.apply({ type: 'Apply', object: { metadata: { name: 'a', namespace: 'ns', resourceVersion: '1' } } })).toThrow(/ns\/a has no metadata\.uid/);
-    expect(() => writer.apply({ type: 'Apply', object: { metadata: { name: 'b', uid: 'u' } } })).toThrow(/b has no metadata\.resourceVersion/);
+    expect(() => writer.applyEvent({ type: 'Apply', object: { metadata: { name: 'a', namespace: 'ns', resourceVersion: '1' } } })).toThrow(/ns\/a has no metadata\.uid/);
+    expect(() => writer.applyEvent({ type: 'Apply', object: { metadata: { name: 'b', uid: 'u' } } })).toThrow(/b has no metadata\.resourceVersion/);
     expect(reader.size).toBe(0);
   });
 
@@ -304,7 +304,7 @@ describe('store reader', () => {
       pod('web-1', 'shop', '1', { labels: { app: 'web', tier: 'db' } }),
       pod('api-0', 'shop', '1', { labels: { app: 'api' } }),
     ];
-    for (const e of list(objects)) writer.apply(e);
+    for (const e of list(objects)) writer.applyEvent(e);
     expect(reader.get(ObjectRef.of<Pod>(pods, 'web-0', 'shop'))).toBe(objects[0]);
     expect(reader.get(ObjectRef.fromObject(objects[1]!, pods))).toBe(objects[1]);
     expect(reader.find((p) => p.metadata?.labels?.app === 'api')).toBe(objects[2]);
@@ -319,9 +319,9 @@ describe('store reader', () => {
 
   it('returns state() as a snapshot that later writes do not change', () => {
     const { reader, writer } = store<Pod>();
-    writer.apply({ type: 'Apply', object: pod('a', 'ns', '1') });
+    writer.applyEvent({ type: 'Apply', object: pod('a', 'ns', '1') });
     const snapshot = reader.state();
-    writer.apply({ type: 'Apply', object: pod('b', 'ns', '1') });
+    writer.applyEvent({ type: 'Apply', object: pod('b', 'ns', '1') });
     expect(snapshot).toHaveLength(1);
     expect(reader.state()).toHaveLength(2);
   });
@@ -330,14 +330,14 @@ describe('store reader', () => {
 describe('relist deletes', () => {
   it('returns, at InitDone, every stored object the relist no longer has or has with another uid', () => {
     const { reader, writer } = store<Pod>();
-    for (const e of list([pod('a', 'ns', '1'), pod('b', 'ns', '1'), pod('c', 'ns', '1')])) writer.apply(e);
-    writer.apply({ type: 'Init' });
-    writer.apply({ type: 'InitApply', object: pod('a', 'ns', '1') });
-    writer.apply({ type: 'InitApply', object: pod('c', 'ns', '5', { uid: 'uid-c-again' }) });
-    const vanished = writer.apply({ type: 'InitDone' });
+    for (const e of list([pod('a', 'ns', '1'), pod('b', 'ns', '1'), pod('c', 'ns', '1')])) writer.applyEvent(e);
+    writer.applyEvent({ type: 'Init' });
+    writer.applyEvent({ type: 'InitApply', object: pod('a', 'ns', '1') });
+    writer.applyEvent({ type: 'InitApply', object: pod('c', 'ns', '5', { uid: 'uid-c-again' }) });
+    const vanished = writer.applyEvent({ type: 'InitDone' });
     expect(vanished.map((o) => `${o.metadata.name}:${o.metadata.uid}`)).toEqual(['b:uid-ns-b', 'c:uid-ns-c']);
     expect(reader.state().map((o) => o.metadata.name).sort()).toEqual(['a', 'c']);
-    expect(writer.apply({ type: 'Apply', object: pod('d', 'ns', '6') })).toEqual([]);
+    expect(writer.applyEvent({ type: 'Apply', object: pod('d', 'ns', '6') })).toEqual([]);
   });
 });
 
@@ -346,20 +346,20 @@ describe('health', () => {
     const { reader, writer } = store<Pod>({ staleAfterMs: 1_000 });
     const t0 = Date.now();
     expect(reader.health(t0)).toMatchObject({ ready: false, stale: false, lists: 0, lastError: undefined });
-    for (const e of list([pod('a', 'ns', '7')])) writer.apply(e);
+    for (const e of list([pod('a', 'ns', '7')])) writer.applyEvent(e);
     expect(reader.health()).toMatchObject({ ready: true, stale: false, lists: 1, resourceVersion: '7' });
     const error = new KubeError('watch failed');
-    writer.apply({ type: 'Error', error });
+    writer.applyEvent({ type: 'Error', error });
     const failing = reader.health();
     expect(failing.lastError).toBe(error);
     expect(failing.failingSince).toBeGreaterThanOrEqual(t0);
     expect(reader.health(failing.failingSince! + 999).stale).toBe(false);
-    writer.apply({ type: 'Error', error: new KubeError('again') });
+    writer.applyEvent({ type: 'Error', error: new KubeError('again') });
     expect(reader.health(failing.failingSince! + 1_000)).toMatchObject({ stale: true, failingSince: failing.failingSince, ready: true });
     // Any success ends the run of errors.
-    writer.apply({ type: 'Apply', object: pod('a', 'ns', '8') });
+    writer.applyEvent({ type: 'Apply', object: pod('a', 'ns', '8') });
     expect(reader.health(failing.failingSince! + 5_000)).toMatchObject({ stale: false, failingSince: undefined, resourceVersion: '8' });
-    for (const e of list([])) writer.apply(e);
+    for (const e of list([])) writer.applyEvent(e);
     expect(reader.health().lists).toBe(2);
   });
 });
@@ -369,11 +369,11 @@ describe('waitUntilReady', () => {
     const { reader, writer } = store<Pod>();
     let ready = false;
     const waiting = reader.waitUntilReady().then(() => (ready = true));
-    writer.apply({ type: 'Init' });
-    writer.apply({ type: 'InitApply', object: pod('a', 'ns', '1') });
+    writer.applyEvent({ type: 'Init' });
+    writer.applyEvent({ type: 'InitApply', object: pod('a', 'ns', '1') });
     await macrotask();
     expect(ready).toBe(false);
-    writer.apply({ type: 'InitDone' });
+    writer.applyEvent({ type: 'InitDone' });
     await waiting;
     expect(ready).toBe(true);
     await expect(reader.waitUntilReady()).resolves.toBeUndefined();
@@ -384,7 +384,7 @@ describe('waitUntilReady', () => {
   it('rejects when the writer closes first, now or later', async () => {
     const { reader, writer } = store<Pod>();
     const early = reader.waitUntilReady();
-    writer.apply({ type: 'Init' });
+    writer.applyEvent({ type: 'Init' });
     writer.close();
     await expect(early).rejects.toThrow(/closed before the first list completed/);
     await expect(reader.waitUntilReady()).rejects.toBeInstanceOf(KubeError);

@@ -16,7 +16,7 @@
  *
  * A relist that no longer contains an object the store held (or holds one of
  * that name with another uid) means the object was deleted while the watch
- * was down: `apply(InitDone)` returns those objects, which `reflector()` turns
+ * was down: `applyEvent(InitDone)` returns those objects, which `reflector()` turns
  * into `Delete` events marked `finalStateUnknown` (their last known state,
  * possibly stale), as client-go's `DeletedFinalStateUnknown`.
  *
@@ -147,7 +147,7 @@ const NOTHING: readonly never[] = Object.freeze([]);
  *
  * @example
  * const { reader, writer } = store<Pod>();
- * writer.apply({ type: 'Apply', object: pod });
+ * writer.applyEvent({ type: 'Apply', object: pod });
  */
 export class Writer<K extends KubeObject> {
   /** @internal the state the writer and readers share */
@@ -166,10 +166,10 @@ export class Writer<K extends KubeObject> {
    *
    * @example
    * for (const event of [{ type: 'Init' }, { type: 'InitApply', object: pod }, { type: 'InitDone' }] as const) {
-   *   writer.apply(event);
+   *   writer.applyEvent(event);
    * }
    */
-  apply(event: WatcherEvent<K>): readonly Stored<K>[] {
+  applyEvent(event: WatcherEvent<K>): readonly Stored<K>[] {
     const core = this.core;
     if (core.closed) throw new Error('kubereflect: cannot apply an event to a closed store writer');
     if (event.type === 'Error') {
@@ -267,7 +267,7 @@ export class Writer<K extends KubeObject> {
    * `waitUntilReady` rejects if the store never became ready. Idempotent.
    *
    * @example
-   * try { for await (const e of stream) writer.apply(e); } finally { writer.close(); }
+   * try { for await (const e of stream) writer.applyEvent(e); } finally { writer.close(); }
    */
   close(): void {
     const core = this.core;

@@ -80,7 +80,7 @@ describe('the hostile CRD', () => {
     expect(kept.metadata).toEqual({ name: 'evil', namespace: 'ns', uid: 'u', resourceVersion: '1' });
 
     const { reader, writer } = store<typeof kept>();
-    writer.apply({ type: 'Apply', object: kept });
+    writer.applyEvent({ type: 'Apply', object: kept });
     const stored = reader.get(EvilPod.ref('evil', 'ns'));
     expect(stored).toBe(kept);
     expect(JSON.parse(JSON.stringify(stored))).toEqual({

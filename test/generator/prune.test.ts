@@ -194,9 +194,9 @@ describe('pruned objects in a store', () => {
   it('stores pruned objects, typed without the pruned fields, found by name', () => {
     const slim = Pod.prune({ status: true, metadata: { managedFields: true } });
     const { reader, writer } = store<ReturnType<typeof slim>>();
-    writer.apply({ type: 'Init' });
-    writer.apply({ type: 'InitApply', object: slim(pod) });
-    writer.apply({ type: 'InitDone' });
+    writer.applyEvent({ type: 'Init' });
+    writer.applyEvent({ type: 'InitApply', object: slim(pod) });
+    writer.applyEvent({ type: 'InitDone' });
     const got = reader.get({ name: 'web-0', namespace: 'shop' });
     expect(got?.spec?.nodeName).toBe('worker-1');
     expect(got && 'status' in got).toBe(false);
