@@ -13,6 +13,7 @@ import { Client, type ClientOptions } from '../../runtime/client.ts';
 import type { KubeError } from '../../runtime/errors.ts';
 import { reflector } from '../../runtime/reflector.ts';
 import { store, type Store } from '../../runtime/store.ts';
+import type { SubscriberEvent } from '../../runtime/dispatcher.ts';
 import type { KubeObject, ResourceDescriptor, Stored, WatcherEvent } from '../../runtime/types.ts';
 import { watcher, type WatcherConfig } from '../../runtime/watcher.ts';
 import { currentState, type PlaneState } from '../controlplane/plane.ts';
@@ -90,9 +91,38 @@ export class StreamView {
 
   /** True when the view holds exactly what `reader` holds. */
   matches<K extends KubeObject>(reader: Store<K>): boolean {
-    const held = reader.state();
-    return held.length === this.objects.size && held.every((o) => this.objects.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) === `${o.metadata.uid}@${o.metadata.resourceVersion}`);
+    return viewMatches(this.objects, reader);
   }
+}
+
+/**
+ * What a subscriber of a shared store knows from what it received: `Apply`
+ * sets an object, `Delete` removes it. The dispatcher's contract says it ends
+ * equal to the store.
+ */
+export class SubscriberView {
+  readonly objects = new Map<string, string>();
+  received = 0;
+  deletes = 0;
+
+  take(e: SubscriberEvent<KubeObject>): void {
+    this.received++;
+    const m = e.object.metadata;
+    const key = `${m.namespace ?? ''}/${m.name}`;
+    if (e.type === 'Apply') return void this.objects.set(key, `${m.uid}@${m.resourceVersion}`);
+    this.deletes++;
+    if (this.objects.get(key)?.startsWith(`${m.uid}@`)) this.objects.delete(key);
+  }
+
+  /** True when the view holds exactly what `reader` holds. */
+  matches<K extends KubeObject>(reader: Store<K>): boolean {
+    return viewMatches(this.objects, reader);
+  }
+}
+
+function viewMatches<K extends KubeObject>(objects: ReadonlyMap<string, string>, reader: Store<K>): boolean {
+  const held = reader.state();
+  return held.length === objects.size && held.every((o) => objects.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) === `${o.metadata.uid}@${o.metadata.resourceVersion}`);
 }
 
 export class Subject<K extends KubeObject> {

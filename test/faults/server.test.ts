@@ -61,6 +61,16 @@ describe('server-side failures under churn', () => {
     expect(r.leaks).toEqual([]);
   });
 
+  it('2b, shared: a subscriber of a shared store hears every delete of the watch gap and ends with the store', async () => {
+    const r = await watchCompacted(suite.lab, { shared: true });
+    console.info(JSON.stringify(r));
+    expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
+    expect(r.details.subscriberViewMatchesStore, 'the subscriber ends with the store').toBe(true);
+    expect(r.details.subscriberDeletes).toBeGreaterThan(0);
+    expect(r.relists).toBeGreaterThanOrEqual(1);
+  });
+
   it('2b. relists after etcd compaction makes its watch position too old (410)', async () => {
     const r = await watchCompacted(suite.lab);
     console.info(JSON.stringify(r));

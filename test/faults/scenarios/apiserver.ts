@@ -16,12 +16,15 @@ import { Api } from '../../../runtime/api.ts';
 import { sleep } from '../../../runtime/backoff.ts';
 import type { KubeObject } from '../../../runtime/types.ts';
 import { compactEtcd, type ExtraApiserver } from '../../controlplane/plane.ts';
-import { Churn, configMaps, converges, counted, killApiserverOnPort, openClient, podTemplates, Subject, type ConfigMap } from '../harness.ts';
+import { reflectShared, storeShared } from '../../../runtime/dispatcher.ts';
+import { Churn, configMaps, converges, counted, killApiserverOnPort, openClient, podTemplates, Subject, SubscriberView, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import { fastBackoff, report, scenarioNamespace } from './common.ts';
 
 export interface ServerOptions {
   fixedNamespace?: string;
+  /** Through a shared store with a subscriber (`storeShared`/`reflectShared`), whose view must end equal to the store. */
+  shared?: boolean;
 }
 
 export async function apiserverKill(lab: Lab, extra: ExtraApiserver, o: ServerOptions & { downSeconds?: number } = {}): Promise<ScenarioReport> {
@@ -89,7 +92,12 @@ export async function watchCompacted(lab: Lab, o: ServerOptions = {}): Promise<S
   const proxy = await lab.proxy();
   const api = new Api<KubeObject>(openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 }), podTemplates, ns);
   const churn = templateChurn(truth).start();
-  const subject = new Subject<KubeObject>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff });
+  const shared = o.shared ? storeShared<KubeObject>() : undefined;
+  const subscriber = new SubscriberView();
+  const subscription = shared?.reader.subscribe();
+  const reading = subscription ? (async () => { for await (const e of subscription) subscriber.take(e); })() : Promise.resolve();
+  const subject = new Subject<KubeObject>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff }, undefined,
+    shared && { reader: shared.reader, reflect: (events) => reflectShared(shared.writer, events) });
   let held = 0;
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list');
@@ -104,14 +112,16 @@ export async function watchCompacted(lab: Lab, o: ServerOptions = {}): Promise<S
     await churn.stop();
   }
   const invariant = await converges(subject.reader, truth);
+  if (shared) await subject.waitUntil(() => subscriber.matches(subject.reader), 10_000, 'the subscriber to catch up');
   await subject.stop();
+  await reading;
   await lab.dropProxy(proxy);
-  return report('2b. etcd compacted: watch gets 410', lab, subject, {
+  return report(`2b. etcd compacted: watch gets 410${shared ? ' (shared store)' : ''}`, lab, subject, {
     faults: { 'etcd compacted past the watch position': 1, 'watch held silent, then cut': held },
     requests: proxy.requests.length,
     writes: churn.writes,
     invariant,
-    details: {},
+    details: shared ? { subscriberViewMatchesStore: subscriber.matches(subject.reader), subscriberDeletes: subscriber.deletes } : {},
   });
 }
 

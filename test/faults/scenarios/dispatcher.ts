@@ -12,31 +12,17 @@
  */
 import { Api } from '../../../runtime/api.ts';
 import { sleep } from '../../../runtime/backoff.ts';
-import { reflectShared, storeShared, type SubscriberEvent } from '../../../runtime/dispatcher.ts';
+import { reflectShared, storeShared } from '../../../runtime/dispatcher.ts';
 import type { KubeObject } from '../../../runtime/types.ts';
-import { Churn, configMaps, converges, quorumList, Subject, type ConfigMap } from '../harness.ts';
+import { Churn, configMaps, converges, Subject, SubscriberView, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import { fastBackoff, report, scenarioNamespace } from './common.ts';
-
-/** What one subscriber knows: name → uid@resourceVersion, from its events alone. */
-class View {
-  readonly objects = new Map<string, string>();
-  received = 0;
-  deletes = 0;
-  take(e: SubscriberEvent<ConfigMap>): void {
-    this.received++;
-    const m = e.object.metadata;
-    if (e.type === 'Apply') return void this.objects.set(m.name, `${m.uid}@${m.resourceVersion}`);
-    this.deletes++;
-    if (this.objects.get(m.name)?.startsWith(`${m.uid}@`)) this.objects.delete(m.name);
-  }
-}
 
 export async function slowSubscribers(lab: Lab, o: { fixedNamespace?: string; seconds?: number } = {}): Promise<ScenarioReport> {
   const ns = await scenarioNamespace(lab, o.fixedNamespace ?? 'faults-subscribers', !!o.fixedNamespace);
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const { reader, writer } = storeShared<ConfigMap>();
-  const views = { fast: new View(), slow: new View(), stuck: new View() };
+  const views = { fast: new SubscriberView(), slow: new SubscriberView(), stuck: new SubscriberView() };
   const subs = { fast: reader.subscribe(), slow: reader.subscribe(), stuck: reader.subscribe() };
   let stuckMayRead = false;
   const reading = [
@@ -68,8 +54,8 @@ export async function slowSubscribers(lab: Lab, o: { fixedNamespace?: string; se
     invariant = await converges(reader, truth);
     details.rootEventsWhileStuck = subject.objectEvents;
     stuckMayRead = true;
-    const want = new Map((await quorumList(truth)).map((c) => [c.metadata!.name!, `${c.metadata!.uid}@${c.metadata!.resourceVersion}`]));
-    const same = (v: View) => v.objects.size === want.size && [...want].every(([k, x]) => v.objects.get(k) === x);
+    // The store equals the quorum list (above); each subscriber must reach the store.
+    const same = (v: SubscriberView) => v.matches(reader);
     await subject.waitUntil(() => Object.values(views).every(same), 30_000, 'every subscriber to reach the quorum list');
     for (const [name, v] of Object.entries(views)) {
       details[`${name}Received`] = v.received;
