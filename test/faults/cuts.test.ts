@@ -26,6 +26,16 @@ describe('connection cuts under churn', () => {
     expect(r.leaks).toEqual([]);
   });
 
+  it('delivers every change and delete to a shared-store subscriber through the cuts', async () => {
+    const r = await connectionCuts(suite.lab, { seconds: 5, shared: true });
+    console.info(JSON.stringify(r));
+    expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
+    expect(r.details.subscriberViewMatchesStore, 'the subscriber ends with the store').toBe(true);
+    expect(r.details.subscriberDeletes).toBeGreaterThan(0);
+    expect(r.duplicates).toBe(0);
+  });
+
   for (const mode of [{ initialList: 'StreamingList' as const }, { metadataOnly: true }]) {
     it(`converges the same way with ${mode.metadataOnly ? 'a metadata-only watcher' : 'a streaming list'}`, async () => {
       const r = await connectionCuts(suite.lab, { seconds: 5, ...mode });

@@ -61,6 +61,15 @@ describe('server-side failures under churn', () => {
     expect(r.leaks).toEqual([]);
   });
 
+  it('2a, shared: a subscriber of a shared store ends with the store after the apiserver restart', async () => {
+    const r = await apiserverKill(suite.lab, extra, { shared: true });
+    console.info(JSON.stringify(r));
+    expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
+    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
+    expect(r.details.subscriberViewMatchesStore, 'the subscriber ends with the store').toBe(true);
+    expect(r.details.subscriberDeletes).toBeGreaterThan(0);
+  });
+
   it('2b, shared: a subscriber of a shared store hears every delete of the watch gap and ends with the store', async () => {
     const r = await watchCompacted(suite.lab, { shared: true });
     console.info(JSON.stringify(r));

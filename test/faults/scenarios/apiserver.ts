@@ -32,7 +32,12 @@ export async function apiserverKill(lab: Lab, extra: ExtraApiserver, o: ServerOp
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const api = counted(new Api<ConfigMap>(openClient(extra.kubeconfig, 'admin', { requestTimeoutMs: 5_000 }), configMaps, ns));
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
-  const subject = new Subject<ConfigMap>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff });
+  const shared = o.shared ? storeShared<ConfigMap>() : undefined;
+  const subscriber = new SubscriberView();
+  const subscription = shared?.reader.subscribe();
+  const reading = subscription ? (async () => { for await (const e of subscription) subscriber.take(e); })() : Promise.resolve();
+  const subject = new Subject<ConfigMap>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff }, undefined,
+    shared && { reader: shared.reader, reflect: (events) => reflectShared(shared.writer, events) });
   let requestsWhileDown = 0;
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list');
@@ -47,13 +52,15 @@ export async function apiserverKill(lab: Lab, extra: ExtraApiserver, o: ServerOp
     await churn.stop();
   }
   const invariant = await converges(subject.reader, truth, 30_000);
+  if (shared) await subject.waitUntil(() => subscriber.matches(subject.reader), 10_000, 'the subscriber to catch up');
   await subject.stop();
-  return report('2a. kube-apiserver SIGKILL + restart', lab, subject, {
+  await reading;
+  return report(`2a. kube-apiserver SIGKILL + restart${shared ? ' (shared store)' : ''}`, lab, subject, {
     faults: { 'apiserver killed and restarted': 1 },
     requests: api.calls.list + api.calls.watch,
     writes: churn.writes,
     invariant,
-    details: { requestsWhileDown },
+    details: { requestsWhileDown, ...(shared ? { subscriberViewMatchesStore: subscriber.matches(subject.reader), subscriberDeletes: subscriber.deletes } : {}) },
   });
 }
 

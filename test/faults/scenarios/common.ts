@@ -100,6 +100,8 @@ export interface ThroughOptions {
   onEvent?: (e: WatcherEvent<Stored<ConfigMap>>) => void;
   requestTimeoutMs?: number;
   kubeconfig?: string;
+  /** Replaces the plain store and reflector (e.g. a shared store and `reflectShared`). */
+  sink?: ConstructorParameters<typeof Subject<ConfigMap>>[3];
 }
 
 /** A metadata-only reflector on the configmaps of `ns`, through `proxy`, configured as `subjectThrough`'s. */
@@ -112,5 +114,5 @@ export function metadataSubjectThrough(lab: Lab, proxy: FaultProxy, ns: string, 
 export function subjectThrough(lab: Lab, proxy: FaultProxy, ns: string, config: WatcherConfig = {}, o: ThroughOptions = {}): Subject<ConfigMap> {
   const kubeconfig = o.kubeconfig ?? proxy.kubeconfig(lab.plane.kubeconfig);
   const client = openClient(kubeconfig, o.context ?? 'admin', { requestTimeoutMs: o.requestTimeoutMs ?? 5_000 });
-  return new Subject<ConfigMap>(new Api<ConfigMap>(client, configMaps, ns), { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff, ...config }, o.onEvent);
+  return new Subject<ConfigMap>(new Api<ConfigMap>(client, configMaps, ns), { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff, ...config }, o.onEvent, o.sink);
 }

@@ -8,7 +8,8 @@
 import { Api } from '../../../runtime/api.ts';
 import { sleep } from '../../../runtime/backoff.ts';
 import type { KubeObject } from '../../../runtime/types.ts';
-import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
+import { reflectShared, storeShared } from '../../../runtime/dispatcher.ts';
+import { Churn, configMaps, converges, SubscriberView, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { ListWatch } from '../../../runtime/api.ts';
 import type { Store } from '../../../runtime/store.ts';
@@ -24,6 +25,8 @@ export interface CutsOptions {
   initialList?: 'ListWatch' | 'StreamingList';
   /** Watch metadata only (`PartialObjectMetadata`) instead of whole objects. */
   metadataOnly?: boolean;
+  /** Through a shared store with a subscriber, whose view must end equal to the store. */
+  shared?: boolean;
   /** Reuse the fixed namespace of that name (the soak). */
   fixedNamespace?: string;
 }
@@ -45,9 +48,13 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
   let dropAlls = 0;
   const stopDropping = every(300, 1_500, () => void (dropAlls += proxy.cutAll() > 0 ? 1 : 0));
+  const shared = o.shared ? storeShared<ConfigMap>() : undefined;
+  const subscriber = new SubscriberView();
+  const subscription = shared?.reader.subscribe();
+  const reading = subscription ? (async () => { for await (const e of subscription) subscriber.take(e); })() : Promise.resolve();
   const subject = o.metadataOnly
     ? metadataSubjectThrough(lab, proxy, ns, { initialList: o.initialList })
-    : subjectThrough(lab, proxy, ns, { initialList: o.initialList });
+    : subjectThrough(lab, proxy, ns, { initialList: o.initialList }, { sink: shared && { reader: shared.reader, reflect: (events) => reflectShared(shared.writer, events) } });
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list under cuts');
     await sleep(seconds * 1000);
@@ -58,10 +65,12 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   }
   // A metadata-only store holds the same identities and versions as the objects.
   const invariant = await converges(subject.reader as Store<KubeObject>, truth as ListWatch<KubeObject>);
+  if (shared) await subject.waitUntil(() => subscriber.matches(subject.reader as Store<KubeObject>), 10_000, 'the subscriber to catch up');
   await subject.stop();
   await lab.dropProxy(proxy);
   const cuts = proxy.requests.filter((r) => r.fault === 'cut');
-  const mode = [o.initialList === 'StreamingList' ? 'streaming list' : '', o.metadataOnly ? 'metadata only' : ''].filter(Boolean).join(', ');
+  await reading;
+  const mode = [o.initialList === 'StreamingList' ? 'streaming list' : '', o.metadataOnly ? 'metadata only' : '', shared ? 'shared store' : ''].filter(Boolean).join(', ');
   return report(`1. connection cuts${mode ? ` (${mode})` : ''}`, lab, subject as Subject<KubeObject>, {
     faults: {
       'list page cut at a random byte': cuts.filter((r) => !r.watch).length,
@@ -73,6 +82,7 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
     invariant,
     details: {
       watchCutMidEvent: cuts.filter((r) => r.watch && r.midLine).length,
+      ...(shared ? { subscriberViewMatchesStore: subscriber.matches(subject.reader as Store<KubeObject>), subscriberDeletes: subscriber.deletes } : {}),
       listRequests: proxy.count((r) => !r.watch),
       watchRequests: proxy.count((r) => r.watch),
     },
