@@ -10,13 +10,14 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Store } from '../runtime/index.ts';
+import type { InNamespace, Store } from '../runtime/index.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { seedPods } from './support/seed.ts';
 
 const slim = Pod.prune({ metadata: { managedFields: true } });
-type SlimPod = ReturnType<typeof slim>;
+// What the cache of a namespaced kind stores: the projection, with its namespace always present.
+type SlimPod = ReturnType<typeof slim> & InNamespace;
 
 /** The server: its only state is the store reader. */
 export function podServer(pods: Store<SlimPod>, namespace: string): Server {

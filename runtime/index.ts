@@ -35,7 +35,7 @@ export { consoleLogger, silentLogger } from './logger.ts';
 // The kinds: what users call, and what generated modules build on (the projection plumbing).
 export type {
   AllNamespaces, ApiMethod, ApiCore, ClusterApi, NamespacedApi, Identity, PruneSpec, FieldFlag, KeepSpec, Exact, Without, Only,
-  Pruned, Kept, Obj, Layout, Projection, RefSource, KindBase, CacheOptions, Cache, Watchable, WatchableIf,
+  Pruned, Kept, Obj, Layout, Projection, RefSource, KindBase, CacheOptions, Cache, Watchable, WatchableIf, InNamespace,
   NamespacedKind, ClusterKind, KindDefinition,
 } from './kind.ts';
 export { allNamespaces, isObj, own, put, planPrune, planKeep, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';

@@ -243,7 +243,16 @@ export interface Cache<R extends KubeObject, I extends string = never> extends A
 }
 
 /** The cache factories of a kind that can be listed and watched. */
-export interface Watchable<K extends KubeObject> {
+/** What every object of a namespaced kind's cache has: its namespace. */
+export interface InNamespace {
+  readonly metadata: { readonly namespace: string };
+}
+
+/**
+ * The cache factories of a kind; `N` is what its stored objects have beyond
+ * `Stored` (`InNamespace` for a namespaced kind).
+ */
+export interface Watchable<K extends KubeObject, N = unknown> {
   /**
    * A cache (api + watcher + reflector + store, wired) whose store holds
    * `transform`ed objects (e.g. through `prune` or `keep`).
@@ -263,18 +272,18 @@ export interface Watchable<K extends KubeObject> {
    * const pods = Pod.cache(api, { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
    * pods.reader.byIndex('byNode', 'worker-1');
    */
-  cache<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R, I> }): Cache<R, I>;
+  cache<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R & N, I> }): Cache<R & N, I>;
   /** A cache of whole objects (the overload order matters: the one with `transform` must come first for its `indexes` to be typed). */
-  cache<I extends string = never>(api: ListWatch<K>, opts?: CacheOptions & { indexes?: Indexers<K, I> }): Cache<K, I>;
+  cache<I extends string = never>(api: ListWatch<K>, opts?: CacheOptions & { indexes?: Indexers<K & N, I> }): Cache<K & N, I>;
   /** A cache of metadata-only objects: names, labels and owners without specs. */
   metadataCache<I extends string = never>(
     api: ListWatch<K> & Pick<Api<K>, 'metadata'>,
-    opts?: CacheOptions & { indexes?: Indexers<PartialObjectMeta<K>, I> },
-  ): Cache<PartialObjectMeta<K>, I>;
+    opts?: CacheOptions & { indexes?: Indexers<PartialObjectMeta<K> & N, I> },
+  ): Cache<PartialObjectMeta<K> & N, I>;
 }
 
 /** `Watchable<K>` when the verbs `M` include list and watch. */
-export type WatchableIf<K extends KubeObject, M> = 'list' | 'watch' extends M ? Watchable<K> : unknown;
+export type WatchableIf<K extends KubeObject, M, N = unknown> = 'list' | 'watch' extends M ? Watchable<K, N> : unknown;
 
 /** The value of a namespaced kind, e.g. `Pod`. */
 export type NamespacedKind<K extends KubeObject, F, M extends ApiMethod> = KindBase<K, F> & {
@@ -282,7 +291,7 @@ export type NamespacedKind<K extends KubeObject, F, M extends ApiMethod> = KindB
   api(client: Client, namespace: string | AllNamespaces): NamespacedApi<K, M>;
   /** A reference to the object `name` in `namespace`. */
   ref(name: string, namespace: string): ObjectRef<K>;
-} & WatchableIf<K, M>;
+} & WatchableIf<K, M, InNamespace>;
 
 /** The value of a cluster-scoped kind, e.g. `Node`: its Api takes no namespace. */
 export type ClusterKind<K extends KubeObject, F, M extends ApiMethod> = KindBase<K, F> & {

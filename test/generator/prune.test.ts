@@ -210,6 +210,21 @@ describe('pruned objects in a store', () => {
   });
 });
 
+describe('cached objects', () => {
+  it("carry their identity by type: a namespaced kind's also its namespace, a cluster-scoped kind's none", () => {
+    const pods = Pod.cache(Pod.api({} as never, 'shop'), { transform: Pod.prune({ status: true }) });
+    type CachedPod = NonNullable<ReturnType<typeof pods.reader.get>>;
+    expectTypeOf<CachedPod['metadata']['name']>().toEqualTypeOf<string>();
+    expectTypeOf<CachedPod['metadata']['namespace']>().toEqualTypeOf<string>();
+    expectTypeOf<CachedPod['metadata']['uid']>().toEqualTypeOf<string>();
+    const nodes = Node.metadataCache(Node.api({} as never));
+    type CachedNode = NonNullable<ReturnType<typeof nodes.reader.get>>;
+    expectTypeOf<CachedNode['metadata']['name']>().toEqualTypeOf<string>();
+    expectTypeOf<CachedNode['metadata']['namespace']>().toEqualTypeOf<string | undefined>();
+    expect(pods.reader.size + nodes.reader.size).toBe(0);
+  });
+});
+
 describe('a cluster-scoped kind', () => {
   it('has an Api without a namespace and refs without one', () => {
     expectTypeOf(Node.api).parameters.toEqualTypeOf<[client: Parameters<typeof Node.api>[0]]>();
