@@ -13,7 +13,7 @@ import { Client, type ClientOptions } from '../../runtime/client.ts';
 import type { KubeError } from '../../runtime/errors.ts';
 import { reflector } from '../../runtime/reflector.ts';
 import { store, type Store } from '../../runtime/store.ts';
-import type { SubscriberEvent } from '../../runtime/dispatcher.ts';
+import { reflectShared, storeShared, type SubscriberEvent } from '../../runtime/dispatcher.ts';
 import type { KubeObject, ResourceDescriptor, Stored, WatcherEvent } from '../../runtime/types.ts';
 import { watcher, type WatcherConfig } from '../../runtime/watcher.ts';
 import { currentState, type PlaneState } from '../controlplane/plane.ts';
@@ -118,6 +118,29 @@ export class SubscriberView {
   matches<K extends KubeObject>(reader: Store<K>): boolean {
     return viewMatches(this.objects, reader);
   }
+}
+
+/**
+ * For a scenario run through a shared store: the store, one subscriber that
+ * reads everything into a `SubscriberView`, and the sink that makes a
+ * `Subject` reflect into it. Undefined when `enabled` is not set.
+ */
+export function sharedSubscriber<K extends KubeObject>(enabled: boolean | undefined) {
+  if (!enabled) return undefined;
+  const { reader, writer } = storeShared<K>();
+  const view = new SubscriberView();
+  const subscription = reader.subscribe();
+  const reading = (async () => {
+    for await (const e of subscription) view.take(e as unknown as SubscriberEvent<KubeObject>);
+  })();
+  return {
+    view,
+    /** Ends once the subject has stopped (the subscription ends with the root). */
+    reading,
+    sink: { reader, reflect: (events: AsyncIterable<WatcherEvent<K>>) => reflectShared(writer, events) },
+    /** What a report records of the subscriber. */
+    details: (store: Store<K>) => ({ subscriberViewMatchesStore: view.matches(store), subscriberDeletes: view.deletes }),
+  };
 }
 
 function viewMatches<K extends KubeObject>(objects: ReadonlyMap<string, string>, reader: Store<K>): boolean {

@@ -16,8 +16,7 @@ import { Api } from '../../../runtime/api.ts';
 import { sleep } from '../../../runtime/backoff.ts';
 import type { KubeObject } from '../../../runtime/types.ts';
 import { compactEtcd, type ExtraApiserver } from '../../controlplane/plane.ts';
-import { reflectShared, storeShared } from '../../../runtime/dispatcher.ts';
-import { Churn, configMaps, converges, counted, killApiserverOnPort, openClient, podTemplates, Subject, SubscriberView, type ConfigMap } from '../harness.ts';
+import { Churn, configMaps, converges, counted, killApiserverOnPort, openClient, podTemplates, sharedSubscriber, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import { fastBackoff, report, scenarioNamespace } from './common.ts';
 
@@ -32,12 +31,8 @@ export async function apiserverKill(lab: Lab, extra: ExtraApiserver, o: ServerOp
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const api = counted(new Api<ConfigMap>(openClient(extra.kubeconfig, 'admin', { requestTimeoutMs: 5_000 }), configMaps, ns));
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
-  const shared = o.shared ? storeShared<ConfigMap>() : undefined;
-  const subscriber = new SubscriberView();
-  const subscription = shared?.reader.subscribe();
-  const reading = subscription ? (async () => { for await (const e of subscription) subscriber.take(e); })() : Promise.resolve();
-  const subject = new Subject<ConfigMap>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff }, undefined,
-    shared && { reader: shared.reader, reflect: (events) => reflectShared(shared.writer, events) });
+  const shared = sharedSubscriber<ConfigMap>(o.shared);
+  const subject = new Subject<ConfigMap>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff }, undefined, shared?.sink);
   let requestsWhileDown = 0;
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list');
@@ -52,15 +47,15 @@ export async function apiserverKill(lab: Lab, extra: ExtraApiserver, o: ServerOp
     await churn.stop();
   }
   const invariant = await converges(subject.reader, truth, 30_000);
-  if (shared) await subject.waitUntil(() => subscriber.matches(subject.reader), 10_000, 'the subscriber to catch up');
+  if (shared) await subject.waitUntil(() => shared.view.matches(subject.reader), 10_000, 'the subscriber to catch up');
   await subject.stop();
-  await reading;
+  await shared?.reading;
   return report(`2a. kube-apiserver SIGKILL + restart${shared ? ' (shared store)' : ''}`, lab, subject, {
     faults: { 'apiserver killed and restarted': 1 },
     requests: api.calls.list + api.calls.watch,
     writes: churn.writes,
     invariant,
-    details: { requestsWhileDown, ...(shared ? { subscriberViewMatchesStore: subscriber.matches(subject.reader), subscriberDeletes: subscriber.deletes } : {}) },
+    details: { requestsWhileDown, ...shared?.details(subject.reader) },
   });
 }
 
@@ -99,12 +94,8 @@ export async function watchCompacted(lab: Lab, o: ServerOptions = {}): Promise<S
   const proxy = await lab.proxy();
   const api = new Api<KubeObject>(openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 }), podTemplates, ns);
   const churn = templateChurn(truth).start();
-  const shared = o.shared ? storeShared<KubeObject>() : undefined;
-  const subscriber = new SubscriberView();
-  const subscription = shared?.reader.subscribe();
-  const reading = subscription ? (async () => { for await (const e of subscription) subscriber.take(e); })() : Promise.resolve();
-  const subject = new Subject<KubeObject>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff }, undefined,
-    shared && { reader: shared.reader, reflect: (events) => reflectShared(shared.writer, events) });
+  const shared = sharedSubscriber<KubeObject>(o.shared);
+  const subject = new Subject<KubeObject>(api, { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff }, undefined, shared?.sink);
   let held = 0;
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list');
@@ -119,16 +110,16 @@ export async function watchCompacted(lab: Lab, o: ServerOptions = {}): Promise<S
     await churn.stop();
   }
   const invariant = await converges(subject.reader, truth);
-  if (shared) await subject.waitUntil(() => subscriber.matches(subject.reader), 10_000, 'the subscriber to catch up');
+  if (shared) await subject.waitUntil(() => shared.view.matches(subject.reader), 10_000, 'the subscriber to catch up');
   await subject.stop();
-  await reading;
+  await shared?.reading;
   await lab.dropProxy(proxy);
   return report(`2b. etcd compacted: watch gets 410${shared ? ' (shared store)' : ''}`, lab, subject, {
     faults: { 'etcd compacted past the watch position': 1, 'watch held silent, then cut': held },
     requests: proxy.requests.length,
     writes: churn.writes,
     invariant,
-    details: shared ? { subscriberViewMatchesStore: subscriber.matches(subject.reader), subscriberDeletes: subscriber.deletes } : {},
+    details: { ...shared?.details(subject.reader) },
   });
 }
 

@@ -8,8 +8,7 @@
 import { Api } from '../../../runtime/api.ts';
 import { sleep } from '../../../runtime/backoff.ts';
 import type { KubeObject } from '../../../runtime/types.ts';
-import { reflectShared, storeShared } from '../../../runtime/dispatcher.ts';
-import { Churn, configMaps, converges, SubscriberView, type ConfigMap } from '../harness.ts';
+import { Churn, configMaps, converges, sharedSubscriber, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { ListWatch } from '../../../runtime/api.ts';
 import type { Store } from '../../../runtime/store.ts';
@@ -48,13 +47,10 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
   let dropAlls = 0;
   const stopDropping = every(300, 1_500, () => void (dropAlls += proxy.cutAll() > 0 ? 1 : 0));
-  const shared = o.shared ? storeShared<ConfigMap>() : undefined;
-  const subscriber = new SubscriberView();
-  const subscription = shared?.reader.subscribe();
-  const reading = subscription ? (async () => { for await (const e of subscription) subscriber.take(e); })() : Promise.resolve();
+  const shared = sharedSubscriber<ConfigMap>(o.shared);
   const subject = o.metadataOnly
     ? metadataSubjectThrough(lab, proxy, ns, { initialList: o.initialList })
-    : subjectThrough(lab, proxy, ns, { initialList: o.initialList }, { sink: shared && { reader: shared.reader, reflect: (events) => reflectShared(shared.writer, events) } });
+    : subjectThrough(lab, proxy, ns, { initialList: o.initialList }, { sink: shared?.sink });
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list under cuts');
     await sleep(seconds * 1000);
@@ -65,11 +61,11 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   }
   // A metadata-only store holds the same identities and versions as the objects.
   const invariant = await converges(subject.reader as Store<KubeObject>, truth as ListWatch<KubeObject>);
-  if (shared) await subject.waitUntil(() => subscriber.matches(subject.reader as Store<KubeObject>), 10_000, 'the subscriber to catch up');
+  if (shared) await subject.waitUntil(() => shared.view.matches(subject.reader as Store<KubeObject>), 10_000, 'the subscriber to catch up');
   await subject.stop();
   await lab.dropProxy(proxy);
   const cuts = proxy.requests.filter((r) => r.fault === 'cut');
-  await reading;
+  await shared?.reading;
   const mode = [o.initialList === 'StreamingList' ? 'streaming list' : '', o.metadataOnly ? 'metadata only' : '', shared ? 'shared store' : ''].filter(Boolean).join(', ');
   return report(`1. connection cuts${mode ? ` (${mode})` : ''}`, lab, subject as Subject<KubeObject>, {
     faults: {
@@ -82,7 +78,7 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
     invariant,
     details: {
       watchCutMidEvent: cuts.filter((r) => r.watch && r.midLine).length,
-      ...(shared ? { subscriberViewMatchesStore: subscriber.matches(subject.reader as Store<KubeObject>), subscriberDeletes: subscriber.deletes } : {}),
+      ...shared?.details(subject.reader as Store<ConfigMap>),
       listRequests: proxy.count((r) => !r.watch),
       watchRequests: proxy.count((r) => r.watch),
     },
