@@ -36,12 +36,14 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const proxy = await lab.proxy();
   let cutting = true;
-  // The first second page and the first watch are always cut (inside the page, inside an event); the rest at random.
-  const sure = { page: true, watch: true };
+  // The first second page is always cut, and every watch inside an event until one such cut has happened
+  // (a connection-wide drop can end a watch before its cut point); the rest at random.
+  const sure = { page: true };
+  const cutMidEvent = () => proxy.requests.some((q) => q.watch && q.fault === 'cut' && q.midLine);
   proxy.rule = (r) => {
     if (!cutting) return undefined;
     if (r.continued && sure.page) return (sure.page = false), { type: 'cut', afterBytes: rand(100, 2_000) };
-    if (r.watch && sure.watch) return (sure.watch = false), { type: 'cut', afterBytes: rand(1_000, 1_500) };
+    if (r.watch && !cutMidEvent()) return { type: 'cut', afterBytes: rand(1_000, 1_500) };
     return Math.random() < cutChance ? { type: 'cut', afterBytes: rand(0, r.watch ? 3_000 : 8_000) } : undefined;
   };
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
