@@ -1,13 +1,14 @@
 /**
- * The generator's pipeline, end to end: load → model → place → types →
- * fields → render → verify → write. Each stage is its own module and hands
+ * The generator's pipeline, end to end: load → model → name → place → types →
+ * shape → render → verify → write. Each stage is its own module and hands
  * plain data to the next; this file only runs them in order, times them,
  * and writes the result once it has been verified.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { GenerateWarning } from './errors.ts';
-import { layoutKinds } from './fields.ts';
+import { hoist } from './hoist.ts';
+import { shapeKinds } from './shape.ts';
 import { displayPath, EMBEDDED_OPENAPI, loadSources, type LoadOptions } from './load.ts';
 import { buildModel, type ModelOptions } from './model.ts';
 import { place } from './place.ts';
@@ -63,16 +64,18 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   lap('load');
   const model = buildModel(loaded.sources, opts);
   lap('model');
-  progress(`${model.kinds.length} kinds, ${model.schemas.size} schemas`);
+  const named = hoist(model);
+  lap('name');
+  progress(`${model.kinds.length} kinds, ${model.schemas.size - named} schemas, ${named} nested types named`);
   const placement = place(model);
   lap('place');
   const types = convertTypes(model, placement);
   lap('types');
-  const layouts = layoutKinds(model, placement.kinds);
-  lap('fields');
+  const shapes = shapeKinds(model, placement.kinds);
+  lap('shape');
   const outDir = resolve(opts.out);
   const runtime = runtimeSpecifier(opts.runtime, outDir);
-  const rendered = render({ placement, types, layouts }, { runtime, importExtension: opts.importExtension, from: describeInputs(opts) });
+  const rendered = render({ placement, types, shapes }, { runtime, importExtension: opts.importExtension, from: describeInputs(opts) });
   lap('render');
   progress(`rendered ${rendered.size} files; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
   const files = verifyOutput(rendered, { outDir, typecheck: opts.typecheck, runtime, note: progress });

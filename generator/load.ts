@@ -196,7 +196,15 @@ export function parseYamlDocuments(file: string, text: string): YamlDocument[] {
       throw new GenerateError(`invalid YAML: ${error.message.split('\n')[0]}`, where);
     }
     const start = doc.contents?.range?.[0] ?? doc.range[0];
-    out.push({ value: (doc.toJS({ maxAliasCount: 1000 }) ?? null) as Json, line: lineCounter.linePos(start).line });
+    const line = lineCounter.linePos(start).line;
+    let value: Json;
+    try {
+      value = (doc.toJS({ maxAliasCount: 1000 }) ?? null) as Json;
+    } catch (err) {
+      // e.g. an alias to an anchor of another document, or too many aliases
+      throw new GenerateError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`, `${displayPath(file)}:${line}`, { cause: err });
+    }
+    out.push({ value, line });
   }
   return out;
 }

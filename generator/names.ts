@@ -25,9 +25,6 @@ const RESERVED = new Set(
   ).split(' '),
 );
 
-/** Keys of `Object.prototype`: reading them from a plain object needs an own-property check, and `__proto__` cannot be assigned. */
-const PROTOTYPE_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
-
 /** True when `name` can be used as is for a declaration in generated code. */
 export function isSafeIdentifier(name: string): boolean {
   return IDENTIFIER.test(name) && !RESERVED.has(name);
@@ -78,27 +75,6 @@ export class NameScope {
 /** A property key for an object literal or a type member: the name itself when it is an identifier, else a JSON string. */
 export function propertyKey(name: string): string {
   return IDENTIFIER.test(name) && name !== '__proto__' ? name : JSON.stringify(name);
-}
-
-/**
- * An expression reading property `name` of `obj` (an identifier). Names that
- * `Object.prototype` also has are read through `$.own`, so an absent
- * `constructor` reads as undefined and not as `Object`.
- */
-export function readProperty(obj: string, name: string): string {
-  if (PROTOTYPE_KEYS.has(name)) return `$.own(${obj}, ${jsString(name)})`;
-  return IDENTIFIER.test(name) ? `${obj}.${name}` : `${obj}[${jsString(name)}]`;
-}
-
-/**
- * A statement-level expression assigning `value` to property `name` of `obj`.
- * Names `Object.prototype` has are defined through `$.put`: assigning
- * `__proto__` would replace the object's prototype instead of creating a
- * property, and the others are typed as `Object`'s methods.
- */
-export function writeProperty(obj: string, name: string, value: string): string {
-  if (PROTOTYPE_KEYS.has(name)) return `$.put(${obj}, ${jsString(name)}, ${value})`;
-  return IDENTIFIER.test(name) ? `${obj}.${name} = ${value}` : `${obj}[${jsString(name)}] = ${value}`;
 }
 
 /**

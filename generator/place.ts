@@ -10,6 +10,7 @@
  * folders.
  */
 import { GenerateError } from './errors.ts';
+import { isHoisted } from './hoist.ts';
 import { isObject } from './load.ts';
 import { compare, type KindModel, type Model } from './model.ts';
 import { camelGroup, groupFolder, NameScope, toIdentifier, versionFolder } from './names.ts';
@@ -30,8 +31,6 @@ export interface PlacedKind extends KindModel, Placed {
   apiVersion: string;
   /** `PodMeta`: the metadata-only type. */
   metaName: string;
-  /** `PodFields`: the fields prune and keep can name. */
-  fieldsName: string;
   /** `PodApi`: the typed Api. */
   apiName: string;
 }
@@ -86,7 +85,6 @@ export function place(model: Model): Placement {
       ...k, dir, file, name,
       apiVersion: k.group ? `${k.group}/${k.version}` : k.version,
       metaName: names.unique(`${name}Meta`),
-      fieldsName: names.unique(`${name}Fields`),
       apiName: names.unique(`${name}Api`),
     };
     kinds.push(placed);
@@ -95,10 +93,11 @@ export function place(model: Model): Placement {
 
   const packageDirs = packageFolders(model);
   const definitionsByDir = new Map<string, string[]>();
-  for (const id of model.schemas.keys()) {
+  for (const [id, entry] of model.schemas) {
     if (symbols.has(id)) continue;
-    const dir = packageDirs.get(packageOf(id)) ?? miscFolder(id);
-    const name = scope(dir).unique(id.slice(id.lastIndexOf('.') + 1));
+    // A named nested schema lives next to the kind or definition it was first found in.
+    const dir = isHoisted(entry) ? symbols.get(entry.near)!.dir : (packageDirs.get(packageOf(id)) ?? miscFolder(id));
+    const name = scope(dir).unique(isHoisted(entry) ? entry.name : id.slice(id.lastIndexOf('.') + 1));
     symbols.set(id, { dir, file: 'types', name });
     definitionsByDir.set(dir, [...(definitionsByDir.get(dir) ?? []), id]);
   }
@@ -139,7 +138,9 @@ function packageOf(id: string): string {
  */
 function packageFolders(model: Model): Map<string, string> {
   const seen = new Map<string, Set<string>>();
-  for (const [id, { schema }] of model.schemas) {
+  for (const [id, entry] of model.schemas) {
+    if (isHoisted(entry)) continue;
+    const schema = entry.schema;
     const gvks = schema['x-kubernetes-group-version-kind'];
     if (!Array.isArray(gvks)) continue;
     for (const g of gvks) {
@@ -155,7 +156,8 @@ function packageFolders(model: Model): Map<string, string> {
     }
   }
   const out = new Map<string, string>();
-  for (const id of model.schemas.keys()) {
+  for (const [id, entry] of model.schemas) {
+    if (isHoisted(entry)) continue;
     const pkg = packageOf(id);
     if (out.has(pkg)) continue;
     if (pkg.startsWith('io.k8s.apimachinery.')) out.set(pkg, META_DIR);

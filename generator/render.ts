@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { KindLayout } from './fields.ts';
+import type { KindShape } from './shape.ts';
 import type { Placement, PlacedKind } from './place.ts';
-import { docComment, isSafeIdentifier, jsString, propertyKey, readProperty, sanitiseCommentText, writeProperty } from './names.ts';
+import { docComment, isSafeIdentifier, jsString, propertyKey, sanitiseCommentText } from './names.ts';
 import { relativeModule, type TypeModule } from './types.ts';
 
 const TEMPLATES = join(dirname(fileURLToPath(import.meta.url)), '..', 'templates');
@@ -35,7 +35,7 @@ export interface RenderOptions {
 export interface RenderInput {
   placement: Placement;
   types: Map<string, TypeModule>;
-  layouts: Map<string, KindLayout>;
+  shapes: Map<string, KindShape>;
 }
 
 /** Renders every module: path relative to the output root → text. */
@@ -49,9 +49,9 @@ export function render(input: RenderInput, opts: RenderOptions): Map<string, str
   for (const gv of input.placement.groupVersions) {
     for (const kind of gv.kinds) {
       const mod = input.types.get(`${kind.dir}/${kind.file}`);
-      const layout = input.layouts.get(kind.schemaId);
-      if (!mod || !layout) continue;
-      files.set(`${kind.dir}/${kind.file}.ts`, t.kind(kindView(kind, mod, layout, spec, from, runtimeFrom(opts.runtime, kind.dir, spec))));
+      const shape = input.shapes.get(kind.schemaId);
+      if (!mod || !shape) continue;
+      files.set(`${kind.dir}/${kind.file}.ts`, t.kind(kindView(kind, mod, shape, spec, from, runtimeFrom(opts.runtime, kind.dir, spec))));
     }
     const types = input.types.get(`${gv.dir}/types`);
     if (types) {
@@ -103,7 +103,7 @@ export function apiMethods(kind: Pick<PlacedKind, 'verbs' | 'subresources'>): st
   return [...methods].sort();
 }
 
-function kindView(kind: PlacedKind, mod: TypeModule, layout: KindLayout, spec: (s: string) => string, from: string, runtime: string) {
+function kindView(kind: PlacedKind, mod: TypeModule, shape: KindShape, spec: (s: string) => string, from: string, runtime: string) {
   const methods = apiMethods(kind);
   const watchable = methods.includes('list') && methods.includes('watch');
   const n = kind.name;
@@ -127,7 +127,6 @@ function kindView(kind: PlacedKind, mod: TypeModule, layout: KindLayout, spec: (
     declarations: declarationsView(mod),
     name: kind.name,
     metaName: kind.metaName,
-    fieldsName: kind.fieldsName,
     apiName: kind.apiName,
     apiVersion: kind.apiVersion,
     group: kind.group,
@@ -142,8 +141,7 @@ function kindView(kind: PlacedKind, mod: TypeModule, layout: KindLayout, spec: (
     kindFactory: kind.namespaced ? 'namespacedKind' : 'clusterKind',
     methods: new Code(methods.length ? methods.map((m) => `'${m}'`).join(' | ') : 'never'),
     example,
-    layout: { fields: layout.fields.map((f) => ({ name: f.name, flag: f.flag, rebuild: f.rebuild ?? -1, children: f.children ?? [] })) },
-    flagNames: Array.from({ length: layout.flags }, (_, i) => `f${i}`),
+    shape: shape.map((n) => (typeof n === 'number' ? { map: true, values: n } : { map: false, fields: n.map(([name, node]) => ({ name, node })) })),
   };
 }
 
@@ -164,10 +162,9 @@ function declarationsView(mod: TypeModule) {
 // Templates and their helpers
 
 /** Helpers a `{{…}}` may output through; each escapes for where it writes. */
-const OUTPUT_HELPERS = new Set(['doc', 'text', 'str', 'key', 'ident', 'code', 'bool', 'read', 'write']);
+const OUTPUT_HELPERS = new Set(['doc', 'text', 'str', 'key', 'ident', 'code', 'bool', 'num']);
 const BLOCK_HELPERS = new Set(['each', 'if', 'unless']);
-const SUB_HELPERS = new Set(['cat']);
-const VALUE_CODE = /^[A-Za-z0-9_$ &?:.()]+$/;
+const SUB_HELPERS = new Set<string>();
 
 function helpers(hb: typeof Handlebars): void {
   const safe = (s: string) => new hb.SafeString(s);
@@ -188,22 +185,14 @@ function helpers(hb: typeof Handlebars): void {
     if (typeof b !== 'boolean') throw new Error('template: {{bool}} takes only booleans');
     return safe(String(b));
   });
-  hb.registerHelper('read', (obj: unknown, name: unknown) => safe(readProperty(expectLocal(obj), expectString(name, 'read'))));
-  hb.registerHelper('write', (obj: unknown, name: unknown, value: unknown) => {
-    const v = expectString(value, 'write');
-    if (!VALUE_CODE.test(v)) throw new Error(`template: ${JSON.stringify(v)} is not a value expression`);
-    return safe(writeProperty(expectLocal(obj), expectString(name, 'write'), v));
+  hb.registerHelper('num', (n: unknown) => {
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new Error('template: {{num}} takes only non-negative integers');
+    return safe(String(n));
   });
-  hb.registerHelper('cat', (...args: unknown[]) => args.slice(0, -1).map((a) => (typeof a === 'number' ? String(a) : expectString(a, 'cat'))).join(''));
 }
 
 function expectString(v: unknown, helper: string): string {
   if (typeof v !== 'string') throw new Error(`template: {{${helper}}} takes a string, got ${typeof v}`);
-  return v;
-}
-
-function expectLocal(v: unknown): string {
-  if (v !== 'o' && v !== 'w' && v !== 'x' && v !== 'r') throw new Error(`template: ${JSON.stringify(v)} is not a projection local`);
   return v;
 }
 

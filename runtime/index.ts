@@ -32,10 +32,12 @@ export type { LabelRequirement, Labels, LabelSelector, LabelMatcher } from './la
 export { LabelSelectorError, parseLabelSelector, formatLabelSelector, labelMatcher } from './labels.ts';
 export type { Logger } from './logger.ts';
 export { consoleLogger, silentLogger } from './logger.ts';
-// The kinds: what users call, and what generated modules build on (the projection plumbing).
+// The kinds: what users call, and what generated modules build on.
 export type {
-  AllNamespaces, ApiMethod, ApiCore, ClusterApi, NamespacedApi, Identity, PruneSpec, FieldFlag, KeepSpec, Exact, Without, Only,
-  Pruned, Kept, Obj, Layout, Projection, RefSource, KindBase, CacheOptions, Cache, Watchable, WatchableIf, InNamespace,
+  AllNamespaces, ApiMethod, ApiCore, ClusterApi, NamespacedApi, RefSource, KindBase, CacheOptions, Cache, Watchable, WatchableIf, InNamespace,
   NamespacedKind, ClusterKind, KindDefinition,
 } from './kind.ts';
-export { allNamespaces, isObj, own, put, planPrune, planKeep, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';
+export { allNamespaces, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';
+// prune and keep at any depth: spec and result types, and the compiled projections.
+export type { Identity, KnownKeys, Inner, FieldFlag, PruneFields, KeepFields, PruneSpec, KeepSpec, Exact, Pruned, Kept, Obj, Shape, ShapeNode } from './projection.ts';
+export { ProjectionSpecError } from './projection.ts';

@@ -1,8 +1,7 @@
 /**
  * What generated kind modules build on: the `allNamespaces` marker, the typed
- * per-kind Apis, the pruning types (`PruneSpec`, `KeepSpec`, `Exact`,
- * `Pruned`, `Kept`) and plans, the kind values (`namespacedKind`,
- * `clusterKind`) and their cache factories. Generated code imports it as
+ * per-kind Apis, the kind values (`namespacedKind`, `clusterKind`) with
+ * their `prune` and `keep` (see `projection.ts`) and their cache factories. Generated code imports it as
  * part of the runtime, so a fix here reaches every generated module without
  * regenerating.
  */
@@ -13,7 +12,8 @@ import { ObjectRef, type KindTag } from './object-ref.ts';
 import { modify, reflector } from './reflector.ts';
 import type { Indexers } from './indexes.ts';
 import { store, type Store, type StoreOptions } from './store.ts';
-import type { KubeObject, PartialObjectMeta, Projected, ResourceDescriptor, Stored, WatcherEvent } from './types.ts';
+import { compileKeep, compilePrune, isObj, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
+import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from './types.ts';
 import type { ListWatch } from './api.ts';
 import { watcher, type WatcherConfig } from './watcher.ts';
 
@@ -44,135 +44,6 @@ export type NamespacedApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<
 };
 
 // ---------------------------------------------------------------------------
-// Pruning, typed
-
-/** The metadata fields the runtime needs: a spec can neither prune them nor name them in `keep` (they are always kept). */
-export type Identity = 'name' | 'namespace' | 'resourceVersion' | 'uid';
-
-/**
- * What `prune` accepts for a kind whose fields are `F`: `true` drops a whole
- * field; an object drops fields one level down. `metadata` only takes an
- * object, without the identity fields.
- */
-export type PruneSpec<F> = {
-  readonly [P in keyof F]?: P extends 'metadata'
-    ? { readonly [Q in Exclude<keyof F[P], Identity>]?: FieldFlag<Q> }
-    : F[P] extends true ? true : true | { readonly [Q in keyof F[P]]?: FieldFlag<Q> };
-};
-
-/**
- * `true`; for a field that shares its name with a member of `Object`
- * (`constructor`, `toString`, …) also that member's type, because TypeScript
- * sees those members on every object literal. At run time only `true` names a field.
- */
-export type FieldFlag<Q> = Q extends keyof Object ? true | Object[Q] : true;
-
-/**
- * What `keep` accepts for a kind whose fields are `F`: `true` keeps a whole
- * field; an object keeps only the named fields one level down. `apiVersion`,
- * `kind` and the identity fields of `metadata` are always kept.
- */
-export type KeepSpec<F> = {
-  readonly [P in keyof F]?: F[P] extends true
-    ? true
-    : true | { readonly [Q in P extends 'metadata' ? Exclude<keyof F[P], Identity> : keyof F[P]]?: FieldFlag<Q> };
-};
-
-/**
- * `S` with every key that `Shape` does not have turned into `never`, so that
- * `spec: S & Exact<S, Shape>` rejects fields that do not exist (generic
- * inference skips the excess-property check this restores).
- */
-export type Exact<S, Shape> = S extends object
-  ? { [K in keyof S]: K extends keyof Shape ? Exact<S[K], Exclude<NonNullable<Shape[K]>, boolean>> : never }
-  : S;
-
-/** `V` without the keys `K`, when it is an object. */
-export type Without<V, K extends PropertyKey> = V extends object ? Omit<V, K> : V;
-/** `V` with only the keys `K`, when it is an object. */
-export type Only<V, K extends PropertyKey> = V extends object ? Pick<V, K & keyof V> : V;
-
-/** `T` after `prune(S)`: the fields `S` names are gone, at both levels; every other field stays, declared or not. */
-export type Pruned<T, S> = Projected & {
-  [P in keyof T as P extends keyof S ? (S[P] extends true ? never : P) : P]: P extends keyof S ? Without<T[P], keyof S[P]> : T[P];
-};
-
-/** `T` after `keep(S)`: only the fields `S` names, plus `apiVersion`, `kind` and the identity metadata. */
-export type Kept<T, S> = Projected & {
-  [P in keyof T as P extends 'apiVersion' | 'kind' | 'metadata' | keyof S ? P : never]: P extends keyof S
-    ? S[P] extends true ? T[P] : Only<T[P], (P extends 'metadata' ? Identity : never) | keyof S[P]>
-    : P extends 'metadata' ? Only<T[P], Identity> : T[P];
-};
-
-// ---------------------------------------------------------------------------
-// Pruning, at run time
-
-/** A plain object, as the projections read and build them. */
-export type Obj = { [key: string]: unknown };
-
-/** The fields of a kind, in projection order: a name, or a name and the names of its fields. */
-export type Layout = readonly (readonly [string] | readonly [string, readonly string[]])[];
-
-/**
- * A kind's straight-line projection: given the flags of a plan (see
- * `planPrune`), it returns the function that builds the projected object.
- */
-export type Projection = (flags: readonly boolean[]) => (obj: Obj) => Obj;
-
-/** True for a non-null, non-array object. */
-export function isObj(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Reads an own property: `constructor` of an object without one is undefined, not `Object`. */
-export function own(obj: Obj, key: string): unknown {
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-/** Defines a property: `__proto__` becomes a property instead of replacing the prototype. */
-export function put(obj: Obj, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-function entry(spec: unknown, key: string): unknown {
-  return isObj(spec) && Object.hasOwn(spec, key) ? spec[key] : undefined;
-}
-
-/**
- * The flags of `prune(spec)`, in layout order: per field "in the result",
- * then for an object field "rebuild it" and per child "in the result".
- * Walks the spec once, when `prune` is called, never per object.
- */
-export function planPrune(layout: Layout, spec: unknown): boolean[] {
-  const flags: boolean[] = [];
-  for (const [name, children] of layout) {
-    const s = entry(spec, name);
-    flags.push(s !== true);
-    if (!children) continue;
-    flags.push(isObj(s));
-    for (const c of children) flags.push(entry(s, c) !== true);
-  }
-  return flags;
-}
-
-const IDENTITY: ReadonlySet<string> = new Set<Identity>(['name', 'namespace', 'resourceVersion', 'uid']);
-
-/** The flags of `keep(spec)`, in the same order as `planPrune`'s. */
-export function planKeep(layout: Layout, spec: unknown): boolean[] {
-  const flags: boolean[] = [];
-  for (const [name, children] of layout) {
-    const s = entry(spec, name);
-    const always = name === 'apiVersion' || name === 'kind' || name === 'metadata';
-    flags.push(always || s !== undefined);
-    if (!children) continue;
-    const rebuild = name === 'metadata' ? s !== true : isObj(s);
-    flags.push(rebuild);
-    for (const c of children) flags.push(entry(s, c) === true || (name === 'metadata' && IDENTITY.has(c)));
-  }
-  return flags;
-}
-
-// ---------------------------------------------------------------------------
 // Kinds
 
 /** Anything a reference can be made from: a full, pruned, kept, metadata-only or stored object. */
@@ -181,7 +52,7 @@ export interface RefSource {
 }
 
 /** What every kind's value has. */
-export interface KindBase<K extends KubeObject, F> {
+export interface KindBase<K extends KubeObject> {
   /** Where the kind lives on the server and what it supports. */
   readonly resource: ResourceDescriptor;
   /** `v1`, `apps/v1`, … */
@@ -193,7 +64,8 @@ export interface KindBase<K extends KubeObject, F> {
    */
   refFrom(obj: RefSource & { readonly kind?: KindTag<K>['kind'] | 'PartialObjectMetadata' }): ObjectRef<K>;
   /**
-   * A function that drops the fields `spec` names (two levels deep) and
+   * A function that drops the fields `spec` names (at any depth: through
+   * arrays element by element and maps value by value) and
    * builds a new object of the rest — every other field, including fields
    * the schema does not declare (a newer server's); its result type has no
    * such fields, and is `Projected`, so the write verbs refuse it.
@@ -201,9 +73,9 @@ export interface KindBase<K extends KubeObject, F> {
    * @example
    * const slim = Pod.prune({ status: true, metadata: { managedFields: true } });
    */
-  prune<const S extends PruneSpec<F>>(spec: S & Exact<S, PruneSpec<F>>): (obj: K) => Pruned<K, S>;
+  prune<const S extends PruneSpec<K>>(spec: S & Exact<S, PruneSpec<K>>): (obj: K) => Pruned<K, S>;
   /**
-   * A function that keeps only the fields `spec` names (two levels deep),
+   * A function that keeps only the fields `spec` names (at any depth),
    * plus `apiVersion`, `kind` and `metadata.name`, `namespace`, `uid`,
    * `resourceVersion`; its result type has only those, and is `Projected`,
    * so the write verbs refuse it.
@@ -211,7 +83,7 @@ export interface KindBase<K extends KubeObject, F> {
    * @example
    * const placement = Pod.keep({ spec: { nodeName: true }, status: { phase: true } });
    */
-  keep<const S extends KeepSpec<F>>(spec: S & Exact<S, KeepSpec<F>>): (obj: K) => Kept<K, S>;
+  keep<const S extends KeepSpec<K>>(spec: S & Exact<S, KeepSpec<K>>): (obj: K) => Kept<K, S>;
 }
 
 /** Options of a kind's `cache` and `metadataCache`. */
@@ -286,7 +158,7 @@ export interface Watchable<K extends KubeObject, N = unknown> {
 export type WatchableIf<K extends KubeObject, M, N = unknown> = 'list' | 'watch' extends M ? Watchable<K, N> : unknown;
 
 /** The value of a namespaced kind, e.g. `Pod`. */
-export type NamespacedKind<K extends KubeObject, F, M extends ApiMethod> = KindBase<K, F> & {
+export type NamespacedKind<K extends KubeObject, M extends ApiMethod> = KindBase<K> & {
   /** The kind's Api in `namespace`, or in all namespaces with `allNamespaces`. */
   api(client: Client, namespace: string | AllNamespaces): NamespacedApi<K, M>;
   /** A reference to the object `name` in `namespace`. */
@@ -294,7 +166,7 @@ export type NamespacedKind<K extends KubeObject, F, M extends ApiMethod> = KindB
 } & WatchableIf<K, M, InNamespace>;
 
 /** The value of a cluster-scoped kind, e.g. `Node`: its Api takes no namespace. */
-export type ClusterKind<K extends KubeObject, F, M extends ApiMethod> = KindBase<K, F> & {
+export type ClusterKind<K extends KubeObject, M extends ApiMethod> = KindBase<K> & {
   /** The kind's Api. */
   api(client: Client): ClusterApi<K, M>;
   /** A reference to the object `name`. */
@@ -305,13 +177,13 @@ export type ClusterKind<K extends KubeObject, F, M extends ApiMethod> = KindBase
 export interface KindDefinition {
   apiVersion: string;
   resource: ResourceDescriptor;
-  layout: Layout;
-  project: Projection;
+  /** Where the kind has maps whose values prune and keep can go into. */
+  shape: Shape;
 }
 
 const DROPS_MANAGED_FIELDS: unique symbol = Symbol('kubereflect.dropsManagedFields');
 
-function marked<F extends (obj: Obj) => Obj>(fn: F, drops: boolean): F {
+function marked<F extends (obj: never) => unknown>(fn: F, drops: boolean): F {
   if (drops) Object.defineProperty(fn, DROPS_MANAGED_FIELDS, { value: true });
   return fn;
 }
@@ -330,29 +202,10 @@ export function dropsManagedFields(transform: unknown): boolean {
   return typeof transform === 'function' && (transform as { [DROPS_MANAGED_FIELDS]?: boolean })[DROPS_MANAGED_FIELDS] === true;
 }
 
-/**
- * Wraps a prune projection so that it also copies the fields the layout does
- * not declare, at the top level and inside every field it rebuilds: prune
- * drops exactly what it names. The sets are made once per `prune` call.
- */
-function keepUndeclared(layout: Layout, spec: unknown, projection: (obj: Obj) => Obj): (obj: Obj) => Obj {
-  const declared = new Set(layout.map(([name]) => name));
-  const rebuilt: [string, ReadonlySet<string>][] = [];
-  for (const [name, children] of layout) if (children && isObj(entry(spec, name))) rebuilt.push([name, new Set(children)]);
-  return (obj) => {
-    const out = projection(obj);
-    copyOthers(obj, out, declared);
-    for (const [name, children] of rebuilt) {
-      const from = own(obj, name);
-      const to = own(out, name);
-      if (isObj(from) && isObj(to) && from !== to) copyOthers(from, to, children);
-    }
-    return out;
-  };
-}
-
-function copyOthers(from: Obj, to: Obj, declared: ReadonlySet<string>): void {
-  for (const key of Object.keys(from)) if (!declared.has(key)) put(to, key, from[key]);
+/** What a spec says about `metadata.managedFields`. */
+function managedFieldsSpec(spec: unknown): unknown {
+  const meta = isObj(spec) ? spec.metadata : undefined;
+  return isObj(meta) && Object.hasOwn(meta, 'managedFields') ? meta.managedFields : undefined;
 }
 
 class KindApi<K extends KubeObject> extends Api<K> {
@@ -362,17 +215,17 @@ class KindApi<K extends KubeObject> extends Api<K> {
 }
 
 /** Builds the value of a namespaced kind. */
-export function namespacedKind<K extends KubeObject, F, M extends ApiMethod>(def: KindDefinition): NamespacedKind<K, F, M> {
-  return kindValue<K>(def) as unknown as NamespacedKind<K, F, M>;
+export function namespacedKind<K extends KubeObject, M extends ApiMethod>(def: KindDefinition): NamespacedKind<K, M> {
+  return kindValue<K>(def) as unknown as NamespacedKind<K, M>;
 }
 
 /** Builds the value of a cluster-scoped kind. */
-export function clusterKind<K extends KubeObject, F, M extends ApiMethod>(def: KindDefinition): ClusterKind<K, F, M> {
-  return kindValue<K>(def) as unknown as ClusterKind<K, F, M>;
+export function clusterKind<K extends KubeObject, M extends ApiMethod>(def: KindDefinition): ClusterKind<K, M> {
+  return kindValue<K>(def) as unknown as ClusterKind<K, M>;
 }
 
 function kindValue<K extends KubeObject>(def: KindDefinition) {
-  const { resource, layout, project } = def;
+  const { resource, shape } = def;
   return {
     resource,
     apiVersion: def.apiVersion,
@@ -384,11 +237,9 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
     },
     ref: (name: string, namespace?: string) => ObjectRef.of<K>(resource, name, namespace),
     refFrom: (obj: RefSource) => ObjectRef.fromObject(obj as K, resource),
-    prune: (spec: unknown) => marked(keepUndeclared(layout, spec, project(planPrune(layout, spec))), entry(entry(spec, 'metadata'), 'managedFields') === true),
-    keep: (spec: unknown) => {
-      const meta = entry(spec, 'metadata');
-      return marked(project(planKeep(layout, spec)), meta !== true && entry(meta, 'managedFields') !== true);
-    },
+    prune: (spec: unknown) => marked(compilePrune(resource.kind, shape, spec), managedFieldsSpec(spec) === true),
+    // keep drops managedFields unless it names it (whole or inside) or keeps all metadata.
+    keep: (spec: unknown) => marked(compileKeep(resource.kind, shape, spec), isObj(spec) && spec.metadata !== true && managedFieldsSpec(spec) === undefined),
     cache: (api: ListWatch<K>, opts: CacheOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) => reflect(api, opts, opts.transform),
     metadataCache: (api: Pick<Api<K>, 'metadata'>, opts: CacheOptions & { indexes?: Indexers<KubeObject> } = {}) => reflect(api.metadata(), opts),
   };

@@ -10,7 +10,7 @@ import Handlebars from 'handlebars';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../generator/generate.ts';
 import { buildModel, parsePath, resourcesOfPaths } from '../../generator/model.ts';
-import { docComment, propertyKey, readProperty, toIdentifier, writeProperty } from '../../generator/names.ts';
+import { docComment, propertyKey, toIdentifier } from '../../generator/names.ts';
 import { loadTemplate } from '../../generator/render.ts';
 import type { JsonObject } from '../../generator/load.ts';
 import { place } from '../../generator/place.ts';
@@ -47,9 +47,6 @@ describe('names', () => {
     expect(toIdentifier('class')).toBe('class_');
     expect(propertyKey('__proto__')).toBe('"__proto__"');
     expect(propertyKey('"q"')).toBe('"\\"q\\""');
-    expect(readProperty('o', 'constructor')).toBe('$.own(o, "constructor")');
-    expect(writeProperty('r', '__proto__', 'v')).toBe('$.put(r, "__proto__", v)');
-    expect(writeProperty('r', 'a-b', 'v')).toBe('r["a-b"] = v');
   });
 
   it('keeps comment text inside its comment', () => {

@@ -27,7 +27,7 @@ describe('committed generated code', () => {
   }, 120_000);
 
   it('test/generator/generated/ holds the fixture CRDs, up to date', async () => {
-    const crd = ['widgets.yaml', 'gadgets.yaml', 'hostile.yaml'].map((f) => join(CRDS, f));
+    const crd = ['widgets.yaml', 'gadgets.yaml', 'hostile.yaml', 'pipelines.yaml'].map((f) => join(CRDS, f));
     await expectFresh('test/generator/generated', { crd }, 'npm run generate:fixtures');
   }, 120_000);
 

@@ -29,18 +29,6 @@ export interface ControllerRevision {
 /** A ControllerRevision as a metadata-only list, get or watch returns it. */
 export type ControllerRevisionMeta = $.PartialObjectMeta<ControllerRevision>;
 
-/**
- * The fields `ControllerRevision.prune` and `ControllerRevision.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface ControllerRevisionFields {
-  apiVersion: true;
-  data: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  revision: true;
-}
-
 /** The typed Api of ControllerRevision: the methods of the verbs the server serves for controllerrevisions. */
 export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -53,7 +41,7 @@ export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ControllerRevision: $.NamespacedKind<ControllerRevision, ControllerRevisionFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ControllerRevision: $.NamespacedKind<ControllerRevision, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",
@@ -64,44 +52,5 @@ export const ControllerRevision: $.NamespacedKind<ControllerRevision, Controller
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["data"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["revision"],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20] = flags;
-    const p3 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f5 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f6 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f7 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f8 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f9 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f10 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f11 && (v = w.generation) !== undefined) x.generation = v;
-      if (f12 && (v = w.labels) !== undefined) x.labels = v;
-      if (f13 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f14 && (v = w.name) !== undefined) x.name = v;
-      if (f15 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f16 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f17 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f18 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f19 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.data) !== undefined) r.data = v;
-      if (f2 && (v = o.kind) !== undefined) r.kind = v;
-      if (f3 && (v = o.metadata) !== undefined) r.metadata = f4 && $.isObj(v) ? p3(v) : v;
-      if (f20 && (v = o.revision) !== undefined) r.revision = v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface SelfSubjectRulesReview {
 /** A SelfSubjectRulesReview as a metadata-only list, get or watch returns it. */
 export type SelfSubjectRulesReviewMeta = $.PartialObjectMeta<SelfSubjectRulesReview>;
 
-/**
- * The fields `SelfSubjectRulesReview.prune` and `SelfSubjectRulesReview.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface SelfSubjectRulesReviewFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { namespace: true; };
-  status: { evaluationError: true; incomplete: true; nonResourceRules: true; resourceRules: true; };
-}
-
 /** The typed Api of SelfSubjectRulesReview: the methods of the verbs the server serves for selfsubjectrulesreviews. */
 export type SelfSubjectRulesReviewApi = $.ClusterApi<SelfSubjectRulesReview, 'create'>;
 
@@ -48,7 +36,7 @@ export type SelfSubjectRulesReviewApi = $.ClusterApi<SelfSubjectRulesReview, 'cr
  * @example
  * const api = SelfSubjectRulesReview.api(client);
  */
-export const SelfSubjectRulesReview: $.ClusterKind<SelfSubjectRulesReview, SelfSubjectRulesReviewFields, 'create'> = $.clusterKind({
+export const SelfSubjectRulesReview: $.ClusterKind<SelfSubjectRulesReview, 'create'> = $.clusterKind({
   apiVersion: "authorization.k8s.io/v1",
   resource: {
     group: "authorization.k8s.io",
@@ -59,59 +47,5 @@ export const SelfSubjectRulesReview: $.ClusterKind<SelfSubjectRulesReview, SelfS
     verbs: ["create"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["namespace"]],
-    ["status", ["evaluationError", "incomplete", "nonResourceRules", "resourceRules"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.namespace) !== undefined) x.namespace = v;
-      return x;
-    };
-    const p22 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f24 && (v = w.evaluationError) !== undefined) x.evaluationError = v;
-      if (f25 && (v = w.incomplete) !== undefined) x.incomplete = v;
-      if (f26 && (v = w.nonResourceRules) !== undefined) x.nonResourceRules = v;
-      if (f27 && (v = w.resourceRules) !== undefined) x.resourceRules = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f22 && (v = o.status) !== undefined) r.status = f23 && $.isObj(v) ? p22(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

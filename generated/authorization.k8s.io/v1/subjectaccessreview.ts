@@ -27,18 +27,6 @@ export interface SubjectAccessReview {
 /** A SubjectAccessReview as a metadata-only list, get or watch returns it. */
 export type SubjectAccessReviewMeta = $.PartialObjectMeta<SubjectAccessReview>;
 
-/**
- * The fields `SubjectAccessReview.prune` and `SubjectAccessReview.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface SubjectAccessReviewFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { extra: true; groups: true; nonResourceAttributes: true; resourceAttributes: true; uid: true; user: true; };
-  status: { allowed: true; denied: true; evaluationError: true; reason: true; };
-}
-
 /** The typed Api of SubjectAccessReview: the methods of the verbs the server serves for subjectaccessreviews. */
 export type SubjectAccessReviewApi = $.ClusterApi<SubjectAccessReview, 'create'>;
 
@@ -48,7 +36,7 @@ export type SubjectAccessReviewApi = $.ClusterApi<SubjectAccessReview, 'create'>
  * @example
  * const api = SubjectAccessReview.api(client);
  */
-export const SubjectAccessReview: $.ClusterKind<SubjectAccessReview, SubjectAccessReviewFields, 'create'> = $.clusterKind({
+export const SubjectAccessReview: $.ClusterKind<SubjectAccessReview, 'create'> = $.clusterKind({
   apiVersion: "authorization.k8s.io/v1",
   resource: {
     group: "authorization.k8s.io",
@@ -59,64 +47,5 @@ export const SubjectAccessReview: $.ClusterKind<SubjectAccessReview, SubjectAcce
     verbs: ["create"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["extra", "groups", "nonResourceAttributes", "resourceAttributes", "uid", "user"]],
-    ["status", ["allowed", "denied", "evaluationError", "reason"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.extra) !== undefined) x.extra = v;
-      if (f22 && (v = w.groups) !== undefined) x.groups = v;
-      if (f23 && (v = w.nonResourceAttributes) !== undefined) x.nonResourceAttributes = v;
-      if (f24 && (v = w.resourceAttributes) !== undefined) x.resourceAttributes = v;
-      if (f25 && (v = w.uid) !== undefined) x.uid = v;
-      if (f26 && (v = w.user) !== undefined) x.user = v;
-      return x;
-    };
-    const p27 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f29 && (v = w.allowed) !== undefined) x.allowed = v;
-      if (f30 && (v = w.denied) !== undefined) x.denied = v;
-      if (f31 && (v = w.evaluationError) !== undefined) x.evaluationError = v;
-      if (f32 && (v = w.reason) !== undefined) x.reason = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f27 && (v = o.status) !== undefined) r.status = f28 && $.isObj(v) ? p27(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

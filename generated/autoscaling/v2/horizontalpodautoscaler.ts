@@ -27,18 +27,6 @@ export interface HorizontalPodAutoscaler {
 /** A HorizontalPodAutoscaler as a metadata-only list, get or watch returns it. */
 export type HorizontalPodAutoscalerMeta = $.PartialObjectMeta<HorizontalPodAutoscaler>;
 
-/**
- * The fields `HorizontalPodAutoscaler.prune` and `HorizontalPodAutoscaler.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface HorizontalPodAutoscalerFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { behavior: true; maxReplicas: true; metrics: true; minReplicas: true; scaleTargetRef: true; };
-  status: { conditions: true; currentMetrics: true; currentReplicas: true; desiredReplicas: true; lastScaleTime: true; observedGeneration: true; };
-}
-
 /** The typed Api of HorizontalPodAutoscaler: the methods of the verbs the server serves for horizontalpodautoscalers. */
 export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, HorizontalPodAutoscalerFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "autoscaling/v2",
   resource: {
     group: "autoscaling",
@@ -62,65 +50,5 @@ export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, 
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["behavior", "maxReplicas", "metrics", "minReplicas", "scaleTargetRef"]],
-    ["status", ["conditions", "currentMetrics", "currentReplicas", "desiredReplicas", "lastScaleTime", "observedGeneration"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.behavior) !== undefined) x.behavior = v;
-      if (f22 && (v = w.maxReplicas) !== undefined) x.maxReplicas = v;
-      if (f23 && (v = w.metrics) !== undefined) x.metrics = v;
-      if (f24 && (v = w.minReplicas) !== undefined) x.minReplicas = v;
-      if (f25 && (v = w.scaleTargetRef) !== undefined) x.scaleTargetRef = v;
-      return x;
-    };
-    const p26 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f28 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f29 && (v = w.currentMetrics) !== undefined) x.currentMetrics = v;
-      if (f30 && (v = w.currentReplicas) !== undefined) x.currentReplicas = v;
-      if (f31 && (v = w.desiredReplicas) !== undefined) x.desiredReplicas = v;
-      if (f32 && (v = w.lastScaleTime) !== undefined) x.lastScaleTime = v;
-      if (f33 && (v = w.observedGeneration) !== undefined) x.observedGeneration = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f26 && (v = o.status) !== undefined) r.status = f27 && $.isObj(v) ? p26(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface Job {
 /** A Job as a metadata-only list, get or watch returns it. */
 export type JobMeta = $.PartialObjectMeta<Job>;
 
-/**
- * The fields `Job.prune` and `Job.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface JobFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { activeDeadlineSeconds: true; backoffLimit: true; backoffLimitPerIndex: true; completionMode: true; completions: true; managedBy: true; manualSelector: true; maxFailedIndexes: true; parallelism: true; podFailurePolicy: true; podReplacementPolicy: true; scheduling: true; selector: true; successPolicy: true; suspend: true; template: true; ttlSecondsAfterFinished: true; };
-  status: { active: true; completedIndexes: true; completionTime: true; conditions: true; failed: true; failedIndexes: true; ready: true; startTime: true; succeeded: true; terminating: true; uncountedTerminatedPods: true; };
-}
-
 /** The typed Api of Job: the methods of the verbs the server serves for jobs. */
 export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getOpt'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Job: $.NamespacedKind<Job, JobFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Job: $.NamespacedKind<Job, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "batch/v1",
   resource: {
     group: "batch",
@@ -62,82 +50,5 @@ export const Job: $.NamespacedKind<Job, JobFields, 'create' | 'delete' | 'get' |
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["activeDeadlineSeconds", "backoffLimit", "backoffLimitPerIndex", "completionMode", "completions", "managedBy", "manualSelector", "maxFailedIndexes", "parallelism", "podFailurePolicy", "podReplacementPolicy", "scheduling", "selector", "successPolicy", "suspend", "template", "ttlSecondsAfterFinished"]],
-    ["status", ["active", "completedIndexes", "completionTime", "conditions", "failed", "failedIndexes", "ready", "startTime", "succeeded", "terminating", "uncountedTerminatedPods"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.activeDeadlineSeconds) !== undefined) x.activeDeadlineSeconds = v;
-      if (f22 && (v = w.backoffLimit) !== undefined) x.backoffLimit = v;
-      if (f23 && (v = w.backoffLimitPerIndex) !== undefined) x.backoffLimitPerIndex = v;
-      if (f24 && (v = w.completionMode) !== undefined) x.completionMode = v;
-      if (f25 && (v = w.completions) !== undefined) x.completions = v;
-      if (f26 && (v = w.managedBy) !== undefined) x.managedBy = v;
-      if (f27 && (v = w.manualSelector) !== undefined) x.manualSelector = v;
-      if (f28 && (v = w.maxFailedIndexes) !== undefined) x.maxFailedIndexes = v;
-      if (f29 && (v = w.parallelism) !== undefined) x.parallelism = v;
-      if (f30 && (v = w.podFailurePolicy) !== undefined) x.podFailurePolicy = v;
-      if (f31 && (v = w.podReplacementPolicy) !== undefined) x.podReplacementPolicy = v;
-      if (f32 && (v = w.scheduling) !== undefined) x.scheduling = v;
-      if (f33 && (v = w.selector) !== undefined) x.selector = v;
-      if (f34 && (v = w.successPolicy) !== undefined) x.successPolicy = v;
-      if (f35 && (v = w.suspend) !== undefined) x.suspend = v;
-      if (f36 && (v = w.template) !== undefined) x.template = v;
-      if (f37 && (v = w.ttlSecondsAfterFinished) !== undefined) x.ttlSecondsAfterFinished = v;
-      return x;
-    };
-    const p38 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f40 && (v = w.active) !== undefined) x.active = v;
-      if (f41 && (v = w.completedIndexes) !== undefined) x.completedIndexes = v;
-      if (f42 && (v = w.completionTime) !== undefined) x.completionTime = v;
-      if (f43 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f44 && (v = w.failed) !== undefined) x.failed = v;
-      if (f45 && (v = w.failedIndexes) !== undefined) x.failedIndexes = v;
-      if (f46 && (v = w.ready) !== undefined) x.ready = v;
-      if (f47 && (v = w.startTime) !== undefined) x.startTime = v;
-      if (f48 && (v = w.succeeded) !== undefined) x.succeeded = v;
-      if (f49 && (v = w.terminating) !== undefined) x.terminating = v;
-      if (f50 && (v = w.uncountedTerminatedPods) !== undefined) x.uncountedTerminatedPods = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f38 && (v = o.status) !== undefined) r.status = f39 && $.isObj(v) ? p38(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

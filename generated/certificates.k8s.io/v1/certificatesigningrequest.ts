@@ -34,18 +34,6 @@ export interface CertificateSigningRequest {
 /** A CertificateSigningRequest as a metadata-only list, get or watch returns it. */
 export type CertificateSigningRequestMeta = $.PartialObjectMeta<CertificateSigningRequest>;
 
-/**
- * The fields `CertificateSigningRequest.prune` and `CertificateSigningRequest.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface CertificateSigningRequestFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { expirationSeconds: true; extra: true; groups: true; request: true; signerName: true; uid: true; usages: true; username: true; };
-  status: { certificate: true; conditions: true; };
-}
-
 /** The typed Api of CertificateSigningRequest: the methods of the verbs the server serves for certificatesigningrequests. */
 export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -58,7 +46,7 @@ export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningReques
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest, CertificateSigningRequestFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",
@@ -69,64 +57,5 @@ export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest,
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["approval", "status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["expirationSeconds", "extra", "groups", "request", "signerName", "uid", "usages", "username"]],
-    ["status", ["certificate", "conditions"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.expirationSeconds) !== undefined) x.expirationSeconds = v;
-      if (f22 && (v = w.extra) !== undefined) x.extra = v;
-      if (f23 && (v = w.groups) !== undefined) x.groups = v;
-      if (f24 && (v = w.request) !== undefined) x.request = v;
-      if (f25 && (v = w.signerName) !== undefined) x.signerName = v;
-      if (f26 && (v = w.uid) !== undefined) x.uid = v;
-      if (f27 && (v = w.usages) !== undefined) x.usages = v;
-      if (f28 && (v = w.username) !== undefined) x.username = v;
-      return x;
-    };
-    const p29 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f31 && (v = w.certificate) !== undefined) x.certificate = v;
-      if (f32 && (v = w.conditions) !== undefined) x.conditions = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f29 && (v = o.status) !== undefined) r.status = f30 && $.isObj(v) ? p29(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

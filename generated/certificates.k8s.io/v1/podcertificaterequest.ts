@@ -31,18 +31,6 @@ export interface PodCertificateRequest {
 /** A PodCertificateRequest as a metadata-only list, get or watch returns it. */
 export type PodCertificateRequestMeta = $.PartialObjectMeta<PodCertificateRequest>;
 
-/**
- * The fields `PodCertificateRequest.prune` and `PodCertificateRequest.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PodCertificateRequestFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { maxExpirationSeconds: true; nodeName: true; nodeUID: true; podName: true; podUID: true; serviceAccountName: true; serviceAccountUID: true; signerName: true; stubPKCS10Request: true; unverifiedUserAnnotations: true; };
-  status: { beginRefreshAt: true; certificateChain: true; conditions: true; notAfter: true; notBefore: true; };
-}
-
 /** The typed Api of PodCertificateRequest: the methods of the verbs the server serves for podcertificaterequests. */
 export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -55,7 +43,7 @@ export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, PodCertificateRequestFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",
@@ -66,69 +54,5 @@ export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, PodC
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["maxExpirationSeconds", "nodeName", "nodeUID", "podName", "podUID", "serviceAccountName", "serviceAccountUID", "signerName", "stubPKCS10Request", "unverifiedUserAnnotations"]],
-    ["status", ["beginRefreshAt", "certificateChain", "conditions", "notAfter", "notBefore"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.maxExpirationSeconds) !== undefined) x.maxExpirationSeconds = v;
-      if (f22 && (v = w.nodeName) !== undefined) x.nodeName = v;
-      if (f23 && (v = w.nodeUID) !== undefined) x.nodeUID = v;
-      if (f24 && (v = w.podName) !== undefined) x.podName = v;
-      if (f25 && (v = w.podUID) !== undefined) x.podUID = v;
-      if (f26 && (v = w.serviceAccountName) !== undefined) x.serviceAccountName = v;
-      if (f27 && (v = w.serviceAccountUID) !== undefined) x.serviceAccountUID = v;
-      if (f28 && (v = w.signerName) !== undefined) x.signerName = v;
-      if (f29 && (v = w.stubPKCS10Request) !== undefined) x.stubPKCS10Request = v;
-      if (f30 && (v = w.unverifiedUserAnnotations) !== undefined) x.unverifiedUserAnnotations = v;
-      return x;
-    };
-    const p31 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f33 && (v = w.beginRefreshAt) !== undefined) x.beginRefreshAt = v;
-      if (f34 && (v = w.certificateChain) !== undefined) x.certificateChain = v;
-      if (f35 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f36 && (v = w.notAfter) !== undefined) x.notAfter = v;
-      if (f37 && (v = w.notBefore) !== undefined) x.notBefore = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f31 && (v = o.status) !== undefined) r.status = f32 && $.isObj(v) ? p31(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -25,17 +25,6 @@ export interface ComponentStatus {
 /** A ComponentStatus as a metadata-only list, get or watch returns it. */
 export type ComponentStatusMeta = $.PartialObjectMeta<ComponentStatus>;
 
-/**
- * The fields `ComponentStatus.prune` and `ComponentStatus.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface ComponentStatusFields {
-  apiVersion: true;
-  conditions: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-}
-
 /** The typed Api of ComponentStatus: the methods of the verbs the server serves for componentstatuses. */
 export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getOpt' | 'list' | 'metadata' | 'watch'>;
 
@@ -48,7 +37,7 @@ export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getOpt' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ComponentStatus: $.ClusterKind<ComponentStatus, ComponentStatusFields, 'get' | 'getOpt' | 'list' | 'metadata' | 'watch'> = $.clusterKind({
+export const ComponentStatus: $.ClusterKind<ComponentStatus, 'get' | 'getOpt' | 'list' | 'metadata' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -59,42 +48,5 @@ export const ComponentStatus: $.ClusterKind<ComponentStatus, ComponentStatusFiel
     verbs: ["get", "list", "watch"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["conditions"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19] = flags;
-    const p3 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f5 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f6 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f7 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f8 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f9 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f10 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f11 && (v = w.generation) !== undefined) x.generation = v;
-      if (f12 && (v = w.labels) !== undefined) x.labels = v;
-      if (f13 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f14 && (v = w.name) !== undefined) x.name = v;
-      if (f15 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f16 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f17 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f18 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f19 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.conditions) !== undefined) r.conditions = v;
-      if (f2 && (v = o.kind) !== undefined) r.kind = v;
-      if (f3 && (v = o.metadata) !== undefined) r.metadata = f4 && $.isObj(v) ? p3(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -51,30 +51,6 @@ export interface Event {
 /** A Event as a metadata-only list, get or watch returns it. */
 export type EventMeta = $.PartialObjectMeta<Event>;
 
-/**
- * The fields `Event.prune` and `Event.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface EventFields {
-  action: true;
-  apiVersion: true;
-  count: true;
-  eventTime: true;
-  firstTimestamp: true;
-  involvedObject: { apiVersion: true; fieldPath: true; kind: true; name: true; namespace: true; resourceVersion: true; uid: true; };
-  kind: true;
-  lastTimestamp: true;
-  message: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  reason: true;
-  related: { apiVersion: true; fieldPath: true; kind: true; name: true; namespace: true; resourceVersion: true; uid: true; };
-  reportingComponent: true;
-  reportingInstance: true;
-  series: { count: true; lastObservedTime: true; };
-  source: { component: true; host: true; };
-  type: true;
-}
-
 /** The typed Api of Event: the methods of the verbs the server serves for events. */
 export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -87,7 +63,7 @@ export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Event: $.NamespacedKind<Event, EventFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Event: $.NamespacedKind<Event, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -98,106 +74,5 @@ export const Event: $.NamespacedKind<Event, EventFields, 'create' | 'delete' | '
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["action"],
-    ["apiVersion"],
-    ["count"],
-    ["eventTime"],
-    ["firstTimestamp"],
-    ["involvedObject", ["apiVersion", "fieldPath", "kind", "name", "namespace", "resourceVersion", "uid"]],
-    ["kind"],
-    ["lastTimestamp"],
-    ["message"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["reason"],
-    ["related", ["apiVersion", "fieldPath", "kind", "name", "namespace", "resourceVersion", "uid"]],
-    ["reportingComponent"],
-    ["reportingInstance"],
-    ["series", ["count", "lastObservedTime"]],
-    ["source", ["component", "host"]],
-    ["type"],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52, f53, f54] = flags;
-    const p5 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f7 && (v = w.apiVersion) !== undefined) x.apiVersion = v;
-      if (f8 && (v = w.fieldPath) !== undefined) x.fieldPath = v;
-      if (f9 && (v = w.kind) !== undefined) x.kind = v;
-      if (f10 && (v = w.name) !== undefined) x.name = v;
-      if (f11 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f12 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f13 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p17 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f19 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f20 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f21 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f22 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f23 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f24 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f25 && (v = w.generation) !== undefined) x.generation = v;
-      if (f26 && (v = w.labels) !== undefined) x.labels = v;
-      if (f27 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f28 && (v = w.name) !== undefined) x.name = v;
-      if (f29 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f30 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f31 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f32 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f33 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p35 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f37 && (v = w.apiVersion) !== undefined) x.apiVersion = v;
-      if (f38 && (v = w.fieldPath) !== undefined) x.fieldPath = v;
-      if (f39 && (v = w.kind) !== undefined) x.kind = v;
-      if (f40 && (v = w.name) !== undefined) x.name = v;
-      if (f41 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f42 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f43 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p46 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f48 && (v = w.count) !== undefined) x.count = v;
-      if (f49 && (v = w.lastObservedTime) !== undefined) x.lastObservedTime = v;
-      return x;
-    };
-    const p50 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f52 && (v = w.component) !== undefined) x.component = v;
-      if (f53 && (v = w.host) !== undefined) x.host = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.action) !== undefined) r.action = v;
-      if (f1 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f2 && (v = o.count) !== undefined) r.count = v;
-      if (f3 && (v = o.eventTime) !== undefined) r.eventTime = v;
-      if (f4 && (v = o.firstTimestamp) !== undefined) r.firstTimestamp = v;
-      if (f5 && (v = o.involvedObject) !== undefined) r.involvedObject = f6 && $.isObj(v) ? p5(v) : v;
-      if (f14 && (v = o.kind) !== undefined) r.kind = v;
-      if (f15 && (v = o.lastTimestamp) !== undefined) r.lastTimestamp = v;
-      if (f16 && (v = o.message) !== undefined) r.message = v;
-      if (f17 && (v = o.metadata) !== undefined) r.metadata = f18 && $.isObj(v) ? p17(v) : v;
-      if (f34 && (v = o.reason) !== undefined) r.reason = v;
-      if (f35 && (v = o.related) !== undefined) r.related = f36 && $.isObj(v) ? p35(v) : v;
-      if (f44 && (v = o.reportingComponent) !== undefined) r.reportingComponent = v;
-      if (f45 && (v = o.reportingInstance) !== undefined) r.reportingInstance = v;
-      if (f46 && (v = o.series) !== undefined) r.series = f47 && $.isObj(v) ? p46(v) : v;
-      if (f50 && (v = o.source) !== undefined) r.source = f51 && $.isObj(v) ? p50(v) : v;
-      if (f54 && (v = o.type) !== undefined) r.type = v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface Node {
 /** A Node as a metadata-only list, get or watch returns it. */
 export type NodeMeta = $.PartialObjectMeta<Node>;
 
-/**
- * The fields `Node.prune` and `Node.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface NodeFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { configSource: true; externalID: true; podCIDR: true; podCIDRs: true; podPreemptionPolicy: true; providerID: true; taints: true; unschedulable: true; };
-  status: { addresses: true; allocatable: true; capacity: true; conditions: true; config: true; daemonEndpoints: true; declaredFeatures: true; features: true; images: true; nodeInfo: true; phase: true; runtimeHandlers: true; volumesAttached: true; volumesInUse: true; };
-}
-
 /** The typed Api of Node: the methods of the verbs the server serves for nodes. */
 export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getOpt' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Node: $.ClusterKind<Node, NodeFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Node: $.ClusterKind<Node, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -62,76 +50,5 @@ export const Node: $.ClusterKind<Node, NodeFields, 'create' | 'delete' | 'get' |
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["proxy", "status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["configSource", "externalID", "podCIDR", "podCIDRs", "podPreemptionPolicy", "providerID", "taints", "unschedulable"]],
-    ["status", ["addresses", "allocatable", "capacity", "conditions", "config", "daemonEndpoints", "declaredFeatures", "features", "images", "nodeInfo", "phase", "runtimeHandlers", "volumesAttached", "volumesInUse"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.configSource) !== undefined) x.configSource = v;
-      if (f22 && (v = w.externalID) !== undefined) x.externalID = v;
-      if (f23 && (v = w.podCIDR) !== undefined) x.podCIDR = v;
-      if (f24 && (v = w.podCIDRs) !== undefined) x.podCIDRs = v;
-      if (f25 && (v = w.podPreemptionPolicy) !== undefined) x.podPreemptionPolicy = v;
-      if (f26 && (v = w.providerID) !== undefined) x.providerID = v;
-      if (f27 && (v = w.taints) !== undefined) x.taints = v;
-      if (f28 && (v = w.unschedulable) !== undefined) x.unschedulable = v;
-      return x;
-    };
-    const p29 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f31 && (v = w.addresses) !== undefined) x.addresses = v;
-      if (f32 && (v = w.allocatable) !== undefined) x.allocatable = v;
-      if (f33 && (v = w.capacity) !== undefined) x.capacity = v;
-      if (f34 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f35 && (v = w.config) !== undefined) x.config = v;
-      if (f36 && (v = w.daemonEndpoints) !== undefined) x.daemonEndpoints = v;
-      if (f37 && (v = w.declaredFeatures) !== undefined) x.declaredFeatures = v;
-      if (f38 && (v = w.features) !== undefined) x.features = v;
-      if (f39 && (v = w.images) !== undefined) x.images = v;
-      if (f40 && (v = w.nodeInfo) !== undefined) x.nodeInfo = v;
-      if (f41 && (v = w.phase) !== undefined) x.phase = v;
-      if (f42 && (v = w.runtimeHandlers) !== undefined) x.runtimeHandlers = v;
-      if (f43 && (v = w.volumesAttached) !== undefined) x.volumesAttached = v;
-      if (f44 && (v = w.volumesInUse) !== undefined) x.volumesInUse = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f29 && (v = o.status) !== undefined) r.status = f30 && $.isObj(v) ? p29(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface PersistentVolume {
 /** A PersistentVolume as a metadata-only list, get or watch returns it. */
 export type PersistentVolumeMeta = $.PartialObjectMeta<PersistentVolume>;
 
-/**
- * The fields `PersistentVolume.prune` and `PersistentVolume.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PersistentVolumeFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { accessModes: true; awsElasticBlockStore: true; azureDisk: true; azureFile: true; capacity: true; cephfs: true; cinder: true; claimRef: true; csi: true; fc: true; flexVolume: true; flocker: true; gcePersistentDisk: true; glusterfs: true; hostPath: true; iscsi: true; local: true; mountOptions: true; nfs: true; nodeAffinity: true; persistentVolumeReclaimPolicy: true; photonPersistentDisk: true; portworxVolume: true; quobyte: true; rbd: true; scaleIO: true; storageClassName: true; storageos: true; volumeAttributesClassName: true; volumeMode: true; vsphereVolume: true; };
-  status: { lastPhaseTransitionTime: true; message: true; phase: true; reason: true; };
-}
-
 /** The typed Api of PersistentVolume: the methods of the verbs the server serves for persistentvolumes. */
 export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'del
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PersistentVolume: $.ClusterKind<PersistentVolume, PersistentVolumeFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const PersistentVolume: $.ClusterKind<PersistentVolume, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -62,89 +50,5 @@ export const PersistentVolume: $.ClusterKind<PersistentVolume, PersistentVolumeF
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["accessModes", "awsElasticBlockStore", "azureDisk", "azureFile", "capacity", "cephfs", "cinder", "claimRef", "csi", "fc", "flexVolume", "flocker", "gcePersistentDisk", "glusterfs", "hostPath", "iscsi", "local", "mountOptions", "nfs", "nodeAffinity", "persistentVolumeReclaimPolicy", "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageClassName", "storageos", "volumeAttributesClassName", "volumeMode", "vsphereVolume"]],
-    ["status", ["lastPhaseTransitionTime", "message", "phase", "reason"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52, f53, f54, f55, f56, f57] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.accessModes) !== undefined) x.accessModes = v;
-      if (f22 && (v = w.awsElasticBlockStore) !== undefined) x.awsElasticBlockStore = v;
-      if (f23 && (v = w.azureDisk) !== undefined) x.azureDisk = v;
-      if (f24 && (v = w.azureFile) !== undefined) x.azureFile = v;
-      if (f25 && (v = w.capacity) !== undefined) x.capacity = v;
-      if (f26 && (v = w.cephfs) !== undefined) x.cephfs = v;
-      if (f27 && (v = w.cinder) !== undefined) x.cinder = v;
-      if (f28 && (v = w.claimRef) !== undefined) x.claimRef = v;
-      if (f29 && (v = w.csi) !== undefined) x.csi = v;
-      if (f30 && (v = w.fc) !== undefined) x.fc = v;
-      if (f31 && (v = w.flexVolume) !== undefined) x.flexVolume = v;
-      if (f32 && (v = w.flocker) !== undefined) x.flocker = v;
-      if (f33 && (v = w.gcePersistentDisk) !== undefined) x.gcePersistentDisk = v;
-      if (f34 && (v = w.glusterfs) !== undefined) x.glusterfs = v;
-      if (f35 && (v = w.hostPath) !== undefined) x.hostPath = v;
-      if (f36 && (v = w.iscsi) !== undefined) x.iscsi = v;
-      if (f37 && (v = w.local) !== undefined) x.local = v;
-      if (f38 && (v = w.mountOptions) !== undefined) x.mountOptions = v;
-      if (f39 && (v = w.nfs) !== undefined) x.nfs = v;
-      if (f40 && (v = w.nodeAffinity) !== undefined) x.nodeAffinity = v;
-      if (f41 && (v = w.persistentVolumeReclaimPolicy) !== undefined) x.persistentVolumeReclaimPolicy = v;
-      if (f42 && (v = w.photonPersistentDisk) !== undefined) x.photonPersistentDisk = v;
-      if (f43 && (v = w.portworxVolume) !== undefined) x.portworxVolume = v;
-      if (f44 && (v = w.quobyte) !== undefined) x.quobyte = v;
-      if (f45 && (v = w.rbd) !== undefined) x.rbd = v;
-      if (f46 && (v = w.scaleIO) !== undefined) x.scaleIO = v;
-      if (f47 && (v = w.storageClassName) !== undefined) x.storageClassName = v;
-      if (f48 && (v = w.storageos) !== undefined) x.storageos = v;
-      if (f49 && (v = w.volumeAttributesClassName) !== undefined) x.volumeAttributesClassName = v;
-      if (f50 && (v = w.volumeMode) !== undefined) x.volumeMode = v;
-      if (f51 && (v = w.vsphereVolume) !== undefined) x.vsphereVolume = v;
-      return x;
-    };
-    const p52 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f54 && (v = w.lastPhaseTransitionTime) !== undefined) x.lastPhaseTransitionTime = v;
-      if (f55 && (v = w.message) !== undefined) x.message = v;
-      if (f56 && (v = w.phase) !== undefined) x.phase = v;
-      if (f57 && (v = w.reason) !== undefined) x.reason = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f52 && (v = o.status) !== undefined) r.status = f53 && $.isObj(v) ? p52(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

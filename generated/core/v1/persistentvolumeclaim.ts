@@ -27,18 +27,6 @@ export interface PersistentVolumeClaim {
 /** A PersistentVolumeClaim as a metadata-only list, get or watch returns it. */
 export type PersistentVolumeClaimMeta = $.PartialObjectMeta<PersistentVolumeClaim>;
 
-/**
- * The fields `PersistentVolumeClaim.prune` and `PersistentVolumeClaim.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PersistentVolumeClaimFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { accessModes: true; dataSource: true; dataSourceRef: true; resources: true; selector: true; storageClassName: true; volumeAttributesClassName: true; volumeMode: true; volumeName: true; };
-  status: { accessModes: true; allocatedResourceStatuses: true; allocatedResources: true; capacity: true; conditions: true; currentVolumeAttributesClassName: true; healthStatus: true; modifyVolumeStatus: true; phase: true; };
-}
-
 /** The typed Api of PersistentVolumeClaim: the methods of the verbs the server serves for persistentvolumeclaims. */
 export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, PersistentVolumeClaimFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -62,72 +50,5 @@ export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, Pers
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["accessModes", "dataSource", "dataSourceRef", "resources", "selector", "storageClassName", "volumeAttributesClassName", "volumeMode", "volumeName"]],
-    ["status", ["accessModes", "allocatedResourceStatuses", "allocatedResources", "capacity", "conditions", "currentVolumeAttributesClassName", "healthStatus", "modifyVolumeStatus", "phase"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.accessModes) !== undefined) x.accessModes = v;
-      if (f22 && (v = w.dataSource) !== undefined) x.dataSource = v;
-      if (f23 && (v = w.dataSourceRef) !== undefined) x.dataSourceRef = v;
-      if (f24 && (v = w.resources) !== undefined) x.resources = v;
-      if (f25 && (v = w.selector) !== undefined) x.selector = v;
-      if (f26 && (v = w.storageClassName) !== undefined) x.storageClassName = v;
-      if (f27 && (v = w.volumeAttributesClassName) !== undefined) x.volumeAttributesClassName = v;
-      if (f28 && (v = w.volumeMode) !== undefined) x.volumeMode = v;
-      if (f29 && (v = w.volumeName) !== undefined) x.volumeName = v;
-      return x;
-    };
-    const p30 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f32 && (v = w.accessModes) !== undefined) x.accessModes = v;
-      if (f33 && (v = w.allocatedResourceStatuses) !== undefined) x.allocatedResourceStatuses = v;
-      if (f34 && (v = w.allocatedResources) !== undefined) x.allocatedResources = v;
-      if (f35 && (v = w.capacity) !== undefined) x.capacity = v;
-      if (f36 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f37 && (v = w.currentVolumeAttributesClassName) !== undefined) x.currentVolumeAttributesClassName = v;
-      if (f38 && (v = w.healthStatus) !== undefined) x.healthStatus = v;
-      if (f39 && (v = w.modifyVolumeStatus) !== undefined) x.modifyVolumeStatus = v;
-      if (f40 && (v = w.phase) !== undefined) x.phase = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f30 && (v = o.status) !== undefined) r.status = f31 && $.isObj(v) ? p30(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface Pod {
 /** A Pod as a metadata-only list, get or watch returns it. */
 export type PodMeta = $.PartialObjectMeta<Pod>;
 
-/**
- * The fields `Pod.prune` and `Pod.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PodFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { activeDeadlineSeconds: true; affinity: true; automountServiceAccountToken: true; containers: true; dnsConfig: true; dnsPolicy: true; enableServiceLinks: true; ephemeralContainers: true; evictionResponders: true; hostAliases: true; hostIPC: true; hostNetwork: true; hostPID: true; hostUsers: true; hostname: true; hostnameOverride: true; imagePullSecrets: true; initContainers: true; nodeName: true; nodeSelector: true; os: true; overhead: true; preemptionPolicy: true; priority: true; priorityClassName: true; readinessGates: true; resourceClaims: true; resources: true; restartPolicy: true; runtimeClassName: true; schedulerName: true; schedulingGates: true; schedulingGroup: true; securityContext: true; serviceAccount: true; serviceAccountName: true; setHostnameAsFQDN: true; shareProcessNamespace: true; subdomain: true; terminationGracePeriodSeconds: true; tolerations: true; topologySpreadConstraints: true; volumes: true; };
-  status: { allocatedResources: true; conditions: true; containerStatuses: true; ephemeralContainerStatuses: true; extendedResourceClaimStatus: true; hostIP: true; hostIPs: true; initContainerStatuses: true; message: true; nodeAllocatableResourceClaimStatuses: true; nominatedNodeName: true; observedGeneration: true; phase: true; podIP: true; podIPs: true; qosClass: true; reason: true; resize: true; resourceClaimStatuses: true; resources: true; startTime: true; volumeHealth: true; };
-}
-
 /** The typed Api of Pod: the methods of the verbs the server serves for pods. */
 export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pod: $.NamespacedKind<Pod, PodFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Pod: $.NamespacedKind<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -62,119 +50,5 @@ export const Pod: $.NamespacedKind<Pod, PodFields, 'create' | 'delete' | 'get' |
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "resize", "status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["activeDeadlineSeconds", "affinity", "automountServiceAccountToken", "containers", "dnsConfig", "dnsPolicy", "enableServiceLinks", "ephemeralContainers", "evictionResponders", "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "hostname", "hostnameOverride", "imagePullSecrets", "initContainers", "nodeName", "nodeSelector", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "resourceClaims", "resources", "restartPolicy", "runtimeClassName", "schedulerName", "schedulingGates", "schedulingGroup", "securityContext", "serviceAccount", "serviceAccountName", "setHostnameAsFQDN", "shareProcessNamespace", "subdomain", "terminationGracePeriodSeconds", "tolerations", "topologySpreadConstraints", "volumes"]],
-    ["status", ["allocatedResources", "conditions", "containerStatuses", "ephemeralContainerStatuses", "extendedResourceClaimStatus", "hostIP", "hostIPs", "initContainerStatuses", "message", "nodeAllocatableResourceClaimStatuses", "nominatedNodeName", "observedGeneration", "phase", "podIP", "podIPs", "qosClass", "reason", "resize", "resourceClaimStatuses", "resources", "startTime", "volumeHealth"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52, f53, f54, f55, f56, f57, f58, f59, f60, f61, f62, f63, f64, f65, f66, f67, f68, f69, f70, f71, f72, f73, f74, f75, f76, f77, f78, f79, f80, f81, f82, f83, f84, f85, f86, f87] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.activeDeadlineSeconds) !== undefined) x.activeDeadlineSeconds = v;
-      if (f22 && (v = w.affinity) !== undefined) x.affinity = v;
-      if (f23 && (v = w.automountServiceAccountToken) !== undefined) x.automountServiceAccountToken = v;
-      if (f24 && (v = w.containers) !== undefined) x.containers = v;
-      if (f25 && (v = w.dnsConfig) !== undefined) x.dnsConfig = v;
-      if (f26 && (v = w.dnsPolicy) !== undefined) x.dnsPolicy = v;
-      if (f27 && (v = w.enableServiceLinks) !== undefined) x.enableServiceLinks = v;
-      if (f28 && (v = w.ephemeralContainers) !== undefined) x.ephemeralContainers = v;
-      if (f29 && (v = w.evictionResponders) !== undefined) x.evictionResponders = v;
-      if (f30 && (v = w.hostAliases) !== undefined) x.hostAliases = v;
-      if (f31 && (v = w.hostIPC) !== undefined) x.hostIPC = v;
-      if (f32 && (v = w.hostNetwork) !== undefined) x.hostNetwork = v;
-      if (f33 && (v = w.hostPID) !== undefined) x.hostPID = v;
-      if (f34 && (v = w.hostUsers) !== undefined) x.hostUsers = v;
-      if (f35 && (v = w.hostname) !== undefined) x.hostname = v;
-      if (f36 && (v = w.hostnameOverride) !== undefined) x.hostnameOverride = v;
-      if (f37 && (v = w.imagePullSecrets) !== undefined) x.imagePullSecrets = v;
-      if (f38 && (v = w.initContainers) !== undefined) x.initContainers = v;
-      if (f39 && (v = w.nodeName) !== undefined) x.nodeName = v;
-      if (f40 && (v = w.nodeSelector) !== undefined) x.nodeSelector = v;
-      if (f41 && (v = w.os) !== undefined) x.os = v;
-      if (f42 && (v = w.overhead) !== undefined) x.overhead = v;
-      if (f43 && (v = w.preemptionPolicy) !== undefined) x.preemptionPolicy = v;
-      if (f44 && (v = w.priority) !== undefined) x.priority = v;
-      if (f45 && (v = w.priorityClassName) !== undefined) x.priorityClassName = v;
-      if (f46 && (v = w.readinessGates) !== undefined) x.readinessGates = v;
-      if (f47 && (v = w.resourceClaims) !== undefined) x.resourceClaims = v;
-      if (f48 && (v = w.resources) !== undefined) x.resources = v;
-      if (f49 && (v = w.restartPolicy) !== undefined) x.restartPolicy = v;
-      if (f50 && (v = w.runtimeClassName) !== undefined) x.runtimeClassName = v;
-      if (f51 && (v = w.schedulerName) !== undefined) x.schedulerName = v;
-      if (f52 && (v = w.schedulingGates) !== undefined) x.schedulingGates = v;
-      if (f53 && (v = w.schedulingGroup) !== undefined) x.schedulingGroup = v;
-      if (f54 && (v = w.securityContext) !== undefined) x.securityContext = v;
-      if (f55 && (v = w.serviceAccount) !== undefined) x.serviceAccount = v;
-      if (f56 && (v = w.serviceAccountName) !== undefined) x.serviceAccountName = v;
-      if (f57 && (v = w.setHostnameAsFQDN) !== undefined) x.setHostnameAsFQDN = v;
-      if (f58 && (v = w.shareProcessNamespace) !== undefined) x.shareProcessNamespace = v;
-      if (f59 && (v = w.subdomain) !== undefined) x.subdomain = v;
-      if (f60 && (v = w.terminationGracePeriodSeconds) !== undefined) x.terminationGracePeriodSeconds = v;
-      if (f61 && (v = w.tolerations) !== undefined) x.tolerations = v;
-      if (f62 && (v = w.topologySpreadConstraints) !== undefined) x.topologySpreadConstraints = v;
-      if (f63 && (v = w.volumes) !== undefined) x.volumes = v;
-      return x;
-    };
-    const p64 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f66 && (v = w.allocatedResources) !== undefined) x.allocatedResources = v;
-      if (f67 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f68 && (v = w.containerStatuses) !== undefined) x.containerStatuses = v;
-      if (f69 && (v = w.ephemeralContainerStatuses) !== undefined) x.ephemeralContainerStatuses = v;
-      if (f70 && (v = w.extendedResourceClaimStatus) !== undefined) x.extendedResourceClaimStatus = v;
-      if (f71 && (v = w.hostIP) !== undefined) x.hostIP = v;
-      if (f72 && (v = w.hostIPs) !== undefined) x.hostIPs = v;
-      if (f73 && (v = w.initContainerStatuses) !== undefined) x.initContainerStatuses = v;
-      if (f74 && (v = w.message) !== undefined) x.message = v;
-      if (f75 && (v = w.nodeAllocatableResourceClaimStatuses) !== undefined) x.nodeAllocatableResourceClaimStatuses = v;
-      if (f76 && (v = w.nominatedNodeName) !== undefined) x.nominatedNodeName = v;
-      if (f77 && (v = w.observedGeneration) !== undefined) x.observedGeneration = v;
-      if (f78 && (v = w.phase) !== undefined) x.phase = v;
-      if (f79 && (v = w.podIP) !== undefined) x.podIP = v;
-      if (f80 && (v = w.podIPs) !== undefined) x.podIPs = v;
-      if (f81 && (v = w.qosClass) !== undefined) x.qosClass = v;
-      if (f82 && (v = w.reason) !== undefined) x.reason = v;
-      if (f83 && (v = w.resize) !== undefined) x.resize = v;
-      if (f84 && (v = w.resourceClaimStatuses) !== undefined) x.resourceClaimStatuses = v;
-      if (f85 && (v = w.resources) !== undefined) x.resources = v;
-      if (f86 && (v = w.startTime) !== undefined) x.startTime = v;
-      if (f87 && (v = w.volumeHealth) !== undefined) x.volumeHealth = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f64 && (v = o.status) !== undefined) r.status = f65 && $.isObj(v) ? p64(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

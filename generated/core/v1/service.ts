@@ -27,18 +27,6 @@ export interface Service {
 /** A Service as a metadata-only list, get or watch returns it. */
 export type ServiceMeta = $.PartialObjectMeta<Service>;
 
-/**
- * The fields `Service.prune` and `Service.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface ServiceFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { allocateLoadBalancerNodePorts: true; clusterIP: true; clusterIPs: true; externalIPs: true; externalName: true; externalTrafficPolicy: true; healthCheckNodePort: true; internalTrafficPolicy: true; ipFamilies: true; ipFamilyPolicy: true; loadBalancerClass: true; loadBalancerIP: true; loadBalancerSourceRanges: true; ports: true; publishNotReadyAddresses: true; selector: true; sessionAffinity: true; sessionAffinityConfig: true; trafficDistribution: true; type: true; };
-  status: { conditions: true; loadBalancer: true; };
-}
-
 /** The typed Api of Service: the methods of the verbs the server serves for services. */
 export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Service: $.NamespacedKind<Service, ServiceFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Service: $.NamespacedKind<Service, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",
@@ -62,76 +50,5 @@ export const Service: $.NamespacedKind<Service, ServiceFields, 'create' | 'delet
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["proxy", "status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["allocateLoadBalancerNodePorts", "clusterIP", "clusterIPs", "externalIPs", "externalName", "externalTrafficPolicy", "healthCheckNodePort", "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy", "loadBalancerClass", "loadBalancerIP", "loadBalancerSourceRanges", "ports", "publishNotReadyAddresses", "selector", "sessionAffinity", "sessionAffinityConfig", "trafficDistribution", "type"]],
-    ["status", ["conditions", "loadBalancer"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, f41, f42, f43, f44] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.allocateLoadBalancerNodePorts) !== undefined) x.allocateLoadBalancerNodePorts = v;
-      if (f22 && (v = w.clusterIP) !== undefined) x.clusterIP = v;
-      if (f23 && (v = w.clusterIPs) !== undefined) x.clusterIPs = v;
-      if (f24 && (v = w.externalIPs) !== undefined) x.externalIPs = v;
-      if (f25 && (v = w.externalName) !== undefined) x.externalName = v;
-      if (f26 && (v = w.externalTrafficPolicy) !== undefined) x.externalTrafficPolicy = v;
-      if (f27 && (v = w.healthCheckNodePort) !== undefined) x.healthCheckNodePort = v;
-      if (f28 && (v = w.internalTrafficPolicy) !== undefined) x.internalTrafficPolicy = v;
-      if (f29 && (v = w.ipFamilies) !== undefined) x.ipFamilies = v;
-      if (f30 && (v = w.ipFamilyPolicy) !== undefined) x.ipFamilyPolicy = v;
-      if (f31 && (v = w.loadBalancerClass) !== undefined) x.loadBalancerClass = v;
-      if (f32 && (v = w.loadBalancerIP) !== undefined) x.loadBalancerIP = v;
-      if (f33 && (v = w.loadBalancerSourceRanges) !== undefined) x.loadBalancerSourceRanges = v;
-      if (f34 && (v = w.ports) !== undefined) x.ports = v;
-      if (f35 && (v = w.publishNotReadyAddresses) !== undefined) x.publishNotReadyAddresses = v;
-      if (f36 && (v = w.selector) !== undefined) x.selector = v;
-      if (f37 && (v = w.sessionAffinity) !== undefined) x.sessionAffinity = v;
-      if (f38 && (v = w.sessionAffinityConfig) !== undefined) x.sessionAffinityConfig = v;
-      if (f39 && (v = w.trafficDistribution) !== undefined) x.trafficDistribution = v;
-      if (f40 && (v = w.type) !== undefined) x.type = v;
-      return x;
-    };
-    const p41 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f43 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f44 && (v = w.loadBalancer) !== undefined) x.loadBalancer = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f41 && (v = o.status) !== undefined) r.status = f42 && $.isObj(v) ? p41(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -32,19 +32,6 @@ export interface RuntimeClass {
 /** A RuntimeClass as a metadata-only list, get or watch returns it. */
 export type RuntimeClassMeta = $.PartialObjectMeta<RuntimeClass>;
 
-/**
- * The fields `RuntimeClass.prune` and `RuntimeClass.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface RuntimeClassFields {
-  apiVersion: true;
-  handler: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  overhead: { podFixed: true; };
-  scheduling: { nodeSelector: true; tolerations: true; };
-}
-
 /** The typed Api of RuntimeClass: the methods of the verbs the server serves for runtimeclasses. */
 export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -57,7 +44,7 @@ export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const RuntimeClass: $.ClusterKind<RuntimeClass, RuntimeClassFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const RuntimeClass: $.ClusterKind<RuntimeClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "node.k8s.io/v1",
   resource: {
     group: "node.k8s.io",
@@ -68,59 +55,5 @@ export const RuntimeClass: $.ClusterKind<RuntimeClass, RuntimeClassFields, 'crea
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["handler"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["overhead", ["podFixed"]],
-    ["scheduling", ["nodeSelector", "tolerations"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26] = flags;
-    const p3 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f5 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f6 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f7 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f8 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f9 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f10 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f11 && (v = w.generation) !== undefined) x.generation = v;
-      if (f12 && (v = w.labels) !== undefined) x.labels = v;
-      if (f13 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f14 && (v = w.name) !== undefined) x.name = v;
-      if (f15 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f16 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f17 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f18 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f19 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p20 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f22 && (v = w.podFixed) !== undefined) x.podFixed = v;
-      return x;
-    };
-    const p23 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f25 && (v = w.nodeSelector) !== undefined) x.nodeSelector = v;
-      if (f26 && (v = w.tolerations) !== undefined) x.tolerations = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.handler) !== undefined) r.handler = v;
-      if (f2 && (v = o.kind) !== undefined) r.kind = v;
-      if (f3 && (v = o.metadata) !== undefined) r.metadata = f4 && $.isObj(v) ? p3(v) : v;
-      if (f20 && (v = o.overhead) !== undefined) r.overhead = f21 && $.isObj(v) ? p20(v) : v;
-      if (f23 && (v = o.scheduling) !== undefined) r.scheduling = f24 && $.isObj(v) ? p23(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface PodDisruptionBudget {
 /** A PodDisruptionBudget as a metadata-only list, get or watch returns it. */
 export type PodDisruptionBudgetMeta = $.PartialObjectMeta<PodDisruptionBudget>;
 
-/**
- * The fields `PodDisruptionBudget.prune` and `PodDisruptionBudget.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PodDisruptionBudgetFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { maxUnavailable: true; minAvailable: true; selector: true; unhealthyPodEvictionPolicy: true; };
-  status: { conditions: true; currentHealthy: true; desiredHealthy: true; disruptedPods: true; disruptionsAllowed: true; expectedPods: true; observedGeneration: true; };
-}
-
 /** The typed Api of PodDisruptionBudget: the methods of the verbs the server serves for poddisruptionbudgets. */
 export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'creat
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, PodDisruptionBudgetFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "policy/v1",
   resource: {
     group: "policy",
@@ -62,65 +50,5 @@ export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, PodDisru
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["maxUnavailable", "minAvailable", "selector", "unhealthyPodEvictionPolicy"]],
-    ["status", ["conditions", "currentHealthy", "desiredHealthy", "disruptedPods", "disruptionsAllowed", "expectedPods", "observedGeneration"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.maxUnavailable) !== undefined) x.maxUnavailable = v;
-      if (f22 && (v = w.minAvailable) !== undefined) x.minAvailable = v;
-      if (f23 && (v = w.selector) !== undefined) x.selector = v;
-      if (f24 && (v = w.unhealthyPodEvictionPolicy) !== undefined) x.unhealthyPodEvictionPolicy = v;
-      return x;
-    };
-    const p25 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f27 && (v = w.conditions) !== undefined) x.conditions = v;
-      if (f28 && (v = w.currentHealthy) !== undefined) x.currentHealthy = v;
-      if (f29 && (v = w.desiredHealthy) !== undefined) x.desiredHealthy = v;
-      if (f30 && (v = w.disruptedPods) !== undefined) x.disruptedPods = v;
-      if (f31 && (v = w.disruptionsAllowed) !== undefined) x.disruptionsAllowed = v;
-      if (f32 && (v = w.expectedPods) !== undefined) x.expectedPods = v;
-      if (f33 && (v = w.observedGeneration) !== undefined) x.observedGeneration = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f25 && (v = o.status) !== undefined) r.status = f26 && $.isObj(v) ? p25(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -27,18 +27,6 @@ export interface ClusterRole {
 /** A ClusterRole as a metadata-only list, get or watch returns it. */
 export type ClusterRoleMeta = $.PartialObjectMeta<ClusterRole>;
 
-/**
- * The fields `ClusterRole.prune` and `ClusterRole.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface ClusterRoleFields {
-  aggregationRule: { clusterRoleSelectors: true; };
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  rules: true;
-}
-
 /** The typed Api of ClusterRole: the methods of the verbs the server serves for clusterroles. */
 export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -51,7 +39,7 @@ export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterRole: $.ClusterKind<ClusterRole, ClusterRoleFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterRole: $.ClusterKind<ClusterRole, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",
@@ -62,50 +50,5 @@ export const ClusterRole: $.ClusterKind<ClusterRole, ClusterRoleFields, 'create'
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["aggregationRule", ["clusterRoleSelectors"]],
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["rules"],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22] = flags;
-    const p0 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f2 && (v = w.clusterRoleSelectors) !== undefined) x.clusterRoleSelectors = v;
-      return x;
-    };
-    const p5 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f7 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f8 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f9 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f10 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f11 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f12 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f13 && (v = w.generation) !== undefined) x.generation = v;
-      if (f14 && (v = w.labels) !== undefined) x.labels = v;
-      if (f15 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f16 && (v = w.name) !== undefined) x.name = v;
-      if (f17 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f18 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f19 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f20 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f21 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.aggregationRule) !== undefined) r.aggregationRule = f1 && $.isObj(v) ? p0(v) : v;
-      if (f3 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f4 && (v = o.kind) !== undefined) r.kind = v;
-      if (f5 && (v = o.metadata) !== undefined) r.metadata = f6 && $.isObj(v) ? p5(v) : v;
-      if (f22 && (v = o.rules) !== undefined) r.rules = v;
-      return r;
-    };
-  },
+  shape: [],
 });

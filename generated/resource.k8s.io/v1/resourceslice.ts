@@ -39,17 +39,6 @@ export interface ResourceSlice {
 /** A ResourceSlice as a metadata-only list, get or watch returns it. */
 export type ResourceSliceMeta = $.PartialObjectMeta<ResourceSlice>;
 
-/**
- * The fields `ResourceSlice.prune` and `ResourceSlice.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface ResourceSliceFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { allNodes: true; devices: true; driver: true; nodeName: true; nodeSelector: true; partitionTypeAttribute: true; perDeviceNodeSelection: true; pool: true; sharedCounters: true; skipNodeOperations: true; };
-}
-
 /** The typed Api of ResourceSlice: the methods of the verbs the server serves for resourceslices. */
 export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -62,7 +51,7 @@ export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ResourceSlice: $.ClusterKind<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",
@@ -73,57 +62,5 @@ export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceFields, 'c
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["allNodes", "devices", "driver", "nodeName", "nodeSelector", "partitionTypeAttribute", "perDeviceNodeSelection", "pool", "sharedCounters", "skipNodeOperations"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.allNodes) !== undefined) x.allNodes = v;
-      if (f22 && (v = w.devices) !== undefined) x.devices = v;
-      if (f23 && (v = w.driver) !== undefined) x.driver = v;
-      if (f24 && (v = w.nodeName) !== undefined) x.nodeName = v;
-      if (f25 && (v = w.nodeSelector) !== undefined) x.nodeSelector = v;
-      if (f26 && (v = w.partitionTypeAttribute) !== undefined) x.partitionTypeAttribute = v;
-      if (f27 && (v = w.perDeviceNodeSelection) !== undefined) x.perDeviceNodeSelection = v;
-      if (f28 && (v = w.pool) !== undefined) x.pool = v;
-      if (f29 && (v = w.sharedCounters) !== undefined) x.sharedCounters = v;
-      if (f30 && (v = w.skipNodeOperations) !== undefined) x.skipNodeOperations = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      return r;
-    };
-  },
+  shape: [[["spec", 1]], [["devices", 2], ["sharedCounters", 12]], [["attributes", 3], ["capacity", 5], ["consumesCounters", 7], ["nodeAllocatableResources", 10]], 4, [], 6, [], [["counters", 8]], 9, [], 11, [], [["counters", 13]], 9],
 });

@@ -39,20 +39,6 @@ export interface PriorityClass {
 /** A PriorityClass as a metadata-only list, get or watch returns it. */
 export type PriorityClassMeta = $.PartialObjectMeta<PriorityClass>;
 
-/**
- * The fields `PriorityClass.prune` and `PriorityClass.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PriorityClassFields {
-  apiVersion: true;
-  description: true;
-  globalDefault: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  preemptionPolicy: true;
-  value: true;
-}
-
 /** The typed Api of PriorityClass: the methods of the verbs the server serves for priorityclasses. */
 export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -65,7 +51,7 @@ export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PriorityClass: $.ClusterKind<PriorityClass, PriorityClassFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const PriorityClass: $.ClusterKind<PriorityClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "scheduling.k8s.io/v1",
   resource: {
     group: "scheduling.k8s.io",
@@ -76,48 +62,5 @@ export const PriorityClass: $.ClusterKind<PriorityClass, PriorityClassFields, 'c
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["description"],
-    ["globalDefault"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["preemptionPolicy"],
-    ["value"],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22] = flags;
-    const p4 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f6 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f7 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f8 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f9 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f10 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f11 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f12 && (v = w.generation) !== undefined) x.generation = v;
-      if (f13 && (v = w.labels) !== undefined) x.labels = v;
-      if (f14 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f15 && (v = w.name) !== undefined) x.name = v;
-      if (f16 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f17 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f18 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f19 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f20 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.description) !== undefined) r.description = v;
-      if (f2 && (v = o.globalDefault) !== undefined) r.globalDefault = v;
-      if (f3 && (v = o.kind) !== undefined) r.kind = v;
-      if (f4 && (v = o.metadata) !== undefined) r.metadata = f5 && $.isObj(v) ? p4(v) : v;
-      if (f21 && (v = o.preemptionPolicy) !== undefined) r.preemptionPolicy = v;
-      if (f22 && (v = o.value) !== undefined) r.value = v;
-      return r;
-    };
-  },
+  shape: [],
 });

@@ -54,20 +54,6 @@ export interface CSIStorageCapacity {
 /** A CSIStorageCapacity as a metadata-only list, get or watch returns it. */
 export type CSIStorageCapacityMeta = $.PartialObjectMeta<CSIStorageCapacity>;
 
-/**
- * The fields `CSIStorageCapacity.prune` and `CSIStorageCapacity.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface CSIStorageCapacityFields {
-  apiVersion: true;
-  capacity: true;
-  kind: true;
-  maximumVolumeSize: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  nodeTopology: { matchExpressions: true; matchLabels: true; };
-  storageClassName: true;
-}
-
 /** The typed Api of CSIStorageCapacity: the methods of the verbs the server serves for csistoragecapacities. */
 export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
@@ -80,7 +66,7 @@ export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, CSIStorageCapacityFields, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",
@@ -91,55 +77,5 @@ export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, CSIStorage
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  layout: [
-    ["apiVersion"],
-    ["capacity"],
-    ["kind"],
-    ["maximumVolumeSize"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["nodeTopology", ["matchExpressions", "matchLabels"]],
-    ["storageClassName"],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25] = flags;
-    const p4 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f6 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f7 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f8 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f9 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f10 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f11 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f12 && (v = w.generation) !== undefined) x.generation = v;
-      if (f13 && (v = w.labels) !== undefined) x.labels = v;
-      if (f14 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f15 && (v = w.name) !== undefined) x.name = v;
-      if (f16 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f17 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f18 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f19 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f20 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p21 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f23 && (v = w.matchExpressions) !== undefined) x.matchExpressions = v;
-      if (f24 && (v = w.matchLabels) !== undefined) x.matchLabels = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.capacity) !== undefined) r.capacity = v;
-      if (f2 && (v = o.kind) !== undefined) r.kind = v;
-      if (f3 && (v = o.maximumVolumeSize) !== undefined) r.maximumVolumeSize = v;
-      if (f4 && (v = o.metadata) !== undefined) r.metadata = f5 && $.isObj(v) ? p4(v) : v;
-      if (f21 && (v = o.nodeTopology) !== undefined) r.nodeTopology = f22 && $.isObj(v) ? p21(v) : v;
-      if (f25 && (v = o.storageClassName) !== undefined) r.storageClassName = v;
-      return r;
-    };
-  },
+  shape: [],
 });

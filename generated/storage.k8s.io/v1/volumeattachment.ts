@@ -31,18 +31,6 @@ export interface VolumeAttachment {
 /** A VolumeAttachment as a metadata-only list, get or watch returns it. */
 export type VolumeAttachmentMeta = $.PartialObjectMeta<VolumeAttachment>;
 
-/**
- * The fields `VolumeAttachment.prune` and `VolumeAttachment.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface VolumeAttachmentFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { attacher: true; nodeName: true; source: true; };
-  status: { attachError: true; attached: true; attachmentMetadata: true; detachError: true; };
-}
-
 /** The typed Api of VolumeAttachment: the methods of the verbs the server serves for volumeattachments. */
 export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
@@ -55,7 +43,7 @@ export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'del
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const VolumeAttachment: $.ClusterKind<VolumeAttachment, VolumeAttachmentFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const VolumeAttachment: $.ClusterKind<VolumeAttachment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",
@@ -66,61 +54,5 @@ export const VolumeAttachment: $.ClusterKind<VolumeAttachment, VolumeAttachmentF
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["attacher", "nodeName", "source"]],
-    ["status", ["attachError", "attached", "attachmentMetadata", "detachError"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.attacher) !== undefined) x.attacher = v;
-      if (f22 && (v = w.nodeName) !== undefined) x.nodeName = v;
-      if (f23 && (v = w.source) !== undefined) x.source = v;
-      return x;
-    };
-    const p24 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f26 && (v = w.attachError) !== undefined) x.attachError = v;
-      if (f27 && (v = w.attached) !== undefined) x.attached = v;
-      if (f28 && (v = w.attachmentMetadata) !== undefined) x.attachmentMetadata = v;
-      if (f29 && (v = w.detachError) !== undefined) x.detachError = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f24 && (v = o.status) !== undefined) r.status = f25 && $.isObj(v) ? p24(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

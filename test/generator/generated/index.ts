@@ -12,3 +12,5 @@ export * as fixturesV1 from "./fixtures.kubereflect.dev/v1/index.ts";
 export * as fixturesV1beta1 from "./fixtures.kubereflect.dev/v1beta1/index.ts";
 export * as hostileV1 from "./hostile.kubereflect.dev/v1/index.ts";
 export * as metaV1 from "./meta/v1/index.ts";
+export * as shapesV1 from "./shapes.kubereflect.dev/v1/index.ts";
+export * as shapesV1beta1 from "./shapes.kubereflect.dev/v1beta1/index.ts";

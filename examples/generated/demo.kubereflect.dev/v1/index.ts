@@ -7,3 +7,4 @@
  */
 
 export * from "./widget.ts";
+export type * from "./types.ts";

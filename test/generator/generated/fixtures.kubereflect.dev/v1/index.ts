@@ -9,3 +9,4 @@
 export * from "./gadget.ts";
 export * from "./sprocket.ts";
 export * from "./widget.ts";
+export type * from "./types.ts";

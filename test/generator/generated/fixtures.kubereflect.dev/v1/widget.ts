@@ -8,6 +8,7 @@
 
 import * as $ from "../../../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
+import type { WidgetSpec, WidgetStatus } from "./types.ts";
 
 /** A Widget is a thing with parts. */
 export interface Widget {
@@ -15,63 +16,12 @@ export interface Widget {
   kind?: "Widget";
   metadata?: ObjectMeta;
   /** What the widget should be. */
-  spec?: {
-    /** How big; a number or a percentage. */
-    size: number | string;
-    /** @default 1 */
-    replicas?: number;
-    /** @default "red" */
-    color?: "red" | "green" | "blue";
-    note?: string | null;
-    labels?: {
-      [key: string]: string;
-    };
-    settings?: {
-      [key: string]: unknown;
-    };
-    raw?: unknown;
-    template?: {
-      apiVersion?: string;
-      kind?: string;
-      metadata?: ObjectMeta;
-      [key: string]: unknown;
-    };
-    parts?: {
-      name: string;
-      screws?: {
-        length?: number;
-        thread?: string;
-      }[];
-    }[];
-    target?: {
-      host?: string;
-      port?: number;
-    };
-  };
-  status?: {
-    replicas?: number;
-    phase?: "Pending" | "Ready";
-    conditions?: {
-      type?: string;
-      status?: string;
-    }[];
-  };
+  spec?: WidgetSpec;
+  status?: WidgetStatus;
 }
 
 /** A Widget as a metadata-only list, get or watch returns it. */
 export type WidgetMeta = $.PartialObjectMeta<Widget>;
-
-/**
- * The fields `Widget.prune` and `Widget.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface WidgetFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { size: true; replicas: true; color: true; note: true; labels: true; settings: true; raw: true; template: true; parts: true; target: true; };
-  status: { replicas: true; phase: true; conditions: true; };
-}
 
 /** The typed Api of Widget: the methods of the verbs the server serves for widgets. */
 export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
@@ -85,7 +35,7 @@ export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Widget: $.NamespacedKind<Widget, WidgetFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Widget: $.NamespacedKind<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "fixtures.kubereflect.dev/v1",
   resource: {
     group: "fixtures.kubereflect.dev",
@@ -96,67 +46,5 @@ export const Widget: $.NamespacedKind<Widget, WidgetFields, 'create' | 'delete' 
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["scale", "status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["size", "replicas", "color", "note", "labels", "settings", "raw", "template", "parts", "target"]],
-    ["status", ["replicas", "phase", "conditions"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w.size) !== undefined) x.size = v;
-      if (f22 && (v = w.replicas) !== undefined) x.replicas = v;
-      if (f23 && (v = w.color) !== undefined) x.color = v;
-      if (f24 && (v = w.note) !== undefined) x.note = v;
-      if (f25 && (v = w.labels) !== undefined) x.labels = v;
-      if (f26 && (v = w.settings) !== undefined) x.settings = v;
-      if (f27 && (v = w.raw) !== undefined) x.raw = v;
-      if (f28 && (v = w.template) !== undefined) x.template = v;
-      if (f29 && (v = w.parts) !== undefined) x.parts = v;
-      if (f30 && (v = w.target) !== undefined) x.target = v;
-      return x;
-    };
-    const p31 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f33 && (v = w.replicas) !== undefined) x.replicas = v;
-      if (f34 && (v = w.phase) !== undefined) x.phase = v;
-      if (f35 && (v = w.conditions) !== undefined) x.conditions = v;
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f31 && (v = o.status) !== undefined) r.status = f32 && $.isObj(v) ? p31(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });

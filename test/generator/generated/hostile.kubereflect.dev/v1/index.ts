@@ -8,3 +8,4 @@
 
 export * from "./index-kind.ts";
 export * from "./pod.ts";
+export type * from "./types.ts";

@@ -8,6 +8,7 @@
 
 import * as $ from "../../../../../runtime/index.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
+import type { PodSpec, PodStatus } from "./types.ts";
 
 /**
  * Ends a comment *\/ then runs code: process.exit(1); /* and ${'template'} `backtick` {{handlebars}} {{{triple}}}
@@ -19,45 +20,12 @@ export interface Pod {
   kind?: "Pod";
   metadata?: ObjectMeta;
   /** *\/ export const pwned = true; /* */
-  spec?: {
-    123?: string;
-    /** @returns *\/ nothing */
-    __proto__?: string;
-    constructor?: string;
-    toString?: number;
-    "a-b"?: string;
-    "\"quoted\""?: string;
-    class?: string;
-    delete?: boolean;
-    "${x}"?: "*/" | "${y}" | "`z`" | "a\"b";
-    "*/"?: string;
-    nested?: {
-      __proto__?: {
-        polluted?: boolean;
-      };
-      "back`tick"?: string;
-    };
-  };
-  status?: {
-    hasOwnProperty?: string;
-    valueOf?: string;
-  };
+  spec?: PodSpec;
+  status?: PodStatus;
 }
 
 /** A Pod as a metadata-only list, get or watch returns it. */
 export type PodMeta = $.PartialObjectMeta<Pod>;
-
-/**
- * The fields `Pod.prune` and `Pod.keep` can name: any field whole (`true`), and
- * the fields of its objects with known properties one level down.
- */
-export interface PodFields {
-  apiVersion: true;
-  kind: true;
-  metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
-  spec: { "123": true; "__proto__": true; constructor: true; toString: true; "a-b": true; "\"quoted\"": true; class: true; delete: true; "${x}": true; "*/": true; nested: true; };
-  status: { hasOwnProperty: true; valueOf: true; };
-}
 
 /** The typed Api of Pod: the methods of the verbs the server serves for pods. */
 export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
@@ -71,7 +39,7 @@ export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pod: $.NamespacedKind<Pod, PodFields, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Pod: $.NamespacedKind<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "hostile.kubereflect.dev/v1",
   resource: {
     group: "hostile.kubereflect.dev",
@@ -82,67 +50,5 @@ export const Pod: $.NamespacedKind<Pod, PodFields, 'create' | 'delete' | 'get' |
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  layout: [
-    ["apiVersion"],
-    ["kind"],
-    ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
-    ["spec", ["123", "__proto__", "constructor", "toString", "a-b", "\"quoted\"", "class", "delete", "${x}", "*/", "nested"]],
-    ["status", ["hasOwnProperty", "valueOf"]],
-  ],
-  project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35] = flags;
-    const p2 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f4 && (v = w.annotations) !== undefined) x.annotations = v;
-      if (f5 && (v = w.creationTimestamp) !== undefined) x.creationTimestamp = v;
-      if (f6 && (v = w.deletionGracePeriodSeconds) !== undefined) x.deletionGracePeriodSeconds = v;
-      if (f7 && (v = w.deletionTimestamp) !== undefined) x.deletionTimestamp = v;
-      if (f8 && (v = w.finalizers) !== undefined) x.finalizers = v;
-      if (f9 && (v = w.generateName) !== undefined) x.generateName = v;
-      if (f10 && (v = w.generation) !== undefined) x.generation = v;
-      if (f11 && (v = w.labels) !== undefined) x.labels = v;
-      if (f12 && (v = w.managedFields) !== undefined) x.managedFields = v;
-      if (f13 && (v = w.name) !== undefined) x.name = v;
-      if (f14 && (v = w.namespace) !== undefined) x.namespace = v;
-      if (f15 && (v = w.ownerReferences) !== undefined) x.ownerReferences = v;
-      if (f16 && (v = w.resourceVersion) !== undefined) x.resourceVersion = v;
-      if (f17 && (v = w.selfLink) !== undefined) x.selfLink = v;
-      if (f18 && (v = w.uid) !== undefined) x.uid = v;
-      return x;
-    };
-    const p19 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f21 && (v = w["123"]) !== undefined) x["123"] = v;
-      if (f22 && (v = $.own(w, "__proto__")) !== undefined) $.put(x, "__proto__", v);
-      if (f23 && (v = $.own(w, "constructor")) !== undefined) $.put(x, "constructor", v);
-      if (f24 && (v = $.own(w, "toString")) !== undefined) $.put(x, "toString", v);
-      if (f25 && (v = w["a-b"]) !== undefined) x["a-b"] = v;
-      if (f26 && (v = w["\"quoted\""]) !== undefined) x["\"quoted\""] = v;
-      if (f27 && (v = w.class) !== undefined) x.class = v;
-      if (f28 && (v = w.delete) !== undefined) x.delete = v;
-      if (f29 && (v = w["${x}"]) !== undefined) x["${x}"] = v;
-      if (f30 && (v = w["*/"]) !== undefined) x["*/"] = v;
-      if (f31 && (v = w.nested) !== undefined) x.nested = v;
-      return x;
-    };
-    const p32 = (w: $.Obj): $.Obj => {
-      const x: $.Obj = {};
-      let v: unknown;
-      if (f34 && (v = $.own(w, "hasOwnProperty")) !== undefined) $.put(x, "hasOwnProperty", v);
-      if (f35 && (v = $.own(w, "valueOf")) !== undefined) $.put(x, "valueOf", v);
-      return x;
-    };
-    return (o) => {
-      const r: $.Obj = {};
-      let v: unknown;
-      if (f0 && (v = o.apiVersion) !== undefined) r.apiVersion = v;
-      if (f1 && (v = o.kind) !== undefined) r.kind = v;
-      if (f2 && (v = o.metadata) !== undefined) r.metadata = f3 && $.isObj(v) ? p2(v) : v;
-      if (f19 && (v = o.spec) !== undefined) r.spec = f20 && $.isObj(v) ? p19(v) : v;
-      if (f32 && (v = o.status) !== undefined) r.status = f33 && $.isObj(v) ? p32(v) : v;
-      return r;
-    };
-  },
+  shape: [],
 });
