@@ -19,6 +19,12 @@ describe('kubereflect generate', () => {
     expect(existsSync(join(out, 'index.ts'))).toBe(false);
   });
 
+  it('names the file and document of an alias to another document\'s anchor', async () => {
+    const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/cross-alias.yaml'), '--out', tempDir(), '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/invalid\/cross-alias\.yaml:9: invalid YAML: Unresolved alias/);
+  });
+
   it('names the document that is not a CRD, with its line', async () => {
     const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/not-a-crd.yaml'), '--out', tempDir(), '--quiet']);
     expect(r.code).toBe(1);
