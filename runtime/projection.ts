@@ -160,95 +160,166 @@ export class ProjectionSpecError extends TypeError {
 type Fn = (value: unknown) => unknown;
 type ObjFn = (obj: Obj) => Obj;
 
-interface Compiler {
+/**
+ * A spec, checked and resolved against the shape: what to do with one object.
+ * `prune` copies every field but `drop` and rebuilds those of `into`; `keep`
+ * copies only `fields`, whole (no value) or rebuilt.
+ */
+type Plan = { verb: 'prune'; drop: string[]; into: [string, Value][] } | { verb: 'keep'; fields: [string, Value | undefined][] };
+/** What to do with a field's value (arrays are gone through element by element): an object's plan, or a map's values'. */
+type Value = { plan: Plan } | { values: Value };
+
+interface Planner {
   kind: string;
   verb: 'prune' | 'keep';
   shape: Shape;
 }
 
 /** The node of field `name` below object node `node`, if the shape has one. */
-function childNode(c: Compiler, node: number | undefined, name: string): number | undefined {
-  if (node === undefined) return undefined;
-  const n = c.shape[node];
+function childNode(c: Planner, node: number | undefined, name: string): number | undefined {
+  const n = node === undefined ? undefined : c.shape[node];
   if (!Array.isArray(n)) return undefined;
   for (const [field, child] of n as readonly (readonly [string, number])[]) if (field === name) return child;
   return undefined;
 }
 
-/** A function for a field's value: arrays element by element, maps value by value, objects by `objectFn`. */
-function valueFn(c: Compiler, spec: Obj, node: number | undefined, path: string): Fn {
+function valuePlan(c: Planner, spec: Obj, node: number | undefined, path: string): Value {
   const n = node === undefined ? undefined : c.shape[node];
-  if (typeof n === 'number') {
-    const each = valueFn(c, spec, n, `${path}.*`);
-    const map: ObjFn = (m) => {
-      const r: Obj = {};
-      for (const k of Object.keys(m)) set(r, k, each(m[k]));
-      return r;
-    };
-    return arraysThrough(map);
-  }
-  return arraysThrough(c.verb === 'prune' ? pruneObject(c, spec, node, path) : keepObject(c, spec, node, path, []));
+  if (typeof n === 'number') return { values: valuePlan(c, spec, n, `${path}.*`) };
+  return { plan: objectPlan(c, spec, node, path, []) };
 }
 
-function arraysThrough(fn: ObjFn): Fn {
-  const apply: Fn = (v) => (Array.isArray(v) ? v.map(apply) : isObj(v) ? fn(v) : v);
-  return apply;
-}
-
-function set(r: Obj, k: string, v: unknown): void {
-  if (k === '__proto__') put(r, k, v);
-  else r[k] = v;
-}
-
-function entries(c: Compiler, spec: Obj, path: string): [string, unknown][] {
-  if (!isObj(spec)) throw new ProjectionSpecError(c.kind, c.verb, path || '(spec)', 'expected an object of fields');
-  const out: [string, unknown][] = [];
+function objectPlan(c: Planner, spec: Obj, node: number | undefined, path: string, always: readonly (readonly [string, Value | undefined])[]): Plan {
+  const named: [string, true | Obj][] = [];
   for (const k of Object.keys(spec)) {
     const v = spec[k];
     if (v === undefined) continue;
     if (v !== true && !isObj(v)) throw new ProjectionSpecError(c.kind, c.verb, join(path, k), `expected true or an object of fields, got ${v === null ? 'null' : typeof v}`);
-    out.push([k, v]);
+    named.push([k, v]);
   }
-  return out;
+  const sub = (k: string, v: Obj) => valuePlan(c, v, childNode(c, node, k), join(path, k));
+  if (c.verb === 'prune') {
+    return { verb: 'prune', drop: named.filter(([, v]) => v === true).map(([k]) => k), into: named.filter(([, v]) => v !== true).map(([k, v]) => [k, sub(k, v as Obj)]) };
+  }
+  const fields: [string, Value | undefined][] = always.map(([k, v]) => [k, v]);
+  for (const [k, v] of named) if (!always.some(([a]) => a === k)) fields.push([k, v === true ? undefined : sub(k, v)]);
+  return { verb: 'keep', fields };
 }
 
 function join(path: string, k: string): string {
   return path ? `${path}.${k}` : k;
 }
 
-/** Copies every field but the dropped ones; rebuilds the ones the spec goes into. */
-function pruneObject(c: Compiler, spec: Obj, node: number | undefined, path: string): ObjFn {
-  const drop = new Set<string>();
-  const into = new Map<string, Fn>();
-  for (const [k, v] of entries(c, spec, path)) {
-    if (v === true) drop.add(k);
-    else into.set(k, valueFn(c, v as Obj, childNode(c, node, k), join(path, k)));
+function rootPlan(kind: string, verb: 'prune' | 'keep', shape: Shape, spec: unknown): Plan {
+  const c: Planner = { kind, verb, shape };
+  if (!isObj(spec)) throw new ProjectionSpecError(kind, verb, '(spec)', 'expected an object of fields');
+  const meta = spec.metadata;
+  if (verb === 'prune') {
+    if (meta === true) throw new ProjectionSpecError(kind, verb, 'metadata', 'cannot be pruned whole (name the fields inside it)');
+    for (const id of IDENTITY) {
+      if (isObj(meta) && meta[id] !== undefined) throw new ProjectionSpecError(kind, verb, `metadata.${id}`, 'is identity: the cache needs it');
+    }
+    return objectPlan(c, spec, 0, '', []);
   }
-  if (!into.size) {
+  if (meta !== undefined && meta !== true && !isObj(meta)) throw new ProjectionSpecError(kind, verb, 'metadata', 'expected true or an object of fields');
+  const identity = IDENTITY.map((k) => [k, undefined] as const);
+  const metadata: Value | undefined = meta === true ? undefined : { plan: objectPlan(c, meta ?? {}, childNode(c, 0, 'metadata'), 'metadata', identity) };
+  return objectPlan(c, spec, 0, '', [['apiVersion', undefined], ['kind', undefined], ['metadata', metadata]]);
+}
+
+// ---------------------------------------------------------------------------
+// Plans to functions: generated code, or closures where code cannot be generated
+
+/** Names `Object.prototype` has: read through an own-property check, and `__proto__` written by `defineProperty`. */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * A plan as JavaScript: one function per object and per value, with every
+ * field name a string literal, so that each projection reads and writes its
+ * fields by fixed names (what the engine optimises best) and nothing is
+ * looked up by name per object. Names are embedded with `JSON.stringify`
+ * only, never as identifiers.
+ */
+function generate(root: Plan): ObjFn {
+  const lines: string[] = [];
+  let n = 0;
+  const lit = (k: string) => JSON.stringify(k);
+  const read = (obj: string, k: string) => (PROTOTYPE_KEYS.has(k) ? `(hasOwn(${obj}, ${lit(k)}) ? ${obj}[${lit(k)}] : undefined)` : `${obj}[${lit(k)}]`);
+  const write = (obj: string, k: string, v: string) => (PROTOTYPE_KEYS.has(k) ? `put(${obj}, ${lit(k)}, ${v})` : `${obj}[${lit(k)}] = ${v}`);
+
+  const value = (v: Value): string => {
+    const name = `v${n++}`;
+    const inner = 'plan' in v ? object(v.plan) : mapOf(value(v.values));
+    lines.push(`function ${name}(v) { return Array.isArray(v) ? v.map(${name}) : typeof v === "object" && v !== null ? ${inner}(v) : v; }`);
+    return name;
+  };
+  const mapOf = (each: string): string => {
+    const name = `m${n++}`;
+    lines.push(`function ${name}(m) { const r = {}; for (const k of Object.keys(m)) { if (k === "__proto__") put(r, k, ${each}(m[k])); else r[k] = ${each}(m[k]); } return r; }`);
+    return name;
+  };
+  const object = (plan: Plan): string => {
+    const name = `o${n++}`;
+    if (plan.verb === 'prune') {
+      // Which fields an object has is learnt from the first one: the code for
+      // them is generated then (see `specialisePrune`); later objects with
+      // other fields still get every one of them.
+      const into = plan.into.map(([k, v]) => [k, value(v)] as const);
+      const s = `s${n++}`;
+      lines.push(`let ${s};`);
+      const args = `[${plan.drop.map(lit).join(', ')}], [${into.map(([k, f]) => `[${lit(k)}, ${f}]`).join(', ')}]`;
+      lines.push(`function ${name}(o) { return (${s} || (${s} = specialise(o, ${args})))(o); }`);
+      return name;
+    }
+    const fields = plan.fields.map(([k, v]) => [k, v && value(v)] as const);
+    const body = ['const r = {};', 'let x;'];
+    for (const [k, f] of fields) body.push(`if ((x = ${read('o', k)}) !== undefined) ${write('r', k, f ? `${f}(x)` : 'x')};`);
+    body.push('return r;');
+    lines.push(`function ${name}(o) { ${body.join(' ')} }`);
+    return name;
+  };
+  const top = object(root);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the text holds only our code and JSON string literals
+  return new Function('hasOwn', 'put', 'specialise', `"use strict";\n${lines.join('\n')}\nreturn ${top};`)(Object.hasOwn, put, specialisePrune) as ObjFn;
+}
+
+/**
+ * The straight-line code of one prune node, for the fields `first` has: each
+ * is copied (or rebuilt) by its name; a loop copies the fields of later
+ * objects that `first` did not have, so nothing is ever lost.
+ */
+function specialisePrune(first: Obj, drop: readonly string[], intoPairs: readonly (readonly [string, Fn])[]): ObjFn {
+  const into = new Map(intoPairs);
+  const lit = (k: string) => JSON.stringify(k);
+  const known = Object.keys(first).filter((k) => !drop.includes(k) && k !== '__proto__' && !PROTOTYPE_KEYS.has(k));
+  const fns = known.map((k) => into.get(k));
+  const body = ['const r = {};', 'let x;'];
+  known.forEach((k, i) => body.push(`if ((x = o[${lit(k)}]) !== undefined) r[${lit(k)}] = ${fns[i] ? `fns[${i}](x)` : 'x'};`));
+  body.push(
+    'const ks = Object.keys(o);',
+    'for (let i = 0; i < ks.length; i++) { const k = ks[i]; if (seen.has(k)) continue; const f = into.get(k); put(r, k, f ? f(o[k]) : o[k]); }',
+    'return r;',
+  );
+  const seen = new Set([...known, ...drop]);
+  return new Function('fns', 'into', 'seen', 'put', `"use strict"; return function (o) { ${body.join(' ')} };`)(fns, into, seen, put) as ObjFn;
+}
+
+/** The same plan as closures: for where generating code is not allowed (e.g. `--disallow-code-generation-from-strings`). */
+function interpret(plan: Plan): ObjFn {
+  if (plan.verb === 'prune') {
+    const drop = new Set(plan.drop);
+    const into = new Map(plan.into.map(([k, v]) => [k, valueFn(v)]));
     return (o) => {
       const r: Obj = {};
-      for (const k of Object.keys(o)) if (!drop.has(k)) set(r, k, o[k]);
+      for (const k of Object.keys(o)) {
+        if (drop.has(k)) continue;
+        const f = into.get(k);
+        set(r, k, f ? f(o[k]) : o[k]);
+      }
       return r;
     };
   }
-  return (o) => {
-    const r: Obj = {};
-    for (const k of Object.keys(o)) {
-      if (drop.has(k)) continue;
-      const f = into.get(k);
-      set(r, k, f ? f(o[k]) : o[k]);
-    }
-    return r;
-  };
-}
-
-/** Copies only the named fields (and those of `always`); rebuilds the ones the spec goes into. */
-function keepObject(c: Compiler, spec: Obj, node: number | undefined, path: string, always: readonly (readonly [string, Fn | undefined])[]): ObjFn {
-  const fields: (readonly [string, Fn | undefined])[] = [...always];
-  for (const [k, v] of entries(c, spec, path)) {
-    if (always.some(([a]) => a === k)) continue;
-    fields.push([k, v === true ? undefined : valueFn(c, v as Obj, childNode(c, node, k), join(path, k))]);
-  }
+  const fields = plan.fields.map(([k, v]) => [k, v && valueFn(v)] as const);
   return (o) => {
     const r: Obj = {};
     for (const [k, f] of fields) {
@@ -259,32 +330,66 @@ function keepObject(c: Compiler, spec: Obj, node: number | undefined, path: stri
   };
 }
 
+function valueFn(v: Value): Fn {
+  let inner: ObjFn;
+  if ('plan' in v) inner = interpret(v.plan);
+  else {
+    const each = valueFn(v.values);
+    inner = (m) => {
+      const r: Obj = {};
+      for (const k of Object.keys(m)) set(r, k, each(m[k]));
+      return r;
+    };
+  }
+  const apply: Fn = (x) => (Array.isArray(x) ? x.map(apply) : isObj(x) ? inner(x) : x);
+  return apply;
+}
+
+function set(r: Obj, k: string, v: unknown): void {
+  if (k === '__proto__') put(r, k, v);
+  else r[k] = v;
+}
+
+let codeGeneration: boolean | undefined;
+
+/**
+ * Which back end compiles specs from now on: `closures` forces the fallback
+ * (for tests), `auto` generates code when the platform allows it. Not part
+ * of the package's API.
+ */
+export function useProjectionBackEnd(mode: 'auto' | 'closures'): void {
+  codeGeneration = mode === 'closures' ? false : undefined;
+}
+
+/** Compiles a plan: generated code when the platform allows it, closures otherwise (or when `mode` says so). */
+function compile(plan: Plan, mode?: 'generated' | 'closures'): ObjFn {
+  if (mode === 'closures' || codeGeneration === false) return interpret(plan);
+  if (mode === 'generated') return generate(plan);
+  try {
+    const fn = generate(plan);
+    codeGeneration = true;
+    return fn;
+  } catch (err) {
+    if (!(err instanceof EvalError)) throw err;
+    codeGeneration = false;
+    return interpret(plan);
+  }
+}
+
 /**
  * The function `Kind.prune(spec)` returns: it drops exactly the fields the
  * spec names and copies every other field, declared or not; objects the spec
- * does not go into are shared with the input, not copied.
+ * does not go into are shared with the input, not copied. `mode` picks the
+ * back end (tests compare both); by default generated code.
  */
-export function compilePrune(kind: string, shape: Shape, spec: unknown): ObjFn {
-  const c: Compiler = { kind, verb: 'prune', shape };
-  if (!isObj(spec)) throw new ProjectionSpecError(kind, 'prune', '(spec)', 'expected an object of fields');
-  const meta = spec.metadata;
-  if (meta === true) throw new ProjectionSpecError(kind, 'prune', 'metadata', 'cannot be pruned whole (name the fields inside it)');
-  for (const id of IDENTITY) {
-    if (isObj(meta) && meta[id] !== undefined) throw new ProjectionSpecError(kind, 'prune', `metadata.${id}`, 'is identity: the cache needs it');
-  }
-  return pruneObject(c, spec, 0, '');
+export function compilePrune(kind: string, shape: Shape, spec: unknown, mode?: 'generated' | 'closures'): ObjFn {
+  return compile(rootPlan(kind, 'prune', shape, spec), mode);
 }
 
 /**
  * The function `Kind.keep(spec)` returns: it copies only the fields the spec
  * names, plus `apiVersion`, `kind` and the identity metadata.
  */
-export function compileKeep(kind: string, shape: Shape, spec: unknown): ObjFn {
-  const c: Compiler = { kind, verb: 'keep', shape };
-  if (!isObj(spec)) throw new ProjectionSpecError(kind, 'keep', '(spec)', 'expected an object of fields');
-  const meta = spec.metadata;
-  if (meta !== undefined && meta !== true && !isObj(meta)) throw new ProjectionSpecError(kind, 'keep', 'metadata', 'expected true or an object of fields');
-  const identity = IDENTITY.map((k) => [k, undefined] as const);
-  const metaFn = meta === true ? undefined : arraysThrough(keepObject(c, meta ?? {}, childNode(c, 0, 'metadata'), 'metadata', identity));
-  return keepObject(c, spec, 0, '', [['apiVersion', undefined], ['kind', undefined], ['metadata', metaFn]]);
+export function compileKeep(kind: string, shape: Shape, spec: unknown, mode?: 'generated' | 'closures'): ObjFn {
+  return compile(rootPlan(kind, 'keep', shape, spec), mode);
 }

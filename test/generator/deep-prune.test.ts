@@ -8,12 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { useProjectionBackEnd } from '../../runtime/projection.ts';
 import { Pod } from '../../generated/core/v1/pod.ts';
 import { Pipeline } from './generated/shapes.kubereflect.dev/v1/pipeline.ts';
 import type { PipelineSpecSteps, PipelineStatusConditions } from './generated/shapes.kubereflect.dev/v1/types.ts';
 import { mulberry32 } from '../support/random.ts';
-import { CRDS } from './helpers.ts';
+import { CRDS, ROOT } from './helpers.ts';
 
 const pod: Pod = {
   apiVersion: 'v1', kind: 'Pod',
@@ -246,21 +248,27 @@ function referenceKeep(obj: Json, spec: Spec): Json {
   return out;
 }
 
-describe('the property test: compiled projections equal a reference over JSON paths', () => {
-  it('prune and keep agree with the reference for 1,500 random objects and specs', () => {
+describe.each(['auto', 'closures'] as const)('the property test (%s back end): compiled projections equal a reference over JSON paths', (backEnd) => {
+  beforeAll(() => useProjectionBackEnd(backEnd));
+  afterAll(() => useProjectionBackEnd('auto'));
+
+  it('prune and keep agree with the reference for 1,000 random specs, each over 3 random objects', () => {
     const r = mulberry32(0x5eed);
-    for (let i = 0; i < 1500; i++) {
-      const obj = randomObject(r, ROOT_SCHEMA) as Record<string, Json>;
-      obj.metadata = { name: `p${i}`, namespace: 'ns', uid: `u${i}`, resourceVersion: String(i), ...(r() < 0.5 ? { labels: { a: 'b' } } : {}) };
-      const before = JSON.stringify(obj);
+    for (let i = 0; i < 1000; i++) {
       const spec = randomSpec(r, ROOT_SCHEMA, true);
       const keepSpec = randomSpec(r, ROOT_SCHEMA, true);
       if (r() < 0.2) keepSpec.metadata = true;
-      const pruned = Pipeline.prune(spec as never)(obj as never);
-      expect(pruned, `prune ${JSON.stringify(spec)} of ${before}`).toEqual(referencePrune(obj, spec));
-      const kept = Pipeline.keep(keepSpec as never)(obj as never);
-      expect(kept, `keep ${JSON.stringify(keepSpec)} of ${before}`).toEqual(referenceKeep(obj, keepSpec));
-      expect(JSON.stringify(obj)).toBe(before); // the input is never changed
+      const prune = Pipeline.prune(spec as never);
+      const keep = Pipeline.keep(keepSpec as never);
+      // One function, several objects: the first may lack fields the next ones have (or have fields they lack).
+      for (let j = 0; j < 3; j++) {
+        const obj = randomObject(r, ROOT_SCHEMA) as Record<string, Json>;
+        obj.metadata = { name: `p${i}`, namespace: 'ns', uid: `u${i}`, resourceVersion: String(i), ...(r() < 0.5 ? { labels: { a: 'b' } } : {}) };
+        const before = JSON.stringify(obj);
+        expect(prune(obj as never), `prune ${JSON.stringify(spec)} of ${before}`).toEqual(referencePrune(obj, spec));
+        expect(keep(obj as never), `keep ${JSON.stringify(keepSpec)} of ${before}`).toEqual(referenceKeep(obj, keepSpec));
+        expect(JSON.stringify(obj)).toBe(before); // the input is never changed
+      }
     }
   });
 
@@ -278,5 +286,42 @@ describe('the property test: compiled projections equal a reference over JSON pa
       expect(undeclared(out)).toEqual(expected);
     }
     expect(seen).toBeGreaterThan(100);
+  });
+});
+
+describe('generated code and hostile field names', () => {
+  it('copies fields named like code or like Object members as data, from the first object on', () => {
+    const hostile = JSON.parse(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"n","__proto__":{"polluted":true},"constructor":"c","\\"]; globalThis.pwned = 1; //":"x"},"status":{"phase":"Running"}}`) as Pod;
+    const pruned = Pod.prune({ status: true, metadata: { labels: true } })(hostile) as unknown as { metadata: Record<string, unknown> };
+    expect(Object.getPrototypeOf(pruned.metadata)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(pruned.metadata, '__proto__')?.value).toEqual({ polluted: true });
+    expect(pruned.metadata.constructor).toBe('c');
+    expect(pruned.metadata['"]; globalThis.pwned = 1; //']).toBe('x');
+    expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    // A second object without those fields does not inherit them.
+    const plain = Pod.prune({ status: true, metadata: { labels: true } });
+    plain(hostile);
+    expect(Object.hasOwn(plain(pod).metadata!, 'constructor')).toBe(false);
+  });
+});
+
+describe('where code cannot be generated', () => {
+  it('falls back to closures with the same results (node --disallow-code-generation-from-strings)', () => {
+    const script = `
+      const { Pod } = await import('./generated/core/v1/pod.ts');
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'n', managedFields: [{ manager: 'm', fieldsV1: {} }] }, spec: { containers: [{ name: 'c', env: [] }] }, status: { phase: 'Running' } };
+      let generated = true;
+      try { new Function('return 1'); } catch { generated = false; }
+      const out = Pod.prune({ spec: { containers: { env: true } }, metadata: { managedFields: { fieldsV1: true } } })(pod);
+      const kept = Pod.keep({ status: { phase: true } })(pod);
+      console.log(JSON.stringify({ generated, out, kept }));`;
+    const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      generated: false,
+      out: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'n', managedFields: [{ manager: 'm' }] }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Running' } },
+      kept: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'n' }, status: { phase: 'Running' } },
+    });
   });
 });
