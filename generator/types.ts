@@ -29,6 +29,15 @@ const LITERAL = 'x-kubereflect-literal';
 /** Holds a property's documentation, so that openapi-typescript writes none and ours is used. */
 const DOC = 'x-kubereflect-doc';
 
+/**
+ * `Time` and `MicroTime` marshal their zero value as `null`: the server sends
+ * it (a core/v1 Event created without `eventTime` comes back with
+ * `"eventTime": null`) and kubectl writes `creationTimestamp: null`. Their
+ * types say so.
+ */
+const ZERO_TIME_IS_NULL = new Set(['io.k8s.apimachinery.pkg.apis.meta.v1.Time', 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime']);
+const ZERO_TIME_DOC = '`null` is the zero time: the server writes it for an unset time that is not omitted (e.g. a core/v1 Event\'s `eventTime`), and kubectl writes `creationTimestamp: null`.';
+
 /** One exported declaration. */
 export interface Declaration {
   name: string;
@@ -65,7 +74,11 @@ export function convertTypes(model: Model, placement: Placement): Map<string, Ty
     let mod = modules.get(path);
     if (!mod) modules.set(path, (mod = { path, imports: new Map(), declarations: [] }));
     const kind = kindsBySchema.get(id);
-    const prepared = prepareSchema(entry.schema, kind ? { apiVersion: kind.apiVersion, kind: kind.kind } : undefined);
+    let prepared = prepareSchema(entry.schema, kind ? { apiVersion: kind.apiVersion, kind: kind.kind } : undefined);
+    if (ZERO_TIME_IS_NULL.has(id)) {
+      const doc = typeof prepared[DOC] === 'string' ? `${prepared[DOC]}\n\n` : '';
+      prepared = { ...prepared, nullable: true, [DOC]: `${doc}${ZERO_TIME_DOC}` };
+    }
     const resolveRef = (ref: string) => importName(mod!, scopes.get(path)!, placement.symbols, ref, placed, entry.origin);
     try {
       mod.declarations.push(declare(placed.name, prepared, resolveRef, model));
@@ -175,14 +188,42 @@ function prepare(input: Json): JsonObject {
   return done(s);
 }
 
-/** The documentation of a schema: its description, a default worth showing, and deprecation. */
+/**
+ * The documentation of a schema: its description, then what else the schema
+ * says that a user writing an object should see — the CEL rules of
+ * `x-kubernetes-validations` with their messages, the format, the pattern,
+ * bounds, a default worth showing, and deprecation.
+ */
 function docOf(input: JsonObject): string | undefined {
   const lines: string[] = [];
   if (typeof input.description === 'string' && input.description.trim()) lines.push(sanitiseCommentText(input.description));
+  const facts: string[] = [];
+  if (typeof input.format === 'string' && input.format && input.format !== 'int-or-string') facts.push(`Format: \`${input.format}\`.`);
+  if (typeof input.pattern === 'string') facts.push(`Pattern: \`${input.pattern.replace(/`/g, '\\`')}\`.`);
+  const bound = (label: string, min: unknown, max: unknown, unit: string) => {
+    const lo = typeof min === 'number' ? min : undefined;
+    const hi = typeof max === 'number' ? max : undefined;
+    if (lo === undefined && hi === undefined) return;
+    facts.push(`${label}: ${lo === undefined ? `at most ${hi}` : hi === undefined ? `at least ${lo}` : `${lo} to ${hi}`}${unit}.`);
+  };
+  bound('Value', input.minimum, input.maximum, '');
+  bound('Length', input.minLength, input.maxLength, ' characters');
+  bound('Items', input.minItems, input.maxItems, '');
+  bound('Properties', input.minProperties, input.maxProperties, '');
+  if (facts.length) lines.push(sanitiseCommentText(facts.join(' ')));
+  if (Array.isArray(input['x-kubernetes-validations'])) {
+    const rules = input['x-kubernetes-validations'].filter(isObject).filter((v) => typeof v.rule === 'string');
+    if (rules.length) {
+      lines.push(['Validation rules (CEL, checked by the server):', ...rules.map((v) => {
+        const message = typeof v.message === 'string' ? v.message : typeof v.messageExpression === 'string' ? `(message: ${v.messageExpression})` : '';
+        return `- \`${String(v.rule).replace(/\s+/g, ' ').replace(/`/g, '\\`')}\`${message ? `: ${message}` : ''}`;
+      })].map(sanitiseCommentText).join('\n'));
+    }
+  }
   const dflt = input.default;
   if (dflt !== undefined && !isEmptyDefault(dflt)) lines.push(`@default ${sanitiseCommentText(JSON.stringify(dflt))}`);
   if (input.deprecated === true) lines.push('@deprecated');
-  return lines.length ? lines.join('\n') : undefined;
+  return lines.length ? lines.join('\n\n') : undefined;
 }
 
 function isEmptyDefault(v: Json): boolean {

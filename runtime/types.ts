@@ -29,8 +29,8 @@ export interface ObjectMetaLike {
   annotations?: { [key: string]: string };
   finalizers?: string[];
   ownerReferences?: OwnerReference[];
-  deletionTimestamp?: string | Date;
-  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date | null;
+  creationTimestamp?: string | Date | null;
 }
 
 /** Anything with Kubernetes object metadata. */

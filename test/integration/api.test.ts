@@ -134,3 +134,23 @@ describe('Api against kube-apiserver', () => {
     expect(events).toContain('ADDED');
   });
 });
+
+describe('what the server writes for an unset time', () => {
+  it('sends null for a core/v1 Event created without eventTime, and accepts creationTimestamp: null (generated Time types allow null)', async () => {
+    const { Event } = await import('../../generated/core/v1/event.ts');
+    const ns = await testNamespace('zero-time');
+    const api = Event.api(admin, ns);
+    const created = await api.create({
+      metadata: { name: 'e1', creationTimestamp: null },
+      involvedObject: { kind: 'Pod', name: 'p', namespace: ns },
+      reason: 'Test', message: 'zero time',
+    });
+    expect(created.eventTime).toBeNull();
+    expect(typeof created.metadata?.creationTimestamp).toBe('string'); // the server sets it
+    const got = await api.get('e1');
+    expect(got.eventTime).toBeNull();
+    // The generated type says so: a null check is needed before using it as a string.
+    const t: string | null | undefined = got.eventTime;
+    expect(t).toBeNull();
+  });
+});

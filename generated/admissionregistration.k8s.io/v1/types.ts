@@ -382,7 +382,11 @@ export interface MutatingWebhook {
    *  - `"Unknown"` means that no information is known about the side effects of calling the webhook. If a request with the dry-run attribute would trigger a call to this webhook, the request will instead fail.
    */
   sideEffects: "None" | "NoneOnDryRun" | "Some" | "Unknown";
-  /** timeoutSeconds specifies the timeout for this webhook. After the timeout passes, the webhook call will be ignored or the API call will fail based on the failure policy. The timeout value must be between 1 and 30 seconds. Default to 10 seconds. */
+  /**
+   * timeoutSeconds specifies the timeout for this webhook. After the timeout passes, the webhook call will be ignored or the API call will fail based on the failure policy. The timeout value must be between 1 and 30 seconds. Default to 10 seconds.
+   *
+   * Format: `int32`.
+   */
   timeoutSeconds?: number;
 }
 
@@ -519,7 +523,11 @@ export interface ServiceReference {
   namespace: string;
   /** path is an optional URL path which will be sent in any request to this service. */
   path?: string;
-  /** port is the port on the service that hosts the webhook. Default to 443 for backward compatibility. `port` should be a valid port number (1-65535, inclusive). */
+  /**
+   * port is the port on the service that hosts the webhook. Default to 443 for backward compatibility. `port` should be a valid port number (1-65535, inclusive).
+   *
+   * Format: `int32`.
+   */
   port?: number;
 }
 
@@ -612,7 +620,11 @@ export interface ValidatingAdmissionPolicySpec {
 export interface ValidatingAdmissionPolicyStatus {
   /** conditions represent the latest available observations of a policy's current state. */
   conditions?: Condition[];
-  /** observedGeneration is the generation observed by the controller. */
+  /**
+   * observedGeneration is the generation observed by the controller.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
   /** typeChecking contains the results of type checking for each expression. Presence of this field indicates the completion of the type checking. */
   typeChecking?: TypeChecking;
@@ -707,7 +719,11 @@ export interface ValidatingWebhook {
    *  - `"Unknown"` means that no information is known about the side effects of calling the webhook. If a request with the dry-run attribute would trigger a call to this webhook, the request will instead fail.
    */
   sideEffects: "None" | "NoneOnDryRun" | "Some" | "Unknown";
-  /** timeoutSeconds specifies the timeout for this webhook. After the timeout passes, the webhook call will be ignored or the API call will fail based on the failure policy. The timeout value must be between 1 and 30 seconds. Default to 10 seconds. */
+  /**
+   * timeoutSeconds specifies the timeout for this webhook. After the timeout passes, the webhook call will be ignored or the API call will fail based on the failure policy. The timeout value must be between 1 and 30 seconds. Default to 10 seconds.
+   *
+   * Format: `int32`.
+   */
   timeoutSeconds?: number;
 }
 
@@ -760,7 +776,11 @@ export interface Variable {
 
 /** WebhookClientConfig contains the information to make a TLS connection with the webhook */
 export interface WebhookClientConfig {
-  /** caBundle is a PEM encoded CA bundle which will be used to validate the webhook's server certificate. If unspecified, system trust roots on the apiserver are used. */
+  /**
+   * caBundle is a PEM encoded CA bundle which will be used to validate the webhook's server certificate. If unspecified, system trust roots on the apiserver are used.
+   *
+   * Format: `byte`.
+   */
   caBundle?: string;
   /**
    * service is a reference to the service for this webhook. Either `service` or `url` must be specified.

@@ -18,7 +18,11 @@ export interface CustomResourceColumnDefinition {
   jsonPath: string;
   /** name is a human readable name for the column. */
   name: string;
-  /** priority is an integer defining the relative importance of this column compared to others. Lower numbers are considered higher priority. Columns that may be omitted in limited space scenarios should be given a priority greater than 0. */
+  /**
+   * priority is an integer defining the relative importance of this column compared to others. Lower numbers are considered higher priority. Columns that may be omitted in limited space scenarios should be given a priority greater than 0.
+   *
+   * Format: `int32`.
+   */
   priority?: number;
   /** type is an OpenAPI type definition for this column. See https://github.com/OAI/OpenAPI-Specification/blob/master/versions/2.0.md#data-types for details. */
   type: string;
@@ -41,7 +45,11 @@ export interface CustomResourceDefinitionCondition {
   lastTransitionTime?: Time;
   /** message is a human-readable message indicating details about last transition. */
   message?: string;
-  /** observedGeneration represents the .metadata.generation that the condition was set based upon. For instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration is 9, the condition is out of date with respect to the current state of the instance. */
+  /**
+   * observedGeneration represents the .metadata.generation that the condition was set based upon. For instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration is 9, the condition is out of date with respect to the current state of the instance.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
   /** reason is a unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
@@ -89,7 +97,11 @@ export interface CustomResourceDefinitionStatus {
   acceptedNames?: CustomResourceDefinitionNames;
   /** conditions indicate state for particular aspects of a CustomResourceDefinition */
   conditions?: CustomResourceDefinitionCondition[];
-  /** The generation observed by the CRD controller. */
+  /**
+   * The generation observed by the CRD controller.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
   /** storedVersions lists all versions of CustomResources that were ever persisted. Tracking these versions allows a migration path for stored versions in etcd. The field is mutable so a migration controller can finish a migration to another version (ensuring no old objects are left in storage), and then remove the rest of the versions from this list. Versions may not be removed from `spec.versions` while they exist in this list. */
   storedVersions?: string[];
@@ -111,11 +123,13 @@ export interface CustomResourceDefinitionVersion {
   selectableFields?: SelectableField[];
   /**
    * served is a flag enabling/disabling this version from being served via REST APIs
+   *
    * @default false
    */
   served: boolean;
   /**
    * storage indicates this version should be used when persisting custom resources to storage. There must be exactly one version with storage=true.
+   *
    * @default false
    */
   storage: boolean;
@@ -191,14 +205,23 @@ export interface JSONSchemaProps {
   format?: string;
   id?: string;
   items?: JSONSchemaPropsOrArray;
+  /** Format: `int64`. */
   maxItems?: number;
+  /** Format: `int64`. */
   maxLength?: number;
+  /** Format: `int64`. */
   maxProperties?: number;
+  /** Format: `double`. */
   maximum?: number;
+  /** Format: `int64`. */
   minItems?: number;
+  /** Format: `int64`. */
   minLength?: number;
+  /** Format: `int64`. */
   minProperties?: number;
+  /** Format: `double`. */
   minimum?: number;
+  /** Format: `double`. */
   multipleOf?: number;
   not?: JSONSchemaProps;
   nullable?: boolean;
@@ -294,7 +317,11 @@ export interface ServiceReference {
   namespace: string;
   /** path is an optional URL path at which the webhook will be contacted. */
   path?: string;
-  /** port is an optional service port at which the webhook will be contacted. `port` should be a valid port number (1-65535, inclusive). Defaults to 443 for backward compatibility. */
+  /**
+   * port is an optional service port at which the webhook will be contacted. `port` should be a valid port number (1-65535, inclusive). Defaults to 443 for backward compatibility.
+   *
+   * Format: `int32`.
+   */
   port?: number;
 }
 
@@ -366,7 +393,11 @@ export interface ValidationRule {
 
 /** WebhookClientConfig contains the information to make a TLS connection with the webhook. */
 export interface WebhookClientConfig {
-  /** caBundle is a PEM encoded CA bundle which will be used to validate the webhook's server certificate. If unspecified, system trust roots on the apiserver are used. */
+  /**
+   * caBundle is a PEM encoded CA bundle which will be used to validate the webhook's server certificate. If unspecified, system trust roots on the apiserver are used.
+   *
+   * Format: `byte`.
+   */
   caBundle?: string;
   /**
    * service is a reference to the service for this webhook. Either service or url must be specified.

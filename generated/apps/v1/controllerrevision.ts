@@ -21,6 +21,9 @@ export interface ControllerRevision {
   metadata?: ObjectMeta;
   /**
    * Revision indicates the revision of the state represented by Data.
+   *
+   * Format: `int64`.
+   *
    * @default 0
    */
   revision?: number;

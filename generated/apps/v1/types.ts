@@ -26,9 +26,17 @@ export interface DaemonSetCondition {
 
 /** DaemonSetSpec is the specification of a daemon set. */
 export interface DaemonSetSpec {
-  /** The minimum number of seconds for which a newly created DaemonSet pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready). */
+  /**
+   * The minimum number of seconds for which a newly created DaemonSet pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready).
+   *
+   * Format: `int32`.
+   */
   minReadySeconds?: number;
-  /** The number of old history to retain to allow rollback. This is a pointer to distinguish between explicit zero and not specified. Defaults to 10. */
+  /**
+   * The number of old history to retain to allow rollback. This is a pointer to distinguish between explicit zero and not specified. Defaults to 10.
+   *
+   * Format: `int32`.
+   */
   revisionHistoryLimit?: number;
   /** A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors */
   selector: LabelSelector;
@@ -40,37 +48,69 @@ export interface DaemonSetSpec {
 
 /** DaemonSetStatus represents the current status of a daemon set. */
 export interface DaemonSetStatus {
-  /** Count of hash collisions for the DaemonSet. The DaemonSet controller uses this field as a collision avoidance mechanism when it needs to create the name for the newest ControllerRevision. */
+  /**
+   * Count of hash collisions for the DaemonSet. The DaemonSet controller uses this field as a collision avoidance mechanism when it needs to create the name for the newest ControllerRevision.
+   *
+   * Format: `int32`.
+   */
   collisionCount?: number;
   /** Represents the latest available observations of a DaemonSet's current state. */
   conditions?: DaemonSetCondition[];
   /**
    * The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   currentNumberScheduled: number;
   /**
    * The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   desiredNumberScheduled: number;
-  /** The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds) */
+  /**
+   * The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)
+   *
+   * Format: `int32`.
+   */
   numberAvailable?: number;
   /**
    * The number of nodes that are running the daemon pod, but are not supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   numberMisscheduled: number;
   /**
    * numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   numberReady: number;
-  /** The number of nodes that should be running the daemon pod and have none of the daemon pod running and available (ready for at least spec.minReadySeconds) */
+  /**
+   * The number of nodes that should be running the daemon pod and have none of the daemon pod running and available (ready for at least spec.minReadySeconds)
+   *
+   * Format: `int32`.
+   */
   numberUnavailable?: number;
-  /** The most recent generation observed by the daemon set controller. */
+  /**
+   * The most recent generation observed by the daemon set controller.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
-  /** The total number of nodes that are running updated daemon pod */
+  /**
+   * The total number of nodes that are running updated daemon pod
+   *
+   * Format: `int32`.
+   */
   updatedNumberScheduled?: number;
 }
 
@@ -106,15 +146,31 @@ export interface DeploymentCondition {
 
 /** DeploymentSpec is the specification of the desired behavior of the Deployment. */
 export interface DeploymentSpec {
-  /** Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready) */
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready)
+   *
+   * Format: `int32`.
+   */
   minReadySeconds?: number;
   /** Indicates that the deployment is paused. */
   paused?: boolean;
-  /** The maximum time in seconds for a deployment to make progress before it is considered to be failed. The deployment controller will continue to process failed deployments and a condition with a ProgressDeadlineExceeded reason will be surfaced in the deployment status. Note that progress will not be estimated during the time a deployment is paused. Defaults to 600s. */
+  /**
+   * The maximum time in seconds for a deployment to make progress before it is considered to be failed. The deployment controller will continue to process failed deployments and a condition with a ProgressDeadlineExceeded reason will be surfaced in the deployment status. Note that progress will not be estimated during the time a deployment is paused. Defaults to 600s.
+   *
+   * Format: `int32`.
+   */
   progressDeadlineSeconds?: number;
-  /** Number of desired pods. This is a pointer to distinguish between explicit zero and not specified. Defaults to 1. */
+  /**
+   * Number of desired pods. This is a pointer to distinguish between explicit zero and not specified. Defaults to 1.
+   *
+   * Format: `int32`.
+   */
   replicas?: number;
-  /** The number of old ReplicaSets to retain to allow rollback. This is a pointer to distinguish between explicit zero and not specified. Defaults to 10. */
+  /**
+   * The number of old ReplicaSets to retain to allow rollback. This is a pointer to distinguish between explicit zero and not specified. Defaults to 10.
+   *
+   * Format: `int32`.
+   */
   revisionHistoryLimit?: number;
   /** Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels. */
   selector: LabelSelector;
@@ -126,27 +182,57 @@ export interface DeploymentSpec {
 
 /** DeploymentStatus is the most recently observed status of the Deployment. */
 export interface DeploymentStatus {
-  /** Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment. */
+  /**
+   * Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.
+   *
+   * Format: `int32`.
+   */
   availableReplicas?: number;
-  /** Count of hash collisions for the Deployment. The Deployment controller uses this field as a collision avoidance mechanism when it needs to create the name for the newest ReplicaSet. */
+  /**
+   * Count of hash collisions for the Deployment. The Deployment controller uses this field as a collision avoidance mechanism when it needs to create the name for the newest ReplicaSet.
+   *
+   * Format: `int32`.
+   */
   collisionCount?: number;
   /** Represents the latest available observations of a deployment's current state. */
   conditions?: DeploymentCondition[];
-  /** The generation observed by the deployment controller. */
+  /**
+   * The generation observed by the deployment controller.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
-  /** Total number of non-terminating pods targeted by this Deployment with a Ready Condition. */
+  /**
+   * Total number of non-terminating pods targeted by this Deployment with a Ready Condition.
+   *
+   * Format: `int32`.
+   */
   readyReplicas?: number;
-  /** Total number of non-terminating pods targeted by this deployment (their labels match the selector). */
+  /**
+   * Total number of non-terminating pods targeted by this deployment (their labels match the selector).
+   *
+   * Format: `int32`.
+   */
   replicas?: number;
   /**
    * Total number of terminating pods targeted by this deployment. Terminating pods have a non-null .metadata.deletionTimestamp and have not yet reached the Failed or Succeeded .status.phase.
    *
    * This is a beta field and requires enabling DeploymentReplicaSetTerminatingReplicas feature (enabled by default).
+   *
+   * Format: `int32`.
    */
   terminatingReplicas?: number;
-  /** Total number of unavailable pods targeted by this deployment. This is the total number of pods that are still required for the deployment to have 100% available capacity. They may either be pods that are running but not yet available or pods that still have not been created. */
+  /**
+   * Total number of unavailable pods targeted by this deployment. This is the total number of pods that are still required for the deployment to have 100% available capacity. They may either be pods that are running but not yet available or pods that still have not been created.
+   *
+   * Format: `int32`.
+   */
   unavailableReplicas?: number;
-  /** Total number of non-terminating pods targeted by this deployment that have the desired template spec. */
+  /**
+   * Total number of non-terminating pods targeted by this deployment that have the desired template spec.
+   *
+   * Format: `int32`.
+   */
   updatedReplicas?: number;
 }
 
@@ -180,9 +266,17 @@ export interface ReplicaSetCondition {
 
 /** ReplicaSetSpec is the specification of a ReplicaSet. */
 export interface ReplicaSetSpec {
-  /** Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready) */
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready)
+   *
+   * Format: `int32`.
+   */
   minReadySeconds?: number;
-  /** Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset */
+  /**
+   * Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset
+   *
+   * Format: `int32`.
+   */
   replicas?: number;
   /** Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors */
   selector: LabelSelector;
@@ -192,18 +286,37 @@ export interface ReplicaSetSpec {
 
 /** ReplicaSetStatus represents the current status of a ReplicaSet. */
 export interface ReplicaSetStatus {
-  /** The number of available non-terminating pods (ready for at least minReadySeconds) for this replica set. */
+  /**
+   * The number of available non-terminating pods (ready for at least minReadySeconds) for this replica set.
+   *
+   * Format: `int32`.
+   */
   availableReplicas?: number;
   /** Represents the latest available observations of a replica set's current state. */
   conditions?: ReplicaSetCondition[];
-  /** The number of non-terminating pods that have labels matching the labels of the pod template of the replicaset. */
+  /**
+   * The number of non-terminating pods that have labels matching the labels of the pod template of the replicaset.
+   *
+   * Format: `int32`.
+   */
   fullyLabeledReplicas?: number;
-  /** ObservedGeneration reflects the generation of the most recently observed ReplicaSet. */
+  /**
+   * ObservedGeneration reflects the generation of the most recently observed ReplicaSet.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
-  /** The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition. */
+  /**
+   * The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.
+   *
+   * Format: `int32`.
+   */
   readyReplicas?: number;
   /**
    * Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   replicas: number;
@@ -211,6 +324,8 @@ export interface ReplicaSetStatus {
    * The number of terminating pods for this replica set. Terminating pods have a non-null .metadata.deletionTimestamp and have not yet reached the Failed or Succeeded .status.phase.
    *
    * This is a beta field and requires enabling DeploymentReplicaSetTerminatingReplicas feature (enabled by default).
+   *
+   * Format: `int32`.
    */
   terminatingReplicas?: number;
 }
@@ -235,7 +350,11 @@ export interface RollingUpdateDeployment {
 export interface RollingUpdateStatefulSetStrategy {
   /** The maximum number of pods that can be unavailable during the update. Value can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%). Absolute number is calculated from percentage by rounding up. This can not be 0. Defaults to 1. This field is beta-level and is enabled by default. The field applies to all pods in the range 0 to Replicas-1. That means if there is any unavailable pod in the range 0 to Replicas-1, it will be counted towards MaxUnavailable. This setting might not be effective for the OrderedReady podManagementPolicy. That policy ensures pods are created and become ready one at a time. */
   maxUnavailable?: IntOrString;
-  /** Partition indicates the ordinal at which the StatefulSet should be partitioned for updates. During a rolling update, all pods from ordinal Replicas-1 to Partition are updated. All pods from ordinal Partition-1 to 0 remain untouched. This is helpful in being able to do a canary based deployment. The default value is 0. */
+  /**
+   * Partition indicates the ordinal at which the StatefulSet should be partitioned for updates. During a rolling update, all pods from ordinal Replicas-1 to Partition are updated. All pods from ordinal Partition-1 to 0 remain untouched. This is helpful in being able to do a canary based deployment. The default value is 0.
+   *
+   * Format: `int32`.
+   */
   partition?: number;
 }
 
@@ -260,6 +379,9 @@ export interface StatefulSetOrdinals {
    *   [.spec.ordinals.start, .spec.ordinals.start + .spec.replicas).
    * If unset, defaults to 0. Replica indices will be in the range:
    *   [0, .spec.replicas).
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   start?: number;
@@ -275,7 +397,11 @@ export interface StatefulSetPersistentVolumeClaimRetentionPolicy {
 
 /** A StatefulSetSpec is the specification of a StatefulSet. */
 export interface StatefulSetSpec {
-  /** Minimum number of seconds for which a newly created pod should be ready without any of its container crashing for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready) */
+  /**
+   * Minimum number of seconds for which a newly created pod should be ready without any of its container crashing for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready)
+   *
+   * Format: `int32`.
+   */
   minReadySeconds?: number;
   /** ordinals controls the numbering of replica indices in a StatefulSet. The default ordinals behavior assigns a "0" index to the first replica and increments the index by one for each additional replica requested. */
   ordinals?: StatefulSetOrdinals;
@@ -289,9 +415,17 @@ export interface StatefulSetSpec {
    *  - `"Parallel"` will create and delete pods as soon as the stateful set replica count is changed, and will not wait for pods to be ready or complete termination.
    */
   podManagementPolicy?: "OrderedReady" | "Parallel";
-  /** replicas is the desired number of replicas of the given Template. These are replicas in the sense that they are instantiations of the same Template, but individual replicas also have a consistent identity. If unspecified, defaults to 1. */
+  /**
+   * replicas is the desired number of replicas of the given Template. These are replicas in the sense that they are instantiations of the same Template, but individual replicas also have a consistent identity. If unspecified, defaults to 1.
+   *
+   * Format: `int32`.
+   */
   replicas?: number;
-  /** revisionHistoryLimit is the maximum number of revisions that will be maintained in the StatefulSet's revision history. The revision history consists of all revisions not represented by a currently applied StatefulSetSpec version. The default value is 10. */
+  /**
+   * revisionHistoryLimit is the maximum number of revisions that will be maintained in the StatefulSet's revision history. The revision history consists of all revisions not represented by a currently applied StatefulSetSpec version. The default value is 10.
+   *
+   * Format: `int32`.
+   */
   revisionHistoryLimit?: number;
   /** selector is a label query over pods that should match the replica count. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors */
   selector: LabelSelector;
@@ -309,29 +443,55 @@ export interface StatefulSetSpec {
 export interface StatefulSetStatus {
   /**
    * Total number of available pods (ready for at least minReadySeconds) targeted by this statefulset.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   availableReplicas?: number;
-  /** collisionCount is the count of hash collisions for the StatefulSet. The StatefulSet controller uses this field as a collision avoidance mechanism when it needs to create the name for the newest ControllerRevision. */
+  /**
+   * collisionCount is the count of hash collisions for the StatefulSet. The StatefulSet controller uses this field as a collision avoidance mechanism when it needs to create the name for the newest ControllerRevision.
+   *
+   * Format: `int32`.
+   */
   collisionCount?: number;
   /** Represents the latest available observations of a statefulset's current state. */
   conditions?: StatefulSetCondition[];
-  /** currentReplicas is the number of Pods created by the StatefulSet controller from the StatefulSet version indicated by currentRevision. */
+  /**
+   * currentReplicas is the number of Pods created by the StatefulSet controller from the StatefulSet version indicated by currentRevision.
+   *
+   * Format: `int32`.
+   */
   currentReplicas?: number;
   /** currentRevision, if not empty, indicates the version of the StatefulSet used to generate Pods in the sequence [0,currentReplicas). */
   currentRevision?: string;
-  /** observedGeneration is the most recent generation observed for this StatefulSet. It corresponds to the StatefulSet's generation, which is updated on mutation by the API Server. */
+  /**
+   * observedGeneration is the most recent generation observed for this StatefulSet. It corresponds to the StatefulSet's generation, which is updated on mutation by the API Server.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
-  /** readyReplicas is the number of pods created for this StatefulSet with a Ready Condition. */
+  /**
+   * readyReplicas is the number of pods created for this StatefulSet with a Ready Condition.
+   *
+   * Format: `int32`.
+   */
   readyReplicas?: number;
   /**
    * replicas is the number of Pods created by the StatefulSet controller.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   replicas: number;
   /** updateRevision, if not empty, indicates the version of the StatefulSet used to generate Pods in the sequence [replicas-updatedReplicas,replicas) */
   updateRevision?: string;
-  /** updatedReplicas is the number of Pods created by the StatefulSet controller from the StatefulSet version indicated by updateRevision. */
+  /**
+   * updatedReplicas is the number of Pods created by the StatefulSet controller from the StatefulSet version indicated by updateRevision.
+   *
+   * Format: `int32`.
+   */
   updatedReplicas?: number;
 }
 

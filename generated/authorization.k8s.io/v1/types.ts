@@ -113,6 +113,7 @@ export interface SubjectAccessReviewSpec {
 export interface SubjectAccessReviewStatus {
   /**
    * allowed is required. True if the action would be allowed, false otherwise.
+   *
    * @default false
    */
   allowed: boolean;
@@ -130,6 +131,7 @@ export interface SubjectRulesReviewStatus {
   evaluationError?: string;
   /**
    * incomplete is true when the rules returned by this call are incomplete. This is most commonly encountered when an authorizer, such as an external authorizer, doesn't support rules evaluation.
+   *
    * @default false
    */
   incomplete: boolean;

@@ -22,34 +22,59 @@ export interface CrossVersionObjectReference {
 export interface HorizontalPodAutoscalerSpec {
   /**
    * maxReplicas is the upper limit for the number of pods that can be set by the autoscaler; cannot be smaller than MinReplicas.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   maxReplicas: number;
-  /** minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available. */
+  /**
+   * minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.
+   *
+   * Format: `int32`.
+   */
   minReplicas?: number;
   /** scaleTargetRef is the reference to scaled resource; horizontal pod autoscaler will learn the current resource consumption and will set the desired number of pods by using its Scale subresource. */
   scaleTargetRef: CrossVersionObjectReference;
-  /** targetCPUUtilizationPercentage is the target average CPU utilization (represented as a percentage of requested CPU) over all the pods; if not specified the default autoscaling policy will be used. */
+  /**
+   * targetCPUUtilizationPercentage is the target average CPU utilization (represented as a percentage of requested CPU) over all the pods; if not specified the default autoscaling policy will be used.
+   *
+   * Format: `int32`.
+   */
   targetCPUUtilizationPercentage?: number;
 }
 
 /** current status of a horizontal pod autoscaler */
 export interface HorizontalPodAutoscalerStatus {
-  /** currentCPUUtilizationPercentage is the current average CPU utilization over all pods, represented as a percentage of requested CPU, e.g. 70 means that an average pod is using now 70% of its requested CPU. */
+  /**
+   * currentCPUUtilizationPercentage is the current average CPU utilization over all pods, represented as a percentage of requested CPU, e.g. 70 means that an average pod is using now 70% of its requested CPU.
+   *
+   * Format: `int32`.
+   */
   currentCPUUtilizationPercentage?: number;
   /**
    * currentReplicas is the current number of replicas of pods managed by this autoscaler.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   currentReplicas: number;
   /**
    * desiredReplicas is the  desired number of replicas of pods managed by this autoscaler.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   desiredReplicas: number;
   /** lastScaleTime is the last time the HorizontalPodAutoscaler scaled the number of pods; used by the autoscaler to control how often the number of pods is changed. */
   lastScaleTime?: Time;
-  /** observedGeneration is the most recent generation observed by this autoscaler. */
+  /**
+   * observedGeneration is the most recent generation observed by this autoscaler.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
 }
 

@@ -58,6 +58,9 @@ export interface ExternalMetricStatus {
 export interface HPAScalingPolicy {
   /**
    * periodSeconds specifies the window of time for which the policy should hold true. PeriodSeconds must be greater than zero and less than or equal to 1800 (30 min).
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   periodSeconds: number;
@@ -65,6 +68,9 @@ export interface HPAScalingPolicy {
   type: string;
   /**
    * value contains the amount of change which is permitted by the policy. It must be greater than zero
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   value: number;
@@ -82,7 +88,11 @@ export interface HPAScalingRules {
   policies?: HPAScalingPolicy[];
   /** selectPolicy is used to specify which policy should be used. If not set, the default value Max is used. */
   selectPolicy?: string;
-  /** stabilizationWindowSeconds is the number of seconds for which past recommendations should be considered while scaling up or scaling down. StabilizationWindowSeconds must be greater than or equal to zero and less than or equal to 3600 (one hour). If not set, use the default values: - For scale up: 0 (i.e. no stabilization is done). - For scale down: 300 (i.e. the stabilization window is 300 seconds long). */
+  /**
+   * stabilizationWindowSeconds is the number of seconds for which past recommendations should be considered while scaling up or scaling down. StabilizationWindowSeconds must be greater than or equal to zero and less than or equal to 3600 (one hour). If not set, use the default values: - For scale up: 0 (i.e. no stabilization is done). - For scale down: 300 (i.e. the stabilization window is 300 seconds long).
+   *
+   * Format: `int32`.
+   */
   stabilizationWindowSeconds?: number;
   /**
    * tolerance is the tolerance on the ratio between the current and desired metric value under which no updates are made to the desired number of replicas (e.g. 0.01 for 1%). Must be greater than or equal to zero. If not set, the default cluster-wide tolerance is applied (by default 10%).
@@ -111,7 +121,11 @@ export interface HorizontalPodAutoscalerCondition {
   lastTransitionTime?: Time;
   /** message is a human-readable explanation containing details about the transition */
   message?: string;
-  /** observedGeneration represents the .metadata.generation that the condition was set based upon. For instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration is 9, the condition is out of date with respect to the current state of the instance. */
+  /**
+   * observedGeneration represents the .metadata.generation that the condition was set based upon. For instance, if .metadata.generation is currently 12, but the .status.conditions[x].observedGeneration is 9, the condition is out of date with respect to the current state of the instance.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
   /** reason is the reason for the condition's last transition. */
   reason?: string;
@@ -127,12 +141,19 @@ export interface HorizontalPodAutoscalerSpec {
   behavior?: HorizontalPodAutoscalerBehavior;
   /**
    * maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   maxReplicas: number;
   /** metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond. If not set, the default metric will be set to 80% average CPU utilization. */
   metrics?: MetricSpec[];
-  /** minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available. */
+  /**
+   * minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.
+   *
+   * Format: `int32`.
+   */
   minReplicas?: number;
   /** scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count. */
   scaleTargetRef: CrossVersionObjectReference;
@@ -144,16 +165,27 @@ export interface HorizontalPodAutoscalerStatus {
   conditions?: HorizontalPodAutoscalerCondition[];
   /** currentMetrics is the last read state of the metrics used by this autoscaler. */
   currentMetrics?: MetricStatus[];
-  /** currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler. */
+  /**
+   * currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.
+   *
+   * Format: `int32`.
+   */
   currentReplicas?: number;
   /**
    * desiredReplicas is the desired number of replicas of pods managed by this autoscaler, as last calculated by the autoscaler.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   desiredReplicas: number;
   /** lastScaleTime is the last time the HorizontalPodAutoscaler scaled the number of pods, used by the autoscaler to control how often the number of pods is changed. */
   lastScaleTime?: Time;
-  /** observedGeneration is the most recent generation observed by this autoscaler. */
+  /**
+   * observedGeneration is the most recent generation observed by this autoscaler.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
 }
 
@@ -199,7 +231,11 @@ export interface MetricStatus {
 
 /** MetricTarget defines the target value, average value, or average utilization of a specific metric */
 export interface MetricTarget {
-  /** averageUtilization is the target value of the average of the resource metric across all relevant pods, represented as a percentage of the requested value of the resource for the pods. Currently only valid for Resource metric source type */
+  /**
+   * averageUtilization is the target value of the average of the resource metric across all relevant pods, represented as a percentage of the requested value of the resource for the pods. Currently only valid for Resource metric source type
+   *
+   * Format: `int32`.
+   */
   averageUtilization?: number;
   /** averageValue is the target value of the average of the metric across all relevant pods (as a quantity) */
   averageValue?: Quantity;
@@ -211,7 +247,11 @@ export interface MetricTarget {
 
 /** MetricValueStatus holds the current value for a metric */
 export interface MetricValueStatus {
-  /** averageUtilization is the current value of the average of the resource metric across all relevant pods, represented as a percentage of the requested value of the resource for the pods. */
+  /**
+   * averageUtilization is the current value of the average of the resource metric across all relevant pods, represented as a percentage of the requested value of the resource for the pods.
+   *
+   * Format: `int32`.
+   */
   averageUtilization?: number;
   /** averageValue is the current value of the average of the metric across all relevant pods (as a quantity) */
   averageValue?: Quantity;

@@ -23,15 +23,27 @@ export interface CronJobSpec {
    *  - `"Replace"` cancels currently running job and replaces it with a new one.
    */
   concurrencyPolicy?: "Allow" | "Forbid" | "Replace";
-  /** The number of failed finished jobs to retain. Value must be non-negative integer. Defaults to 1. */
+  /**
+   * The number of failed finished jobs to retain. Value must be non-negative integer. Defaults to 1.
+   *
+   * Format: `int32`.
+   */
   failedJobsHistoryLimit?: number;
   /** Specifies the job that will be created when executing a CronJob. */
   jobTemplate: JobTemplateSpec;
   /** The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron. */
   schedule: string;
-  /** Optional deadline in seconds for starting the job if it misses scheduled time for any reason.  Missed jobs executions will be counted as failed ones. */
+  /**
+   * Optional deadline in seconds for starting the job if it misses scheduled time for any reason.  Missed jobs executions will be counted as failed ones.
+   *
+   * Format: `int64`.
+   */
   startingDeadlineSeconds?: number;
-  /** The number of successful finished jobs to retain. Value must be non-negative integer. Defaults to 3. */
+  /**
+   * The number of successful finished jobs to retain. Value must be non-negative integer. Defaults to 3.
+   *
+   * Format: `int32`.
+   */
   successfulJobsHistoryLimit?: number;
   /** This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false. */
   suspend?: boolean;
@@ -79,11 +91,23 @@ export interface JobSchedulingConfiguration {
 
 /** JobSpec describes how the job execution will look like. */
 export interface JobSpec {
-  /** Specifies the duration in seconds relative to the startTime that the job may be continuously active before the system tries to terminate it; value must be positive integer. If a Job is suspended (at creation or through an update), this timer will effectively be stopped and reset when the Job is resumed again. */
+  /**
+   * Specifies the duration in seconds relative to the startTime that the job may be continuously active before the system tries to terminate it; value must be positive integer. If a Job is suspended (at creation or through an update), this timer will effectively be stopped and reset when the Job is resumed again.
+   *
+   * Format: `int64`.
+   */
   activeDeadlineSeconds?: number;
-  /** Specifies the number of retries before marking this job failed. Defaults to 6, unless backoffLimitPerIndex (only Indexed Job) is specified. When backoffLimitPerIndex is specified, backoffLimit defaults to 2147483647. */
+  /**
+   * Specifies the number of retries before marking this job failed. Defaults to 6, unless backoffLimitPerIndex (only Indexed Job) is specified. When backoffLimitPerIndex is specified, backoffLimit defaults to 2147483647.
+   *
+   * Format: `int32`.
+   */
   backoffLimit?: number;
-  /** Specifies the limit for the number of retries within an index before marking this index as failed. When enabled the number of failures per index is kept in the pod's batch.kubernetes.io/job-index-failure-count annotation. It can only be set when Job's completionMode=Indexed, and the Pod's restart policy is Never. The field is immutable. */
+  /**
+   * Specifies the limit for the number of retries within an index before marking this index as failed. When enabled the number of failures per index is kept in the pod's batch.kubernetes.io/job-index-failure-count annotation. It can only be set when Job's completionMode=Indexed, and the Pod's restart policy is Never. The field is immutable.
+   *
+   * Format: `int32`.
+   */
   backoffLimitPerIndex?: number;
   /**
    * completionMode specifies how Pod completions are tracked. It can be `NonIndexed` (default) or `Indexed`.
@@ -99,15 +123,27 @@ export interface JobSpec {
    *  - `"NonIndexed"` is a Job completion mode. In this mode, the Job is considered complete when there have been .spec.completions successfully completed Pods. Pod completions are homologous to each other.
    */
   completionMode?: "Indexed" | "NonIndexed";
-  /** Specifies the desired number of successfully finished pods the job should be run with.  Setting to null means that the success of any pod signals the success of all pods, and allows parallelism to have any positive value.  Setting to 1 means that parallelism is limited to 1 and the success of that pod signals the success of the job. More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/ */
+  /**
+   * Specifies the desired number of successfully finished pods the job should be run with.  Setting to null means that the success of any pod signals the success of all pods, and allows parallelism to have any positive value.  Setting to 1 means that parallelism is limited to 1 and the success of that pod signals the success of the job. More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
+   *
+   * Format: `int32`.
+   */
   completions?: number;
   /** ManagedBy field indicates the controller that manages a Job. The k8s Job controller reconciles jobs which don't have this field at all or the field value is the reserved string `kubernetes.io/job-controller`, but skips reconciling Jobs with a custom value for this field. The value must be a valid domain-prefixed path (e.g. acme.io/foo) - all characters before the first "/" must be a valid subdomain as defined by RFC 1123. All characters trailing the first "/" must be valid HTTP Path characters as defined by RFC 3986. The value cannot exceed 63 characters. This field is immutable. */
   managedBy?: string;
   /** manualSelector controls generation of pod labels and pod selectors. Leave `manualSelector` unset unless you are certain what you are doing. When false or unset, the system pick labels unique to this job and appends those labels to the pod template.  When true, the user is responsible for picking unique labels and specifying the selector.  Failure to pick a unique label may cause this and other jobs to not function correctly.  However, You may see `manualSelector=true` in jobs that were created with the old `extensions/v1beta1` API. More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/#specifying-your-own-pod-selector */
   manualSelector?: boolean;
-  /** Specifies the maximal number of failed indexes before marking the Job as failed, when backoffLimitPerIndex is set. Once the number of failed indexes exceeds this number the entire Job is marked as Failed and its execution is terminated. When left as null the job continues execution of all of its indexes and is marked with the `Complete` Job condition. It can only be specified when backoffLimitPerIndex is set. It can be null or up to completions. It is required and must be less than or equal to 10^4 when is completions greater than 10^5. */
+  /**
+   * Specifies the maximal number of failed indexes before marking the Job as failed, when backoffLimitPerIndex is set. Once the number of failed indexes exceeds this number the entire Job is marked as Failed and its execution is terminated. When left as null the job continues execution of all of its indexes and is marked with the `Complete` Job condition. It can only be specified when backoffLimitPerIndex is set. It can be null or up to completions. It is required and must be less than or equal to 10^4 when is completions greater than 10^5.
+   *
+   * Format: `int32`.
+   */
   maxFailedIndexes?: number;
-  /** Specifies the maximum desired number of pods the job should run at any given time. The actual number of pods running in steady state will be less than this number when ((.spec.completions - .status.successful) < .spec.parallelism), i.e. when the work left to do is less than max parallelism. More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/ */
+  /**
+   * Specifies the maximum desired number of pods the job should run at any given time. The actual number of pods running in steady state will be less than this number when ((.spec.completions - .status.successful) < .spec.parallelism), i.e. when the work left to do is less than max parallelism. More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
+   *
+   * Format: `int32`.
+   */
   parallelism?: number;
   /** Specifies the policy of handling failed pods. In particular, it allows to specify the set of actions and conditions which need to be satisfied to take the associated action. If empty, the default behaviour applies - the counter of failed pods, represented by the jobs's .status.failed field, is incremented and it is checked against the backoffLimit. This field cannot be used in combination with restartPolicy=OnFailure. */
   podFailurePolicy?: PodFailurePolicy;
@@ -134,13 +170,21 @@ export interface JobSpec {
   suspend?: boolean;
   /** Describes the pod that will be created when executing a job. The only allowed template.spec.restartPolicy values are "Never" or "OnFailure". More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/ */
   template: PodTemplateSpec;
-  /** ttlSecondsAfterFinished limits the lifetime of a Job that has finished execution (either Complete or Failed). If this field is set, ttlSecondsAfterFinished after the Job finishes, it is eligible to be automatically deleted. When the Job is being deleted, its lifecycle guarantees (e.g. finalizers) will be honored. If this field is unset, the Job won't be automatically deleted. If this field is set to zero, the Job becomes eligible to be deleted immediately after it finishes. */
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished execution (either Complete or Failed). If this field is set, ttlSecondsAfterFinished after the Job finishes, it is eligible to be automatically deleted. When the Job is being deleted, its lifecycle guarantees (e.g. finalizers) will be honored. If this field is unset, the Job won't be automatically deleted. If this field is set to zero, the Job becomes eligible to be deleted immediately after it finishes.
+   *
+   * Format: `int32`.
+   */
   ttlSecondsAfterFinished?: number;
 }
 
 /** JobStatus represents the current state of a Job. */
 export interface JobStatus {
-  /** The number of pending and running pods which are not terminating (without a deletionTimestamp). The value is zero for finished jobs. */
+  /**
+   * The number of pending and running pods which are not terminating (without a deletionTimestamp). The value is zero for finished jobs.
+   *
+   * Format: `int32`.
+   */
   active?: number;
   /** completedIndexes holds the completed indexes when .spec.completionMode = "Indexed" in a text format. The indexes are represented as decimal integers separated by commas. The numbers are listed in increasing order. Three or more consecutive numbers are compressed and represented by the first and last element of the series, separated by a hyphen. For example, if the completed indexes are 1, 3, 4, 5 and 7, they are represented as "1,3-5,7". */
   completedIndexes?: string;
@@ -154,11 +198,19 @@ export interface JobStatus {
    * More info: https://kubernetes.io/docs/concepts/workloads/controllers/jobs-run-to-completion/
    */
   conditions?: JobCondition[];
-  /** The number of pods which reached phase Failed. The value increases monotonically. */
+  /**
+   * The number of pods which reached phase Failed. The value increases monotonically.
+   *
+   * Format: `int32`.
+   */
   failed?: number;
   /** FailedIndexes holds the failed indexes when spec.backoffLimitPerIndex is set. The indexes are represented in the text format analogous as for the `completedIndexes` field, ie. they are kept as decimal integers separated by commas. The numbers are listed in increasing order. Three or more consecutive numbers are compressed and represented by the first and last element of the series, separated by a hyphen. For example, if the failed indexes are 1, 3, 4, 5 and 7, they are represented as "1,3-5,7". The set of failed indexes cannot overlap with the set of completed indexes. */
   failedIndexes?: string;
-  /** The number of active pods which have a Ready condition and are not terminating (without a deletionTimestamp). */
+  /**
+   * The number of active pods which have a Ready condition and are not terminating (without a deletionTimestamp).
+   *
+   * Format: `int32`.
+   */
   ready?: number;
   /**
    * Represents time when the job controller started processing a job. When a Job is created in the suspended state, this field is not set until the first time it is resumed. This field is reset every time a Job is resumed from suspension. It is represented in RFC3339 form and is in UTC.
@@ -166,9 +218,17 @@ export interface JobStatus {
    * Once set, the field can only be removed when the job is suspended. The field cannot be modified while the job is unsuspended or finished.
    */
   startTime?: Time;
-  /** The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs. */
+  /**
+   * The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.
+   *
+   * Format: `int32`.
+   */
   succeeded?: number;
-  /** The number of pods which are terminating (in phase Pending or Running and have a deletionTimestamp). */
+  /**
+   * The number of pods which are terminating (in phase Pending or Running and have a deletionTimestamp).
+   *
+   * Format: `int32`.
+   */
   terminating?: number;
   /**
    * uncountedTerminatedPods holds the UIDs of Pods that have terminated but the job controller hasn't yet accounted for in the status counters.
@@ -265,7 +325,11 @@ export interface SuccessPolicy {
 
 /** SuccessPolicyRule describes rule for declaring a Job as succeeded. Each rule must have at least one of the "succeededIndexes" or "succeededCount" specified. */
 export interface SuccessPolicyRule {
-  /** succeededCount specifies the minimal required size of the actual set of the succeeded indexes for the Job. When succeededCount is used along with succeededIndexes, the check is constrained only to the set of indexes specified by succeededIndexes. For example, given that succeededIndexes is "1-4", succeededCount is "3", and completed indexes are "1", "3", and "5", the Job isn't declared as succeeded because only "1" and "3" indexes are considered in that rules. When this field is null, this doesn't default to any value and is never evaluated at any time. When specified it needs to be a positive integer. */
+  /**
+   * succeededCount specifies the minimal required size of the actual set of the succeeded indexes for the Job. When succeededCount is used along with succeededIndexes, the check is constrained only to the set of indexes specified by succeededIndexes. For example, given that succeededIndexes is "1-4", succeededCount is "3", and completed indexes are "1", "3", and "5", the Job isn't declared as succeeded because only "1" and "3" indexes are considered in that rules. When this field is null, this doesn't default to any value and is never evaluated at any time. When specified it needs to be a positive integer.
+   *
+   * Format: `int32`.
+   */
   succeededCount?: number;
   /** succeededIndexes specifies the set of indexes which need to be contained in the actual set of the succeeded indexes for the Job. The list of indexes must be within 0 to ".spec.completions-1" and must not contain duplicates. At least one element is required. The indexes are represented as intervals separated by commas. The intervals can be a decimal integer or a pair of decimal integers separated by a hyphen. The number are listed in represented by the first and last element of the series, separated by a hyphen. For example, if the completed indexes are 1, 3, 4, 5 and 7, they are represented as "1,3-5,7". When this field is null, this field doesn't default to any value and is never evaluated at any time. */
   succeededIndexes?: string;

@@ -51,6 +51,8 @@ export interface CertificateSigningRequestSpec {
    *   3. Signer whose configured minimum is longer than the requested duration
    *
    * The minimum valid value for expirationSeconds is 600, i.e. 10 minutes.
+   *
+   * Format: `int32`.
    */
   expirationSeconds?: number;
   /** extra contains extra attributes of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable. */
@@ -59,7 +61,11 @@ export interface CertificateSigningRequestSpec {
   };
   /** groups contains group membership of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable. */
   groups?: string[];
-  /** request contains an x509 certificate signing request encoded in a "CERTIFICATE REQUEST" PEM block. When serialized as JSON or YAML, the data is additionally base64-encoded. */
+  /**
+   * request contains an x509 certificate signing request encoded in a "CERTIFICATE REQUEST" PEM block. When serialized as JSON or YAML, the data is additionally base64-encoded.
+   *
+   * Format: `byte`.
+   */
   request: string;
   /**
    * signerName indicates the requested signer, and is a qualified name.
@@ -133,6 +139,8 @@ export interface CertificateSigningRequestStatus {
    *     ...
    *     -----END CERTIFICATE-----
    *     )
+   *
+   * Format: `byte`.
    */
   certificate?: string;
   /** conditions applied to the request. Known conditions are "Approved", "Denied", and "Failed". */
@@ -171,6 +179,9 @@ export interface PodCertificateRequestSpec {
    * If omitted, kube-apiserver will set it to 86400(24 hours). kube-apiserver will reject values shorter than 3600 (1 hour).  The maximum allowable value is 7862400 (91 days).
    *
    * The signer implementation is then free to issue a certificate with any lifetime *shorter* than MaxExpirationSeconds, but no shorter than 3600 seconds (1 hour).  This constraint is enforced by kube-apiserver. `kubernetes.io` signers will never issue certificates with a lifetime longer than 24 hours.
+   *
+   * Format: `int32`.
+   *
    * @default 86400
    */
   maxExpirationSeconds?: number;
@@ -200,6 +211,8 @@ export interface PodCertificateRequestSpec {
    * The subject public key must be one of RSA3072, RSA4096, ECDSAP256, ECDSAP384, ECDSAP521, or ED25519. Note that this list may be expanded in the future.
    *
    * Signer implementations do not need to support all key types supported by kube-apiserver and kubelet.  If a signer does not support the key type used for a given PodCertificateRequest, it must deny the request by setting a status.conditions entry with a type of "Denied" and a reason of "UnsupportedKeyType". It may also suggest a key type that it does support in the message field.
+   *
+   * Format: `byte`.
    */
   stubPKCS10Request: string;
   /**

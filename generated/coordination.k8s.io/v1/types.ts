@@ -14,9 +14,17 @@ export interface LeaseSpec {
   acquireTime?: MicroTime;
   /** holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field. */
   holderIdentity?: string;
-  /** leaseDurationSeconds is a duration that candidates for a lease need to wait to force acquire it. This is measured against the time of last observed renewTime. */
+  /**
+   * leaseDurationSeconds is a duration that candidates for a lease need to wait to force acquire it. This is measured against the time of last observed renewTime.
+   *
+   * Format: `int32`.
+   */
   leaseDurationSeconds?: number;
-  /** leaseTransitions is the number of transitions of a lease between holders. */
+  /**
+   * leaseTransitions is the number of transitions of a lease between holders.
+   *
+   * Format: `int32`.
+   */
   leaseTransitions?: number;
   /** preferredHolder signals to a lease holder that the lease has a more optimal holder and should be given up. This field can only be set if Strategy is also set. */
   preferredHolder?: string;

@@ -16,7 +16,11 @@ export interface Event {
   action?: string;
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
   apiVersion?: "v1";
-  /** The number of times this event has occurred. */
+  /**
+   * The number of times this event has occurred.
+   *
+   * Format: `int32`.
+   */
   count?: number;
   /** Time when this Event was first observed. */
   eventTime?: MicroTime;

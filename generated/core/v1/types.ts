@@ -16,7 +16,11 @@ import type { Condition, IntOrString, LabelSelector, MicroTime, ObjectMeta, Quan
 export interface AWSElasticBlockStoreVolumeSource {
   /** fsType is the filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified. More info: https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore */
   fsType?: string;
-  /** partition is the partition in the volume that you want to mount. If omitted, the default is to mount by volume name. Examples: For volume /dev/sda1, you specify the partition as "1". Similarly, the volume partition for /dev/sda is "0" (or you can leave the property empty). */
+  /**
+   * partition is the partition in the volume that you want to mount. If omitted, the default is to mount by volume name. Examples: For volume /dev/sda1, you specify the partition as "1". Similarly, the volume partition for /dev/sda is "0" (or you can leave the property empty).
+   *
+   * Format: `int32`.
+   */
   partition?: number;
   /** readOnly value true will force the readOnly setting in VolumeMounts. More info: https://kubernetes.io/docs/concepts/storage/volumes#awselasticblockstore */
   readOnly?: boolean;
@@ -69,6 +73,7 @@ export interface AzureDiskVolumeSource {
    *  - `"None"`
    *  - `"ReadOnly"`
    *  - `"ReadWrite"`
+   *
    * @default "ReadWrite"
    */
   cachingMode?: "None" | "ReadOnly" | "ReadWrite";
@@ -78,6 +83,7 @@ export interface AzureDiskVolumeSource {
   diskURI: string;
   /**
    * fsType is Filesystem type to mount. Must be a filesystem type supported by the host operating system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified.
+   *
    * @default "ext4"
    */
   fsType?: string;
@@ -88,11 +94,13 @@ export interface AzureDiskVolumeSource {
    *  - `"Dedicated"`
    *  - `"Managed"`
    *  - `"Shared"`
+   *
    * @default "Shared"
    */
   kind?: "Dedicated" | "Managed" | "Shared";
   /**
    * readOnly Defaults to false (read/write). ReadOnly here will force the ReadOnly setting in VolumeMounts.
+   *
    * @default false
    */
   readOnly?: boolean;
@@ -228,7 +236,11 @@ export interface CinderVolumeSource {
 
 /** ClientIPConfig represents the configurations of Client IP based session affinity. */
 export interface ClientIPConfig {
-  /** timeoutSeconds specifies the seconds of ClientIP type session sticky time. The value must be >0 && <=86400(for 1 day) if ServiceAffinity == "ClientIP". Default value is 10800(for 3 hours). */
+  /**
+   * timeoutSeconds specifies the seconds of ClientIP type session sticky time. The value must be >0 && <=86400(for 1 day) if ServiceAffinity == "ClientIP". Default value is 10800(for 3 hours).
+   *
+   * Format: `int32`.
+   */
   timeoutSeconds?: number;
 }
 
@@ -244,7 +256,11 @@ export interface ClusterTrustBundleProjection {
   path: string;
   /** Select all ClusterTrustBundles that match this signer name. Mutually-exclusive with name.  The contents of all selected ClusterTrustBundles will be unified and deduplicated. */
   signerName?: string;
-  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   user?: number;
 }
 
@@ -316,9 +332,17 @@ export interface ConfigMapProjection {
  * The contents of the target ConfigMap's Data field will be presented in a volume as files using the keys in the Data field as the file names, unless the items element is populated with specific mappings of keys to paths. ConfigMap volumes support ownership management and SELinux relabeling.
  */
 export interface ConfigMapVolumeSource {
-  /** defaultMode is optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
+  /**
+   * defaultMode is optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set.
+   *
+   * Format: `int32`.
+   */
   defaultMode?: number;
-  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   defaultUser?: number;
   /** items if unspecified, each key-value pair in the Data field of the referenced ConfigMap will be projected into the volume as a file whose name is the key and content is the value. If specified, the listed keys will be projected into the specified paths, and unlisted keys will not be present. If a key is specified which is not present in the ConfigMap, the volume setup will error unless it is marked optional. Paths must be relative and may not contain the '..' path or start with '..'. */
   items?: KeyToPath[];
@@ -409,7 +433,11 @@ export interface ContainerExtendedResourceRequest {
 export interface ContainerImage {
   /** Names by which this image is known. e.g. ["kubernetes.example/hyperkube:v1.0.7", "cloud-vendor.registry.example/cloud-vendor/hyperkube:v1.0.7"] */
   names?: string[];
-  /** The size of the image in bytes. */
+  /**
+   * The size of the image in bytes.
+   *
+   * Format: `int64`.
+   */
   sizeBytes?: number;
 }
 
@@ -417,12 +445,19 @@ export interface ContainerImage {
 export interface ContainerPort {
   /**
    * Number of port to expose on the pod's IP address. This must be a valid port number, 0 < x < 65536.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   containerPort: number;
   /** What host IP to bind the external port to. */
   hostIP?: string;
-  /** Number of port to expose on the host. If specified, this must be a valid port number, 0 < x < 65536. If HostNetwork is specified, this must match ContainerPort. Most containers do not need this. */
+  /**
+   * Number of port to expose on the host. If specified, this must be a valid port number, 0 < x < 65536. If HostNetwork is specified, this must match ContainerPort. Most containers do not need this.
+   *
+   * Format: `int32`.
+   */
   hostPort?: number;
   /** If specified, this must be an IANA_SVC_NAME and unique within the pod. Each named port in a pod must have a unique name. Name for the port that can be referred to by services. */
   name?: string;
@@ -433,6 +468,7 @@ export interface ContainerPort {
    *  - `"SCTP"` is the SCTP protocol.
    *  - `"TCP"` is the TCP protocol.
    *  - `"UDP"` is the UDP protocol.
+   *
    * @default "TCP"
    */
   protocol?: "SCTP" | "TCP" | "UDP";
@@ -489,6 +525,9 @@ export interface ContainerStateTerminated {
   containerID?: string;
   /**
    * Exit status from the last termination of the container
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   exitCode: number;
@@ -498,7 +537,11 @@ export interface ContainerStateTerminated {
   message?: string;
   /** (brief) reason from the last termination of the container */
   reason?: string;
-  /** Signal from the last termination of the container */
+  /**
+   * Signal from the last termination of the container
+   *
+   * Format: `int32`.
+   */
   signal?: number;
   /** Time at which previous execution of the container started */
   startedAt?: Time;
@@ -534,6 +577,7 @@ export interface ContainerStatus {
    * Ready specifies whether the container is currently passing its readiness check. The value will change as readiness probes keep executing. If no readiness probes are specified, this field defaults to true once the container is fully started (see Started field).
    *
    * The value is typically used to determine whether a container is ready to accept traffic.
+   *
    * @default false
    */
   ready: boolean;
@@ -541,6 +585,9 @@ export interface ContainerStatus {
   resources?: ResourceRequirements;
   /**
    * RestartCount holds the number of times the container has been restarted. Kubelet makes an effort to always increment the value, but there are cases when the state may be lost due to node restarts and then the value may be reset to 0. The value is never negative.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   restartCount: number;
@@ -635,6 +682,9 @@ export interface ContainerUser {
 export interface DaemonEndpoint {
   /**
    * Port number of the given endpoint.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   Port: number;
@@ -650,21 +700,37 @@ export interface DownwardAPIProjection {
 export interface DownwardAPIVolumeFile {
   /** Required: Selects a field of the pod: only annotations, labels, name, namespace and uid are supported. */
   fieldRef?: ObjectFieldSelector;
-  /** Optional: mode bits used to set permissions on this file, must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. If not specified, the volume defaultMode will be used. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
+  /**
+   * Optional: mode bits used to set permissions on this file, must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. If not specified, the volume defaultMode will be used. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set.
+   *
+   * Format: `int32`.
+   */
   mode?: number;
   /** Required: Path is  the relative path name of the file to be created. Must not be absolute or contain the '..' path. Must be utf-8 encoded. The first item of the relative path must not start with '..' */
   path: string;
   /** Selects a resource of the container: only resources limits and requests (limits.cpu, limits.memory, requests.cpu and requests.memory) are currently supported. */
   resourceFieldRef?: ResourceFieldSelector;
-  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   user?: number;
 }
 
 /** DownwardAPIVolumeSource represents a volume containing downward API info. Downward API volumes support ownership management and SELinux relabeling. */
 export interface DownwardAPIVolumeSource {
-  /** Optional: mode bits to use on created files by default. Must be a Optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
+  /**
+   * Optional: mode bits to use on created files by default. Must be a Optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set.
+   *
+   * Format: `int32`.
+   */
   defaultMode?: number;
-  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   defaultUser?: number;
   /** Items is a list of downward API volume file */
   items?: DownwardAPIVolumeFile[];
@@ -674,7 +740,11 @@ export interface DownwardAPIVolumeSource {
 export interface EmptyDirVolumeSource {
   /** medium represents what type of storage medium should back this directory. The default is "" which means to use the node's default medium. Must be an empty string (default) or Memory. More info: https://kubernetes.io/docs/concepts/storage/volumes#emptydir */
   medium?: string;
-  /** mode specifies the permission bits for the emptyDir directory, in numeric notation (e.g., 0755, 01777). Must be a value between 0000 and 01777. If not specified, defaults to 0777. This might be in conflict with other options that affect the file mode, like fsGroup. If fsGroup is specified, the fsGroup permissions will override the mode specified here. This field has no effect on Windows. This field is alpha and requires EmptyDirVolumeMode featuregate to be enabled. */
+  /**
+   * mode specifies the permission bits for the emptyDir directory, in numeric notation (e.g., 0755, 01777). Must be a value between 0000 and 01777. If not specified, defaults to 0777. This might be in conflict with other options that affect the file mode, like fsGroup. If fsGroup is specified, the fsGroup permissions will override the mode specified here. This field has no effect on Windows. This field is alpha and requires EmptyDirVolumeMode featuregate to be enabled.
+   *
+   * Format: `int32`.
+   */
   mode?: number;
   /** sizeLimit is the total amount of local storage required for this EmptyDir volume. The size limit is also applicable for memory medium. The maximum usage on memory medium EmptyDir would be the minimum value between the SizeLimit specified here and the sum of memory limits of all containers in a pod. The default is nil which means that the limit is undefined. More info: https://kubernetes.io/docs/concepts/storage/volumes#emptydir */
   sizeLimit?: Quantity;
@@ -711,6 +781,9 @@ export interface EndpointPort {
   name?: string;
   /**
    * The port number of the endpoint.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   port: number;
@@ -876,7 +949,11 @@ export interface EphemeralVolumeSource {
 
 /** EventSeries contain information on series of events, i.e. thing that was/is happening continuously for some time. */
 export interface EventSeries {
-  /** Number of occurrences in this series up to the last heartbeat time */
+  /**
+   * Number of occurrences in this series up to the last heartbeat time
+   *
+   * Format: `int32`.
+   */
   count?: number;
   /** Time of the last occurrence observed */
   lastObservedTime?: MicroTime;
@@ -904,6 +981,8 @@ export interface EvictionResponder {
    * The responder that is the managing controller of the pod should set the value of this field to 10000 to allow both for preemption or fallback registration by other responders.
    *
    * The minimum value is 0 and the maximum value is 100000. The interval 0-999 is reserved for responders with *.k8s.io suffix. This field is required.
+   *
+   * Format: `int32`.
    */
   priority: number;
 }
@@ -918,7 +997,11 @@ export interface ExecAction {
 export interface FCVolumeSource {
   /** fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating system. Ex. "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified. */
   fsType?: string;
-  /** lun is Optional: FC target lun number */
+  /**
+   * lun is Optional: FC target lun number
+   *
+   * Format: `int32`.
+   */
   lun?: number;
   /** readOnly is Optional: Defaults to false (read/write). ReadOnly here will force the ReadOnly setting in VolumeMounts. */
   readOnly?: boolean;
@@ -936,6 +1019,7 @@ export interface FileKeySelector {
    * Specify whether the file or its key must be defined. If the file or key does not exist, then the env var is not published. If optional is set to true and the specified key does not exist, the environment variable will not be set in the Pod's containers.
    *
    * If optional is set to false and the specified key does not exist, an error will be returned during Pod creation.
+   *
    * @default false
    */
   optional?: boolean;
@@ -993,7 +1077,11 @@ export interface FlockerVolumeSource {
 export interface GCEPersistentDiskVolumeSource {
   /** fsType is filesystem type of the volume that you want to mount. Tip: Ensure that the filesystem type is supported by the host operating system. Examples: "ext4", "xfs", "ntfs". Implicitly inferred to be "ext4" if unspecified. More info: https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk */
   fsType?: string;
-  /** partition is the partition in the volume that you want to mount. If omitted, the default is to mount by volume name. Examples: For volume /dev/sda1, you specify the partition as "1". Similarly, the volume partition for /dev/sda is "0" (or you can leave the property empty). More info: https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk */
+  /**
+   * partition is the partition in the volume that you want to mount. If omitted, the default is to mount by volume name. Examples: For volume /dev/sda1, you specify the partition as "1". Similarly, the volume partition for /dev/sda is "0" (or you can leave the property empty). More info: https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk
+   *
+   * Format: `int32`.
+   */
   partition?: number;
   /** pdName is unique name of the PD resource in GCE. Used to identify the disk in GCE. More info: https://kubernetes.io/docs/concepts/storage/volumes#gcepersistentdisk */
   pdName: string;
@@ -1013,6 +1101,9 @@ export interface GRPCAction {
   mode?: "Plaintext" | "TLS";
   /**
    * Port number of the gRPC service. Number must be in the range 1 to 65535.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   port: number;
@@ -1144,11 +1235,15 @@ export interface ISCSIPersistentVolumeSource {
   iqn: string;
   /**
    * iscsiInterface is the interface Name that uses an iSCSI transport. Defaults to 'default' (tcp).
+   *
    * @default "default"
    */
   iscsiInterface?: string;
   /**
    * lun is iSCSI Target Lun number.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   lun: number;
@@ -1176,11 +1271,15 @@ export interface ISCSIVolumeSource {
   iqn: string;
   /**
    * iscsiInterface is the interface Name that uses an iSCSI transport. Defaults to 'default' (tcp).
+   *
    * @default "default"
    */
   iscsiInterface?: string;
   /**
    * lun represents iSCSI Target Lun number.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   lun: number;
@@ -1219,11 +1318,19 @@ export interface ImageVolumeStatus {
 export interface KeyToPath {
   /** key is the key to project. */
   key: string;
-  /** mode is Optional: mode bits used to set permissions on this file. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. If not specified, the volume defaultMode will be used. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
+  /**
+   * mode is Optional: mode bits used to set permissions on this file. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. If not specified, the volume defaultMode will be used. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set.
+   *
+   * Format: `int32`.
+   */
   mode?: number;
   /** path is the relative path of the file to map the key to. May not be an absolute path. May not contain the path element '..'. May not start with the string '..'. */
   path: string;
-  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   user?: number;
 }
 
@@ -1354,6 +1461,9 @@ export interface LimitRangeSpec {
 export interface LinuxContainerUser {
   /**
    * GID is the primary gid initially attached to the first process in the container
+   *
+   * Format: `int64`.
+   *
    * @default 0
    */
   gid: number;
@@ -1361,6 +1471,9 @@ export interface LinuxContainerUser {
   supplementalGroups?: number[];
   /**
    * UID is the primary uid initially attached to the first process in the container
+   *
+   * Format: `int64`.
+   *
    * @default 0
    */
   uid: number;
@@ -1679,7 +1792,11 @@ export interface NodeStatus {
 
 /** NodeSwapStatus represents swap memory information. */
 export interface NodeSwapStatus {
-  /** Total amount of swap memory in bytes. */
+  /**
+   * Total amount of swap memory in bytes.
+   *
+   * Format: `int64`.
+   */
   capacity?: number;
 }
 
@@ -2060,11 +2177,17 @@ export interface PodCertificateProjection {
    * If omitted, kube-apiserver will set it to 86400(24 hours). kube-apiserver will reject values shorter than 3600 (1 hour).  The maximum allowable value is 7862400 (91 days).
    *
    * The signer implementation is then free to issue a certificate with any lifetime *shorter* than MaxExpirationSeconds, but no shorter than 3600 seconds (1 hour).  This constraint is enforced by kube-apiserver. `kubernetes.io` signers will never issue certificates with a lifetime longer than 24 hours.
+   *
+   * Format: `int32`.
    */
   maxExpirationSeconds?: number;
   /** Kubelet's generated CSRs will be addressed to this signer. */
   signerName: string;
-  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   user?: number;
   /**
    * userAnnotations allow pod authors to pass additional information to the signer implementation.  Kubernetes does not restrict or validate this metadata in any way.
@@ -2088,7 +2211,11 @@ export interface PodCondition {
   lastTransitionTime?: Time;
   /** Human-readable message indicating details about last transition. */
   message?: string;
-  /** If set, this represents the .metadata.generation that the pod condition was set based upon. */
+  /**
+   * If set, this represents the .metadata.generation that the pod condition was set based upon.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
   /** Unique, one-word, CamelCase reason for the condition's last transition. */
   reason?: string;
@@ -2208,6 +2335,8 @@ export interface PodSecurityContext {
    * 1. The owning GID will be the FSGroup 2. The setgid bit is set (new files created in the volume will be owned by FSGroup) 3. The permission bits are OR'd with rw-rw----
    *
    * If unset, the Kubelet will not modify the ownership and permissions of any volume. Note that this field cannot be set when spec.os.name is windows.
+   *
+   * Format: `int64`.
    */
   fsGroup?: number;
   /**
@@ -2218,11 +2347,19 @@ export interface PodSecurityContext {
    *  - `"OnRootMismatch"` indicates that volume's ownership and permissions will be changed only when permission and ownership of root directory does not match with expected permissions on the volume. This can help shorten the time it takes to change ownership and permissions of a volume.
    */
   fsGroupChangePolicy?: "Always" | "OnRootMismatch";
-  /** The GID to run the entrypoint of the container process. Uses runtime default if unset. May also be set in SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence for that container. Note that this field cannot be set when spec.os.name is windows. */
+  /**
+   * The GID to run the entrypoint of the container process. Uses runtime default if unset. May also be set in SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence for that container. Note that this field cannot be set when spec.os.name is windows.
+   *
+   * Format: `int64`.
+   */
   runAsGroup?: number;
   /** Indicates that the container must run as a non-root user. If true, the Kubelet will validate the image at runtime to ensure that it does not run as UID 0 (root) and fail to start the container if it does. If unset or false, no such validation will be performed. May also be set in SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. */
   runAsNonRoot?: boolean;
-  /** The UID to run the entrypoint of the container process. Defaults to user specified in image metadata if unspecified. May also be set in SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence for that container. Note that this field cannot be set when spec.os.name is windows. */
+  /**
+   * The UID to run the entrypoint of the container process. Defaults to user specified in image metadata if unspecified. May also be set in SecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence for that container. Note that this field cannot be set when spec.os.name is windows.
+   *
+   * Format: `int64`.
+   */
   runAsUser?: number;
   /**
    * seLinuxChangePolicy defines how the container's SELinux label is applied to all volumes used by the Pod. It has no effect on nodes that do not support SELinux or to volumes does not support SELinux. Valid values are "MountOption" and "Recursive".
@@ -2260,7 +2397,11 @@ export interface PodSecurityContext {
 
 /** PodSpec is a description of a pod. */
 export interface PodSpec {
-  /** Optional duration in seconds the pod may be active on the node relative to StartTime before the system will actively try to mark it failed and kill associated containers. Value must be a positive integer. */
+  /**
+   * Optional duration in seconds the pod may be active on the node relative to StartTime before the system will actively try to mark it failed and kill associated containers. Value must be a positive integer.
+   *
+   * Format: `int64`.
+   */
   activeDeadlineSeconds?: number;
   /** If specified, the pod's scheduling constraints */
   affinity?: Affinity;
@@ -2340,7 +2481,11 @@ export interface PodSpec {
    *  - `"PreemptLowerPriority"` means that pod can preempt other pods with lower priority.
    */
   preemptionPolicy?: "Never" | "PreemptLowerPriority";
-  /** The priority value. Various system components use this field to find the priority of the pod. When Priority Admission Controller is enabled, it prevents users from setting this field. The admission controller populates this field from PriorityClassName. The higher the value, the higher the priority. */
+  /**
+   * The priority value. Various system components use this field to find the priority of the pod. When Priority Admission Controller is enabled, it prevents users from setting this field. The admission controller populates this field from PriorityClassName. The higher the value, the higher the priority.
+   *
+   * Format: `int32`.
+   */
   priority?: number;
   /** If specified, indicates the pod's priority. "system-node-critical" and "system-cluster-critical" are two special keywords which indicate the highest priorities with the former being the highest priority. Any other name must be defined by creating a PriorityClass object with that name. If not specified, the pod priority will be default or zero if there is no default. */
   priorityClassName?: string;
@@ -2395,7 +2540,11 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   /** If specified, the fully qualified Pod hostname will be "<hostname>.<subdomain>.<pod namespace>.svc.<cluster domain>". If not specified, the pod will not have a domainname at all. */
   subdomain?: string;
-  /** Optional duration in seconds the pod needs to terminate gracefully. May be decreased in delete request. Value must be non-negative integer. The value zero indicates stop immediately via the kill signal (no opportunity to shut down). If this value is nil, the default grace period will be used instead. The grace period is the duration in seconds after the processes running in the pod are sent a termination signal and the time when the processes are forcibly halted with a kill signal. Set this value longer than the expected cleanup time for your process. Defaults to 30 seconds. */
+  /**
+   * Optional duration in seconds the pod needs to terminate gracefully. May be decreased in delete request. Value must be non-negative integer. The value zero indicates stop immediately via the kill signal (no opportunity to shut down). If this value is nil, the default grace period will be used instead. The grace period is the duration in seconds after the processes running in the pod are sent a termination signal and the time when the processes are forcibly halted with a kill signal. Set this value longer than the expected cleanup time for your process. Defaults to 30 seconds.
+   *
+   * Format: `int64`.
+   */
   terminationGracePeriodSeconds?: number;
   /** If specified, the pod's tolerations. */
   tolerations?: Toleration[];
@@ -2431,7 +2580,11 @@ export interface PodStatus {
   nodeAllocatableResourceClaimStatuses?: NodeAllocatableResourceClaimStatus[];
   /** nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled. */
   nominatedNodeName?: string;
-  /** If set, this represents the .metadata.generation that the pod status was set based upon. The PodObservedGenerationTracking feature gate must be enabled to use this field. */
+  /**
+   * If set, this represents the .metadata.generation that the pod status was set based upon. The PodObservedGenerationTracking feature gate must be enabled to use this field.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
   /**
    * The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle. The conditions array, the reason and message fields, and the individual container status arrays contain more detail about the pod's status. There are five possible phase values:
@@ -2504,6 +2657,9 @@ export interface PortStatus {
   error?: string;
   /**
    * Port is the port number of the service port of which status is recorded here
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   port: number;
@@ -2534,6 +2690,9 @@ export interface PreferredSchedulingTerm {
   preference: NodeSelectorTerm;
   /**
    * Weight associated with matching the corresponding nodeSelectorTerm, in the range 1-100.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   weight: number;
@@ -2543,31 +2702,63 @@ export interface PreferredSchedulingTerm {
 export interface Probe {
   /** Exec specifies a command to execute in the container. */
   exec?: ExecAction;
-  /** Minimum consecutive failures for the probe to be considered failed after having succeeded. Defaults to 3. Minimum value is 1. */
+  /**
+   * Minimum consecutive failures for the probe to be considered failed after having succeeded. Defaults to 3. Minimum value is 1.
+   *
+   * Format: `int32`.
+   */
   failureThreshold?: number;
   /** GRPC specifies a GRPC HealthCheckRequest. */
   grpc?: GRPCAction;
   /** HTTPGet specifies an HTTP GET request to perform. */
   httpGet?: HTTPGetAction;
-  /** Number of seconds after the container has started before liveness probes are initiated. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes */
+  /**
+   * Number of seconds after the container has started before liveness probes are initiated. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   *
+   * Format: `int32`.
+   */
   initialDelaySeconds?: number;
-  /** How often (in seconds) to perform the probe. Default to 10 seconds. Minimum value is 1. */
+  /**
+   * How often (in seconds) to perform the probe. Default to 10 seconds. Minimum value is 1.
+   *
+   * Format: `int32`.
+   */
   periodSeconds?: number;
-  /** Minimum consecutive successes for the probe to be considered successful after having failed. Defaults to 1. Must be 1 for liveness and startup. Minimum value is 1. */
+  /**
+   * Minimum consecutive successes for the probe to be considered successful after having failed. Defaults to 1. Must be 1 for liveness and startup. Minimum value is 1.
+   *
+   * Format: `int32`.
+   */
   successThreshold?: number;
   /** TCPSocket specifies a connection to a TCP port. */
   tcpSocket?: TCPSocketAction;
-  /** Optional duration in seconds the pod needs to terminate gracefully upon probe failure. The grace period is the duration in seconds after the processes running in the pod are sent a termination signal and the time when the processes are forcibly halted with a kill signal. Set this value longer than the expected cleanup time for your process. If this value is nil, the pod's terminationGracePeriodSeconds will be used. Otherwise, this value overrides the value provided by the pod spec. Value must be non-negative integer. The value zero indicates stop immediately via the kill signal (no opportunity to shut down). This is a beta field and requires enabling ProbeTerminationGracePeriod feature gate. Minimum value is 1. spec.terminationGracePeriodSeconds is used if unset. */
+  /**
+   * Optional duration in seconds the pod needs to terminate gracefully upon probe failure. The grace period is the duration in seconds after the processes running in the pod are sent a termination signal and the time when the processes are forcibly halted with a kill signal. Set this value longer than the expected cleanup time for your process. If this value is nil, the pod's terminationGracePeriodSeconds will be used. Otherwise, this value overrides the value provided by the pod spec. Value must be non-negative integer. The value zero indicates stop immediately via the kill signal (no opportunity to shut down). This is a beta field and requires enabling ProbeTerminationGracePeriod feature gate. Minimum value is 1. spec.terminationGracePeriodSeconds is used if unset.
+   *
+   * Format: `int64`.
+   */
   terminationGracePeriodSeconds?: number;
-  /** Number of seconds after which the probe times out. Defaults to 1 second. Minimum value is 1. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes */
+  /**
+   * Number of seconds after which the probe times out. Defaults to 1 second. Minimum value is 1. More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   *
+   * Format: `int32`.
+   */
   timeoutSeconds?: number;
 }
 
 /** Represents a projected volume source */
 export interface ProjectedVolumeSource {
-  /** defaultMode are the mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
+  /**
+   * defaultMode are the mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set.
+   *
+   * Format: `int32`.
+   */
   defaultMode?: number;
-  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   defaultUser?: number;
   /** sources is the list of volume projections. Each entry in this list handles one source. */
   sources?: VolumeProjection[];
@@ -2597,6 +2788,7 @@ export interface RBDPersistentVolumeSource {
   image: string;
   /**
    * keyring is the path to key ring for RBDUser. Default is /etc/ceph/keyring. More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   *
    * @default "/etc/ceph/keyring"
    */
   keyring?: string;
@@ -2604,6 +2796,7 @@ export interface RBDPersistentVolumeSource {
   monitors: string[];
   /**
    * pool is the rados pool name. Default is rbd. More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   *
    * @default "rbd"
    */
   pool?: string;
@@ -2613,6 +2806,7 @@ export interface RBDPersistentVolumeSource {
   secretRef?: SecretReference;
   /**
    * user is the rados user name. Default is admin. More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   *
    * @default "admin"
    */
   user?: string;
@@ -2626,6 +2820,7 @@ export interface RBDVolumeSource {
   image: string;
   /**
    * keyring is the path to key ring for RBDUser. Default is /etc/ceph/keyring. More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   *
    * @default "/etc/ceph/keyring"
    */
   keyring?: string;
@@ -2633,6 +2828,7 @@ export interface RBDVolumeSource {
   monitors: string[];
   /**
    * pool is the rados pool name. Default is rbd. More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   *
    * @default "rbd"
    */
   pool?: string;
@@ -2642,6 +2838,7 @@ export interface RBDVolumeSource {
   secretRef?: LocalObjectReference;
   /**
    * user is the rados user name. Default is admin. More info: https://examples.k8s.io/volumes/rbd/README.md#how-to-use-it
+   *
    * @default "admin"
    */
   user?: string;
@@ -2665,11 +2862,17 @@ export interface ReplicationControllerCondition {
 export interface ReplicationControllerSpec {
   /**
    * Minimum number of seconds for which a newly created pod should be ready without any of its container crashing, for it to be considered available. Defaults to 0 (pod will be considered available as soon as it is ready)
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   minReadySeconds?: number;
   /**
    * Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller
+   *
+   * Format: `int32`.
+   *
    * @default 1
    */
   replicas?: number;
@@ -2683,18 +2886,37 @@ export interface ReplicationControllerSpec {
 
 /** ReplicationControllerStatus represents the current status of a replication controller. */
 export interface ReplicationControllerStatus {
-  /** The number of available replicas (ready for at least minReadySeconds) for this replication controller. */
+  /**
+   * The number of available replicas (ready for at least minReadySeconds) for this replication controller.
+   *
+   * Format: `int32`.
+   */
   availableReplicas?: number;
   /** Represents the latest available observations of a replication controller's current state. */
   conditions?: ReplicationControllerCondition[];
-  /** The number of pods that have labels matching the labels of the pod template of the replication controller. */
+  /**
+   * The number of pods that have labels matching the labels of the pod template of the replication controller.
+   *
+   * Format: `int32`.
+   */
   fullyLabeledReplicas?: number;
-  /** ObservedGeneration reflects the generation of the most recently observed replication controller. */
+  /**
+   * ObservedGeneration reflects the generation of the most recently observed replication controller.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
-  /** The number of ready replicas for this replication controller. */
+  /**
+   * The number of ready replicas for this replication controller.
+   *
+   * Format: `int32`.
+   */
   readyReplicas?: number;
   /**
    * Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   replicas: number;
@@ -2806,6 +3028,7 @@ export interface SELinuxOptions {
 export interface ScaleIOPersistentVolumeSource {
   /**
    * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating system. Ex. "ext4", "xfs", "ntfs". Default is "xfs"
+   *
    * @default "xfs"
    */
   fsType?: string;
@@ -2821,6 +3044,7 @@ export interface ScaleIOPersistentVolumeSource {
   sslEnabled?: boolean;
   /**
    * storageMode indicates whether the storage for a volume should be ThickProvisioned or ThinProvisioned. Default is ThinProvisioned.
+   *
    * @default "ThinProvisioned"
    */
   storageMode?: string;
@@ -2836,6 +3060,7 @@ export interface ScaleIOPersistentVolumeSource {
 export interface ScaleIOVolumeSource {
   /**
    * fsType is the filesystem type to mount. Must be a filesystem type supported by the host operating system. Ex. "ext4", "xfs", "ntfs". Default is "xfs".
+   *
    * @default "xfs"
    */
   fsType?: string;
@@ -2851,6 +3076,7 @@ export interface ScaleIOVolumeSource {
   sslEnabled?: boolean;
   /**
    * storageMode indicates whether the storage for a volume should be ThickProvisioned or ThinProvisioned. Default is ThinProvisioned.
+   *
    * @default "ThinProvisioned"
    */
   storageMode?: string;
@@ -2964,9 +3190,17 @@ export interface SecretReference {
  * The contents of the target Secret's Data field will be presented in a volume as files using the keys in the Data field as the file names. Secret volumes support ownership management and SELinux relabeling.
  */
 export interface SecretVolumeSource {
-  /** defaultMode is Optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set. */
+  /**
+   * defaultMode is Optional: mode bits used to set permissions on created files by default. Must be an octal value between 0000 and 0777 or a decimal value between 0 and 511. YAML accepts both octal and decimal values, JSON requires decimal values for mode bits. Defaults to 0644. Directories within the path are not affected by this setting. This might be in conflict with other options that affect the file mode, like fsGroup, and the result can be other mode bits set.
+   *
+   * Format: `int32`.
+   */
   defaultMode?: number;
-  /** defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * defaultUser is Optional: The owner UID of the created files by default. The defaultUser field is only used as a fallback when the item-level user field is unset. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   defaultUser?: number;
   /** items If unspecified, each key-value pair in the Data field of the referenced Secret will be projected into the volume as a file whose name is the key and content is the value. If specified, the listed keys will be projected into the specified paths, and unlisted keys will not be present. If a key is specified which is not present in the Secret, the volume setup will error unless it is marked optional. Paths must be relative and may not contain the '..' path or start with '..'. */
   items?: KeyToPath[];
@@ -2996,11 +3230,19 @@ export interface SecurityContext {
   procMount?: "Default" | "Unmasked";
   /** Whether this container has a read-only root filesystem. Default is false. Note that this field cannot be set when spec.os.name is windows. */
   readOnlyRootFilesystem?: boolean;
-  /** The GID to run the entrypoint of the container process. Uses runtime default if unset. May also be set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. Note that this field cannot be set when spec.os.name is windows. */
+  /**
+   * The GID to run the entrypoint of the container process. Uses runtime default if unset. May also be set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. Note that this field cannot be set when spec.os.name is windows.
+   *
+   * Format: `int64`.
+   */
   runAsGroup?: number;
   /** Indicates that the container must run as a non-root user. If true, the Kubelet will validate the image at runtime to ensure that it does not run as UID 0 (root) and fail to start the container if it does. If unset or false, no such validation will be performed. May also be set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. */
   runAsNonRoot?: boolean;
-  /** The UID to run the entrypoint of the container process. Defaults to user specified in image metadata if unspecified. May also be set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. Note that this field cannot be set when spec.os.name is windows. */
+  /**
+   * The UID to run the entrypoint of the container process. Defaults to user specified in image metadata if unspecified. May also be set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. Note that this field cannot be set when spec.os.name is windows.
+   *
+   * Format: `int64`.
+   */
   runAsUser?: number;
   /** The SELinux context to be applied to the container. If unspecified, the container runtime will allocate a random SELinux context for each container.  May also be set in PodSecurityContext.  If set in both SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence. Note that this field cannot be set when spec.os.name is windows. */
   seLinuxOptions?: SELinuxOptions;
@@ -3014,11 +3256,19 @@ export interface SecurityContext {
 export interface ServiceAccountTokenProjection {
   /** audience is the intended audience of the token. A recipient of a token must identify itself with an identifier specified in the audience of the token, and otherwise should reject the token. The audience defaults to the identifier of the apiserver. */
   audience?: string;
-  /** expirationSeconds is the requested duration of validity of the service account token. As the token approaches expiration, the kubelet volume plugin will proactively rotate the service account token. The kubelet will start trying to rotate the token if the token is older than 80 percent of its time to live or if the token is older than 24 hours.Defaults to 1 hour and must be at least 10 minutes. */
+  /**
+   * expirationSeconds is the requested duration of validity of the service account token. As the token approaches expiration, the kubelet volume plugin will proactively rotate the service account token. The kubelet will start trying to rotate the token if the token is older than 80 percent of its time to live or if the token is older than 24 hours.Defaults to 1 hour and must be at least 10 minutes.
+   *
+   * Format: `int64`.
+   */
   expirationSeconds?: number;
   /** path is the path relative to the mount point of the file to project the token into. */
   path: string;
-  /** user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled. */
+  /**
+   * user is Optional: The owner UID of the created file. If specified, the item-level user field takes precedence over defaultUser. (Alpha) This field requires the AtomicWriteVolumeUserFields feature gate to be enabled.
+   *
+   * Format: `int64`.
+   */
   user?: number;
 }
 
@@ -3039,10 +3289,17 @@ export interface ServicePort {
   appProtocol?: string;
   /** The name of this port within the service. This must be a DNS_LABEL. All ports within a ServiceSpec must have unique names. When considering the endpoints for a Service, this must match the 'name' field in the EndpointPort. Optional if only one ServicePort is defined on this service. */
   name?: string;
-  /** The port on each node on which this service is exposed when type is NodePort or LoadBalancer.  Usually assigned by the system. If a value is specified, in-range, and not in use it will be used, otherwise the operation will fail.  If not specified, a port will be allocated if this Service requires one.  If this field is specified when creating a Service which does not need it, creation will fail. This field will be wiped when updating a Service to no longer need it (e.g. changing type from NodePort to ClusterIP). More info: https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport */
+  /**
+   * The port on each node on which this service is exposed when type is NodePort or LoadBalancer.  Usually assigned by the system. If a value is specified, in-range, and not in use it will be used, otherwise the operation will fail.  If not specified, a port will be allocated if this Service requires one.  If this field is specified when creating a Service which does not need it, creation will fail. This field will be wiped when updating a Service to no longer need it (e.g. changing type from NodePort to ClusterIP). More info: https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport
+   *
+   * Format: `int32`.
+   */
   nodePort?: number;
   /**
    * The port that will be exposed by this service.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   port: number;
@@ -3053,6 +3310,7 @@ export interface ServicePort {
    *  - `"SCTP"` is the SCTP protocol.
    *  - `"TCP"` is the TCP protocol.
    *  - `"UDP"` is the UDP protocol.
+   *
    * @default "TCP"
    */
   protocol?: "SCTP" | "TCP" | "UDP";
@@ -3084,7 +3342,11 @@ export interface ServiceSpec {
    *  - `"Local"` preserves the source IP of the traffic by routing only to endpoints on the same node as the traffic was received on (dropping the traffic if there are no local endpoints).
    */
   externalTrafficPolicy?: "Cluster" | "Local";
-  /** healthCheckNodePort specifies the healthcheck nodePort for the service. This only applies when type is set to LoadBalancer and externalTrafficPolicy is set to Local. If a value is specified, is in-range, and is not in use, it will be used.  If not specified, a value will be automatically allocated.  External systems (e.g. load-balancers) can use this port to determine if a given node holds endpoints for this service or not.  If this field is specified when creating a Service which does not need it, creation will fail. This field will be wiped when updating a Service to no longer need it (e.g. changing type). This field cannot be updated once set. */
+  /**
+   * healthCheckNodePort specifies the healthcheck nodePort for the service. This only applies when type is set to LoadBalancer and externalTrafficPolicy is set to Local. If a value is specified, is in-range, and is not in use, it will be used.  If not specified, a value will be automatically allocated.  External systems (e.g. load-balancers) can use this port to determine if a given node holds endpoints for this service or not.  If this field is specified when creating a Service which does not need it, creation will fail. This field will be wiped when updating a Service to no longer need it (e.g. changing type). This field cannot be updated once set.
+   *
+   * Format: `int32`.
+   */
   healthCheckNodePort?: number;
   /**
    * InternalTrafficPolicy describes how nodes distribute service traffic they receive on the ClusterIP. If set to "Local", the proxy will assume that pods only want to talk to endpoints of the service on the same node as the pod, dropping the traffic if there are no local endpoints. The default value, "Cluster", uses the standard behavior of routing to all endpoints evenly (possibly modified by topology and other features).
@@ -3165,6 +3427,9 @@ export interface SessionAffinityConfig {
 export interface SleepAction {
   /**
    * Seconds is the number of seconds to sleep.
+   *
+   * Format: `int64`.
+   *
    * @default 0
    */
   seconds: number;
@@ -3256,7 +3521,11 @@ export interface Toleration {
    *  - `"Lt"`
    */
   operator?: "Equal" | "Exists" | "Gt" | "Lt";
-  /** TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute, otherwise this field is ignored) tolerates the taint. By default, it is not set, which means tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict immediately) by the system. */
+  /**
+   * TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute, otherwise this field is ignored) tolerates the taint. By default, it is not set, which means tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict immediately) by the system.
+   *
+   * Format: `int64`.
+   */
   tolerationSeconds?: number;
   /** Value is the taint value the toleration matches to. If the operator is Exists, the value should be empty, otherwise just a regular string. */
   value?: string;
@@ -3288,6 +3557,9 @@ export interface TopologySpreadConstraint {
   matchLabelKeys?: string[];
   /**
    * MaxSkew describes the degree to which pods may be unevenly distributed. When `whenUnsatisfiable=DoNotSchedule`, it is the maximum permitted difference between the number of matching pods in the target topology and the global minimum. The global minimum is the minimum number of matching pods in an eligible domain or zero if the number of eligible domains is less than MinDomains. For example, in a 3-zone cluster, MaxSkew is set to 1, and pods with the same labelSelector spread as 2/2/1: In this case, the global minimum is 1. | zone1 | zone2 | zone3 | |  P P  |  P P  |   P   | - if MaxSkew is 1, incoming pod can only be scheduled to zone3 to become 2/2/2; scheduling it onto zone1(zone2) would make the ActualSkew(3-1) on zone1(zone2) violate MaxSkew(1). - if MaxSkew is 2, incoming pod can be scheduled onto any zone. When `whenUnsatisfiable=ScheduleAnyway`, it is used to give higher precedence to topologies that satisfy it. It's a required field. Default value is 1 and 0 is not allowed.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   maxSkew: number;
@@ -3295,6 +3567,8 @@ export interface TopologySpreadConstraint {
    * MinDomains indicates a minimum number of eligible domains. When the number of eligible domains with matching topology keys is less than minDomains, Pod Topology Spread treats "global minimum" as 0, and then the calculation of Skew is performed. And when the number of eligible domains with matching topology keys equals or greater than minDomains, this value has no effect on scheduling. As a result, when the number of eligible domains is less than minDomains, scheduler won't schedule more than maxSkew Pods to those domains. If value is nil, the constraint behaves as if MinDomains is equal to 1. Valid values are integers greater than 0. When value is not nil, WhenUnsatisfiable must be DoNotSchedule.
    *
    * For example, in a 3-zone cluster, MaxSkew is set to 2, MinDomains is set to 5 and pods with the same labelSelector spread as 2/2/2: | zone1 | zone2 | zone3 | |  P P  |  P P  |  P P  | The number of domains is less than 5(MinDomains), so "global minimum" is treated as 0. In this situation, new pod with the same labelSelector cannot be scheduled, because computed skew will be 3(3 - 0) if new Pod is scheduled to any of the three zones, it will violate MaxSkew.
+   *
+   * Format: `int32`.
    */
   minDomains?: number;
   /**
@@ -3605,6 +3879,9 @@ export interface WeightedPodAffinityTerm {
   podAffinityTerm: PodAffinityTerm;
   /**
    * weight associated with matching the corresponding podAffinityTerm, in the range 1-100.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   weight: number;

@@ -17,7 +17,11 @@ export interface Event {
   action?: string;
   /** APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources */
   apiVersion?: "events.k8s.io/v1";
-  /** deprecatedCount is the deprecated field assuring backward compatibility with core.v1 Event type. */
+  /**
+   * deprecatedCount is the deprecated field assuring backward compatibility with core.v1 Event type.
+   *
+   * Format: `int32`.
+   */
   deprecatedCount?: number;
   /** deprecatedFirstTimestamp is the deprecated field assuring backward compatibility with core.v1 Event type. */
   deprecatedFirstTimestamp?: Time;

@@ -12,6 +12,9 @@ import type { MicroTime } from "../../meta/v1/types.ts";
 export interface EventSeries {
   /**
    * count is the number of occurrences in this series up to the last heartbeat time.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   count: number;

@@ -14,6 +14,8 @@ export interface ExemptPriorityLevelConfiguration {
    * `lendablePercent` prescribes the fraction of the level's NominalCL that can be borrowed by other priority levels.  This value of this field must be between 0 and 100, inclusive, and it defaults to 0. The number of seats that other levels can borrow from this level, known as this level's LendableConcurrencyLimit (LendableCL), is defined as follows.
    *
    * LendableCL(i) = round( NominalCL(i) * lendablePercent(i)/100.0 )
+   *
+   * Format: `int32`.
    */
   lendablePercent?: number;
   /**
@@ -22,6 +24,8 @@ export interface ExemptPriorityLevelConfiguration {
    * NominalCL(i)  = ceil( ServerCL * NCS(i) / sum_ncs ) sum_ncs = sum[priority level k] NCS(k)
    *
    * Bigger numbers mean a larger nominal concurrency limit, at the expense of every other priority level. This field has a default value of zero.
+   *
+   * Format: `int32`.
    */
   nominalConcurrencyShares?: number;
 }
@@ -52,6 +56,9 @@ export interface FlowSchemaSpec {
   distinguisherMethod?: FlowDistinguisherMethod;
   /**
    * `matchingPrecedence` is used to choose among the FlowSchemas that match a given request. The chosen FlowSchema is among those with the numerically lowest (which we take to be logically highest) MatchingPrecedence.  Each MatchingPrecedence value must be ranged in [1,10000]. Note that if the precedence is not specified, it will be set to 1000 as default.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   matchingPrecedence?: number;
@@ -93,12 +100,16 @@ export interface LimitedPriorityLevelConfiguration {
    * BorrowingCL(i) = round( NominalCL(i) * borrowingLimitPercent(i)/100.0 )
    *
    * The value of this field can be more than 100, implying that this priority level can borrow a number of seats that is greater than its own nominal concurrency limit (NominalCL). When this field is left `nil`, the limit is effectively infinite.
+   *
+   * Format: `int32`.
    */
   borrowingLimitPercent?: number;
   /**
    * `lendablePercent` prescribes the fraction of the level's NominalCL that can be borrowed by other priority levels. The value of this field must be between 0 and 100, inclusive, and it defaults to 0. The number of seats that other levels can borrow from this level, known as this level's LendableConcurrencyLimit (LendableCL), is defined as follows.
    *
    * LendableCL(i) = round( NominalCL(i) * lendablePercent(i)/100.0 )
+   *
+   * Format: `int32`.
    */
   lendablePercent?: number;
   /** `limitResponse` indicates what to do with requests that can not be executed right now */
@@ -113,6 +124,8 @@ export interface LimitedPriorityLevelConfiguration {
    * If not specified, this field defaults to a value of 30.
    *
    * Setting this field to zero supports the construction of a "jail" for this priority level that is used to hold some request(s)
+   *
+   * Format: `int32`.
    */
   nominalConcurrencyShares?: number;
 }
@@ -183,16 +196,25 @@ export interface PriorityLevelConfigurationStatus {
 export interface QueuingConfiguration {
   /**
    * `handSize` is a small positive number that configures the shuffle sharding of requests into queues.  When enqueuing a request at this priority level the request's flow identifier (a string pair) is hashed and the hash value is used to shuffle the list of queues and deal a hand of the size specified here.  The request is put into one of the shortest queues in that hand. `handSize` must be no larger than `queues`, and should be significantly smaller (so that a few heavy flows do not saturate most of the queues).  See the user-facing documentation for more extensive guidance on setting this field.  This field has a default value of 8.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   handSize?: number;
   /**
    * `queueLengthLimit` is the maximum number of requests allowed to be waiting in a given queue of this priority level at a time; excess requests are rejected.  This value must be positive.  If not specified, it will be defaulted to 50.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   queueLengthLimit?: number;
   /**
    * `queues` is the number of queues for this priority level. The queues exist independently at each apiserver. The value must be positive.  Setting it to 1 effectively precludes shufflesharding and thus makes the distinguisher method of associated flow schemas irrelevant.  This field has a default value of 64.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   queues?: number;

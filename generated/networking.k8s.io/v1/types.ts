@@ -113,6 +113,9 @@ export interface IngressPortStatus {
   error?: string;
   /**
    * port is the port number of the ingress port.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   port: number;
@@ -214,7 +217,11 @@ export interface NetworkPolicyPeer {
 
 /** NetworkPolicyPort describes a port to allow traffic on */
 export interface NetworkPolicyPort {
-  /** endPort indicates that the range of ports from port to endPort if set, inclusive, should be allowed by the policy. This field cannot be defined if the port field is not defined or if the port field is defined as a named (string) port. The endPort must be equal or greater than port. */
+  /**
+   * endPort indicates that the range of ports from port to endPort if set, inclusive, should be allowed by the policy. This field cannot be defined if the port field is not defined or if the port field is defined as a named (string) port. The endPort must be equal or greater than port.
+   *
+   * Format: `int32`.
+   */
   endPort?: number;
   /** port represents the port on the given protocol. This can either be a numerical or named port on a pod. If this field is not provided, this matches all port names and numbers. If present, only traffic on the specified protocol AND port will be matched. */
   port?: IntOrString;
@@ -257,7 +264,11 @@ export interface ParentReference {
 export interface ServiceBackendPort {
   /** name is the name of the port on the Service. This is a mutually exclusive setting with "Number". */
   name?: string;
-  /** number is the numerical port number (e.g. 80) on the Service. This is a mutually exclusive setting with "Name". */
+  /**
+   * number is the numerical port number (e.g. 80) on the Service. This is a mutually exclusive setting with "Name".
+   *
+   * Format: `int32`.
+   */
   number?: number;
 }
 

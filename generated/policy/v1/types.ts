@@ -50,11 +50,17 @@ export interface PodDisruptionBudgetStatus {
   conditions?: Condition[];
   /**
    * current number of healthy pods
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   currentHealthy?: number;
   /**
    * minimum desired number of healthy pods
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   desiredHealthy?: number;
@@ -64,15 +70,25 @@ export interface PodDisruptionBudgetStatus {
   };
   /**
    * Number of pod disruptions that are currently allowed.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   disruptionsAllowed?: number;
   /**
    * total number of pods counted by this disruption budget
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   expectedPods?: number;
-  /** Most recent generation observed when updating this PDB status. DisruptionsAllowed and other status information is valid only if observedGeneration equals to PDB's object generation. */
+  /**
+   * Most recent generation observed when updating this PDB status. DisruptionsAllowed and other status information is valid only if observedGeneration equals to PDB's object generation.
+   *
+   * Format: `int64`.
+   */
   observedGeneration?: number;
 }
 

@@ -352,7 +352,11 @@ export interface DeviceAttribute {
   bool?: boolean;
   /** BoolValues is a non-empty list of true/false values. */
   bools?: boolean[];
-  /** IntValue is a number. */
+  /**
+   * IntValue is a number.
+   *
+   * Format: `int64`.
+   */
   int?: number;
   /**
    * IntValues is a non-empty list of numbers.
@@ -651,7 +655,11 @@ export interface DeviceSubRequest {
    * Applies to each device allocation. If Count > 1, the request fails if there aren't enough devices that meet the requirements. If AllocationMode is set to All, the request fails if there are devices that otherwise match the request, and have this capacity, with a value >= the requested amount, but which cannot be allocated to this request.
    */
   capacity?: CapacityRequirements;
-  /** Count is used only when the count mode is "ExactCount". Must be greater than zero. If AllocationMode is ExactCount and this field is not specified, the default is one. */
+  /**
+   * Count is used only when the count mode is "ExactCount". Must be greater than zero. If AllocationMode is ExactCount and this field is not specified, the default is one.
+   *
+   * Format: `int64`.
+   */
   count?: number;
   /**
    * DerivedAttributes defines a set of virtual attributes computed via CEL expressions for each candidate device. These virtual attributes can be referenced in `.devices.constraints` to align and match different devices (e.g., co-allocating a GPU and a NIC on the same NUMA node) even if their drivers publish different attributes. Derived attributes are not available via `device.attributes` in the CEL environment when evaluating selector expressions.
@@ -785,10 +793,15 @@ export interface DeviceToleration {
    * Possible enum values:
    *  - `"Equal"`
    *  - `"Exists"`
+   *
    * @default "Equal"
    */
   operator?: "Equal" | "Exists";
-  /** TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute, otherwise this field is ignored) tolerates the taint. By default, it is not set, which means tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict immediately) by the system. If larger than zero, the time when the pod needs to be evicted is calculated as <time when taint was adedd> + <toleration seconds>. */
+  /**
+   * TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute, otherwise this field is ignored) tolerates the taint. By default, it is not set, which means tolerate the taint forever (do not evict). Zero and negative values will be treated as 0 (evict immediately) by the system. If larger than zero, the time when the pod needs to be evicted is calculated as <time when taint was adedd> + <toleration seconds>.
+   *
+   * Format: `int64`.
+   */
   tolerationSeconds?: number;
   /** Value is the taint value the toleration matches to. If the operator is Exists, the value must be empty, otherwise just a regular string. Must be a label value. */
   value?: string;
@@ -832,7 +845,11 @@ export interface ExactDeviceRequest {
    * Applies to each device allocation. If Count > 1, the request fails if there aren't enough devices that meet the requirements. If AllocationMode is set to All, the request fails if there are devices that otherwise match the request, and have this capacity, with a value >= the requested amount, but which cannot be allocated to this request.
    */
   capacity?: CapacityRequirements;
-  /** Count is used only when the count mode is "ExactCount". Must be greater than zero. If AllocationMode is ExactCount and this field is not specified, the default is one. */
+  /**
+   * Count is used only when the count mode is "ExactCount". Must be greater than zero. If AllocationMode is ExactCount and this field is not specified, the default is one.
+   *
+   * Format: `int64`.
+   */
   count?: number;
   /**
    * DerivedAttributes defines a set of virtual attributes computed via CEL expressions for each candidate device. These virtual attributes can be referenced in `.devices.constraints` to align and match different devices (e.g., co-allocating a GPU and a NIC on the same NUMA node) even if their drivers publish different attributes. Derived attributes are not available via `device.attributes` in the CEL environment when evaluating selector expressions.
@@ -982,6 +999,9 @@ export interface ResourcePool {
    * Generation tracks the change in a pool over time. Whenever a driver changes something about one or more of the resources in a pool, it must change the generation in all ResourceSlices which are part of that pool. Consumers of ResourceSlices should only consider resources from the pool with the highest generation number. The generation may be reset by drivers, which should be fine for consumers, assuming that all ResourceSlices in a pool are updated to match or deleted.
    *
    * Combined with ResourceSliceCount, this mechanism enables consumers to detect pools which are comprised of multiple ResourceSlices and are in an incomplete state.
+   *
+   * Format: `int64`.
+   *
    * @default 0
    */
   generation: number;
@@ -995,6 +1015,9 @@ export interface ResourcePool {
    * ResourceSliceCount is the total number of ResourceSlices in the pool at this generation number. Must be greater than zero.
    *
    * Consumers can use this to check whether they have seen all ResourceSlices belonging to the same pool.
+   *
+   * Format: `int64`.
+   *
    * @default 0
    */
   resourceSliceCount: number;

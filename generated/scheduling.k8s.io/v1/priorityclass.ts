@@ -31,6 +31,9 @@ export interface PriorityClass {
   preemptionPolicy?: "Never" | "PreemptLowerPriority";
   /**
    * value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.
+   *
+   * Format: `int32`.
+   *
    * @default 0
    */
   value?: number;

@@ -33,7 +33,11 @@ export interface WorkloadPodGroupDisruptionMode {
 
 /** WorkloadPodGroupGangSchedulingPolicy defines the parameters for gang (all-or-nothing) scheduling. */
 export interface WorkloadPodGroupGangSchedulingPolicy {
-  /** minCount is the minimum number of pods that must be scheduled at the same time for the scheduler to admit the entire group. This field is optional. If it is not specified, the controller should inject a context-specific sane default (e.g., parallelism for a Job). If set, it must be a positive integer. */
+  /**
+   * minCount is the minimum number of pods that must be scheduled at the same time for the scheduler to admit the entire group. This field is optional. If it is not specified, the controller should inject a context-specific sane default (e.g., parallelism for a Job). If set, it must be a positive integer.
+   *
+   * Format: `int32`.
+   */
   minCount?: number;
 }
 

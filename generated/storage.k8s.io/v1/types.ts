@@ -31,6 +31,8 @@ export interface CSIDriverSpec {
    * This feature requires the MutableCSINodeAllocatableCount feature gate to be enabled.
    *
    * This field is mutable.
+   *
+   * Format: `int64`.
    */
   nodeAllocatableUpdatePeriodSeconds?: number;
   /**
@@ -190,7 +192,11 @@ export interface StorageHealthCondition {
 export interface TokenRequest {
   /** audience is the intended audience of the token in "TokenRequestSpec". It will default to the audiences of kube apiserver. */
   audience: string;
-  /** expirationSeconds is the duration of validity of the token in "TokenRequestSpec". It has the same default value of "ExpirationSeconds" in "TokenRequestSpec". */
+  /**
+   * expirationSeconds is the duration of validity of the token in "TokenRequestSpec". It has the same default value of "ExpirationSeconds" in "TokenRequestSpec".
+   *
+   * Format: `int64`.
+   */
   expirationSeconds?: number;
 }
 
@@ -218,6 +224,7 @@ export interface VolumeAttachmentStatus {
   attachError?: VolumeError;
   /**
    * attached indicates the volume is successfully attached. This field must only be set by the entity completing the attach operation, i.e. the external-attacher.
+   *
    * @default false
    */
   attached: boolean;
@@ -235,6 +242,8 @@ export interface VolumeError {
    * errorCode is a numeric gRPC code representing the error encountered during Attach or Detach operations.
    *
    * This field requires the MutableCSINodeAllocatableCount feature gate being enabled to be set.
+   *
+   * Format: `int32`.
    */
   errorCode?: number;
   /** message represents the error encountered during Attach or Detach operation. This string may be logged, so it should not contain sensitive information. */
@@ -245,7 +254,11 @@ export interface VolumeError {
 
 /** VolumeNodeResources is a set of resource limits for scheduling of volumes. */
 export interface VolumeNodeResources {
-  /** count indicates the maximum number of unique volumes managed by the CSI driver that can be used on a node. A volume that is both attached and mounted on a node is considered to be used once, not twice. The same rule applies for a unique volume that is shared among multiple pods on the same node. If this field is not specified, then the supported number of volumes on this node is unbounded. */
+  /**
+   * count indicates the maximum number of unique volumes managed by the CSI driver that can be used on a node. A volume that is both attached and mounted on a node is considered to be used once, not twice. The same rule applies for a unique volume that is shared among multiple pods on the same node. If this field is not specified, then the supported number of volumes on this node is unbounded.
+   *
+   * Format: `int32`.
+   */
   count?: number;
 }
 

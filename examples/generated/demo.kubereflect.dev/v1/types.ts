@@ -12,7 +12,11 @@ export interface WidgetSpec {
   color: "red" | "green" | "blue";
   /** How big it is, as a number or a quantity string. */
   size?: number | string;
-  /** @default 1 */
+  /**
+   * Format: `int32`.
+   *
+   * @default 1
+   */
   replicas?: number;
   /** The parts it is made of. */
   parts?: WidgetSpecParts[];

@@ -30,7 +30,11 @@ export interface SprocketStatus {
 export interface WidgetSpec {
   /** How big; a number or a percentage. */
   size: number | string;
-  /** @default 1 */
+  /**
+   * Format: `int32`.
+   *
+   * @default 1
+   */
   replicas?: number;
   /** @default "red" */
   color?: "red" | "green" | "blue";

@@ -48,7 +48,11 @@ export interface ObjectMeta {
    * Populated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata
    */
   creationTimestamp?: Time;
-  /** Number of seconds allowed for this object to gracefully terminate before it will be removed from the system. Only set when deletionTimestamp is also set. May only be shortened. Read-only. */
+  /**
+   * Number of seconds allowed for this object to gracefully terminate before it will be removed from the system. Only set when deletionTimestamp is also set. May only be shortened. Read-only.
+   *
+   * Format: `int64`.
+   */
   deletionGracePeriodSeconds?: number;
   /**
    * DeletionTimestamp is RFC 3339 date and time at which this resource will be deleted. This field is set by the server when a graceful deletion is requested by the user, and is not directly settable by a client. The resource is expected to be deleted (no longer visible from resource lists, and not reachable by name) after the time in this field, once the finalizers list is empty. As long as the finalizers list contains items, deletion is blocked. Once the deletionTimestamp is set, this value may not be unset or be set further into the future, although it may be shortened or the resource may be deleted prior to this time. For example, a user may request that a pod is deleted in 30 seconds. The Kubelet will react by sending a graceful termination signal to the containers in the pod. After that 30 seconds, the Kubelet will send a hard termination signal (SIGKILL) to the container and after cleanup, remove the pod from the API. In the presence of network partitions, this object may still exist after this timestamp, until an administrator or automated process can determine the resource is fully terminated. If not set, graceful deletion of the object has not been requested.
@@ -66,7 +70,11 @@ export interface ObjectMeta {
    * Applied only if Name is not specified. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#idempotency
    */
   generateName?: string;
-  /** A sequence number representing a specific generation of the desired state. Populated by the system. Read-only. */
+  /**
+   * A sequence number representing a specific generation of the desired state. Populated by the system. Read-only.
+   *
+   * Format: `int64`.
+   */
   generation?: number;
   /** Map of string keys and values that can be used to organize and categorize (scope and select) objects. May match selectors of replication controllers and services. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels */
   labels?: {
@@ -116,6 +124,12 @@ export interface OwnerReference {
   uid: string;
 }
 
-/** Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.  Wrappers are provided for many of the factory methods that the time package offers. */
-export type Time = string;
+/**
+ * Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.  Wrappers are provided for many of the factory methods that the time package offers.
+ *
+ * Format: `date-time`.
+ *
+ * `null` is the zero time: the server writes it for an unset time that is not omitted (e.g. a core/v1 Event's `eventTime`), and kubectl writes `creationTimestamp: null`.
+ */
+export type Time = string | null;
 

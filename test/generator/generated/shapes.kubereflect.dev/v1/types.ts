@@ -7,7 +7,12 @@
  */
 
 
-/** What the pipeline runs. */
+/**
+ * What the pipeline runs.
+ *
+ * Validation rules (CEL, checked by the server):
+ * - `size(self.steps) <= 50`: at most 50 steps
+ */
 export interface PipelineSpec {
   /** The steps, in order. */
   steps?: PipelineSpecSteps[];
@@ -21,6 +26,7 @@ export interface PipelineSpec {
   };
   /** When to run. */
   schedule?: "hourly" | "daily" | "weekly" | null;
+  /** Format: `date-time`. */
   startedAt?: string;
 }
 
@@ -42,12 +48,17 @@ export interface PipelineSpecMatrix {
 }
 
 export interface PipelineSpecStagesValue {
+  /** Format: `duration`. */
   timeout?: string;
   steps?: PipelineSpecSteps[];
 }
 
 export interface PipelineSpecSteps {
-  /** The step's name. */
+  /**
+   * The step's name.
+   *
+   * Pattern: `^[a-z][a-z0-9-]*$`.
+   */
   name: string;
   /** @default "busybox" */
   image?: string;
@@ -73,12 +84,18 @@ export interface PipelineSpecStepsOnFailureSteps {
 }
 
 export interface PipelineSpecStepsRetry {
-  /** @default 3 */
+  /**
+   * Value: at least 0.
+   *
+   * @default 3
+   */
   limit?: number;
+  /** Format: `duration`. */
   backoff?: string;
 }
 
 export interface PipelineStatus {
+  /** Format: `int64`. */
   observedGeneration?: number;
   conditions?: PipelineStatusConditions[];
 }
@@ -88,6 +105,7 @@ export interface PipelineStatusConditions {
   status: "True" | "False" | "Unknown";
   reason?: string;
   message?: string;
+  /** Format: `date-time`. */
   lastTransitionTime?: string;
 }
 
@@ -97,7 +115,12 @@ export interface PipelineTemplateSpec {
   steps?: PipelineSpecSteps[];
 }
 
-/** What the pipeline runs. */
+/**
+ * What the pipeline runs.
+ *
+ * Validation rules (CEL, checked by the server):
+ * - `size(self.steps) <= 50`: at most 50 steps
+ */
 export interface PipelineTemplateSpecTemplate {
   /** The steps, in order. */
   steps?: PipelineSpecSteps[];
@@ -111,6 +134,7 @@ export interface PipelineTemplateSpecTemplate {
   };
   /** When to run. */
   schedule?: "hourly" | "daily" | "weekly" | null;
+  /** Format: `date-time`. */
   startedAt?: string;
 }
 
