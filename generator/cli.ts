@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
+import { watchAndGenerate } from './watch.ts';
 
 const USAGE = `Usage: kubereflect generate --out DIR [inputs] [options]
 
@@ -29,12 +30,20 @@ Output:
                             kubereflect) or a path to its index.ts, relative to here
   --import-extension EXT    .ts (default) or .js for imports between generated modules
   --no-typecheck            only parse the output before writing it
+  --watch                   regenerate whenever a --crd or --openapi input changes (one line per run; Ctrl-C stops)
   --quiet                   no progress lines
   -h, --help                this text
 `;
 
+/** Where the CLI prints; `signal` ends `--watch` (default: Ctrl-C). */
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  signal?: AbortSignal;
+}
+
 /** Runs the CLI with `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[], io: { out: (s: string) => void; err: (s: string) => void } = defaultIo): Promise<number> {
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help' || command === undefined) {
     io.out(USAGE);
@@ -44,7 +53,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     io.err(`kubereflect: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
-  let opts: GenerateOptions | undefined;
+  let opts: (GenerateOptions & { watch?: boolean }) | undefined;
   try {
     opts = parseOptions(rest, io);
   } catch (err) {
@@ -56,6 +65,10 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     return 0;
   }
   try {
+    if (opts.watch) {
+      await watchAndGenerate(opts, io, io.signal ?? interrupted());
+      return 0;
+    }
     const result = await generate(opts);
     for (const w of result.warnings) io.err(`warning: ${formatWarning(w)}`);
     const secs = (result.timings.total! / 1000).toFixed(1);
@@ -72,8 +85,15 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   }
 }
 
+/** Aborts on the first Ctrl-C (SIGINT). */
+function interrupted(): AbortSignal {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  return ac.signal;
+}
+
 /** The options, or undefined for --help. */
-function parseOptions(args: string[], io: { err: (s: string) => void }): GenerateOptions | undefined {
+function parseOptions(args: string[], io: { err: (s: string) => void }): (GenerateOptions & { watch?: boolean }) | undefined {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -91,6 +111,7 @@ function parseOptions(args: string[], io: { err: (s: string) => void }): Generat
       'import-extension': { type: 'string' },
       'no-typecheck': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -99,6 +120,7 @@ function parseOptions(args: string[], io: { err: (s: string) => void }): Generat
   const ext = values['import-extension'];
   if (ext !== undefined && ext !== '.ts' && ext !== '.js') throw new Error('--import-extension is .ts or .js');
   if ((values.context || values.kubeconfig) && !values['from-cluster']) throw new Error('--context and --kubeconfig go with --from-cluster');
+  if (values.watch && !values.crd?.length && !values.openapi?.length) throw new Error('--watch needs --crd or --openapi inputs to watch');
   return {
     out: values.out,
     openapi: values.openapi,
@@ -109,7 +131,8 @@ function parseOptions(args: string[], io: { err: (s: string) => void }): Generat
     runtime: values.runtime,
     importExtension: ext,
     typecheck: !values['no-typecheck'],
-    progress: values.quiet ? undefined : (line) => io.err(`kubereflect: ${line}\n`),
+    progress: values.quiet || values.watch ? undefined : (line) => io.err(`kubereflect: ${line}\n`),
+    watch: values.watch,
   };
 }
 

@@ -103,3 +103,64 @@ describe('kubereflect generate', () => {
     expect(r.out).toMatch(/--from-cluster/);
   });
 });
+
+describe('kubereflect generate --watch', () => {
+  it('regenerates with the type check on every change, prints one line per run, and keeps watching after an error', async () => {
+    const { main } = await import('../../generator/cli.ts');
+    const { readFileSync, mkdirSync } = await import('node:fs');
+    const dir = tempDir('kubereflect-watch-');
+    mkdirSync(join(dir, 'crds'));
+    const crdFile = join(dir, 'crds', 'widget.yaml');
+    const widget = readFileSync(join(CRDS, 'widgets.yaml'), 'utf8');
+    writeFileSync(crdFile, widget);
+    const out = join(dir, 'out');
+    const lines: string[] = [];
+    let notify = () => {};
+    const io = {
+      out: (s: string) => { lines.push(s); notify(); },
+      err: (s: string) => { lines.push(s); notify(); },
+      signal: new AbortController().signal,
+    };
+    const ac = new AbortController();
+    io.signal = ac.signal;
+    const waitFor = (re: RegExp, from: number) => new Promise<string>((resolveLine, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line matching ${re} in:\n${lines.join('')}`)), 50_000);
+      const check = () => {
+        const hit = lines.slice(from).find((l) => re.test(l));
+        if (hit) {
+          clearTimeout(timer);
+          resolveLine(hit);
+        }
+      };
+      notify = check;
+      check();
+    });
+    const done = main(['generate', '--crd', join(dir, 'crds'), '--out', out, '--runtime', RUNTIME, '--watch'], io);
+    await waitFor(/first run: \d+ kinds, \d+ files written/, 0);
+    const widgetFile = join(out, 'fixtures.kubereflect.dev/v1/widget.ts');
+    expect(readFileSync(widgetFile, 'utf8')).not.toContain('watchedField');
+
+    let mark = lines.length;
+    writeFileSync(crdFile, widget.replace(/(\n(\s+)properties:\n)/, '$1$2  watchedField:\n$2    type: string\n'));
+    await waitFor(/widget\.yaml changed: \d+ kinds, \d+ files written, 0 removed, type-checked/, mark);
+    expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/types.ts'), 'utf8') + readFileSync(widgetFile, 'utf8')).toContain('watchedField');
+
+    mark = lines.length;
+    const before = readFileSync(widgetFile, 'utf8');
+    writeFileSync(crdFile, 'kind: [unclosed');
+    await waitFor(/widget\.yaml changed: error: .*widget\.yaml.*invalid YAML.*\(nothing written; still watching\)/, mark);
+    expect(readFileSync(widgetFile, 'utf8')).toBe(before);
+
+    mark = lines.length;
+    writeFileSync(crdFile, widget);
+    await waitFor(/widget\.yaml changed: \d+ kinds/, mark);
+    ac.abort();
+    expect(await done).toBe(0);
+  }, 120_000);
+
+  it('refuses --watch without file inputs', async () => {
+    const r = await runCli(['generate', '--out', tempDir(), '--watch']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--watch needs --crd or --openapi inputs to watch/);
+  });
+});
