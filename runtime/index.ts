@@ -39,5 +39,8 @@ export type {
 } from './kind.ts';
 export { allNamespaces, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';
 // prune and keep at any depth: spec and result types, and the compiled projections.
-export type { Identity, KnownKeys, Inner, FieldFlag, PruneFields, KeepFields, PruneSpec, KeepSpec, Exact, Pruned, Kept, Obj, Shape, ShapeNode } from './projection.ts';
+export type {
+  Identity, KnownKeys, IsMap, Inner, FieldFlag, Entry, PruneFields, KeepFields, MetadataPrune, MetadataKeep, PruneSpec, KeepSpec, Exact,
+  Pruned, PrunedObject, PrunedValue, Kept, KeptObject, KeptValue, Obj, Shape, ShapeNode,
+} from './projection.ts';
 export { ProjectionSpecError } from './projection.ts';

@@ -21,7 +21,7 @@ export type Identity = 'name' | 'namespace' | 'resourceVersion' | 'uid';
 export type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: 0 };
 
 /** True for a map: an object type with an index signature and no declared keys. */
-type IsMap<V> = string extends keyof V ? ([KnownKeys<V>] extends [never] ? true : false) : false;
+export type IsMap<V> = string extends keyof V ? ([KnownKeys<V>] extends [never] ? true : false) : false;
 
 /**
  * The object type a spec names fields of at a field whose value is `V`:
@@ -43,8 +43,8 @@ export type Inner<V> = V extends readonly (infer E)[]
  */
 export type FieldFlag<Q> = Q extends keyof Object ? true | Object[Q] : true;
 
-/** What a spec may say about a field whose value is `V`: `true`, or the fields inside it. */
-type Entry<V, Q, Sub> = FieldFlag<Q> | ([Inner<V>] extends [never] ? never : Sub);
+/** What a spec may say about a field named `Q` whose value is `V`: `true`, or `Sub` (the fields inside it) when it has any. */
+export type Entry<V, Q, Sub> = FieldFlag<Q> | ([Inner<V>] extends [never] ? never : Sub);
 
 /** A prune spec for an object of type `T`, below the top level. */
 export type PruneFields<T> = { readonly [Q in KnownKeys<T>]?: Entry<T[Q], Q, PruneFields<Inner<T[Q]>>> };
@@ -61,7 +61,8 @@ export type PruneSpec<K> = {
   readonly [P in KnownKeys<K>]?: P extends 'metadata' ? MetadataPrune<Inner<K[P]>> : Entry<K[P], P, PruneFields<Inner<K[P]>>>;
 };
 
-type MetadataPrune<M> = { readonly [Q in Exclude<KnownKeys<M>, Identity>]?: Entry<M[Q & keyof M], Q, PruneFields<Inner<M[Q & keyof M]>>> };
+/** A prune spec for `metadata` (of type `M`): any field but the identity ones. */
+export type MetadataPrune<M> = { readonly [Q in Exclude<KnownKeys<M>, Identity>]?: Entry<M[Q & keyof M], Q, PruneFields<Inner<M[Q & keyof M]>>> };
 
 /**
  * What `keep` accepts for a kind `K`: `true` keeps a field whole; an object
@@ -72,7 +73,8 @@ export type KeepSpec<K> = {
   readonly [P in KnownKeys<K>]?: P extends 'metadata' ? true | MetadataKeep<Inner<K[P]>> : Entry<K[P], P, KeepFields<Inner<K[P]>>>;
 };
 
-type MetadataKeep<M> = { readonly [Q in Exclude<KnownKeys<M>, Identity>]?: Entry<M[Q & keyof M], Q, KeepFields<Inner<M[Q & keyof M]>>> };
+/** A keep spec for `metadata` (of type `M`): any field but the identity ones, which are always kept. */
+export type MetadataKeep<M> = { readonly [Q in Exclude<KnownKeys<M>, Identity>]?: Entry<M[Q & keyof M], Q, KeepFields<Inner<M[Q & keyof M]>>> };
 
 /**
  * `S` with every key that `Shape` (a spec type) does not have turned into
@@ -87,11 +89,13 @@ export type Exact<S, Shape> = {
 /** `T` after `prune(S)`: the fields `S` names are gone, at every depth; every other field stays, declared or not. */
 export type Pruned<T, S> = Projected & PrunedObject<T, S>;
 
-type PrunedObject<T, S> = {
+/** An object of type `T` after a prune spec `S`: without the fields `S` names `true`, the ones it goes into pruned further. */
+export type PrunedObject<T, S> = {
   [P in keyof T as P extends keyof S ? (S[P] extends true ? never : P) : P]: P extends keyof S ? PrunedValue<T[P], S[P]> : T[P];
 };
 
-type PrunedValue<V, S> = V extends readonly (infer E)[]
+/** A field's value `V` after a prune spec `S`: element by element for an array, value by value for a map. */
+export type PrunedValue<V, S> = V extends readonly (infer E)[]
   ? PrunedValue<E, S>[]
   : V extends object
     ? IsMap<V> extends true ? { [key: string]: PrunedValue<V[string & keyof V], S> } : PrunedObject<V, S>
@@ -104,11 +108,13 @@ export type Kept<T, S> = Projected & {
     : P extends 'metadata' ? KeptValue<T[P], {}, Identity> : T[P];
 };
 
-type KeptObject<T, S, Always> = {
+/** An object of type `T` after a keep spec `S`: only the fields `S` names (and `Always`), the ones it goes into kept further. */
+export type KeptObject<T, S, Always> = {
   [P in keyof T as P extends keyof S | Always ? P : never]: P extends keyof S ? (S[P] extends true ? T[P] : KeptValue<T[P], S[P], never>) : T[P];
 };
 
-type KeptValue<V, S, Always> = V extends readonly (infer E)[]
+/** A field's value `V` after a keep spec `S`: element by element for an array, value by value for a map. */
+export type KeptValue<V, S, Always> = V extends readonly (infer E)[]
   ? KeptValue<E, S, Always>[]
   : V extends object
     ? IsMap<V> extends true ? { [key: string]: KeptValue<V[string & keyof V], S, Always> } : KeptObject<V, S, Always>
@@ -151,6 +157,7 @@ const IDENTITY: readonly Identity[] = ['name', 'namespace', 'resourceVersion', '
 
 /** A spec the types would refuse (from JavaScript, or through a cast): named, with its path. */
 export class ProjectionSpecError extends TypeError {
+  /** `kind.verb: path: problem`, e.g. `kubereflect: Pod.prune: metadata.name: is identity: the cache needs it`. */
   constructor(kind: string, verb: 'prune' | 'keep', path: string, problem: string) {
     super(`kubereflect: ${kind}.${verb}: ${path}: ${problem}`);
     this.name = 'ProjectionSpecError';
