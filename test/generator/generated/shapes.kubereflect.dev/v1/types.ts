@@ -111,34 +111,7 @@ export interface PipelineStatusConditions {
 
 export interface PipelineTemplateSpec {
   /** What the pipeline runs. */
-  template?: PipelineTemplateSpecTemplate;
+  template?: PipelineSpec;
   steps?: PipelineSpecSteps[];
-}
-
-/**
- * What the pipeline runs.
- *
- * Validation rules (CEL, checked by the server):
- * - `size(self.steps) <= 50`: at most 50 steps
- */
-export interface PipelineTemplateSpecTemplate {
-  /** The steps, in order. */
-  steps?: PipelineSpecSteps[];
-  foo?: PipelineTemplateSpecTemplateFoo;
-  fooBar?: PipelineSpecFooBar_2;
-  /** Rows of cells. */
-  matrix?: PipelineSpecMatrix[][];
-  /** Stages by name. */
-  stages?: {
-    [key: string]: PipelineSpecStagesValue;
-  };
-  /** When to run. */
-  schedule?: "hourly" | "daily" | "weekly" | null;
-  /** Format: `date-time`. */
-  startedAt?: string;
-}
-
-export interface PipelineTemplateSpecTemplateFoo {
-  bar?: string;
 }
 
