@@ -15,7 +15,7 @@ const opts = { out: '/tmp/kubereflect-named-types', runtime: RUNTIME, write: fal
 describe('named types', async () => {
   const { files } = await generate({ ...opts, crd: [join(CRDS, 'pipelines.yaml')] });
   const types = files.get('shapes.kubereflect.dev/v1/types.ts')!;
-  const declared = [...types.matchAll(/^export interface (\w+)/gm)].map((m) => m[1]);
+  const declared = [...types.matchAll(/^export interface (\w+)/gm)].map((m) => m[1]!);
 
   it('names every nested object after its path: properties, array items, map values', () => {
     expect(declared).toEqual(expect.arrayContaining([
