@@ -44,3 +44,6 @@ export type {
   Pruned, PrunedObject, PrunedValue, Kept, KeptObject, KeptValue, Obj, Shape, ShapeNode,
 } from './projection.ts';
 export { ProjectionSpecError } from './projection.ts';
+// Scale-out: one active replica of several, on a Lease.
+export type { LeaderElectionOptions } from './leader.ts';
+export { LeaderElection } from './leader.ts';

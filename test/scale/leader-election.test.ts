@@ -1,0 +1,143 @@
+/**
+ * Leader election against the real apiserver, with replicas in separate
+ * processes: a SIGKILLed leader is replaced within the Lease duration plus a
+ * retry period, a gracefully stopped one hands over within about a retry
+ * period, and an audit of every action with its time shows that no two
+ * replicas ever acted at once. Short durations (3 s / 2 s / 0.5 s) keep the
+ * test quick; the protocol is the same with the defaults.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Api } from '../../runtime/api.ts';
+import { Client } from '../../runtime/client.ts';
+import { LeaderElection, LEASES, type Lease } from '../../runtime/leader.ts';
+import { repoRoot } from '../controlplane/plane.ts';
+import { plane } from '../faults/harness.ts';
+import { FaultProxy } from '../faults/proxy.ts';
+import { testNamespace } from '../support/kube.ts';
+
+const LEASE_MS = 3000;
+const RETRY_MS = 500;
+const kubeconfig = inject('kube').kubeconfig;
+const admin = Client.fromFile(kubeconfig, { context: 'admin' });
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  admin.close();
+});
+
+interface Line { t: number; id: string; event: string }
+
+function replica(ns: string, lease: string, id: string, log: Line[]): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale/elector-child.ts'), kubeconfig, ns, lease, id], {
+    cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KR_LEASE_MS: String(LEASE_MS), KR_RENEW_MS: '2000', KR_RETRY_MS: String(RETRY_MS) },
+  });
+  children.push(child);
+  createInterface({ input: child.stdout! }).on('line', (l) => log.push(JSON.parse(l) as Line));
+  return child;
+}
+
+async function until<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Every act of one replica must fall outside every other replica's span of acts between its start and its last act of that term. */
+function assertNoOverlap(log: Line[]): void {
+  const terms: { id: string; from: number; to: number }[] = [];
+  const open = new Map<string, { from: number; to: number }>();
+  for (const l of [...log].sort((a, b) => a.t - b.t)) {
+    if (l.event === 'start') open.set(l.id, { from: l.t, to: l.t });
+    else if (l.event === 'act') {
+      const term = open.get(l.id);
+      expect(term, `${l.id} acted outside a term`).toBeDefined();
+      term!.to = l.t;
+    } else if (l.event === 'stop' || l.event === 'exit') {
+      const term = open.get(l.id);
+      if (term) terms.push({ id: l.id, ...term });
+      open.delete(l.id);
+    }
+  }
+  for (const [id, term] of open) terms.push({ id, ...term });
+  for (const a of terms) for (const b of terms) {
+    if (a === b || a.id === b.id) continue;
+    expect(a.to < b.from || b.to < a.from, `terms overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`).toBe(true);
+  }
+}
+
+describe('leader election on a Lease', () => {
+  it('replaces a SIGKILLed leader within lease duration + retry period, and a stopped one within about a retry period, never two acting at once', async () => {
+    const ns = await testNamespace('leader');
+    const log: Line[] = [];
+    const a = replica(ns, 'election', 'a', log);
+    await until('a leads', () => log.find((l) => l.id === 'a' && l.event === 'start'));
+    const b = replica(ns, 'election', 'b', log);
+    await until('b campaigns', () => log.find((l) => l.id === 'b' && l.event === 'ready'));
+    await new Promise((r) => setTimeout(r, 1500)); // b has seen a's Lease renewed, and did not take it
+    expect(log.some((l) => l.id === 'b' && l.event === 'start')).toBe(false);
+
+    const killedAt = Date.now();
+    a.kill('SIGKILL');
+    const bStart = await until('b leads', () => log.find((l) => l.id === 'b' && l.event === 'start'));
+    const takeover = bStart.t - killedAt;
+    console.log(`takeover after SIGKILL: ${takeover} ms (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms)`);
+    expect(takeover).toBeGreaterThan(LEASE_MS - 2000 - 100); // not before the Lease could have expired for b (renewed at most renewDeadline before)
+    expect(takeover).toBeLessThan(LEASE_MS + RETRY_MS * 1.2 + 1500); // + slack for a loaded machine
+
+    const c = replica(ns, 'election', 'c', log);
+    await until('c campaigns', () => log.find((l) => l.id === 'c' && l.event === 'ready'));
+    await new Promise((r) => setTimeout(r, 1000));
+    const stoppedAt = Date.now();
+    b.kill('SIGTERM');
+    await until('b released', () => log.find((l) => l.id === 'b' && l.event === 'exit'));
+    const cStart = await until('c leads', () => log.find((l) => l.id === 'c' && l.event === 'start'));
+    const handover = cStart.t - stoppedAt;
+    console.log(`hand-over after a graceful stop: ${handover} ms`);
+    expect(handover).toBeLessThan(2000);
+
+    c.kill('SIGTERM');
+    await until('c exits', () => log.find((l) => l.id === 'c' && l.event === 'exit'));
+    assertNoOverlap(log);
+    expect(log.filter((l) => l.event === 'act').length).toBeGreaterThan(50);
+  }, 90_000);
+
+  it('stops leading at the renew deadline when the server stops answering, before the Lease can expire for anyone else', async () => {
+    const ns = await testNamespace('leader-deadline');
+    const p = plane();
+    const proxy = await FaultProxy.start({ upstreamPort: p.apiserverPort, pkiDir: p.pkiDir });
+    const client = Client.fromFile(proxy.kubeconfig(kubeconfig), { context: 'admin' });
+    const events: string[] = [];
+    const election = new LeaderElection(client, { namespace: ns, name: 'cut', identity: 'x', leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500, onStoppedLeading: () => events.push('stop') });
+    try {
+      void election.run();
+      const leading = await election.leading();
+      const lease = await new Api<Lease>(admin, LEASES, ns).get('cut');
+      expect(lease.spec?.holderIdentity).toBe('x');
+      expect(lease.spec?.leaseDurationSeconds).toBe(3);
+      // A partition: every request from now on hangs (no answer, the connection stays open).
+      proxy.rule = () => ({ type: 'stall' });
+      const stoppedAt = await new Promise<number>((resolve) => leading.addEventListener('abort', () => resolve(performance.now())));
+      expect(events).toEqual(['stop']);
+      // It stops within renewDeadline of sending its last successful write (which reached the proxy after it was sent), before anyone can take the 3 s Lease.
+      const lastWrite = Math.max(...proxy.requests.filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.status !== undefined && r.status < 300).map((r) => r.at));
+      const sinceLastRenewal = stoppedAt - lastWrite;
+      console.log(`stopped leading ${Math.round(sinceLastRenewal)} ms after the last successful renewal was sent (renewDeadline 2000, leaseDuration 3000)`);
+      expect(sinceLastRenewal).toBeLessThan(2000 + 200);
+      expect(election.isLeader).toBe(false);
+      expect((leading.reason as Error).message).toMatch(/no renewal succeeded within 2000 ms/);
+    } finally {
+      proxy.rule = () => undefined;
+      proxy.cutAll();
+      await election.stop();
+      client.close();
+      await proxy.close();
+    }
+  }, 30_000);
+});
