@@ -44,6 +44,8 @@ export type {
   Pruned, PrunedObject, PrunedValue, Kept, KeptObject, KeptValue, Obj, Shape, ShapeNode,
 } from './projection.ts';
 export { ProjectionSpecError } from './projection.ts';
-// Scale-out: one active replica of several, on a Lease.
+// Scale-out: one active replica of several, or every replica on its own slice, on Leases.
 export type { LeaderElectionOptions } from './leader.ts';
 export { LeaderElection } from './leader.ts';
+export type { ShardRingOptions } from './shard.ts';
+export { ShardRing, ShardRange, fnv1a64 } from './shard.ts';
