@@ -107,6 +107,7 @@ export class LeaderElection {
   private waiters: ((signal: AbortSignal) => void)[] = [];
   private running: Promise<void> | undefined;
 
+  /** An election for the Lease `opts.namespace`/`opts.name` through `client`; call `run()` to campaign. @throws RangeError for inconsistent durations. */
   constructor(client: Client, private readonly opts: LeaderElectionOptions) {
     this.identity = opts.identity ?? defaultIdentity();
     this.leaseMs = opts.leaseDuration ?? 15_000;

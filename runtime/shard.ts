@@ -47,7 +47,13 @@ export function fnv1a64(text: string): bigint {
 
 /** A half-open range [start, end) of the 64-bit hash space. */
 export class ShardRange {
-  constructor(readonly start: bigint, readonly end: bigint) {
+  /** [start, end): 0 ≤ start < end ≤ 2^64. @throws RangeError otherwise. */
+  constructor(
+    /** The first hash in the range. */
+    readonly start: bigint,
+    /** The first hash after the range. */
+    readonly end: bigint,
+  ) {
     if (start < 0n || end > HASH_SPACE || start >= end) throw new RangeError(`kubereflect: not a shard range: [${start}, ${end})`);
   }
 
@@ -62,10 +68,12 @@ export class ShardRange {
     return h >= this.start && h < this.end;
   }
 
+  /** True when the two ranges share a hash. */
   overlaps(other: ShardRange): boolean {
     return this.start < other.end && other.start < this.end;
   }
 
+  /** True for the same range. */
   equals(other: ShardRange | undefined): boolean {
     return other !== undefined && this.start === other.start && this.end === other.end;
   }
@@ -75,6 +83,7 @@ export class ShardRange {
     return `shardRange(${field}, '${hex(this.start)}', '${hex(this.end)}')`;
   }
 
+  /** `[0x…, 0x…)`, for messages. */
   toString(): string {
     return `[${hex(this.start)}, ${hex(this.end)})`;
   }
@@ -84,6 +93,7 @@ export class ShardRange {
     return `${hex(this.start)}-${hex(this.end)}`;
   }
 
+  /** The range `toJSON` wrote, or undefined for anything else. */
   static parse(text: unknown): ShardRange | undefined {
     if (typeof text !== 'string') return undefined;
     const m = /^(0x[0-9a-f]+)-(0x[0-9a-f]+)$/.exec(text);
@@ -98,8 +108,9 @@ export class ShardRange {
 
 const hex = (n: bigint) => `0x${n.toString(16).padStart(16, '0')}`;
 
-/** The label that marks a ring's Leases, and the annotation with a member's holding. */
+/** The label that marks a ring's Leases. */
 export const RING_LABEL = 'kubereflect.dev/ring';
+/** The annotation of a member's Lease with the range it claims. */
 export const HOLDING_ANNOTATION = 'kubereflect.dev/holding';
 
 /** Options of a `ShardRing`. Durations in milliseconds, as leader election's. */
@@ -142,6 +153,7 @@ interface Member {
  * }
  */
 export class ShardRing {
+  /** This member's identity in the ring. */
   readonly identity: string;
   private readonly api: Api<Lease>;
   private readonly leaseMs: number;
@@ -160,6 +172,7 @@ export class ShardRing {
   private waiters: ((h: { range: ShardRange; acting: AbortSignal }) => void)[] = [];
   private running: Promise<void> | undefined;
 
+  /** A member of `opts.ring` through `client`; call `run()` to join. @throws RangeError for inconsistent durations. */
   constructor(client: Client, private readonly opts: ShardRingOptions) {
     this.identity = opts.identity ?? `${(process.env.HOSTNAME || 'replica').toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
     this.leaseMs = opts.leaseDuration ?? 15_000;
