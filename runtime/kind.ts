@@ -11,6 +11,7 @@ import { consoleLogger } from './logger.ts';
 import { ObjectRef, type KindTag } from './object-ref.ts';
 import { modify, reflector } from './reflector.ts';
 import type { Indexers } from './indexes.ts';
+import { inShard, type ShardRange } from './shard.ts';
 import { store, type Store, type StoreOptions } from './store.ts';
 import { compileKeep, compilePrune, isObj, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
 import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from './types.ts';
@@ -93,6 +94,11 @@ export interface CacheOptions {
   store?: StoreOptions;
   /** Stops the cache's watch (as `stop()` does). */
   signal?: AbortSignal;
+  /**
+   * Hold only the objects whose uid hashes into this range (a `ShardRing`
+   * member's): the store, the events and the transform see nothing else.
+   */
+  shard?: ShardRange;
 }
 
 /**
@@ -256,7 +262,8 @@ function reflect<K extends KubeObject, R extends KubeObject>(
   const { reader, writer } = store<R>({ ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
   // What the transform throws away need not be parsed: managedFields is cut from the bytes instead.
   const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(transform);
-  const events = watcher(source, { ...opts.watcher, stripManagedFields, signal });
+  const all = watcher(source, { ...opts.watcher, stripManagedFields, signal });
+  const events = opts.shard ? inShard(all, opts.shard) : all;
   const stream = reflector(writer, transform ? modify(events, transform) : (events as unknown as AsyncIterable<WatcherEvent<R>>));
   let taken = false;
   const take = () => {

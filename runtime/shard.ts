@@ -34,6 +34,7 @@ import type { Client } from './client.ts';
 import { AbortedError, ApiError } from './errors.ts';
 import { LEASES, type Lease } from './leader.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import type { WatcherEvent } from './types.ts';
 
 /** 2^64: the end of the hash space. */
 export const HASH_SPACE = 1n << 64n;
@@ -107,6 +108,19 @@ export class ShardRange {
 }
 
 const hex = (n: bigint) => `0x${n.toString(16).padStart(16, '0')}`;
+
+/**
+ * The watcher events of the objects whose uid hashes into `range`: the
+ * client-side shard filter (a server without sharded watch still sends
+ * every object; this keeps the store and the work to the range). An object's
+ * uid never changes, so an object never moves in or out of a range.
+ */
+export async function* inShard<K extends { metadata?: { uid?: string } }>(events: AsyncIterable<WatcherEvent<K>>, range: ShardRange): AsyncGenerator<WatcherEvent<K>> {
+  for await (const e of events) {
+    if ('object' in e && !range.has(e.object.metadata?.uid ?? '')) continue;
+    yield e;
+  }
+}
 
 /** The label that marks a ring's Leases. */
 export const RING_LABEL = 'kubereflect.dev/ring';

@@ -15,9 +15,7 @@ import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 const [kubeconfig, namespace, ring, id] = process.argv.slice(2) as [string, string, string, string];
 const print = (event: string, extra: object = {}) => process.stdout.write(`${JSON.stringify({ t: Date.now(), id, event, ...extra })}\n`);
 const client = Client.fromFile(kubeconfig, { context: 'admin' });
-const cache = ConfigMap.cache(ConfigMap.api(client, namespace), { transform: ConfigMap.keep({}) });
-void cache.run();
-await cache.reader.waitUntilReady();
+const api = ConfigMap.api(client, namespace);
 const member = new ShardRing(client, { namespace, ring, identity: id, leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 });
 void member.run();
 print('ready');
@@ -25,7 +23,6 @@ print('ready');
 process.on('SIGTERM', () => {
   void member.stop().then(() => {
     print('exit');
-    cache.stop();
     client.close();
     process.exit(0);
   });
@@ -33,13 +30,17 @@ process.on('SIGTERM', () => {
 
 for (;;) {
   const { range, acting } = await member.acquired();
+  const cache = ConfigMap.cache(api, { transform: ConfigMap.keep({}), shard: range, signal: acting });
+  void cache.run();
+  await Promise.race([cache.reader.waitUntilReady(), new Promise((r) => acting.addEventListener('abort', r))]);
   print('acquire', { range: range.toJSON() });
   while (!acting.aborted) {
     const t0 = Date.now();
-    const uids = cache.reader.state().map((o) => o.metadata.uid).filter((uid) => range.has(uid));
+    const uids = cache.reader.state().map((o) => o.metadata.uid);
     await new Promise((r) => setTimeout(r, 250));
     if (acting.aborted) break; // the pass did not finish inside the term: not counted as done
     print('pass', { range: range.toJSON(), t0, uids });
   }
+  cache.stop();
   print('release', { range: range.toJSON() });
 }

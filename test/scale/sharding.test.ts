@@ -1,7 +1,8 @@
 /**
  * Sharding across replica processes on the real apiserver (client-side
- * filtering by the uid's FNV-1a hash): three members split 3,000 objects
- * into disjoint ranges that cover them all; a SIGKILLed member's range is
+ * filtering by the uid's FNV-1a hash): three members' sharded caches split
+ * 3,000 objects into disjoint ranges that cover them all (each store holds
+ * exactly its range); a SIGKILLed member's range is
  * taken over within the Lease duration plus a settle bound; a fourth member
  * rebalances the ring; an audit of every reconcile pass (time window and
  * uids) shows no object reconciled by two members at once.
@@ -54,8 +55,9 @@ function lastPasses(log: Line[], ids: string[], since: number): Map<string, Line
   return out.size === ids.length ? out : undefined;
 }
 
-/** The ranges of the members' last passes partition the hash space, and their uids partition the objects. */
+/** The ranges of the members' last passes partition the hash space, and their stores (the uids) partition the objects. */
 function expectPartition(passes: Map<string, Line>, uids: Set<string>): void {
+  for (const p of passes.values()) for (const u of p.uids!) expect(ShardRange.parse(p.range)!.has(u), `${p.id}'s store holds ${u}, outside ${p.range}`).toBe(true);
   const ranges = [...passes.values()].map((p) => ShardRange.parse(p.range)!).sort((a, b) => (a.start < b.start ? -1 : 1));
   expect(ranges[0]!.start).toBe(0n);
   expect(ranges.at(-1)!.end).toBe(HASH_SPACE);
