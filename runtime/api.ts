@@ -22,6 +22,14 @@ export interface SelectorOptions {
   labelSelector?: string | LabelSelector;
   /** e.g. `metadata.name=foo` */
   fieldSelector?: string;
+  /**
+   * Server-side sharding (KEP-5866, Kubernetes 1.36+ with the
+   * `ShardedListAndWatch` feature gate), e.g. `ShardRange.selector()`:
+   * `shardRange(object.metadata.uid, '0x…', '0x…')`. A server without it
+   * ignores the parameter and sends every object: filter on the client too
+   * (a kind's cache with `shard` does).
+   */
+  shardSelector?: string;
 }
 
 export interface ListOptions extends SelectorOptions {
@@ -263,7 +271,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
 
 function listQuery(o: ListOptions): Query {
   return {
-    labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue,
+    labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, shardSelector: o.shardSelector, limit: o.limit, continue: o.continue,
     resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch, timeoutSeconds: o.timeoutSeconds,
   };
 }
@@ -278,7 +286,7 @@ function writeQuery(o: WriteOptions): Query {
 
 async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, accept?: string): AsyncGenerator<WatchEvent<K>> {
   const query: Query = {
-    watch: true, labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector,
+    watch: true, labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, shardSelector: o.shardSelector,
     resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch,
     allowWatchBookmarks: o.allowWatchBookmarks ?? true, sendInitialEvents: o.sendInitialEvents, timeoutSeconds: o.timeoutSeconds,
   };

@@ -96,7 +96,10 @@ export interface CacheOptions {
   signal?: AbortSignal;
   /**
    * Hold only the objects whose uid hashes into this range (a `ShardRing`
-   * member's): the store, the events and the transform see nothing else.
+   * member's): the store, the events and the transform see nothing else. The
+   * range is asked of the server too (`shardSelector`): one that shards
+   * (1.36+ with `ShardedListAndWatch`) sends only those objects; another
+   * sends all and the cache filters them.
    */
   shard?: ShardRange;
 }
@@ -262,7 +265,9 @@ function reflect<K extends KubeObject, R extends KubeObject>(
   const { reader, writer } = store<R>({ ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
   // What the transform throws away need not be parsed: managedFields is cut from the bytes instead.
   const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(transform);
-  const all = watcher(source, { ...opts.watcher, stripManagedFields, signal });
+  // A shard is asked of the server (which sends only its objects where it shards) and filtered here (where it does not).
+  const shardSelector = opts.watcher?.shardSelector ?? opts.shard?.selector();
+  const all = watcher(source, { ...opts.watcher, stripManagedFields, ...(shardSelector ? { shardSelector } : {}), signal });
   const events = opts.shard ? inShard(all, opts.shard) : all;
   const stream = reflector(writer, transform ? modify(events, transform) : (events as unknown as AsyncIterable<WatcherEvent<R>>));
   let taken = false;

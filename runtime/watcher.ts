@@ -37,6 +37,8 @@ export interface WatcherConfig {
   labelSelector?: string | LabelSelector;
   /** Only objects whose fields match, e.g. `spec.nodeName=worker-1`. */
   fieldSelector?: string;
+  /** Only the objects of a hash range, where the server shards (see `SelectorOptions.shardSelector`; others send everything). */
+  shardSelector?: string;
   /**
    * Seconds after which the server ends each watch request (default 290).
    * Each request asks for this plus up to a quarter more, at random, so that
@@ -90,7 +92,7 @@ interface Step<K> {
 
 interface Context<K> {
   api: ListWatch<K>;
-  cfg: Required<Omit<WatcherConfig, 'labelSelector' | 'fieldSelector' | 'signal' | 'idleTimeoutMs'>> & WatcherConfig;
+  cfg: Required<Omit<WatcherConfig, 'labelSelector' | 'fieldSelector' | 'shardSelector' | 'signal' | 'idleTimeoutMs'>> & WatcherConfig;
   signal: AbortSignal;
   /** Cleared after the server refused a streaming list. */
   streaming: boolean;
@@ -233,6 +235,7 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
     const page = await ctx.api.list({
       labelSelector: cfg.labelSelector,
       fieldSelector: cfg.fieldSelector,
+      shardSelector: cfg.shardSelector,
       limit: cfg.pageSize,
       continue: continueToken,
       // Only the first page chooses the snapshot; later pages continue it.
@@ -379,6 +382,7 @@ function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVer
     ...o,
     labelSelector: ctx.cfg.labelSelector,
     fieldSelector: ctx.cfg.fieldSelector,
+    shardSelector: ctx.cfg.shardSelector,
     timeoutSeconds,
     idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
     stripManagedFields: ctx.cfg.stripManagedFields,

@@ -9,7 +9,8 @@
  * compatibility run) the gate is unknown and kube-apiserver refuses it.
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { Api } from '../../runtime/api.ts';
+import { Api, type ListWatch } from '../../runtime/api.ts';
+import type { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Client } from '../../runtime/client.ts';
 import type { KubeObject, ObjectList, ResourceDescriptor } from '../../runtime/types.ts';
 import { currentState, startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
@@ -83,4 +84,61 @@ describe('server-side sharded lists (ShardedListAndWatch)', () => {
     expect(got.items).toHaveLength(6);
     expect(got.metadata.shardInfo).toBeUndefined();
   });
+
+  it('a kind\'s cache with shard: the sharding server sends only the range (watch included), the default server sends all and the cache filters; both stores hold exactly the range', async () => {
+    const env = inject('kube');
+    if (!extra) return; // before 1.36: no sharding server (the first test pinned that the gate is refused)
+    const { ConfigMap } = await import('../../generated/core/v1/configmap.ts'); // eslint-disable-line @typescript-eslint/no-shadow
+    const { ShardRange } = await import('../../runtime/shard.ts');
+    const ns = await testNamespace('sharded-cache');
+    const admin = Client.fromFile(env.kubeconfig, { context: 'admin' });
+    const sharded = Client.fromFile(extra.kubeconfig, { context: 'admin' });
+    clients.push(admin, sharded);
+    const api = new Api<KubeObject>(admin, configMaps, ns);
+    for (let i = 0; i < 30; i++) await api.create({ metadata: { name: `before-${i}` } });
+    const range = ShardRange.of(0, 2);
+    const results = [];
+    for (const client of [sharded, admin]) {
+      const received = { objects: 0 };
+      const base = ConfigMap.api(client, ns);
+      // Counts the objects that reach the client: list items and watch events.
+      const counting = {
+        resource: base.resource, namespace: base.namespace,
+        list: async (o: Parameters<typeof base.list>[0]) => {
+          const page = await base.list(o);
+          received.objects += page.items.length;
+          return page;
+        },
+        watch: (o: Parameters<typeof base.watch>[0]) => {
+          const it = base.watch(o);
+          return (async function* () {
+            for await (const e of it) {
+              if (e.type !== 'BOOKMARK') received.objects++;
+              yield e;
+            }
+          })();
+        },
+      };
+      const cache = ConfigMap.cache(counting as ListWatch<ConfigMap>, { shard: range, transform: ConfigMap.keep({}) });
+      void cache.run();
+      await cache.reader.waitUntilReady();
+      results.push({ cache, received });
+    }
+    for (let i = 0; i < 30; i++) await api.create({ metadata: { name: `after-${i}` } });
+    const all = (await api.list()).items.map((o) => o.metadata!.uid!);
+    const inRange = all.filter((u) => range.has(u)).sort();
+    expect(inRange.length).toBeGreaterThan(10);
+    expect(inRange.length).toBeLessThan(50);
+    for (const { cache } of results) {
+      const deadline = Date.now() + 20_000;
+      while (cache.reader.size < inRange.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(cache.reader.state().map((o) => o.metadata.uid).sort()).toEqual(inRange);
+      cache.stop();
+    }
+    const [onSharded, onDefault] = results.map((r) => r.received.objects);
+    console.log(`objects received for a half range of 60: ${onSharded} from the sharding server, ${onDefault} from the default one`);
+    expect(onSharded).toBe(inRange.length); // only the range, list and watch
+    expect(onDefault).toBe(all.length); // everything: the filter is the client's
+  });
 });
+
