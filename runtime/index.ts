@@ -39,3 +39,21 @@ export type {
   NamespacedKind, ClusterKind, KindDefinition,
 } from './kind.ts';
 export { allNamespaces, isObj, own, put, planPrune, planKeep, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';
+// The controller (runtime/controller/, guide: docs/controller.md).
+export type {
+  ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy, ControllerOptions, OwnsOptions, WatchesOptions, Target, ControllerStats, ShutdownReport,
+} from './controller/controller.ts';
+export { Controller, Action } from './controller/controller.ts';
+export type { Clock } from './controller/clock.ts';
+export type { RateLimiter, ExponentialRateLimiterOptions, BucketRateLimiterOptions } from './controller/rate-limit.ts';
+export { exponentialRateLimiter, bucketRateLimiter, maxOfRateLimiters, defaultRateLimiter } from './controller/rate-limit.ts';
+export type { ControllerMetrics, ReconcileResult, PromClientLike, PromMetricConfig, PromMetricClass, PromCounter, PromHistogram, PromGauge, RegistryLike, PrometheusMetricsOptions } from './controller/metrics.ts';
+export { prometheusMetrics } from './controller/metrics.ts';
+export type { FinalizerHandlers } from './controller/finalizer.ts';
+export { Finalizer, FinalizerError } from './controller/finalizer.ts';
+export type { OwnerReferenceOptions } from './controller/owner.ts';
+export { ownerReference, isControlledBy } from './controller/owner.ts';
+export type { Condition } from './controller/conditions.ts';
+export { setCondition, findCondition, sameConditions } from './controller/conditions.ts';
+export type { EventSpec, RecorderOptions } from './controller/recorder.ts';
+export { Recorder } from './controller/recorder.ts';

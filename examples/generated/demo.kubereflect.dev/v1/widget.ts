@@ -37,10 +37,15 @@ export interface Widget {
   status?: {
     replicas?: number;
     phase?: string;
+    /** The generation of the spec the status describes. */
+    observedGeneration?: number;
     conditions?: {
       type: string;
       status: string;
+      reason?: string;
       message?: string;
+      lastTransitionTime?: string;
+      observedGeneration?: number;
     }[];
   };
 }
@@ -57,7 +62,7 @@ export interface WidgetFields {
   kind: true;
   metadata: { annotations: true; creationTimestamp: true; deletionGracePeriodSeconds: true; deletionTimestamp: true; finalizers: true; generateName: true; generation: true; labels: true; managedFields: true; name: true; namespace: true; ownerReferences: true; resourceVersion: true; selfLink: true; uid: true; };
   spec: { color: true; size: true; replicas: true; parts: true; labels: true; extra: true; };
-  status: { replicas: true; phase: true; conditions: true; };
+  status: { replicas: true; phase: true; observedGeneration: true; conditions: true; };
 }
 
 /** The typed Api of Widget: the methods of the verbs the server serves for widgets. */
@@ -88,10 +93,10 @@ export const Widget: $.NamespacedKind<Widget, WidgetFields, 'create' | 'delete' 
     ["kind"],
     ["metadata", ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace", "ownerReferences", "resourceVersion", "selfLink", "uid"]],
     ["spec", ["color", "size", "replicas", "parts", "labels", "extra"]],
-    ["status", ["replicas", "phase", "conditions"]],
+    ["status", ["replicas", "phase", "observedGeneration", "conditions"]],
   ],
   project(flags) {
-    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31] = flags;
+    const [f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32] = flags;
     const p2 = (w: $.Obj): $.Obj => {
       const x: $.Obj = {};
       let v: unknown;
@@ -128,7 +133,8 @@ export const Widget: $.NamespacedKind<Widget, WidgetFields, 'create' | 'delete' 
       let v: unknown;
       if (f29 && (v = w.replicas) !== undefined) x.replicas = v;
       if (f30 && (v = w.phase) !== undefined) x.phase = v;
-      if (f31 && (v = w.conditions) !== undefined) x.conditions = v;
+      if (f31 && (v = w.observedGeneration) !== undefined) x.observedGeneration = v;
+      if (f32 && (v = w.conditions) !== undefined) x.conditions = v;
       return x;
     };
     return (o) => {
