@@ -36,7 +36,7 @@ export const noMetrics: ControllerMetrics = {
 };
 
 /** The part of a prom-client metric configuration the adapter passes. */
-export interface PromMetricConfig {
+export interface PromMetricConfig<R = RegistryLike> {
   /** The metric's name. */
   name: string;
   /** Its description. */
@@ -46,13 +46,13 @@ export interface PromMetricConfig {
   /** A histogram's buckets, seconds. */
   buckets?: number[];
   /** The registries to register it in. */
-  registers?: unknown[];
+  registers?: R[];
 }
 
 /** A prom-client metric class (`Counter`, `Histogram`, `Gauge`), as the adapter uses it. */
-export interface PromMetricClass<M> {
+export interface PromMetricClass<M, R = RegistryLike> {
   /** Makes the metric and registers it in `config.registers`. */
-  new (config: PromMetricConfig): M;
+  new (config: PromMetricConfig<R>): M;
 }
 
 /** A prom-client `Counter`, as the adapter uses it. */
@@ -74,15 +74,15 @@ export interface PromGauge {
 }
 
 /** The parts of the prom-client module the adapter uses (its `Counter`, `Histogram`, `Gauge` and `register`). */
-export interface PromClientLike {
+export interface PromClientLike<R extends RegistryLike = RegistryLike> {
   /** prom-client's `Counter` class. */
-  Counter: PromMetricClass<PromCounter>;
+  Counter: PromMetricClass<PromCounter, R>;
   /** prom-client's `Histogram` class. */
-  Histogram: PromMetricClass<PromHistogram>;
+  Histogram: PromMetricClass<PromHistogram, R>;
   /** prom-client's `Gauge` class. */
-  Gauge: PromMetricClass<PromGauge>;
+  Gauge: PromMetricClass<PromGauge, R>;
   /** prom-client's default registry. */
-  register: RegistryLike;
+  register: R;
 }
 
 /** The parts of a prom-client `Registry` the adapter uses. */
@@ -92,11 +92,11 @@ export interface RegistryLike {
 }
 
 /** Options of `prometheusMetrics`. */
-export interface PrometheusMetricsOptions {
+export interface PrometheusMetricsOptions<R extends RegistryLike = RegistryLike> {
   /** The controller's name: the `controller` label of every series. */
   controller: string;
   /** Where to register (default prom-client's default registry). */
-  registry?: RegistryLike;
+  registry?: R;
   /** Prefix of every metric name (default `kubereflect_controller_`). */
   prefix?: string;
 }
@@ -115,11 +115,11 @@ export interface PrometheusMetricsOptions {
  * new Controller(widgets, { metrics });
  * // serve: res.end(await prom.register.metrics());
  */
-export function prometheusMetrics(prom: PromClientLike, opts: PrometheusMetricsOptions): ControllerMetrics {
+export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R>, opts: PrometheusMetricsOptions<R>): ControllerMetrics {
   const registry = opts.registry ?? prom.register;
   const prefix = opts.prefix ?? 'kubereflect_controller_';
   const labels = { controller: opts.controller };
-  function metric<M>(Kind: PromMetricClass<M>, name: string, help: string, labelNames: string[], buckets?: number[]): M {
+  function metric<M>(Kind: PromMetricClass<M, R>, name: string, help: string, labelNames: string[], buckets?: number[]): M {
     const full = prefix + name;
     const existing = registry.getSingleMetric(full);
     if (existing) return existing as M;
