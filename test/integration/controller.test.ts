@@ -11,7 +11,7 @@ import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { sleep } from '../../runtime/backoff.ts';
 import { Client } from '../../runtime/client.ts';
 import {
-  Action, Api, Controller, exponentialRateLimiter, predicates, storeShared, reflectShared, watcher,
+  Action, Api, Controller, Finalizer, FinalizerError, Recorder, exponentialRateLimiter, predicates, storeShared, reflectShared, watcher,
   type KubeObject, type Logger, type ReconcileContext, type Stored,
 } from '../../runtime/index.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
@@ -335,5 +335,89 @@ describe('Controller', () => {
     await done;
     root.abort();
     await rooting;
+  });
+
+  it('watches(): a change or delete of another kind reconciles the objects its mapper names', async () => {
+    const ns = await testNamespace('ctl-watches');
+    const api = Widget.api(client, ns);
+    const configMaps = ConfigMap.api(client, ns);
+    await createWidgets(api, 3);
+    const reasons: string[] = [];
+    // A ConfigMap labelled widget=<name> concerns that Widget.
+    const ctl = new Controller(api, { logger: capture() }).watches(configMaps, (cm) => {
+      const name = cm.metadata.labels?.widget;
+      return name ? [{ name, namespace: cm.metadata.namespace }] : [];
+    });
+    const done = ctl.run((w, ctx) => {
+      reasons.push(`${w.metadata.name}:${ctx.reason}`);
+      return Action.awaitChange();
+    });
+    await vi.waitFor(() => expect(reasons).toHaveLength(3), { timeout: 10_000, interval: 50 });
+    await configMaps.create({ metadata: { name: 'settings', labels: { widget: 'w-01' } } });
+    await vi.waitFor(() => expect(reasons).toContain('w-01:related object changed'), { timeout: 10_000, interval: 50 });
+    await configMaps.delete('settings');
+    await vi.waitFor(() => expect(reasons.filter((r) => r === 'w-01:related object changed')).toHaveLength(2), { timeout: 10_000, interval: 50 });
+    await configMaps.create({ metadata: { name: 'other' } });
+    await sleep(300);
+    expect(reasons.filter((r) => r.endsWith('related object changed'))).toEqual(['w-01:related object changed', 'w-01:related object changed']);
+    await ctl.shutdown();
+    await done;
+  });
+});
+
+describe('Finalizer', () => {
+  it('does not clobber a concurrent writer: adding on a stale copy fails and retries; removing leaves the other finalizers', async () => {
+    const ns = await testNamespace('ctl-finalizer');
+    const api = Widget.api(client, ns);
+    const created = await api.create({ metadata: { name: 'held' }, spec: { color: 'red' } });
+    const stale = created as unknown as Stored<Widget>;
+    // Someone else adds their finalizer after we read the object.
+    await api.patch('held', { type: 'merge', body: { metadata: { finalizers: ['other.example.com/keep'] } } });
+    const finalizer = new Finalizer(api, FINALIZER);
+    let applied = 0;
+    const handlers = { apply: () => (applied++, Action.awaitChange()), cleanup: () => Action.awaitChange() };
+    await expect(finalizer.run(stale, handlers)).rejects.toThrow(FinalizerError);
+    expect(applied).toBe(0);
+    expect((await api.get('held')).metadata?.finalizers).toEqual(['other.example.com/keep']);
+    const fresh = (await api.get('held')) as unknown as Stored<Widget>;
+    await finalizer.run(fresh, handlers);
+    expect(applied).toBe(1);
+    expect((await api.get('held')).metadata?.finalizers).toEqual(['other.example.com/keep', FINALIZER]);
+    // Deletion: cleanup runs, only our finalizer goes, the object stays for the other one.
+    await api.delete('held');
+    let cleaned = 0;
+    const deleting = (await api.get('held')) as unknown as Stored<Widget>;
+    await finalizer.run(deleting, { ...handlers, cleanup: () => (cleaned++, Action.awaitChange()) });
+    // Run again on the same (now stale) copy: cleanup is not repeated; the removal fails its test instead of removing another finalizer.
+    await expect(finalizer.run(deleting, { ...handlers, cleanup: () => (cleaned++, Action.awaitChange()) })).rejects.toThrow(FinalizerError);
+    expect(cleaned).toBe(1);
+    expect((await api.get('held')).metadata?.finalizers).toEqual(['other.example.com/keep']);
+    await api.patch('held', { type: 'json', operations: [{ op: 'remove', path: '/metadata/finalizers' }] });
+  });
+});
+
+describe('Recorder', () => {
+  it('writes an events.k8s.io/v1 Event, and aggregates repeats into its series', async () => {
+    const ns = await testNamespace('ctl-events');
+    const api = Widget.api(client, ns);
+    const w = await api.create({ metadata: { name: 'noisy' }, spec: { color: 'red' } });
+    const logger = capture();
+    const recorder = new Recorder(client, { reportingController: 'test.kubereflect.dev/recorder', logger, seriesFlushMs: 60_000 });
+    const ref = Widget.refFrom(w);
+    const failing = { type: 'Warning' as const, reason: 'ReconcileFailed', action: 'Reconcile', note: 'the external API said no' };
+    for (let i = 0; i < 5; i++) await recorder.publish(ref, failing);
+    await recorder.publish(ref, { type: 'Normal', reason: 'Recovered', action: 'Reconcile' });
+    const events = new Api<KubeObject & { reason?: string; type?: string; note?: string; series?: { count: number }; regarding?: { uid?: string; kind?: string } }>(
+      client, { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true }, ns);
+    const listed = async () => (await events.list()).items.map((e) => ({ reason: e.reason, count: e.series?.count, uid: e.regarding?.uid, kind: e.regarding?.kind }));
+    // The first repeat is written at once; the later ones wait for the flush interval.
+    expect((await listed()).sort((a, b) => a.reason!.localeCompare(b.reason!))).toEqual([
+      { reason: 'ReconcileFailed', count: 2, uid: w.metadata!.uid, kind: 'Widget' },
+      { reason: 'Recovered', count: undefined, uid: w.metadata!.uid, kind: 'Widget' },
+    ]);
+    await recorder.flush();
+    expect((await listed()).find((e) => e.reason === 'ReconcileFailed')?.count).toBe(5);
+    recorder.close();
+    expect(logger.lines).toEqual([]);
   });
 });
