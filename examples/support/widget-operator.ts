@@ -13,7 +13,7 @@
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import {
   Action, Controller, Finalizer, Recorder, isControlledBy, ownerReference, predicates, sameConditions, setCondition,
-  type AllNamespaces, type Client, type ControllerMetrics, type Logger, type Stored,
+  type AllNamespaces, type Client, type ControllerMetrics, type Logger, type Stored, type WatcherConfig,
 } from '../../runtime/index.ts';
 import { Widget } from '../generated/demo.kubereflect.dev/v1/widget.ts';
 
@@ -62,6 +62,8 @@ export interface OperatorOptions {
   logger?: Logger;
   /** Where the external records live (default a new one). */
   records?: ExternalRecords;
+  /** Configuration of the operator's watches (Widgets, and ConfigMaps metadata-only). */
+  watcher?: WatcherConfig;
 }
 
 /**
@@ -80,11 +82,12 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.watcher ? { watcher: opts.watcher } : {}),
     errorPolicy: (error, widget, ctx) => {
       void recorder.publish(Widget.refFrom(widget), { type: 'Warning', reason: 'ReconcileFailed', action: 'Reconcile', note: (error as Error).message });
       return Action.requeue(ctx.backoffMs);
     },
-  }).owns(ConfigMap.api(client, namespace));
+  }).owns(ConfigMap.api(client, namespace), opts.watcher ? { watcher: opts.watcher } : {});
 
   /** Creates or updates the Widget's ConfigMap; true when it changed. */
   async function applyConfigMap(widget: Stored<Widget>, signal: AbortSignal): Promise<boolean> {

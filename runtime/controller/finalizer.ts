@@ -87,24 +87,27 @@ export class Finalizer<K extends KubeObject> {
       return action;
     }
     if (index < 0) {
-      await this.patch(obj, [
+      const gone = await this.patch(obj, [
         { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
         finalizers.length === 0
           ? { op: 'add', path: '/metadata/finalizers', value: [this.name] }
           : { op: 'add', path: '/metadata/finalizers/-', value: this.name },
       ], 'add');
+      if (gone) return Action.awaitChange(); // deleted before we could hold it: there is nothing to apply or clean up
     }
     // Go on in the same reconcile: a finalizer change does not change the generation, so a predicate would hide it.
     return handlers.apply(obj);
   }
 
-  private async patch(obj: Stored<K>, operations: { op: 'test' | 'add' | 'remove'; path: string; value?: unknown }[], what: 'add' | 'remove'): Promise<void> {
+  /** Applies the patch; true when the object is gone (404). */
+  private async patch(obj: Stored<K>, operations: { op: 'test' | 'add' | 'remove'; path: string; value?: unknown }[], what: 'add' | 'remove'): Promise<boolean> {
     const { name, namespace } = obj.metadata;
     try {
       await this.api.patch(name, { type: 'json', operations: operations as never }, { namespace });
+      return false;
     } catch (err) {
-      // Gone already: whatever we wanted to remove went with it.
-      if (what === 'remove' && err instanceof ApiError && err.code === 404) return;
+      // Gone already: a removal is done, and an object deleted before we added the finalizer needs nothing from us.
+      if (err instanceof ApiError && err.code === 404) return true;
       const conflict = err instanceof ApiError && (err.code === 409 || err.code === 422);
       throw new FinalizerError(
         `kubereflect: could not ${what} finalizer ${this.name} ${what === 'add' ? 'to' : 'from'} ${this.api.resource.kind} ${namespace ? `${namespace}/` : ''}${name}` +
