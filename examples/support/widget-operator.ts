@@ -55,6 +55,12 @@ function desiredData(widget: Stored<Widget>): Record<string, string> {
   };
 }
 
+/** Equal maps, whatever the order of their keys (the server returns them sorted). */
+function sameData(a: Readonly<Record<string, string>> | undefined, b: Record<string, string>): boolean {
+  const keys = Object.keys(b);
+  return Object.keys(a ?? {}).length === keys.length && keys.every((k) => a?.[k] === b[k]);
+}
+
 export interface OperatorOptions {
   /** Reconciles at once (default the controller's, 8). */
   concurrency?: number;
@@ -99,7 +105,7 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
     if (existing && !isControlledBy(existing, widget)) {
       throw new Error(`ConfigMap ${ns}/${name} exists and is not controlled by this Widget: leaving it alone`);
     }
-    if (existing && JSON.stringify(existing.data ?? {}) === JSON.stringify(data)) return false;
+    if (existing && sameData(existing.data, data)) return false;
     const cm = {
       apiVersion: 'v1' as const,
       kind: 'ConfigMap' as const,
