@@ -29,7 +29,8 @@ import { SharedStore, reflectShared, storeShared, type SharedWriter, type Subscr
 import { KubeError } from '../errors.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import { storeKey, type ObjectRef } from '../object-ref.ts';
-import type { Predicate } from '../reflector.ts';
+import { modify, type Predicate } from '../reflector.ts';
+import { dropsManagedFields } from '../kind.ts';
 import type { Store } from '../store.ts';
 import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored } from '../types.ts';
 import { watcher, type WatcherConfig } from '../watcher.ts';
@@ -85,7 +86,7 @@ export type Reconciler<K extends KubeObject> = (obj: Stored<K>, ctx: ReconcileCo
 export type ErrorPolicy<K extends KubeObject> = (error: unknown, obj: Stored<K>, ctx: ReconcileContext & { readonly backoffMs: number }) => Action;
 
 /** Options of a `Controller`. */
-export interface ControllerOptions<K extends KubeObject> {
+export interface ControllerOptions<K extends KubeObject, S extends KubeObject = K> {
   /** Names the controller in logs and metrics (default `<kind>-controller`, lower case). */
   name?: string;
   /** Reconciles running at once, at most (default 8). Never two of the same object. */
@@ -99,15 +100,22 @@ export interface ControllerOptions<K extends KubeObject> {
    * trigger itself forever. Owned and related objects, requeues and retries
    * always pass.
    */
-  predicate?: Predicate<Stored<K>>;
+  predicate?: Predicate<Stored<NoInfer<S>>>;
   /** Delays before retries after errors (default `defaultRateLimiter()`: per object 5 ms → 1,000 s, overall 10/s). */
   rateLimiter?: RateLimiter;
   /** What follows a failed reconcile (default: requeue after the rate limiter's delay). */
-  errorPolicy?: ErrorPolicy<K>;
+  errorPolicy?: ErrorPolicy<NoInfer<S>>;
   /** The primary watch's configuration (selectors, page size, backoff…), when the controller runs it. */
   watcher?: WatcherConfig;
-  /** Use this shared store of the primary kind (which you drive) instead of starting a watch. */
-  store?: SharedStore<K>;
+  /**
+   * What the controller's own watch stores of each primary object, e.g.
+   * `Widget.prune({ metadata: { managedFields: true } })`: reconcile gets
+   * the result. A projection that drops managedFields also has the watch
+   * cut them before parsing.
+   */
+  transform?: (obj: K) => S;
+  /** Use this shared store of the primary kind (which you drive; it may hold pruned objects) instead of starting a watch. */
+  store?: SharedStore<S>;
   /** Where measurements go (default nowhere; see `prometheusMetrics`). */
   metrics?: ControllerMetrics;
   /** Reconcile errors and watch errors are logged here (default `consoleLogger`). */
@@ -167,7 +175,7 @@ interface Input {
   /** Keys of primary objects to reconcile for a change of `obj`. */
   map(obj: Stored<KubeObject>): Iterable<string>;
   reason: ReconcileReason;
-  watch?: { api: ListWatch<KubeObject>; config: WatcherConfig | undefined; writer: SharedWriter<KubeObject> };
+  watch?: { api: ListWatch<KubeObject>; config: WatcherConfig | undefined; writer: SharedWriter<KubeObject>; transform: ((obj: KubeObject) => KubeObject) | undefined };
 }
 
 /**
@@ -182,9 +190,9 @@ interface Input {
  *   return Action.awaitChange();
  * });
  */
-export class Controller<K extends KubeObject> {
+export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /** The store of the primary kind: what `reconcile` is handed objects from. */
-  readonly reader: Store<K>;
+  readonly reader: Store<S>;
   /** The controller's name (logs, metrics). */
   readonly name: string;
   private readonly primary: Input;
@@ -212,7 +220,7 @@ export class Controller<K extends KubeObject> {
    */
   constructor(
     api: ListWatch<K>,
-    private readonly opts: ControllerOptions<K> = {},
+    private readonly opts: ControllerOptions<K, S> = {},
   ) {
     this.name = opts.name ?? `${api.resource.kind.toLowerCase()}-controller`;
     this.clock = opts.clock ?? systemClock;
@@ -220,7 +228,8 @@ export class Controller<K extends KubeObject> {
     this.rateLimiter = opts.rateLimiter ?? defaultRateLimiter(this.clock);
     this.metrics = opts.metrics ?? noMetrics;
     this.logger = opts.logger ?? consoleLogger;
-    const source = this.source<K>(api, opts.store, opts.watcher);
+    const config = opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
+    const source = this.source<S>(api as unknown as ListWatch<S>, opts.store, config, opts.transform as ((obj: KubeObject) => KubeObject) | undefined);
     this.reader = source.reader;
     this.primary = { ...source.input, reason: 'object changed', map: (obj) => [storeKey(obj.metadata.name, obj.metadata.namespace)] };
   }
@@ -283,7 +292,7 @@ export class Controller<K extends KubeObject> {
    * @example
    * const done = ctl.run(reconcile, { signal: AbortSignal.timeout(60_000) });
    */
-  run(reconcile: Reconciler<K>, opts: { signal?: AbortSignal; errorPolicy?: ErrorPolicy<K> } = {}): Promise<void> {
+  run(reconcile: Reconciler<S>, opts: { signal?: AbortSignal; errorPolicy?: ErrorPolicy<S> } = {}): Promise<void> {
     this.mustBeNew('run');
     this.state = 'running';
     const errorPolicy = opts.errorPolicy ?? this.opts.errorPolicy ?? ((_e, _o, ctx) => Action.requeue(ctx.backoffMs));
@@ -367,7 +376,7 @@ export class Controller<K extends KubeObject> {
   }
 
   /** A shared store for `api`: the one given, or a new one whose watch the controller runs. */
-  private source<C extends KubeObject>(api: ListWatch<C>, given: SharedStore<C> | undefined, config: WatcherConfig | undefined) {
+  private source<C extends KubeObject>(api: ListWatch<C>, given: SharedStore<C> | undefined, config: WatcherConfig | undefined, transform?: (obj: KubeObject) => KubeObject) {
     const base = { resource: api.resource, reason: 'object changed' as ReconcileReason, map: () => [] };
     if (given) {
       return { reader: given as SharedStore<C>, input: { ...base, subscribe: () => (given as unknown as SharedStore<KubeObject>).subscribe() } as Input };
@@ -378,19 +387,20 @@ export class Controller<K extends KubeObject> {
       input: {
         ...base,
         subscribe: () => (reader as unknown as SharedStore<KubeObject>).subscribe(),
-        watch: { api: api as ListWatch<KubeObject>, config, writer: writer as unknown as SharedWriter<KubeObject> },
+        watch: { api: api as ListWatch<KubeObject>, config, writer: writer as unknown as SharedWriter<KubeObject>, transform },
       } as Input,
     };
   }
 
   /** Drives a watch the controller owns: applies it to its shared store; counts relists and errors. */
   private async drive(input: Input): Promise<void> {
-    const { api, config, writer } = input.watch!;
+    const { api, config, writer, transform } = input.watch!;
     const signal = config?.signal ? AbortSignal.any([config.signal, this.stopWatches.signal]) : this.stopWatches.signal;
     const logger = config?.logger ?? this.logger;
     let lists = 0;
     try {
-      for await (const e of reflectShared(writer, watcher(api, { logger, ...config, signal }))) {
+      const events = watcher(api, { logger, ...config, signal });
+      for await (const e of reflectShared(writer, transform ? modify(events, transform) : events)) {
         if (e.type === 'Init' && lists++ > 0) this.metrics.watchRelist(api.resource.plural);
         else if (e.type === 'Error') {
           this.metrics.watchError(api.resource.plural);
@@ -409,7 +419,7 @@ export class Controller<K extends KubeObject> {
     this.subscriptions.push(subscription);
     for await (const e of subscription) {
       if (this.state !== 'running') break;
-      const obj = e.object as Stored<K>;
+      const obj = e.object as Stored<S>;
       if (primary) {
         const key = storeKey(obj.metadata.name, obj.metadata.namespace);
         if (e.type === 'Delete') {
@@ -432,7 +442,7 @@ export class Controller<K extends KubeObject> {
     }
   }
 
-  private passes(key: string, obj: Stored<K>): boolean {
+  private passes(key: string, obj: Stored<S>): boolean {
     const predicate = this.opts.predicate;
     if (!predicate) return true;
     const fingerprint = predicate(obj);
@@ -449,7 +459,7 @@ export class Controller<K extends KubeObject> {
   }
 
   /** Takes due keys and starts their reconciles, at most `concurrency` at once (the queue's limit). */
-  private async dispatch(reconcile: Reconciler<K>, errorPolicy: ErrorPolicy<K>): Promise<void> {
+  private async dispatch(reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
     for (let item = await this.queue.take(); item; item = await this.queue.take()) {
       const { key, reason, waitedMs } = item;
       this.metrics.queueWait(waitedMs / 1000);
@@ -463,7 +473,7 @@ export class Controller<K extends KubeObject> {
     }
   }
 
-  private async reconcileOne(key: string, reason: ReconcileReason, reconcile: Reconciler<K>, errorPolicy: ErrorPolicy<K>): Promise<void> {
+  private async reconcileOne(key: string, reason: ReconcileReason, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
     // The latest stored version, read now: never a copy from when the key was queued.
     const obj = this.reader.get(key);
     if (!obj) {
