@@ -29,13 +29,24 @@ export class ExternalRecords {
   /** Called with each Widget just before its record is removed (the tests check it still exists). */
   onRemove: (widget: Stored<Widget>) => Promise<void> | void = () => {};
 
+  /** What happened to each record, by uid: `upsert@<resourceVersion>` and `remove@<resourceVersion>`. */
+  readonly history = new Map<string, string[]>();
+
   upsert(widget: Stored<Widget>, summary: string): void {
     this.records.set(widget.metadata.uid, summary);
+    this.note(widget, 'upsert');
+  }
+
+  private note(widget: Stored<Widget>, what: string): void {
+    const h = this.history.get(widget.metadata.uid) ?? [];
+    h.push(`${what}@${widget.metadata.resourceVersion}${widget.metadata.deletionTimestamp ? ' (deleting)' : ''}`);
+    this.history.set(widget.metadata.uid, h.slice(-10));
   }
 
   async remove(widget: Stored<Widget>): Promise<void> {
     await this.onRemove(widget);
     this.records.delete(widget.metadata.uid);
+    this.note(widget, 'remove');
     this.removals.push(`${widget.metadata.namespace}/${widget.metadata.name}@${widget.metadata.uid}`);
   }
 }

@@ -126,7 +126,12 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
 
 /** Options of `owns`. */
 export interface OwnsOptions<C extends KubeObject> {
-  /** Watch only the children's metadata (default true when the Api offers `metadata()`): owner references are all that is needed. */
+  /**
+   * Watch only the children's metadata (default true when the Api offers
+   * `metadata()`): owner references are all that is needed. Either way, the
+   * store the controller keeps of the children holds only their identity and
+   * owner references, and `metadata.managedFields` is cut before parsing.
+   */
   metadataOnly?: boolean;
   /** Map only through the owner reference marked `controller: true` (default true), as controller-runtime does. */
   controllerOnly?: boolean;
@@ -247,7 +252,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     this.mustBeNew('owns');
     const metadataOnly = opts.metadataOnly ?? api.metadata !== undefined;
     const lw = metadataOnly && api.metadata ? api.metadata() : api;
-    const { input } = this.source<KubeObject>(lw as ListWatch<KubeObject>, opts.store as SharedStore<KubeObject> | undefined, opts.watcher);
+    // Only owner references are needed: the store the controller keeps for them holds nothing else, and managedFields are never parsed.
+    const config = { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true };
+    const { input } = this.source<KubeObject>(lw as ListWatch<KubeObject>, opts.store as SharedStore<KubeObject> | undefined, config, ownersOnly);
     const { group, kind } = this.primary.resource;
     const controllerOnly = opts.controllerOnly ?? true;
     const namespaced = this.primary.resource.namespaced;
@@ -460,7 +467,8 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
 
   /** Takes due keys and starts their reconciles, at most `concurrency` at once (the queue's limit). */
   private async dispatch(reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
-    for (let item = await this.queue.take(); item; item = await this.queue.take()) {
+    // Drain what is due synchronously; wait (one promise) only when nothing is.
+    for (let item = this.queue.poll() ?? (await this.queue.take()); item; item = this.queue.poll() ?? (await this.queue.take())) {
       const { key, reason, waitedMs } = item;
       this.metrics.queueWait(waitedMs / 1000);
       this.metrics.queueDepth(this.queue.depth);
@@ -508,6 +516,12 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     if (action?.type === 'requeue') this.queue.add(key, 'requeue', { delayMs: action.afterMs });
     else if (action?.type !== 'awaitChange') this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`);
   }
+}
+
+/** What `owns()` keeps of a child it watches itself: its identity and owner references. */
+function ownersOnly(obj: KubeObject): KubeObject {
+  const m = obj.metadata ?? {};
+  return { metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, ownerReferences: m.ownerReferences } };
 }
 
 function groupOf(apiVersion: string): string {

@@ -16,8 +16,9 @@
  * Cleanup runs once per object: the `Finalizer` remembers (for `rememberMs`,
  * default ten minutes) the uids it cleaned up, so a reconcile that still sees
  * the old version in the cache — the finalizer's removal not yet watched —
- * retries only the removal. Cleanup must still tolerate a repeat across a
- * restart of the process.
+ * retries only the removal. Likewise a retry that still sees the version it
+ * added the finalizer to goes on to apply instead of adding it again. Cleanup
+ * must still tolerate a repeat across a restart of the process.
  */
 import type { Api } from '../api.ts';
 import { ApiError, KubeError } from '../errors.ts';
@@ -49,6 +50,8 @@ export class FinalizerError extends KubeError {
  */
 export class Finalizer<K extends KubeObject> {
   private readonly cleaned = new Map<string, number>();
+  /** uid → the resourceVersion we added the finalizer on: a copy still at that version is stale, not one without it. */
+  private readonly added = new Map<string, { resourceVersion: string; at: number }>();
   private readonly rememberMs: number;
 
   /** A finalizer named `name` (a qualified name: `domain/purpose`), patched through `api`. */
@@ -69,12 +72,12 @@ export class Finalizer<K extends KubeObject> {
    * object already being deleted without this finalizer: `awaitChange`).
    */
   async run(obj: Stored<K>, handlers: FinalizerHandlers<K>): Promise<Action> {
+    this.forgetOld();
     const meta = obj.metadata;
     const finalizers = meta.finalizers ?? [];
     const index = finalizers.indexOf(this.name);
     if (meta.deletionTimestamp !== undefined) {
       if (index < 0) return Action.awaitChange(); // not ours (any more): nothing to do
-      this.forgetOld();
       let action = Action.awaitChange();
       if (!this.cleaned.has(meta.uid)) {
         action = await handlers.cleanup(obj);
@@ -86,7 +89,7 @@ export class Finalizer<K extends KubeObject> {
       ], 'remove');
       return action;
     }
-    if (index < 0) {
+    if (index < 0 && this.added.get(meta.uid)?.resourceVersion !== meta.resourceVersion) {
       const gone = await this.patch(obj, [
         { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
         finalizers.length === 0
@@ -94,6 +97,7 @@ export class Finalizer<K extends KubeObject> {
           : { op: 'add', path: '/metadata/finalizers/-', value: this.name },
       ], 'add');
       if (gone) return Action.awaitChange(); // deleted before we could hold it: there is nothing to apply or clean up
+      this.added.set(meta.uid, { resourceVersion: meta.resourceVersion, at: Date.now() });
     }
     // Go on in the same reconcile: a finalizer change does not change the generation, so a predicate would hide it.
     return handlers.apply(obj);
@@ -120,5 +124,6 @@ export class Finalizer<K extends KubeObject> {
   private forgetOld(): void {
     const cutoff = Date.now() - this.rememberMs;
     for (const [uid, at] of this.cleaned) if (at < cutoff) this.cleaned.delete(uid);
+    for (const [uid, a] of this.added) if (a.at < cutoff) this.added.delete(uid);
   }
 }

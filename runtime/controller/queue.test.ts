@@ -97,6 +97,20 @@ describe('WorkQueue', () => {
     expect(t.value).toMatchObject({ key: 'a', reason: 'y' });
   });
 
+  it('poll hands out a due key at once, within the same limits as take', () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 1, clock });
+    expect(queue.poll()).toBeUndefined();
+    queue.add('later', 'x', { delayMs: 10 });
+    queue.add('now', 'x');
+    expect(queue.poll()).toMatchObject({ key: 'now' });
+    expect(queue.poll()).toBeUndefined(); // at the concurrency limit
+    queue.done('now');
+    expect(queue.poll()).toBeUndefined(); // 'later' is not due
+    clock.advance(10);
+    expect(queue.poll()).toMatchObject({ key: 'later', waitedMs: 0 });
+  });
+
   it('close resolves a waiting take with undefined, ignores later adds, and still accepts done', async () => {
     const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
     queue.add('a', 'x');

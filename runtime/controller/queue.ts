@@ -162,6 +162,18 @@ export class WorkQueue<R = string> {
     });
   }
 
+  /**
+   * The next due key at once, or `undefined` when none is due, `concurrency`
+   * keys are in flight, a `take` is waiting, or the queue is closed. Lets a
+   * loop drain due keys without a promise per key.
+   */
+  poll(): QueueItem<R> | undefined {
+    if (this.waiter || this.closed || this.inFlightKeys.size >= this.concurrency) return undefined;
+    const top = this.earliest();
+    if (!top || top.due > this.clock.now()) return undefined;
+    return this.hand(top);
+  }
+
   /** Ends the processing of `key`: it may be handed out again, at once if it was added meanwhile. */
   done(key: string): void {
     if (!this.inFlightKeys.delete(key)) return;
@@ -196,13 +208,18 @@ export class WorkQueue<R = string> {
     if (!top) return;
     const now = this.clock.now();
     if (top.due > now) return this.wakeAt(top.due);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter(this.hand(top));
+  }
+
+  /** Moves the heap's top entry in flight. */
+  private hand(top: { key: string }): QueueItem<R> {
     this.heap.pop();
     const entry = this.queued.get(top.key)!;
     this.queued.delete(top.key);
     this.inFlightKeys.add(top.key);
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter({ key: top.key, reason: entry.reason, waitedMs: now - entry.due });
+    return { key: top.key, reason: entry.reason, waitedMs: this.clock.now() - entry.due };
   }
 
   /** The heap's earliest entry that is still current. */

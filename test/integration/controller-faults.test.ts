@@ -63,7 +63,7 @@ async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: (
     const liveUids = new Set(live.map((w) => w.metadata!.uid!));
     for (const uid of uidsSeen()) {
       if (liveUids.has(uid)) continue;
-      expect(records.records.has(uid), `record of deleted ${uid}`).toBe(false);
+      expect(records.records.has(uid), `record of deleted ${uid}: ${records.history.get(uid)?.join(', ')}`).toBe(false);
     }
   }, { timeout: 45_000, interval: 500 });
   const counts = new Map<string, number>();
