@@ -379,7 +379,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   }
 
   private mustBeNew(what: string): void {
-    if (this.state !== 'new') throw new KubeError(`kubereflect: ${this.name}: ${what}() must come before run(), once`);
+    if (this.state !== 'new') throw new KubeError(`kubereflect: ${this.name}: ${what}() is only possible before run() (and run() only once, before shutdown())`);
   }
 
   /** A shared store for `api`: the one given, or a new one whose watch the controller runs. */
