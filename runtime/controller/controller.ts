@@ -208,7 +208,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly fingerprints = new Map<string, { uid: string; fingerprint: string | number }>();
-  private readonly running = new Map<string, Promise<void>>();
+  /** Reconciles started and not finished; `idle` is called when it drops to 0 (for a shutdown waiting on it). */
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
   private readonly stopWatches = new AbortController();
   private readonly abortReconciles = new AbortController();
   private readonly loops: Promise<void>[] = [];
@@ -351,15 +353,15 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     this.shuttingDown = (async () => {
       this.state = 'stopping';
       this.queue.close();
-      const inFlight = [...this.running.values()];
+      const inFlight = this.inFlight;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
-      const settled = inFlight.map((p) => p.then(() => true));
-      const finishedBy = await Promise.race([Promise.all(settled).then(() => 'all' as const), timedOut]);
+      const allDone = this.inFlight === 0 ? Promise.resolve('all' as const) : new Promise<'all'>((resolve) => (this.idle = () => resolve('all')));
+      const finishedBy = await Promise.race([allDone, timedOut]);
       clearTimeout(timer);
       let abandoned = 0;
       if (finishedBy === 'deadline') {
-        abandoned = this.running.size;
+        abandoned = this.inFlight;
         this.abortReconciles.abort(new KubeError(`kubereflect: ${this.name} shut down: the reconcile outlived the ${deadlineMs} ms deadline`));
       }
       this.stopWatches.abort();
@@ -368,7 +370,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       await Promise.all(this.loops);
       this.state = 'stopped';
       this.ended?.();
-      return { finished: inFlight.length - abandoned, abandoned };
+      return { finished: inFlight - abandoned, abandoned };
     })();
     return this.shuttingDown;
   }
@@ -472,12 +474,22 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       const { key, reason, waitedMs } = item;
       this.metrics.queueWait(waitedMs / 1000);
       this.metrics.queueDepth(this.queue.depth);
-      const run = this.reconcileOne(key, reason, reconcile, errorPolicy).finally(() => {
-        this.running.delete(key);
-        this.queue.done(key);
-        this.metrics.queueDepth(this.queue.depth);
-      });
-      this.running.set(key, run);
+      this.inFlight++;
+      void this.runOne(key, reason, reconcile, errorPolicy);
+    }
+  }
+
+  /** One reconcile and its bookkeeping; never rejects. */
+  private async runOne(key: string, reason: ReconcileReason, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
+    try {
+      await this.reconcileOne(key, reason, reconcile, errorPolicy);
+    } catch (err) {
+      // reconcileOne catches what reconcile and the error policy throw: this is a bug (a metrics or logger call threw).
+      this.logger.error(`${this.name}: internal error while reconciling ${key}: ${(err as Error)?.message ?? String(err)}`);
+    } finally {
+      this.queue.done(key);
+      this.metrics.queueDepth(this.queue.depth);
+      if (--this.inFlight === 0) this.idle?.();
     }
   }
 
