@@ -6,17 +6,19 @@
  * created, changed and deleted. Once the faults stop, every live Widget
  * converges (its ConfigMap from its spec, observedGeneration, Ready) and
  * every deleted one is gone with its external record removed exactly once.
+ * And a controller whose watch etcd compaction expires relists (410) and
+ * reconciles every object at its latest version.
  * Needs the local control plane (proxies to it, a second apiserver on its etcd).
  */
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { sleep } from '../../runtime/backoff.ts';
 import type { Client } from '../../runtime/client.ts';
-import { exponentialBackoff, type KubeObject, type Logger } from '../../runtime/index.ts';
+import { Action, Api, Controller, exponentialBackoff, type ControllerMetrics, type KubeObject, type Logger, type ResourceDescriptor } from '../../runtime/index.ts';
 import { Widget } from '../../examples/generated/demo.kubereflect.dev/v1/widget.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
 import { ExternalRecords, FINALIZER, configMapName, widgetOperator } from '../../examples/support/widget-operator.ts';
-import { startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
+import { compactEtcd, startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
 import { Churn } from '../faults/churn.ts';
 import { killApiserverOnPort, openClient } from '../faults/harness.ts';
 import { Lab } from '../faults/lab.ts';
@@ -71,8 +73,8 @@ async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: (
   expect([...counts.values()].every((n) => n === 1), JSON.stringify(records.removals)).toBe(true);
 }
 
-describe('the example operator under faults', () => {
-  it('converges after connection cuts on its watches and its writes', async () => {
+describe('the controller under faults', () => {
+  it('the example operator converges after connection cuts on its watches and its writes', async () => {
     const ns = await lab.namespace('ctl-cuts');
     const proxy = await lab.proxy();
     let cutting = true;
@@ -105,6 +107,49 @@ describe('the example operator under faults', () => {
     op.recorder.close();
   }, 120_000);
 
+  it('a controller over PodTemplates (not in the watch cache) relists after etcd compaction expires its watch, and reconciles every object at its latest version', async () => {
+    const ns = await lab.namespace('ctl-compact');
+    const templates: ResourceDescriptor = { group: '', version: 'v1', kind: 'PodTemplate', plural: 'podtemplates', namespaced: true };
+    const template = (name: string) => ({ metadata: { name }, template: { spec: { containers: [{ name: 'c', image: 'busybox' }] } } }) as KubeObject;
+    const truth = new Api<KubeObject>(lab.admin, templates, ns);
+    for (let i = 0; i < 20; i++) await truth.create(template(`seed-${i}`));
+    const proxy = await lab.proxy();
+    const api = new Api<KubeObject>(openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 }), templates, ns);
+    let relists = 0;
+    const metrics: ControllerMetrics = { reconciled: () => {}, queueWait: () => {}, queueDepth: () => {}, watchError: () => {}, watchRelist: () => void relists++ };
+    const lastSeen = new Map<string, string>();
+    const logger = capture();
+    const ctl = new Controller(api, { metrics, logger, watcher: { ...fast, pageSize: 10 } });
+    const running = ctl.run((t) => (lastSeen.set(t.metadata.name, t.metadata.resourceVersion), Action.awaitChange()));
+    const churn = new Churn(truth, {
+      perSecond: 30, target: 40, prefix: 'tpl', make: (name) => template(name),
+      update: (a, name, n) => a.patch(name, { type: 'merge', body: { metadata: { annotations: { n: String(n) } } } }),
+    }).start();
+    try {
+      await vi.waitFor(() => expect(lastSeen.size).toBeGreaterThanOrEqual(20), { timeout: 20_000, interval: 100 });
+      await sleep(1_000);
+      await proxy.stallOpenWatches(); // the open watch goes silent while the churn goes on
+      await sleep(500);
+      const other = new Api<KubeObject>(lab.admin, templates, await lab.namespace('ctl-compact-bump'));
+      await other.create(template('bump-1'));
+      await other.create(template('bump-2'));
+      await compactEtcd(lab.plane);
+      proxy.cutAll(); // the re-watch from the silenced position gets 410: relist
+      await vi.waitFor(() => expect(relists).toBeGreaterThan(0), { timeout: 20_000, interval: 100 });
+      await sleep(1_000);
+    } finally {
+      await churn.stop();
+    }
+    await vi.waitFor(async () => {
+      const live = (await truth.list()).items;
+      for (const t of live) expect(lastSeen.get(t.metadata!.name!), t.metadata!.name).toBe(t.metadata!.resourceVersion);
+    }, { timeout: 30_000, interval: 250 });
+    console.info(JSON.stringify({ churn: churn.stats, relists, ...ctl.stats() }));
+    expect(logger.lines.some((l) => /expired|too old|410/i.test(l)), logger.lines.join('\n')).toBe(true);
+    await ctl.shutdown();
+    await running;
+  }, 120_000);
+
   describe('with a second kube-apiserver', () => {
     let extra: ExtraApiserver;
     beforeAll(async () => {
@@ -112,7 +157,7 @@ describe('the example operator under faults', () => {
     }, 60_000);
     afterAll(() => extra?.stop());
 
-    it('converges after its kube-apiserver is SIGKILLed and restarted', async () => {
+    it('the example operator converges after its kube-apiserver is SIGKILLed and restarted', async () => {
       const ns = await lab.namespace('ctl-restart');
       const client = openClient(extra.kubeconfig, 'admin', { requestTimeoutMs: 5_000 });
       const records = new ExternalRecords();
