@@ -40,10 +40,10 @@ export type {
 } from './kind.ts';
 export { allNamespaces, isObj, own, put, planPrune, planKeep, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';
 // The controller (runtime/controller/, guide: docs/controller.md).
-export type {
-  ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy, ControllerOptions, OwnsOptions, WatchesOptions, Target, ControllerStats, ShutdownReport,
-} from './controller/controller.ts';
-export { Controller, Action } from './controller/controller.ts';
+export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
+export { Action } from './controller/reconcile.ts';
+export type { ControllerOptions, OwnsOptions, WatchesOptions, Target, ControllerStats, ShutdownReport } from './controller/options.ts';
+export { Controller } from './controller/controller.ts';
 export type { Clock } from './controller/clock.ts';
 export type { RateLimiter, ExponentialRateLimiterOptions, BucketRateLimiterOptions } from './controller/rate-limit.ts';
 export { exponentialRateLimiter, bucketRateLimiter, maxOfRateLimiters, defaultRateLimiter } from './controller/rate-limit.ts';

@@ -23,7 +23,7 @@
 import type { Api } from '../api.ts';
 import { ApiError, KubeError } from '../errors.ts';
 import type { KubeObject, Stored } from '../types.ts';
-import { Action } from './controller.ts';
+import { Action } from './reconcile.ts';
 
 /** What `Finalizer.run` calls. */
 export interface FinalizerHandlers<K extends KubeObject> {
