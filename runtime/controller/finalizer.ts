@@ -53,6 +53,7 @@ export class Finalizer<K extends KubeObject> {
   /** uid → the resourceVersion we added the finalizer on: a copy still at that version is stale, not one without it. */
   private readonly added = new Map<string, { resourceVersion: string; at: number }>();
   private readonly rememberMs: number;
+  private lastSweep = Date.now();
 
   /** A finalizer named `name` (a qualified name: `domain/purpose`), patched through `api`. */
   constructor(
@@ -76,6 +77,7 @@ export class Finalizer<K extends KubeObject> {
     const meta = obj.metadata;
     const finalizers = meta.finalizers ?? [];
     const index = finalizers.indexOf(this.name);
+    if (index >= 0) this.added.delete(meta.uid); // the cache has caught up with our add
     if (meta.deletionTimestamp !== undefined) {
       if (index < 0) return Action.awaitChange(); // not ours (any more): nothing to do
       let action = Action.awaitChange();
@@ -121,8 +123,12 @@ export class Finalizer<K extends KubeObject> {
     }
   }
 
+  /** Forgets entries older than `rememberMs`; sweeps at most once a minute, so a reconcile costs O(1) here. */
   private forgetOld(): void {
-    const cutoff = Date.now() - this.rememberMs;
+    const now = Date.now();
+    if (now - this.lastSweep < Math.min(60_000, this.rememberMs)) return;
+    this.lastSweep = now;
+    const cutoff = now - this.rememberMs;
     for (const [uid, at] of this.cleaned) if (at < cutoff) this.cleaned.delete(uid);
     for (const [uid, a] of this.added) if (a.at < cutoff) this.added.delete(uid);
   }
