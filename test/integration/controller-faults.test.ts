@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { sleep } from '../../runtime/backoff.ts';
 import type { Client } from '../../runtime/client.ts';
-import { Action, Api, Controller, exponentialBackoff, type ControllerMetrics, type KubeObject, type Logger, type ResourceDescriptor } from '../../runtime/index.ts';
+import { Action, Api, Controller, exponentialBackoff, type ControllerMetrics, type KubeObject, type Logger, type ReconcileContext, type ResourceDescriptor, type Stored } from '../../runtime/index.ts';
 import { Widget } from '../../examples/generated/demo.kubereflect.dev/v1/widget.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
 import { ExternalRecords, FINALIZER, configMapName, widgetOperator } from '../../examples/support/widget-operator.ts';
@@ -47,6 +47,25 @@ function widgetChurn(ns: string): Churn {
   });
 }
 
+/** Per uid, what each reconcile saw and how it ended: printed when a deleted Widget's record is left behind. */
+const traces = new Map<string, string[]>();
+function traced(op: ReturnType<typeof widgetOperator>, uids: Set<string>) {
+  return async (w: Stored<Widget>, ctx: ReconcileContext) => {
+    uids.add(w.metadata.uid);
+    const t = traces.get(w.metadata.uid) ?? [];
+    traces.set(w.metadata.uid, t);
+    const seen = `rv ${w.metadata.resourceVersion} [${(w.metadata.finalizers ?? []).join(',')}]${w.metadata.deletionTimestamp ? ' deleting' : ''} (${ctx.reason})`;
+    try {
+      const action = await op.reconcile(w, ctx);
+      t.push(`${seen} → ok`);
+      return action;
+    } catch (err) {
+      t.push(`${seen} → ${(err as Error).message.slice(0, 120)}`);
+      throw err;
+    }
+  };
+}
+
 /** Every live Widget is in line; every deleted one is gone, its record removed exactly once. */
 async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: () => Set<string>): Promise<void> {
   const widgets = Widget.api(lab.admin, ns);
@@ -65,7 +84,7 @@ async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: (
     const liveUids = new Set(live.map((w) => w.metadata!.uid!));
     for (const uid of uidsSeen()) {
       if (liveUids.has(uid)) continue;
-      expect(records.records.has(uid), `record of deleted ${uid}: ${records.history.get(uid)?.join(', ')}`).toBe(false);
+      expect(records.records.has(uid), `record of deleted ${uid}: ${records.history.get(uid)?.join(', ')}; reconciles: ${traces.get(uid)?.join('; ')}`).toBe(false);
     }
   }, { timeout: 45_000, interval: 500 });
   const counts = new Map<string, number>();
@@ -85,7 +104,7 @@ describe('the controller under faults', () => {
     const uids = new Set<string>();
     const logger = capture();
     const op = widgetOperator(client, ns, { records, logger, watcher: fast });
-    const running = op.controller.run((w, ctx) => (uids.add(w.metadata.uid), op.reconcile(w, ctx)));
+    const running = op.controller.run(traced(op, uids));
     const churn = widgetChurn(ns).start();
     try {
       await sleep(8_000);
@@ -164,7 +183,7 @@ describe('the controller under faults', () => {
       const uids = new Set<string>();
       const logger = capture();
       const op = widgetOperator(client, ns, { records, logger, watcher: fast });
-      const running = op.controller.run((w, ctx) => (uids.add(w.metadata.uid), op.reconcile(w, ctx)));
+      const running = op.controller.run(traced(op, uids));
       const churn = widgetChurn(ns).start();
       try {
         await sleep(2_000);
