@@ -2,8 +2,11 @@
  * The demo (`npm start`): brings up the local control plane (or reuses it),
  * applies the sample Widget CRD, regenerates its types with the CLI into a
  * temp folder, and runs typed reflectors — Pods pruned, Widgets whole — while
- * a churn driver creates, updates and deletes objects. A live view shows what
- * each store holds, events per second, relists, the last error and the heap.
+ * a churn driver creates, updates and deletes objects, and the example
+ * operator (`examples/support/widget-operator.ts`) reconciles the Widgets. A
+ * live view shows what each store holds, events per second, relists, the last
+ * error and the heap, and the operator's reconciles per second, queue depth
+ * and last error.
  *
  *   npm start                         the local control plane, with churn
  *   npm start -- --context NAME       your cluster, read-only: pods (pruned) and nodes (metadata only)
@@ -16,9 +19,10 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Node } from '../generated/core/v1/node.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
-import { allNamespaces } from '../runtime/index.ts';
-import type { KubeObject, WatcherEvent } from '../runtime/index.ts';
+import { allNamespaces, silentLogger } from '../runtime/index.ts';
+import type { Client, KubeObject, WatcherEvent } from '../runtime/index.ts';
 import { startChurn, type ChurnTarget } from './support/churn.ts';
+import { widgetOperator } from './support/widget-operator.ts';
 import { connect, freshNamespace, parseArgs, untilDone } from './support/cluster.ts';
 import { applyWidgetCrd, samplePod } from './support/seed.ts';
 import { newStats, type StreamStats } from './support/stats.ts';
@@ -51,6 +55,28 @@ async function regenerateWidget(): Promise<{ module: WidgetModule; summary: stri
   return { module, summary: stdout.trim().replace(/^kubereflect: /, ''), cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
 
+/** Runs the example operator on the demo's Widgets; `line()` is its row of the live view. */
+function runOperator(client: Client, namespace: string): { line: () => string; stop: () => Promise<void> } {
+  // Its own warnings (a conflict with the churn, retried) would scroll the view: the view shows the last error instead.
+  const op = widgetOperator(client, namespace, { logger: silentLogger });
+  const running = op.controller.run(op.reconcile);
+  let last = { reconciles: 0, at: Date.now() };
+  return {
+    line() {
+      const s = op.controller.stats();
+      const now = Date.now();
+      const rate = (s.reconciles - last.reconciles) / Math.max(0.001, (now - last.at) / 1000);
+      last = { reconciles: s.reconciles, at: now };
+      return `operator: ${s.reconciles} reconciles (${rate.toFixed(1)}/s), queue depth ${s.queueDepth}, in flight ${s.inFlight}, ${s.failures} failed; last error: ${s.lastError ? s.lastError.message.slice(0, 70) : '-'}`;
+    },
+    async stop() {
+      await op.controller.shutdown({ deadlineMs: 5_000 });
+      await running;
+      op.recorder.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs();
   const { client, local, close } = await connect(args);
@@ -65,6 +91,7 @@ async function main(): Promise<void> {
   };
 
   let churn: ReturnType<typeof startChurn> | undefined;
+  let operator: { line: () => string; stop: () => Promise<void> } | undefined;
   let cleanup = () => {};
   let where: string;
   if (local) {
@@ -94,19 +121,22 @@ async function main(): Promise<void> {
       },
     ];
     churn = startChurn(targets, { intervalMs: 100, population: 25 });
+    operator = runOperator(client, namespace);
   } else {
     where = `context ${args.context} (${client.server}), read-only`;
     watch('pods (pruned)', Pod.cache(Pod.api(client, allNamespaces), { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }));
     watch('nodes (metadata only)', Node.metadataCache(Node.api(client)));
   }
 
-  const footer = () => (churn
-    ? `churn: ${churn.stats.creates} creates, ${churn.stats.updates} updates, ${churn.stats.deletes} deletes, ${churn.stats.failures} failures${churn.stats.lastFailure ? ` (last: ${churn.stats.lastFailure.slice(0, 60)})` : ''}`
-    : '');
+  const footer = () => [
+    churn ? `churn: ${churn.stats.creates} creates, ${churn.stats.updates} updates, ${churn.stats.deletes} deletes, ${churn.stats.failures} failures${churn.stats.lastFailure ? ` (last: ${churn.stats.lastFailure.slice(0, 60)})` : ''}` : '',
+    operator?.line() ?? '',
+  ].filter(Boolean).join('\n');
   const view = new LiveView(`kubereflect demo — ${where}`, watched, footer);
   view.start();
   await untilDone(args.once ? { ...args, once: false, seconds: 5 } : args);
   await churn?.stop();
+  await operator?.stop();
   for (const stop of stops) stop();
   await Promise.all(runs);
   view.stop();

@@ -244,7 +244,8 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       stripManagedFields: cfg.stripManagedFields,
       signal: ctx.signal,
     });
-    const emit: WatcherEvent<K>[] = page.items.map((object) => ({ type: 'InitApply', object }));
+    // An empty PartialObjectMetadataList comes as `"items": null` (a nil Go slice).
+    const emit: WatcherEvent<K>[] = (page.items ?? []).map((object) => ({ type: 'InitApply', object }));
     const next = page.metadata?.continue;
     if (next) return { emit, next: { phase: 'InitPage', continueToken: next }, progress: true };
     const rv = page.metadata?.resourceVersion;

@@ -18,6 +18,15 @@ const expectations: Record<string, RegExp[]> = {
   'prune-and-keep': [/full: +\d+ bytes for 3 pods/, /pruned: +\d+ bytes/, /a kept pod: \{"metadata":\{"name":"web-0","namespace":"prune-\w+","resourceVersion":"\d+","uid":"[\w-]+"\},"spec":\{\},"status":\{"phase":"Pending"\}\}/],
   'shared-stream': [/auditor: late-arrival has 2 containers/, /auditor saw 3 objects, counter saw 3; store holds 3/],
   'wait-for-condition': [/slowpoke is Ready/],
+  operator: [
+    /gear: ConfigMap gear-widget \{color=red, parts=12xtooth, replicas=1, size=3\}, Ready at generation 1/,
+    /gear updated: ConfigMap gear-widget \{color=green, parts=12xtooth, replicas=1, size=4\}, Ready at generation 2/,
+    /sprocket-widget deleted → re-created by the operator/,
+    /cog deleted: cleanup ran once, the Widget is gone, 2 external records left/,
+    /GET \/metrics → kubereflect_controller_reconciles_total\{controller="widget-operator",result="success"\} \d+/,
+    /events: ConfigMapCreated ×3, ConfigMapUpdated ×1, ExternalRecordRemoved ×1/,
+    /stopped: 0 reconciles abandoned, \d+ reconciles in all, 0 failed/,
+  ],
   'http-server': [/GET \/healthz → \{"ready":true,"objects":3\}; GET \/pods → 3 pods: web-0, web-1, web-2/],
 };
 
@@ -29,7 +38,7 @@ describe.concurrent('examples', () => {
     }, 90_000);
   }
 
-  it('the demo (npm start) regenerates the Widget types, follows both stores under churn, and stops by itself', async () => {
+  it('the demo (npm start) regenerates the Widget types, follows both stores under churn, runs the operator, and stops by itself', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'demo.ts'), '--seconds', '6'], { cwd: repo, timeout: 120_000 });
     expect(stdout).toMatch(/generated the Widget types with the CLI: 1 kinds? in \d+ files/);
     const frames = stdout.split('\n\n').filter((f) => f.includes('pods (pruned)'));
@@ -41,12 +50,15 @@ describe.concurrent('examples', () => {
       expect([relists, errors], label).toEqual([0, 0]);
     }
     expect(last).toMatch(/churn: [1-9]\d* creates, \d+ updates, \d+ deletes, 0 failures/);
+    // The example operator reconciles the churned Widgets: a row with its rate, queue depth and last error.
+    expect(last).toMatch(/operator: [1-9]\d* reconciles \([\d.]+\/s\), queue depth \d+, in flight \d+, \d+ failed; last error: /);
+    expect(frames.some((f) => /operator: \d+ reconciles \((?!0\.0\/s)[\d.]+\/s\)/.test(f))).toBe(true);
     expect(stdout).toContain('stopped: every watch closed');
   }, 150_000);
 
   it('lists the examples when the name is unknown', async () => {
     const err = (await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), 'nope'], { cwd: repo }).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(2);
-    expect(err.stderr).toContain('examples: crd-reflector, http-server, metadata-only, node-reflector, pod-reflector, prune-and-keep, shared-stream, wait-for-condition');
+    expect(err.stderr).toContain('examples: crd-reflector, http-server, metadata-only, node-reflector, operator, pod-reflector, prune-and-keep, shared-stream, wait-for-condition');
   });
 });

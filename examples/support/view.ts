@@ -10,7 +10,7 @@ export interface Watched {
   size: () => number;
 }
 
-/** Redraws a table of the watched stores every `intervalMs`. */
+/** Redraws a table of the watched stores every `intervalMs`, with footer lines below it. */
 export class LiveView {
   private timer: NodeJS.Timeout | undefined;
   private lastEvents = new Map<string, number>();
@@ -50,7 +50,7 @@ export class LiveView {
       `${this.title}   heap used ${heapMb} MiB`,
       `${'store'.padEnd(26)} ${'objects'.padStart(7)} ${'events/s'.padStart(9)} ${'relists'.padStart(8)} ${'errors'.padStart(7)}  last error`,
       ...rows,
-      this.footer(),
+      ...this.footer().split('\n'),
     ];
     if (this.out.isTTY) {
       if (this.drawnLines > 0) this.out.write(`\x1b[${this.drawnLines}A`);

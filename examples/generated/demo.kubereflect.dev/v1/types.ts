@@ -37,12 +37,23 @@ export interface WidgetSpecParts {
 export interface WidgetStatus {
   replicas?: number;
   phase?: string;
+  /**
+   * The generation of the spec the status describes.
+   *
+   * Format: `int64`.
+   */
+  observedGeneration?: number;
   conditions?: WidgetStatusConditions[];
 }
 
 export interface WidgetStatusConditions {
   type: string;
   status: string;
+  reason?: string;
   message?: string;
+  /** Format: `date-time`. */
+  lastTransitionTime?: string;
+  /** Format: `int64`. */
+  observedGeneration?: number;
 }
 

@@ -1,0 +1,70 @@
+/** The pure helpers: conditions, owner references, and the prom-client adapter (with the real prom-client). */
+import * as prom from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { findCondition, sameConditions, setCondition } from './conditions.ts';
+import { prometheusMetrics } from './metrics.ts';
+import { isControlledBy, ownerReference } from './owner.ts';
+
+describe('conditions', () => {
+  const t0 = new Date('2026-01-01T00:00:00.123Z');
+  const t1 = new Date('2026-01-02T00:00:00Z');
+
+  it('adds a condition with the transition time; a rewrite with the same status keeps it, a new status moves it', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'Pending', observedGeneration: 1 }, t0);
+    expect(first).toEqual([{ type: 'Ready', status: 'False', reason: 'Pending', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' }]);
+    const same = setCondition(first, { type: 'Ready', status: 'False', reason: 'StillPending', message: 'waiting', observedGeneration: 2 }, t1);
+    expect(same[0]).toMatchObject({ reason: 'StillPending', message: 'waiting', observedGeneration: 2, lastTransitionTime: '2026-01-01T00:00:00Z' });
+    const flipped = setCondition(same, { type: 'Ready', status: 'True', reason: 'Done', observedGeneration: 2 }, t1);
+    expect(flipped[0]).toEqual({ type: 'Ready', status: 'True', reason: 'Done', observedGeneration: 2, lastTransitionTime: '2026-01-02T00:00:00Z' });
+    expect(first[0]!.status).toBe('False'); // inputs are not changed
+  });
+
+  it('keeps the other conditions and their order; finds by type; compares ignoring order', () => {
+    const list = setCondition(setCondition(undefined, { type: 'A', status: 'True' }, t0), { type: 'B', status: 'False' }, t0);
+    const updated = setCondition(list, { type: 'A', status: 'False' }, t1);
+    expect(updated.map((c) => c.type)).toEqual(['A', 'B']);
+    expect(findCondition(updated, 'B')?.status).toBe('False');
+    expect(findCondition(updated, 'C')).toBeUndefined();
+    expect(sameConditions(list, [...list].reverse())).toBe(true);
+    expect(sameConditions(list, updated)).toBe(false);
+    expect(sameConditions(undefined, [])).toBe(true);
+  });
+});
+
+describe('owner references', () => {
+  const kind = { resource: { group: 'demo.kubereflect.dev', version: 'v1', kind: 'Widget' } };
+  it('builds a controlling, deletion-blocking reference and recognises it', () => {
+    const owner = { metadata: { name: 'gear', uid: 'u-1' } };
+    const ref = ownerReference(kind, owner);
+    expect(ref).toEqual({ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', name: 'gear', uid: 'u-1', controller: true, blockOwnerDeletion: true });
+    expect(ownerReference({ resource: { group: '', version: 'v1', kind: 'ConfigMap' } }, owner, { controller: false }).apiVersion).toBe('v1');
+    expect(isControlledBy({ metadata: { ownerReferences: [ref] } }, owner)).toBe(true);
+    expect(isControlledBy({ metadata: { ownerReferences: [{ ...ref, controller: false }] } }, owner)).toBe(false);
+    expect(isControlledBy({ metadata: { ownerReferences: [ref] } }, { metadata: { uid: 'u-2' } })).toBe(false);
+    expect(() => ownerReference(kind, { metadata: { name: 'gear' } })).toThrow(/name and uid/);
+  });
+});
+
+describe('prometheusMetrics', () => {
+  it('records into prom-client, and two controllers share one registry told apart by label', async () => {
+    const registry = new prom.Registry();
+    const a = prometheusMetrics(prom, { controller: 'a', registry });
+    const b = prometheusMetrics(prom, { controller: 'b', registry });
+    a.reconciled('success', 0.02);
+    a.reconciled('error', 0.5);
+    b.reconciled('success', 0.01);
+    a.queueDepth(7);
+    a.queueWait(0.003);
+    a.watchRelist('configmaps');
+    a.watchError('configmaps');
+    const text = await registry.metrics();
+    expect(text).toContain('kubereflect_controller_reconciles_total{controller="a",result="success"} 1');
+    expect(text).toContain('kubereflect_controller_reconciles_total{controller="a",result="error"} 1');
+    expect(text).toContain('kubereflect_controller_reconciles_total{controller="b",result="success"} 1');
+    expect(text).toContain('kubereflect_controller_queue_depth{controller="a"} 7');
+    expect(text).toContain('kubereflect_controller_reconcile_duration_seconds_count{controller="a"} 2');
+    expect(text).toContain('kubereflect_controller_queue_wait_seconds_count{controller="a"} 1');
+    expect(text).toContain('kubereflect_controller_watch_relists_total{controller="a",resource="configmaps"} 1');
+    expect(text).toContain('kubereflect_controller_watch_errors_total{controller="a",resource="configmaps"} 1');
+  });
+});

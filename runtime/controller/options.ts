@@ -1,0 +1,104 @@
+/**
+ * How a `Controller` is configured and what it reports: its options, those
+ * of `owns()` and `watches()`, the objects `reconcile()` can name, its
+ * running counts and the report of a shutdown.
+ */
+import type { SharedStore } from '../dispatcher.ts';
+import type { Logger } from '../logger.ts';
+import type { ObjectRef } from '../object-ref.ts';
+import type { Predicate } from '../reflector.ts';
+import type { KubeObject, PartialObjectMeta, Stored } from '../types.ts';
+import type { WatcherConfig } from '../watcher.ts';
+import type { Clock } from './clock.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import type { ErrorPolicy } from './reconcile.ts';
+
+/** Options of a `Controller`. */
+export interface ControllerOptions<K extends KubeObject, S extends KubeObject = K> {
+  /** Names the controller in logs and metrics (default `<kind>-controller`, lower case). */
+  name?: string;
+  /** Reconciles running at once, at most (default 8). Never two of the same object. */
+  concurrency?: number;
+  /** Quiet period: a change is reconciled once the object has had no other change for this long, ms (default 0). */
+  debounceMs?: number;
+  /**
+   * Only changes of the primary object for which this fingerprint differs
+   * from the last one seen for it are reconciled. `predicates.generation`
+   * skips status-only updates, so a reconcile that writes status does not
+   * trigger itself forever. Owned and related objects, requeues and retries
+   * always pass.
+   */
+  predicate?: Predicate<Stored<NoInfer<S>>>;
+  /** Delays before retries after errors (default `defaultRateLimiter()`: per object 5 ms → 1,000 s, overall 10/s). */
+  rateLimiter?: RateLimiter;
+  /** What follows a failed reconcile (default: requeue after the rate limiter's delay). */
+  errorPolicy?: ErrorPolicy<NoInfer<S>>;
+  /** The primary watch's configuration (selectors, page size, backoff…), when the controller runs it. */
+  watcher?: WatcherConfig;
+  /**
+   * What the controller's own watch stores of each primary object, e.g.
+   * `Widget.prune({ metadata: { managedFields: true } })`: reconcile gets
+   * the result. A projection that drops managedFields also has the watch
+   * cut them before parsing.
+   */
+  transform?: (obj: K) => S;
+  /** Use this shared store of the primary kind (which you drive; it may hold pruned objects) instead of starting a watch. */
+  store?: SharedStore<S>;
+  /** Where measurements go (default nowhere; see `prometheusMetrics`). */
+  metrics?: ControllerMetrics;
+  /** Reconcile errors and watch errors are logged here (default `consoleLogger`). */
+  logger?: Logger;
+  /** Time source of the queue and the default rate limiter. */
+  clock?: Clock;
+}
+
+/** Options of `owns`. */
+export interface OwnsOptions<C extends KubeObject> {
+  /**
+   * Watch only the children's metadata (default true when the Api offers
+   * `metadata()`): owner references are all that is needed. Either way, the
+   * store the controller keeps of the children holds only their identity and
+   * owner references, and `metadata.managedFields` is cut before parsing.
+   */
+  metadataOnly?: boolean;
+  /** Map only through the owner reference marked `controller: true` (default true), as controller-runtime does. */
+  controllerOnly?: boolean;
+  /** The child watch's configuration, when the controller runs it. */
+  watcher?: WatcherConfig;
+  /** Use this shared store of the children (which you drive) instead of starting a watch. */
+  store?: SharedStore<C> | SharedStore<PartialObjectMeta<C>>;
+}
+
+/** Options of `watches`. */
+export interface WatchesOptions<C extends KubeObject> {
+  /** The watch's configuration, when the controller runs it. */
+  watcher?: WatcherConfig;
+  /** Use this shared store (which you drive) instead of starting a watch. */
+  store?: SharedStore<C>;
+}
+
+/** Names an object of the primary kind: a reference, `{ name, namespace }`, or a store key. */
+export type Target = ObjectRef<KubeObject> | { readonly name: string; readonly namespace?: string | undefined } | string;
+
+/** Running counts, for a status page or a live view. */
+export interface ControllerStats {
+  /** Reconciles ended, successful or not. */
+  readonly reconciles: number;
+  /** Reconciles that threw. */
+  readonly failures: number;
+  /** Keys waiting. */
+  readonly queueDepth: number;
+  /** Reconciles running. */
+  readonly inFlight: number;
+  /** The last reconcile error: the object's key, the message, and when (ms since the epoch). */
+  readonly lastError: { readonly key: string; readonly message: string; readonly at: number } | undefined;
+}
+
+/** What `shutdown` reports. */
+export interface ShutdownReport {
+  /** Reconciles that were running when shutdown began and finished before the deadline. */
+  readonly finished: number;
+  /** Reconciles still running at the deadline: their signal was aborted and they were not waited for further. */
+  readonly abandoned: number;
+}

@@ -1,0 +1,222 @@
+/**
+ * The work queue and the rate limiters, driven by a hand-moved clock (a
+ * fake: both are pure logic over time).
+ */
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../test/support/fake-clock.ts';
+import { WorkQueue, type QueueItem } from './queue.ts';
+import { bucketRateLimiter, defaultRateLimiter, exponentialRateLimiter } from './rate-limit.ts';
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Starts a take and reports whether (and with what) it resolved. */
+function taking<R>(queue: WorkQueue<R>) {
+  let got: QueueItem<R> | undefined | 'pending' = 'pending';
+  const p = queue.take().then((item) => (got = item));
+  return { get value() { return got; }, promise: p };
+}
+
+describe('WorkQueue', () => {
+  it('merges repeats of a queued key into one item, keeping the first reason', async () => {
+    const queue = new WorkQueue<string>({ concurrency: 4, clock: new FakeClock() });
+    queue.add('a', 'first');
+    queue.add('a', 'second');
+    queue.add('b', 'b');
+    expect(queue.depth).toBe(2);
+    expect((await queue.take())?.reason).toBe('first');
+    expect((await queue.take())?.key).toBe('b');
+    const next = taking(queue);
+    await flush();
+    expect(next.value).toBe('pending');
+  });
+
+  it('never hands out a key that is in flight; an add meanwhile comes back after done', async () => {
+    const queue = new WorkQueue<string>({ concurrency: 4, clock: new FakeClock() });
+    queue.add('a', 'one');
+    const first = await queue.take();
+    queue.add('a', 'changed while running');
+    queue.add('a', 'again');
+    const next = taking(queue);
+    await flush();
+    expect(next.value).toBe('pending');
+    expect(queue.depth).toBe(1);
+    queue.done(first!.key);
+    await next.promise;
+    expect(next.value).toMatchObject({ key: 'a', reason: 'changed while running' });
+  });
+
+  it('hands out at most `concurrency` keys at once', async () => {
+    const queue = new WorkQueue<string>({ concurrency: 2, clock: new FakeClock() });
+    for (const k of ['a', 'b', 'c']) queue.add(k, 'x');
+    const a = await queue.take();
+    await queue.take();
+    const third = taking(queue);
+    await flush();
+    expect(third.value).toBe('pending');
+    expect(queue.inFlight).toBe(2);
+    queue.done(a!.key);
+    await third.promise;
+    expect(third.value).toMatchObject({ key: 'c' });
+  });
+
+  it('hands out delayed keys when they fall due, earliest first, and the earlier due time wins a merge', async () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 4, clock });
+    queue.add('late', 'x', { delayMs: 300 });
+    queue.add('soon', 'x', { delayMs: 100 });
+    queue.add('late', 'sooner', { delayMs: 50 });
+    queue.add('soon', 'later', { delayMs: 1000 }); // merges into the earlier due time
+    const t1 = taking(queue);
+    await flush();
+    expect(t1.value).toBe('pending');
+    clock.advance(49);
+    await flush();
+    expect(t1.value).toBe('pending');
+    clock.advance(1);
+    await t1.promise;
+    expect(t1.value).toMatchObject({ key: 'late', reason: 'sooner', waitedMs: 0 });
+    clock.advance(60); // 'soon' fell due at 100; nobody was taking until 110
+    const t2 = taking(queue);
+    await t2.promise;
+    expect(t2.value).toMatchObject({ key: 'soon', reason: 'x', waitedMs: 10 });
+    expect(queue.depth).toBe(0);
+  });
+
+  it('a debounced add restarts the quiet period', async () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 1, clock });
+    queue.add('a', 'x', { delayMs: 100, debounce: true });
+    const t = taking(queue);
+    clock.advance(80);
+    queue.add('a', 'y', { delayMs: 100, debounce: true });
+    clock.advance(80);
+    await flush();
+    expect(t.value).toBe('pending');
+    clock.advance(20);
+    await t.promise;
+    expect(t.value).toMatchObject({ key: 'a', reason: 'y' });
+  });
+
+  it('poll hands out a due key at once, within the same limits as take', () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 1, clock });
+    expect(queue.poll()).toBeUndefined();
+    queue.add('later', 'x', { delayMs: 10 });
+    queue.add('now', 'x');
+    expect(queue.poll()).toMatchObject({ key: 'now' });
+    expect(queue.poll()).toBeUndefined(); // at the concurrency limit
+    queue.done('now');
+    expect(queue.poll()).toBeUndefined(); // 'later' is not due
+    clock.advance(10);
+    expect(queue.poll()).toMatchObject({ key: 'later', waitedMs: 0 });
+  });
+
+  it('close resolves a waiting take with undefined, ignores later adds, and still accepts done', async () => {
+    const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
+    queue.add('a', 'x');
+    const a = await queue.take();
+    const t = taking(queue);
+    queue.close();
+    await t.promise;
+    expect(t.value).toBeUndefined();
+    queue.add('b', 'x');
+    queue.done(a!.key);
+    expect(queue.depth).toBe(0);
+    expect(await queue.take()).toBeUndefined();
+  });
+
+  it('refuses a second concurrent take and a concurrency that is not a positive integer', async () => {
+    expect(() => new WorkQueue({ concurrency: 0 })).toThrow(/positive integer/);
+    expect(() => new WorkQueue({ concurrency: Infinity })).toThrow(/positive integer/);
+    const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
+    void queue.take();
+    await expect(queue.take()).rejects.toThrow(/one loop at a time/);
+  });
+
+  it('under 20,000 random adds and completions over 50 keys: no key twice in flight, never above the limit, nothing lost', async () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<number>({ concurrency: 8, clock });
+    const inFlight = new Set<string>();
+    const lastAdded = new Map<string, number>();
+    const lastSeen = new Map<string, number>();
+    let maxInFlight = 0;
+    let stamp = 0;
+    let reading = true;
+    const reader = (async () => {
+      while (reading) {
+        const item = await queue.take();
+        if (!item) return;
+        expect(inFlight.has(item.key)).toBe(false);
+        inFlight.add(item.key);
+        maxInFlight = Math.max(maxInFlight, inFlight.size);
+      }
+    })();
+    for (let i = 0; i < 20_000; i++) {
+      const key = `k${Math.floor(Math.random() * 50)}`;
+      if (Math.random() < 0.6) {
+        lastAdded.set(key, ++stamp);
+        queue.add(key, stamp, { delayMs: Math.random() < 0.3 ? Math.floor(Math.random() * 20) : 0 });
+      } else {
+        const running = [...inFlight];
+        const k = running[Math.floor(Math.random() * running.length)];
+        if (k !== undefined) {
+          inFlight.delete(k);
+          lastSeen.set(k, stamp);
+          queue.done(k);
+        }
+      }
+      if (i % 7 === 0) clock.advance(1);
+      await flush();
+    }
+    // Drain: finish everything until nothing is left.
+    for (let round = 0; round < 1000 && (queue.depth > 0 || inFlight.size > 0); round++) {
+      for (const k of [...inFlight]) {
+        inFlight.delete(k);
+        lastSeen.set(k, stamp);
+        queue.done(k);
+      }
+      clock.advance(25);
+      await flush();
+    }
+    reading = false;
+    queue.close();
+    await reader;
+    expect(maxInFlight).toBeLessThanOrEqual(8);
+    expect(maxInFlight).toBeGreaterThan(1);
+    // Every key was processed (taken and finished) after its last add.
+    for (const [key, added] of lastAdded) expect(lastSeen.get(key), key).toBeGreaterThanOrEqual(added);
+  });
+});
+
+describe('rate limiters', () => {
+  it('per object: 5 ms doubling to the 1,000 s cap; forget starts over; objects are independent', () => {
+    const limiter = exponentialRateLimiter();
+    const delays = Array.from({ length: 20 }, () => limiter.when('a'));
+    expect(delays.slice(0, 4)).toEqual([5, 10, 20, 40]);
+    expect(delays.at(-1)).toBe(1_000_000);
+    expect(delays.every((d, i) => i === 0 || d >= delays[i - 1]!)).toBe(true);
+    expect(limiter.when('b')).toBe(5);
+    expect(limiter.failures('a')).toBe(20);
+    limiter.forget('a');
+    expect(limiter.when('a')).toBe(5);
+  });
+
+  it('overall bucket: a burst passes, then retries are spaced at the rate, and tokens come back with time', () => {
+    const clock = new FakeClock();
+    const bucket = bucketRateLimiter({ perSecond: 10, burst: 3, clock });
+    expect([bucket.when('a'), bucket.when('b'), bucket.when('c')]).toEqual([0, 0, 0]);
+    expect(bucket.when('d')).toBeCloseTo(100);
+    expect(bucket.when('e')).toBeCloseTo(200);
+    clock.advance(1000);
+    expect(bucket.when('f')).toBe(0);
+  });
+
+  it('the default is the larger of the two: one object backs off alone, a crowd is held to 10 per second', () => {
+    const clock = new FakeClock();
+    const limiter = defaultRateLimiter(clock);
+    expect(limiter.when('x')).toBe(5);
+    const crowd = Array.from({ length: 150 }, (_, i) => limiter.when(`k${i}`));
+    expect(crowd.slice(0, 99).every((d) => d === 5)).toBe(true);
+    expect(crowd.at(-1)).toBeGreaterThan(4_000);
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * The controller's work queue: object keys waiting for a reconcile, each
+ * with the time it becomes due. Its guarantees are the controller's:
+ *
+ * - **Repeats merge.** A key is queued at most once; a second `add` keeps the
+ *   earlier due time (a change is never delayed by a retry scheduled later),
+ *   except a debounced `add`, which restarts the key's quiet period.
+ * - **One at a time per key.** A key handed out by `take` is in flight until
+ *   `done`; an `add` meanwhile is remembered and queued at `done`, so the
+ *   same object is never reconciled twice at once and no change is lost.
+ * - **Bounded concurrency.** `take` hands out at most `concurrency` keys
+ *   that are not yet `done`.
+ * - **Fair.** Due keys are taken in due-time order (then in the order they
+ *   were added), so a hot object cannot starve the others.
+ * - **Closing** (`close`) stops handing out keys: a waiting `take` resolves
+ *   `undefined`, and later `add`s are ignored. Keys in flight may still be `done`.
+ *
+ * Memory: one entry per queued key, plus one per key in flight. Pure logic:
+ * the time comes from a `Clock`, which the unit tests drive by hand.
+ */
+import { systemClock, type Clock } from './clock.ts';
+
+/** What a `take` hands out. */
+export interface QueueItem<R = string> {
+  readonly key: string;
+  /** Why it was queued: the reason of the `add` that decided its due time. */
+  readonly reason: R;
+  /** How long it waited past its due time before being taken, ms (queue wait). */
+  readonly waitedMs: number;
+}
+
+/** Options of one `add`. */
+export interface AddOptions {
+  /** Due after this long, ms (default 0: now). */
+  delayMs?: number;
+  /** Restart the key's wait: it becomes due `delayMs` from now even if it was due sooner (a quiet period). */
+  debounce?: boolean;
+}
+
+interface Entry<R> {
+  due: number;
+  reason: R;
+  seq: number;
+}
+
+/** A min-heap of (due, seq, key); entries whose seq no longer matches the queue's are stale and skipped. */
+class DueHeap {
+  private readonly items: { due: number; seq: number; key: string }[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): { due: number; seq: number; key: string } | undefined {
+    return this.items[0];
+  }
+
+  push(item: { due: number; seq: number; key: string }): void {
+    const a = this.items;
+    a.push(item);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(a[i]!, a[parent]!)) break;
+      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const a = this.items;
+    const last = a.pop()!;
+    if (a.length === 0) return;
+    a[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < a.length && before(a[l]!, a[m]!)) m = l;
+      if (r < a.length && before(a[r]!, a[m]!)) m = r;
+      if (m === i) return;
+      [a[i], a[m]] = [a[m]!, a[i]!];
+      i = m;
+    }
+  }
+}
+
+const before = (x: { due: number; seq: number }, y: { due: number; seq: number }) => x.due < y.due || (x.due === y.due && x.seq < y.seq);
+
+/**
+ * A de-duplicating, time-ordered queue of keys with at most `concurrency`
+ * keys in flight and never the same key twice in flight. `R` is the type of
+ * the reason each `add` gives. Read it from one loop: one `take` at a time.
+ *
+ * @example
+ * const queue = new WorkQueue<string>({ concurrency: 2 });
+ * queue.add('shop/w1', 'object changed');
+ * const item = await queue.take(); // { key: 'shop/w1', reason: 'object changed', waitedMs: 0 }
+ * queue.done(item!.key);
+ */
+export class WorkQueue<R = string> {
+  private readonly clock: Clock;
+  private readonly concurrency: number;
+  private readonly queued = new Map<string, Entry<R>>();
+  private readonly heap = new DueHeap();
+  private readonly inFlightKeys = new Set<string>();
+  /** Keys added while in flight: queued again at `done`. */
+  private readonly again = new Map<string, Entry<R>>();
+  private waiter: ((item: QueueItem<R> | undefined) => void) | undefined;
+  private timer: { handle: unknown; at: number } | undefined;
+  private seq = 0;
+  private closed = false;
+
+  /** A queue handing out at most `concurrency` keys at once (a positive integer). */
+  constructor(opts: { concurrency: number; clock?: Clock }) {
+    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
+      throw new RangeError(`kubereflect: concurrency must be a positive integer (got ${opts.concurrency})`);
+    }
+    this.concurrency = opts.concurrency;
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Keys waiting (due or not), not counting those in flight. */
+  get depth(): number {
+    return this.queued.size + this.again.size;
+  }
+
+  /** Keys taken and not yet `done`. */
+  get inFlight(): number {
+    return this.inFlightKeys.size;
+  }
+
+  /** True when `key` is queued or in flight. */
+  has(key: string): boolean {
+    return this.queued.has(key) || this.inFlightKeys.has(key);
+  }
+
+  /** Queues `key` (see the module doc for how repeats merge). Ignored once closed. */
+  add(key: string, reason: R, opts: AddOptions = {}): void {
+    if (this.closed) return;
+    const due = this.clock.now() + Math.max(0, opts.delayMs ?? 0);
+    const target = this.inFlightKeys.has(key) ? this.again : this.queued;
+    const current = target.get(key);
+    if (current && !opts.debounce && current.due <= due) return;
+    const entry = { due, reason, seq: this.seq++ };
+    target.set(key, entry);
+    if (target === this.queued) this.heap.push({ due, seq: entry.seq, key });
+    this.pump();
+  }
+
+  /**
+   * The next due key, once one is due and fewer than `concurrency` are in
+   * flight; `undefined` once the queue is closed. One `take` at a time.
+   */
+  take(): Promise<QueueItem<R> | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    if (this.waiter) return Promise.reject(new Error('kubereflect: a work queue is read by one loop at a time; await each take()'));
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      this.pump();
+    });
+  }
+
+  /**
+   * The next due key at once, or `undefined` when none is due, `concurrency`
+   * keys are in flight, a `take` is waiting, or the queue is closed. Lets a
+   * loop drain due keys without a promise per key.
+   */
+  poll(): QueueItem<R> | undefined {
+    if (this.waiter || this.closed || this.inFlightKeys.size >= this.concurrency) return undefined;
+    const top = this.earliest();
+    if (!top || top.due > this.clock.now()) return undefined;
+    return this.hand(top);
+  }
+
+  /** Ends the processing of `key`: it may be handed out again, at once if it was added meanwhile. */
+  done(key: string): void {
+    if (!this.inFlightKeys.delete(key)) return;
+    const pending = this.again.get(key);
+    if (pending) {
+      this.again.delete(key);
+      if (!this.closed) {
+        this.queued.set(key, pending);
+        this.heap.push({ due: pending.due, seq: pending.seq, key });
+      }
+    }
+    this.pump();
+  }
+
+  /** Stops handing out keys: a waiting `take` gets `undefined`, later `add`s are ignored. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queued.clear();
+    this.again.clear();
+    if (this.timer) this.clock.clearTimer(this.timer.handle);
+    this.timer = undefined;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.(undefined);
+  }
+
+  /** Hands the earliest due key to a waiting `take`, or sets a timer for when one falls due. */
+  private pump(): void {
+    if (!this.waiter || this.closed || this.inFlightKeys.size >= this.concurrency) return;
+    const top = this.earliest();
+    if (!top) return;
+    const now = this.clock.now();
+    if (top.due > now) return this.wakeAt(top.due);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter(this.hand(top));
+  }
+
+  /** Moves the heap's top entry in flight. */
+  private hand(top: { key: string }): QueueItem<R> {
+    this.heap.pop();
+    const entry = this.queued.get(top.key)!;
+    this.queued.delete(top.key);
+    this.inFlightKeys.add(top.key);
+    return { key: top.key, reason: entry.reason, waitedMs: this.clock.now() - entry.due };
+  }
+
+  /** The heap's earliest entry that is still current. */
+  private earliest(): { due: number; seq: number; key: string } | undefined {
+    for (let top = this.heap.peek(); top; top = this.heap.peek()) {
+      if (this.queued.get(top.key)?.seq === top.seq) return top;
+      this.heap.pop();
+    }
+    return undefined;
+  }
+
+  private wakeAt(at: number): void {
+    if (this.timer && this.timer.at <= at) return;
+    if (this.timer) this.clock.clearTimer(this.timer.handle);
+    const handle = this.clock.setTimer(() => {
+      if (this.timer?.handle === handle) this.timer = undefined;
+      this.pump();
+    }, at - this.clock.now());
+    this.timer = { handle, at };
+  }
+}
