@@ -30,6 +30,7 @@ import { KubeError } from '../errors.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import { storeKey } from '../object-ref.ts';
 import { modify } from '../reflector.ts';
+import type { WatcherEvent } from '../types.ts';
 import { dropsManagedFields } from '../kind.ts';
 import type { Store } from '../store.ts';
 import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored } from '../types.ts';
@@ -47,7 +48,7 @@ interface Input {
   /** Keys of primary objects to reconcile for a change of `obj`. */
   map(obj: Stored<KubeObject>): Iterable<string>;
   reason: ReconcileReason;
-  watch?: { api: ListWatch<KubeObject>; config: WatcherConfig | undefined; writer: SharedWriter<KubeObject>; transform: ((obj: KubeObject) => KubeObject) | undefined };
+  watch?: { api: ListWatch<KubeObject>; config: WatcherConfig | undefined; writer: SharedWriter<KubeObject>; transform: ((obj: KubeObject) => KubeObject) | undefined; keep?: ((obj: KubeObject) => boolean) | undefined };
 }
 
 /**
@@ -102,8 +103,12 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     this.rateLimiter = opts.rateLimiter ?? defaultRateLimiter(this.clock);
     this.metrics = opts.metrics ?? noMetrics;
     this.logger = opts.logger ?? consoleLogger;
-    const config = opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
-    const source = this.source<S>(api as unknown as ListWatch<S>, opts.store, config, opts.transform as ((obj: KubeObject) => KubeObject) | undefined);
+    let config = opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
+    const shard = opts.shard;
+    if (shard && opts.store) throw new KubeError(`kubereflect: ${this.name}: shard and store do not go together (shard the store you drive instead)`);
+    if (shard) config = { ...config, shardSelector: config?.shardSelector ?? shard.selector() };
+    const inShard = shard ? (obj: KubeObject) => shard.has(obj.metadata?.uid ?? '') : undefined;
+    const source = this.source<S>(api as unknown as ListWatch<S>, opts.store, config, opts.transform as ((obj: KubeObject) => KubeObject) | undefined, inShard);
     this.reader = source.reader;
     this.primary = { ...source.input, reason: 'object changed', map: (obj) => [storeKey(obj.metadata.name, obj.metadata.namespace)] };
   }
@@ -123,9 +128,10 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const lw = metadataOnly && api.metadata ? api.metadata() : api;
     // Only owner references are needed: the store the controller keeps for them holds nothing else, and managedFields are never parsed.
     const config = { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true };
-    const { input } = this.source<KubeObject>(lw as ListWatch<KubeObject>, opts.store as SharedStore<KubeObject> | undefined, config, ownersOnly);
     const { group, kind } = this.primary.resource;
     const controllerOnly = opts.controllerOnly ?? true;
+    // Not sharded even when the controller is: owner references can change, so a child can move between owners; an owner outside the range finds nothing to reconcile.
+    const { input } = this.source<KubeObject>(lw as ListWatch<KubeObject>, opts.store as SharedStore<KubeObject> | undefined, config, ownersOnly);
     const namespaced = this.primary.resource.namespaced;
     this.inputs.push({
       ...input,
@@ -252,7 +258,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   }
 
   /** A shared store for `api`: the one given, or a new one whose watch the controller runs. */
-  private source<C extends KubeObject>(api: ListWatch<C>, given: SharedStore<C> | undefined, config: WatcherConfig | undefined, transform?: (obj: KubeObject) => KubeObject) {
+  private source<C extends KubeObject>(api: ListWatch<C>, given: SharedStore<C> | undefined, config: WatcherConfig | undefined, transform?: (obj: KubeObject) => KubeObject, keep?: (obj: KubeObject) => boolean) {
     const base = { resource: api.resource, reason: 'object changed' as ReconcileReason, map: () => [] };
     if (given) {
       return { reader: given as SharedStore<C>, input: { ...base, subscribe: () => (given as unknown as SharedStore<KubeObject>).subscribe() } as Input };
@@ -263,19 +269,20 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       input: {
         ...base,
         subscribe: () => (reader as unknown as SharedStore<KubeObject>).subscribe(),
-        watch: { api: api as ListWatch<KubeObject>, config, writer: writer as unknown as SharedWriter<KubeObject>, transform },
+        watch: { api: api as ListWatch<KubeObject>, config, writer: writer as unknown as SharedWriter<KubeObject>, transform, keep },
       } as Input,
     };
   }
 
   /** Drives a watch the controller owns: applies it to its shared store; counts relists and errors. */
   private async drive(input: Input): Promise<void> {
-    const { api, config, writer, transform } = input.watch!;
+    const { api, config, writer, transform, keep } = input.watch!;
     const signal = config?.signal ? AbortSignal.any([config.signal, this.stopWatches.signal]) : this.stopWatches.signal;
     const logger = config?.logger ?? this.logger;
     let lists = 0;
     try {
-      const events = watcher(api, { logger, ...config, signal });
+      const all = watcher(api, { logger, ...config, signal });
+      const events = keep ? only(all, keep) : all;
       for await (const e of reflectShared(writer, transform ? modify(events, transform) : events)) {
         if (e.type === 'Init' && lists++ > 0) this.metrics.watchRelist(api.resource.plural);
         else if (e.type === 'Error') {
@@ -406,4 +413,9 @@ function ownersOnly(obj: KubeObject): KubeObject {
 function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** The events of the objects `keep` accepts (by uid, which never changes: an object never moves in or out). */
+async function* only<K extends KubeObject>(events: AsyncIterable<WatcherEvent<K>>, keep: (obj: K) => boolean): AsyncGenerator<WatcherEvent<K>> {
+  for await (const e of events) if (!('object' in e) || keep(e.object)) yield e;
 }

@@ -3,6 +3,7 @@
  * of `owns()` and `watches()`, the objects `reconcile()` can name, its
  * running counts and the report of a shutdown.
  */
+import type { ShardRange } from '../shard.ts';
 import type { SharedStore } from '../dispatcher.ts';
 import type { Logger } from '../logger.ts';
 import type { ObjectRef } from '../object-ref.ts';
@@ -45,6 +46,18 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
   transform?: (obj: K) => S;
   /** Use this shared store of the primary kind (which you drive; it may hold pruned objects) instead of starting a watch. */
   store?: SharedStore<S>;
+  /**
+   * Reconcile only the objects whose uid hashes into this range (a
+   * `ShardRing` member's, see docs/scale-out.md): the primary watch asks the
+   * server for the range and filters it too. Children (`owns()`) and
+   * related objects (`watches()`) are watched whole (owner references can
+   * change); the keys they map to outside the range find nothing to
+   * reconcile. When the range
+   * moves, shut the controller down and start one for the new range: the
+   * objects that left are not deleted, so no finalizer runs for them. Not
+   * with `store` (shard the store you drive instead).
+   */
+  shard?: ShardRange;
   /** Where measurements go (default nowhere; see `prometheusMetrics`). */
   metrics?: ControllerMetrics;
   /** Reconcile errors and watch errors are logged here (default `consoleLogger`). */

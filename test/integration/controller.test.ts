@@ -353,6 +353,34 @@ describe('Controller', () => {
     await done;
   });
 
+  it('shard: two controllers over complementary ranges each hold and reconcile exactly the objects of their range', async () => {
+    const { ShardRange } = await import('../../runtime/shard.ts');
+    const ns = await testNamespace('ctl-shard');
+    const api = Widget.api(client, ns);
+    await createWidgets(api, 24);
+    const uids = (await api.list()).items.map((w) => w.metadata!.uid!);
+    const halves = [ShardRange.of(0, 2), ShardRange.of(1, 2)];
+    const seen = halves.map(() => new Set<string>());
+    const ctls = halves.map((shard, i) => {
+      const ctl = new Controller(api, { shard, logger: capture() });
+      const done = ctl.run((w) => {
+        seen[i]!.add(w.metadata.uid);
+        return Action.awaitChange();
+      });
+      return { ctl, done };
+    });
+    for (const [i, half] of halves.entries()) {
+      const mine = uids.filter((u) => half.has(u)).sort();
+      await vi.waitFor(() => expect([...seen[i]!].sort()).toEqual(mine), { timeout: 15_000, interval: 50 });
+      expect(ctls[i]!.ctl.reader.state().map((w) => w.metadata.uid).sort()).toEqual(mine); // its store holds only its range
+    }
+    expect(() => new Controller(api, { shard: halves[0]!, store: storeShared<Widget>().reader })).toThrow(/shard and store do not go together/);
+    for (const { ctl, done } of ctls) {
+      await ctl.shutdown();
+      await done;
+    }
+  });
+
   it('debounce: a burst of changes to one object is reconciled once it has been quiet', async () => {
     const ns = await testNamespace('ctl-debounce');
     const api = Widget.api(client, ns);
