@@ -27,6 +27,15 @@ const expectations: Record<string, RegExp[]> = {
     /events: ConfigMapCreated ×3, ConfigMapUpdated ×1, ExternalRecordRemoved ×1/,
     /stopped: 0 reconciles abandoned, \d+ reconciles in all, 0 failed/,
   ],
+  'sharded-operator': [
+    /30 Widgets, each reconciled by the one replica whose range holds its uid:/,
+    /replica-a \[0x0000000000000000, 0x5555555555555555\): \d+ Widgets, reconciled by replica-a\n/,
+    /replica-b \[0x5555555555555555, 0xaaaaaaaaaaaaaaaa\): \d+ Widgets, reconciled by replica-b\n/,
+    /replica-c \[0xaaaaaaaaaaaaaaaa, 0x10000000000000000\): \d+ Widgets, reconciled by replica-c\n/,
+    /replica-a left the ring; after a change to every Widget, reconciled by replica-b and replica-c:/,
+    /replica-b \[0x0000000000000000, 0x8000000000000000\): \d+ Widgets, reconciled by replica-b\n/,
+    /stopped: 30 external records \(one per Widget\)/,
+  ],
   'http-server': [/GET \/healthz → \{"ready":true,"objects":3\}; GET \/pods → 3 pods: web-0, web-1, web-2/],
 };
 
@@ -59,6 +68,6 @@ describe.concurrent('examples', () => {
   it('lists the examples when the name is unknown', async () => {
     const err = (await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), 'nope'], { cwd: repo }).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(2);
-    expect(err.stderr).toContain('examples: crd-reflector, http-server, metadata-only, node-reflector, operator, pod-reflector, prune-and-keep, shared-stream, wait-for-condition');
+    expect(err.stderr).toContain('examples: crd-reflector, http-server, metadata-only, node-reflector, operator, pod-reflector, prune-and-keep, sharded-operator, shared-stream, wait-for-condition');
   });
 });

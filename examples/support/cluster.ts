@@ -33,6 +33,8 @@ export function parseArgs(argv: string[] = process.argv.slice(2)): ExampleArgs {
 export interface Connection {
   client: Client;
   local: boolean;
+  /** The local plane's kubeconfig (admin context), for examples that open more clients; undefined with `--context`. */
+  kubeconfig?: string;
   /** Call when done: closes the client and releases the local plane. */
   close(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function connect(args: ExampleArgs): Promise<Connection> {
   return {
     client,
     local: true,
+    kubeconfig: state.kubeconfig,
     async close() {
       client.close();
       await release();

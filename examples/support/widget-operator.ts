@@ -13,7 +13,7 @@
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import {
   Action, Controller, Finalizer, Recorder, isControlledBy, ownerReference, predicates, sameConditions, setCondition,
-  type AllNamespaces, type Client, type ControllerMetrics, type Logger, type Stored, type WatcherConfig,
+  type AllNamespaces, type Client, type ControllerMetrics, type Logger, type ShardRange, type Stored, type WatcherConfig,
 } from '../../runtime/index.ts';
 import { Widget } from '../generated/demo.kubereflect.dev/v1/widget.ts';
 
@@ -81,6 +81,8 @@ export interface OperatorOptions {
   records?: ExternalRecords;
   /** Configuration of the operator's watches (Widgets, and ConfigMaps metadata-only). */
   watcher?: WatcherConfig;
+  /** Reconcile only the Widgets of this range of the uid hash (a `ShardRing` member's). */
+  shard?: ShardRange;
 }
 
 /**
@@ -100,6 +102,7 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.watcher ? { watcher: opts.watcher } : {}),
+    ...(opts.shard ? { shard: opts.shard } : {}),
     errorPolicy: (error, widget, ctx) => {
       void recorder.publish(Widget.refFrom(widget), { type: 'Warning', reason: 'ReconcileFailed', action: 'Reconcile', note: (error as Error).message });
       return Action.requeue(ctx.backoffMs);
