@@ -51,6 +51,12 @@ export function hoist(model: Model): number {
   ];
   const byBody = new Map<string, string>();
   const created: [number, string, HoistedEntry][] = [];
+  /** The name each created schema was given (before it is made unique in its folder). */
+  const names = new Map<string, string>();
+  /** References to a schema first declared under another name, until their parent decides whether they get an alias. */
+  const reused = new Map<JsonObject, { id: string; name: string; order: number; path: string }>();
+  /** Readable, and safe in a `$ref` (a JSON pointer: no `/`, `~` or `#`). */
+  const idOf = (rootId: string, path: string) => `${rootId}:${path}`.replace(/[/~#]/g, '.');
   let seq = 0;
 
   for (const rootId of [...new Set(roots)]) {
@@ -73,22 +79,51 @@ export function hoist(model: Model): number {
       if (values) body.additionalProperties = visit(values, `${name}Value`, `${path}.*`);
       const key = canonical(body);
       let id = byBody.get(key);
+      const shared = id !== undefined;
       if (id === undefined) {
-        // Readable, and safe in a `$ref` (a JSON pointer: no `/`, `~` or `#`).
-        id = `${rootId}:${path}`.replace(/[/~#]/g, '.');
+        id = idOf(rootId, path);
         byBody.set(key, id);
         const doc: JsonObject = typeof schema.description === 'string' ? { description: schema.description } : {};
         created.push([order, id, { schema: { ...doc, ...body }, origin: entry.origin, near: rootId, name }]);
+        names.set(id, name);
+        // Children declared elsewhere first get their name here too, as an alias, unless this whole object is shared.
+        aliasChildren(body.properties as JsonObject, path);
       }
       const use: JsonObject = {};
       for (const k of USE_SITE) if (schema[k] !== undefined && k !== 'nullable') use[k] = schema[k];
+      const ref: JsonObject = { $ref: `${REF_PREFIX}${id}` };
+      if (shared && names.get(id) !== name) reused.set(ref, { id, name, order, path });
       // A nullable reference keeps `| null` through a one-item allOf (a bare $ref takes no siblings).
-      return schema.nullable === true ? { ...use, nullable: true, allOf: [{ $ref: `${REF_PREFIX}${id}` }] } : { ...use, $ref: `${REF_PREFIX}${id}` };
+      return schema.nullable === true ? { ...use, nullable: true, allOf: [ref] } : Object.assign(ref, use);
+    };
+
+    /**
+     * A property whose object is a type first declared under another name
+     * (`Issuer.spec`, the same as `ClusterIssuer.spec`) refers to it through
+     * an alias with its own name (`type IssuerSpec = ClusterIssuerSpec`): the
+     * topmost shared object of each path gets one, so that every kind has
+     * its `…Spec` and `…Status`.
+     */
+    const aliasChildren = (properties: JsonObject, path: string) => {
+      for (const value of Object.values(properties)) {
+        if (!isObject(value)) continue;
+        const ref = Array.isArray(value.allOf) && isObject(value.allOf[0]) ? value.allOf[0] : value;
+        const r = reused.get(ref);
+        if (!r) continue;
+        reused.delete(ref);
+        const aliasId = idOf(rootId, r.path);
+        created.push([r.order, aliasId, { schema: { $ref: `${REF_PREFIX}${r.id}` }, origin: entry.origin, near: rootId, name: r.name }]);
+        names.set(aliasId, r.name);
+        ref.$ref = `${REF_PREFIX}${aliasId}`;
+      }
+      void path;
     };
 
     const root = entry.schema;
     if (!isObject(root.properties)) continue;
     const properties = Object.fromEntries(Object.entries(root.properties).map(([k, v]) => [k, visit(v, `${base}${pascal(k)}`, k)]));
+    aliasChildren(properties, '');
+    reused.clear();
     model.schemas.set(rootId, { ...entry, schema: { ...root, properties } });
   }
   // Declared in the order they were met, outer before inner, so that names are claimed in that order.

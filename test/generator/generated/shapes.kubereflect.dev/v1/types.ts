@@ -80,8 +80,10 @@ export interface PipelineSpecStepsOnFailureSteps {
   name?: string;
   image?: string;
   env?: PipelineSpecStepsEnv[];
-  retry?: PipelineSpecStepsRetry;
+  retry?: PipelineSpecStepsOnFailureStepsRetry;
 }
+
+export type PipelineSpecStepsOnFailureStepsRetry = PipelineSpecStepsRetry;
 
 export interface PipelineSpecStepsRetry {
   /**
@@ -111,7 +113,9 @@ export interface PipelineStatusConditions {
 
 export interface PipelineTemplateSpec {
   /** What the pipeline runs. */
-  template?: PipelineSpec;
+  template?: PipelineTemplateSpecTemplate;
   steps?: PipelineSpecSteps[];
 }
+
+export type PipelineTemplateSpecTemplate = PipelineSpec;
 
