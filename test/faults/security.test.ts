@@ -29,7 +29,10 @@ describe('security', () => {
     expect(untrusted.errorCodes.every((c) => ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT'].includes(c)), untrusted.errorCodes.join()).toBe(true);
     expect(untrustedWithKey.ready).toBe(false);
     expect(untrustedWithKey.httpRequests).toBe(0);
-    expect(untrustedWithKey.errorCodes).toEqual(untrusted.errorCodes.slice(0, untrustedWithKey.errorCodes.length));
+    // The same refusal with a client key; how many retries fit in the window depends on the machine's load, so compare the common part.
+    const common = Math.min(untrusted.errorCodes.length, untrustedWithKey.errorCodes.length);
+    expect(common).toBeGreaterThanOrEqual(2);
+    expect(untrustedWithKey.errorCodes.slice(0, common)).toEqual(untrusted.errorCodes.slice(0, common));
     expect(untrusted.errors[0]).toMatch(/^GET \/api\/v1\/namespaces\/faults-tls-\w+\/configmaps\?limit=10: \w+: .*certificate/);
     expect(otherName.ready).toBe(false);
     expect(otherName.httpRequests).toBe(0);
