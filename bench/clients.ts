@@ -41,8 +41,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** `metadata-strip`: metadata-only with `stripManagedFields`. */
-export type KubereflectMode = 'full' | 'metadata' | 'metadata-strip' | 'prune' | 'keep';
+/** `metadata-strip`: metadata-only with `stripManagedFields`; `lazy`: full objects with `lazyManagedFields`. */
+export type KubereflectMode = 'full' | 'lazy' | 'metadata' | 'metadata-strip' | 'prune' | 'keep';
 
 export interface KubereflectOptions {
   mode?: KubereflectMode;
@@ -63,10 +63,11 @@ export function startKubereflect(kubeconfig: string, namespace: string, opts: Ku
   // As a kind's cache does: a projection that drops managedFields has them cut before parsing.
   const projected = mode === 'prune' || mode === 'keep';
   const stripManagedFields = opts.watcher?.stripManagedFields ?? (mode === 'metadata-strip' || (projected && dropsManagedFields(opts.projection)));
-  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };
+  const lazyManagedFields = opts.watcher?.lazyManagedFields ?? mode === 'lazy';
+  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, lazyManagedFields, signal: ac.signal, logger: quietLogger };
   let events: AsyncIterable<WatcherEvent<KubeObject>>;
   if (mode === 'metadata' || mode === 'metadata-strip') events = metadataWatcher(api, config);
-  else if (mode === 'full') events = watcher(api, config);
+  else if (mode === 'full' || mode === 'lazy') events = watcher(api, config);
   else {
     if (!opts.projection) throw new Error(`mode ${mode} needs a projection`);
     events = modify(watcher(api, config), opts.projection);

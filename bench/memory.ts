@@ -21,7 +21,7 @@ import { keep, prune } from './projections.ts';
 
 export type MemoryContender = `kubereflect:${KubereflectMode}` | 'client-node' | 'json';
 
-export const MEMORY_CONTENDERS: MemoryContender[] = ['client-node', 'kubereflect:full', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json'];
+export const MEMORY_CONTENDERS: MemoryContender[] = ['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json'];
 
 interface Task {
   contender: MemoryContender;

@@ -45,6 +45,7 @@ const table = (head: string[], rows: string[][]) =>
 const LABEL: Record<string, string> = {
   'client-node': '@kubernetes/client-node informer',
   'kubereflect:full': 'kubereflect, full objects',
+  'kubereflect:lazy': 'kubereflect, full objects, `lazyManagedFields`',
   'kubereflect:metadata': 'kubereflect, metadata-only',
   'kubereflect:metadata-strip': 'kubereflect, metadata-only, `stripManagedFields`',
   'kubereflect:prune': 'kubereflect, `prune` (managedFields + status)',
@@ -79,11 +80,12 @@ function targets(r: Results): Target[] {
     });
   };
   mem('kubereflect:full', 'memory, full objects', 0.8);
+  mem('kubereflect:lazy', 'memory, full objects, `lazyManagedFields`', 0.4);
   mem('kubereflect:prune', 'memory, `prune`', 0.4);
   mem('kubereflect:metadata', 'memory, metadata-only', 0.3);
   mem('kubereflect:keep', 'memory, `keep`', 0.15);
   if (r.throughput) {
-    for (const [contender, what] of [['kubereflect', 'full objects'], ['kubereflect:prune', '`prune`']] as const) {
+    for (const [contender, what] of [['kubereflect', 'full objects'], ['kubereflect:lazy', 'full objects, `lazyManagedFields`'], ['kubereflect:prune', '`prune`']] as const) {
       const row = (t: ThroughputResult) => t.rows.find((x) => x.contender === contender);
       out.push({ what: `event throughput vs client-node, ${what}`, goal: '≥ 1.5×', met: (v) => v >= 1.5, fmt: (v) => `${f2(v)}×`, values: r.throughput.map((t) => ({ n: t.n, value: row(t)?.ratioToPeer ?? NaN })) });
       out.push({ what: `event throughput vs \`JSON.parse\`, ${what}`, goal: '≥ 0.6×', met: (v) => v >= 0.6, fmt: (v) => `${f2(v)}×`, values: r.throughput.map((t) => ({ n: t.n, value: row(t)?.ratioToLimit ?? NaN })) });
@@ -259,6 +261,7 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
 const COLORS: Record<string, string> = {
   'client-node': '#9aa0a6',
   'kubereflect:full': '#1a73e8',
+  'kubereflect:lazy': '#174ea6',
   kubereflect: '#1a73e8',
   'kubereflect:metadata': '#4285f4',
   'kubereflect:metadata-strip': '#8ab4f8',
@@ -312,6 +315,7 @@ function barChart(title: string, unit: string, groups: { name: string; bars: Bar
 const CHART_LABEL: Record<string, string> = {
   'client-node': 'client-node informer',
   'kubereflect:full': 'kubereflect full',
+  'kubereflect:lazy': 'kubereflect full, lazy managedFields',
   'kubereflect:metadata': 'kubereflect metadata-only',
   'kubereflect:metadata-strip': 'kubereflect metadata-only, no managedFields',
   'kubereflect:prune': 'kubereflect prune',

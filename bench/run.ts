@@ -10,7 +10,9 @@
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
  * the charts again from `<out>/results.json` (after editing `FINDINGS.md`);
  * `--merge` replaces only the scenarios of this run in an existing
- * `<out>/results.json` (and records both commands).
+ * `<out>/results.json` (and records both commands); `--load-only` loads the
+ * data of `--sizes` into the server and stops (a long load, e.g. 50,000 pods,
+ * can then run on its own before the scenarios).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -126,6 +128,15 @@ async function main(argv: string[]): Promise<void> {
   const ctx: RunContext = { kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench') };
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   try {
+    if (argv.includes('--load-only')) {
+      const client = Client.fromFile(kubeconfig);
+      try {
+        for (const n of sizes) await ensurePods(client, benchNamespace(n), n, { log });
+      } finally {
+        client.close();
+      }
+      return;
+    }
     let results = await runAll(ctx, only, command);
     if (argv.includes('--merge')) results = merge(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results, results, only);
     writeResults(out, results);

@@ -27,8 +27,8 @@ import { pages, podResource, type BenchPod } from './data.ts';
 import { prune } from './projections.ts';
 import { arm, go, recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
-export type ThroughputContender = 'kubereflect' | 'kubereflect:prune' | 'client-node' | 'HTTPS+JSON.parse+Map' | 'JSON.parse';
-export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
+export type ThroughputContender = 'kubereflect' | 'kubereflect:lazy' | 'kubereflect:prune' | 'client-node' | 'HTTPS+JSON.parse+Map' | 'JSON.parse';
+export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
 
 interface Task {
   contender: ThroughputContender;
@@ -62,7 +62,7 @@ async function measure(task: Task): Promise<Sample> {
   if (task.contender === 'client-node') {
     running = startClientNode(task.kubeconfig, task.namespace);
   } else {
-    running = startKubereflect(task.kubeconfig, task.namespace, task.contender === 'kubereflect:prune' ? { mode: 'prune', projection: prune } : {});
+    running = startKubereflect(task.kubeconfig, task.namespace, task.contender === 'kubereflect:prune' ? { mode: 'prune', projection: prune } : task.contender === 'kubereflect:lazy' ? { mode: 'lazy' } : {});
   }
   await running.ready;
   if (running.size() !== task.n) throw new Error(`${task.contender} listed ${running.size()} pods, expected ${task.n}`);

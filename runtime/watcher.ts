@@ -64,6 +64,17 @@ export interface WatcherConfig {
    * when their `transform` drops `managedFields`.
    */
   stripManagedFields?: boolean;
+  /**
+   * Objects carry `metadata.managedFields` unparsed (default false): it is cut
+   * from the bytes and kept as text, and parsed the first time it is read —
+   * most controllers never read it, so full objects parse nearly as fast as
+   * with `stripManagedFields`, and nothing is lost. Reads, `JSON.stringify`,
+   * spread, `structuredClone`, `editable()` and deep equality see the same
+   * object; until the first read, `Object.getOwnPropertyDescriptor` shows an
+   * accessor and `util.inspect` prints `[Getter/Setter]` (which is why this is
+   * not the default). `stripManagedFields` wins when both are set.
+   */
+  lazyManagedFields?: boolean;
   /** Delay policy after failures (default `defaultBackoff`). */
   backoff?: BackoffPolicy;
   logger?: Logger;
@@ -126,6 +137,7 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
       initialList: config.initialList ?? 'ListWatch',
       bookmarks: config.bookmarks ?? true,
       stripManagedFields: config.stripManagedFields ?? false,
+      lazyManagedFields: config.lazyManagedFields ?? false,
       backoff: config.backoff ?? defaultBackoff,
       logger: config.logger ?? consoleLogger,
     },
@@ -239,6 +251,7 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       resourceVersion: first && cfg.listSemantic === 'Any' ? '0' : undefined,
       resourceVersionMatch: first && cfg.listSemantic === 'Any' ? 'NotOlderThan' : undefined,
       stripManagedFields: cfg.stripManagedFields,
+      lazyManagedFields: cfg.lazyManagedFields,
       signal: ctx.signal,
     });
     const emit: WatcherEvent<K>[] = page.items.map((object) => ({ type: 'InitApply', object }));
@@ -382,6 +395,7 @@ function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVer
     timeoutSeconds,
     idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
     stripManagedFields: ctx.cfg.stripManagedFields,
+    lazyManagedFields: ctx.cfg.lazyManagedFields,
     signal: ctx.signal,
   })[Symbol.asyncIterator]();
 }

@@ -35,13 +35,13 @@ describe('benchmarks, tiny size', () => {
     expect(results.loader[0]!.podsPerSecond).toBeGreaterThan(0);
 
     const memory = results.memory![0]!;
-    expect(memory.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect:full', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json']);
+    expect(memory.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json']);
     for (const r of memory.rows) sane(r.bytesPerObject);
 
     for (const r of results.sync![0]!.rows) sane(r.ms);
 
     const throughput = results.throughput![0]!;
-    expect(throughput.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse']);
+    expect(throughput.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse']);
     for (const r of throughput.rows) {
       sane(r.eventsPerSecond);
       expect(Number.isFinite(r.ratioToLimit)).toBe(true);
