@@ -24,6 +24,7 @@
  */
 
 import { DecodeError } from './errors.ts';
+import { compact, expand, type Compact } from './managed-fields-codec.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -268,17 +269,17 @@ class Stamp {
 }
 
 class LazyManagedFields extends Stamp {
-  /** The JSON text, until the first read. */
-  #text: string | undefined;
+  /** The JSON text in its compact form (`managed-fields-codec.ts`), until the first read. */
+  #text: Compact | undefined;
   /** The parsed value, kept here only when the metadata could not take it back as a data property (frozen). */
   #value: unknown;
 
-  private constructor(meta: object, text: string) {
+  private constructor(meta: object, text: Compact) {
     super(meta);
     this.#text = text;
   }
 
-  static attach(meta: object, text: string): void {
+  static attach(meta: object, text: Compact): void {
     new LazyManagedFields(meta, text);
     Object.defineProperty(meta, 'managedFields', ACCESSOR);
   }
@@ -289,8 +290,9 @@ class LazyManagedFields extends Stamp {
 
   static read(meta: object): unknown {
     if (!(#text in meta)) return undefined;
-    const text = meta.#text;
-    if (text === undefined) return meta.#value;
+    const compacted = meta.#text;
+    if (compacted === undefined) return meta.#value;
+    const text = expand(compacted);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -339,7 +341,8 @@ export function hasUnreadManagedFields(meta: unknown): boolean {
 
 /**
  * Parses a JSON body of `shape` with its `managedFields` left unparsed: each
- * is cut from the bytes, kept as text and parsed on its first read, after
+ * is cut from the bytes, kept as text (compacted: see
+ * `managed-fields-codec.ts`) and parsed on its first read, after
  * which it is an ordinary data property. Reads, `JSON.stringify`, spread,
  * `Object.keys`, `structuredClone` and deep equality see the same object as
  * `JSON.parse` makes; a property descriptor and `util.inspect` show an
@@ -361,10 +364,9 @@ export function parseWithLazyManagedFields(body: Buffer, shape: ManagedFieldsSha
     const holder = shape === 'object' ? value : shape === 'event' ? (value as { object?: unknown }).object : Array.isArray(items) ? items[cut.item] : undefined;
     const meta = (holder as { metadata?: unknown } | null | undefined)?.metadata;
     if (typeof meta !== 'object' || meta === null) continue;
-    const text = body.toString('utf8', cut.valueFrom, cut.valueTo);
     // A second managedFields key (JSON's last one wins) or frozen metadata: nothing to be lazy about.
-    if (!Object.hasOwn(meta, 'managedFields') && Object.isExtensible(meta)) LazyManagedFields.attach(meta, text);
-    else (meta as Meta).managedFields = JSON.parse(text);
+    if (!Object.hasOwn(meta, 'managedFields') && Object.isExtensible(meta)) LazyManagedFields.attach(meta, compact(body.subarray(cut.valueFrom, cut.valueTo)));
+    else (meta as Meta).managedFields = JSON.parse(body.toString('utf8', cut.valueFrom, cut.valueTo));
   }
   return value;
 }
