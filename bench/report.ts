@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { LoadResult } from './data.ts';
+import type { KindLoadResult } from './kinds.ts';
 import type { FanoutResult } from './fanout.ts';
 import type { IndexesResult } from './indexes.ts';
 import type { Stat } from './harness.ts';
@@ -25,6 +26,8 @@ export interface Results {
   sizes: number[];
   reps: number;
   loader: LoadResult[];
+  /** Loads of the kinds besides pods (absent in older results). */
+  kindLoader?: KindLoadResult[];
   memory?: MemoryResult[];
   sync?: SyncResult[];
   throughput?: ThroughputResult[];

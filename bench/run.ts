@@ -7,12 +7,15 @@
  * `bench/charts/*.svg`.
  *
  * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context`
+ * `--kinds configmaps,secrets,workflows` (kinds besides pods in the memory and
+ * throughput scenarios, `kinds.ts`)
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
  * the charts again from `<out>/results.json` (after editing `FINDINGS.md`);
  * `--merge` replaces only the scenarios of this run in an existing
  * `<out>/results.json` (and records both commands); `--load-only` loads the
  * data of `--sizes` into the server and stops (a long load, e.g. 50,000 pods,
- * can then run on its own before the scenarios).
+ * can then run on its own before the scenarios): pods, or with `--kinds` those
+ * kinds only (pods too with `--with-pods`).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -21,9 +24,10 @@ import { Client } from '../runtime/index.ts';
 import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
 import { runContext, type ContextRow } from './context.ts';
 import { benchNamespace, ensurePods, type LoadResult } from './data.ts';
+import { ensureObjects, KINDS, type BenchKind, type KindLoadResult } from './kinds.ts';
 import { runFanout } from './fanout.ts';
 import { runIndexes } from './indexes.ts';
-import { loadavg, machine, stat, type RunContext } from './harness.ts';
+import { loadavg, machine, namespaceOf, stat, type RunContext } from './harness.ts';
 import { runMemory } from './memory.ts';
 import { recordReplayData, type ReplayData } from './replay.ts';
 import { runRelist } from './relist.ts';
@@ -41,12 +45,17 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENAR
   const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
   const loader: LoadResult[] = [];
   // Only the scenarios that talk to the server need its pods (indexes runs in memory).
+  const kindLoader: KindLoadResult[] = [];
   if (only.some((s) => s !== 'indexes')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
+  // Other kinds serve the memory and throughput scenarios only.
+  if (only.some((s) => s === 'memory' || s === 'throughput')) {
+    for (const kind of ctx.kinds ?? []) for (const n of ctx.sizes) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
+  }
   client.close();
 
   const results: Results = {
     command, startedAt, finishedAt: '', machine: machine(), load: [], server: `kube-apiserver ${version.gitVersion ?? '?'}`,
-    sizes: ctx.sizes, reps: ctx.reps, loader,
+    sizes: ctx.sizes, reps: ctx.reps, loader, kindLoader,
   };
   const replayData = new Map<number, ReplayData>();
   if (only.some((s) => s === 'throughput' || s === 'relist' || s === 'fanout')) {
@@ -95,7 +104,7 @@ export function writeResults(dir: string, results: Results): void {
 
 /** `base` with the scenarios of `run` replaced by `run`'s. */
 function merge(base: Results, run: Results, only: readonly Scenario[]): Results {
-  const merged: Results = { ...base, command: `${base.command}; then ${run.command}`, finishedAt: run.finishedAt, loader: run.loader };
+  const merged: Results = { ...base, command: `${base.command}; then ${run.command}`, finishedAt: run.finishedAt, loader: run.loader, kindLoader: run.kindLoader };
   for (const s of only) (merged as unknown as Record<string, unknown>)[s] = run[s];
   merged.load = [...base.load.filter((l) => !only.includes(l.scenario as Scenario)), ...run.load];
   return merged;
@@ -110,6 +119,8 @@ async function main(argv: string[]): Promise<void> {
   const sizes = (option(argv, 'sizes') ?? '2000,10000').split(',').map(Number);
   const reps = Number(option(argv, 'reps') ?? 5);
   const only = (option(argv, 'only')?.split(',') ?? [...SCENARIOS]) as Scenario[];
+  const kinds = (option(argv, 'kinds')?.split(',') ?? []) as BenchKind[];
+  for (const k of kinds) if (k === 'pods' || !KINDS.includes(k)) throw new Error(`unknown extra kind ${k}; any of ${KINDS.filter((x) => x !== 'pods').join(', ')}`);
   for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
   const out = resolve(option(argv, 'out') ?? fileURLToPath(new URL('.', import.meta.url)));
   if (argv.includes('--report')) {
@@ -125,13 +136,19 @@ async function main(argv: string[]): Promise<void> {
     kubeconfig = state.kubeconfig;
   }
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-  const ctx: RunContext = { kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench') };
+  const ctx: RunContext = {
+    kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench'),
+    kinds: kinds as Exclude<BenchKind, 'pods'>[],
+  };
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   try {
     if (argv.includes('--load-only')) {
       const client = Client.fromFile(kubeconfig);
       try {
-        for (const n of sizes) await ensurePods(client, benchNamespace(n), n, { log });
+        for (const n of sizes) {
+          if (!option(argv, 'kinds') || argv.includes('--with-pods')) await ensurePods(client, benchNamespace(n), n, { log });
+          for (const kind of ctx.kinds ?? []) await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log });
+        }
       } finally {
         client.close();
       }
