@@ -8,7 +8,7 @@ import type { Client, Query } from './client.ts';
 import { describe } from './client.ts';
 import { decodeWatchEvents } from './decode.ts';
 import { KubeError, type Status } from './errors.ts';
-import { parseWithLazyManagedFields, parseWithoutManagedFields } from './strip.ts';
+import { parseWithLazyManagedFields, parseWithoutManagedFields, splitList } from './strip.ts';
 import { labelSelectorText, type LabelSelector } from './labels.ts';
 import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Whole } from './types.ts';
 import { apiVersionOf } from './types.ts';
@@ -37,6 +37,12 @@ export interface ListOptions extends SelectorOptions {
   stripManagedFields?: boolean;
   /** Items carry `metadata.managedFields` unparsed until read (see `WatcherConfig.lazyManagedFields`); `stripManagedFields` wins. */
   lazyManagedFields?: boolean;
+  /**
+   * @internal for the watcher: `items` come back as the bytes (`Buffer`) of
+   * each item, for the caller to parse one at a time (`parseListItem` in
+   * `decode.ts`), so that a page is never held parsed all at once.
+   */
+  deferItems?: boolean;
   signal?: AbortSignal;
 }
 
@@ -273,6 +279,15 @@ function listQuery(o: ListOptions): Query {
 }
 
 function listParser(o: ListOptions): ((body: Buffer) => unknown) | undefined {
+  if (o.deferItems) {
+    return (body) => {
+      const split = splitList(body);
+      if (!split) return o.stripManagedFields ? parseWithoutManagedFields(body, 'list') : o.lazyManagedFields ? parseWithLazyManagedFields(body, 'list') : JSON.parse(body.toString('utf8'));
+      const list = JSON.parse(split.envelope) as { items?: unknown };
+      list.items = split.items;
+      return list;
+    };
+  }
   if (o.stripManagedFields) return (body) => parseWithoutManagedFields(body, 'list');
   return o.lazyManagedFields ? (body) => parseWithLazyManagedFields(body, 'list') : undefined;
 }

@@ -91,3 +91,17 @@ export function parseEventLine<K>(line: Buffer, request: string, opts: DecodeOpt
 export async function* decodeWatchEvents<K>(chunks: AsyncIterable<Buffer>, request: string, opts: DecodeOptions = {}): AsyncGenerator<WatchEvent<K>> {
   for await (const line of splitLines(chunks)) yield parseEventLine<K>(line, request, opts);
 }
+
+/**
+ * Parses one item of a list whose items were left as bytes (`ListOptions.deferItems`).
+ * @throws DecodeError when the bytes are not JSON.
+ */
+export function parseListItem<K>(item: Buffer, request: string, opts: DecodeOptions = {}): K {
+  try {
+    if (opts.stripManagedFields) return parseWithoutManagedFields(item, 'object') as K;
+    if (opts.lazyManagedFields) return parseWithLazyManagedFields(item, 'object') as K;
+    return JSON.parse(item.toString('utf8')) as K;
+  } catch (err) {
+    throw new DecodeError(request, `list item is not JSON (${(err as Error).message})`, item.toString('utf8'), err);
+  }
+}
