@@ -164,14 +164,30 @@ export async function go(control: string): Promise<void> {
 
 // ---- the server process ----
 
+/** The non-empty lines of `b`, as views into it. */
+function splitLines(b: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  for (let at = 0; at < b.length;) {
+    let nl = b.indexOf(0x0a, at);
+    if (nl === -1) nl = b.length;
+    if (nl > at) lines.push(b.subarray(at, nl));
+    at = nl + 1;
+  }
+  return lines;
+}
+
 function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
-  const pods = readFileSync(cfg.data.podsFile, 'utf8').split('\n').filter((l) => l.length > 0);
+  // Bytes, not strings: 50,000 pods are more than the longest string V8 can hold (2^29 characters).
+  const pods = splitLines(readFileSync(cfg.data.podsFile));
   const events = readFileSync(cfg.data.eventsFile);
   const resource = resourceOf(cfg.data.kind ?? 'pods');
   const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
   const path = cfg.data.path ?? `/api/v1/namespaces/${cfg.data.namespace}/pods`;
   const endBookmark = { type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(LIST_RV), annotations: { 'k8s.io/initial-events-end': 'true' } } } };
-  const initialEvents = Buffer.from(pods.map((p) => `{"type":"ADDED","object":${p}}\n`).join('') + `${JSON.stringify(endBookmark)}\n`);
+  const added = Buffer.from('{"type":"ADDED","object":');
+  const close = Buffer.from('}\n');
+  let initialEvents: Buffer | undefined; // built at the first streaming list
+  const initial = () => (initialEvents ??= Buffer.concat([...pods.flatMap((p) => [added, p, close]), Buffer.from(`${JSON.stringify(endBookmark)}\n`)]));
   const pages = new Map<string, Buffer>();
   let plan: 'events' | 'gone' = 'events';
   let released = false;
@@ -186,7 +202,9 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
       const end = Math.min(pods.length, offset + limit);
       const meta: Record<string, string> = { resourceVersion: String(LIST_RV) };
       if (end < pods.length) meta.continue = String(end);
-      body = Buffer.from(`{"kind":"${resource.kind}List","apiVersion":"${apiVersion}","metadata":${JSON.stringify(meta)},"items":[${pods.slice(offset, end).join(',')}]}`);
+      const comma = Buffer.from(',');
+      const items = pods.slice(offset, end).flatMap((p, i) => (i === 0 ? [p] : [comma, p]));
+      body = Buffer.concat([Buffer.from(`{"kind":"${resource.kind}List","apiVersion":"${apiVersion}","metadata":${JSON.stringify(meta)},"items":[`), ...items, Buffer.from(']}')]);
       pages.set(key, body);
     }
     return body;
@@ -199,12 +217,12 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
     }
   };
 
-  const watch = async (res: http.ServerResponse, initial: boolean) => {
+  const watch = async (res: http.ServerResponse, initialList: boolean) => {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     open.add(res);
     res.on('close', () => open.delete(res));
-    if (initial) await write(res, initialEvents);
+    if (initialList) await write(res, initial());
     if (!armed) return; // held open, silent
     armed = false;
     if (!released) await new Promise<void>((r) => (waiting = r));

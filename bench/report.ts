@@ -14,6 +14,7 @@ import type { RelistResult } from './relist.ts';
 import type { SyncResult } from './sync.ts';
 import type { ThroughputResult } from './throughput.ts';
 import type { ContextResult } from './context.ts';
+import type { ScaleResult } from './scale.ts';
 
 export interface Results {
   command: string;
@@ -35,6 +36,7 @@ export interface Results {
   fanout?: FanoutResult[];
   indexes?: IndexesResult[];
   context?: ContextResult;
+  scale?: ScaleResult[];
 }
 
 const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
@@ -224,6 +226,22 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
     s.push(table(['N', 'nodes', 'scan µs', 'index µs', 'scan / index', 'byNode B/pod', 'owner B/pod'], r.indexes.map((x) => [
       f0(x.n), f0(x.nodes), range(x.scanMicros, f0), range(x.indexMicros, f1), `${f0(x.scanMicros.median / x.indexMicros.median)}×`, f0(x.byNodeBytesPerPod.median), f0(x.ownerBytesPerPod.median),
     ])));
+  }
+
+  if (r.scale) {
+    s.push('');
+    s.push('## 7. Scale');
+    s.push('');
+    s.push('Memory, initial sync, relist peak and steady event throughput at N = ' + r.scale.map((x) => f0(x.n)).join(' and ') + ' pods (`bench/scale.ts`), each measurement as in scenarios 1–4, in its own process. All of them read from the replay server: the larger N is the 10,000 pods recorded from the real apiserver, copied with new names and uids (the loader gets only tens of pods per second into kube-apiserver on this shared machine). A contender that fails is shown with its error. Ratios: memory and relist as a fraction of client-node, sync and throughput as a speed-up over it.');
+    s.push('');
+    const unit: Record<string, string> = { memory: 'KiB per pod', sync: 'ms to a ready store', relist: 'peak / steady', throughput: 'events/s' };
+    const fmt: Record<string, (v: number) => string> = { memory: f1, sync: f0, relist: f2, throughput: f0 };
+    s.push(table(['measure', 'contender', 'N', 'value', '× client-node', 'note'], r.scale.flatMap((x) => x.rows.map((row) => [
+      `${row.measure} (${unit[row.measure]})`, label(row.contender), f0(x.n),
+      row.value ? range(row.value, fmt[row.measure]!) : '–',
+      row.ratioToPeer !== undefined && Number.isFinite(row.ratioToPeer) ? `${f2(row.ratioToPeer)}×` : '–',
+      [row.steadyMiB !== undefined ? `steady ${f0(row.steadyMiB)} MiB, peak ${f0(row.peakMiB ?? NaN)} MiB` : '', row.failed ? `failed: ${row.failed.replace(/\|/g, '/')}` : ''].filter(Boolean).join('; '),
+    ]))));
   }
 
   if (r.context) {

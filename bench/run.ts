@@ -6,7 +6,8 @@
  * scenarios in order, and writes `bench/results.json`, `bench/RESULTS.md` and
  * `bench/charts/*.svg`.
  *
- * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context`
+ * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,scale`
+ * (`scale` only when named: `--scale-sizes 10000,50000`, see `scale.ts`)
  * `--kinds configmaps,secrets,workflows` (kinds besides pods in the memory and
  * throughput scenarios, `kinds.ts`)
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
@@ -32,14 +33,17 @@ import { runMemory } from './memory.ts';
 import { recordReplayData, type ReplayData } from './replay.ts';
 import { runRelist } from './relist.ts';
 import { readFindings, renderCharts, renderReport, type Results } from './report.ts';
+import { runScale } from './scale.ts';
 import { runSync } from './sync.ts';
 import { runThroughput } from './throughput.ts';
 
-export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context'] as const;
+export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context', 'scale'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+/** What a plain `npm run bench` runs: all but `scale` (about an hour more on a 2-core machine). */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'scale');
 
 /** Loads the data and runs `only` (default: every scenario). `loader` is what `ensurePods` reported per size. */
-export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENARIOS, command = 'npm run bench'): Promise<Results> {
+export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAULT_SCENARIOS, command = 'npm run bench', scaleSizes?: number[]): Promise<Results> {
   const startedAt = new Date().toISOString();
   const client = Client.fromFile(ctx.kubeconfig);
   const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
@@ -61,6 +65,12 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENAR
   if (only.some((s) => s === 'throughput' || s === 'relist' || s === 'fanout')) {
     for (const n of ctx.sizes) replayData.set(n, await recordReplayData(ctx, n));
   }
+  if (only.includes('scale') && !ctx.sizes.includes(10_000)) {
+    // The scale scenario is made from the 10,000 recorded pods.
+    const client10k = Client.fromFile(ctx.kubeconfig);
+    results.loader.push(await ensurePods(client10k, ctx.namespaceFor(10_000), 10_000, { log: ctx.log }));
+    client10k.close();
+  }
   const scenario = async <T>(name: Scenario, fn: () => Promise<T>): Promise<T | undefined> => {
     if (!only.includes(name)) return undefined;
     const start = loadavg();
@@ -76,6 +86,7 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = SCENAR
   results.fanout = await scenario('fanout', () => runFanout(ctx, undefined, replayData));
   results.indexes = await scenario('indexes', () => runIndexes(ctx));
   results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
+  results.scale = await scenario('scale', async () => runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000))));
   results.finishedAt = new Date().toISOString();
   return results;
 }
@@ -118,7 +129,8 @@ function option(argv: string[], name: string): string | undefined {
 async function main(argv: string[]): Promise<void> {
   const sizes = (option(argv, 'sizes') ?? '2000,10000').split(',').map(Number);
   const reps = Number(option(argv, 'reps') ?? 5);
-  const only = (option(argv, 'only')?.split(',') ?? [...SCENARIOS]) as Scenario[];
+  const only = (option(argv, 'only')?.split(',') ?? [...DEFAULT_SCENARIOS]) as Scenario[];
+  const scaleSizes = option(argv, 'scale-sizes')?.split(',').map(Number);
   const kinds = (option(argv, 'kinds')?.split(',') ?? []) as BenchKind[];
   for (const k of kinds) if (k === 'pods' || !KINDS.includes(k)) throw new Error(`unknown extra kind ${k}; any of ${KINDS.filter((x) => x !== 'pods').join(', ')}`);
   for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
@@ -154,7 +166,7 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
-    let results = await runAll(ctx, only, command);
+    let results = await runAll(ctx, only, command, scaleSizes);
     if (argv.includes('--merge')) results = merge(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results, results, only);
     writeResults(out, results);
     log(`wrote ${relative(process.cwd(), join(out, 'RESULTS.md'))}, results.json and charts/`);
