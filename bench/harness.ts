@@ -24,6 +24,8 @@ export interface RunContext {
   reps: number;
   /** Kinds besides pods for the memory and throughput scenarios (`kinds.ts`); default none. */
   kinds?: Exclude<BenchKind, 'pods'>[];
+  /** The object counts to measure for those kinds (default `sizes`). */
+  kindSizes?: number[];
   /** The namespace that holds `n` objects of a kind other than pods (default `kindNamespace`). */
   namespaceForKind?(kind: Exclude<BenchKind, 'pods'>, n: number): string;
   /** The namespace that holds `n` pods. */
@@ -34,6 +36,11 @@ export interface RunContext {
   scratch: string;
   /** The replayed watch body repeats one event per pod until it has at least this many (default 10,000). */
   minEvents?: number;
+}
+
+/** The object counts to measure for `kind` in this run. */
+export function sizesOf(ctx: RunContext, kind: BenchKind): number[] {
+  return kind === 'pods' ? ctx.sizes : (ctx.kindSizes ?? ctx.sizes);
 }
 
 /** The namespace of `n` objects of `kind` in this run. */

@@ -16,7 +16,7 @@
 import { Api, Client } from '../runtime/index.ts';
 import { startClientNode, startKubereflect, type KubereflectMode, type Running } from './clients.ts';
 import { pages, type BenchPod } from './data.ts';
-import { inChild, inProcess, liveHeap, namespaceOf, rotate, settle, stat, type RunContext, type Stat } from './harness.ts';
+import { inChild, inProcess, liveHeap, namespaceOf, sizesOf, rotate, settle, stat, type RunContext, type Stat } from './harness.ts';
 import { resourceOf, type BenchKind } from './kinds.ts';
 import { keep, prune } from './projections.ts';
 
@@ -99,7 +99,7 @@ export async function runMemory(ctx: RunContext, contenders: MemoryContender[] =
 
 async function runMemoryOf(ctx: RunContext, kind: BenchKind, contenders: MemoryContender[]): Promise<MemoryResult[]> {
   const results: MemoryResult[] = [];
-  for (const n of ctx.sizes) {
+  for (const n of sizesOf(ctx, kind)) {
     const samples = new Map<MemoryContender, MemorySample[]>(contenders.map((c) => [c, []]));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const contender of rotate(contenders, rep)) {

@@ -77,11 +77,12 @@ interface Target {
 
 function targets(r: Results): Target[] {
   const out: Target[] = [];
-  const mem = (contender: string, what: string, goal: number) => {
-    if (!r.memory) return;
+  const mem = (contender: string, what: string, goal: number, kind = 'pods') => {
+    const of = r.memory?.filter((m) => (m.kind ?? 'pods') === kind);
+    if (!of?.length) return;
     out.push({
       what, goal: `≤ ${goal}× client-node`, met: (v) => v <= goal, fmt: (v) => `${f2(v)}×`,
-      values: r.memory.map((m) => ({ n: m.n, value: m.rows.find((x) => x.contender === contender)?.ratioToPeer ?? NaN })),
+      values: of.map((m) => ({ n: m.n, value: m.rows.find((x) => x.contender === contender)?.ratioToPeer ?? NaN })),
     });
   };
   mem('kubereflect:full', 'memory, full objects', 0.8);
@@ -89,11 +90,23 @@ function targets(r: Results): Target[] {
   mem('kubereflect:prune', 'memory, `prune`', 0.4);
   mem('kubereflect:metadata', 'memory, metadata-only', 0.3);
   mem('kubereflect:keep', 'memory, `keep`', 0.15);
+  for (const kind of new Set((r.memory ?? []).map((m) => m.kind ?? 'pods'))) {
+    if (kind === 'pods') continue;
+    mem('kubereflect:full', `memory, full objects, ${kind}`, 0.8, kind);
+    mem('kubereflect:lazy', `memory, full objects, \`lazyManagedFields\`, ${kind}`, 0.4, kind);
+    mem('kubereflect:metadata', `memory, metadata-only, ${kind}`, 0.3, kind);
+  }
   if (r.throughput) {
-    for (const [contender, what] of [['kubereflect', 'full objects'], ['kubereflect:lazy', 'full objects, `lazyManagedFields`'], ['kubereflect:prune', '`prune`']] as const) {
-      const row = (t: ThroughputResult) => t.rows.find((x) => x.contender === contender);
-      out.push({ what: `event throughput vs client-node, ${what}`, goal: '≥ 1.5×', met: (v) => v >= 1.5, fmt: (v) => `${f2(v)}×`, values: r.throughput.map((t) => ({ n: t.n, value: row(t)?.ratioToPeer ?? NaN })) });
-      out.push({ what: `event throughput vs \`JSON.parse\`, ${what}`, goal: '≥ 0.6×', met: (v) => v >= 0.6, fmt: (v) => `${f2(v)}×`, values: r.throughput.map((t) => ({ n: t.n, value: row(t)?.ratioToLimit ?? NaN })) });
+    const kinds = [...new Set(r.throughput.map((t) => t.kind ?? 'pods'))];
+    for (const kind of kinds) {
+      const of = r.throughput.filter((t) => (t.kind ?? 'pods') === kind);
+      const suffix = kind === 'pods' ? '' : `, ${kind}`;
+      for (const [contender, what] of [['kubereflect', 'full objects'], ['kubereflect:lazy', 'full objects, `lazyManagedFields`'], ['kubereflect:prune', '`prune`']] as const) {
+        const row = (t: ThroughputResult) => t.rows.find((x) => x.contender === contender);
+        if (!of.some(row)) continue;
+        out.push({ what: `event throughput vs client-node, ${what}${suffix}`, goal: '≥ 1.5×', met: (v) => v >= 1.5, fmt: (v) => `${f2(v)}×`, values: of.map((t) => ({ n: t.n, value: row(t)?.ratioToPeer ?? NaN })) });
+        if (kind === 'pods') out.push({ what: `event throughput vs \`JSON.parse\`, ${what}`, goal: '≥ 0.6×', met: (v) => v >= 0.6, fmt: (v) => `${f2(v)}×`, values: of.map((t) => ({ n: t.n, value: row(t)?.ratioToLimit ?? NaN })) });
+      }
     }
   }
   if (r.relist) {
@@ -123,7 +136,7 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
   const t = targets(r);
   s.push(table(['target', 'goal', ...r.sizes.map((n) => `N = ${f0(n)}`), 'met?'], t.map((x) => [
     x.what, x.goal, ...r.sizes.map((n) => x.fmt(x.values.find((v) => v.n === n)?.value ?? NaN)),
-    x.values.every((v) => x.met(v.value)) ? 'met' : x.values.some((v) => x.met(v.value)) ? 'partly' : 'missed',
+    x.values.filter((v) => Number.isFinite(v.value)).every((v) => x.met(v.value)) ? 'met' : x.values.some((v) => x.met(v.value)) ? 'partly' : 'missed',
   ])));
   s.push('');
   s.push(`![memory per cached pod](${chartDir}/memory.svg)`);
@@ -152,12 +165,12 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
 
   if (r.memory) {
     s.push('');
-    s.push('## 1. Store memory per cached pod');
+    s.push('## 1. Store memory per cached object');
     s.push('');
-    s.push('Live heap retained with the store full and the watch open, per pod (`bench/memory.ts`); real apiserver.');
+    s.push('Live heap retained with the store full and the watch open, per object (`bench/memory.ts`); real apiserver. Pods, and where listed ConfigMaps, Secrets and Workflows (`bench/kinds.ts`).');
     s.push('');
-    s.push(table(['contender', 'N', 'KiB per pod', 'retained MiB', '× client-node'], r.memory.flatMap((m) => m.rows.map((x) => [
-      label(x.contender), f0(m.n), range(x.bytesPerObject, (v) => f1(kib(v))), f1(x.retainedMiB.median), `${f2(x.ratioToPeer)}×`,
+    s.push(table(['contender', 'kind', 'N', 'KiB per object', 'retained MiB', '× client-node'], r.memory.flatMap((m) => m.rows.map((x) => [
+      label(x.contender), m.kind ?? 'pods', f0(m.n), range(x.bytesPerObject, (v) => f1(kib(v))), f1(x.retainedMiB.median), `${f2(x.ratioToPeer)}×`,
     ]))));
     s.push('');
     s.push('`prune` and `keep` are the generated `Pod.prune({ status: true, metadata: { managedFields: true } })` and `Pod.keep({ spec: { nodeName: true }, status: { phase: true } })` (`generated/core/v1/pod.ts`), applied through `modify` before the store. Metadata-only is `metadataWatcher` (the server sends `PartialObjectMetadata`, `managedFields` included).');
@@ -182,11 +195,11 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
     s.push('');
     s.push(`\`MODIFIED\` events for the N pods — rounds of one per pod, ${r.throughput.map((m) => `${f0(m.events)} events for N = ${f0(m.n)}`).join(', ')} — into a synced store (\`bench/throughput.ts\`). **Replay server**: the events and the list are recorded from the real apiserver and served over HTTPS from a separate process at full speed (\`bench/replay.ts\`), because kube-apiserver on this machine cannot emit events as fast as a client consumes them — it would measure the apiserver. Both clients read identical bytes. \`kubereflect, prune\` stores \`Pod.prune({ status: true, metadata: { managedFields: true } })\` objects, with \`managedFields\` cut before parsing as the generated \`Pod.reflector\` does for that transform. The limit is \`JSON.parse\` of the same lines, already split and in memory, results dropped. The reference between them is what any cache of full objects must do at least: the same watch received over HTTPS by kubereflect's client, each line parsed and put into a \`Map\` that already holds the N listed pods — no watcher, no store.`);
     s.push('');
-    s.push(table(['contender', 'N', 'events/s', 'MiB/s', '× client-node', '× JSON.parse'], r.throughput.flatMap((m) => m.rows.map((x) => [
-      label(x.contender), f0(m.n), range(x.eventsPerSecond, f0), f1(x.mibPerSecond), `${f2(x.ratioToPeer)}×`, `${f2(x.ratioToLimit)}×`,
+    s.push(table(['contender', 'kind', 'N', 'events/s', 'MiB/s', '× client-node', '× JSON.parse'], r.throughput.flatMap((m) => m.rows.map((x) => [
+      label(x.contender), m.kind ?? 'pods', f0(m.n), range(x.eventsPerSecond, f0), f1(x.mibPerSecond), `${f2(x.ratioToPeer)}×`, `${f2(x.ratioToLimit)}×`,
     ]))));
     s.push('');
-    s.push(`Events average ${f1((r.throughput[0]!.eventBytes / r.throughput[0]!.events) / 1024)} KiB.`);
+    s.push(`Events average ${[...new Map(r.throughput.map((t) => [t.kind ?? 'pods', t])).values()].map((t) => `${f1((t.eventBytes / t.events) / 1024)} KiB (${t.kind ?? 'pods'})`).join(', ')}. For ConfigMaps the update is a changed data value, for Secrets a changed annotation, for Workflows a status time, each with its manager's managedFields time.`);
   }
 
   if (r.relist) {
@@ -354,7 +367,7 @@ export function renderCharts(r: Results): { name: string; svg: string }[] {
     charts.push({
       name: 'memory.svg',
       svg: barChart('Memory per cached pod', 'retained heap, KiB per pod (median; lower is better); × = ratio to client-node', r.memory.map((m) => ({
-        name: `N = ${f0(m.n)} pods`,
+        name: `N = ${f0(m.n)} ${m.kind ?? 'pods'}`,
         bars: m.rows.map((x) => ({
           label: CHART_LABEL[x.contender] ?? x.contender,
           value: kib(x.bytesPerObject.median),
@@ -368,7 +381,7 @@ export function renderCharts(r: Results): { name: string; svg: string }[] {
     charts.push({
       name: 'throughput.svg',
       svg: barChart('Event throughput against the limit', 'MODIFIED events per second into the store (median; higher is better); × = share of JSON.parse alone', r.throughput.map((m) => ({
-        name: `N = ${f0(m.n)} events`,
+        name: `N = ${f0(m.n)} ${m.kind ?? 'pods'}`,
         bars: m.rows.map((x) => ({
           label: CHART_LABEL[x.contender] ?? x.contender,
           value: x.eventsPerSecond.median,

@@ -9,7 +9,7 @@
  * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,scale`
  * (`scale` only when named: `--scale-sizes 10000,50000`, see `scale.ts`)
  * `--kinds configmaps,secrets,workflows` (kinds besides pods in the memory and
- * throughput scenarios, `kinds.ts`)
+ * throughput scenarios, `kinds.ts`) `--kind-sizes 2000` (their sizes; default `--sizes`)
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
  * the charts again from `<out>/results.json` (after editing `FINDINGS.md`);
  * `--merge` replaces only the scenarios of this run in an existing
@@ -28,7 +28,7 @@ import { benchNamespace, ensurePods, type LoadResult } from './data.ts';
 import { ensureObjects, KINDS, type BenchKind, type KindLoadResult } from './kinds.ts';
 import { runFanout } from './fanout.ts';
 import { runIndexes } from './indexes.ts';
-import { loadavg, machine, namespaceOf, stat, type RunContext } from './harness.ts';
+import { loadavg, machine, namespaceOf, sizesOf, stat, type RunContext } from './harness.ts';
 import { runMemory } from './memory.ts';
 import { recordReplayData, type ReplayData } from './replay.ts';
 import { runRelist } from './relist.ts';
@@ -53,7 +53,7 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   if (only.some((s) => s !== 'indexes')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
   // Other kinds serve the memory and throughput scenarios only.
   if (only.some((s) => s === 'memory' || s === 'throughput')) {
-    for (const kind of ctx.kinds ?? []) for (const n of ctx.sizes) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
+    for (const kind of ctx.kinds ?? []) for (const n of sizesOf(ctx, kind)) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
   }
   client.close();
 
@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<void> {
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const ctx: RunContext = {
     kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench'),
-    kinds: kinds as Exclude<BenchKind, 'pods'>[],
+    kinds: kinds as Exclude<BenchKind, 'pods'>[], kindSizes: option(argv, 'kind-sizes')?.split(',').map(Number),
   };
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   try {

@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { Api, Client } from '../runtime/index.ts';
 import { decodeWatchEvents } from '../runtime/decode.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
-import { inChild, inProcess, rotate, stat, until, type RunContext, type Stat } from './harness.ts';
+import { inChild, inProcess, rotate, sizesOf, stat, until, type RunContext, type Stat } from './harness.ts';
 import { pages, type BenchPod } from './data.ts';
 import { resourceOf, type BenchKind } from './kinds.ts';
 import { prune } from './projections.ts';
@@ -130,7 +130,7 @@ export async function runThroughput(ctx: RunContext, contenders = THROUGHPUT_CON
 
 async function runThroughputOf(ctx: RunContext, kind: BenchKind, contenders: ThroughputContender[], data?: Map<number, ReplayData>): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
-  for (const n of ctx.sizes) {
+  for (const n of sizesOf(ctx, kind)) {
     const recorded = data?.get(n) ?? (await recordReplayData(ctx, n, kind));
     const replay = await startReplay(ctx, recorded);
     const samples = new Map<ThroughputContender, Sample[]>(contenders.map((c) => [c, []]));
