@@ -29,6 +29,7 @@ describe('benchmarks, tiny size', () => {
     const lines: string[] = [];
     const results = await runAll({
       kubeconfig: inject('kube').kubeconfig, sizes: [N], reps: 1, namespaceFor: () => namespace, log: (l) => void lines.push(l), scratch, minEvents: 200,
+      kinds: ['configmaps', 'secrets', 'workflows'], namespaceForKind: (kind) => `${namespace}-${kind}`,
     }, ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes']);
 
     expect(results.loader[0]).toMatchObject({ namespace, pods: N, loaded: true });
@@ -37,9 +38,18 @@ describe('benchmarks, tiny size', () => {
     const memory = results.memory![0]!;
     expect(memory.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json']);
     for (const r of memory.rows) sane(r.bytesPerObject);
+    // The other kinds: each loaded and measured with every client (a store that missed an object throws in its child).
+    expect(results.memory!.map((m) => m.kind)).toEqual(['pods', 'configmaps', 'secrets', 'workflows']);
+    expect(results.kindLoader?.map((l) => [l.kind, l.objects])).toEqual([['configmaps', N], ['secrets', N], ['workflows', N]]);
+    for (const m of results.memory!.slice(1)) {
+      expect(m.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'json']);
+      for (const r of m.rows) sane(r.bytesPerObject);
+    }
 
     for (const r of results.sync![0]!.rows) sane(r.ms);
 
+    expect(results.throughput!.map((t) => t.kind)).toEqual(['pods', 'configmaps', 'secrets', 'workflows']);
+    for (const t of results.throughput!.slice(1)) for (const r of t.rows) sane(r.eventsPerSecond);
     const throughput = results.throughput![0]!;
     expect(throughput.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse']);
     for (const r of throughput.rows) {
