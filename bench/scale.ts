@@ -23,8 +23,9 @@ import { recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
 type Measure = 'memory' | 'sync' | 'relist' | 'throughput';
 
+// No metadata-only store: the replay server answers every Accept header with full pods.
 const CONTENDERS: Record<Measure, string[]> = {
-  memory: ['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata'],
+  memory: ['client-node', 'kubereflect:full', 'kubereflect:lazy'],
   sync: ['client-node', 'kubereflect:pages', 'kubereflect:streaming'],
   relist: ['client-node', 'kubereflect', 'kubereflect:streaming'],
   throughput: ['client-node', 'kubereflect', 'kubereflect:lazy'],
