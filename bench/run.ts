@@ -7,7 +7,7 @@
  * `bench/charts/*.svg`.
  *
  * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,scale`
- * (`scale` only when named: `--scale-sizes 10000,50000`, see `scale.ts`)
+ * (`scale` only when named: `--scale-sizes 10000,50000 --scale-measures memory,sync,relist,throughput`, see `scale.ts`)
  * `--kinds configmaps,secrets,workflows` (kinds besides pods in the memory and
  * throughput scenarios, `kinds.ts`) `--kind-sizes 2000` (their sizes; default `--sizes`)
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
@@ -33,7 +33,7 @@ import { runMemory } from './memory.ts';
 import { recordReplayData, type ReplayData } from './replay.ts';
 import { runRelist } from './relist.ts';
 import { readFindings, renderCharts, renderReport, type Results } from './report.ts';
-import { runScale } from './scale.ts';
+import { MEASURES, runScale, type Measure } from './scale.ts';
 import { runSync } from './sync.ts';
 import { runThroughput } from './throughput.ts';
 
@@ -43,7 +43,7 @@ export type Scenario = (typeof SCENARIOS)[number];
 export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'scale');
 
 /** Loads the data and runs `only` (default: every scenario). `loader` is what `ensurePods` reported per size. */
-export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAULT_SCENARIOS, command = 'npm run bench', scaleSizes?: number[]): Promise<Results> {
+export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAULT_SCENARIOS, command = 'npm run bench', scaleSizes?: number[], scaleMeasures: readonly Measure[] = MEASURES): Promise<Results> {
   const startedAt = new Date().toISOString();
   const client = Client.fromFile(ctx.kubeconfig);
   const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
@@ -86,7 +86,7 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   results.fanout = await scenario('fanout', () => runFanout(ctx, undefined, replayData));
   results.indexes = await scenario('indexes', () => runIndexes(ctx));
   results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
-  results.scale = await scenario('scale', async () => runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000))));
+  results.scale = await scenario('scale', async () => runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000)), scaleMeasures));
   results.finishedAt = new Date().toISOString();
   return results;
 }
@@ -131,6 +131,8 @@ async function main(argv: string[]): Promise<void> {
   const reps = Number(option(argv, 'reps') ?? 5);
   const only = (option(argv, 'only')?.split(',') ?? [...DEFAULT_SCENARIOS]) as Scenario[];
   const scaleSizes = option(argv, 'scale-sizes')?.split(',').map(Number);
+  const scaleMeasures = (option(argv, 'scale-measures')?.split(',') ?? [...MEASURES]) as Measure[];
+  for (const m of scaleMeasures) if (!MEASURES.includes(m)) throw new Error(`unknown scale measure ${m}; any of ${MEASURES.join(', ')}`);
   const kinds = (option(argv, 'kinds')?.split(',') ?? []) as BenchKind[];
   for (const k of kinds) if (k === 'pods' || !KINDS.includes(k)) throw new Error(`unknown extra kind ${k}; any of ${KINDS.filter((x) => x !== 'pods').join(', ')}`);
   for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
@@ -166,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
-    let results = await runAll(ctx, only, command, scaleSizes);
+    let results = await runAll(ctx, only, command, scaleSizes, scaleMeasures);
     if (argv.includes('--merge')) results = merge(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results, results, only);
     writeResults(out, results);
     log(`wrote ${relative(process.cwd(), join(out, 'RESULTS.md'))}, results.json and charts/`);

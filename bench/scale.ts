@@ -21,7 +21,8 @@ import type { BenchPod } from './data.ts';
 import { inProcess, rotate, stat, type RunContext, type Stat } from './harness.ts';
 import { recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
-type Measure = 'memory' | 'sync' | 'relist' | 'throughput';
+export const MEASURES = ['memory', 'sync', 'relist', 'throughput'] as const;
+export type Measure = (typeof MEASURES)[number];
 
 // No metadata-only store: the replay server answers every Accept header with full pods.
 const CONTENDERS: Record<Measure, string[]> = {
@@ -92,8 +93,8 @@ async function scaledReplayData(ctx: RunContext, base: ReplayData, n: number): P
   return { ...base, dir, path: `/api/v1/namespaces/${namespace}/pods`, namespace, n, podsFile, eventsFile };
 }
 
-/** Runs scenario 7 at `sizes` (default 10,000 and 50,000). */
-export async function runScale(ctx: RunContext, sizes = [10_000, 50_000], base?: ReplayData): Promise<ScaleResult[]> {
+/** Runs scenario 7 at `sizes` (default 10,000 and 50,000), the `measures` named (default all four). */
+export async function runScale(ctx: RunContext, sizes = [10_000, 50_000], base?: ReplayData, measures: readonly Measure[] = MEASURES): Promise<ScaleResult[]> {
   const recorded = base ?? (await recordReplayData(ctx, 10_000));
   const results: ScaleResult[] = [];
   for (const n of sizes) {
@@ -101,7 +102,7 @@ export async function runScale(ctx: RunContext, sizes = [10_000, 50_000], base?:
     const replay = await startReplay(ctx, data);
     const rows: ScaleRow[] = [];
     try {
-      for (const measure of Object.keys(CONTENDERS) as Measure[]) {
+      for (const measure of measures) {
         const samples = new Map<string, { value: number; steady?: number; peak?: number }[]>();
         const failures = new Map<string, string>();
         for (let rep = 0; rep < ctx.reps; rep++) {
