@@ -130,7 +130,8 @@ export async function startReplay(ctx: RunContext, data: ReplayData): Promise<Re
   });
   child.send({ data, cert: pki.serverCert, key: pki.serverKey });
   const [ports] = (await once(child, 'message')) as [{ https: number; http: number }];
-  const kubeconfig = join(data.dir, 'kubeconfig');
+  // One file per server: two runs replaying the same namespace at once must not read each other's address.
+  const kubeconfig = join(data.dir, `kubeconfig-${ports.https}`);
   writeFileSync(kubeconfig, stringify({
     apiVersion: 'v1',
     kind: 'Config',
