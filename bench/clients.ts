@@ -14,13 +14,14 @@
  * Both expose the same small handle: wait until synced, count stored
  * objects, count applied watch events, stop.
  */
-import { CoreV1Api, KubeConfig, makeInformer } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   Api, Client, dropsManagedFields, metadataWatcher, modify, reflector, reflectShared, store, storeShared, watcher,
 } from '../runtime/index.ts';
 import type { KubeObject, Logger, StoreOptions, WatcherConfig, WatcherEvent } from '../runtime/index.ts';
 import { podResource, type BenchPod } from './data.ts';
+import { kindPath, resourceOf, workflowResource, type BenchKind } from './kinds.ts';
 import type { Projection } from './projections.ts';
 
 /** Warnings and errors only: a benchmark's expected relist is not news. */
@@ -41,8 +42,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** `metadata-strip`: metadata-only with `stripManagedFields`. */
-export type KubereflectMode = 'full' | 'metadata' | 'metadata-strip' | 'prune' | 'keep';
+/** `metadata-strip`: metadata-only with `stripManagedFields`; `lazy`: full objects with `lazyManagedFields`. */
+export type KubereflectMode = 'full' | 'lazy' | 'metadata' | 'metadata-strip' | 'prune' | 'keep';
 
 export interface KubereflectOptions {
   mode?: KubereflectMode;
@@ -52,21 +53,24 @@ export interface KubereflectOptions {
   store?: StoreOptions;
   /** Sees each event between the watcher (after `modify`) and the reflector, before the store applies it. */
   tap?: (event: WatcherEvent<KubeObject>) => void;
+  /** The kind to cache (default pods). */
+  kind?: BenchKind;
 }
 
-/** Starts a kubereflect reflector on the pods of `namespace`. */
+/** Starts a kubereflect reflector on the pods (or `opts.kind`) of `namespace`. */
 export function startKubereflect(kubeconfig: string, namespace: string, opts: KubereflectOptions = {}): Running & { client: Client } {
   const client = Client.fromFile(kubeconfig);
-  const api = new Api<BenchPod>(client, podResource, namespace);
+  const api = new Api<BenchPod>(client, resourceOf(opts.kind ?? 'pods'), namespace);
   const ac = new AbortController();
   const mode = opts.mode ?? 'full';
   // As a kind's cache does: a projection that drops managedFields has them cut before parsing.
   const projected = mode === 'prune' || mode === 'keep';
   const stripManagedFields = opts.watcher?.stripManagedFields ?? (mode === 'metadata-strip' || (projected && dropsManagedFields(opts.projection)));
-  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, signal: ac.signal, logger: quietLogger };
+  const lazyManagedFields = opts.watcher?.lazyManagedFields ?? mode === 'lazy';
+  const config: WatcherConfig = { ...opts.watcher, stripManagedFields, lazyManagedFields, signal: ac.signal, logger: quietLogger };
   let events: AsyncIterable<WatcherEvent<KubeObject>>;
   if (mode === 'metadata' || mode === 'metadata-strip') events = metadataWatcher(api, config);
-  else if (mode === 'full') events = watcher(api, config);
+  else if (mode === 'full' || mode === 'lazy') events = watcher(api, config);
   else {
     if (!opts.projection) throw new Error(`mode ${mode} needs a projection`);
     events = modify(watcher(api, config), opts.projection);
@@ -144,16 +148,31 @@ export interface ClientNodeOptions {
   wrapList?: <T>(list: () => Promise<T>) => () => Promise<T>;
   /** `update` handlers to register (fan-out); each counts its calls. */
   subscribers?: number;
+  /** The kind to cache (default pods): its generated `CoreV1Api` list, or `CustomObjectsApi` for the Workflow CRD. */
+  kind?: BenchKind;
 }
 
-/** Starts @kubernetes/client-node's informer on the pods of `namespace`. */
+/** The list call client-node's README pairs with `makeInformer` for `kind`. */
+function clientNodeList(kc: KubeConfig, kind: BenchKind, namespace: string): () => Promise<{ items: KubernetesObject[] }> {
+  if (kind === 'workflows') {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const r = workflowResource;
+    return () => custom.listNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural }) as Promise<{ items: KubernetesObject[] }>;
+  }
+  const core = kc.makeApiClient(CoreV1Api);
+  if (kind === 'configmaps') return () => core.listNamespacedConfigMap({ namespace });
+  if (kind === 'secrets') return () => core.listNamespacedSecret({ namespace });
+  return () => core.listNamespacedPod({ namespace });
+}
+
+/** Starts @kubernetes/client-node's informer on the pods (or `opts.kind`) of `namespace`. */
 export function startClientNode(kubeconfig: string, namespace: string, opts: ClientNodeOptions = {}): Running & { received(): number[]; informer: unknown } {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const core = kc.makeApiClient(CoreV1Api);
-  let list = () => core.listNamespacedPod({ namespace });
+  const kind = opts.kind ?? 'pods';
+  let list = clientNodeList(kc, kind, namespace);
   if (opts.wrapList) list = opts.wrapList(list);
-  const informer = makeInformer<KubernetesObject>(kc, `/api/v1/namespaces/${namespace}/pods`, list);
+  const informer = makeInformer<KubernetesObject>(kc, kindPath(kind, namespace), list as Parameters<typeof makeInformer<KubernetesObject>>[2]);
   let applied = 0;
   let synced = false;
   let stopped = false;

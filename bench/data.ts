@@ -82,14 +82,30 @@ function appOf(index: number) {
 /** The name of pod `index` (stable). */
 export function podName(index: number): string {
   const app = appOf(index);
-  return `${app.name}-${app.rsHash}-${token(mulberry32(index * 7919 + 17), 5)}`;
+  return `${app.name}-${app.rsHash}-${podSuffix(index, token(mulberry32(index * 7919 + 17), 5))}`;
+}
+
+/** Above this index, a pod's name suffix is derived from its index (random 5-character suffixes collide by then). */
+const RANDOM_SUFFIXES = 10_000;
+
+/**
+ * The last part of pod `index`'s name: 5 random characters, as a ReplicaSet's
+ * pods have, up to index 9,999 (no two collide there); beyond, 6 characters
+ * that spell the index in a scrambled alphabet, unique by construction (at
+ * 50,000 pods, random suffixes of one ReplicaSet collide).
+ */
+function podSuffix(index: number, random: string): string {
+  if (index < RANDOM_SUFFIXES) return random;
+  let s = '';
+  for (let v = index, k = 0; k < 6; k++, v = Math.floor(v / ALNUM.length)) s += ALNUM[(v + 7 * k) % ALNUM.length];
+  return s;
 }
 
 /** The spec half of pod `index`: what its controller applies. */
 export function podSpec(index: number, namespace: string): BenchPod {
   const app = appOf(index);
   const r = mulberry32(index * 7919 + 17);
-  const suffix = token(r, 5);
+  const suffix = podSuffix(index, token(r, 5));
   const name = `${app.name}-${app.rsHash}-${suffix}`;
   const tokenVolume = `kube-api-access-${token(r, 5)}`;
   const appEnv = [

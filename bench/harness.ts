@@ -12,6 +12,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as os from 'node:os';
+import { kindNamespace, type BenchKind } from './kinds.ts';
 
 /** The settings of one benchmark run. */
 export interface RunContext {
@@ -21,6 +22,12 @@ export interface RunContext {
   sizes: number[];
   /** Repetitions of each measurement (the issue asks for at least 5). */
   reps: number;
+  /** Kinds besides pods for the memory and throughput scenarios (`kinds.ts`); default none. */
+  kinds?: Exclude<BenchKind, 'pods'>[];
+  /** The object counts to measure for those kinds (default `sizes`). */
+  kindSizes?: number[];
+  /** The namespace that holds `n` objects of a kind other than pods (default `kindNamespace`). */
+  namespaceForKind?(kind: Exclude<BenchKind, 'pods'>, n: number): string;
   /** The namespace that holds `n` pods. */
   namespaceFor(n: number): string;
   /** Progress lines. */
@@ -29,6 +36,17 @@ export interface RunContext {
   scratch: string;
   /** The replayed watch body repeats one event per pod until it has at least this many (default 10,000). */
   minEvents?: number;
+}
+
+/** The object counts to measure for `kind` in this run. */
+export function sizesOf(ctx: RunContext, kind: BenchKind): number[] {
+  return kind === 'pods' ? ctx.sizes : (ctx.kindSizes ?? ctx.sizes);
+}
+
+/** The namespace of `n` objects of `kind` in this run. */
+export function namespaceOf(ctx: RunContext, kind: BenchKind, n: number): string {
+  if (kind === 'pods') return ctx.namespaceFor(n);
+  return ctx.namespaceForKind ? ctx.namespaceForKind(kind, n) : kindNamespace(kind, n);
 }
 
 /** Median, min and max of some repetitions. */

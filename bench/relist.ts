@@ -30,8 +30,8 @@ import { startClientNode, startKubereflect, type Running } from './clients.ts';
 import { inChild, inProcess, liveBytes, rotate, settle, stat, until, type RunContext, type Stat } from './harness.ts';
 import { arm, go, recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
-export type RelistContender = 'kubereflect' | 'kubereflect:no-reuse' | 'kubereflect:streaming' | 'client-node';
-export const RELIST_CONTENDERS: RelistContender[] = ['client-node', 'kubereflect', 'kubereflect:no-reuse', 'kubereflect:streaming'];
+export type RelistContender = 'kubereflect' | 'kubereflect:lazy' | 'kubereflect:no-reuse' | 'kubereflect:streaming' | 'client-node';
+export const RELIST_CONTENDERS: RelistContender[] = ['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:no-reuse', 'kubereflect:streaming'];
 
 interface Task {
   contender: RelistContender;
@@ -99,7 +99,7 @@ async function measure(task: Task): Promise<Sample> {
     let relisted = 0;
     running = startKubereflect(task.kubeconfig, task.namespace, {
       store: { reuseUnchanged: task.contender !== 'kubereflect:no-reuse' },
-      watcher: { initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch' },
+      watcher: { initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch', lazyManagedFields: task.contender === 'kubereflect:lazy' },
       tap: (e) => {
         if (phase !== 'relist') return;
         if (e.type === 'InitApply' && ++relisted % task.every === 0) sample(`item${relisted}`);

@@ -38,14 +38,19 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { Api, Client } from '../runtime/index.ts';
 import { createPki, pkiIn, readBase64 } from '../test/controlplane/pki.ts';
-import { pages, podResource, type BenchPod } from './data.ts';
-import type { RunContext } from './harness.ts';
+import { pages, type BenchPod } from './data.ts';
+import { namespaceOf, type RunContext } from './harness.ts';
+import { kindPath, resourceOf, type BenchKind } from './kinds.ts';
 
 /** The resourceVersion the replayed list reports; events continue from it. */
 const LIST_RV = 5_000_000;
 
 export interface ReplayData {
   dir: string;
+  /** Absent in data recorded before kinds: pods. */
+  kind?: BenchKind;
+  /** The URL path of the objects (absent: the pods of `namespace`). */
+  path?: string;
   namespace: string;
   n: number;
   /** One pod's JSON per line. */
@@ -56,36 +61,48 @@ export interface ReplayData {
   eventBytes: number;
 }
 
-/** Lists the N pods from the real apiserver and writes them and N MODIFIED events into `ctx.scratch`. */
-export async function recordReplayData(ctx: RunContext, n: number): Promise<ReplayData> {
-  const namespace = ctx.namespaceFor(n);
+/** Lists the N pods (or objects of `kind`) from the real apiserver and writes them and N MODIFIED events into `ctx.scratch`. */
+export async function recordReplayData(ctx: RunContext, n: number, kind: BenchKind = 'pods'): Promise<ReplayData> {
+  const namespace = namespaceOf(ctx, kind, n);
   const dir = join(ctx.scratch, `replay-${namespace}`);
   mkdirSync(dir, { recursive: true });
   const podsFile = join(dir, 'pods.ndjson');
   const eventsFile = join(dir, 'events.ndjson');
   const client = Client.fromFile(ctx.kubeconfig);
-  const api = new Api<BenchPod>(client, podResource, namespace);
+  const api = new Api<BenchPod>(client, resourceOf(kind), namespace);
   const pods: BenchPod[] = [];
   for await (const items of pages((o) => api.list(o))) pods.push(...items);
   client.close();
-  if (pods.length !== n) throw new Error(`expected ${n} pods in ${namespace}, found ${pods.length}`);
+  if (pods.length !== n) throw new Error(`expected ${n} ${kind} in ${namespace}, found ${pods.length}`);
   writeFileSync(podsFile, pods.map((p) => JSON.stringify(p)).join('\n') + '\n');
   const rounds = Math.max(1, Math.ceil((ctx.minEvents ?? 10_000) / n));
   const events: string[] = [];
   for (let r = 0; r < rounds; r++) {
-    pods.forEach((p, i) => events.push(JSON.stringify({ type: 'MODIFIED', object: modified(p, LIST_RV + 1 + r * n + i) })));
+    pods.forEach((p, i) => events.push(JSON.stringify({ type: 'MODIFIED', object: modified(p, LIST_RV + 1 + r * n + i, kind) })));
   }
   const body = events.join('\n') + '\n';
   writeFileSync(eventsFile, body);
-  return { dir, namespace, n, podsFile, eventsFile, events: events.length, eventBytes: Buffer.byteLength(body) };
+  return { dir, kind, path: kindPath(kind, namespace), namespace, n, podsFile, eventsFile, events: events.length, eventBytes: Buffer.byteLength(body) };
 }
 
-/** The pod after a kubelet status update: what a MODIFIED event of a running pod typically carries. */
-function modified(pod: BenchPod, rv: number): BenchPod {
+/**
+ * The object after a typical update: for a pod, a kubelet status update; for
+ * a ConfigMap or Secret, its manager applying a changed value; for a
+ * Workflow, its controller's status update.
+ */
+function modified(pod: BenchPod, rv: number, kind: BenchKind = 'pods'): BenchPod {
   const p = structuredClone(pod) as BenchPod & { metadata: { managedFields?: { manager: string; time: string }[] } };
   p.metadata.resourceVersion = String(rv);
   const when = new Date(Date.UTC(2025, 9, 15, 9, 0, 0) + (rv % 86_400) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  for (const m of p.metadata.managedFields ?? []) if (m.manager === 'kubelet') m.time = when;
+  const manager = { pods: 'kubelet', configmaps: 'helm', secrets: 'cert-manager-certificates-issuing', workflows: 'workflow-controller' }[kind];
+  for (const m of p.metadata.managedFields ?? []) if (m.manager === manager) m.time = when;
+  if (kind !== 'pods') {
+    const o = p as unknown as { data?: Record<string, string>; metadata: { annotations?: Record<string, string> }; status?: { progress?: string; finishedAt?: string } };
+    if (kind === 'configmaps' && o.data) o.data.LOG_LEVEL = rv % 2 ? 'debug' : 'info';
+    if (kind === 'secrets') o.metadata.annotations = { ...o.metadata.annotations, 'cert-manager.io/renewed-at': when };
+    if (kind === 'workflows' && o.status) o.status.finishedAt = when;
+    return p;
+  }
   const status = p.status as { containerStatuses?: { restartCount: number }[]; conditions?: { type: string; lastTransitionTime: string }[] } | undefined;
   const first = status?.containerStatuses?.[0];
   if (first) first.restartCount += 1;
@@ -113,7 +130,8 @@ export async function startReplay(ctx: RunContext, data: ReplayData): Promise<Re
   });
   child.send({ data, cert: pki.serverCert, key: pki.serverKey });
   const [ports] = (await once(child, 'message')) as [{ https: number; http: number }];
-  const kubeconfig = join(data.dir, 'kubeconfig');
+  // One file per server: two runs replaying the same namespace at once must not read each other's address.
+  const kubeconfig = join(data.dir, `kubeconfig-${ports.https}`);
   writeFileSync(kubeconfig, stringify({
     apiVersion: 'v1',
     kind: 'Config',
@@ -147,11 +165,30 @@ export async function go(control: string): Promise<void> {
 
 // ---- the server process ----
 
+/** The non-empty lines of `b`, as views into it. */
+function splitLines(b: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  for (let at = 0; at < b.length;) {
+    let nl = b.indexOf(0x0a, at);
+    if (nl === -1) nl = b.length;
+    if (nl > at) lines.push(b.subarray(at, nl));
+    at = nl + 1;
+  }
+  return lines;
+}
+
 function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
-  const pods = readFileSync(cfg.data.podsFile, 'utf8').split('\n').filter((l) => l.length > 0);
+  // Bytes, not strings: 50,000 pods are more than the longest string V8 can hold (2^29 characters).
+  const pods = splitLines(readFileSync(cfg.data.podsFile));
   const events = readFileSync(cfg.data.eventsFile);
-  const endBookmark = { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(LIST_RV), annotations: { 'k8s.io/initial-events-end': 'true' } } } };
-  const initialEvents = Buffer.from(pods.map((p) => `{"type":"ADDED","object":${p}}\n`).join('') + `${JSON.stringify(endBookmark)}\n`);
+  const resource = resourceOf(cfg.data.kind ?? 'pods');
+  const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
+  const path = cfg.data.path ?? `/api/v1/namespaces/${cfg.data.namespace}/pods`;
+  const endBookmark = { type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(LIST_RV), annotations: { 'k8s.io/initial-events-end': 'true' } } } };
+  const added = Buffer.from('{"type":"ADDED","object":');
+  const close = Buffer.from('}\n');
+  let initialEvents: Buffer | undefined; // built at the first streaming list
+  const initial = () => (initialEvents ??= Buffer.concat([...pods.flatMap((p) => [added, p, close]), Buffer.from(`${JSON.stringify(endBookmark)}\n`)]));
   const pages = new Map<string, Buffer>();
   let plan: 'events' | 'gone' = 'events';
   let released = false;
@@ -166,7 +203,9 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
       const end = Math.min(pods.length, offset + limit);
       const meta: Record<string, string> = { resourceVersion: String(LIST_RV) };
       if (end < pods.length) meta.continue = String(end);
-      body = Buffer.from(`{"kind":"PodList","apiVersion":"v1","metadata":${JSON.stringify(meta)},"items":[${pods.slice(offset, end).join(',')}]}`);
+      const comma = Buffer.from(',');
+      const items = pods.slice(offset, end).flatMap((p, i) => (i === 0 ? [p] : [comma, p]));
+      body = Buffer.concat([Buffer.from(`{"kind":"${resource.kind}List","apiVersion":"${apiVersion}","metadata":${JSON.stringify(meta)},"items":[`), ...items, Buffer.from(']}')]);
       pages.set(key, body);
     }
     return body;
@@ -179,12 +218,12 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
     }
   };
 
-  const watch = async (res: http.ServerResponse, initial: boolean) => {
+  const watch = async (res: http.ServerResponse, initialList: boolean) => {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     open.add(res);
     res.on('close', () => open.delete(res));
-    if (initial) await write(res, initialEvents);
+    if (initialList) await write(res, initial());
     if (!armed) return; // held open, silent
     armed = false;
     if (!released) await new Promise<void>((r) => (waiting = r));
@@ -198,7 +237,7 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
 
   const api = https.createServer({ cert: readFileSync(cfg.cert), key: readFileSync(cfg.key), keepAlive: true }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://replay');
-    if (req.method !== 'GET' || url.pathname !== `/api/v1/namespaces/${cfg.data.namespace}/pods`) {
+    if (req.method !== 'GET' || url.pathname !== path) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404,"reason":"NotFound","message":"not replayed"}');
       return;
     }

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { LoadResult } from './data.ts';
+import type { KindLoadResult } from './kinds.ts';
 import type { FanoutResult } from './fanout.ts';
 import type { IndexesResult } from './indexes.ts';
 import type { Stat } from './harness.ts';
@@ -13,6 +14,7 @@ import type { RelistResult } from './relist.ts';
 import type { SyncResult } from './sync.ts';
 import type { ThroughputResult } from './throughput.ts';
 import type { ContextResult } from './context.ts';
+import type { ScaleResult } from './scale.ts';
 
 export interface Results {
   command: string;
@@ -25,6 +27,8 @@ export interface Results {
   sizes: number[];
   reps: number;
   loader: LoadResult[];
+  /** Loads of the kinds besides pods (absent in older results). */
+  kindLoader?: KindLoadResult[];
   memory?: MemoryResult[];
   sync?: SyncResult[];
   throughput?: ThroughputResult[];
@@ -32,11 +36,15 @@ export interface Results {
   fanout?: FanoutResult[];
   indexes?: IndexesResult[];
   context?: ContextResult;
+  scale?: ScaleResult[];
+  /** When scenarios come from runs with different repetition counts (merged runs): what each had. */
+  repsNote?: string;
 }
 
 const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
 const range = (s: Stat, fmt: (x: number) => string) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
 const kib = (x: number) => x / 1024;
 const table = (head: string[], rows: string[][]) =>
@@ -45,6 +53,7 @@ const table = (head: string[], rows: string[][]) =>
 const LABEL: Record<string, string> = {
   'client-node': '@kubernetes/client-node informer',
   'kubereflect:full': 'kubereflect, full objects',
+  'kubereflect:lazy': 'kubereflect, full objects, `lazyManagedFields`',
   'kubereflect:metadata': 'kubereflect, metadata-only',
   'kubereflect:metadata-strip': 'kubereflect, metadata-only, `stripManagedFields`',
   'kubereflect:prune': 'kubereflect, `prune` (managedFields + status)',
@@ -65,39 +74,54 @@ interface Target {
   what: string;
   goal: string;
   values: { n: number; value: number }[];
-  met: (v: number) => boolean;
+  /** Absent for rows shown for information (other kinds). */
+  met?: (v: number) => boolean;
   fmt: (v: number) => string;
 }
 
 function targets(r: Results): Target[] {
   const out: Target[] = [];
-  const mem = (contender: string, what: string, goal: number) => {
-    if (!r.memory) return;
+  // The goals are the pods' (the issue's); other kinds are shown for the range, without a goal of their own.
+  const mem = (contender: string, what: string, goal: number, kind = 'pods') => {
+    const of = r.memory?.filter((m) => (m.kind ?? 'pods') === kind);
+    if (!of?.length) return;
     out.push({
-      what, goal: `≤ ${goal}× client-node`, met: (v) => v <= goal, fmt: (v) => `${f2(v)}×`,
-      values: r.memory.map((m) => ({ n: m.n, value: m.rows.find((x) => x.contender === contender)?.ratioToPeer ?? NaN })),
+      what, goal: kind === 'pods' ? `≤ ${goal}× client-node` : 'none (range)', met: kind === 'pods' ? (v) => v <= goal : undefined, fmt: (v) => (Number.isFinite(v) ? `${f2(v)}×` : '–'),
+      values: of.map((m) => ({ n: m.n, value: m.rows.find((x) => x.contender === contender)?.ratioToPeer ?? NaN })),
     });
   };
   mem('kubereflect:full', 'memory, full objects', 0.8);
+  mem('kubereflect:lazy', 'memory, full objects, `lazyManagedFields`', 0.4);
   mem('kubereflect:prune', 'memory, `prune`', 0.4);
   mem('kubereflect:metadata', 'memory, metadata-only', 0.3);
   mem('kubereflect:keep', 'memory, `keep`', 0.15);
+  for (const kind of new Set((r.memory ?? []).map((m) => m.kind ?? 'pods'))) {
+    if (kind === 'pods') continue;
+    mem('kubereflect:full', `memory, full objects, ${kind}`, 0.8, kind);
+    mem('kubereflect:lazy', `memory, full objects, \`lazyManagedFields\`, ${kind}`, 0.4, kind);
+    mem('kubereflect:metadata', `memory, metadata-only, ${kind}`, 0.3, kind);
+  }
   if (r.throughput) {
-    for (const [contender, what] of [['kubereflect', 'full objects'], ['kubereflect:prune', '`prune`']] as const) {
-      const row = (t: ThroughputResult) => t.rows.find((x) => x.contender === contender);
-      out.push({ what: `event throughput vs client-node, ${what}`, goal: '≥ 1.5×', met: (v) => v >= 1.5, fmt: (v) => `${f2(v)}×`, values: r.throughput.map((t) => ({ n: t.n, value: row(t)?.ratioToPeer ?? NaN })) });
-      out.push({ what: `event throughput vs \`JSON.parse\`, ${what}`, goal: '≥ 0.6×', met: (v) => v >= 0.6, fmt: (v) => `${f2(v)}×`, values: r.throughput.map((t) => ({ n: t.n, value: row(t)?.ratioToLimit ?? NaN })) });
+    const kinds = [...new Set(r.throughput.map((t) => t.kind ?? 'pods'))];
+    for (const kind of kinds) {
+      const of = r.throughput.filter((t) => (t.kind ?? 'pods') === kind);
+      const suffix = kind === 'pods' ? '' : `, ${kind}`;
+      for (const [contender, what] of [['kubereflect', 'full objects'], ['kubereflect:lazy', 'full objects, `lazyManagedFields`'], ['kubereflect:prune', '`prune`']] as const) {
+        const row = (t: ThroughputResult) => t.rows.find((x) => x.contender === contender);
+        if (!of.some(row)) continue;
+        out.push({ what: `event throughput vs client-node, ${what}${suffix}`, goal: kind === 'pods' ? '≥ 1.5×' : 'none (range)', met: kind === 'pods' ? (v) => v >= 1.5 : undefined, fmt: (v) => (Number.isFinite(v) ? `${f2(v)}×` : '–'), values: of.map((t) => ({ n: t.n, value: row(t)?.ratioToPeer ?? NaN })) });
+        if (kind === 'pods') out.push({ what: `event throughput vs \`JSON.parse\`, ${what}`, goal: '≥ 0.6×', met: (v) => v >= 0.6, fmt: times, values: of.map((t) => ({ n: t.n, value: row(t)?.ratioToLimit ?? NaN })) });
+      }
     }
   }
   if (r.relist) {
-    out.push({
-      what: 'relist peak (pages of 500, reuse on)', goal: '≤ 1.5× steady', met: (v) => v <= 1.5, fmt: (v) => `${f2(v)}×`,
-      values: r.relist.map((x) => ({ n: x.n, value: x.rows.find((y) => y.contender === 'kubereflect')?.peakToSteady.median ?? NaN })),
-    });
-    out.push({
-      what: 'relist peak (streaming list)', goal: '≤ 1.5× steady', met: (v) => v <= 1.5, fmt: (v) => `${f2(v)}×`,
-      values: r.relist.map((x) => ({ n: x.n, value: x.rows.find((y) => y.contender === 'kubereflect:streaming')?.peakToSteady.median ?? NaN })),
-    });
+    for (const [contender, what] of [['kubereflect', 'pages of 500, reuse on'], ['kubereflect:lazy', 'pages of 500, `lazyManagedFields`'], ['kubereflect:streaming', 'streaming list']] as const) {
+      if (!r.relist.some((x) => x.rows.some((y) => y.contender === contender))) continue;
+      out.push({
+        what: `relist peak (${what})`, goal: '≤ 1.2× steady', met: (v) => v <= 1.2, fmt: times,
+        values: r.relist.map((x) => ({ n: x.n, value: x.rows.find((y) => y.contender === contender)?.peakToSteady.median ?? NaN })),
+      });
+    }
   }
   return out;
 }
@@ -109,14 +133,14 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
   s.push('# Benchmarks: kubereflect and @kubernetes/client-node, side by side');
   s.push('');
   s.push('Generated by `bench/run.ts` from the run below; `bench/results.json` holds every sample. Medians of ' +
-    `${r.reps} repetitions with (min–max); each repetition runs every contender once, in rotated order, each in its own Node process.`);
+    `${r.repsNote ?? `${r.reps} repetitions`} with (min–max); each repetition runs every contender once, in rotated order, each in its own Node process.`);
   s.push('');
   s.push('## Headline');
   s.push('');
   const t = targets(r);
   s.push(table(['target', 'goal', ...r.sizes.map((n) => `N = ${f0(n)}`), 'met?'], t.map((x) => [
     x.what, x.goal, ...r.sizes.map((n) => x.fmt(x.values.find((v) => v.n === n)?.value ?? NaN)),
-    x.values.every((v) => x.met(v.value)) ? 'met' : x.values.some((v) => x.met(v.value)) ? 'partly' : 'missed',
+    !x.met ? '–' : x.values.filter((v) => Number.isFinite(v.value)).every((v) => x.met!(v.value)) ? 'met' : x.values.some((v) => x.met!(v.value)) ? 'partly' : 'missed',
   ])));
   s.push('');
   s.push(`![memory per cached pod](${chartDir}/memory.svg)`);
@@ -145,12 +169,12 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
 
   if (r.memory) {
     s.push('');
-    s.push('## 1. Store memory per cached pod');
+    s.push('## 1. Store memory per cached object');
     s.push('');
-    s.push('Live heap retained with the store full and the watch open, per pod (`bench/memory.ts`); real apiserver.');
+    s.push('Live heap retained with the store full and the watch open, per object (`bench/memory.ts`); real apiserver. Pods, and where listed ConfigMaps, Secrets and Workflows (`bench/kinds.ts`).');
     s.push('');
-    s.push(table(['contender', 'N', 'KiB per pod', 'retained MiB', '× client-node'], r.memory.flatMap((m) => m.rows.map((x) => [
-      label(x.contender), f0(m.n), range(x.bytesPerObject, (v) => f1(kib(v))), f1(x.retainedMiB.median), `${f2(x.ratioToPeer)}×`,
+    s.push(table(['contender', 'kind', 'N', 'KiB per object', 'retained MiB', '× client-node'], r.memory.flatMap((m) => m.rows.map((x) => [
+      label(x.contender), m.kind ?? 'pods', f0(m.n), range(x.bytesPerObject, (v) => f1(kib(v))), f1(x.retainedMiB.median), `${f2(x.ratioToPeer)}×`,
     ]))));
     s.push('');
     s.push('`prune` and `keep` are the generated `Pod.prune({ status: true, metadata: { managedFields: true } })` and `Pod.keep({ spec: { nodeName: true }, status: { phase: true } })` (`generated/core/v1/pod.ts`), applied through `modify` before the store. Metadata-only is `metadataWatcher` (the server sends `PartialObjectMetadata`, `managedFields` included).');
@@ -175,11 +199,11 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
     s.push('');
     s.push(`\`MODIFIED\` events for the N pods — rounds of one per pod, ${r.throughput.map((m) => `${f0(m.events)} events for N = ${f0(m.n)}`).join(', ')} — into a synced store (\`bench/throughput.ts\`). **Replay server**: the events and the list are recorded from the real apiserver and served over HTTPS from a separate process at full speed (\`bench/replay.ts\`), because kube-apiserver on this machine cannot emit events as fast as a client consumes them — it would measure the apiserver. Both clients read identical bytes. \`kubereflect, prune\` stores \`Pod.prune({ status: true, metadata: { managedFields: true } })\` objects, with \`managedFields\` cut before parsing as the generated \`Pod.reflector\` does for that transform. The limit is \`JSON.parse\` of the same lines, already split and in memory, results dropped. The reference between them is what any cache of full objects must do at least: the same watch received over HTTPS by kubereflect's client, each line parsed and put into a \`Map\` that already holds the N listed pods — no watcher, no store.`);
     s.push('');
-    s.push(table(['contender', 'N', 'events/s', 'MiB/s', '× client-node', '× JSON.parse'], r.throughput.flatMap((m) => m.rows.map((x) => [
-      label(x.contender), f0(m.n), range(x.eventsPerSecond, f0), f1(x.mibPerSecond), `${f2(x.ratioToPeer)}×`, `${f2(x.ratioToLimit)}×`,
+    s.push(table(['contender', 'kind', 'N', 'events/s', 'MiB/s', '× client-node', '× JSON.parse'], r.throughput.flatMap((m) => m.rows.map((x) => [
+      label(x.contender), m.kind ?? 'pods', f0(m.n), range(x.eventsPerSecond, f0), f1(x.mibPerSecond), `${f2(x.ratioToPeer)}×`, `${f2(x.ratioToLimit)}×`,
     ]))));
     s.push('');
-    s.push(`Events average ${f1((r.throughput[0]!.eventBytes / r.throughput[0]!.events) / 1024)} KiB.`);
+    s.push(`Events average ${[...new Map(r.throughput.map((t) => [t.kind ?? 'pods', t])).values()].map((t) => `${f1((t.eventBytes / t.events) / 1024)} KiB (${t.kind ?? 'pods'})`).join(', ')}. For ConfigMaps the update is a changed data value, for Secrets a changed annotation, for Workflows a status time, each with its manager's managedFields time.`);
   }
 
   if (r.relist) {
@@ -221,6 +245,24 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
     ])));
   }
 
+  if (r.scale) {
+    s.push('');
+    s.push('## 7. Scale');
+    s.push('');
+    const measured = [...new Set(r.scale.flatMap((x) => x.rows.map((row) => row.measure)))];
+    const names: Record<string, string> = { memory: 'memory', sync: 'initial sync', relist: 'relist peak', throughput: 'steady event throughput' };
+    s.push(`${measured.map((m) => names[m]).join(', ').replace(/^./, (c) => c.toUpperCase())} at N = ` + r.scale.map((x) => f0(x.n)).join(' and ') + ' pods (`bench/scale.ts`), each measurement as in scenarios 1–4, in its own process. All of them read from the replay server: the larger N is the 10,000 pods recorded from the real apiserver, copied with new names and uids (the loader gets only tens of pods per second into kube-apiserver on this shared machine). A contender that fails is shown with its error. Ratios: memory and relist as a fraction of client-node, sync and throughput as a speed-up over it.');
+    s.push('');
+    const unit: Record<string, string> = { memory: 'KiB per pod', sync: 'ms to a ready store', relist: 'peak / steady', throughput: 'events/s' };
+    const fmt: Record<string, (v: number) => string> = { memory: f1, sync: f0, relist: f2, throughput: f0 };
+    s.push(table(['measure', 'contender', 'N', 'value', '× client-node', 'note'], r.scale.flatMap((x) => x.rows.map((row) => [
+      `${row.measure} (${unit[row.measure]})`, label(row.contender), f0(x.n),
+      row.value ? range(row.value, fmt[row.measure]!) : '–',
+      row.ratioToPeer !== undefined && Number.isFinite(row.ratioToPeer) ? `${f2(row.ratioToPeer)}×` : '–',
+      [row.steadyMiB !== undefined ? `steady ${f0(row.steadyMiB)} MiB, peak ${f0(row.peakMiB ?? NaN)} MiB` : '', row.failed ? `failed: ${row.failed.replace(/\|/g, '/')}` : ''].filter(Boolean).join('; '),
+    ]))));
+  }
+
   if (r.context) {
     s.push('');
     s.push('## Context: client-go and kube-rs');
@@ -259,6 +301,7 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
 const COLORS: Record<string, string> = {
   'client-node': '#9aa0a6',
   'kubereflect:full': '#1a73e8',
+  'kubereflect:lazy': '#174ea6',
   kubereflect: '#1a73e8',
   'kubereflect:metadata': '#4285f4',
   'kubereflect:metadata-strip': '#8ab4f8',
@@ -312,6 +355,7 @@ function barChart(title: string, unit: string, groups: { name: string; bars: Bar
 const CHART_LABEL: Record<string, string> = {
   'client-node': 'client-node informer',
   'kubereflect:full': 'kubereflect full',
+  'kubereflect:lazy': 'kubereflect full, lazy managedFields',
   'kubereflect:metadata': 'kubereflect metadata-only',
   'kubereflect:metadata-strip': 'kubereflect metadata-only, no managedFields',
   'kubereflect:prune': 'kubereflect prune',
@@ -329,7 +373,7 @@ export function renderCharts(r: Results): { name: string; svg: string }[] {
     charts.push({
       name: 'memory.svg',
       svg: barChart('Memory per cached pod', 'retained heap, KiB per pod (median; lower is better); × = ratio to client-node', r.memory.map((m) => ({
-        name: `N = ${f0(m.n)} pods`,
+        name: `N = ${f0(m.n)} ${m.kind ?? 'pods'}`,
         bars: m.rows.map((x) => ({
           label: CHART_LABEL[x.contender] ?? x.contender,
           value: kib(x.bytesPerObject.median),
@@ -343,7 +387,7 @@ export function renderCharts(r: Results): { name: string; svg: string }[] {
     charts.push({
       name: 'throughput.svg',
       svg: barChart('Event throughput against the limit', 'MODIFIED events per second into the store (median; higher is better); × = share of JSON.parse alone', r.throughput.map((m) => ({
-        name: `N = ${f0(m.n)} events`,
+        name: `N = ${f0(m.n)} ${m.kind ?? 'pods'}`,
         bars: m.rows.map((x) => ({
           label: CHART_LABEL[x.contender] ?? x.contender,
           value: x.eventsPerSecond.median,

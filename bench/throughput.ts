@@ -22,16 +22,21 @@ import { readFileSync } from 'node:fs';
 import { Api, Client } from '../runtime/index.ts';
 import { decodeWatchEvents } from '../runtime/decode.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
-import { inChild, inProcess, rotate, stat, until, type RunContext, type Stat } from './harness.ts';
-import { pages, podResource, type BenchPod } from './data.ts';
+import { inChild, inProcess, rotate, sizesOf, stat, until, type RunContext, type Stat } from './harness.ts';
+import { pages, type BenchPod } from './data.ts';
+import { resourceOf, type BenchKind } from './kinds.ts';
 import { prune } from './projections.ts';
 import { arm, go, recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
-export type ThroughputContender = 'kubereflect' | 'kubereflect:prune' | 'client-node' | 'HTTPS+JSON.parse+Map' | 'JSON.parse';
-export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
+export type ThroughputContender = 'kubereflect' | 'kubereflect:lazy' | 'kubereflect:prune' | 'client-node' | 'HTTPS+JSON.parse+Map' | 'JSON.parse';
+export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
+
+/** The contenders for kinds other than pods (the projection is the pod's). */
+export const KIND_THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:lazy', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
 
 interface Task {
   contender: ThroughputContender;
+  kind: BenchKind;
   kubeconfig: string;
   control: string;
   namespace: string;
@@ -49,6 +54,8 @@ interface Sample {
 
 export interface ThroughputResult {
   n: number;
+  /** Absent in older results: pods. */
+  kind?: BenchKind;
   events: number;
   eventBytes: number;
   rows: { contender: ThroughputContender; eventsPerSecond: Stat; mibPerSecond: number; ratioToPeer: number; ratioToLimit: number }[];
@@ -60,12 +67,13 @@ async function measure(task: Task): Promise<Sample> {
   await arm(task.control, 'events');
   let running: Running;
   if (task.contender === 'client-node') {
-    running = startClientNode(task.kubeconfig, task.namespace);
+    running = startClientNode(task.kubeconfig, task.namespace, { kind: task.kind });
   } else {
-    running = startKubereflect(task.kubeconfig, task.namespace, task.contender === 'kubereflect:prune' ? { mode: 'prune', projection: prune } : {});
+    const mode = task.contender === 'kubereflect:prune' ? { mode: 'prune' as const, projection: prune } : task.contender === 'kubereflect:lazy' ? { mode: 'lazy' as const } : {};
+    running = startKubereflect(task.kubeconfig, task.namespace, { ...mode, kind: task.kind });
   }
   await running.ready;
-  if (running.size() !== task.n) throw new Error(`${task.contender} listed ${running.size()} pods, expected ${task.n}`);
+  if (running.size() !== task.n) throw new Error(`${task.contender} listed ${running.size()} ${task.kind}, expected ${task.n}`);
   const t0 = performance.now();
   await go(task.control);
   await until(() => running.applied() >= task.events, `${task.events} events`);
@@ -80,7 +88,7 @@ async function measure(task: Task): Promise<Sample> {
 async function receiveIntoMap(task: Task): Promise<Sample> {
   await arm(task.control, 'events');
   const client = Client.fromFile(task.kubeconfig);
-  const api = new Api<BenchPod>(client, podResource, task.namespace);
+  const api = new Api<BenchPod>(client, resourceOf(task.kind), task.namespace);
   const key = (p: BenchPod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
   const map = new Map<string, BenchPod>();
   for await (const items of pages((o) => api.list(o))) for (const pod of items) map.set(key(pod), pod);
@@ -111,20 +119,28 @@ function parseOnly(eventsFile: string, n: number): Sample {
   return { eventsPerSecond: n / seconds, seconds, events: n };
 }
 
-/** Runs scenario 3 for every size. */
+/** Runs scenario 3 for every size: pods, then each of `ctx.kinds`. */
 export async function runThroughput(ctx: RunContext, contenders = THROUGHPUT_CONTENDERS, data?: Map<number, ReplayData>): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
-  for (const n of ctx.sizes) {
-    const recorded = data?.get(n) ?? (await recordReplayData(ctx, n));
+  for (const kind of ['pods', ...(ctx.kinds ?? [])] as BenchKind[]) {
+    results.push(...(await runThroughputOf(ctx, kind, kind === 'pods' ? contenders : KIND_THROUGHPUT_CONTENDERS, kind === 'pods' ? data : undefined)));
+  }
+  return results;
+}
+
+async function runThroughputOf(ctx: RunContext, kind: BenchKind, contenders: ThroughputContender[], data?: Map<number, ReplayData>): Promise<ThroughputResult[]> {
+  const results: ThroughputResult[] = [];
+  for (const n of sizesOf(ctx, kind)) {
+    const recorded = data?.get(n) ?? (await recordReplayData(ctx, n, kind));
     const replay = await startReplay(ctx, recorded);
     const samples = new Map<ThroughputContender, Sample[]>(contenders.map((c) => [c, []]));
     try {
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const contender of rotate(contenders, rep)) {
-          const task: Task = { contender, kubeconfig: replay.kubeconfig, control: replay.control, namespace: recorded.namespace, n, events: recorded.events, eventsFile: recorded.eventsFile };
+          const task: Task = { contender, kind, kubeconfig: replay.kubeconfig, control: replay.control, namespace: recorded.namespace, n, events: recorded.events, eventsFile: recorded.eventsFile };
           const s = await inProcess<Sample>(new URL(import.meta.url), task);
           samples.get(contender)!.push(s);
-          ctx.log(`throughput n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: ${Math.round(s.eventsPerSecond)} events/s`);
+          ctx.log(`throughput ${kind} n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: ${Math.round(s.eventsPerSecond)} events/s`);
         }
       }
     } finally {
@@ -134,6 +150,7 @@ export async function runThroughput(ctx: RunContext, contenders = THROUGHPUT_CON
     const bytesPerEvent = recorded.eventBytes / recorded.events;
     results.push({
       n,
+      kind,
       events: recorded.events,
       eventBytes: recorded.eventBytes,
       rows: contenders.map((contender) => {

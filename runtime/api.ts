@@ -8,7 +8,7 @@ import type { Client, Query } from './client.ts';
 import { describe } from './client.ts';
 import { decodeWatchEvents } from './decode.ts';
 import { KubeError, type Status } from './errors.ts';
-import { parseWithoutManagedFields } from './strip.ts';
+import { parseWithLazyManagedFields, parseWithoutManagedFields, splitList } from './strip.ts';
 import { labelSelectorText, type LabelSelector } from './labels.ts';
 import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Whole } from './types.ts';
 import { apiVersionOf } from './types.ts';
@@ -43,6 +43,14 @@ export interface ListOptions extends SelectorOptions {
   timeoutSeconds?: number;
   /** Items come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
   stripManagedFields?: boolean;
+  /** Items carry `metadata.managedFields` unparsed until read (see `WatcherConfig.lazyManagedFields`); `stripManagedFields` wins. */
+  lazyManagedFields?: boolean;
+  /**
+   * @internal for the watcher: `items` come back as the bytes (`Buffer`) of
+   * each item, for the caller to parse one at a time (`parseListItem` in
+   * `decode.ts`), so that a page is never held parsed all at once.
+   */
+  deferItems?: boolean;
   signal?: AbortSignal;
 }
 
@@ -59,6 +67,8 @@ export interface WatchOptions extends SelectorOptions {
   idleTimeoutMs?: number;
   /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
   stripManagedFields?: boolean;
+  /** Event objects carry `metadata.managedFields` unparsed until read (see `WatcherConfig.lazyManagedFields`); `stripManagedFields` wins. */
+  lazyManagedFields?: boolean;
   signal?: AbortSignal;
 }
 
@@ -277,7 +287,17 @@ function listQuery(o: ListOptions): Query {
 }
 
 function listParser(o: ListOptions): ((body: Buffer) => unknown) | undefined {
-  return o.stripManagedFields ? (body) => parseWithoutManagedFields(body, 'list') : undefined;
+  if (o.deferItems) {
+    return (body) => {
+      const split = splitList(body);
+      if (!split) return o.stripManagedFields ? parseWithoutManagedFields(body, 'list') : o.lazyManagedFields ? parseWithLazyManagedFields(body, 'list') : JSON.parse(body.toString('utf8'));
+      const list = JSON.parse(split.envelope) as { items?: unknown };
+      list.items = split.items;
+      return list;
+    };
+  }
+  if (o.stripManagedFields) return (body) => parseWithoutManagedFields(body, 'list');
+  return o.lazyManagedFields ? (body) => parseWithLazyManagedFields(body, 'list') : undefined;
 }
 
 function writeQuery(o: WriteOptions): Query {
@@ -291,5 +311,5 @@ async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, ac
     allowWatchBookmarks: o.allowWatchBookmarks ?? true, sendInitialEvents: o.sendInitialEvents, timeoutSeconds: o.timeoutSeconds,
   };
   const body = await client.stream({ path, query, accept, signal: o.signal, idleTimeoutMs: o.idleTimeoutMs });
-  yield* decodeWatchEvents<K>(body, describe({ path, query }), { stripManagedFields: o.stripManagedFields });
+  yield* decodeWatchEvents<K>(body, describe({ path, query }), { stripManagedFields: o.stripManagedFields, lazyManagedFields: o.lazyManagedFields });
 }

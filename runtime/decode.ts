@@ -9,7 +9,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { DecodeError } from './errors.ts';
-import { parseWithoutManagedFields } from './strip.ts';
+import { parseWithLazyManagedFields, parseWithoutManagedFields } from './strip.ts';
 import type { WatchEvent } from './types.ts';
 
 const NEWLINE = 0x0a;
@@ -18,6 +18,8 @@ const NEWLINE = 0x0a;
 export interface DecodeOptions {
   /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
   stripManagedFields?: boolean;
+  /** Event objects carry `metadata.managedFields` unparsed until read (see `parseWithLazyManagedFields`); `stripManagedFields` wins. */
+  lazyManagedFields?: boolean;
 }
 const EVENT_TYPES = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
 
@@ -64,7 +66,11 @@ export function parseEventLine<K>(line: Buffer, request: string, opts: DecodeOpt
   }
   let event: unknown;
   try {
-    event = opts.stripManagedFields ? parseWithoutManagedFields(line, 'event') : JSON.parse(line.toString('utf8'));
+    event = opts.stripManagedFields
+      ? parseWithoutManagedFields(line, 'event')
+      : opts.lazyManagedFields
+        ? parseWithLazyManagedFields(line, 'event')
+        : JSON.parse(line.toString('utf8'));
   } catch (err) {
     throw new DecodeError(request, `watch event is not JSON (${(err as Error).message})`, line.toString('utf8'), err);
   }
@@ -84,4 +90,18 @@ export function parseEventLine<K>(line: Buffer, request: string, opts: DecodeOpt
  */
 export async function* decodeWatchEvents<K>(chunks: AsyncIterable<Buffer>, request: string, opts: DecodeOptions = {}): AsyncGenerator<WatchEvent<K>> {
   for await (const line of splitLines(chunks)) yield parseEventLine<K>(line, request, opts);
+}
+
+/**
+ * Parses one item of a list whose items were left as bytes (`ListOptions.deferItems`).
+ * @throws DecodeError when the bytes are not JSON.
+ */
+export function parseListItem<K>(item: Buffer, request: string, opts: DecodeOptions = {}): K {
+  try {
+    if (opts.stripManagedFields) return parseWithoutManagedFields(item, 'object') as K;
+    if (opts.lazyManagedFields) return parseWithLazyManagedFields(item, 'object') as K;
+    return JSON.parse(item.toString('utf8')) as K;
+  } catch (err) {
+    throw new DecodeError(request, `list item is not JSON (${(err as Error).message})`, item.toString('utf8'), err);
+  }
 }

@@ -45,6 +45,7 @@ import { labelMatcher } from './labels.ts';
 import type { LabelMatcher, LabelSelector } from './labels.ts';
 import { StoreIndexes, type BuiltInIndex, type Indexers } from './indexes.ts';
 import { objectKey, storeKey } from './object-ref.ts';
+import { hasUnreadManagedFields } from './strip.ts';
 import type { ObjectRef } from './object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from './types.ts';
 
@@ -316,6 +317,8 @@ const EMPTY_LEAF: Readonly<Record<string, never>> = Object.freeze({});
 
 /** Points every empty object inside `metadata.managedFields[*].fieldsV1` at one shared frozen `{}`. */
 function shareManagedFieldLeaves(obj: KubeObject): void {
+  // Unparsed (lazyManagedFields): reading it here would parse it, which is what laziness saves.
+  if (hasUnreadManagedFields(obj.metadata)) return;
   const entries = (obj.metadata as { managedFields?: unknown } | undefined)?.managedFields;
   if (!Array.isArray(entries)) return;
   for (const entry of entries) {

@@ -129,6 +129,34 @@ describe('watcher: list + watch', () => {
     expect(s.watches[0]!.sendInitialEvents).toBeUndefined();
   });
 
+  it('parses the items of a page one by one as it hands them over, when the source leaves them as bytes', async () => {
+    const bytes = (o: Obj) => Buffer.from(JSON.stringify(o)) as unknown as Obj;
+    const parse = vi.spyOn(JSON, 'parse');
+    const s = new Script([page([bytes(obj('a', '1')), bytes(obj('b', '2')), bytes(obj('c', '3'))], '10')], []);
+    const ac = new AbortController();
+    const it = watcher(s, { backoff: countingBackoff().policy, logger: quiet(), signal: ac.signal });
+    expect((await it.next()).value).toEqual({ type: 'Init' });
+    parse.mockClear();
+    expect((await it.next()).value).toEqual({ type: 'InitApply', object: obj('a', '1') });
+    // The page is in, but only its first item has been parsed.
+    expect(parse).toHaveBeenCalledTimes(1);
+    expect((await it.next()).value).toEqual({ type: 'InitApply', object: obj('b', '2') });
+    expect(parse).toHaveBeenCalledTimes(2);
+    parse.mockRestore();
+    expect(s.lists[0]!.deferItems).toBe(true);
+    ac.abort();
+    await it.return(undefined);
+  });
+
+  it('reports a page item that does not parse as an Error and lists again from Init', async () => {
+    const bad = Buffer.from('{"metadata":{"name":"b",}') as unknown as Obj;
+    const good = Buffer.from(JSON.stringify(obj('a', '1'))) as unknown as Obj;
+    const s = new Script([page([good, bad, good], '10'), page([obj('a', '1')], '11')], [{ events: [], hang: true }]);
+    const got = await take(s, 6);
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'Error:DecodeError', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.lists).toHaveLength(2);
+  });
+
   it('asks for resourceVersion 0 on the first page only with the Any semantic', async () => {
     const s = new Script([page([obj('a', '1')], '5', 'c'), page([], '5')], []);
     await take(s, 3, { listSemantic: 'Any' });

@@ -9,7 +9,10 @@
  *       └──────────── 410 Gone (HTTP or in-stream), expired continue token ◀────┘
  *
  * - Pages are requested one at a time and emitted as they arrive; the whole
- *   list is never held at once.
+ *   list is never held at once, and a page is never held parsed at once:
+ *   its items are parsed one by one as they are handed over (a page of 500
+ *   parsed pods is a quarter of a 2,000-pod store). An item that does not
+ *   parse fails the list, which starts again after the backoff.
  * - The watch starts at the list's resourceVersion; every event and bookmark
  *   moves it. A watch the server ends normally, or one that falls silent
  *   (idle timeout), is reopened from there without a relist.
@@ -24,6 +27,7 @@
  *   never becomes a hot loop.
  */
 import type { ListWatch } from './api.ts';
+import { parseListItem } from './decode.ts';
 import { defaultBackoff, sleep, type BackoffPolicy } from './backoff.ts';
 import { ApiError, KubeError } from './errors.ts';
 import { consoleLogger, type Logger } from './logger.ts';
@@ -66,6 +70,17 @@ export interface WatcherConfig {
    * when their `transform` drops `managedFields`.
    */
   stripManagedFields?: boolean;
+  /**
+   * Objects carry `metadata.managedFields` unparsed (default false): it is cut
+   * from the bytes and kept as text, and parsed the first time it is read —
+   * most controllers never read it, so full objects parse nearly as fast as
+   * with `stripManagedFields`, and nothing is lost. Reads, `JSON.stringify`,
+   * spread, `structuredClone`, `editable()` and deep equality see the same
+   * object; until the first read, `Object.getOwnPropertyDescriptor` shows an
+   * accessor and `util.inspect` prints `[Getter/Setter]` (which is why this is
+   * not the default). `stripManagedFields` wins when both are set.
+   */
+  lazyManagedFields?: boolean;
   /** Delay policy after failures (default `defaultBackoff`). */
   backoff?: BackoffPolicy;
   logger?: Logger;
@@ -79,8 +94,11 @@ type State<K> =
   | { phase: 'InitStreaming'; stream: AsyncIterator<WatchEvent<K>> | undefined }
   | { phase: 'Watching'; resourceVersion: string; stream: AsyncIterator<WatchEvent<K>> | undefined; opened: number; events: number };
 
+/** An event, or an item of a list page still to be parsed into one. */
+type Emitted<K> = WatcherEvent<K> | (() => WatcherEvent<K>);
+
 interface Step<K> {
-  emit: WatcherEvent<K>[];
+  emit: Emitted<K>[];
   next: State<K>;
   /** Something useful arrived: forget earlier failures. */
   progress?: boolean;
@@ -128,6 +146,7 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
       initialList: config.initialList ?? 'ListWatch',
       bookmarks: config.bookmarks ?? true,
       stripManagedFields: config.stripManagedFields ?? false,
+      lazyManagedFields: config.lazyManagedFields ?? false,
       backoff: config.backoff ?? defaultBackoff,
       logger: config.logger ?? consoleLogger,
     },
@@ -148,16 +167,30 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
       // keeps `s` while it awaits the next step — for a quiet watch, until the
       // first event — and the last list page must not stay alive behind the
       // store (with `modify`, its full objects would outlive their projections).
-      const emit: (WatcherEvent<K> | undefined)[] = s.emit;
+      const emit: (Emitted<K> | undefined)[] = s.emit;
+      let failure = s.failure;
       for (let i = 0; i < emit.length; i++) {
         const e = emit[i]!;
         emit[i] = undefined;
-        yield e;
+        if (typeof e !== 'function') {
+          yield e;
+          continue;
+        }
+        let event: WatcherEvent<K>;
+        try {
+          event = e();
+        } catch (err) {
+          // A list item that does not parse: the list is bad; start it again after the backoff.
+          failure = asKubeError(err);
+          state = { phase: 'Empty' };
+          break;
+        }
+        yield event;
       }
       if (ctx.signal.aborted) break;
-      if (s.failure) {
-        yield { type: 'Error', error: s.failure };
-        const wait = Math.max(backoff.next(), (s.failure.retryAfterSeconds ?? 0) * 1000);
+      if (failure) {
+        yield { type: 'Error', error: failure };
+        const wait = Math.max(backoff.next(), (failure.retryAfterSeconds ?? 0) * 1000);
         await sleep(wait, ctx.signal);
       } else if (s.gone) {
         if (goneInARow++ > 0) await sleep(backoff.next(), ctx.signal);
@@ -242,10 +275,16 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       resourceVersion: first && cfg.listSemantic === 'Any' ? '0' : undefined,
       resourceVersionMatch: first && cfg.listSemantic === 'Any' ? 'NotOlderThan' : undefined,
       stripManagedFields: cfg.stripManagedFields,
+      lazyManagedFields: cfg.lazyManagedFields,
+      deferItems: true,
       signal: ctx.signal,
     });
+    const decode = { stripManagedFields: cfg.stripManagedFields, lazyManagedFields: cfg.lazyManagedFields };
+    // Items come as bytes from an Api (parsed one by one as handed over); a ListWatch that ignores deferItems gives objects.
     // An empty PartialObjectMetadataList comes as `"items": null` (a nil Go slice).
-    const emit: WatcherEvent<K>[] = (page.items ?? []).map((object) => ({ type: 'InitApply', object }));
+    const emit: Emitted<K>[] = (page.items ?? []).map((item: K | Buffer): Emitted<K> => Buffer.isBuffer(item)
+      ? () => ({ type: 'InitApply', object: parseListItem<K>(item, `LIST ${describeApi(ctx)}`, decode) })
+      : { type: 'InitApply', object: item });
     const next = page.metadata?.continue;
     if (next) return { emit, next: { phase: 'InitPage', continueToken: next }, progress: true };
     const rv = page.metadata?.resourceVersion;
@@ -387,6 +426,7 @@ function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVer
     timeoutSeconds,
     idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
     stripManagedFields: ctx.cfg.stripManagedFields,
+    lazyManagedFields: ctx.cfg.lazyManagedFields,
     signal: ctx.signal,
   })[Symbol.asyncIterator]();
 }

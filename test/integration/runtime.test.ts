@@ -11,6 +11,8 @@ import { ApiError } from '../../runtime/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { reflector } from '../../runtime/reflector.ts';
 import { store, type Store } from '../../runtime/store.ts';
+import { hasUnreadManagedFields } from '../../runtime/strip.ts';
+import { editable } from '../../runtime/types.ts';
 import { dropsManagedFields } from '../../runtime/kind.ts';
 import type { KubeObject, ObjectList, ResourceDescriptor, Stored, WatchEvent, WatcherEvent } from '../../runtime/types.ts';
 import { ConfigMap as ConfigMapKind, type ConfigMap as GeneratedConfigMap } from '../../generated/core/v1/configmap.ts';
@@ -260,6 +262,35 @@ describe('runtime against kube-apiserver', () => {
     expect(seen.list.length).toBeGreaterThan(0);
     expect(seen.watch.length).toBeGreaterThan(0);
     expect([...seen.list, ...seen.watch].every((x) => x === true)).toBe(true);
+  });
+
+  it('keeps managedFields unparsed with lazyManagedFields, in list pages and watch events, and the objects equal, serialise and write back as parsed ones', async () => {
+    const ns = await testNamespace('lazymf');
+    const api = new Api<ConfigMap>(client(), configMaps, ns);
+    const apply = (name: string, value: string) => api.patch(name, { type: 'apply', body: { metadata: { name, labels: { app: 'lazy' } }, data: { value } } }, { fieldManager: 'lazy-test' });
+    for (let i = 0; i < 5; i++) await apply(`cm-${i}`, 'v0');
+    const lazy = run(api, { lazyManagedFields: true, pageSize: 2 });
+    const eager = run(api, { pageSize: 2 });
+    await Promise.all([lazy.reader.waitUntilReady(), eager.reader.waitUntilReady()]);
+    await apply('cm-0', 'v1');
+    await apply('cm-new', 'v0');
+    for (const r of [lazy, eager]) {
+      await vi.waitFor(() => expect(r.reader.get({ name: 'cm-0', namespace: ns })?.data?.value).toBe('v1'));
+      await vi.waitFor(() => expect(r.reader.size).toBe(6));
+    }
+    // Listed (pages of 2) and watched objects alike: unread, yet equal to the parsed ones and the same JSON.
+    const byName = (r: typeof lazy) => r.reader.state().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    expect(byName(lazy).every((o) => hasUnreadManagedFields(o.metadata))).toBe(true);
+    expect(JSON.stringify(byName(lazy))).toBe(JSON.stringify(byName(eager)));
+    expect(byName(lazy)).toStrictEqual(byName(eager));
+    const cm0 = lazy.reader.get({ name: 'cm-0', namespace: ns })!;
+    expect((cm0.metadata as { managedFields?: { manager?: string }[] }).managedFields?.map((m) => m.manager)).toEqual(['lazy-test']);
+    // Written back whole (managedFields included, as read from the store): the server takes it.
+    const copy = editable(lazy.reader.get({ name: 'cm-1', namespace: ns })!);
+    copy.data = { value: 'written back' };
+    await api.replace('cm-1', copy);
+    await vi.waitFor(() => expect(lazy.reader.get({ name: 'cm-1', namespace: ns })?.data?.value).toBe('written back'));
+    await Promise.all([lazy.stop(), eager.stop()]);
   });
 
   it('follows one object with watchObject: absent, created, changed, deleted', async () => {
