@@ -32,6 +32,7 @@
  * (or listen to it) before each action.
  */
 import { Api } from './api.ts';
+import { sleep } from './backoff.ts';
 import type { Client } from './client.ts';
 import { AbortedError, ApiError } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
@@ -79,7 +80,8 @@ export interface LeaderElectionOptions {
   logger?: Logger;
 }
 
-const toMicroTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+/** A `MicroTime` (RFC 3339 with microseconds), as Leases carry their times. */
+export const toMicroTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
  * Campaigns for a Lease until stopped: leads while it holds it (see the
@@ -276,17 +278,4 @@ function defaultIdentity(): string {
 
 function jittered(ms: number): number {
   return ms * (1 + Math.random() * 0.2);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

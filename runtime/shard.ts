@@ -30,9 +30,10 @@
  *   `acting` signal (the range moved) versus a Delete event (the object went).
  */
 import { Api } from './api.ts';
+import { sleep } from './backoff.ts';
 import type { Client } from './client.ts';
 import { AbortedError, ApiError } from './errors.ts';
-import { LEASES, type Lease } from './leader.ts';
+import { LEASES, toMicroTime, type Lease } from './leader.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { WatcherEvent } from './types.ts';
 
@@ -290,7 +291,7 @@ export class ShardRing {
   /** Creates or renews this replica's Lease with its holding; arms the deadline after which it stops acting. */
   private async renew(): Promise<void> {
     const sent = performance.now();
-    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    const now = toMicroTime(Date.now());
     const holding = this.claim?.toJSON() ?? '';
     const body: Lease = {
       apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
@@ -360,17 +361,4 @@ export class ShardRing {
     h.acting.abort(new AbortedError(`shard ${h.range} of ring ${this.opts.ring} released: ${why}`));
     this.log.info(`shard ring ${this.opts.ring}: ${this.identity} stopped acting on ${h.range}: ${why}`);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
