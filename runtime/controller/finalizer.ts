@@ -11,7 +11,12 @@
  * was made on (a concurrent write turns it into a 422 conflict and a retry
  * from the newer object). Removing `test`s that the finalizer is still at
  * the index it was seen at and removes that one element, so unrelated
- * writes do not fail it and other finalizers are left alone.
+ * writes do not fail it and other finalizers are left alone — and first that
+ * the object's uid is still the one seen: patches go by name, and a stale
+ * copy of an object that was deleted and created again under the same name
+ * must not take the new object's finalizer (found by the apiserver-restart
+ * fault test: a removal whose answer was lost, retried after the name was
+ * reused, left the new object without its finalizer and its cleanup).
  *
  * Cleanup runs once per object: the `Finalizer` remembers (for `rememberMs`,
  * default ten minutes) the uids it cleaned up, so a reconcile that still sees
@@ -86,6 +91,8 @@ export class Finalizer<K extends KubeObject> {
         this.cleaned.set(meta.uid, Date.now());
       }
       await this.patch(obj, [
+        // The uid first: a patch goes by name, and after a restart a stale copy may name an object deleted and created again.
+        { op: 'test', path: '/metadata/uid', value: meta.uid },
         { op: 'test', path: `/metadata/finalizers/${index}`, value: this.name },
         { op: 'remove', path: `/metadata/finalizers/${index}` },
       ], 'remove');

@@ -426,6 +426,25 @@ describe('Controller', () => {
 });
 
 describe('Finalizer', () => {
+  it('a stale copy of a deleted object never removes the finalizer of a new object with the same name', async () => {
+    // What a restart can leave behind: the removal landed but its answer was lost, the name was reused, and the cache still shows the old object.
+    const ns = await testNamespace('ctl-finalizer-reuse');
+    const api = Widget.api(client, ns);
+    const finalizer = new Finalizer(api, FINALIZER);
+    const handlers = { apply: () => Action.awaitChange(), cleanup: () => Action.awaitChange() };
+    await api.create({ metadata: { name: 'reused', finalizers: [FINALIZER] }, spec: { color: 'red' } });
+    await api.delete('reused');
+    const old = (await api.get('reused')) as unknown as Stored<Widget>;
+    await finalizer.run(old, handlers); // cleanup, then the finalizer goes: the old object is gone
+    expect(await api.getOpt('reused')).toBeUndefined();
+    const fresh = await api.create({ metadata: { name: 'reused', finalizers: [FINALIZER] }, spec: { color: 'blue' } });
+    await expect(finalizer.run(old, handlers)).rejects.toThrow(FinalizerError); // the retry on the stale copy
+    const now = await api.get('reused');
+    expect(now.metadata?.uid).toBe(fresh.metadata?.uid);
+    expect(now.metadata?.finalizers).toEqual([FINALIZER]); // still held: its cleanup will run when it is deleted
+    await api.patch('reused', { type: 'json', operations: [{ op: 'remove', path: '/metadata/finalizers' }] });
+  });
+
   it('does not clobber a concurrent writer: adding on a stale copy fails and retries; removing leaves the other finalizers', async () => {
     const ns = await testNamespace('ctl-finalizer');
     const api = Widget.api(client, ns);
