@@ -6,57 +6,28 @@
  * replicas ever acted at once. Short durations (3 s / 2 s / 0.5 s) keep the
  * test quick; the protocol is the same with the defaults.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Api } from '../../runtime/api.ts';
 import { Client } from '../../runtime/client.ts';
 import { LeaderElection, LEASES, type Lease } from '../../runtime/leader.ts';
-import { repoRoot } from '../controlplane/plane.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
+import { killReplicas, startReplica, until, type ReplicaLine } from './replicas.ts';
 
 const LEASE_MS = 3000;
 const RETRY_MS = 500;
 const kubeconfig = inject('kube').kubeconfig;
 const admin = Client.fromFile(kubeconfig, { context: 'admin' });
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killReplicas();
   admin.close();
 });
 
-interface Line { t: number; id: string; event: string }
+type Line = ReplicaLine;
 
-function replica(ns: string, lease: string, id: string, log: Line[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale/elector-child.ts'), kubeconfig, ns, lease, id], {
-    cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KR_LEASE_MS: String(LEASE_MS), KR_RENEW_MS: '2000', KR_RETRY_MS: String(RETRY_MS) },
-  });
-  children.push(child);
-  createInterface({ input: child.stdout! }).on('line', (l) => log.push(parseLine(l, id)));
-  return child;
-}
-
-/** A line of a replica's output; the last line of a SIGKILLed replica may be cut short, and is recorded as such. */
-function parseLine(line: string, id: string): Line {
-  try {
-    return JSON.parse(line) as Line;
-  } catch {
-    return { t: Date.now(), id, event: 'cut-line' };
-  }
-}
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const replica = (ns: string, lease: string, id: string, log: Line[]) =>
+  startReplica('elector-child.ts', [kubeconfig, ns, lease, id], id, log, { KR_LEASE_MS: String(LEASE_MS), KR_RENEW_MS: '2000', KR_RETRY_MS: String(RETRY_MS) });
 
 /** Every act of one replica must fall outside every other replica's span of acts between its start and its last act of that term. */
 function assertNoOverlap(log: Line[]): void {

@@ -7,55 +7,27 @@
  * rebalances the ring; an audit of every reconcile pass (time window and
  * uids) shows no object reconciled by two members at once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Api } from '../../runtime/api.ts';
 import { Client } from '../../runtime/client.ts';
 import { fnv1a64, HASH_SPACE, ShardRange } from '../../runtime/shard.ts';
 import type { KubeObject, ResourceDescriptor } from '../../runtime/types.ts';
-import { repoRoot } from '../controlplane/plane.ts';
 import { testNamespace } from '../support/kube.ts';
+import { killReplicas, startReplica, until, type ReplicaLine } from './replicas.ts';
 
 const N = 3000;
 const LEASE_MS = 3000;
 const kubeconfig = inject('kube').kubeconfig;
 const admin = Client.fromFile(kubeconfig, { context: 'admin' });
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killReplicas();
   admin.close();
 });
 const configMaps: ResourceDescriptor = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 
-interface Line { t: number; id: string; event: string; range?: string; t0?: number; uids?: string[] }
+interface Line extends ReplicaLine { range?: string; t0?: number; uids?: string[] }
 
-function member(ns: string, id: string, log: Line[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale/shard-child.ts'), kubeconfig, ns, 'ring', id], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  createInterface({ input: child.stdout! }).on('line', (l) => log.push(parseLine(l, id)));
-  return child;
-}
-
-/** A line of a replica's output; the last line of a SIGKILLed replica may be cut short, and is recorded as such. */
-function parseLine(line: string, id: string): Line {
-  try {
-    return JSON.parse(line) as Line;
-  } catch {
-    return { t: Date.now(), id, event: 'cut-line' };
-  }
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const member = (ns: string, id: string, log: Line[]) => startReplica('shard-child.ts', [kubeconfig, ns, 'ring', id], id, log);
 
 /** The last pass of each given member since `since`, once every one of them has one. */
 function lastPasses(log: Line[], ids: string[], since: number): Map<string, Line> | undefined {

@@ -1,0 +1,49 @@
+/**
+ * What the multi-process scale tests share: replicas started as child
+ * processes whose JSON output lines are collected into one log, killed when
+ * the test file ends, and a poll for a condition on that log.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { repoRoot } from '../controlplane/plane.ts';
+
+/** One line of a replica's output: when, who, what (plus what the event carries). */
+export interface ReplicaLine { t: number; id: string; event: string }
+
+const children: ChildProcess[] = [];
+
+/** Starts `test/scale/<script>` with `args` as replica `id`; its lines go to `log`. */
+export function startReplica<L extends ReplicaLine>(script: string, args: string[], id: string, log: L[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale', script), ...args], {
+    cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
+  });
+  children.push(child);
+  createInterface({ input: child.stdout! }).on('line', (l) => log.push(parseLine<L>(l, id)));
+  return child;
+}
+
+/** SIGKILLs every replica still running (for `afterAll`). */
+export function killReplicas(): void {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+}
+
+/** A line of a replica's output; the last line of a SIGKILLed replica may be cut short, and is recorded as `cut-line`. */
+function parseLine<L extends ReplicaLine>(line: string, id: string): L {
+  try {
+    return JSON.parse(line) as L;
+  } catch {
+    return { t: Date.now(), id, event: 'cut-line' } as L;
+  }
+}
+
+/** Polls `fn` every 20 ms until it returns a value (not undefined or false), for up to `ms`. */
+export async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
