@@ -325,6 +325,16 @@ describe('store reader', () => {
     expect(snapshot).toHaveLength(1);
     expect(reader.state()).toHaveLength(2);
   });
+
+  it('returns keys() as a snapshot of the store keys, each the key get() finds the object by', () => {
+    const { reader, writer } = store<Pod>();
+    writer.applyEvent({ type: 'Apply', object: pod('a', 'ns', '1') });
+    const keys = reader.keys();
+    writer.applyEvent({ type: 'Apply', object: pod('b', 'ns', '1') });
+    expect(keys).toEqual(['ns/a']);
+    expect(reader.keys().sort()).toEqual(['ns/a', 'ns/b']);
+    expect(reader.keys().map((k) => reader.get(k)?.metadata?.name).sort()).toEqual(['a', 'b']);
+  });
 });
 
 describe('relist deletes', () => {

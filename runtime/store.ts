@@ -383,6 +383,18 @@ export class Store<K extends KubeObject, I extends string = string> {
   }
 
   /**
+   * A snapshot of the store key (`namespace/name`, or `name`) of every
+   * stored object, in no particular order: the store's own strings, so a
+   * map keyed by them compares them without reading their characters.
+   *
+   * @example
+   * for (const key of reader.keys()) queue.add(key);
+   */
+  keys(): string[] {
+    return Array.from(this.core.live.keys());
+  }
+
+  /**
    * The first object that satisfies `predicate`.
    *
    * @example
