@@ -38,7 +38,7 @@ import { watcher, type WatcherConfig } from '../watcher.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { noMetrics, type ControllerMetrics } from './metrics.ts';
 import type { ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, Target, WatchesOptions } from './options.ts';
-import { WorkQueue } from './queue.ts';
+import { WorkQueue, type QueueItem } from './queue.ts';
 import { defaultRateLimiter, type RateLimiter } from './rate-limit.ts';
 import { Action, type ErrorPolicy, type ReconcileContext, type ReconcileReason, type Reconciler } from './reconcile.ts';
 
@@ -209,7 +209,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
    * setInterval(() => ctl.reconcileAll(), 10 * 60_000);
    */
   reconcileAll(): void {
-    for (const obj of this.reader.state()) this.enqueue(storeKey(obj.metadata.name, obj.metadata.namespace), 'reconcile all');
+    for (const key of this.reader.keys()) this.enqueue(key, 'reconcile all');
   }
 
   /**
@@ -337,70 +337,82 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
 
   private enqueue(key: string, reason: ReconcileReason, debounceMs = 0, delayMs = 0): void {
     if (debounceMs > 0) this.queue.add(key, reason, { delayMs: debounceMs, debounce: true });
-    else this.queue.add(key, reason, { delayMs });
+    else this.queue.add(key, reason, delayMs > 0 ? { delayMs } : undefined);
     this.metrics.queueDepth(this.queue.depth);
   }
 
-  /** Takes due keys and starts their reconciles, at most `concurrency` at once (the queue's limit). */
+  /**
+   * Takes due keys and starts a worker for each, at most `concurrency` at
+   * once (the queue's limit). A worker goes on with the next due key itself,
+   * so this loop wakes only when a key falls due while a place is free.
+   */
   private async dispatch(reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
-    // Drain what is due synchronously; wait (one promise) only when nothing is.
-    for (let item = this.queue.poll() ?? (await this.queue.take()); item; item = this.queue.poll() ?? (await this.queue.take())) {
-      const { key, reason, waitedMs } = item;
-      this.metrics.queueWait(waitedMs / 1000);
-      this.metrics.queueDepth(this.queue.depth);
-      this.inFlight++;
-      void this.runOne(key, reason, reconcile, errorPolicy);
+    for (let item = await this.queue.take(); item; item = this.queue.poll() ?? (await this.queue.take())) {
+      void this.work(item, reconcile, errorPolicy);
     }
   }
 
-  /** One reconcile and its bookkeeping; never rejects. */
-  private async runOne(key: string, reason: ReconcileReason, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
-    try {
-      await this.reconcileOne(key, reason, reconcile, errorPolicy);
-    } catch (err) {
-      // reconcileOne catches what reconcile and the error policy throw: this is a bug (a metrics or logger call threw).
-      this.logger.error(`${this.name}: internal error while reconciling ${key}: ${(err as Error)?.message ?? String(err)}`);
-    } finally {
-      this.queue.done(key);
-      this.metrics.queueDepth(this.queue.depth);
-      if (--this.inFlight === 0) this.idle?.();
-    }
-  }
-
-  private async reconcileOne(key: string, reason: ReconcileReason, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
-    // The latest stored version, read now: never a copy from when the key was queued.
-    const obj = this.reader.get(key);
-    if (!obj) {
-      this.rateLimiter.forget(key); // gone: nothing to reconcile, nothing to retry
-      return;
-    }
-    const ctx: ReconcileContext = { key, reason, failures: this.rateLimiter.failures(key), signal: this.abortReconciles.signal };
-    const started = this.clock.now();
-    let action: Action;
-    try {
-      action = await reconcile(obj, ctx);
-      this.rateLimiter.forget(key);
-      this.metrics.reconciled('success', (this.clock.now() - started) / 1000);
-    } catch (error) {
-      this.counts.failures++;
-      const message = error instanceof Error ? error.message : String(error);
-      this.lastError = { key, message, at: Date.now() };
-      this.metrics.reconciled('error', (this.clock.now() - started) / 1000);
-      const backoffMs = this.rateLimiter.when(key);
+  /**
+   * Reconciles `item`, then each key due when the last one ends, until none
+   * is; never rejects. The reconcile is awaited here, not in a function of
+   * its own: one promise less per reconcile.
+   */
+  private async work(first: QueueItem<ReconcileReason>, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
+    this.inFlight++;
+    for (let item: QueueItem<ReconcileReason> | undefined = first; item; item = this.queue.doneAndPoll(item.key)) {
+      const key = item.key;
       try {
-        action = errorPolicy(error, obj, { ...ctx, backoffMs });
-      } catch (policyError) {
-        this.logger.error(`${this.name}: the error policy threw for ${key}: ${(policyError as Error).message}; retrying after ${Math.round(backoffMs)} ms`);
-        action = Action.requeue(backoffMs);
+        this.metrics.queueWait(item.waitedMs / 1000);
+        this.metrics.queueDepth(this.queue.depth);
+        // The latest stored version, read now: never a copy from when the key was queued.
+        const obj = this.reader.get(key);
+        if (!obj) {
+          this.rateLimiter.forget(key); // gone: nothing to reconcile, nothing to retry
+          continue;
+        }
+        const ctx: ReconcileContext = { key, reason: item.reason, failures: this.rateLimiter.failures(key), signal: this.abortReconciles.signal };
+        const started = this.clock.now();
+        let action: Action;
+        try {
+          action = await reconcile(obj, ctx);
+        } catch (error) {
+          this.failed(error, obj, ctx, started, errorPolicy);
+          continue;
+        }
+        this.succeeded(key, action, started);
+      } catch (err) {
+        // What reconcile and the error policy throw is handled above: this is a bug (a metrics or logger call threw).
+        this.logger.error(`${this.name}: internal error while reconciling ${key}: ${(err as Error)?.message ?? String(err)}`);
       }
-      this.logger.warn(`${this.name}: reconcile of ${key} failed (${ctx.failures + 1} in a row): ${message}${action.type === 'requeue' ? `; retry in ${Math.round(action.afterMs)} ms` : ''}`);
-      this.counts.reconciles++;
-      if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs });
-      return;
     }
+    if (--this.inFlight === 0) this.idle?.();
+  }
+
+  private succeeded(key: string, action: Action, started: number): void {
+    this.rateLimiter.forget(key);
+    this.metrics.reconciled('success', (this.clock.now() - started) / 1000);
     this.counts.reconciles++;
     if (action?.type === 'requeue') this.queue.add(key, 'requeue', { delayMs: action.afterMs });
     else if (action?.type !== 'awaitChange') this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`);
+  }
+
+  private failed(error: unknown, obj: Stored<S>, ctx: ReconcileContext, started: number, errorPolicy: ErrorPolicy<S>): void {
+    const key = ctx.key;
+    this.counts.failures++;
+    this.counts.reconciles++;
+    const message = error instanceof Error ? error.message : String(error);
+    this.lastError = { key, message, at: Date.now() };
+    this.metrics.reconciled('error', (this.clock.now() - started) / 1000);
+    const backoffMs = this.rateLimiter.when(key);
+    let action: Action;
+    try {
+      action = errorPolicy(error, obj, { ...ctx, backoffMs });
+    } catch (policyError) {
+      this.logger.error(`${this.name}: the error policy threw for ${key}: ${(policyError as Error).message}; retrying after ${Math.round(backoffMs)} ms`);
+      action = Action.requeue(backoffMs);
+    }
+    this.logger.warn(`${this.name}: reconcile of ${key} failed (${ctx.failures + 1} in a row): ${message}${action.type === 'requeue' ? `; retry in ${Math.round(action.afterMs)} ms` : ''}`);
+    if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs });
   }
 }
 

@@ -82,6 +82,20 @@ describe('WorkQueue', () => {
     expect(queue.depth).toBe(0);
   });
 
+  it('keys due at once, delayed keys and keys back from flight are taken in one due-time order, then the order they were added', () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 10, clock });
+    queue.add('delayed', 'x', { delayMs: 10 }); // due at 10
+    clock.advance(5);
+    queue.add('a', 'x'); // due at 5
+    expect(queue.poll()).toMatchObject({ key: 'a' });
+    queue.add('a', 'again'); // in flight: back at done, still due at 5
+    clock.advance(5);
+    queue.add('b', 'x'); // due at 10, added after 'delayed'
+    queue.done('a');
+    expect([queue.poll(), queue.poll(), queue.poll()].map((item) => item?.key)).toEqual(['a', 'delayed', 'b']);
+  });
+
   it('a debounced add restarts the quiet period', async () => {
     const clock = new FakeClock();
     const queue = new WorkQueue<string>({ concurrency: 1, clock });
@@ -111,6 +125,29 @@ describe('WorkQueue', () => {
     expect(queue.poll()).toMatchObject({ key: 'later', waitedMs: 0 });
   });
 
+  it('doneAndPoll ends a key and hands the next due one to its caller, before a waiting take', async () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 1, clock });
+    queue.add('a', 'x');
+    queue.add('b', 'x');
+    queue.add('c', 'x', { delayMs: 10 });
+    const a = await queue.take();
+    const waiting = taking(queue);
+    queue.add('a', 'changed while running');
+    expect(queue.doneAndPoll(a!.key)).toMatchObject({ key: 'b' }); // 'b' was due before 'a' came back
+    await flush();
+    expect(waiting.value).toBe('pending');
+    expect(queue.doneAndPoll('b')).toMatchObject({ key: 'a', reason: 'changed while running' });
+    expect(queue.doneAndPoll('a')).toBeUndefined(); // 'c' is not due: the waiting take gets it when it is
+    expect(queue.doneAndPoll('a')).toBeUndefined(); // not in flight: nothing to end
+    clock.advance(10);
+    await waiting.promise;
+    expect(waiting.value).toMatchObject({ key: 'c' });
+    queue.close();
+    expect(queue.doneAndPoll('c')).toBeUndefined();
+    expect(queue.inFlight).toBe(0);
+  });
+
   it('close resolves a waiting take with undefined, ignores later adds, and still accepts done', async () => {
     const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
     queue.add('a', 'x');
@@ -133,7 +170,7 @@ describe('WorkQueue', () => {
     await expect(queue.take()).rejects.toThrow(/one loop at a time/);
   });
 
-  it('under 20,000 random adds and completions over 50 keys: no key twice in flight, never above the limit, nothing lost', async () => {
+  it('under 20,000 random adds and completions (done or doneAndPoll) over 50 keys: no key twice in flight, never above the limit, nothing lost', async () => {
     const clock = new FakeClock();
     const queue = new WorkQueue<number>({ concurrency: 8, clock });
     const inFlight = new Set<string>();
@@ -142,13 +179,16 @@ describe('WorkQueue', () => {
     let maxInFlight = 0;
     let stamp = 0;
     let reading = true;
+    const taken = (item: QueueItem<number>) => {
+      expect(inFlight.has(item.key)).toBe(false);
+      inFlight.add(item.key);
+      maxInFlight = Math.max(maxInFlight, inFlight.size);
+    };
     const reader = (async () => {
       while (reading) {
         const item = await queue.take();
         if (!item) return;
-        expect(inFlight.has(item.key)).toBe(false);
-        inFlight.add(item.key);
-        maxInFlight = Math.max(maxInFlight, inFlight.size);
+        taken(item);
       }
     })();
     for (let i = 0; i < 20_000; i++) {
@@ -162,7 +202,11 @@ describe('WorkQueue', () => {
         if (k !== undefined) {
           inFlight.delete(k);
           lastSeen.set(k, stamp);
-          queue.done(k);
+          if (Math.random() < 0.5) queue.done(k);
+          else {
+            const next = queue.doneAndPoll(k);
+            if (next) taken(next);
+          }
         }
       }
       if (i % 7 === 0) clock.advance(1);

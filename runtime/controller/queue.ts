@@ -15,6 +15,10 @@
  * - **Closing** (`close`) stops handing out keys: a waiting `take` resolves
  *   `undefined`, and later `add`s are ignored. Keys in flight may still be `done`.
  *
+ * A worker that finishes a key takes its next one with `doneAndPoll`, in
+ * the same call: while keys are due, no promise and no wake-up of the loop
+ * waiting in `take` per key.
+ *
  * Memory: one entry per queued key, plus one per key in flight. Pure logic:
  * the time comes from a `Clock`, which the unit tests drive by hand.
  */
@@ -38,24 +42,21 @@ export interface AddOptions {
 }
 
 interface Entry<R> {
-  due: number;
-  reason: R;
-  seq: number;
+  readonly key: string;
+  readonly due: number;
+  readonly reason: R;
+  readonly seq: number;
 }
 
-/** A min-heap of (due, seq, key); entries whose seq no longer matches the queue's are stale and skipped. */
-class DueHeap {
-  private readonly items: { due: number; seq: number; key: string }[] = [];
+/** A min-heap of entries by (due, seq); an entry the queue no longer holds for its key is stale and skipped. */
+class DueHeap<R> {
+  private readonly items: Entry<R>[] = [];
 
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): { due: number; seq: number; key: string } | undefined {
+  peek(): Entry<R> | undefined {
     return this.items[0];
   }
 
-  push(item: { due: number; seq: number; key: string }): void {
+  push(item: Entry<R>): void {
     const a = this.items;
     a.push(item);
     let i = a.length - 1;
@@ -86,6 +87,40 @@ class DueHeap {
   }
 }
 
+/**
+ * Entries in (due, seq) order, as keys due at once arrive: taking the first
+ * costs O(1) where the heap costs O(log n), and most keys are queued due at
+ * once (a change, `reconcileAll`). Stale entries are skipped as in the heap.
+ */
+class DueFifo<R> {
+  private items: (Entry<R> | undefined)[] = [];
+  private head = 0;
+
+  peek(): Entry<R> | undefined {
+    return this.items[this.head];
+  }
+
+  last(): Entry<R> | undefined {
+    return this.head < this.items.length ? this.items[this.items.length - 1] : undefined;
+  }
+
+  push(item: Entry<R>): void {
+    this.items.push(item);
+  }
+
+  shift(): void {
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      // Drop the taken front once it is most of the array.
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 const before = (x: { due: number; seq: number }, y: { due: number; seq: number }) => x.due < y.due || (x.due === y.due && x.seq < y.seq);
 
 /**
@@ -103,7 +138,9 @@ export class WorkQueue<R = string> {
   private readonly clock: Clock;
   private readonly concurrency: number;
   private readonly queued = new Map<string, Entry<R>>();
-  private readonly heap = new DueHeap();
+  /** Queued entries due at once when added, in order (see `DueFifo`); the others are in `heap`. Either may hold stale entries. */
+  private readonly fifo = new DueFifo<R>();
+  private readonly heap = new DueHeap<R>();
   private readonly inFlightKeys = new Set<string>();
   /** Keys added while in flight: queued again at `done`. */
   private readonly again = new Map<string, Entry<R>>();
@@ -137,15 +174,15 @@ export class WorkQueue<R = string> {
   }
 
   /** Queues `key` (see the module doc for how repeats merge). Ignored once closed. */
-  add(key: string, reason: R, opts: AddOptions = {}): void {
+  add(key: string, reason: R, opts?: AddOptions): void {
     if (this.closed) return;
-    const due = this.clock.now() + Math.max(0, opts.delayMs ?? 0);
+    const due = this.clock.now() + Math.max(0, opts?.delayMs ?? 0);
     const target = this.inFlightKeys.has(key) ? this.again : this.queued;
     const current = target.get(key);
-    if (current && !opts.debounce && current.due <= due) return;
-    const entry = { due, reason, seq: this.seq++ };
+    if (current && !opts?.debounce && current.due <= due) return;
+    const entry = { key, due, reason, seq: this.seq++ };
     target.set(key, entry);
-    if (target === this.queued) this.heap.push({ due, seq: entry.seq, key });
+    if (target === this.queued) this.order(entry, !opts?.delayMs);
     this.pump();
   }
 
@@ -170,22 +207,28 @@ export class WorkQueue<R = string> {
   poll(): QueueItem<R> | undefined {
     if (this.waiter || this.closed || this.inFlightKeys.size >= this.concurrency) return undefined;
     const top = this.earliest();
-    if (!top || top.due > this.clock.now()) return undefined;
-    return this.hand(top);
+    const now = this.clock.now();
+    if (!top || top.due > now) return undefined;
+    return this.hand(top, now);
   }
 
   /** Ends the processing of `key`: it may be handed out again, at once if it was added meanwhile. */
   done(key: string): void {
-    if (!this.inFlightKeys.delete(key)) return;
-    const pending = this.again.get(key);
-    if (pending) {
-      this.again.delete(key);
-      if (!this.closed) {
-        this.queued.set(key, pending);
-        this.heap.push({ due: pending.due, seq: pending.seq, key });
-      }
-    }
+    if (this.release(key)) this.pump();
+  }
+
+  /**
+   * `done(key)`, then the next due key for the caller at once, within the
+   * same limits as `poll` (a waiting `take` does not stand in the way: the
+   * caller takes the place `key` leaves); `undefined` when none is due.
+   */
+  doneAndPoll(key: string): QueueItem<R> | undefined {
+    if (!this.release(key)) return undefined;
+    const top = this.closed ? undefined : this.earliest();
+    const now = this.clock.now();
+    if (top && top.due <= now) return this.hand(top, now);
     this.pump();
+    return undefined;
   }
 
   /** Stops handing out keys: a waiting `take` gets `undefined`, later `add`s are ignored. */
@@ -201,6 +244,27 @@ export class WorkQueue<R = string> {
     waiter?.(undefined);
   }
 
+  /** Takes `key` out of flight, queueing it again if it was added meanwhile; false if it was not in flight. */
+  private release(key: string): boolean {
+    if (!this.inFlightKeys.delete(key)) return false;
+    const pending = this.again.get(key);
+    if (pending) {
+      this.again.delete(key);
+      if (!this.closed) {
+        this.queued.set(key, pending);
+        this.order(pending, false);
+      }
+    }
+    return true;
+  }
+
+  /** Files a queued entry: at the end of the FIFO when `atOnce` and that keeps it in order, else in the heap. */
+  private order(entry: Entry<R>, atOnce: boolean): void {
+    const last = this.fifo.last();
+    if (atOnce && (!last || !before(entry, last))) this.fifo.push(entry);
+    else this.heap.push(entry);
+  }
+
   /** Hands the earliest due key to a waiting `take`, or sets a timer for when one falls due. */
   private pump(): void {
     if (!this.waiter || this.closed || this.inFlightKeys.size >= this.concurrency) return;
@@ -210,25 +274,32 @@ export class WorkQueue<R = string> {
     if (top.due > now) return this.wakeAt(top.due);
     const waiter = this.waiter;
     this.waiter = undefined;
-    waiter(this.hand(top));
+    waiter(this.hand(top, now));
   }
 
-  /** Moves the heap's top entry in flight. */
-  private hand(top: { key: string }): QueueItem<R> {
-    this.heap.pop();
-    const entry = this.queued.get(top.key)!;
+  /** Moves `top`, the first entry of the FIFO or the heap, in flight (`now`: the time it is taken). */
+  private hand(top: Entry<R>, now: number): QueueItem<R> {
+    if (top === this.fifo.peek()) this.fifo.shift();
+    else this.heap.pop();
     this.queued.delete(top.key);
     this.inFlightKeys.add(top.key);
-    return { key: top.key, reason: entry.reason, waitedMs: this.clock.now() - entry.due };
+    return { key: top.key, reason: top.reason, waitedMs: now - top.due };
   }
 
-  /** The heap's earliest entry that is still current. */
-  private earliest(): { due: number; seq: number; key: string } | undefined {
-    for (let top = this.heap.peek(); top; top = this.heap.peek()) {
-      if (this.queued.get(top.key)?.seq === top.seq) return top;
-      this.heap.pop();
+  /** The earliest entry still current: the first of the FIFO or the heap, stale ones dropped on the way. */
+  private earliest(): Entry<R> | undefined {
+    let first = this.fifo.peek();
+    while (first && this.queued.get(first.key) !== first) {
+      this.fifo.shift();
+      first = this.fifo.peek();
     }
-    return undefined;
+    let top = this.heap.peek();
+    while (top && this.queued.get(top.key) !== top) {
+      this.heap.pop();
+      top = this.heap.peek();
+    }
+    if (!first || !top) return first ?? top;
+    return before(first, top) ? first : top;
   }
 
   private wakeAt(at: number): void {

@@ -98,10 +98,21 @@ export function bucketRateLimiter(opts: BucketRateLimiterOptions = {}): RateLimi
  * const limiter = maxOfRateLimiters(exponentialRateLimiter({ baseMs: 50 }), bucketRateLimiter({ perSecond: 2 }));
  */
 export function maxOfRateLimiters(...limiters: RateLimiter[]): RateLimiter {
+  // Plain loops: failures and forget run for every reconcile.
   return {
-    when: (key) => limiters.reduce((longest, l) => Math.max(longest, l.when(key)), 0),
-    forget: (key) => limiters.forEach((l) => l.forget(key)),
-    failures: (key) => limiters.reduce((most, l) => Math.max(most, l.failures(key)), 0),
+    when(key) {
+      let longest = 0;
+      for (const l of limiters) longest = Math.max(longest, l.when(key));
+      return longest;
+    },
+    forget(key) {
+      for (const l of limiters) l.forget(key);
+    },
+    failures(key) {
+      let most = 0;
+      for (const l of limiters) most = Math.max(most, l.failures(key));
+      return most;
+    },
   };
 }
 

@@ -8,6 +8,9 @@ import type { KubeObject, Stored } from '../types.ts';
 /** What a reconcile asks for next: run again after a while, or wait until something changes. */
 export type Action = { readonly type: 'requeue'; readonly afterMs: number } | { readonly type: 'awaitChange' };
 
+/** One shared value: a reconcile that returns it allocates nothing. */
+const AWAIT_CHANGE: Action = Object.freeze({ type: 'awaitChange' });
+
 /** Makers of `Action`s. */
 export const Action = {
   /**
@@ -23,7 +26,7 @@ export const Action = {
    * @example
    * return Action.awaitChange();
    */
-  awaitChange: (): Action => ({ type: 'awaitChange' }),
+  awaitChange: (): Action => AWAIT_CHANGE,
 };
 
 /** Why a key was queued: the first reason wins when repeats merge. */
