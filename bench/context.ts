@@ -50,14 +50,17 @@ function buildGo(ctx: RunContext): { bin: string } | { skipped: string } {
   return r.status === 0 ? { bin } : { skipped: `go build failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}` };
 }
 
-function buildRust(ctx: RunContext): { bin: string } | { skipped: string } {
+/** Builds the kube-rs programs (`cargo build --release --locked`) into the run's scratch directory; returns the path of `binary`, or why it could not. */
+export function buildKubeRs(ctx: Pick<RunContext, 'scratch' | 'log'>, binary: string): { bin: string } | { skipped: string } {
   if (!has('cargo')) return { skipped: 'cargo not found' };
   const target = join(ctx.scratch, 'cargo-target');
   ctx.log('building bench/context/kube-rs (cargo build --release; the first build takes many minutes)…');
   const r = spawnSync('cargo', ['build', '--release', '--locked'], { cwd: join(here, 'kube-rs'), encoding: 'utf8', env: { ...process.env, CARGO_TARGET_DIR: target } });
-  const bin = join(target, 'release', 'kube-rs-reflector-bench');
+  const bin = join(target, 'release', binary);
   return r.status === 0 && existsSync(bin) ? { bin } : { skipped: `cargo build failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}` };
 }
+
+const buildRust = (ctx: RunContext) => buildKubeRs(ctx, 'kube-rs-reflector-bench');
 
 const PROGRAMS: (Program & { mode?: string })[] = [
   { who: 'client-go shared informer (Go)', build: buildGo, args: [] },

@@ -1,49 +1,75 @@
 /**
  * The controller benchmark: `npx tsx bench/controller.ts [--objects 10000]
- * [--children 10000] [--reps 3] [--out bench/CONTROLLER.md]`, on the local
- * control plane (started or reused) or `$BENCH_KUBECONFIG`.
+ * [--children 10000] [--reps 3] [--passes 5] [--out bench/CONTROLLER.md]
+ * [--no-memory]`, on the local control plane (started or reused) or
+ * `$BENCH_KUBECONFIG`. `--no-memory` measures the reconcile passes only.
  *
  * - **First pass**: time from start (list + watch + queue) to every one of
  *   N ConfigMaps reconciled once, with a no-op reconcile.
- * - **Steady throughput**: `reconcileAll()` of the N, no-op reconcile:
- *   reconciles per second until all are done; queue wait p50/p99 over that
- *   pass (every key falls due at once, so the wait is mostly the queue ahead).
+ * - **Reconcile all**, `--passes` times in the same process: `reconcileAll()`
+ *   of the N, no-op reconcile: reconciles per second and CPU time per
+ *   reconcile until all are done; queue wait p50/p99 (every key falls due
+ *   at once, so the wait is mostly the queue ahead). The first pass is
+ *   reported apart (cold: it pays for the JIT optimising that path), the
+ *   median of the later ones as steady.
  * - **The same with @kubernetes/client-node**: its informer plus the best
- *   hand-written queue (a Map of dirty keys, a set in flight, 8 workers,
- *   never one key twice at once).
+ *   hand-written queue (`hand-queue.ts`: a Map of dirty keys, a set in
+ *   flight, 8 workers, never one key twice at once).
+ * - **The same with kube-rs** (context): its `Controller` (concurrency 8,
+ *   `reconcile_all_on` for the reconcile-all passes), the program in
+ *   `bench/context/kube-rs` built with cargo; skipped (and said so) without
+ *   a Rust toolchain.
+ * - **RSS** of each process after the first pass.
  * - **Memory of `owns()`**: the heap of a controller of N parent ConfigMaps
  *   owning N realistic pods (bench/data.ts), with the children watched
  *   metadata-only (the default) and whole, less the same controller without
  *   `owns()`, per child.
  *
- * Each measurement runs in its own Node process (`--expose-gc`). The data is
+ * Each measurement runs in its own process (Node with `--expose-gc`). The data is
  * created once per size in namespaces `bench-ctl-*` and reused.
  */
-import { writeFileSync } from 'node:fs';
+import { execFile as execFileCb } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, makeInformer, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { Action, Api, Client, Controller, reflectShared, storeShared, watcher, type ControllerMetrics, type KubeObject, type ListWatch, type Logger, type ResourceDescriptor } from '../runtime/index.ts';
 import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
+import { buildKubeRs } from './context.ts';
 import { parallel, podResource, podSpec } from './data.ts';
+import { handQueue } from './hand-queue.ts';
 import { inChild, inProcess, liveHeap, loadavg, machine, settle, stat, until } from './harness.ts';
 
 const configMaps: ResourceDescriptor = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 const namespaces: ResourceDescriptor = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };
+const execFile = promisify(execFileCb);
+/** The heading of the hand-written part of the output file, which a run keeps. */
+const NOTES = '## What dominates';
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: (m) => console.error(m) };
 
-type PassTask = { kind: 'kubereflect' | 'client-node'; kubeconfig: string; namespace: string; n: number };
+type Contender = 'kubereflect' | 'client-node' | 'kube-rs';
+type PassTask = { kind: 'kubereflect' | 'client-node'; kubeconfig: string; namespace: string; n: number; passes: number };
 type Task =
   | PassTask
   | { kind: 'memory'; kubeconfig: string; namespace: string; n: number; mode: MemoryMode };
 type MemoryMode = 'none' | 'metadata' | 'full' | 'metadata-store' | 'full-store';
 
-interface PassResult {
-  firstPassMs: number;
-  /** CPU time (user + system) of the process per reconcile in the steady pass, µs: less sensitive to a loaded machine than throughput. */
+/** One reconcile-all pass: every object queued at once, until each is reconciled. */
+interface AllPass {
+  /** CPU time (user + system, every thread) of the process per reconcile, µs: less sensitive to a loaded machine than throughput. */
   cpuMicrosPerReconcile: number;
   throughputPerSec: number;
+  /** Not measured for kube-rs (its Controller does not report it). */
   waitP50Ms: number;
   waitP99Ms: number;
+}
+
+interface PassResult {
+  firstPassMs: number;
+  /** Resident memory of the process after the first pass, bytes. */
+  rssBytes: number;
+  /** The reconcile-all passes in order: the first runs code the JIT has not optimised for it yet (cold), the later ones are steady. */
+  passes: AllPass[];
 }
 
 function percentile(values: number[], p: number): number {
@@ -55,6 +81,23 @@ const waitsOf = (waits: number[]): ControllerMetrics => ({
   reconciled: () => {}, queueDepth: () => {}, watchRelist: () => {}, watchError: () => {},
   queueWait: (s) => void waits.push(s * 1000),
 });
+
+/** `passes` times: `reconcileAll()`, then wait until `n` more reconciles are `counted`. */
+async function reconcileAllPasses(passes: number, n: number, counted: () => number, reconcileAll: () => void, waits: number[]): Promise<AllPass[]> {
+  const out: AllPass[] = [];
+  for (let i = 0; i < passes; i++) {
+    waits.length = 0;
+    const before = counted();
+    const t1 = performance.now();
+    const cpu = process.cpuUsage();
+    reconcileAll();
+    await until(() => counted() - before >= n, 'reconcile all', 300_000, 0);
+    const throughputPerSec = n / ((performance.now() - t1) / 1000);
+    const used = process.cpuUsage(cpu);
+    out.push({ cpuMicrosPerReconcile: (used.user + used.system) / n, throughputPerSec, waitP50Ms: percentile(waits, 50), waitP99Ms: percentile(waits, 99) });
+  }
+  return out;
+}
 
 async function kubereflectPass(t: PassTask): Promise<PassResult> {
   const client = Client.fromFile(t.kubeconfig, { context: 'admin' });
@@ -71,85 +114,60 @@ async function kubereflectPass(t: PassTask): Promise<PassResult> {
   });
   await until(() => seen.size >= t.n, 'the first pass');
   const firstPassMs = performance.now() - started;
-  waits.length = 0;
-  const before = reconciles;
-  const t1 = performance.now();
-  const cpu = process.cpuUsage();
-  ctl.reconcileAll();
-  await until(() => reconciles - before >= t.n, 'reconcileAll', 300_000, 0);
-  const throughputPerSec = t.n / ((performance.now() - t1) / 1000);
-  const used = process.cpuUsage(cpu);
-  const cpuMicrosPerReconcile = (used.user + used.system) / t.n;
+  const rssBytes = process.memoryUsage().rss;
+  const passes = await reconcileAllPasses(t.passes, t.n, () => reconciles, () => ctl.reconcileAll(), waits);
   await ctl.shutdown();
   await running;
   client.close();
-  return { firstPassMs, cpuMicrosPerReconcile, throughputPerSec, waitP50Ms: percentile(waits, 50), waitP99Ms: percentile(waits, 99) };
+  return { firstPassMs, rssBytes, passes };
 }
 
-/** client-node's informer and a hand-written work queue with the same guarantees (merge, one key at a time, 8 workers). */
+/** client-node's informer and the hand-written work queue (`hand-queue.ts`: merge, one key at a time, 8 workers). */
 async function clientNodePass(t: PassTask): Promise<PassResult> {
   const kc = new KubeConfig();
   kc.loadFromFile(t.kubeconfig);
   kc.setCurrentContext('admin');
   const core = kc.makeApiClient(CoreV1Api);
   const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${t.namespace}/configmaps`, () => core.listNamespacedConfigMap({ namespace: t.namespace }));
-  const dirty = new Map<string, number>(); // key → when queued
-  const inFlight = new Set<string>();
-  const again = new Set<string>();
   const waits: number[] = [];
   const seen = new Set<string>();
   let reconciles = 0;
-  const idle: (() => void)[] = [];
-  let stopped = false;
-  const enqueue = (key: string) => {
-    if (inFlight.has(key)) return void again.add(key);
-    if (!dirty.has(key)) dirty.set(key, performance.now());
-    idle.shift()?.();
-  };
   const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace}/${o.metadata?.name}`;
   const objects = new Map<string, KubernetesObject>();
-  informer.on('add', (o) => (objects.set(keyOf(o), o), enqueue(keyOf(o))));
-  informer.on('update', (o) => (objects.set(keyOf(o), o), enqueue(keyOf(o))));
+  const queue = handQueue({
+    workers: 8,
+    has: (key) => objects.has(key),
+    reconcile: (key) => {
+      reconciles++;
+      seen.add(key);
+      return Promise.resolve(); // the no-op reconcile, async as a real one
+    },
+    waited: (ms) => void waits.push(ms),
+  });
+  informer.on('add', (o) => (objects.set(keyOf(o), o), queue.enqueue(keyOf(o))));
+  informer.on('update', (o) => (objects.set(keyOf(o), o), queue.enqueue(keyOf(o))));
   informer.on('delete', (o) => void objects.delete(keyOf(o)));
-  const worker = async () => {
-    while (!stopped) {
-      const next = dirty.entries().next();
-      if (next.done) {
-        await new Promise<void>((resolve) => idle.push(resolve));
-        continue;
-      }
-      const [key, queuedAt] = next.value;
-      dirty.delete(key);
-      inFlight.add(key);
-      waits.push(performance.now() - queuedAt);
-      if (objects.has(key)) {
-        await Promise.resolve(); // the no-op reconcile, async as a real one
-        reconciles++;
-        seen.add(key);
-      }
-      inFlight.delete(key);
-      if (again.delete(key)) enqueue(key);
-    }
-  };
   const started = performance.now();
-  const workers = Array.from({ length: 8 }, worker);
   await informer.start();
   await until(() => seen.size >= t.n, 'the first pass');
   const firstPassMs = performance.now() - started;
-  waits.length = 0;
-  const before = reconciles;
-  const t1 = performance.now();
-  const cpu = process.cpuUsage();
-  for (const key of objects.keys()) enqueue(key);
-  await until(() => reconciles - before >= t.n, 'the second pass', 300_000, 0);
-  const throughputPerSec = t.n / ((performance.now() - t1) / 1000);
-  const used = process.cpuUsage(cpu);
-  const cpuMicrosPerReconcile = (used.user + used.system) / t.n;
-  stopped = true;
-  for (const resume of idle.splice(0)) resume();
+  const rssBytes = process.memoryUsage().rss;
+  const reconcileAll = () => {
+    for (const key of objects.keys()) queue.enqueue(key);
+  };
+  const passes = await reconcileAllPasses(t.passes, t.n, () => reconciles, reconcileAll, waits);
   await informer.stop();
-  await Promise.all(workers);
-  return { firstPassMs, cpuMicrosPerReconcile, throughputPerSec, waitP50Ms: percentile(waits, 50), waitP99Ms: percentile(waits, 99) };
+  await queue.stop();
+  return { firstPassMs, rssBytes, passes };
+}
+
+/** kube-rs's `Controller` doing the same (the program `bin` built from bench/context/kube-rs), in its own process. */
+async function kubeRsPass(bin: string, t: Omit<PassTask, 'kind'>): Promise<PassResult> {
+  const { stdout } = await execFile(bin, [t.kubeconfig, t.namespace, String(t.n), String(t.passes)], { maxBuffer: 1 << 20, timeout: 600_000 });
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { reconciles: number; firstPassMs: number; passes: { throughputPerSec: number; cpuMicrosPerReconcile: number }[]; rssAfter: number };
+  const expected = (1 + t.passes) * t.n;
+  if (r.reconciles < expected) throw new Error(`kube-rs reconciled ${r.reconciles} times, expected at least ${expected}`);
+  return { firstPassMs: r.firstPassMs, rssBytes: r.rssAfter, passes: r.passes.map((p) => ({ ...p, waitP50Ms: NaN, waitP99Ms: NaN })) };
 }
 
 async function memory(t: Extract<Task, { kind: 'memory' }>): Promise<{ heapBytes: number }> {
@@ -250,6 +268,8 @@ async function main(): Promise<void> {
   const n = arg('objects', 10_000);
   const m = arg('children', 10_000);
   const reps = arg('reps', 3);
+  const allPasses = arg('passes', 5);
+  const withMemory = !process.argv.includes('--no-memory');
   const log = (s: string) => console.log(s);
   let kubeconfig = process.env.BENCH_KUBECONFIG;
   let release: (() => Promise<void>) | undefined;
@@ -267,53 +287,79 @@ async function main(): Promise<void> {
   const podBytes = Buffer.byteLength(JSON.stringify(sample.items[0]));
   client.close();
 
+  const kubeRs = buildKubeRs({ scratch: join(repoRoot, '.cache', 'bench'), log }, 'kube-rs-controller-bench');
+  if ('skipped' in kubeRs) log(`kube-rs: not measured (${kubeRs.skipped})`);
+  const contenders: Contender[] = ['kubereflect', 'client-node', ...('bin' in kubeRs ? (['kube-rs'] as const) : [])];
   const file = new URL(import.meta.url);
-  const passes: Record<'kubereflect' | 'client-node', PassResult[]> = { kubereflect: [], 'client-node': [] };
+  const passes: Record<Contender, PassResult[]> = { kubereflect: [], 'client-node': [], 'kube-rs': [] };
   const heaps: Record<MemoryMode, number[]> = { none: [], metadata: [], full: [], 'metadata-store': [], 'full-store': [] };
   for (let rep = 0; rep < reps; rep++) {
-    for (const kind of rep % 2 ? (['client-node', 'kubereflect'] as const) : (['kubereflect', 'client-node'] as const)) {
-      const r = await inProcess<PassResult>(file, { kind, kubeconfig, namespace: loopNs, n });
+    // Each rep starts with the next contender, so none always runs first.
+    for (const kind of [...contenders.slice(rep % contenders.length), ...contenders.slice(0, rep % contenders.length)]) {
+      const task = { kubeconfig, namespace: loopNs, n, passes: allPasses };
+      const r = kind === 'kube-rs' && 'bin' in kubeRs ? await kubeRsPass(kubeRs.bin, task) : await inProcess<PassResult>(file, { kind, ...task });
       passes[kind].push(r);
-      log(`rep ${rep + 1} ${kind}: first pass ${Math.round(r.firstPassMs)} ms, ${Math.round(r.throughputPerSec)} reconciles/s (${r.cpuMicrosPerReconcile.toFixed(1)} µs CPU each), wait p50 ${r.waitP50Ms.toFixed(1)} ms p99 ${r.waitP99Ms.toFixed(1)} ms`);
+      const each = r.passes.map((p) => `${Math.round(p.throughputPerSec)}/s ${p.cpuMicrosPerReconcile.toFixed(1)} µs wait p50 ${p.waitP50Ms.toFixed(0)} p99 ${p.waitP99Ms.toFixed(0)} ms`);
+      log(`rep ${rep + 1} ${kind}: first pass ${Math.round(r.firstPassMs)} ms, RSS ${(r.rssBytes / 2 ** 20).toFixed(0)} MiB; reconcile all: ${each.join('; ')}`);
     }
-    for (const mode of ['none', 'metadata', 'full', 'metadata-store', 'full-store'] as const) {
+    for (const mode of withMemory ? (['none', 'metadata', 'full', 'metadata-store', 'full-store'] as const) : []) {
       const r = await inProcess<{ heapBytes: number }>(file, { kind: 'memory', kubeconfig, namespace: ownsNs, n: m, mode });
       heaps[mode].push(r.heapBytes);
       log(`rep ${rep + 1} memory ${mode}: ${(r.heapBytes / 2 ** 20).toFixed(1)} MiB`);
     }
   }
   const med = (xs: number[]) => stat(xs).median;
-  const row = (kind: 'kubereflect' | 'client-node', label: string) => {
-    const p = passes[kind];
-    return `| ${label} | ${(med(p.map((r) => r.firstPassMs)) / 1000).toFixed(2)} s | ${Math.round(med(p.map((r) => r.throughputPerSec))).toLocaleString('en')} | ${med(p.map((r) => r.cpuMicrosPerReconcile)).toFixed(1)} µs | ${med(p.map((r) => r.waitP50Ms)).toFixed(0)} ms / ${med(p.map((r) => r.waitP99Ms)).toFixed(0)} ms |`;
+  const medOf = (kind: Contender, measure: (r: PassResult) => number) => med(passes[kind].map(measure));
+  // The first reconcile-all pass of a process, and the median of the later (steady) ones.
+  const cold = (measure: (p: AllPass) => number) => (r: PassResult) => measure(r.passes[0]!);
+  const steady = (measure: (p: AllPass) => number) => (r: PassResult) => med((r.passes.length > 1 ? r.passes.slice(1) : r.passes).map(measure));
+  const cpu = (p: AllPass) => p.cpuMicrosPerReconcile;
+  const rate = (p: AllPass) => p.throughputPerSec;
+  const row = (kind: Contender, label: string) => {
+    if (passes[kind].length === 0) return `| ${label} | not measured (${'skipped' in kubeRs ? kubeRs.skipped : '?'}) | | | | |`;
+    const perSec = (m: (r: PassResult) => number) => Math.round(medOf(kind, m)).toLocaleString('en');
+    const wait = kind === 'kube-rs' ? 'not reported' : `${medOf(kind, steady((p) => p.waitP50Ms)).toFixed(0)} ms / ${medOf(kind, steady((p) => p.waitP99Ms)).toFixed(0)} ms`;
+    return `| ${label} | ${(medOf(kind, (r) => r.firstPassMs) / 1000).toFixed(2)} s | ${perSec(cold(rate))} / ${perSec(steady(rate))} | ${medOf(kind, cold(cpu)).toFixed(1)} µs / ${medOf(kind, steady(cpu)).toFixed(1)} µs | ${wait} | ${(medOf(kind, (r) => r.rssBytes) / 2 ** 20).toFixed(0)} MiB |`;
   };
+  const ratio = (measure: (r: PassResult) => number, of: Contender, to: Contender) => (passes[to].length ? `×${(medOf(of, measure) / medOf(to, measure)).toFixed(2)}` : 'n/a');
   const perChild = (mode: MemoryMode) => (med(heaps[mode]) - med(heaps.none)) / m;
   const kib = (b: number) => `${(b / 1024).toFixed(2)} KiB`;
   const md = [
     '# Controller benchmark',
     '',
-    `\`npx tsx bench/controller.ts --objects ${n} --children ${m} --reps ${reps}\` — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu} (${machine().cores} cores, shared), Node ${process.version}, load ${loadavg().join(' ')}; medians of ${reps}.`,
+    `\`npx tsx bench/controller.ts --objects ${n} --children ${m} --reps ${reps}${allPasses === 5 ? '' : ` --passes ${allPasses}`}${withMemory ? '' : ' --no-memory'}\` — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu} (${machine().cores} cores, shared), Node ${process.version}, load ${loadavg().join(' ')}; medians of ${reps}.`,
     '',
-    `No-op reconcile over ${n.toLocaleString('en')} ConfigMaps, concurrency 8 (kubereflect's default; the client-node loop uses 8 workers):`,
+    `No-op reconcile over ${n.toLocaleString('en')} ConfigMaps, concurrency 8 (kubereflect's default; the client-node loop uses 8 workers). After the first pass, ${allPasses} reconcile-all passes in the same process (every object queued at once): the first of them runs code the JIT has not yet optimised for that path (cold), "steady" is the median of the later ones:`,
     '',
-    '| | start → every object reconciled once | steady reconciles/s (reconcile all) | CPU per reconcile (reconcile all) | queue wait p50 / p99 (reconcile all) |',
-    '| --- | --- | --- | --- | --- |',
+    '| | start → every object reconciled once | reconciles/s: 1st reconcile all / steady | CPU per reconcile: 1st reconcile all / steady | queue wait p50 / p99, steady | RSS after the first pass |',
+    '| --- | --- | --- | --- | --- | --- |',
     row('kubereflect', 'kubereflect `Controller`'),
     row('client-node', 'client-node informer + hand-written Map queue'),
+    row('kube-rs', 'kube-rs `Controller` (Rust, kube 5.0.0; context)'),
     '',
-    `\`owns()\` of ${m.toLocaleString('en')} pods (${(podBytes / 1024).toFixed(1)} KiB of JSON each), heap per owned pod (controller with \`owns()\` minus without):`,
+    `kubereflect against kube-rs: steady throughput ${ratio(steady(rate), 'kubereflect', 'kube-rs')} (1st reconcile all ${ratio(cold(rate), 'kubereflect', 'kube-rs')}), CPU per reconcile steady ${ratio(steady(cpu), 'kubereflect', 'kube-rs')} (1st ${ratio(cold(cpu), 'kubereflect', 'kube-rs')}), first pass time ${ratio((r) => r.firstPassMs, 'kubereflect', 'kube-rs')}. ` +
+      `Against the client-node loop: CPU per reconcile steady ${ratio(steady(cpu), 'kubereflect', 'client-node')} (1st ${ratio(cold(cpu), 'kubereflect', 'client-node')}), steady throughput ${ratio(steady(rate), 'kubereflect', 'client-node')}.`,
     '',
-    '| children watched | heap per child |',
-    '| --- | --- |',
-    `| \`owns(pods)\`: metadata-only watch (default); the controller keeps identity + owner references | ${kib(perChild('metadata'))} |`,
-    `| \`owns(pods, { metadataOnly: false })\`: whole objects on the wire, same kept | ${kib(perChild('full'))} |`,
-    `| \`owns(pods, { store })\`: a shared metadata-only store you drive (holds all metadata) | ${kib(perChild('metadata-store'))} |`,
-    `| \`owns(pods, { store })\`: a shared store of whole pods you drive | ${kib(perChild('full-store'))} |`,
-    '',
+    ...(withMemory
+      ? [
+          `\`owns()\` of ${m.toLocaleString('en')} pods (${(podBytes / 1024).toFixed(1)} KiB of JSON each), heap per owned pod (controller with \`owns()\` minus without):`,
+          '',
+          '| children watched | heap per child |',
+          '| --- | --- |',
+          `| \`owns(pods)\`: metadata-only watch (default); the controller keeps identity + owner references | ${kib(perChild('metadata'))} |`,
+          `| \`owns(pods, { metadataOnly: false })\`: whole objects on the wire, same kept | ${kib(perChild('full'))} |`,
+          `| \`owns(pods, { store })\`: a shared metadata-only store you drive (holds all metadata) | ${kib(perChild('metadata-store'))} |`,
+          `| \`owns(pods, { store })\`: a shared store of whole pods you drive | ${kib(perChild('full-store'))} |`,
+          '',
+        ]
+      : []),
     `Raw: ${JSON.stringify({ passes, heaps })}`,
     '',
   ].join('\n');
-  writeFileSync(out, md);
+  // The hand-written analysis under NOTES in the file being replaced stays.
+  const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  const notes = previous.indexOf(NOTES);
+  writeFileSync(out, notes >= 0 ? `${md}\n${previous.slice(notes)}` : md);
   console.log(md);
   await release?.();
 }
