@@ -30,7 +30,8 @@
  */
 import { execFile as execFileCb } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, makeInformer, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { Action, Api, Client, Controller, reflectShared, storeShared, watcher, type ControllerMetrics, type KubeObject, type ListWatch, type Logger, type ResourceDescriptor } from '../runtime/index.ts';
@@ -257,27 +258,39 @@ async function ensureData(client: Client, namespace: string, n: number, children
   log(`created ${n} owned pods in ${namespace} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 }
 
-async function main(): Promise<void> {
-  if (process.argv.includes('--bench-child')) return;
-  const arg = (name: string, fallback: number) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : fallback;
-  };
-  const outIndex = process.argv.indexOf('--out');
-  const out = outIndex > 0 ? process.argv[outIndex + 1]! : join(repoRoot, 'bench', 'CONTROLLER.md');
-  const n = arg('objects', 10_000);
-  const m = arg('children', 10_000);
-  const reps = arg('reps', 3);
-  const allPasses = arg('passes', 5);
-  const withMemory = !process.argv.includes('--no-memory');
-  const log = (s: string) => console.log(s);
-  let kubeconfig = process.env.BENCH_KUBECONFIG;
-  let release: (() => Promise<void>) | undefined;
-  if (!kubeconfig) {
-    const { state } = await up();
-    release = usePlane(false);
-    kubeconfig = state.kubeconfig;
-  }
+/** What one run measured: `renderController` makes the tables of it. */
+export interface ControllerResult {
+  objects: number;
+  children: number;
+  reps: number;
+  /** Reconcile-all passes per process. */
+  passes: number;
+  /** JSON size of one owned pod, bytes. */
+  podBytes: number;
+  /** Why the kube-rs row is empty, when it is. */
+  kubeRsSkipped?: string;
+  runs: Record<Contender, PassResult[]>;
+  /** Heap of the `owns()` processes by mode, bytes (empty without the memory measurement). */
+  heaps: Record<MemoryMode, number[]>;
+}
+
+/** Options of `runController`. */
+export interface ControllerBenchOptions {
+  kubeconfig: string;
+  objects: number;
+  children: number;
+  reps: number;
+  passes: number;
+  /** Measure the heap of `owns()` too (default true). */
+  withMemory?: boolean;
+  /** Where the kube-rs program is built. */
+  scratch: string;
+  log(line: string): void;
+}
+
+/** Loads the data (once per size) and runs every measurement `reps` times, contenders in rotated order. */
+export async function runController(o: ControllerBenchOptions): Promise<ControllerResult> {
+  const { kubeconfig, objects: n, children: m, reps, log } = o;
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
   const loopNs = `bench-ctl-loop-${n}`;
   const ownsNs = `bench-ctl-owns-${m}`;
@@ -287,49 +300,51 @@ async function main(): Promise<void> {
   const podBytes = Buffer.byteLength(JSON.stringify(sample.items[0]));
   client.close();
 
-  const kubeRs = buildKubeRs({ scratch: join(repoRoot, '.cache', 'bench'), log }, 'kube-rs-controller-bench');
+  const kubeRs = buildKubeRs({ scratch: o.scratch, log }, 'kube-rs-controller-bench');
   if ('skipped' in kubeRs) log(`kube-rs: not measured (${kubeRs.skipped})`);
   const contenders: Contender[] = ['kubereflect', 'client-node', ...('bin' in kubeRs ? (['kube-rs'] as const) : [])];
   const file = new URL(import.meta.url);
-  const passes: Record<Contender, PassResult[]> = { kubereflect: [], 'client-node': [], 'kube-rs': [] };
+  const runs: Record<Contender, PassResult[]> = { kubereflect: [], 'client-node': [], 'kube-rs': [] };
   const heaps: Record<MemoryMode, number[]> = { none: [], metadata: [], full: [], 'metadata-store': [], 'full-store': [] };
   for (let rep = 0; rep < reps; rep++) {
     // Each rep starts with the next contender, so none always runs first.
     for (const kind of [...contenders.slice(rep % contenders.length), ...contenders.slice(0, rep % contenders.length)]) {
-      const task = { kubeconfig, namespace: loopNs, n, passes: allPasses };
+      const task = { kubeconfig, namespace: loopNs, n, passes: o.passes };
       const r = kind === 'kube-rs' && 'bin' in kubeRs ? await kubeRsPass(kubeRs.bin, task) : await inProcess<PassResult>(file, { kind, ...task });
-      passes[kind].push(r);
+      runs[kind].push(r);
       const each = r.passes.map((p) => `${Math.round(p.throughputPerSec)}/s ${p.cpuMicrosPerReconcile.toFixed(1)} µs wait p50 ${p.waitP50Ms.toFixed(0)} p99 ${p.waitP99Ms.toFixed(0)} ms`);
       log(`rep ${rep + 1} ${kind}: first pass ${Math.round(r.firstPassMs)} ms, RSS ${(r.rssBytes / 2 ** 20).toFixed(0)} MiB; reconcile all: ${each.join('; ')}`);
     }
-    for (const mode of withMemory ? (['none', 'metadata', 'full', 'metadata-store', 'full-store'] as const) : []) {
+    for (const mode of o.withMemory ?? true ? (['none', 'metadata', 'full', 'metadata-store', 'full-store'] as const) : []) {
       const r = await inProcess<{ heapBytes: number }>(file, { kind: 'memory', kubeconfig, namespace: ownsNs, n: m, mode });
       heaps[mode].push(r.heapBytes);
       log(`rep ${rep + 1} memory ${mode}: ${(r.heapBytes / 2 ** 20).toFixed(1)} MiB`);
     }
   }
+  return { objects: n, children: m, reps, passes: o.passes, podBytes, ...('skipped' in kubeRs ? { kubeRsSkipped: kubeRs.skipped } : {}), runs, heaps };
+}
+
+/** The tables (markdown lines) of a run: the reconcile passes with the ratios, and the heap of `owns()` when measured. */
+export function renderController(r: ControllerResult): string[] {
+  const { runs, heaps, children: m } = r;
   const med = (xs: number[]) => stat(xs).median;
-  const medOf = (kind: Contender, measure: (r: PassResult) => number) => med(passes[kind].map(measure));
+  const medOf = (kind: Contender, measure: (r: PassResult) => number) => med(runs[kind].map(measure));
   // The first reconcile-all pass of a process, and the median of the later (steady) ones.
   const cold = (measure: (p: AllPass) => number) => (r: PassResult) => measure(r.passes[0]!);
   const steady = (measure: (p: AllPass) => number) => (r: PassResult) => med((r.passes.length > 1 ? r.passes.slice(1) : r.passes).map(measure));
   const cpu = (p: AllPass) => p.cpuMicrosPerReconcile;
   const rate = (p: AllPass) => p.throughputPerSec;
   const row = (kind: Contender, label: string) => {
-    if (passes[kind].length === 0) return `| ${label} | not measured (${'skipped' in kubeRs ? kubeRs.skipped : '?'}) | | | | |`;
+    if (runs[kind].length === 0) return `| ${label} | not measured (${r.kubeRsSkipped ?? '?'}) | | | | |`;
     const perSec = (m: (r: PassResult) => number) => Math.round(medOf(kind, m)).toLocaleString('en');
     const wait = kind === 'kube-rs' ? 'not reported' : `${medOf(kind, steady((p) => p.waitP50Ms)).toFixed(0)} ms / ${medOf(kind, steady((p) => p.waitP99Ms)).toFixed(0)} ms`;
     return `| ${label} | ${(medOf(kind, (r) => r.firstPassMs) / 1000).toFixed(2)} s | ${perSec(cold(rate))} / ${perSec(steady(rate))} | ${medOf(kind, cold(cpu)).toFixed(1)} µs / ${medOf(kind, steady(cpu)).toFixed(1)} µs | ${wait} | ${(medOf(kind, (r) => r.rssBytes) / 2 ** 20).toFixed(0)} MiB |`;
   };
-  const ratio = (measure: (r: PassResult) => number, of: Contender, to: Contender) => (passes[to].length ? `×${(medOf(of, measure) / medOf(to, measure)).toFixed(2)}` : 'n/a');
+  const ratio = (measure: (r: PassResult) => number, of: Contender, to: Contender) => (runs[to].length ? `×${(medOf(of, measure) / medOf(to, measure)).toFixed(2)}` : 'n/a');
   const perChild = (mode: MemoryMode) => (med(heaps[mode]) - med(heaps.none)) / m;
   const kib = (b: number) => `${(b / 1024).toFixed(2)} KiB`;
-  const md = [
-    '# Controller benchmark',
-    '',
-    `\`npx tsx bench/controller.ts --objects ${n} --children ${m} --reps ${reps}${allPasses === 5 ? '' : ` --passes ${allPasses}`}${withMemory ? '' : ' --no-memory'}\` — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu} (${machine().cores} cores, shared), Node ${process.version}, load ${loadavg().join(' ')}; medians of ${reps}.`,
-    '',
-    `No-op reconcile over ${n.toLocaleString('en')} ConfigMaps, concurrency 8 (kubereflect's default; the client-node loop uses 8 workers). After the first pass, ${allPasses} reconcile-all passes in the same process (every object queued at once): the first of them runs code the JIT has not yet optimised for that path (cold), "steady" is the median of the later ones:`,
+  return [
+    `No-op reconcile over ${r.objects.toLocaleString('en')} ConfigMaps, concurrency 8 (kubereflect's default; the client-node loop uses 8 workers). After the first pass, ${r.passes} reconcile-all passes in the same process (every object queued at once): the first of them runs code the JIT has not yet optimised for that path (cold), "steady" is the median of the later ones:`,
     '',
     '| | start → every object reconciled once | reconciles/s: 1st reconcile all / steady | CPU per reconcile: 1st reconcile all / steady | queue wait p50 / p99, steady | RSS after the first pass |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -340,9 +355,9 @@ async function main(): Promise<void> {
     `kubereflect against kube-rs: steady throughput ${ratio(steady(rate), 'kubereflect', 'kube-rs')} (1st reconcile all ${ratio(cold(rate), 'kubereflect', 'kube-rs')}), CPU per reconcile steady ${ratio(steady(cpu), 'kubereflect', 'kube-rs')} (1st ${ratio(cold(cpu), 'kubereflect', 'kube-rs')}), first pass time ${ratio((r) => r.firstPassMs, 'kubereflect', 'kube-rs')}. ` +
       `Against the client-node loop: CPU per reconcile steady ${ratio(steady(cpu), 'kubereflect', 'client-node')} (1st ${ratio(cold(cpu), 'kubereflect', 'client-node')}), steady throughput ${ratio(steady(rate), 'kubereflect', 'client-node')}.`,
     '',
-    ...(withMemory
+    ...(heaps.none.length > 0
       ? [
-          `\`owns()\` of ${m.toLocaleString('en')} pods (${(podBytes / 1024).toFixed(1)} KiB of JSON each), heap per owned pod (controller with \`owns()\` minus without):`,
+          `\`owns()\` of ${m.toLocaleString('en')} pods (${(r.podBytes / 1024).toFixed(1)} KiB of JSON each), heap per owned pod (controller with \`owns()\` minus without):`,
           '',
           '| children watched | heap per child |',
           '| --- | --- |',
@@ -353,7 +368,36 @@ async function main(): Promise<void> {
           '',
         ]
       : []),
-    `Raw: ${JSON.stringify({ passes, heaps })}`,
+  ];
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--bench-child')) return;
+  const arg = (name: string, fallback: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  };
+  const outIndex = process.argv.indexOf('--out');
+  const out = outIndex > 0 ? process.argv[outIndex + 1]! : join(repoRoot, 'bench', 'CONTROLLER.md');
+  const withMemory = !process.argv.includes('--no-memory');
+  let kubeconfig = process.env.BENCH_KUBECONFIG;
+  let release: (() => Promise<void>) | undefined;
+  if (!kubeconfig) {
+    const { state } = await up();
+    release = usePlane(false);
+    kubeconfig = state.kubeconfig;
+  }
+  const r = await runController({
+    kubeconfig, objects: arg('objects', 10_000), children: arg('children', 10_000), reps: arg('reps', 3), passes: arg('passes', 5), withMemory,
+    scratch: join(repoRoot, '.cache', 'bench'), log: (s) => console.log(s),
+  });
+  const md = [
+    '# Controller benchmark',
+    '',
+    `\`npx tsx bench/controller.ts --objects ${r.objects} --children ${r.children} --reps ${r.reps}${r.passes === 5 ? '' : ` --passes ${r.passes}`}${withMemory ? '' : ' --no-memory'}\` — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu} (${machine().cores} cores, shared), Node ${process.version}, load ${loadavg().join(' ')}; medians of ${r.reps}.`,
+    '',
+    ...renderController(r),
+    `Raw: ${JSON.stringify({ passes: r.runs, heaps: r.heaps })}`,
     '',
   ].join('\n');
   // The hand-written analysis under NOTES in the file being replaced stays.
@@ -364,7 +408,10 @@ async function main(): Promise<void> {
   await release?.();
 }
 
-void main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+// Run as a script (or as a measuring child, which main leaves to inChild); imported by bench/run.ts, nothing runs.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  void main().catch((err: Error) => {
+    console.error(err.stack ?? err.message);
+    process.exit(1);
+  });
+}

@@ -14,6 +14,7 @@ import type { RelistResult } from './relist.ts';
 import type { SyncResult } from './sync.ts';
 import type { ThroughputResult } from './throughput.ts';
 import type { ContextResult } from './context.ts';
+import { renderController, type ControllerResult } from './controller.ts';
 import type { ScaleResult } from './scale.ts';
 
 export interface Results {
@@ -37,6 +38,7 @@ export interface Results {
   indexes?: IndexesResult[];
   context?: ContextResult;
   scale?: ScaleResult[];
+  controller?: ControllerResult;
   /** When scenarios come from runs with different repetition counts (merged runs): what each had. */
   repsNote?: string;
 }
@@ -274,6 +276,15 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
         x.who, f0(x.n), f1(x.rssMiB.median), f1(x.rssDeltaMiB.median), Number.isFinite(x.heapKiBPerObject.median) ? f1(x.heapKiBPerObject.median) : '–',
       ])));
     }
+  }
+
+  if (r.controller) {
+    s.push('');
+    s.push('## Controller');
+    s.push('');
+    s.push('`bench/controller.ts` (its own ConfigMaps and owned pods; what dominates is in `bench/CONTROLLER.md`).');
+    s.push('');
+    s.push(...renderController(r.controller));
   }
 
   s.push('');

@@ -6,8 +6,9 @@
  * scenarios in order, and writes `bench/results.json`, `bench/RESULTS.md` and
  * `bench/charts/*.svg`.
  *
- * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,scale`
- * (`scale` only when named: `--scale-sizes 10000,50000 --scale-measures memory,sync,relist,throughput`, see `scale.ts`)
+ * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,scale,controller`
+ * (`scale` only when named: `--scale-sizes 10000,50000 --scale-measures memory,sync,relist,throughput`, see `scale.ts`;
+ * `controller` only when named: `controller.ts` over the largest size, its own ConfigMaps and owned pods)
  * `--kinds configmaps,secrets,workflows` (kinds besides pods in the memory and
  * throughput scenarios, `kinds.ts`) `--kind-sizes 2000` (their sizes; default `--sizes`)
  * `--out <dir>` (default `bench/`); `--report` only renders `RESULTS.md` and
@@ -24,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '../runtime/index.ts';
 import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
 import { runContext, type ContextRow } from './context.ts';
+import { runController } from './controller.ts';
 import { benchNamespace, ensurePods, type LoadResult } from './data.ts';
 import { ensureObjects, KINDS, type BenchKind, type KindLoadResult } from './kinds.ts';
 import { runFanout } from './fanout.ts';
@@ -37,10 +39,10 @@ import { MEASURES, runScale, type Measure } from './scale.ts';
 import { runSync } from './sync.ts';
 import { runThroughput } from './throughput.ts';
 
-export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context', 'scale'] as const;
+export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context', 'scale', 'controller'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-/** What a plain `npm run bench` runs: all but `scale` (about an hour more on a 2-core machine). */
-export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'scale');
+/** What a plain `npm run bench` runs: all but `scale` (about an hour more on a 2-core machine) and `controller` (its own data; `bench/controller.ts` writes CONTROLLER.md). */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'scale' && s !== 'controller');
 
 /** Loads the data and runs `only` (default: every scenario). `loader` is what `ensurePods` reported per size. */
 export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAULT_SCENARIOS, command = 'npm run bench', scaleSizes?: number[], scaleMeasures: readonly Measure[] = MEASURES): Promise<Results> {
@@ -50,7 +52,7 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   const loader: LoadResult[] = [];
   // Only the scenarios that talk to the server need its pods (indexes runs in memory).
   const kindLoader: KindLoadResult[] = [];
-  if (only.some((s) => s !== 'indexes')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
+  if (only.some((s) => s !== 'indexes' && s !== 'controller')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
   // Other kinds serve the memory and throughput scenarios only.
   if (only.some((s) => s === 'memory' || s === 'throughput')) {
     for (const kind of ctx.kinds ?? []) for (const n of sizesOf(ctx, kind)) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
@@ -87,6 +89,8 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   results.indexes = await scenario('indexes', () => runIndexes(ctx));
   results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
   results.scale = await scenario('scale', async () => runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000)), scaleMeasures));
+  const largest = Math.max(...ctx.sizes);
+  results.controller = await scenario('controller', () => runController({ ...ctx, objects: largest, children: largest, passes: 5 }));
   results.finishedAt = new Date().toISOString();
   return results;
 }
