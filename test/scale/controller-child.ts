@@ -28,9 +28,9 @@ void ctl.reader.waitUntilReady().then(() => print('synced', { size: ctl.reader.s
 
 process.on('SIGTERM', () => {
   void ctl.shutdown({ deadlineMs: 2000 }).then(() => {
-    print('exit');
     client.close();
-    process.exit(0);
+    // Exit once stdout has taken every line (a pipe that is full takes them asynchronously).
+    process.stdout.write(`${JSON.stringify({ t: Date.now(), id, event: 'exit' })}\n`, () => process.exit(0));
   });
 });
 
