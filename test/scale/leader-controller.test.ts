@@ -17,24 +17,19 @@
  * shutdown releases the Lease. Short durations (3 s / 2 s / 0.5 s) keep it quick.
  */
 import * as prom from 'prom-client';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Action, Api, Client, Controller, LeaderElection, prometheusMetrics, silentLogger, type ReconcileReason } from '../../runtime/index.ts';
 import { LEASES, type Lease } from '../../runtime/leader.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
-import { killReplicas, startReplica, until, type ReplicaLine } from './replicas.ts';
+import { replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 
 const N = 20;
 const LEASE_MS = 3000;
 const RETRY_MS = 500;
-const kubeconfig = inject('kube').kubeconfig;
-const admin = Client.fromFile(kubeconfig, { context: 'admin' });
-afterAll(() => {
-  killReplicas();
-  admin.close();
-});
+const { kubeconfig, admin } = replicaSuite();
 
 interface Line extends ReplicaLine { size?: number; key?: string; t0?: number; reason?: ReconcileReason }
 

@@ -16,7 +16,7 @@
  * those bytes: its range's objects. Bytes are counted by a pass-through
  * proxy in each member's process, for the cache of its current range.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Api } from '../../runtime/api.ts';
@@ -26,16 +26,11 @@ import type { KubeObject, ObjectList, ResourceDescriptor } from '../../runtime/t
 import { currentState, startExtraApiserver } from '../controlplane/plane.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
-import { killReplicas, startReplica, until, type ReplicaLine } from './replicas.ts';
+import { replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 
 const N = Number(process.env.KUBEREFLECT_SCALE_OBJECTS ?? 3000);
 const LEASE_MS = 3000;
-const kubeconfig = inject('kube').kubeconfig;
-const admin = Client.fromFile(kubeconfig, { context: 'admin' });
-afterAll(() => {
-  killReplicas();
-  admin.close();
-});
+const { kubeconfig, admin } = replicaSuite();
 const configMaps: ResourceDescriptor = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 
 interface Line extends ReplicaLine { range?: string; t0?: number; uids?: string[]; bytes?: number }
