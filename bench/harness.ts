@@ -36,6 +36,8 @@ export interface RunContext {
   scratch: string;
   /** The replayed watch body repeats one event per pod until it has at least this many (default 10,000). */
   minEvents?: number;
+  /** ConfigMaps in the sharding scenario (default 10,000). */
+  shardObjects?: number;
 }
 
 /** The object counts to measure for `kind` in this run. */

@@ -16,6 +16,7 @@ import type { ThroughputResult } from './throughput.ts';
 import type { ContextResult } from './context.ts';
 import { renderController, type ControllerResult } from './controller.ts';
 import type { ScaleResult } from './scale.ts';
+import type { ShardingResult } from './sharding.ts';
 
 export interface Results {
   command: string;
@@ -39,6 +40,7 @@ export interface Results {
   context?: ContextResult;
   scale?: ScaleResult[];
   controller?: ControllerResult;
+  sharding?: ShardingResult;
   /** When scenarios come from runs with different repetition counts (merged runs): what each had. */
   repsNote?: string;
 }
@@ -263,6 +265,19 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
       row.ratioToPeer !== undefined && Number.isFinite(row.ratioToPeer) ? `${f2(row.ratioToPeer)}×` : '–',
       [row.steadyMiB !== undefined ? `steady ${f0(row.steadyMiB)} MiB, peak ${f0(row.peakMiB ?? NaN)} MiB` : '', row.failed ? `failed: ${row.failed.replace(/\|/g, '/')}` : ''].filter(Boolean).join('; '),
     ]))));
+  }
+
+  if (r.sharding) {
+    const x = r.sharding;
+    s.push('');
+    s.push('## 8. Sharding');
+    s.push('');
+    s.push(`Per replica of a sharded cache (\`bench/sharding.ts\`, docs/scale-out.md): ${f0(x.objects)} ConfigMaps with ${f0(x.dataBytes)} bytes of data each; for N replicas, replica i holds \`ConfigMap.cache(api, { shard: ShardRange.of(i, N) })\`, each in a fresh Node process, one after another, behind a pass-through proxy that counts the body bytes it receives; heap is the retained heap after forced GCs with the cache minus before it; medians over the N replicas. Server-side: ${x.server}. The goal: per replica, memory and (server-side) bytes ≤ 1.1 ÷ N of one replica, i.e. × N ≤ 1.10; client-side sharding receives every byte on every replica by design.`);
+    s.push('');
+    s.push(table(['sharding', 'N', 'heap per replica, KiB', 'bytes received per replica, KiB', 'objects parsed per replica', 'heap × N ÷ one replica', 'bytes × N ÷ one replica', 'memory goal'], x.rows.map((row) => [
+      row.mode, String(row.n), f0(row.heapKiB), f0(row.bytesKiB), f0(row.objects), f2(row.heapTimesN), f2(row.bytesTimesN),
+      row.n === 1 ? '–' : row.heapTimesN <= 1.1 ? 'met' : 'missed',
+    ])));
   }
 
   if (r.context) {

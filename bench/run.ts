@@ -6,7 +6,8 @@
  * scenarios in order, and writes `bench/results.json`, `bench/RESULTS.md` and
  * `bench/charts/*.svg`.
  *
- * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,scale,controller`
+ * Options: `--sizes 2000,10000` `--reps 5` `--only memory,sync,throughput,relist,fanout,indexes,context,sharding,scale,controller`
+ * (`sharding`: `--shard-objects 10000` ConfigMaps of 1 KiB, see `sharding.ts`)
  * (`scale` only when named: `--scale-sizes 10000,50000 --scale-measures memory,sync,relist,throughput`, see `scale.ts`;
  * `controller` only when named: `controller.ts` over the largest size, its own ConfigMaps and owned pods)
  * `--kinds configmaps,secrets,workflows` (kinds besides pods in the memory and
@@ -36,10 +37,11 @@ import { recordReplayData, type ReplayData } from './replay.ts';
 import { runRelist } from './relist.ts';
 import { readFindings, renderCharts, renderReport, type Results } from './report.ts';
 import { MEASURES, runScale, type Measure } from './scale.ts';
+import { runSharding } from './sharding.ts';
 import { runSync } from './sync.ts';
 import { runThroughput } from './throughput.ts';
 
-export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context', 'scale', 'controller'] as const;
+export const SCENARIOS = ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'context', 'sharding', 'scale', 'controller'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** What a plain `npm run bench` runs: all but `scale` (about an hour more on a 2-core machine) and `controller` (its own data; `bench/controller.ts` writes CONTROLLER.md). */
 export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'scale' && s !== 'controller');
@@ -50,9 +52,9 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   const client = Client.fromFile(ctx.kubeconfig);
   const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
   const loader: LoadResult[] = [];
-  // Only the scenarios that talk to the server need its pods (indexes runs in memory).
+  // Only the scenarios that talk to the server need its pods (indexes runs in memory; sharding and controller make their own ConfigMaps).
   const kindLoader: KindLoadResult[] = [];
-  if (only.some((s) => s !== 'indexes' && s !== 'controller')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
+  if (only.some((s) => s !== 'indexes' && s !== 'sharding' && s !== 'controller')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
   // Other kinds serve the memory and throughput scenarios only.
   if (only.some((s) => s === 'memory' || s === 'throughput')) {
     for (const kind of ctx.kinds ?? []) for (const n of sizesOf(ctx, kind)) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
@@ -88,6 +90,7 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   results.fanout = await scenario('fanout', () => runFanout(ctx, undefined, replayData));
   results.indexes = await scenario('indexes', () => runIndexes(ctx));
   results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
+  results.sharding = await scenario('sharding', () => runSharding({ objects: ctx.shardObjects ?? 10_000, dataBytes: 1024, log: ctx.log }));
   results.scale = await scenario('scale', async () => runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000)), scaleMeasures));
   const largest = Math.max(...ctx.sizes);
   results.controller = await scenario('controller', () => runController({ ...ctx, objects: largest, children: largest, passes: 5 }));
@@ -121,6 +124,16 @@ export function writeResults(dir: string, results: Results): void {
 function merge(base: Results, run: Results, only: readonly Scenario[]): Results {
   const merged: Results = { ...base, command: `${base.command}; then ${run.command}`, finishedAt: run.finishedAt, loader: run.loader, kindLoader: run.kindLoader };
   for (const s of only) (merged as unknown as Record<string, unknown>)[s] = run[s];
+  // Scale rows are replaced per size and measure: a run of one measure at 50,000 keeps the others.
+  if (only.includes('scale') && base.scale && run.scale) {
+    merged.scale = base.scale.map((b) => {
+      const fresh = run.scale!.find((x) => x.n === b.n);
+      if (!fresh) return b;
+      const measured = new Set(fresh.rows.map((row) => row.measure));
+      return { n: b.n, rows: [...b.rows.filter((row) => !measured.has(row.measure)), ...fresh.rows] };
+    });
+    for (const x of run.scale) if (!merged.scale.some((b) => b.n === x.n)) merged.scale.push(x);
+  }
   merged.load = [...base.load.filter((l) => !only.includes(l.scenario as Scenario)), ...run.load];
   return merged;
 }
@@ -157,6 +170,7 @@ async function main(argv: string[]): Promise<void> {
   const ctx: RunContext = {
     kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench'),
     kinds: kinds as Exclude<BenchKind, 'pods'>[], kindSizes: option(argv, 'kind-sizes')?.split(',').map(Number),
+    ...(option(argv, 'shard-objects') ? { shardObjects: Number(option(argv, 'shard-objects')) } : {}),
   };
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   try {

@@ -29,7 +29,8 @@
  *   the next candidate takes it at its next try (within `retryPeriod`).
  *
  * Acting "only while leading" is the user's part: check `leading.aborted`
- * (or listen to it) before each action.
+ * (or listen to it) before each action. A `Controller` with the
+ * `leaderElection` option does this for its reconciles.
  */
 import { Api } from './api.ts';
 import { sleep } from './backoff.ts';
@@ -144,13 +145,18 @@ export class LeaderElection {
     return this.running;
   }
 
-  /** Stops leading and campaigning; releases the Lease if this replica holds it (see `releaseOnStop`). */
-  async stop(): Promise<void> {
+  /**
+   * Stops leading and campaigning; releases the Lease if this replica holds
+   * it, unless `releaseOnStop` is false or `opts.release` is false (then the
+   * Lease expires `leaseDuration` after the last renewal: time for work that
+   * outlived its signal to stop before another replica leads).
+   */
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
     const wasLeader = this.isLeader;
     this.endTerm('stopped');
     this.stopper.abort();
     await this.running?.catch(() => {});
-    if (wasLeader && this.opts.releaseOnStop !== false) await this.release();
+    if (wasLeader && (opts.release ?? this.opts.releaseOnStop) !== false) await this.release();
   }
 
   private async campaign(): Promise<void> {

@@ -194,17 +194,22 @@ function scan(body: Buffer, shape: ManagedFieldsShape, lastOnly: boolean): Cut[]
   return walk(body, skipSpace(body, 0), PATHS[shape], 0, s) === MALFORMED ? [] : s.cuts;
 }
 
-/** The text of `body` without the `cuts`. */
+/**
+ * The text of `body` without the `cuts`. Decoded piece by piece and joined
+ * as strings: a `Buffer.concat` allocates a new backing store per event
+ * (outside V8's heap, above the Buffer pool's size), and with 50,000 pods in
+ * the heap that allocation cost more than the parse itself (measured: lazy
+ * decoding went from 964 to 2,851 events/s).
+ */
 function without(body: Buffer, cuts: readonly Cut[]): string {
   if (cuts.length === 0) return body.toString('utf8');
-  const parts: Buffer[] = [];
+  let text = '';
   let at = 0;
   for (const cut of cuts) {
-    parts.push(body.subarray(at, cut.from));
+    text += body.toString('utf8', at, cut.from);
     at = cut.to;
   }
-  parts.push(body.subarray(at));
-  return Buffer.concat(parts).toString('utf8');
+  return text + body.toString('utf8', at);
 }
 
 /**

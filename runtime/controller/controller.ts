@@ -23,10 +23,15 @@
  * time, retries after errors back off per object (`rate-limit.ts`).
  * `shutdown` stops taking work, lets in-flight reconciles finish within a
  * deadline (then aborts their signal) and stops the watches it started.
+ *
+ * With `leaderElection`, reconciles start only during a term of leadership
+ * (`lead`): the watches run either way, a term begins with every object
+ * queued, and its end aborts the signal of the reconciles it started.
  */
 import type { ListWatch } from '../api.ts';
 import { SharedStore, reflectShared, storeShared, type SharedWriter, type SubscriberEvent } from '../dispatcher.ts';
 import { KubeError } from '../errors.ts';
+import type { LeaderElection } from '../leader.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import { storeKey } from '../object-ref.ts';
 import { modify } from '../reflector.ts';
@@ -81,6 +86,12 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   private idle: (() => void) | undefined;
   private readonly stopWatches = new AbortController();
   private readonly abortReconciles = new AbortController();
+  /** Aborted when shutdown begins. */
+  private readonly stopping = new AbortController();
+  /** The signal of the reconciles started now; undefined or aborted while this replica does not lead. */
+  private work: AbortSignal | undefined;
+  /** Wakes the dispatch loop waiting for a term of leadership. */
+  private wake: (() => void) | undefined;
   private readonly loops: Promise<void>[] = [];
   private readonly subscriptions: AsyncIterableIterator<SubscriberEvent<KubeObject>, undefined>[] = [];
   private counts = { reconciles: 0, failures: 0 };
@@ -103,6 +114,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     this.rateLimiter = opts.rateLimiter ?? defaultRateLimiter(this.clock);
     this.metrics = opts.metrics ?? noMetrics;
     this.logger = opts.logger ?? consoleLogger;
+    if (!opts.leaderElection) this.work = this.abortReconciles.signal;
     let config = opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
     const shard = opts.shard;
     if (shard && opts.store) throw new KubeError(`kubereflect: ${this.name}: shard and store do not go together (shard the store you drive instead)`);
@@ -184,6 +196,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       this.loops.push(this.follow(input, input === this.primary));
     }
     this.loops.push(this.dispatch(reconcile, errorPolicy));
+    if (this.opts.leaderElection) this.loops.push(this.lead(this.opts.leaderElection));
     if (opts.signal) {
       if (opts.signal.aborted) void this.shutdown();
       else opts.signal.addEventListener('abort', () => void this.shutdown(), { once: true });
@@ -215,7 +228,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /**
    * Stops taking work, waits for in-flight reconciles up to `deadlineMs`
    * (default 30 s; then aborts their `ctx.signal` and stops waiting), stops
-   * the watches the controller started and resolves. Idempotent.
+   * the election (`leaderElection`: releasing the Lease, unless reconciles
+   * were abandoned — then it expires, giving them `leaseDuration` to stop),
+   * stops the watches the controller started and resolves. Idempotent.
    *
    * @example
    * process.once('SIGTERM', async () => { await ctl.shutdown({ deadlineMs: 10_000 }); process.exit(0); });
@@ -225,7 +240,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const deadlineMs = opts.deadlineMs ?? 30_000;
     this.shuttingDown = (async () => {
       this.state = 'stopping';
+      this.stopping.abort();
       this.queue.close();
+      this.wake?.();
       const inFlight = this.inFlight;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
@@ -236,6 +253,10 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       if (finishedBy === 'deadline') {
         abandoned = this.inFlight;
         this.abortReconciles.abort(new KubeError(`kubereflect: ${this.name} shut down: the reconcile outlived the ${deadlineMs} ms deadline`));
+      }
+      if (this.opts.leaderElection) {
+        await this.opts.leaderElection.stop({ release: abandoned === 0 });
+        this.metrics.leader?.(false);
       }
       this.stopWatches.abort();
       // Subscriptions of stores the user drives do not end with our watches: end them here.
@@ -343,24 +364,74 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
 
   /**
    * Takes due keys and starts a worker for each, at most `concurrency` at
-   * once (the queue's limit). A worker goes on with the next due key itself,
-   * so this loop wakes only when a key falls due while a place is free.
+   * once (the queue's limit), only while leading. A worker goes on with the
+   * next due key itself, so this loop wakes only when a key falls due while
+   * a place is free.
    */
   private async dispatch(reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
     for (let item = await this.queue.take(); item; item = this.queue.poll() ?? (await this.queue.take())) {
-      void this.work(item, reconcile, errorPolicy);
+      if (!this.leads()) {
+        // Not leading: the key goes back and nothing starts until a term begins (which queues every object anyway).
+        this.giveBack(item);
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      void this.worker(item, reconcile, errorPolicy);
     }
   }
 
   /**
-   * Reconciles `item`, then each key due when the last one ends, until none
-   * is; never rejects. The reconcile is awaited here, not in a function of
-   * its own: one promise less per reconcile.
+   * Follows the election until shutdown: each term of leadership lets the
+   * dispatch loop start reconciles with the term's signal (aborted when it
+   * ends) and begins with every object queued.
    */
-  private async work(first: QueueItem<ReconcileReason>, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
+  private async lead(election: LeaderElection): Promise<void> {
+    const stopping = this.stopping.signal;
+    const untilAborted = (signal: AbortSignal) => new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    const shutdown = untilAborted(stopping);
+    this.metrics.leader?.(false);
+    void election.run();
+    while (!stopping.aborted) {
+      const leading = await Promise.race([election.leading(), shutdown]);
+      if (!leading || stopping.aborted) return;
+      this.work = AbortSignal.any([this.abortReconciles.signal, leading]);
+      this.metrics.leader?.(true);
+      this.logger.info(`${this.name}: ${election.identity} leads: reconciling every object`);
+      this.reconcileAll();
+      this.wake?.();
+      await Promise.race([untilAborted(leading), shutdown]);
+      if (stopping.aborted) return; // shutdown stops the election after the reconciles in flight
+      this.metrics.leader?.(false);
+      this.logger.info(`${this.name}: ${election.identity} stopped leading: no reconcile starts until it leads again`);
+    }
+  }
+
+  /** True while reconciles may start: always without `leaderElection`, during a term with it. */
+  private leads(): boolean {
+    return this.work !== undefined && !this.work.aborted;
+  }
+
+  /** Returns a taken key to the queue unreconciled. */
+  private giveBack(item: QueueItem<ReconcileReason>): void {
+    this.queue.done(item.key);
+    this.queue.add(item.key, item.reason);
+  }
+
+  /**
+   * Reconciles `item`, then each key due when the last one ends, until none
+   * is or this replica no longer leads (then the key goes back, as in
+   * `dispatch`); never rejects. The reconcile is awaited here, not in a
+   * function of its own: one promise less per reconcile.
+   */
+  private async worker(first: QueueItem<ReconcileReason>, reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
     this.inFlight++;
     for (let item: QueueItem<ReconcileReason> | undefined = first; item; item = this.queue.doneAndPoll(item.key)) {
       const key = item.key;
+      const work = this.work;
+      if (!work || work.aborted) {
+        this.giveBack(item);
+        break;
+      }
       try {
         this.metrics.queueWait(item.waitedMs / 1000);
         this.metrics.queueDepth(this.queue.depth);
@@ -370,7 +441,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
           this.rateLimiter.forget(key); // gone: nothing to reconcile, nothing to retry
           continue;
         }
-        const ctx: ReconcileContext = { key, reason: item.reason, failures: this.rateLimiter.failures(key), signal: this.abortReconciles.signal };
+        const ctx: ReconcileContext = { key, reason: item.reason, failures: this.rateLimiter.failures(key), signal: work };
         const started = this.clock.now();
         let action: Action;
         try {

@@ -120,7 +120,9 @@ export class Finalizer<K extends KubeObject> {
       return false;
     } catch (err) {
       // Gone already: a removal is done, and an object deleted before we added the finalizer needs nothing from us.
-      if (err instanceof ApiError && err.code === 404) return true;
+      // Only a 404 that names the object says so: a kube-apiserver that has just started answers 404 for a
+      // custom resource whose definition it does not serve yet, and that is an error to retry.
+      if (err instanceof ApiError && err.code === 404 && err.status.details?.name === name) return true;
       const conflict = err instanceof ApiError && (err.code === 409 || err.code === 422);
       throw new FinalizerError(
         `kubereflect: could not ${what} finalizer ${this.name} ${what === 'add' ? 'to' : 'from'} ${this.api.resource.kind} ${namespace ? `${namespace}/` : ''}${name}` +

@@ -57,6 +57,8 @@ describe('prometheusMetrics', () => {
     a.queueWait(0.003);
     a.watchRelist('configmaps');
     a.watchError('configmaps');
+    a.leader!(true);
+    b.leader!(false);
     const text = await registry.metrics();
     expect(text).toContain('kubereflect_controller_reconciles_total{controller="a",result="success"} 1');
     expect(text).toContain('kubereflect_controller_reconciles_total{controller="a",result="error"} 1');
@@ -66,5 +68,7 @@ describe('prometheusMetrics', () => {
     expect(text).toContain('kubereflect_controller_queue_wait_seconds_count{controller="a"} 1');
     expect(text).toContain('kubereflect_controller_watch_relists_total{controller="a",resource="configmaps"} 1');
     expect(text).toContain('kubereflect_controller_watch_errors_total{controller="a",resource="configmaps"} 1');
+    expect(text).toContain('kubereflect_controller_leader{controller="a"} 1');
+    expect(text).toContain('kubereflect_controller_leader{controller="b"} 0');
   });
 });

@@ -24,6 +24,13 @@ export interface ControllerMetrics {
   watchRelist(resource: string): void;
   /** A watch the controller runs reported an error (it recovers by itself). */
   watchError(resource: string): void;
+  /**
+   * Whether this replica leads, for a controller with `leaderElection`:
+   * false when it starts, then at every change (a controller without an
+   * election never calls it). Optional, so that implementations written
+   * before it still fit.
+   */
+  leader?(leading: boolean): void;
 }
 
 /** Metrics that go nowhere: the default. */
@@ -33,6 +40,7 @@ export const noMetrics: ControllerMetrics = {
   queueDepth: () => {},
   watchRelist: () => {},
   watchError: () => {},
+  leader: () => {},
 };
 
 /** The part of a prom-client metric configuration the adapter passes. */
@@ -105,7 +113,9 @@ export interface PrometheusMetricsOptions<R extends RegistryLike = RegistryLike>
  * `ControllerMetrics` recorded in prom-client: `<prefix>reconciles_total{controller,result}`,
  * `<prefix>reconcile_duration_seconds{controller}`, `<prefix>queue_depth{controller}`,
  * `<prefix>queue_wait_seconds{controller}`, `<prefix>watch_relists_total{controller,resource}`,
- * `<prefix>watch_errors_total{controller,resource}`. Several controllers can
+ * `<prefix>watch_errors_total{controller,resource}`, `<prefix>leader{controller}`
+ * (1 while the replica leads, 0 while it does not; only for a controller with
+ * `leaderElection`). Several controllers can
  * share a registry: the metrics are registered once and told apart by the
  * `controller` label.
  *
@@ -132,6 +142,7 @@ export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R
   const wait = metric(prom.Histogram, 'queue_wait_seconds', 'How long a due key waited for a worker.', ['controller'], seconds);
   const relists = metric(prom.Counter, 'watch_relists_total', 'Relists of the watches the controller runs.', ['controller', 'resource']);
   const errors = metric(prom.Counter, 'watch_errors_total', 'Errors of the watches the controller runs (each recovered by the watcher).', ['controller', 'resource']);
+  const leader = metric(prom.Gauge, 'leader', '1 while this replica leads (leader election), 0 while it does not.', ['controller']);
   return {
     reconciled(result, s) {
       reconciles.inc({ ...labels, result });
@@ -141,5 +152,6 @@ export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R
     queueDepth: (d) => depth.set(labels, d),
     watchRelist: (resource) => relists.inc({ ...labels, resource }),
     watchError: (resource) => errors.inc({ ...labels, resource }),
+    leader: (leading) => leader.set(labels, leading ? 1 : 0),
   };
 }

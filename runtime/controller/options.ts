@@ -3,6 +3,7 @@
  * of `owns()` and `watches()`, the objects `reconcile()` can name, its
  * running counts and the report of a shutdown.
  */
+import type { LeaderElection } from '../leader.ts';
 import type { ShardRange } from '../shard.ts';
 import type { SharedStore } from '../dispatcher.ts';
 import type { Logger } from '../logger.ts';
@@ -58,6 +59,23 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
    * with `store` (shard the store you drive instead).
    */
   shard?: ShardRange;
+  /**
+   * Reconcile only while this replica leads this election (one active
+   * replica of several, see docs/scale-out.md). The controller runs the
+   * election with `run()` and stops it with `shutdown()`, which releases the
+   * Lease. Its watches run and its caches stay warm whether it leads or not,
+   * but no reconcile starts unless it leads. When leadership ends (lost, or
+   * the renew deadline passed) it starts nothing more at once and aborts the
+   * `ctx.signal` of the reconciles in flight; each time it starts leading it
+   * reconciles every object (`reconcileAll`). Leadership changes reach the
+   * election's callbacks and `metrics.leader`. One election per controller:
+   * a stopped election ends every controller's term that shares it.
+   *
+   * @example
+   * const election = new LeaderElection(client, { namespace: 'shop', name: 'widget-operator' });
+   * new Controller(Widget.api(client, 'shop'), { leaderElection: election });
+   */
+  leaderElection?: LeaderElection;
   /** Where measurements go (default nowhere; see `prometheusMetrics`). */
   metrics?: ControllerMetrics;
   /** Reconcile errors and watch errors are logged here (default `consoleLogger`). */

@@ -31,7 +31,8 @@ describe('benchmarks, tiny size', () => {
       kubeconfig: inject('kube').kubeconfig, sizes: [N], reps: 1, namespaceFor: () => namespace, log: (l) => void lines.push(l), scratch, minEvents: 200,
       // One other kind, the CRD: its install, client-node's CustomObjectsApi list and the replay of another path.
       kinds: ['workflows'], namespaceForKind: (kind) => `${namespace}-${kind}`,
-    }, ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes']);
+      shardObjects: N,
+    }, ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'sharding']);
 
     expect(results.loader[0]).toMatchObject({ namespace, pods: N, loaded: true });
     expect(results.loader[0]!.podsPerSecond).toBeGreaterThan(0);
@@ -75,8 +76,15 @@ describe('benchmarks, tiny size', () => {
     // At 20 pods an index's heap is within GC noise: only that it was measured.
     expect(Number.isFinite(indexes.byNodeBytesPerPod.median) && Number.isFinite(indexes.ownerBytesPerPod.median)).toBe(true);
 
+    // Sharding: every configuration measured, the server-side replicas parsed only their range, the client-side ones everything.
+    const sharding = results.sharding!;
+    expect(sharding.rows.map((r) => `${r.mode} ${r.n}`)).toEqual(['server-side 1', 'server-side 2', 'server-side 4', 'client-side 1', 'client-side 2', 'client-side 4']);
+    for (const r of sharding.rows) expect(r.bytesKiB, `${r.mode} ${r.n}`).toBeGreaterThan(0);
+    for (const r of sharding.rows.filter((x) => x.mode === 'client-side')) expect(r.objects).toBe(N);
+    expect(sharding.rows.find((r) => r.mode === 'server-side' && r.n === 4)!.objects).toBeLessThan(N);
+
     const report = renderReport(results);
-    for (const heading of ['## Headline', '## 1. Store memory', '## 2. Initial sync', '## 3. Event throughput', '## 4. Relist peak', '## 5. Dispatcher fan-out', '## 6. Secondary indexes']) {
+    for (const heading of ['## Headline', '## 1. Store memory', '## 2. Initial sync', '## 3. Event throughput', '## 4. Relist peak', '## 5. Dispatcher fan-out', '## 6. Secondary indexes', '## 8. Sharding']) {
       expect(report).toContain(heading);
     }
     const charts = renderCharts(results);

@@ -11,7 +11,7 @@ import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { sleep } from '../../runtime/backoff.ts';
 import { Client } from '../../runtime/client.ts';
 import {
-  Action, Api, Controller, Finalizer, FinalizerError, Recorder, exponentialRateLimiter, predicates, storeShared, reflectShared, watcher,
+  Action, Api, ApiError, Controller, Finalizer, FinalizerError, Recorder, exponentialRateLimiter, predicates, storeShared, reflectShared, watcher,
   type KubeObject, type Logger, type ReconcileContext, type Stored,
 } from '../../runtime/index.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
@@ -443,6 +443,28 @@ describe('Finalizer', () => {
     expect(now.metadata?.uid).toBe(fresh.metadata?.uid);
     expect(now.metadata?.finalizers).toEqual([FINALIZER]); // still held: its cleanup will run when it is deleted
     await api.patch('reused', { type: 'json', operations: [{ op: 'remove', path: '/metadata/finalizers' }] });
+  });
+
+  it('a 404 from a resource the server does not serve (yet) is an error to retry, not a gone object: only a 404 naming the object is', async () => {
+    // What a restarted kube-apiserver answers for a custom resource before its CRD is served again: 404 with no object named.
+    const ns = await testNamespace('ctl-finalizer-unserved');
+    const unserved = new Api<Widget>(client, { ...Widget.api(client, ns).resource, plural: 'widgetsnotserved' }, ns);
+    const finalizer = new Finalizer(unserved, FINALIZER);
+    const meta = { name: 'w', namespace: ns, uid: 'u-1', resourceVersion: '1', finalizers: [FINALIZER] };
+    const deleting = { apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', metadata: { ...meta, deletionTimestamp: '2026-01-01T00:00:00Z' } } as unknown as Stored<Widget>;
+    let cleaned = 0;
+    const handlers = { apply: () => Action.awaitChange(), cleanup: () => (cleaned++, Action.awaitChange()) };
+    await expect(finalizer.run(deleting, handlers)).rejects.toThrow(/could not remove finalizer .*404/);
+    expect(cleaned).toBe(1);
+    const fresh = { ...deleting, metadata: { ...meta, finalizers: [] } } as unknown as Stored<Widget>;
+    await expect(finalizer.run(fresh, handlers)).rejects.toThrow(/could not add finalizer .*404/);
+    // The server's two 404s, pinned: an object that does not exist is named in the Status details; an unserved resource is not.
+    const missing = await Widget.api(client, ns).patch('absent', { type: 'merge', body: {} }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ApiError);
+    expect((missing as ApiError).status.details?.name).toBe('absent');
+    const notServed = await unserved.patch('w', { type: 'merge', body: {} }).catch((e: unknown) => e);
+    expect((notServed as ApiError).code).toBe(404);
+    expect((notServed as ApiError).status.details?.name).toBeUndefined();
   });
 
   it('does not clobber a concurrent writer: adding on a stale copy fails and retries; removing leaves the other finalizers', async () => {

@@ -6,23 +6,18 @@
  * replicas ever acted at once. Short durations (3 s / 2 s / 0.5 s) keep the
  * test quick; the protocol is the same with the defaults.
  */
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Api } from '../../runtime/api.ts';
 import { Client } from '../../runtime/client.ts';
 import { LeaderElection, LEASES, type Lease } from '../../runtime/leader.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
-import { killReplicas, startReplica, until, type ReplicaLine } from './replicas.ts';
+import { replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 
 const LEASE_MS = 3000;
 const RETRY_MS = 500;
-const kubeconfig = inject('kube').kubeconfig;
-const admin = Client.fromFile(kubeconfig, { context: 'admin' });
-afterAll(() => {
-  killReplicas();
-  admin.close();
-});
+const { kubeconfig, admin } = replicaSuite();
 
 type Line = ReplicaLine;
 

@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterAll, inject } from 'vitest';
+import { Client } from '../../runtime/client.ts';
 import { repoRoot } from '../controlplane/plane.ts';
 
 /** One line of a replica's output: when, who, what (plus what the event carries). */
@@ -46,4 +48,15 @@ export async function until<T>(what: string, fn: () => T | undefined | false, ms
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A scale test file's start: the kubeconfig, an admin client, and an afterAll that kills its replicas and closes the client. */
+export function replicaSuite(): { kubeconfig: string; admin: Client } {
+  const kubeconfig = inject('kube').kubeconfig;
+  const admin = Client.fromFile(kubeconfig, { context: 'admin' });
+  afterAll(() => {
+    killReplicas();
+    admin.close();
+  });
+  return { kubeconfig, admin };
 }
