@@ -123,7 +123,11 @@ function targets(r: Results): Target[] {
       if (!r.relist.some((x) => x.rows.some((y) => y.contender === contender))) continue;
       out.push({
         what: `relist peak (${what})`, goal: '≤ 1.2× steady', met: (v) => v <= 1.2, fmt: times,
-        values: r.relist.map((x) => ({ n: x.n, value: x.rows.find((y) => y.contender === contender)?.peakToSteady.median ?? NaN })),
+        values: [
+          ...r.relist.map((x) => ({ n: x.n, value: x.rows.find((y) => y.contender === contender)?.peakToSteady.median ?? NaN })),
+          // The scale scenario's relist (same measure, larger N).
+          ...(r.scale ?? []).map((x) => ({ n: x.n, value: x.rows.find((y) => y.measure === 'relist' && y.contender === contender)?.value?.median ?? NaN })),
+        ],
       });
     }
   }
@@ -142,8 +146,10 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
   s.push('## Headline');
   s.push('');
   const t = targets(r);
-  s.push(table(['target', 'goal', ...r.sizes.map((n) => `N = ${f0(n)}`), 'met?'], t.map((x) => [
-    x.what, x.goal, ...r.sizes.map((n) => x.fmt(x.values.find((v) => v.n === n)?.value ?? NaN)),
+  // The scale scenario's sizes as further columns, where a target has a value there.
+  const columns = [...r.sizes, ...(r.scale ?? []).map((x) => x.n).filter((n) => !r.sizes.includes(n) && t.some((x) => x.values.some((v) => v.n === n && Number.isFinite(v.value))))];
+  s.push(table(['target', 'goal', ...columns.map((n) => `N = ${f0(n)}`), 'met?'], t.map((x) => [
+    x.what, x.goal, ...columns.map((n) => x.fmt(x.values.find((v) => v.n === n)?.value ?? NaN)),
     !x.met ? '–' : x.values.filter((v) => Number.isFinite(v.value)).every((v) => x.met!(v.value)) ? 'met' : x.values.some((v) => x.met!(v.value)) ? 'partly' : 'missed',
   ])));
   s.push('');
