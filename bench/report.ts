@@ -316,10 +316,12 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
   s.push('npm run bench            # starts or reuses the local control plane, loads the pods once, runs every scenario');
   s.push('npm run bench -- --sizes 2000 --reps 5 --only memory,throughput   # a subset');
   s.push('BENCH_CHILD_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only throughput --reps 1 --out /tmp/b   # profile the measured processes');
+  s.push('npm run bench -- --only sharding --shard-objects 10000 --merge   # scenario 8 alone (its own ConfigMaps, a second apiserver with the gate)');
+  s.push('npm run bench -- --only scale --sizes 10000 --scale-sizes 50000 --merge   # scenario 7 (replay server; not in the default run)');
   s.push('npm run bench -- --report  # render RESULTS.md and the charts again from bench/results.json');
   s.push('```');
   s.push('');
-  s.push('The benchmark namespaces (`kubereflect-bench-v<data version>-n<N>`) are kept and reused; a fresh control plane loads them again. A tiny run of every scenario (N = 20, one repetition) is part of `npm test` (`test/bench/bench.test.ts`).');
+  s.push('The benchmark namespaces (`kubereflect-bench-v<data version>-n<N>`) are kept and reused; a fresh control plane loads them again. A tiny run of the scenarios but context, scale and controller (N = 20, one repetition; sharding over 20 ConfigMaps) is part of `npm test` (`test/bench/bench.test.ts`).');
   if (opts.findings) {
     s.push('');
     s.push(opts.findings.trim());
