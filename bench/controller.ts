@@ -35,7 +35,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, makeInformer, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { Action, Api, Client, Controller, reflectShared, storeShared, watcher, type ControllerMetrics, type KubeObject, type ListWatch, type Logger, type ResourceDescriptor } from '../runtime/index.ts';
-import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
+import { repoRoot } from '../test/controlplane/plane.ts';
+import { benchCluster } from './cluster.ts';
 import { buildKubeRs } from './context.ts';
 import { parallel, podResource, podSpec } from './data.ts';
 import { handQueue } from './hand-queue.ts';
@@ -380,13 +381,7 @@ async function main(): Promise<void> {
   const outIndex = process.argv.indexOf('--out');
   const out = outIndex > 0 ? process.argv[outIndex + 1]! : join(repoRoot, 'bench', 'CONTROLLER.md');
   const withMemory = !process.argv.includes('--no-memory');
-  let kubeconfig = process.env.BENCH_KUBECONFIG;
-  let release: (() => Promise<void>) | undefined;
-  if (!kubeconfig) {
-    const { state } = await up();
-    release = usePlane(false);
-    kubeconfig = state.kubeconfig;
-  }
+  const { kubeconfig, release } = await benchCluster();
   const r = await runController({
     kubeconfig, objects: arg('objects', 10_000), children: arg('children', 10_000), reps: arg('reps', 3), passes: arg('passes', 5), withMemory,
     scratch: join(repoRoot, '.cache', 'bench'), log: (s) => console.log(s),
@@ -405,7 +400,7 @@ async function main(): Promise<void> {
   const notes = previous.indexOf(NOTES);
   writeFileSync(out, notes >= 0 ? `${md}\n${previous.slice(notes)}` : md);
   console.log(md);
-  await release?.();
+  await release();
 }
 
 // Run as a script (or as a measuring child, which main leaves to inChild); imported by bench/run.ts, nothing runs.

@@ -24,7 +24,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../runtime/index.ts';
-import { repoRoot, up, usePlane } from '../test/controlplane/plane.ts';
+import { repoRoot } from '../test/controlplane/plane.ts';
+import { benchCluster } from './cluster.ts';
 import { runContext, type ContextRow } from './context.ts';
 import { runController } from './controller.ts';
 import { benchNamespace, ensurePods, type LoadResult } from './data.ts';
@@ -159,13 +160,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(`rendered ${relative(process.cwd(), join(out, 'RESULTS.md'))} and charts/ from results.json`);
     return;
   }
-  let kubeconfig = process.env.BENCH_KUBECONFIG;
-  let release: (() => Promise<void>) | undefined;
-  if (!kubeconfig) {
-    const { state } = await up();
-    release = usePlane(false);
-    kubeconfig = state.kubeconfig;
-  }
+  const { kubeconfig, release } = await benchCluster();
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const ctx: RunContext = {
     kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench'),
@@ -191,7 +186,7 @@ async function main(argv: string[]): Promise<void> {
     writeResults(out, results);
     log(`wrote ${relative(process.cwd(), join(out, 'RESULTS.md'))}, results.json and charts/`);
   } finally {
-    await release?.();
+    await release();
   }
 }
 

@@ -12,16 +12,8 @@ use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, Config};
 use std::time::Duration;
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
+mod rss;
+use rss::rss_bytes;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
