@@ -92,6 +92,25 @@ async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: (
   expect([...counts.values()].every((n) => n === 1), JSON.stringify(records.removals)).toBe(true);
 }
 
+/** The example operator on `client` in `ns`, every reconcile traced, with Widgets churning; `converged()` waits for the end state, `stop()` shuts it down. */
+function runOperator(client: Client, ns: string) {
+  const records = new ExternalRecords();
+  const uids = new Set<string>();
+  const logger = capture();
+  const op = widgetOperator(client, ns, { records, logger, watcher: fast });
+  const running = op.controller.run(traced(op, uids));
+  const churn = widgetChurn(ns).start();
+  return {
+    records, logger, op, churn,
+    converged: () => expectConverged(ns, records, () => uids),
+    async stop() {
+      await op.controller.shutdown();
+      await running;
+      op.recorder.close();
+    },
+  };
+}
+
 describe('the controller under faults', () => {
   it('the example operator converges after connection cuts on its watches and its writes', async () => {
     const ns = await lab.namespace('ctl-cuts');
@@ -99,13 +118,7 @@ describe('the controller under faults', () => {
     let cutting = true;
     proxy.rule = (r) => (cutting && Math.random() < 0.3 ? { type: 'cut', afterBytes: Math.floor(Math.random() * (r.watch ? 3_000 : 2_000)) } : undefined);
     const timer = setInterval(() => cutting && proxy.cutAll(), 300 + Math.random() * 1_200);
-    const client: Client = openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 });
-    const records = new ExternalRecords();
-    const uids = new Set<string>();
-    const logger = capture();
-    const op = widgetOperator(client, ns, { records, logger, watcher: fast });
-    const running = op.controller.run(traced(op, uids));
-    const churn = widgetChurn(ns).start();
+    const { records, op, churn, converged, stop } = runOperator(openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 }), ns);
     try {
       await sleep(8_000);
     } finally {
@@ -114,16 +127,14 @@ describe('the controller under faults', () => {
       clearInterval(timer);
     }
     const cuts = proxy.requests.filter((r) => r.fault === 'cut').length;
-    await expectConverged(ns, records, () => uids);
+    await converged();
     const stats = op.controller.stats();
     console.info(JSON.stringify({ churn: churn.stats, cuts, requests: proxy.requests.length, ...stats, removals: records.removals.length }));
     expect(cuts).toBeGreaterThan(10);
     expect(churn.stats.deletes).toBeGreaterThan(0);
     expect(records.removals.length).toBeGreaterThan(0);
     expect(stats.failures, 'cut writes fail reconciles, which are retried').toBeGreaterThan(0);
-    await op.controller.shutdown();
-    await running;
-    op.recorder.close();
+    await stop();
   }, 120_000);
 
   it('a controller over PodTemplates (not in the watch cache) relists after etcd compaction expires its watch, and reconciles every object at its latest version', async () => {
@@ -178,13 +189,7 @@ describe('the controller under faults', () => {
 
     it('the example operator converges after its kube-apiserver is SIGKILLed and restarted', async () => {
       const ns = await lab.namespace('ctl-restart');
-      const client = openClient(extra.kubeconfig, 'admin', { requestTimeoutMs: 5_000 });
-      const records = new ExternalRecords();
-      const uids = new Set<string>();
-      const logger = capture();
-      const op = widgetOperator(client, ns, { records, logger, watcher: fast });
-      const running = op.controller.run(traced(op, uids));
-      const churn = widgetChurn(ns).start();
+      const { records, op, churn, logger, converged, stop } = runOperator(openClient(extra.kubeconfig, 'admin', { requestTimeoutMs: 5_000 }), ns);
       try {
         await sleep(2_000);
         killApiserverOnPort(extra.port);
@@ -194,12 +199,10 @@ describe('the controller under faults', () => {
       } finally {
         await churn.stop();
       }
-      await expectConverged(ns, records, () => uids);
+      await converged();
       console.info(JSON.stringify({ churn: churn.stats, ...op.controller.stats(), removals: records.removals.length }));
       expect(logger.lines.some((l) => /watch of (widgets|configmaps)/.test(l)), 'the watches saw the server go').toBe(true);
-      await op.controller.shutdown();
-      await running;
-      op.recorder.close();
+      await stop();
     }, 120_000);
   });
 });
