@@ -1,14 +1,47 @@
 import { defineConfig } from 'vitest/config';
 
+// As in tsconfig.json: the generator imports the runtime by its package name.
+const alias = [{ find: /^kubereflect$/, replacement: new URL('./runtime/index.ts', import.meta.url).pathname }];
+
+/**
+ * Two projects. `unit` needs no control plane: the runtime's tests beside each
+ * module (event sequences, decoding, queues, fakes for faults no real server
+ * produces on demand), the generator's, the public-surface and layering checks.
+ * `integration` runs against a real kube-apiserver + etcd, which its global
+ * setup starts or reuses: test/integration, the fault suite, the multi-process
+ * scale tests, the benchmark's tiny run and the consumer test.
+ * `npm run test:unit` runs the first alone; `npm test` runs both.
+ */
+export const integrationTests = ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/scale/**/*.test.ts', 'test/bench/**/*.test.ts', 'test/consumer/**/*.test.ts'];
+
 export default defineConfig({
-  // As in tsconfig.json: the generator imports the runtime by its package name.
-  resolve: { alias: [{ find: /^kubereflect$/, replacement: new URL('./runtime/index.ts', import.meta.url).pathname }] },
+  resolve: { alias },
   test: {
-    include: ['runtime/**/*.test.ts', 'generator/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // The integration tests share one control plane; two workers keep it busy without starving it on 2 cores.
     maxWorkers: 2,
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['runtime/**/*.test.ts', 'generator/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: integrationTests,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'integration',
+          include: integrationTests,
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
   },
 });

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generate } from '../generator/generate.ts';
-import { parseYamlDocuments } from '../generator/load.ts';
+import { parseYamlDocuments } from '../generator/input/load.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { reps: { type: 'string', default: '3' } } });
 const reps = Number(values.reps);

@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Api, Client } from '../runtime/index.ts';
-import { decodeWatchEvents } from '../runtime/decode.ts';
+import { decodeWatchEvents } from '../runtime/wire/decode.ts';
 import { startClientNode, startKubereflect, type Running } from './clients.ts';
 import { inChild, inProcess, rotate, sizesOf, stat, until, type RunContext, type Stat } from './harness.ts';
 import { pages, type BenchPod } from './data.ts';

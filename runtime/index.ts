@@ -7,54 +7,54 @@
  * shared state, the change listeners, line decoding, the byte scan that cuts
  * managedFields) stay inside their modules.
  */
-export type { OwnerReference, ObjectMetaLike, KubeObject, PartialObjectMeta, ResourceDescriptor, ObjectList, WatchEvent, WatcherEvent, Stored, Projected, Whole, DeepReadonly } from './types.ts';
-export { apiVersionOf, editable, asWritable } from './types.ts';
-export type { Status } from './errors.ts';
-export { KubeError, ApiError, TransportError, TimeoutError, DecodeError, AbortedError } from './errors.ts';
-export type { ClientOptions, RequestOptions, StreamOptions, Query } from './client.ts';
-export { Client } from './client.ts';
-export type { SelectorOptions, ListOptions, WatchOptions, WriteOptions, DeleteOptions, DeepPartial, JsonPatchOperation, Patch, ListWatch } from './api.ts';
-export { Api } from './api.ts';
-export type { WatcherConfig } from './watcher.ts';
-export { watcher, metadataWatcher, watchObject } from './watcher.ts';
-export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './backoff.ts';
-export { exponentialBackoff, defaultBackoff, constantBackoff, sleep } from './backoff.ts';
-export type { StoreOptions, StoreHealth, StoreLookup } from './store.ts';
-export type { IndexFunction, Indexers, BuiltInIndex } from './indexes.ts';
-export { Writer, Store, store } from './store.ts';
-export type { ErrorHandler, WithMeta, Predicate, PredicateFilterOptions, StreamBackoffOptions } from './reflector.ts';
-export { reflector, appliedObjects, touchedObjects, modify, predicates, predicateFilter, streamBackoff } from './reflector.ts';
-export type { SubscriberEvent } from './dispatcher.ts';
-export { SharedWriter, SharedStore, storeShared, reflectShared } from './dispatcher.ts';
-export type { ResourceKind, Named, KindTag } from './object-ref.ts';
-export { ObjectRef, objectKey, storeKey } from './object-ref.ts';
-export type { LabelRequirement, Labels, LabelSelector, LabelMatcher } from './labels.ts';
-export { LabelSelectorError, parseLabelSelector, formatLabelSelector, labelMatcher } from './labels.ts';
-export type { Logger } from './logger.ts';
-export { consoleLogger, silentLogger } from './logger.ts';
+export type { OwnerReference, ObjectMetaLike, KubeObject, PartialObjectMeta, ResourceDescriptor, ObjectList, WatchEvent, WatcherEvent, Stored, Projected, Whole, DeepReadonly } from './core/types.ts';
+export { apiVersionOf, editable, asWritable } from './core/types.ts';
+export type { Status } from './core/errors.ts';
+export { KubeError, ApiError, TransportError, TimeoutError, DecodeError, AbortedError } from './core/errors.ts';
+export type { ClientOptions, RequestOptions, StreamOptions, Query } from './client/client.ts';
+export { Client } from './client/client.ts';
+export type { SelectorOptions, ListOptions, WatchOptions, WriteOptions, DeleteOptions, DeepPartial, JsonPatchOperation, Patch, ListWatch } from './client/api.ts';
+export { Api } from './client/api.ts';
+export type { WatcherConfig } from './cache/watcher.ts';
+export { watcher, metadataWatcher, watchObject } from './cache/watcher.ts';
+export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './core/backoff.ts';
+export { exponentialBackoff, defaultBackoff, constantBackoff, sleep } from './core/backoff.ts';
+export type { StoreOptions, StoreHealth, StoreLookup } from './cache/store.ts';
+export type { IndexFunction, Indexers, BuiltInIndex } from './cache/indexes.ts';
+export { Writer, Store, store } from './cache/store.ts';
+export type { ErrorHandler, WithMeta, Predicate, PredicateFilterOptions, StreamBackoffOptions } from './cache/reflector.ts';
+export { reflector, appliedObjects, touchedObjects, modify, predicates, predicateFilter, streamBackoff } from './cache/reflector.ts';
+export type { SubscriberEvent } from './cache/shared-store.ts';
+export { SharedWriter, SharedStore, storeShared, reflectShared } from './cache/shared-store.ts';
+export type { ResourceKind, Named, KindTag } from './core/object-ref.ts';
+export { ObjectRef, objectKey, storeKey } from './core/object-ref.ts';
+export type { LabelRequirement, Labels, LabelSelector, LabelMatcher } from './core/labels.ts';
+export { LabelSelectorError, parseLabelSelector, formatLabelSelector, labelMatcher } from './core/labels.ts';
+export type { Logger } from './core/logger.ts';
+export { consoleLogger, silentLogger } from './core/logger.ts';
 // The kinds: what users call, and what generated modules build on.
 export type {
   AllNamespaces, ApiMethod, ApiCore, ClusterApi, NamespacedApi, RefSource, KindBase, CacheOptions, Cache, Watchable, WatchableIf, InNamespace,
   NamespacedKind, ClusterKind, KindDefinition,
-} from './kind.ts';
-export { allNamespaces, dropsManagedFields, namespacedKind, clusterKind } from './kind.ts';
+} from './kinds/kind.ts';
+export { allNamespaces, dropsManagedFields, namespacedKind, clusterKind } from './kinds/kind.ts';
 // prune and keep at any depth: spec and result types, and the compiled projections.
 export type {
   Identity, KnownKeys, IsMap, Inner, FieldFlag, Entry, PruneFields, KeepFields, MetadataPrune, MetadataKeep, PruneSpec, KeepSpec, Exact,
   Pruned, PrunedObject, PrunedValue, Kept, KeptObject, KeptValue, Obj, Shape, ShapeNode,
-} from './projection.ts';
-export { ProjectionSpecError } from './projection.ts';
+} from './kinds/projection.ts';
+export { ProjectionSpecError } from './kinds/projection.ts';
 // Scale-out: one active replica of several, or every replica on its own slice, on Leases.
-export type { LeaderElectionOptions } from './leader.ts';
-export { LeaderElection } from './leader.ts';
-export type { ShardRingOptions } from './shard.ts';
-export { ShardRing, ShardRange, fnv1a64 } from './shard.ts';
+export type { LeaderElectionOptions } from './scale/leader-election.ts';
+export { LeaderElection } from './scale/leader-election.ts';
+export type { ShardRingOptions } from './scale/shard-ring.ts';
+export { ShardRing, ShardRange, fnv1a64 } from './scale/shard-ring.ts';
 // The controller (runtime/controller/, guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
 export { Action } from './controller/reconcile.ts';
 export type { ControllerOptions, OwnsOptions, WatchesOptions, Target, ControllerStats, ShutdownReport } from './controller/options.ts';
 export { Controller } from './controller/controller.ts';
-export type { Clock } from './controller/clock.ts';
+export type { Clock } from './core/clock.ts';
 export type { RateLimiter, ExponentialRateLimiterOptions, BucketRateLimiterOptions } from './controller/rate-limit.ts';
 export { exponentialRateLimiter, bucketRateLimiter, maxOfRateLimiters, defaultRateLimiter } from './controller/rate-limit.ts';
 export type { ControllerMetrics, ReconcileResult, PromClientLike, PromMetricConfig, PromMetricClass, PromCounter, PromHistogram, PromGauge, RegistryLike, PrometheusMetricsOptions } from './controller/metrics.ts';

@@ -28,19 +28,19 @@
  * (`lead`): the watches run either way, a term begins with every object
  * queued, and its end aborts the signal of the reconciles it started.
  */
-import type { ListWatch } from '../api.ts';
-import { SharedStore, reflectShared, storeShared, type SharedWriter, type SubscriberEvent } from '../dispatcher.ts';
-import { KubeError } from '../errors.ts';
-import type { LeaderElection } from '../leader.ts';
-import { consoleLogger, type Logger } from '../logger.ts';
-import { storeKey } from '../object-ref.ts';
-import { modify } from '../reflector.ts';
-import type { WatcherEvent } from '../types.ts';
-import { dropsManagedFields } from '../kind.ts';
-import type { Store } from '../store.ts';
-import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored } from '../types.ts';
-import { watcher, type WatcherConfig } from '../watcher.ts';
-import { systemClock, type Clock } from './clock.ts';
+import type { ListWatch } from '../client/api.ts';
+import { SharedStore, reflectShared, storeShared, type SharedWriter, type SubscriberEvent } from '../cache/shared-store.ts';
+import { KubeError } from '../core/errors.ts';
+import type { LeaderElection } from '../scale/leader-election.ts';
+import { consoleLogger, type Logger } from '../core/logger.ts';
+import { storeKey } from '../core/object-ref.ts';
+import { modify } from '../cache/reflector.ts';
+import type { WatcherEvent } from '../core/types.ts';
+import { dropsManagedFields } from '../kinds/kind.ts';
+import type { Store } from '../cache/store.ts';
+import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored } from '../core/types.ts';
+import { watcher, type WatcherConfig } from '../cache/watcher.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { noMetrics, type ControllerMetrics } from './metrics.ts';
 import type { ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, Target, WatchesOptions } from './options.ts';
 import { WorkQueue, type QueueItem } from './queue.ts';

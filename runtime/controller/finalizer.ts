@@ -25,9 +25,9 @@
  * added the finalizer to goes on to apply instead of adding it again. Cleanup
  * must still tolerate a repeat across a restart of the process.
  */
-import type { Api } from '../api.ts';
-import { ApiError, KubeError } from '../errors.ts';
-import type { KubeObject, Stored } from '../types.ts';
+import type { Api } from '../client/api.ts';
+import { ApiError, KubeError } from '../core/errors.ts';
+import type { KubeObject, Stored } from '../core/types.ts';
 import { Action } from './reconcile.ts';
 
 /** What `Finalizer.run` calls. */

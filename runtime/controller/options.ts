@@ -3,15 +3,15 @@
  * of `owns()` and `watches()`, the objects `reconcile()` can name, its
  * running counts and the report of a shutdown.
  */
-import type { LeaderElection } from '../leader.ts';
-import type { ShardRange } from '../shard.ts';
-import type { SharedStore } from '../dispatcher.ts';
-import type { Logger } from '../logger.ts';
-import type { ObjectRef } from '../object-ref.ts';
-import type { Predicate } from '../reflector.ts';
-import type { KubeObject, PartialObjectMeta, Stored } from '../types.ts';
-import type { WatcherConfig } from '../watcher.ts';
-import type { Clock } from './clock.ts';
+import type { LeaderElection } from '../scale/leader-election.ts';
+import type { ShardRange } from '../scale/shard-ring.ts';
+import type { SharedStore } from '../cache/shared-store.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ObjectRef } from '../core/object-ref.ts';
+import type { Predicate } from '../cache/reflector.ts';
+import type { KubeObject, PartialObjectMeta, Stored } from '../core/types.ts';
+import type { WatcherConfig } from '../cache/watcher.ts';
+import type { Clock } from '../core/clock.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { ErrorPolicy } from './reconcile.ts';

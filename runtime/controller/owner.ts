@@ -3,9 +3,9 @@
  * to its owner so that `owns()` maps the child's changes back to the owner,
  * and so that the garbage collector deletes the child with the owner.
  */
-import { KubeError } from '../errors.ts';
-import type { OwnerReference, ResourceDescriptor } from '../types.ts';
-import { apiVersionOf } from '../types.ts';
+import { KubeError } from '../core/errors.ts';
+import type { OwnerReference, ResourceDescriptor } from '../core/types.ts';
+import { apiVersionOf } from '../core/types.ts';
 
 /** Options of `ownerReference`. */
 export interface OwnerReferenceOptions {

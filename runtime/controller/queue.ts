@@ -22,7 +22,7 @@
  * Memory: one entry per queued key, plus one per key in flight. Pure logic:
  * the time comes from a `Clock`, which the unit tests drive by hand.
  */
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 
 /** What a `take` hands out. */
 export interface QueueItem<R = string> {

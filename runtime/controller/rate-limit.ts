@@ -7,7 +7,7 @@
  * mass failure cannot turn into a retry storm against the apiserver.
  * A success `forget`s the object's failures.
  */
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 
 /** Decides the delay before an object's next retry. */
 export interface RateLimiter {

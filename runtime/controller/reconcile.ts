@@ -3,7 +3,7 @@
  * and a context) and returns (an `Action`), and the error policy that
  * decides what follows a failure. The first thing to read about a controller.
  */
-import type { KubeObject, Stored } from '../types.ts';
+import type { KubeObject, Stored } from '../core/types.ts';
 
 /** What a reconcile asks for next: run again after a while, or wait until something changes. */
 export type Action = { readonly type: 'requeue'; readonly afterMs: number } | { readonly type: 'awaitChange' };

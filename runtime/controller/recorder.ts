@@ -15,12 +15,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Api } from '../api.ts';
-import type { Client } from '../client.ts';
-import { ApiError } from '../errors.ts';
-import { consoleLogger, type Logger } from '../logger.ts';
-import type { ObjectRef } from '../object-ref.ts';
-import type { KubeObject, ResourceDescriptor } from '../types.ts';
+import { Api } from '../client/api.ts';
+import type { Client } from '../client/client.ts';
+import { ApiError } from '../core/errors.ts';
+import { consoleLogger, type Logger } from '../core/logger.ts';
+import type { ObjectRef } from '../core/object-ref.ts';
+import type { KubeObject, ResourceDescriptor } from '../core/types.ts';
 
 /** One event to record about an object. */
 export interface EventSpec {

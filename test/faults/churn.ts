@@ -3,9 +3,9 @@
  * a steady rate while faults happen, so that every fault meets a stream of
  * real events (and deletes to lose).
  */
-import type { Api } from '../../runtime/api.ts';
-import { sleep } from '../../runtime/backoff.ts';
-import type { KubeObject } from '../../runtime/types.ts';
+import type { Api } from '../../runtime/client/api.ts';
+import { sleep } from '../../runtime/core/backoff.ts';
+import type { KubeObject } from '../../runtime/core/types.ts';
 import type { ConfigMap } from './harness.ts';
 import { quorumList } from './invariant.ts';
 

@@ -7,8 +7,8 @@
  * socket, timer or child process may keep it alive.
  */
 import { writeFileSync } from 'node:fs';
-import { Api } from '../../runtime/api.ts';
-import { constantBackoff } from '../../runtime/backoff.ts';
+import { Api } from '../../runtime/client/api.ts';
+import { constantBackoff } from '../../runtime/core/backoff.ts';
 import { configMaps, openClient, Subject, type ConfigMap } from './harness.ts';
 
 const env = (k: string) => {

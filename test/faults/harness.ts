@@ -7,15 +7,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ListWatch } from '../../runtime/api.ts';
-import { sleep } from '../../runtime/backoff.ts';
-import { Client, type ClientOptions } from '../../runtime/client.ts';
-import type { KubeError } from '../../runtime/errors.ts';
-import { reflector } from '../../runtime/reflector.ts';
-import { store, type Store } from '../../runtime/store.ts';
-import { reflectShared, storeShared, type SubscriberEvent } from '../../runtime/dispatcher.ts';
-import type { KubeObject, ResourceDescriptor, Stored, WatcherEvent } from '../../runtime/types.ts';
-import { watcher, type WatcherConfig } from '../../runtime/watcher.ts';
+import type { ListWatch } from '../../runtime/client/api.ts';
+import { sleep } from '../../runtime/core/backoff.ts';
+import { Client, type ClientOptions } from '../../runtime/client/client.ts';
+import type { KubeError } from '../../runtime/core/errors.ts';
+import { reflector } from '../../runtime/cache/reflector.ts';
+import { store, type Store } from '../../runtime/cache/store.ts';
+import { reflectShared, storeShared, type SubscriberEvent } from '../../runtime/cache/shared-store.ts';
+import type { KubeObject, ResourceDescriptor, Stored, WatcherEvent } from '../../runtime/core/types.ts';
+import { watcher, type WatcherConfig } from '../../runtime/cache/watcher.ts';
 import { currentState, type PlaneState } from '../controlplane/plane.ts';
 import { capturingLogger, errorTexts } from './secrets.ts';
 

@@ -4,10 +4,10 @@
  * name, uid, resourceVersion) equals a fresh quorum list from the apiserver —
  * no lost create, no ghost left by a lost delete, no stale version.
  */
-import type { ListWatch } from '../../runtime/api.ts';
-import { sleep } from '../../runtime/backoff.ts';
-import type { Store } from '../../runtime/store.ts';
-import type { KubeObject } from '../../runtime/types.ts';
+import type { ListWatch } from '../../runtime/client/api.ts';
+import { sleep } from '../../runtime/core/backoff.ts';
+import type { Store } from '../../runtime/cache/store.ts';
+import type { KubeObject } from '../../runtime/core/types.ts';
 
 export interface InvariantResult {
   ok: boolean;

@@ -5,9 +5,9 @@
  * releases everything it opened.
  */
 import { randomBytes } from 'node:crypto';
-import { Api } from '../../runtime/api.ts';
-import type { Client } from '../../runtime/client.ts';
-import type { KubeObject, ResourceDescriptor } from '../../runtime/types.ts';
+import { Api } from '../../runtime/client/api.ts';
+import type { Client } from '../../runtime/client/client.ts';
+import type { KubeObject, ResourceDescriptor } from '../../runtime/core/types.ts';
 import type { PlaneState } from '../controlplane/plane.ts';
 import { closeClients, openClient, plane, Secrets, type InvariantResult } from './harness.ts';
 import { FaultProxy } from './proxy.ts';

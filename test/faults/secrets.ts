@@ -5,7 +5,7 @@
  * like the rest of the harness.
  */
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../runtime/core/logger.ts';
 import type { PlaneState } from '../controlplane/plane.ts';
 
 export interface CapturingLogger extends Logger {

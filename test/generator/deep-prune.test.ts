@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { useProjectionBackEnd } from '../../runtime/projection.ts';
+import { useProjectionBackEnd } from '../../runtime/kinds/projection.ts';
 import { Pod } from '../../generated/core/v1/pod.ts';
 import { Pipeline } from './generated/shapes.kubereflect.dev/v1/pipeline.ts';
 import type { PipelineSpecSteps, PipelineStatusConditions } from './generated/shapes.kubereflect.dev/v1/types.ts';

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../generator/generate.ts';
-import { buildModel, parsePath, resourcesOfPaths } from '../../generator/model.ts';
-import { docComment, propertyKey, toIdentifier } from '../../generator/names.ts';
-import { loadTemplate } from '../../generator/render.ts';
-import type { JsonObject } from '../../generator/load.ts';
-import { place } from '../../generator/place.ts';
-import { convertTypes } from '../../generator/types.ts';
+import { buildModel, parsePath, resourcesOfPaths } from '../../generator/model/model.ts';
+import { docComment, propertyKey, toIdentifier } from '../../generator/model/names.ts';
+import { loadTemplate } from '../../generator/emit/render.ts';
+import type { JsonObject } from '../../generator/input/load.ts';
+import { place } from '../../generator/model/place.ts';
+import { convertTypes } from '../../generator/emit/schema-types.ts';
 import { CRDS, ROOT } from './helpers.ts';
 
 describe('resources from OpenAPI paths', () => {

@@ -5,8 +5,8 @@
  * registrations; those are one definition, merged. A real difference is an error.
  */
 import { describe, expect, it } from 'vitest';
-import type { JsonObject } from '../../generator/load.ts';
-import { buildModel } from '../../generator/model.ts';
+import type { JsonObject } from '../../generator/input/load.ts';
+import { buildModel } from '../../generator/model/model.ts';
 
 const ID = 'io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions';
 

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../generator/generate.ts';
-import { pascal } from '../../generator/hoist.ts';
+import { pascal } from '../../generator/model/hoist.ts';
 import { CRDS, RUNTIME } from './helpers.ts';
 
 const opts = { out: '/tmp/kubereflect-named-types', runtime: RUNTIME, write: false, typecheck: false };

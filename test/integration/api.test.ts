@@ -4,10 +4,10 @@
  * metadata-only reads, client-certificate auth, and aborts.
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { Api } from '../../runtime/api.ts';
-import { Client } from '../../runtime/client.ts';
-import { AbortedError, ApiError, KubeError } from '../../runtime/errors.ts';
-import type { KubeObject, ResourceDescriptor } from '../../runtime/types.ts';
+import { Api } from '../../runtime/client/api.ts';
+import { Client } from '../../runtime/client/client.ts';
+import { AbortedError, ApiError, KubeError } from '../../runtime/core/errors.ts';
+import type { KubeObject, ResourceDescriptor } from '../../runtime/core/types.ts';
 import { testNamespace } from '../support/kube.ts';
 
 interface Pod extends KubeObject {

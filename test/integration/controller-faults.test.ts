@@ -12,8 +12,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
-import { sleep } from '../../runtime/backoff.ts';
-import type { Client } from '../../runtime/client.ts';
+import { sleep } from '../../runtime/core/backoff.ts';
+import type { Client } from '../../runtime/client/client.ts';
 import { Action, Api, Controller, exponentialBackoff, type ControllerMetrics, type KubeObject, type Logger, type ReconcileContext, type ResourceDescriptor, type Stored } from '../../runtime/index.ts';
 import { Widget } from '../../examples/generated/demo.kubereflect.dev/v1/widget.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';

@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
-import { sleep } from '../../runtime/backoff.ts';
-import { Client } from '../../runtime/client.ts';
+import { sleep } from '../../runtime/core/backoff.ts';
+import { Client } from '../../runtime/client/client.ts';
 import {
   Action, Api, ApiError, Controller, Finalizer, FinalizerError, Recorder, exponentialRateLimiter, predicates, storeShared, reflectShared, watcher,
   type KubeObject, type Logger, type ReconcileContext, type Stored,
@@ -354,7 +354,7 @@ describe('Controller', () => {
   });
 
   it('shard: two controllers over complementary ranges each hold and reconcile exactly the objects of their range', async () => {
-    const { ShardRange } = await import('../../runtime/shard.ts');
+    const { ShardRange } = await import('../../runtime/scale/shard-ring.ts');
     const ns = await testNamespace('ctl-shard');
     const api = Widget.api(client, ns);
     await createWidgets(api, 24);

@@ -4,19 +4,19 @@
  * forbidden watch, and an apiserver restart mid-watch.
  */
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
-import { Api, type ListWatch } from '../../runtime/api.ts';
-import { exponentialBackoff } from '../../runtime/backoff.ts';
-import { Client } from '../../runtime/client.ts';
-import { ApiError } from '../../runtime/errors.ts';
-import type { Logger } from '../../runtime/logger.ts';
-import { reflector } from '../../runtime/reflector.ts';
-import { store, type Store } from '../../runtime/store.ts';
-import { hasUnreadManagedFields } from '../../runtime/strip.ts';
-import { editable } from '../../runtime/types.ts';
-import { dropsManagedFields } from '../../runtime/kind.ts';
-import type { KubeObject, ObjectList, ResourceDescriptor, Stored, WatchEvent, WatcherEvent } from '../../runtime/types.ts';
+import { Api, type ListWatch } from '../../runtime/client/api.ts';
+import { exponentialBackoff } from '../../runtime/core/backoff.ts';
+import { Client } from '../../runtime/client/client.ts';
+import { ApiError } from '../../runtime/core/errors.ts';
+import type { Logger } from '../../runtime/core/logger.ts';
+import { reflector } from '../../runtime/cache/reflector.ts';
+import { store, type Store } from '../../runtime/cache/store.ts';
+import { hasUnreadManagedFields } from '../../runtime/wire/managed-fields.ts';
+import { editable } from '../../runtime/core/types.ts';
+import { dropsManagedFields } from '../../runtime/kinds/kind.ts';
+import type { KubeObject, ObjectList, ResourceDescriptor, Stored, WatchEvent, WatcherEvent } from '../../runtime/core/types.ts';
 import { ConfigMap as ConfigMapKind, type ConfigMap as GeneratedConfigMap } from '../../generated/core/v1/configmap.ts';
-import { metadataWatcher, watcher, watchObject, type WatcherConfig } from '../../runtime/watcher.ts';
+import { metadataWatcher, watcher, watchObject, type WatcherConfig } from '../../runtime/cache/watcher.ts';
 import { compactEtcd, currentState, startExtraApiserver, type ExtraApiserver } from '../controlplane/plane.ts';
 import { testNamespace } from '../support/kube.ts';
 

@@ -10,7 +10,7 @@
  *
  * Prints one JSON line per event: {t, id, event: 'ready'|'synced'|'start'|'stop'|'reconcile'|'exit', size?, key?, t0?, reason?}.
  */
-import { Client } from '../../runtime/client.ts';
+import { Client } from '../../runtime/client/client.ts';
 import { Action, Controller, LeaderElection, silentLogger } from '../../runtime/index.ts';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 

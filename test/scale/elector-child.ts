@@ -7,8 +7,8 @@
  *
  * Prints one JSON line per event: {t, id, event: 'ready'|'start'|'act'|'stop'|'exit'}.
  */
-import { Client } from '../../runtime/client.ts';
-import { LeaderElection } from '../../runtime/leader.ts';
+import { Client } from '../../runtime/client/client.ts';
+import { LeaderElection } from '../../runtime/scale/leader-election.ts';
 
 const [kubeconfig, namespace, name, id] = process.argv.slice(2) as [string, string, string, string];
 const print = (event: string) => process.stdout.write(`${JSON.stringify({ t: Date.now(), id, event })}\n`);

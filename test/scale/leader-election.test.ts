@@ -7,9 +7,9 @@
  * test quick; the protocol is the same with the defaults.
  */
 import { describe, expect, it } from 'vitest';
-import { Api } from '../../runtime/api.ts';
-import { Client } from '../../runtime/client.ts';
-import { LeaderElection, LEASES, type Lease } from '../../runtime/leader.ts';
+import { Api } from '../../runtime/client/api.ts';
+import { Client } from '../../runtime/client/client.ts';
+import { LeaderElection, LEASES, type Lease } from '../../runtime/scale/leader-election.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';

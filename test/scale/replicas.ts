@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, inject } from 'vitest';
-import { Client } from '../../runtime/client.ts';
+import { Client } from '../../runtime/client/client.ts';
 import { repoRoot } from '../controlplane/plane.ts';
 
 /** One line of a replica's output: when, who, what (plus what the event carries). */

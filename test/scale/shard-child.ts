@@ -15,8 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client } from '../../runtime/client.ts';
-import { ShardRing } from '../../runtime/shard.ts';
+import { Client } from '../../runtime/client/client.ts';
+import { ShardRing } from '../../runtime/scale/shard-ring.ts';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 

@@ -19,10 +19,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
-import { Api } from '../../runtime/api.ts';
-import { Client } from '../../runtime/client.ts';
-import { fnv1a64, HASH_SPACE, ShardRange } from '../../runtime/shard.ts';
-import type { KubeObject, ObjectList, ResourceDescriptor } from '../../runtime/types.ts';
+import { Api } from '../../runtime/client/api.ts';
+import { Client } from '../../runtime/client/client.ts';
+import { fnv1a64, HASH_SPACE, ShardRange } from '../../runtime/scale/shard-ring.ts';
+import type { KubeObject, ObjectList, ResourceDescriptor } from '../../runtime/core/types.ts';
 import { currentState, startExtraApiserver } from '../controlplane/plane.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';

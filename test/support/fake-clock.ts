@@ -2,7 +2,7 @@
  * A clock the unit tests move by hand (a fake: the queue and rate limiters
  * are pure logic over time, so their delays are checked without waiting).
  */
-import type { Clock } from '../../runtime/controller/clock.ts';
+import type { Clock } from '../../runtime/core/clock.ts';
 
 export class FakeClock implements Clock {
   private t = 0;

@@ -12,9 +12,9 @@
  * - `continueExpired`: etcd is compacted between two pages of a list, so the
  *   continue token has expired (410) and the list must start over.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import { compactEtcd, type ExtraApiserver } from '../../controlplane/plane.ts';
 import { Churn, configMaps, converges, counted, killApiserverOnPort, openClient, podTemplates, sharedSubscriber, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';

@@ -17,10 +17,10 @@
  * watch must resume from the last good resourceVersion (no relist, no lost
  * or replayed event) and the store must end equal to the server's truth.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import { ApiError, DecodeError, TransportError } from '../../../runtime/errors.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import { ApiError, DecodeError, TransportError } from '../../../runtime/core/errors.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { Fault } from '../proxy.ts';

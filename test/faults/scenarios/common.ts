@@ -11,11 +11,11 @@
  * splices it in; everything else — every list page, every event, every 410,
  * 401 and 403 — comes from the real server.
  */
-import { Api } from '../../../runtime/api.ts';
-import { exponentialBackoff } from '../../../runtime/backoff.ts';
-import { ApiError, type KubeError } from '../../../runtime/errors.ts';
-import type { KubeObject, PartialObjectMeta, Stored, WatcherEvent } from '../../../runtime/types.ts';
-import type { WatcherConfig } from '../../../runtime/watcher.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { exponentialBackoff } from '../../../runtime/core/backoff.ts';
+import { ApiError, type KubeError } from '../../../runtime/core/errors.ts';
+import type { KubeObject, PartialObjectMeta, Stored, WatcherEvent } from '../../../runtime/core/types.ts';
+import type { WatcherConfig } from '../../../runtime/cache/watcher.ts';
 import { configMaps, openClient, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { FaultProxy } from '../proxy.ts';

@@ -5,13 +5,13 @@
  * connection is dropped, whatever it is doing. The reflector starts under the
  * faults, so its first list is cut too.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, sharedSubscriber, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import type { ListWatch } from '../../../runtime/api.ts';
-import type { Store } from '../../../runtime/store.ts';
+import type { ListWatch } from '../../../runtime/client/api.ts';
+import type { Store } from '../../../runtime/cache/store.ts';
 import type { Subject } from '../harness.ts';
 import { every, metadataSubjectThrough, rand, report, scenarioNamespace, subjectThrough } from './common.ts';
 

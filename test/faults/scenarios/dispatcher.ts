@@ -10,10 +10,10 @@
  * it) — equals a quorum list: the latest version of every live object, and a
  * delete for every object it had seen that went away.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import { reflectShared, storeShared } from '../../../runtime/dispatcher.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import { reflectShared, storeShared } from '../../../runtime/cache/shared-store.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, Subject, SubscriberView, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import { fastBackoff, report, scenarioNamespace } from './common.ts';

@@ -11,10 +11,10 @@
  *   segments), and a ConfigMap with such data keys and label keys, are cached
  *   and found like any other, through a relist too, and change no prototype.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import { TransportError } from '../../../runtime/errors.ts';
-import type { KubeObject, ResourceDescriptor } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import { TransportError } from '../../../runtime/core/errors.ts';
+import type { KubeObject, ResourceDescriptor } from '../../../runtime/core/types.ts';
 import { untrustedCert, wrongNameCert } from '../certs.ts';
 import { configMaps, converges, openClient, Subject, type ConfigMap, type InvariantResult } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';

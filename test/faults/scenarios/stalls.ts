@@ -12,10 +12,10 @@
  *
  * None of it may cause a relist (only a 410 may) or lose an event.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import { TimeoutError } from '../../../runtime/errors.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import { TimeoutError } from '../../../runtime/core/errors.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { Fault } from '../proxy.ts';

@@ -11,10 +11,10 @@
  * number of reflectors (all of them at once would be a storm), and every
  * reflector must end equal to a quorum list.
  */
-import type { ListWatch } from '../../../runtime/api.ts';
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import type { ListWatch } from '../../../runtime/client/api.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import type { ExtraApiserver } from '../../controlplane/plane.ts';
 import { Churn, configMaps, killApiserverOnPort, openClient, quorumList, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab } from '../lab.ts';

@@ -11,9 +11,9 @@
  *
  * The request counts stay bounded: one try per wait, never a hot loop.
  */
-import { Api } from '../../../runtime/api.ts';
-import { sleep } from '../../../runtime/backoff.ts';
-import type { KubeObject } from '../../../runtime/types.ts';
+import { Api } from '../../../runtime/client/api.ts';
+import { sleep } from '../../../runtime/core/backoff.ts';
+import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { Fault, ProxiedRequest } from '../proxy.ts';

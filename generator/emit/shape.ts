@@ -1,0 +1,109 @@
+/**
+ * Stage 5 of the generator: each kind's `Shape`, what its `prune` and `keep`
+ * need at run time beyond the spec. A spec names fields at any depth and
+ * goes through arrays by itself; what it cannot say is whether an object
+ * below it is a map (`additionalProperties`), whose every value the spec
+ * applies to, or an object with fields. The shape lists the paths to maps
+ * whose values have fields, as a small graph (recursive schemas stay
+ * finite); for most kinds it is empty. The rule for "a map" and "has
+ * fields" is the one the types use (`Inner` in the runtime's
+ * `projection.ts`), so types and run time cannot disagree.
+ */
+import { isObject, type Json, type JsonObject } from '../input/load.ts';
+import { REF_PREFIX, type Model } from '../model/model.ts';
+import type { PlacedKind } from '../model/place.ts';
+import { prepareSchema } from './schema-types.ts';
+
+/** Node 0 is the kind; an object node lists `[field, node]`; a map node is the node of its values. */
+export type KindShape = (number | [string, number][])[];
+
+/** The shape of each kind, by schema id. */
+export function shapeKinds(model: Model, kinds: PlacedKind[]): Map<string, KindShape> {
+  const out = new Map<string, KindShape>();
+  for (const k of kinds) {
+    const entry = model.schemas.get(k.schemaId);
+    if (entry) out.set(k.schemaId, shapeOf(prepareSchema(entry.schema, { apiVersion: k.apiVersion, kind: k.kind }), model));
+  }
+  return out;
+}
+
+type Resolved = { kind: 'object'; props: [string, JsonObject][]; id?: string } | { kind: 'map'; values: JsonObject; id?: string } | { kind: 'leaf' };
+
+/**
+ * What a field's schema is to a spec, through arrays, `$ref`s and single
+ * `allOf` wrappers: an object with fields, a map, or a leaf (named whole only).
+ */
+function resolve(input: Json, model: Model, id?: string, depth = 0): Resolved {
+  if (!isObject(input) || depth > 32) return { kind: 'leaf' };
+  const s = input;
+  if (typeof s.$ref === 'string' && s.$ref.startsWith(REF_PREFIX)) {
+    const target = s.$ref.slice(REF_PREFIX.length);
+    const entry = model.schemas.get(target);
+    return entry ? resolve(prepareSchema(entry.schema), model, target, depth + 1) : { kind: 'leaf' };
+  }
+  if (isObject(s.items)) return resolve(s.items, model, undefined, depth + 1);
+  if (Array.isArray(s.allOf) && s.allOf.length === 1 && !s.properties && !s.additionalProperties) return resolve(s.allOf[0]!, model, id, depth + 1);
+  if (s.allOf || s.anyOf || s.oneOf) return { kind: 'leaf' };
+  const props = isObject(s.properties) ? Object.entries(s.properties).filter((e): e is [string, JsonObject] => isObject(e[1])) : [];
+  if (props.length) return { kind: 'object', props, ...(id ? { id } : {}) };
+  if (isObject(s.additionalProperties)) return { kind: 'map', values: s.additionalProperties, ...(id ? { id } : {}) };
+  return { kind: 'leaf' };
+}
+
+function shapeOf(root: JsonObject, model: Model): KindShape {
+  const top: Resolved = { kind: 'object', props: Object.entries(isObject(root.properties) ? root.properties : {}).filter((e): e is [string, JsonObject] => isObject(e[1])) };
+  const hasFields = (r: Resolved, depth = 0): boolean =>
+    r.kind === 'object' || (r.kind === 'map' && depth < 32 && hasFields(resolve(r.values, model), depth + 1));
+
+  // Which named schemas have a map with fielded values below them: a fixpoint, so that recursive schemas settle.
+  const named = new Map<string, Resolved & { kind: 'object' }>();
+  const seen = new Set<string>();
+  const collect = (r: Resolved): void => {
+    if (r.kind === 'leaf') return;
+    if (r.id !== undefined) {
+      if (seen.has(`${r.kind}:${r.id}`)) return;
+      seen.add(`${r.kind}:${r.id}`);
+    }
+    if (r.kind === 'map') return collect(resolve(r.values, model));
+    if (r.id !== undefined) named.set(r.id, r);
+    for (const [, p] of r.props) collect(resolve(p, model));
+  };
+  collect(top);
+  const needs = new Map<string, boolean>();
+  const needed = (r: Resolved): boolean => {
+    if (r.kind === 'leaf') return false;
+    if (r.kind === 'map') return hasFields(resolve(r.values, model));
+    if (r.id !== undefined) return needs.get(r.id) ?? false;
+    return r.props.some(([, p]) => needed(resolve(p, model)));
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [id, r] of named) {
+      if (needs.get(id)) continue;
+      if (r.props.some(([, p]) => needed(resolve(p, model)))) needs.set(id, (changed = true));
+    }
+  }
+  if (!needed(top)) return [];
+
+  const nodes: KindShape = [];
+  const byId = new Map<string, number>();
+  const emit = (r: Resolved): number => {
+    const key = r.kind !== 'leaf' && r.id !== undefined ? `${r.kind}:${r.id}` : undefined;
+    if (key !== undefined && byId.has(key)) return byId.get(key)!;
+    const index = nodes.length;
+    nodes.push([]);
+    if (key !== undefined) byId.set(key, index);
+    if (r.kind === 'map') nodes[index] = emit(resolve(r.values, model));
+    else if (r.kind === 'object') {
+      const fields: [string, number][] = [];
+      for (const [name, p] of r.props) {
+        const child = resolve(p, model);
+        if (needed(child)) fields.push([name, emit(child)]);
+      }
+      nodes[index] = fields;
+    }
+    return index;
+  };
+  emit(top);
+  return nodes;
+}

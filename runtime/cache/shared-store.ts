@@ -1,0 +1,256 @@
+/**
+ * The shared dispatcher: one watch feeding one store and any number of
+ * subscribers, so that several consumers of the same kind cost one watch and
+ * one cache instead of one each.
+ *
+ * `storeShared()` makes the store; `reflectShared()` is the root stream: it
+ * applies each event like `reflector()` (including the `finalStateUnknown`
+ * deletes after a relist) and tells every subscriber which keys changed.
+ *
+ * Each subscriber is a work queue of keys, as client-go's workqueue: a key
+ * that changes is marked dirty once, however often it changes before the
+ * subscriber takes it; taking a key hands out the object the store holds
+ * *then* (the latest version, never a stale queued copy), or — when the
+ * object is gone — a `Delete` with its last stored state. So:
+ *
+ * - The root never waits for a subscriber: the watch and the store go on at
+ *   the server's pace however slow a subscriber is.
+ * - A subscriber's memory is bounded by the number of keys, not by the event
+ *   rate; keys are taken in the order they first became dirty, so none waits
+ *   behind a hot one.
+ * - Every subscriber eventually sees the latest version of every live object
+ *   and a `Delete` for every object that went away (one whose name was reused
+ *   by a new object — another uid — first gets a `Delete` of the old one).
+ *   Intermediate versions that were overtaken before it read them are skipped.
+ * - A subscriber starts with every stored object (all keys dirty once the
+ *   store is ready), then hears of changes. It ends when the root stream ends
+ *   (after taking the keys still dirty), and is removed when it stops iterating.
+ */
+import { reflectInto } from './reflector.ts';
+import { Store, StoreCore, Writer } from './store.ts';
+import type { StoreOptions } from './store.ts';
+import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
+
+/**
+ * What a subscriber receives: the latest stored version of an object that
+ * changed, or the last stored state of one that was deleted (`finalStateUnknown`
+ * when the delete was found at a relist rather than seen on the watch).
+ */
+export type SubscriberEvent<K extends KubeObject> =
+  | { readonly type: 'Apply'; readonly object: Stored<K> }
+  | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean };
+
+type Result<T> = IteratorResult<T, undefined>;
+const DONE: Result<never> = Object.freeze({ done: true, value: undefined });
+
+interface Tombstone<K> {
+  object: K;
+  finalStateUnknown: boolean;
+}
+
+/** One subscriber: its dirty keys and its iterator. */
+class Subscription<K extends KubeObject> implements AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+  /** Dirty keys in the order they became dirty, with the first delete seen since the key was last taken. */
+  private readonly dirty = new Map<string, Tombstone<K> | undefined>();
+  /** A key whose new object must follow the `Delete` of the old one just handed out. */
+  private carry: string | undefined;
+  /** A read waiting for a key; only set while nothing is dirty. */
+  private waiting: ((r: Result<SubscriberEvent<K>>) => void) | undefined;
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    private readonly core: StoreCore<K>,
+    private readonly onClose: (sub: Subscription<K>) => void,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<Result<SubscriberEvent<K>>> {
+    if (this.closed) return Promise.resolve(DONE);
+    const item = this.take();
+    if (item) return Promise.resolve({ done: false, value: item });
+    if (this.ended) return Promise.resolve(DONE);
+    if (this.waiting) return Promise.reject(new Error('kubereflect: a subscription is read by one consumer at a time; await each next()'));
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /** Stops this subscription: called by `break` in a `for await`. */
+  return(): Promise<Result<SubscriberEvent<K>>> {
+    if (!this.closed) {
+      this.closed = true;
+      this.dirty.clear();
+      this.carry = undefined;
+      this.onClose(this);
+      this.wake(DONE);
+    }
+    return Promise.resolve(DONE);
+  }
+
+  /** Marks `key` dirty (the root calls this for every change). */
+  mark(key: string, gone?: Tombstone<K>): void {
+    const pending = this.dirty.get(key);
+    // The first delete is the one to report: it removed what this subscriber last knew.
+    if (pending === undefined) this.dirty.set(key, gone);
+    if (this.waiting) {
+      const item = this.take();
+      if (item) this.wake({ done: false, value: item });
+    }
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.dirty.size === 0 && this.carry === undefined) this.wake(DONE);
+  }
+
+  private wake(result: Result<SubscriberEvent<K>>): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.(result);
+  }
+
+  /** The next event, from the dirty keys and the store as it is now. */
+  private take(): SubscriberEvent<K> | undefined {
+    if (this.carry !== undefined) {
+      const key = this.carry;
+      this.carry = undefined;
+      const current = this.core.live.get(key);
+      if (current) return { type: 'Apply', object: current as Stored<K> };
+    }
+    for (const [key, gone] of this.dirty) {
+      this.dirty.delete(key);
+      const current = this.core.live.get(key);
+      if (gone && (current === undefined || current.metadata?.uid !== gone.object.metadata?.uid)) {
+        if (current !== undefined) this.carry = key;
+        return { type: 'Delete', object: gone.object as Stored<K>, finalStateUnknown: gone.finalStateUnknown };
+      }
+      if (current !== undefined) return { type: 'Apply', object: current as Stored<K> };
+      // Neither stored nor deleted since last taken (added and removed within one relist): nothing to say.
+    }
+    return undefined;
+  }
+}
+
+/** The subscribers of one shared store, fed by the store's change listener. */
+class Hub<K extends KubeObject> {
+  private readonly subscribers = new Set<Subscription<K>>();
+  private ended = false;
+
+  constructor(private readonly core: StoreCore<K>) {
+    core.listeners.add((key, gone) => {
+      for (const sub of this.subscribers) sub.mark(key, gone);
+    });
+  }
+
+  subscribe(): Subscription<K> {
+    const sub = new Subscription(this.core, (s) => this.subscribers.delete(s));
+    if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key);
+    if (this.ended) sub.end();
+    else this.subscribers.add(sub);
+    return sub;
+  }
+
+  end(): void {
+    this.ended = true;
+    for (const sub of this.subscribers) sub.end();
+    this.subscribers.clear();
+  }
+}
+
+let hubOf: <K extends KubeObject>(writer: SharedWriter<K>) => Hub<K>;
+
+/**
+ * The writer of a shared store. Feed it with `reflectShared`, which also
+ * ends the subscriptions when the watch ends.
+ *
+ * @example
+ * const { reader, writer } = storeShared<Pod>();
+ * const root = reflectShared(writer, watcher(podApi));
+ */
+export class SharedWriter<K extends KubeObject> extends Writer<K> {
+  // An ES private field keeps the hub out of the public type and makes a plain Writer not assignable here.
+  readonly #hub: Hub<K>;
+  static {
+    hubOf = (writer) => writer.#hub;
+  }
+
+  /** @internal use `storeShared()` */
+  constructor(core: StoreCore<K>, hub: Hub<K>) {
+    super(core);
+    this.#hub = hub;
+  }
+}
+
+/**
+ * A store reader that can also `subscribe` to the changes of the store.
+ *
+ * @example
+ * for await (const event of reader.subscribe()) {
+ *   if (event.type === 'Apply') reconcile(event.object);
+ *   else forget(event.object);
+ * }
+ */
+export class SharedStore<K extends KubeObject> extends Store<K> {
+  readonly #hub: Hub<K>;
+
+  /** @internal use `storeShared()` */
+  constructor(core: StoreCore<K>, hub: Hub<K>) {
+    super(core);
+    this.#hub = hub;
+  }
+
+  /**
+   * A new subscription: every stored object (once the store is ready), then
+   * every change, as the latest version of each changed object and a
+   * `Delete` for each object that went away. It ends when the root stream
+   * ends; stop it early with `break` (or `return()`). Read it from one loop.
+   *
+   * @example
+   * for await (const { type, object } of reader.subscribe()) {
+   *   if (type === 'Apply' && object.metadata.labels?.app === 'web') notify(object);
+   * }
+   */
+  subscribe(): AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+    return this.#hub.subscribe();
+  }
+}
+
+/**
+ * Makes a store whose changes can be shared with many subscribers.
+ *
+ * @example
+ * const { reader, writer } = storeShared<Pod>();
+ * const a = reader.subscribe();
+ * const b = reader.subscribe();
+ * for await (const _ of reflectShared(writer, watcher(podApi))) {}
+ */
+export function storeShared<K extends KubeObject>(opts: StoreOptions = {}): { reader: SharedStore<K>; writer: SharedWriter<K> } {
+  const core = new StoreCore<K>(opts);
+  const hub = new Hub<K>(core);
+  return { reader: new SharedStore(core, hub), writer: new SharedWriter(core, hub) };
+}
+
+/**
+ * Like `reflector`, and also marks each changed key dirty for every
+ * subscriber. The root must be driven (iterated) for anything to happen; it
+ * never waits for subscribers. When it ends, throws or is stopped,
+ * subscriptions end (after their dirty keys) and the writer closes.
+ *
+ * @example
+ * const { reader, writer } = storeShared<Pod>();
+ * const root = reflectShared(writer, watcher(podApi));
+ * void (async () => { for await (const _ of root) {} })();
+ * for await (const event of reader.subscribe()) handle(event);
+ */
+export function reflectShared<K extends KubeObject>(
+  writer: SharedWriter<K>,
+  stream: AsyncIterable<WatcherEvent<K>>,
+): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
+  writer.claim('reflectShared()');
+  const hub = hubOf(writer);
+  // The store's change listener marks the keys; nothing here waits.
+  return reflectInto(writer, stream, () => hub.end());
+}
+

@@ -1,0 +1,456 @@
+/**
+ * The watcher: a paginated list (or a streaming list) followed by a watch,
+ * kept going for as long as it is iterated.
+ *
+ * It is an explicit state machine, one `step` per transition:
+ *
+ *     Empty ─Init─▶ InitPage ─(pages: InitApply…)─▶ InitDone ─▶ Watching(rv) ─┐
+ *       ▲   └─Init─▶ InitStreaming ─(ADDED: InitApply…, end bookmark: InitDone)─┘
+ *       └──────────── 410 Gone (HTTP or in-stream), expired continue token ◀────┘
+ *
+ * - Pages are requested one at a time and emitted as they arrive; the whole
+ *   list is never held at once, and a page is never held parsed at once:
+ *   its items are parsed one by one as they are handed over (a page of 500
+ *   parsed pods is a quarter of a 2,000-pod store). An item that does not
+ *   parse fails the list, which starts again after the backoff.
+ * - The watch starts at the list's resourceVersion; every event and bookmark
+ *   moves it. A watch the server ends normally, or one that falls silent
+ *   (idle timeout), is reopened from there without a relist.
+ * - 410 Gone relists from scratch, starting with `Init`: at once, but after
+ *   its backoff when the previous relist also ended in 410 before any event.
+ * - A streaming list asks for initial events only once; reconnects resume
+ *   from the bookmark's resourceVersion. A server that refuses streaming lists
+ *   makes the watcher fall back to list + watch, once, with a log line.
+ * - Failures are emitted as `Error` events and the watcher carries on after
+ *   its backoff (default: exponential 800 ms → 30 s, jitter, reset after
+ *   120 s healthy), honouring `Retry-After`. A persistent failure such as 403
+ *   never becomes a hot loop.
+ */
+import type { ListWatch } from '../client/api.ts';
+import { parseListItem } from '../wire/decode.ts';
+import { defaultBackoff, sleep, type BackoffPolicy } from '../core/backoff.ts';
+import { ApiError, KubeError } from '../core/errors.ts';
+import { consoleLogger, type Logger } from '../core/logger.ts';
+import type { KubeObject, PartialObjectMeta, WatcherEvent, WatchEvent } from '../core/types.ts';
+import type { Api } from '../client/api.ts';
+import type { LabelSelector } from '../core/labels.ts';
+
+/** How a watcher lists and watches; every field has a default. */
+export interface WatcherConfig {
+  /** Only objects whose labels match: the string syntax, or the struct objects hold (`{ matchLabels, matchExpressions }`). */
+  labelSelector?: string | LabelSelector;
+  /** Only objects whose fields match, e.g. `spec.nodeName=worker-1`. */
+  fieldSelector?: string;
+  /** Only the objects of a hash range, where the server shards (see `SelectorOptions.shardSelector`; others send everything). */
+  shardSelector?: string;
+  /**
+   * Seconds after which the server ends each watch request (default 290).
+   * Each request asks for this plus up to a quarter more, at random, so that
+   * watchers started together do not all reconnect together.
+   */
+  timeoutSeconds?: number;
+  /** A watch with no bytes for this long is treated as dead (default: the request's timeout + 5 s). */
+  idleTimeoutMs?: number;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
+  /**
+   * `MostRecent` (default): consistent reads from etcd. `Any`: served from the
+   * apiserver's watch cache: cheaper, possibly a little stale, and the server
+   * then ignores `pageSize`.
+   */
+  listSemantic?: 'MostRecent' | 'Any';
+  /** `ListWatch` (default): paginated list, then watch. `StreamingList`: one watch that starts with the current state. */
+  initialList?: 'ListWatch' | 'StreamingList';
+  /** Ask for bookmarks (default true): they keep the resourceVersion fresh on quiet resources. */
+  bookmarks?: boolean;
+  /**
+   * Objects arrive without `metadata.managedFields` (default false): it is
+   * cut from the bytes before parsing, so it is never built — about half the
+   * parse time of a typical pod. Kinds' caches turn this on by themselves
+   * when their `transform` drops `managedFields`.
+   */
+  stripManagedFields?: boolean;
+  /**
+   * Objects carry `metadata.managedFields` unparsed (default false): it is cut
+   * from the bytes and kept as text, and parsed the first time it is read —
+   * most controllers never read it, so full objects parse nearly as fast as
+   * with `stripManagedFields`, and nothing is lost. Reads, `JSON.stringify`,
+   * spread, `structuredClone`, `editable()` and deep equality see the same
+   * object; until the first read, `Object.getOwnPropertyDescriptor` shows an
+   * accessor and `util.inspect` prints `[Getter/Setter]` (which is why this is
+   * not the default). `stripManagedFields` wins when both are set.
+   */
+  lazyManagedFields?: boolean;
+  /** Delay policy after failures (default `defaultBackoff`). */
+  backoff?: BackoffPolicy;
+  logger?: Logger;
+  /** Stops the watcher: the iteration ends. */
+  signal?: AbortSignal;
+}
+
+type State<K> =
+  | { phase: 'Empty' }
+  | { phase: 'InitPage'; continueToken: string | undefined }
+  | { phase: 'InitStreaming'; stream: AsyncIterator<WatchEvent<K>> | undefined }
+  | { phase: 'Watching'; resourceVersion: string; stream: AsyncIterator<WatchEvent<K>> | undefined; opened: number; events: number };
+
+/** An event, or an item of a list page still to be parsed into one. */
+type Emitted<K> = WatcherEvent<K> | (() => WatcherEvent<K>);
+
+interface Step<K> {
+  emit: Emitted<K>[];
+  next: State<K>;
+  /** Something useful arrived: forget earlier failures. */
+  progress?: boolean;
+  /** Emit as `Error`, then back off. */
+  failure?: KubeError;
+  /** A 410 asked for this relist. */
+  gone?: boolean;
+}
+
+interface Context<K> {
+  api: ListWatch<K>;
+  cfg: Required<Omit<WatcherConfig, 'labelSelector' | 'fieldSelector' | 'shardSelector' | 'signal' | 'idleTimeoutMs'>> & WatcherConfig;
+  signal: AbortSignal;
+  /** Cleared after the server refused a streaming list. */
+  streaming: boolean;
+}
+
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+/**
+ * Answers that mean "this server does not do streaming lists", as opposed to a
+ * passing failure. Not 404: that is the resource not being served (yet: a CRD
+ * not established), which a later attempt may find.
+ */
+const REFUSES_STREAMING = new Set([400, 406, 415, 422, 501]);
+
+/**
+ * Watches the objects of `api`: see the module documentation for the events
+ * and the guarantees.
+ *
+ * @example
+ * for await (const event of watcher(pods, { labelSelector: 'app=web' })) {
+ *   if (event.type === 'Apply') console.log('changed', event.object.metadata?.name);
+ *   if (event.type === 'Error') console.warn(event.error.message); // the watcher carries on
+ * }
+ */
+export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: WatcherConfig = {}): AsyncGenerator<WatcherEvent<K>> {
+  const timeoutSeconds = config.timeoutSeconds ?? 290;
+  const ctx: Context<K> = {
+    api,
+    cfg: {
+      ...config,
+      timeoutSeconds,
+      pageSize: config.pageSize ?? 500,
+      listSemantic: config.listSemantic ?? 'MostRecent',
+      initialList: config.initialList ?? 'ListWatch',
+      bookmarks: config.bookmarks ?? true,
+      stripManagedFields: config.stripManagedFields ?? false,
+      lazyManagedFields: config.lazyManagedFields ?? false,
+      backoff: config.backoff ?? defaultBackoff,
+      logger: config.logger ?? consoleLogger,
+    },
+    signal: config.signal ?? new AbortController().signal,
+    streaming: (config.initialList ?? 'ListWatch') === 'StreamingList',
+  };
+  const backoff = ctx.cfg.backoff();
+  let state: State<K> = { phase: 'Empty' };
+  // 410s with no watch event between them: the first relists at once, the next ones wait the backoff
+  // (a server that answers every watch with 410 would otherwise get a full list in a hot loop).
+  let goneInARow = 0;
+  try {
+    while (!ctx.signal.aborted) {
+      const watched = state.phase === 'Watching';
+      const s: Step<K> = await step(state, ctx);
+      state = s.next;
+      // Drop the step's hold on each event as it is handed over: this frame
+      // keeps `s` while it awaits the next step — for a quiet watch, until the
+      // first event — and the last list page must not stay alive behind the
+      // store (with `modify`, its full objects would outlive their projections).
+      const emit: (Emitted<K> | undefined)[] = s.emit;
+      let failure = s.failure;
+      for (let i = 0; i < emit.length; i++) {
+        const e = emit[i]!;
+        emit[i] = undefined;
+        if (typeof e !== 'function') {
+          yield e;
+          continue;
+        }
+        let event: WatcherEvent<K>;
+        try {
+          event = e();
+        } catch (err) {
+          // A list item that does not parse: the list is bad; start it again after the backoff.
+          failure = asKubeError(err);
+          state = { phase: 'Empty' };
+          break;
+        }
+        yield event;
+      }
+      if (ctx.signal.aborted) break;
+      if (failure) {
+        yield { type: 'Error', error: failure };
+        const wait = Math.max(backoff.next(), (failure.retryAfterSeconds ?? 0) * 1000);
+        await sleep(wait, ctx.signal);
+      } else if (s.gone) {
+        if (goneInARow++ > 0) await sleep(backoff.next(), ctx.signal);
+      } else if (s.progress) {
+        if (watched) goneInARow = 0;
+        // The pages of a relist that a 410 asked for do not reset it: the backoff grows while the 410s go on.
+        if (goneInARow === 0) backoff.reset();
+      }
+    }
+  } finally {
+    await closeStream(state);
+  }
+}
+
+/**
+ * A watcher of the metadata only (`PartialObjectMeta<K>`): far smaller
+ * objects, for controllers that need names, labels and owners but not specs.
+ *
+ * @example
+ * for await (const e of metadataWatcher(podsApi)) if (e.type === 'Apply') console.log(e.object.metadata.labels);
+ */
+export function metadataWatcher<K extends KubeObject>(api: Api<K>, config: WatcherConfig = {}): AsyncGenerator<WatcherEvent<PartialObjectMeta<K>>> {
+  return watcher(api.metadata(), config);
+}
+
+/**
+ * Follows one object by name: yields it whenever it changes, and `undefined`
+ * when it is deleted or absent after a (re)list. `Error` events go to
+ * `onError` (default: logged as warnings); the watch carries on.
+ *
+ * @example
+ * for await (const pod of watchObject(pods, 'web-0')) {
+ *   if (pod?.status?.phase === 'Running') break;
+ * }
+ */
+export async function* watchObject<K extends KubeObject>(
+  api: ListWatch<K>,
+  name: string,
+  config: Omit<WatcherConfig, 'fieldSelector'> & { onError?: (error: KubeError) => void } = {},
+): AsyncGenerator<K | undefined> {
+  const onError = config.onError ?? ((e: KubeError) => (config.logger ?? consoleLogger).warn(e.message));
+  let seen: K | undefined;
+  for await (const e of watcher(api, { ...config, fieldSelector: `metadata.name=${name}` })) {
+    switch (e.type) {
+      case 'Init': seen = undefined; break;
+      case 'InitApply': seen = e.object; break;
+      case 'InitDone': yield seen; break;
+      case 'Apply': yield e.object; break;
+      case 'Delete': yield undefined; break;
+      case 'Error': onError(e.error); break;
+    }
+  }
+}
+
+/** One transition. Never throws: failures come back in `failure`. */
+async function step<K extends KubeObject>(state: State<K>, ctx: Context<K>): Promise<Step<K>> {
+  switch (state.phase) {
+    case 'Empty':
+      return ctx.streaming
+        ? { emit: [{ type: 'Init' }], next: { phase: 'InitStreaming', stream: undefined } }
+        : { emit: [{ type: 'Init' }], next: { phase: 'InitPage', continueToken: undefined } };
+    case 'InitPage':
+      return listPage(state.continueToken, ctx);
+    case 'InitStreaming':
+      return streamInitial(state, ctx);
+    case 'Watching':
+      return watchNext(state, ctx);
+  }
+}
+
+async function listPage<K extends KubeObject>(continueToken: string | undefined, ctx: Context<K>): Promise<Step<K>> {
+  const { cfg } = ctx;
+  const first = continueToken === undefined;
+  try {
+    const page = await ctx.api.list({
+      labelSelector: cfg.labelSelector,
+      fieldSelector: cfg.fieldSelector,
+      shardSelector: cfg.shardSelector,
+      limit: cfg.pageSize,
+      continue: continueToken,
+      // Only the first page chooses the snapshot; later pages continue it.
+      resourceVersion: first && cfg.listSemantic === 'Any' ? '0' : undefined,
+      resourceVersionMatch: first && cfg.listSemantic === 'Any' ? 'NotOlderThan' : undefined,
+      stripManagedFields: cfg.stripManagedFields,
+      lazyManagedFields: cfg.lazyManagedFields,
+      deferItems: true,
+      signal: ctx.signal,
+    });
+    const decode = { stripManagedFields: cfg.stripManagedFields, lazyManagedFields: cfg.lazyManagedFields };
+    // Items come as bytes from an Api (parsed one by one as handed over); a ListWatch that ignores deferItems gives objects.
+    // An empty PartialObjectMetadataList comes as `"items": null` (a nil Go slice).
+    const emit: Emitted<K>[] = (page.items ?? []).map((item: K | Buffer): Emitted<K> => Buffer.isBuffer(item)
+      ? () => ({ type: 'InitApply', object: parseListItem<K>(item, `LIST ${describeApi(ctx)}`, decode) })
+      : { type: 'InitApply', object: item });
+    const next = page.metadata?.continue;
+    if (next) return { emit, next: { phase: 'InitPage', continueToken: next }, progress: true };
+    const rv = page.metadata?.resourceVersion;
+    if (!rv) {
+      return {
+        emit,
+        next: { phase: 'Empty' },
+        failure: new KubeError(`list of ${describeApi(ctx)} returned neither a resourceVersion nor a continue token`),
+      };
+    }
+    emit.push({ type: 'InitDone' });
+    return { emit, next: watching(rv), progress: true };
+  } catch (err) {
+    const error = asKubeError(err);
+    if (error instanceof ApiError && error.isGone && !first) {
+      ctx.cfg.logger.info(`continue token of ${describeApi(ctx)} expired; listing again from the start`);
+      return { emit: [], next: { phase: 'Empty' }, gone: true };
+    }
+    // Retry the same page after the backoff.
+    return { emit: [], next: { phase: 'InitPage', continueToken }, failure: error };
+  }
+}
+
+async function streamInitial<K extends KubeObject>(state: Extract<State<K>, { phase: 'InitStreaming' }>, ctx: Context<K>): Promise<Step<K>> {
+  let stream = state.stream;
+  try {
+    if (!stream) {
+      stream = openWatch(ctx, {
+        resourceVersion: ctx.cfg.listSemantic === 'Any' ? '0' : '',
+        resourceVersionMatch: 'NotOlderThan',
+        sendInitialEvents: true,
+        allowWatchBookmarks: true,
+      });
+    }
+    const r = await stream.next();
+    if (r.done) {
+      return { emit: [], next: { phase: 'Empty' }, failure: new KubeError(`streaming list of ${describeApi(ctx)} ended before its initial-events-end bookmark`) };
+    }
+    const ev = r.value;
+    const here: State<K> = { phase: 'InitStreaming', stream };
+    switch (ev.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        return { emit: [{ type: 'InitApply', object: ev.object }], next: here, progress: true };
+      case 'BOOKMARK': {
+        const meta = ev.object.metadata;
+        if (meta?.annotations?.[INITIAL_EVENTS_END] !== 'true' || !meta.resourceVersion) return { emit: [], next: here };
+        const next: State<K> = { phase: 'Watching', resourceVersion: meta.resourceVersion, stream, opened: Date.now(), events: 0 };
+        return { emit: [{ type: 'InitDone' }], next, progress: true };
+      }
+      case 'DELETED':
+        ctx.cfg.logger.warn(`streaming list of ${describeApi(ctx)} sent DELETED before its initial state was complete; ignored`);
+        return { emit: [], next: here };
+      case 'ERROR': {
+        await closeStream({ phase: 'InitStreaming', stream });
+        return refusedOrFailed(inStreamError(ev, ctx), ctx);
+      }
+    }
+  } catch (err) {
+    await closeStream({ phase: 'InitStreaming', stream });
+    return refusedOrFailed(asKubeError(err), ctx);
+  }
+}
+
+/** After a failed streaming list: fall back to list + watch if the server refuses them, else start over. */
+function refusedOrFailed<K>(error: KubeError, ctx: Context<K>): Step<K> {
+  if (error instanceof ApiError && REFUSES_STREAMING.has(error.code)) {
+    ctx.streaming = false;
+    ctx.cfg.logger.warn(`the server refused a streaming list of ${describeApi(ctx)} (${error.message}); falling back to list + watch`);
+    return { emit: [], next: { phase: 'Empty' } };
+  }
+  if (error instanceof ApiError && error.isGone) return { emit: [], next: { phase: 'Empty' }, gone: true };
+  return { emit: [], next: { phase: 'Empty' }, failure: error };
+}
+
+async function watchNext<K extends KubeObject>(state: Extract<State<K>, { phase: 'Watching' }>, ctx: Context<K>): Promise<Step<K>> {
+  let { stream, opened, events } = state;
+  const rv = state.resourceVersion;
+  try {
+    if (!stream) {
+      stream = openWatch(ctx, { resourceVersion: rv, allowWatchBookmarks: ctx.cfg.bookmarks });
+      opened = Date.now();
+      events = 0;
+    }
+    const r = await stream.next();
+    if (r.done) {
+      const early = events === 0 && Date.now() - opened < (ctx.cfg.timeoutSeconds * 1000) / 2;
+      return early
+        ? { emit: [], next: watching(rv), failure: new KubeError(`watch of ${describeApi(ctx)} ended after ${Date.now() - opened} ms without any event`) }
+        : { emit: [], next: watching(rv) };
+    }
+    const ev = r.value;
+    const next = (resourceVersion: string): State<K> => ({ phase: 'Watching', resourceVersion, stream, opened, events: events + 1 });
+    const newRv = ev.object.metadata?.resourceVersion || rv;
+    switch (ev.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        return { emit: [{ type: 'Apply', object: ev.object }], next: next(newRv), progress: true };
+      case 'DELETED':
+        return { emit: [{ type: 'Delete', object: ev.object }], next: next(newRv), progress: true };
+      case 'BOOKMARK':
+        return { emit: [], next: next(newRv), progress: true };
+      case 'ERROR': {
+        await closeStream({ phase: 'Watching', resourceVersion: rv, stream, opened, events });
+        const error = inStreamError(ev, ctx);
+        if (error.isGone) return relist(ctx, error);
+        return { emit: [], next: watching(rv), failure: error };
+      }
+    }
+  } catch (err) {
+    await closeStream({ phase: 'Watching', resourceVersion: rv, stream, opened, events });
+    const error = asKubeError(err);
+    if (error instanceof ApiError && error.isGone) return relist(ctx, error);
+    return { emit: [], next: watching(rv), failure: error };
+  }
+}
+
+function relist<K>(ctx: Context<K>, error: ApiError): Step<K> {
+  ctx.cfg.logger.info(`watch of ${describeApi(ctx)} expired (${error.message}); listing again`);
+  return { emit: [], next: { phase: 'Empty' }, gone: true };
+}
+
+/** `seconds` plus up to a quarter more, whole seconds (0 stays 0: the server's own default). */
+export function jittered(seconds: number): number {
+  return seconds > 0 ? seconds + Math.floor(Math.random() * (Math.floor(seconds / 4) + 1)) : seconds;
+}
+
+function watching<K>(resourceVersion: string): State<K> {
+  return { phase: 'Watching', resourceVersion, stream: undefined, opened: 0, events: 0 };
+}
+
+function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVersionMatch?: 'NotOlderThan'; sendInitialEvents?: boolean; allowWatchBookmarks: boolean }): AsyncIterator<WatchEvent<K>> {
+  const timeoutSeconds = jittered(ctx.cfg.timeoutSeconds);
+  return ctx.api.watch({
+    ...o,
+    labelSelector: ctx.cfg.labelSelector,
+    fieldSelector: ctx.cfg.fieldSelector,
+    shardSelector: ctx.cfg.shardSelector,
+    timeoutSeconds,
+    idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
+    stripManagedFields: ctx.cfg.stripManagedFields,
+    lazyManagedFields: ctx.cfg.lazyManagedFields,
+    signal: ctx.signal,
+  })[Symbol.asyncIterator]();
+}
+
+async function closeStream<K>(state: State<K>): Promise<void> {
+  if ((state.phase === 'Watching' || state.phase === 'InitStreaming') && state.stream) {
+    try {
+      await state.stream.return?.();
+    } catch { /* closing a broken stream: its failure was already reported */ }
+  }
+}
+
+function inStreamError<K>(ev: WatchEvent<K>, ctx: Context<K>): ApiError {
+  const status = ev.object as unknown as import('../core/errors.ts').Status;
+  return new ApiError(`WATCH ${describeApi(ctx)}`, status, { code: typeof status.code === 'number' ? status.code : 0, inStream: true });
+}
+
+function asKubeError(err: unknown): KubeError {
+  if (err instanceof KubeError) return err;
+  return new KubeError(err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+function describeApi<K>(ctx: Context<K>): string {
+  const r = ctx.api.resource;
+  const where = r.namespaced ? (ctx.api.namespace === undefined ? ' in all namespaces' : ` in ${ctx.api.namespace}`) : '';
+  return `${r.plural}${r.group ? `.${r.group}` : ''}${where}`;
+}

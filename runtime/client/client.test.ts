@@ -1,0 +1,137 @@
+/**
+ * `Client` against small local HTTP servers that misbehave on purpose: the
+ * real apiserver cannot be made to stall before its headers, send a 502 page
+ * or cut a body on demand. The integration tests cover the normal paths.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client } from './client.ts';
+import { ApiError, TimeoutError, TransportError } from '../core/errors.ts';
+
+const TOKEN = 'secret-token-that-must-not-leak';
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  server?.close();
+  server = undefined;
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ client: Client; requests: IncomingMessage[] }> {
+  const requests: IncomingMessage[] = [];
+  server = createServer((req, res) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: TOKEN }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return { client: new Client(kc), requests };
+}
+
+async function drain(body: AsyncIterable<Buffer>): Promise<string> {
+  let text = '';
+  for await (const chunk of body) text += chunk.toString();
+  return text;
+}
+
+describe('Client', () => {
+  it('sends the bearer token and parses JSON', async () => {
+    const { client, requests } = await serve((_, res) => res.end('{"kind":"PodList","items":[]}'));
+    expect(await client.request({ path: '/api/v1/pods' })).toEqual({ kind: 'PodList', items: [] });
+    expect(requests[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    client.close();
+  });
+
+  it('retries a 429 after its Retry-After, then succeeds', async () => {
+    let n = 0;
+    const { client, requests } = await serve((_, res) => {
+      if (n++ === 0) {
+        res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
+        res.end('{"kind":"Status","code":429,"reason":"TooManyRequests","message":"slow down"}');
+      } else res.end('{"ok":true}');
+    });
+    const started = Date.now();
+    expect(await client.request({ path: '/x' })).toEqual({ ok: true });
+    expect(requests).toHaveLength(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    client.close();
+  });
+
+  it('gives up on 429 after maxRetriesOn429 and reports retryAfterSeconds', async () => {
+    const { client, requests } = await serve((_, res) => {
+      res.writeHead(429, { 'retry-after': '0' });
+      res.end('{"kind":"Status","code":429,"reason":"TooManyRequests"}');
+    });
+    const err = (await client.request({ path: '/x' }).catch((e: unknown) => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect([err.code, err.reason, err.retryAfterSeconds]).toEqual([429, 'TooManyRequests', 0]);
+    expect(requests).toHaveLength(4);
+    client.close();
+  });
+
+  it('turns a non-Status error page into an ApiError with its status and an excerpt', async () => {
+    const { client } = await serve((_, res) => {
+      res.writeHead(502, 'Bad Gateway');
+      res.end('<html>upstream down</html>');
+    });
+    const err = (await client.request({ path: '/x' }).catch((e: unknown) => e)) as ApiError;
+    expect(err.code).toBe(502);
+    expect(err.message).toContain('upstream down');
+    expect(err.message).not.toContain(TOKEN);
+    client.close();
+  });
+
+  it('times out a stream whose server never sends headers', async () => {
+    const { client } = await serve(() => { /* never answers */ });
+    const err = await client.stream({ path: '/w', idleTimeoutMs: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toContain('no response headers');
+    client.close();
+  });
+
+  it('times out a stream that goes silent after some data', async () => {
+    const { client } = await serve((_, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1"}}}\n');
+    });
+    const body = await client.stream({ path: '/w', idleTimeoutMs: 200 });
+    const err = await drain(body).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toContain('no data');
+    client.close();
+  });
+
+  it('reports a body cut mid-way as a TransportError', async () => {
+    const { client } = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"type":"ADDED"');
+      setTimeout(() => req.socket.destroy(), 50);
+    });
+    const body = await client.stream({ path: '/w', idleTimeoutMs: 5_000 });
+    const err = await drain(body).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as Error).message).not.toContain(TOKEN);
+    client.close();
+  });
+
+  it('reports a refused connection as a TransportError naming the request', async () => {
+    const { client } = await serve(() => {});
+    server!.close();
+    await once(server!, 'close');
+    const err = (await client.request({ path: '/api/v1/pods', query: { limit: 5 } }).catch((e: unknown) => e)) as TransportError;
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err.message).toContain('GET /api/v1/pods?limit=5');
+    expect(err.message).toMatch(/ECONNREFUSED/);
+    client.close();
+  });
+});

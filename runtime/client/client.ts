@@ -1,0 +1,343 @@
+/**
+ * The HTTP client every `Api` uses. Authentication and TLS come from
+ * `@kubernetes/client-node`'s `KubeConfig` (tokens, token files, client
+ * certificates, exec plugins with refresh, in-cluster config, proxies); the
+ * requests themselves go through Node's `https` with one keep-alive
+ * connection pool per client. Every request can be aborted; failures are
+ * typed (`ApiError`, `TransportError`, `TimeoutError`, `DecodeError`) and
+ * never carry credentials.
+ */
+import { isUtf8 } from 'node:buffer';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import { sleep } from '../core/backoff.ts';
+import { AbortedError, ApiError, DecodeError, KubeError, TimeoutError, TransportError, type Status } from '../core/errors.ts';
+
+/** Query parameters; `undefined` values are left out. */
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** One request. */
+export interface RequestOptions {
+  method?: string;
+  /** Absolute path on the server, e.g. `/api/v1/namespaces/default/pods`. */
+  path: string;
+  query?: Query;
+  /** A JSON body, serialised with `JSON.stringify`. */
+  body?: unknown;
+  /** Content type of the body (default `application/json`). */
+  contentType?: string;
+  /** Accept header (default `application/json`). */
+  accept?: string;
+  signal?: AbortSignal;
+  /** Time allowed for the whole response; default `ClientOptions.requestTimeoutMs`. */
+  timeoutMs?: number;
+  /** Turns the body (checked to be UTF-8) into the result; default `JSON.parse` of its text. Its errors become `DecodeError`s. */
+  parse?: (body: Buffer) => unknown;
+}
+
+/** A streaming request: the response body is delivered chunk by chunk. */
+export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs'> {
+  /** The stream fails with `TimeoutError` when no bytes arrive for this long. */
+  idleTimeoutMs?: number;
+}
+
+/** Tuning of a `Client`; every field has a default. */
+export interface ClientOptions {
+  /** Default time allowed for a non-streaming request (default 60 s). */
+  requestTimeoutMs?: number;
+  /** How many times a request answered 429 is retried after its `Retry-After` (default 3). */
+  maxRetriesOn429?: number;
+  /** Longest `Retry-After` honoured by waiting inside the client, seconds (default 60); longer ones are returned as errors. */
+  maxRetryAfterSeconds?: number;
+  /**
+   * Maximum sockets for ordinary requests (default 32). Streams (watches)
+   * are not counted: each holds its own connection for as long as it runs,
+   * so a client serves any number of them — queued behind this limit, a
+   * watch would never start.
+   */
+  maxSockets?: number;
+}
+
+interface Connection {
+  base: URL;
+  options: https.RequestOptions;
+  transport: typeof https | typeof http;
+}
+
+/**
+ * A connection to one cluster, built from a `KubeConfig`.
+ *
+ * @example
+ * const client = Client.fromDefault();            // ~/.kube/config, $KUBECONFIG or in-cluster
+ * const pods = new Api<Pod>(client, podResource, 'default');
+ */
+export class Client {
+  readonly kubeConfig: KubeConfig;
+  private readonly opts: Required<ClientOptions>;
+  /** Keep-alive agents for the current TLS settings: ordinary requests (bounded) and streams (unbounded). */
+  private agents: { requests: http.Agent; streams: http.Agent } | undefined;
+  private agentKey = '';
+
+  /** A client for the current context of `kubeConfig`. Prefer the static constructors. */
+  constructor(kubeConfig: KubeConfig, opts: ClientOptions = {}) {
+    this.kubeConfig = kubeConfig;
+    if (!kubeConfig.getCurrentCluster()) throw new KubeError('the kubeconfig has no current cluster');
+    this.opts = {
+      requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
+      maxRetriesOn429: opts.maxRetriesOn429 ?? 3,
+      maxRetryAfterSeconds: opts.maxRetryAfterSeconds ?? 60,
+      maxSockets: opts.maxSockets ?? 32,
+    };
+  }
+
+  /** A client for `kubeConfig`, optionally switched to `context`. */
+  static fromKubeConfig(kubeConfig: KubeConfig, opts: ClientOptions & { context?: string } = {}): Client {
+    if (opts.context) kubeConfig.setCurrentContext(opts.context);
+    return new Client(kubeConfig, opts);
+  }
+
+  /** A client from the default kubeconfig ($KUBECONFIG, ~/.kube/config, or in-cluster), optionally for `context`. */
+  static fromDefault(opts: ClientOptions & { context?: string } = {}): Client {
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    return Client.fromKubeConfig(kc, opts);
+  }
+
+  /** A client from a kubeconfig file, optionally for `context`. */
+  static fromFile(path: string, opts: ClientOptions & { context?: string } = {}): Client {
+    const kc = new KubeConfig();
+    kc.loadFromFile(path);
+    return Client.fromKubeConfig(kc, opts);
+  }
+
+  /** The server URL of the current cluster. */
+  get server(): string {
+    return this.kubeConfig.getCurrentCluster()!.server;
+  }
+
+  /** Closes the pooled connections. Requests still running are not affected. */
+  close(): void {
+    this.agents?.requests.destroy();
+    this.agents?.streams.destroy();
+    this.agents = undefined;
+  }
+
+  /**
+   * Sends a request and parses the JSON response. Retries 429 answers after
+   * their `Retry-After` (up to `maxRetriesOn429` times).
+   * @throws ApiError for a non-2xx answer, TransportError, TimeoutError, DecodeError, AbortedError.
+   */
+  async request<T>(req: RequestOptions): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(req);
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.code !== 429 || attempt >= this.opts.maxRetriesOn429) throw err;
+        const wait = err.retryAfterSeconds ?? 1;
+        if (wait > this.opts.maxRetryAfterSeconds) throw err;
+        await sleep(wait * 1000, req.signal);
+        if (req.signal?.aborted) throw new AbortedError(`${describe(req)}: aborted`);
+      }
+    }
+  }
+
+  /**
+   * Starts a streaming request. Resolves once the response headers arrive
+   * with a 2xx status, to an iterable of body chunks; ending the iteration
+   * early closes the connection.
+   * @throws ApiError for a non-2xx answer (with the body's `Status`).
+   */
+  async stream(req: StreamOptions): Promise<AsyncIterable<Buffer>> {
+    // The idle limit also bounds the wait for the response headers: a connection can stall before them too.
+    const { res, request } = await this.send(req, req.idleTimeoutMs, 'streams');
+    if (!isSuccess(res.statusCode)) {
+      const body = await readBody(res, request, req.signal);
+      if (res.statusCode === 401) this.forgetExecCredential();
+      throw apiError(request, res, body);
+    }
+    return chunksOf(res, request, req.idleTimeoutMs, req.signal);
+  }
+
+  private async requestOnce<T>(req: RequestOptions): Promise<T> {
+    const timeoutMs = req.timeoutMs ?? this.opts.requestTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const description = describe(req);
+    try {
+      const { res, request } = await this.send({ ...req, signal });
+      const body = await readBody(res, request, signal);
+      if (res.statusCode === 401) this.forgetExecCredential();
+      if (!isSuccess(res.statusCode)) throw apiError(request, res, body);
+      // Decoding would quietly turn invalid bytes into U+FFFD, and a wrong object into the cache; watch lines are refused the same way.
+      if (!isUtf8(body)) throw new DecodeError(request, 'response is not valid UTF-8', body.toString('latin1'));
+      try {
+        return (req.parse ? req.parse(body) : JSON.parse(body.toString('utf8'))) as T;
+      } catch (err) {
+        throw new DecodeError(request, 'response is not JSON', body.toString('utf8'), err);
+      }
+    } catch (err) {
+      if (timeout.aborted && !req.signal?.aborted) throw new TimeoutError(description, timeoutMs);
+      throw err;
+    }
+  }
+
+  private async send(req: RequestOptions, headerTimeoutMs?: number, pool: 'requests' | 'streams' = 'requests'): Promise<{ res: http.IncomingMessage; request: string }> {
+    const request = describe(req);
+    if (req.signal?.aborted) throw new AbortedError(`${request}: aborted`);
+    const conn = await this.connection(pool);
+    const url = new URL(req.path, conn.base);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), 'utf8');
+    const headers: http.OutgoingHttpHeaders = {
+      ...(conn.options.headers as http.OutgoingHttpHeaders),
+      accept: req.accept ?? 'application/json',
+      'user-agent': 'kubereflect',
+    };
+    if (payload) {
+      headers['content-type'] = req.contentType ?? 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    return new Promise((resolve, reject) => {
+      let r: http.ClientRequest;
+      try {
+        r = conn.transport.request(url, { ...conn.options, method: req.method ?? 'GET', headers, signal: req.signal });
+      } catch (err) {
+        reject(new TransportError(request, err));
+        return;
+      }
+      const stalled = headerTimeoutMs === undefined ? undefined
+        : setTimeout(() => r.destroy(new TimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
+      r.on('response', (res) => {
+        clearTimeout(stalled);
+        resolve({ res, request });
+      });
+      r.on('error', (err) => {
+        clearTimeout(stalled);
+        if (req.signal?.aborted) reject(new AbortedError(`${request}: aborted`));
+        else reject(err instanceof KubeError ? err : new TransportError(request, err));
+      });
+      r.end(payload);
+    });
+  }
+
+  /**
+   * After a 401: drop the current user's cached exec-plugin credential, so the
+   * next request runs the plugin again (as client-go does). `KubeConfig`
+   * otherwise keeps a credential until its `expirationTimestamp`, which a
+   * revoked or rotated token outlives, and has no public way to forget it.
+   */
+  private forgetExecCredential(): void {
+    const user = this.kubeConfig.getCurrentUser();
+    if (!user?.exec) return;
+    const internals = this.kubeConfig as unknown as { authenticators?: { tokenCache?: Record<string, unknown> }[] };
+    for (const a of internals.authenticators ?? []) if (a.tokenCache) delete a.tokenCache[user.name];
+  }
+
+  /** TLS, auth headers and the agent of `pool` for the next request (auth may have been refreshed). */
+  private async connection(pool: 'requests' | 'streams'): Promise<Connection> {
+    const cluster = this.kubeConfig.getCurrentCluster()!;
+    const options: https.RequestOptions = {};
+    try {
+      await this.kubeConfig.applyToHTTPSOptions(options);
+    } catch (err) {
+      // Messages of credential plugins may echo their output; keep only the first line of ours. A JSON
+      // syntax error quotes the plugin's output, which is the credential: never repeat it.
+      const reason = err instanceof SyntaxError ? "the credential plugin's output is not valid JSON" : String((err as Error).message ?? err).split('\n')[0];
+      throw new KubeError(`could not obtain credentials for ${cluster.server}: ${reason}`);
+    }
+    const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
+    const transport = base.protocol === 'http:' ? http : https;
+    if (!cluster.proxyUrl) options.agent = this.pooledAgents(options, transport)[pool];
+    return { base, options, transport };
+  }
+
+  private pooledAgents(o: https.RequestOptions, transport: typeof https | typeof http): { requests: http.Agent; streams: http.Agent } {
+    const key = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]
+      .map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v))).join('|');
+    if (!this.agents || key !== this.agentKey) {
+      this.agents?.requests.destroy();
+      this.agents?.streams.destroy();
+      const tls: https.AgentOptions = { keepAlive: true, scheduling: 'lifo' };
+      for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const) {
+        if (o[k] !== undefined) (tls as Record<string, unknown>)[k] = o[k];
+      }
+      const agent = (maxSockets: number) => (transport === https ? new https.Agent({ ...tls, maxSockets }) : new http.Agent({ ...tls, maxSockets }));
+      this.agents = { requests: agent(this.opts.maxSockets), streams: agent(Infinity) };
+      this.agentKey = key;
+    }
+    return this.agents;
+  }
+}
+
+function isSuccess(code: number | undefined): boolean {
+  return code !== undefined && code >= 200 && code < 300;
+}
+
+/** `GET /api/v1/pods?limit=500`, with continue tokens shortened: they are long and opaque. */
+export function describe(req: Pick<RequestOptions, 'method' | 'path' | 'query'>): string {
+  const q = Object.entries(req.query ?? {})
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${k === 'continue' ? '…' : encodeURIComponent(String(v))}`)
+    .join('&');
+  return `${req.method ?? 'GET'} ${req.path}${q ? `?${q}` : ''}`;
+}
+
+function apiError(request: string, res: http.IncomingMessage, body: Buffer): ApiError {
+  let status: Status | undefined;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as Status;
+    if (parsed && parsed.kind === 'Status') status = parsed;
+  } catch { /* not a Status: described below */ }
+  status ??= { kind: 'Status', status: 'Failure', code: res.statusCode, message: `${res.statusMessage ?? ''} ${body.toString('utf8', 0, 200)}`.trim() };
+  return new ApiError(request, status, { code: res.statusCode ?? 0, retryAfterSeconds: retryAfter(res.headers['retry-after']) });
+}
+
+function retryAfter(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+async function readBody(res: http.IncomingMessage, request: string, signal?: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (signal?.aborted) throw new AbortedError(`${request}: aborted`);
+    throw new TransportError(request, err);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function* chunksOf(res: http.IncomingMessage, request: string, idleTimeoutMs?: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  let idle = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    if (idleTimeoutMs === undefined) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      res.destroy();
+    }, idleTimeoutMs);
+  };
+  arm();
+  try {
+    for await (const chunk of res) {
+      arm();
+      yield chunk as Buffer;
+    }
+    if (idle) throw new TimeoutError(request, idleTimeoutMs!, 'no data');
+    if (!res.complete) throw new TransportError(request, new Error('connection closed before the response was complete'));
+  } catch (err) {
+    if (err instanceof KubeError) throw err;
+    if (idle) throw new TimeoutError(request, idleTimeoutMs!, 'no data');
+    if (signal?.aborted) throw new AbortedError(`${request}: aborted`);
+    throw new TransportError(request, err);
+  } finally {
+    clearTimeout(timer);
+    if (!res.complete) res.destroy();
+  }
+}

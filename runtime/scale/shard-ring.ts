@@ -1,0 +1,364 @@
+/**
+ * Sharding: every replica of a ring active, each acting on its own slice of
+ * the objects — the slice a 64-bit FNV-1a hash of each object's uid falls in,
+ * the same hash kube-apiserver's sharded list and watch use (KEP-5866,
+ * `shardRange(object.metadata.uid, '0x…', '0x…')`).
+ *
+ * Membership lives in Kubernetes: each replica holds a Lease of its own in
+ * the ring's namespace, labelled with the ring's name, and renews it; every
+ * replica lists the ring's Leases and, from the live ones, computes the same
+ * assignment: the members sorted by identity split the hash space into equal
+ * ranges, in order.
+ *
+ * Hand-over — no range acted on by two replicas at once:
+ * - Each replica publishes in its Lease (annotation `kubereflect.dev/holding`)
+ *   the range it claims, and renews that claim with the Lease. It acts only
+ *   on a range it claims.
+ * - When its assigned range changes, it first stops acting on the old range
+ *   (the `acting` signal aborts), then withdraws the claim; only then does it
+ *   claim the new one.
+ * - After writing a claim it reads the ring, and starts acting only when no
+ *   other live member claims any of the range. Writes are linearised by the
+ *   server: of two members whose claims overlap, the one that wrote second
+ *   reads the other's claim and does not act; if both see each other, the
+ *   larger identity withdraws. A member whose Lease expired claims nothing: it stopped at
+ *   its own renew deadline before its Lease could expire (the timing
+ *   argument of leader election, in `leader.ts`), so a crashed replica's
+ *   range is taken over once its Lease has been seen unchanged for
+ *   `leaseDuration`, plus a retry period or two.
+ * - "Left my shard" is not "deleted": a consumer tells them apart by the
+ *   `acting` signal (the range moved) versus a Delete event (the object went).
+ */
+import { Api } from '../client/api.ts';
+import { sleep } from '../core/backoff.ts';
+import type { Client } from '../client/client.ts';
+import { AbortedError, ApiError } from '../core/errors.ts';
+import { LEASES, toMicroTime, type Lease } from './leader-election.ts';
+import { silentLogger, type Logger } from '../core/logger.ts';
+import type { WatcherEvent } from '../core/types.ts';
+
+/** 2^64: the end of the hash space. */
+export const HASH_SPACE = 1n << 64n;
+
+/** The 64-bit FNV-1a hash of the UTF-8 bytes of `text`: the hash the server's shard selector uses. */
+export function fnv1a64(text: string): bigint {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(text, 'utf8')) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return hash;
+}
+
+/** A half-open range [start, end) of the 64-bit hash space. */
+export class ShardRange {
+  /** [start, end): 0 ≤ start < end ≤ 2^64. @throws RangeError otherwise. */
+  constructor(
+    /** The first hash in the range. */
+    readonly start: bigint,
+    /** The first hash after the range. */
+    readonly end: bigint,
+  ) {
+    if (start < 0n || end > HASH_SPACE || start >= end) throw new RangeError(`kubereflect: not a shard range: [${start}, ${end})`);
+  }
+
+  /** Range `index` of `count` equal ranges. */
+  static of(index: number, count: number): ShardRange {
+    return new ShardRange((HASH_SPACE * BigInt(index)) / BigInt(count), (HASH_SPACE * BigInt(index + 1)) / BigInt(count));
+  }
+
+  /** True when `uid` hashes into this range. */
+  has(uid: string): boolean {
+    const h = fnv1a64(uid);
+    return h >= this.start && h < this.end;
+  }
+
+  /** True when the two ranges share a hash. */
+  overlaps(other: ShardRange): boolean {
+    return this.start < other.end && other.start < this.end;
+  }
+
+  /** True for the same range. */
+  equals(other: ShardRange | undefined): boolean {
+    return other !== undefined && this.start === other.start && this.end === other.end;
+  }
+
+  /** The server's shard selector for this range over `field` (default the uid), for a list or watch. */
+  selector(field = 'object.metadata.uid'): string {
+    return `shardRange(${field}, '${hex(this.start)}', '${hex(this.end)}')`;
+  }
+
+  /** `[0x…, 0x…)`, for messages. */
+  toString(): string {
+    return `[${hex(this.start)}, ${hex(this.end)})`;
+  }
+
+  /** `"0x…-0x…"`: how a Lease publishes it. */
+  toJSON(): string {
+    return `${hex(this.start)}-${hex(this.end)}`;
+  }
+
+  /** The range `toJSON` wrote, or undefined for anything else. */
+  static parse(text: unknown): ShardRange | undefined {
+    if (typeof text !== 'string') return undefined;
+    const m = /^(0x[0-9a-f]+)-(0x[0-9a-f]+)$/.exec(text);
+    if (!m) return undefined;
+    try {
+      return new ShardRange(BigInt(m[1]!), BigInt(m[2]!));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+const hex = (n: bigint) => `0x${n.toString(16).padStart(16, '0')}`;
+
+/**
+ * The watcher events of the objects whose uid hashes into `range`: the
+ * client-side shard filter (a server without sharded watch still sends
+ * every object; this keeps the store and the work to the range). An object's
+ * uid never changes, so an object never moves in or out of a range.
+ */
+export async function* inShard<K extends { metadata?: { uid?: string } }>(events: AsyncIterable<WatcherEvent<K>>, range: ShardRange): AsyncGenerator<WatcherEvent<K>> {
+  for await (const e of events) {
+    if ('object' in e && !range.has(e.object.metadata?.uid ?? '')) continue;
+    yield e;
+  }
+}
+
+/** The label that marks a ring's Leases. */
+export const RING_LABEL = 'kubereflect.dev/ring';
+/** The annotation of a member's Lease with the range it claims. */
+export const HOLDING_ANNOTATION = 'kubereflect.dev/holding';
+
+/** Options of a `ShardRing`. Durations in milliseconds, as leader election's. */
+export interface ShardRingOptions {
+  /** Where the ring's Leases live. */
+  namespace: string;
+  /** The ring: replicas with the same ring share the hash space. A DNS label. */
+  ring: string;
+  /** This replica's identity, unique in the ring (default: host name, pid and a random suffix). A DNS label. */
+  identity?: string;
+  /** Default 15,000. */
+  leaseDuration?: number;
+  /** Default 10,000. */
+  renewDeadline?: number;
+  /** Default 2,000. */
+  retryPeriod?: number;
+  /** Called when this replica starts acting on `range`; `acting` aborts when it stops (the range moved, or the ring stopped). */
+  onAcquired?: (range: ShardRange, acting: AbortSignal) => void;
+  /** Called when the live members change, with their identities in ring order. */
+  onMembers?: (members: readonly string[]) => void;
+  logger?: Logger;
+}
+
+interface Member {
+  identity: string;
+  holding: ShardRange | undefined;
+  key: string;
+  seenAt: number;
+}
+
+/**
+ * This replica's membership of a ring (see the module comment).
+ *
+ * @example
+ * const ring = new ShardRing(client, { namespace: 'shop', ring: 'widget-operator' });
+ * void ring.run();
+ * for (;;) {
+ *   const { range, acting } = await ring.acquired();
+ *   await runTheControllerFor(range, acting);   // only objects whose uid hashes into range; stop when acting aborts
+ * }
+ */
+export class ShardRing {
+  /** This member's identity in the ring. */
+  readonly identity: string;
+  private readonly api: Api<Lease>;
+  private readonly leaseMs: number;
+  private readonly renewMs: number;
+  private readonly retryMs: number;
+  private readonly log: Logger;
+  private readonly stopper = new AbortController();
+  private readonly seen = new Map<string, Member>();
+  private own: Lease | undefined;
+  /** The range this replica's Lease claims: it acts on it only once no other live member claims any of it. */
+  private claim: ShardRange | undefined;
+  private holding: { range: ShardRange; acting: AbortController } | undefined;
+  private lastRenewSent = -Infinity;
+  private deadline: NodeJS.Timeout | undefined;
+  private members: string[] = [];
+  private waiters: ((h: { range: ShardRange; acting: AbortSignal }) => void)[] = [];
+  private running: Promise<void> | undefined;
+
+  /** A member of `opts.ring` through `client`; call `run()` to join. @throws RangeError for inconsistent durations. */
+  constructor(client: Client, private readonly opts: ShardRingOptions) {
+    this.identity = opts.identity ?? `${(process.env.HOSTNAME || 'replica').toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
+    this.leaseMs = opts.leaseDuration ?? 15_000;
+    this.renewMs = opts.renewDeadline ?? 10_000;
+    this.retryMs = opts.retryPeriod ?? 2_000;
+    if (!(this.leaseMs > this.renewMs && this.renewMs > this.retryMs && this.retryMs > 0)) {
+      throw new RangeError(`kubereflect: a shard ring needs leaseDuration > renewDeadline > retryPeriod > 0 (got ${this.leaseMs}, ${this.renewMs}, ${this.retryMs})`);
+    }
+    this.api = new Api<Lease>(client, LEASES, opts.namespace);
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  /** The range this replica acts on now, if any. */
+  get range(): ShardRange | undefined {
+    return this.holding && !this.holding.acting.signal.aborted ? this.holding.range : undefined;
+  }
+
+  /** The live members, in ring order, as last computed. */
+  get liveMembers(): readonly string[] {
+    return this.members;
+  }
+
+  /** Resolves when this replica acts on a range (at once if it does). */
+  acquired(): Promise<{ range: ShardRange; acting: AbortSignal }> {
+    const range = this.range;
+    if (range) return Promise.resolve({ range, acting: this.holding!.acting.signal });
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Joins the ring and follows it until `stop()`. */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Stops acting, leaves the ring (deletes this replica's Lease, so the others rebalance at once). */
+  async stop(): Promise<void> {
+    this.release('the ring member stopped');
+    this.stopper.abort();
+    await this.running?.catch(() => {});
+    clearTimeout(this.deadline);
+    try {
+      await this.api.delete(this.leaseName);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 404)) this.log.warn(`shard ring ${this.opts.ring}: leaving: ${(err as Error).message}`);
+    }
+  }
+
+  private get leaseName(): string {
+    return `${this.opts.ring}-${this.identity}`.slice(0, 253);
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.stopper.signal;
+    while (!signal.aborted) {
+      try {
+        await this.step();
+      } catch (err) {
+        if (signal.aborted) break;
+        this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`);
+      }
+      await sleep(this.retryMs * (1 + Math.random() * 0.1), signal);
+    }
+  }
+
+  /**
+   * One round: renew (publishing the claim), read the ring, then move one
+   * step: let go of a range no longer assigned (stop acting first, then
+   * withdraw the claim), claim the assigned one, or start acting on the claim
+   * once no other live member claims any of it.
+   */
+  private async step(): Promise<void> {
+    await this.renew();
+    let live = await this.readRing();
+    const index = live.indexOf(this.identity);
+    const target = index < 0 ? undefined : ShardRange.of(index, live.length);
+    if (this.claim && !this.claim.equals(target)) {
+      this.release(`the ring now assigns ${target ?? 'nothing'} to ${this.identity}`);
+      this.claim = undefined;
+      await this.renew();
+      return;
+    }
+    if (!this.claim) {
+      if (!target) return;
+      // Claim first, then look: of two members whose claims overlap, the one that wrote second sees the other's.
+      this.claim = target;
+      await this.renew();
+      live = await this.readRing();
+    }
+    if (this.range) return;
+    const claim = this.claim;
+    const rivals = [...this.seen.values()].filter((m) => m.identity !== this.identity && live.includes(m.identity) && m.holding?.overlaps(claim));
+    if (!rivals.length) this.acquire(claim);
+    else if (rivals.some((r) => r.identity < this.identity)) {
+      // Both saw each other: the smaller identity keeps its claim.
+      this.claim = undefined;
+      await this.renew();
+    }
+  }
+
+  /** Creates or renews this replica's Lease with its holding; arms the deadline after which it stops acting. */
+  private async renew(): Promise<void> {
+    const sent = performance.now();
+    const now = toMicroTime(Date.now());
+    const holding = this.claim?.toJSON() ?? '';
+    const body: Lease = {
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+      metadata: {
+        ...(this.own?.metadata ?? {}), name: this.leaseName, namespace: this.opts.namespace,
+        labels: { ...(this.own?.metadata?.labels ?? {}), [RING_LABEL]: this.opts.ring },
+        annotations: { ...(this.own?.metadata?.annotations ?? {}), [HOLDING_ANNOTATION]: holding },
+      },
+      spec: { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), renewTime: now, acquireTime: this.own?.spec?.acquireTime ?? now },
+    };
+    const signal = this.stopper.signal;
+    try {
+      this.own = this.own ? await this.api.replace(this.leaseName, body, { signal }) : await this.api.create(body, { signal });
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === 409 || err.code === 404)) {
+        this.own = await this.api.getOpt(this.leaseName, { signal }); // someone else wrote it (or it was deleted): start from what is there
+        if (this.own === undefined && err.code === 404) this.own = undefined;
+        throw new Error(`renewing ${this.leaseName}: ${err.message} (retrying)`, { cause: err });
+      }
+      throw err;
+    }
+    this.lastRenewSent = sent;
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`), Math.max(0, sent + this.renewMs - performance.now()));
+    this.deadline.unref?.();
+  }
+
+  /** The live members in ring order: this replica (while its renewals succeed) and every Lease of the ring renewed within `leaseDuration`. */
+  private async readRing(): Promise<string[]> {
+    // No resourceVersion: a consistent read, so that a claim written before this list is in it.
+    const list = await this.api.list({ labelSelector: `${RING_LABEL}=${this.opts.ring}`, signal: this.stopper.signal });
+    const now = performance.now();
+    const present = new Set<string>();
+    for (const lease of list.items) {
+      const identity = lease.spec?.holderIdentity;
+      if (!identity) continue;
+      present.add(identity);
+      const key = JSON.stringify([lease.spec?.renewTime, lease.metadata?.annotations?.[HOLDING_ANNOTATION]]);
+      const before = this.seen.get(identity);
+      if (before?.key === key) continue;
+      this.seen.set(identity, { identity, key, seenAt: now, holding: ShardRange.parse(lease.metadata?.annotations?.[HOLDING_ANNOTATION]) });
+    }
+    for (const id of [...this.seen.keys()]) if (!present.has(id)) this.seen.delete(id);
+    const live = [...this.seen.values()]
+      .filter((m) => m.identity === this.identity ? now - this.lastRenewSent < this.renewMs : now - m.seenAt < this.leaseMs)
+      .map((m) => m.identity)
+      .sort();
+    if (live.join() !== this.members.join()) {
+      this.members = live;
+      this.opts.onMembers?.(live);
+    }
+    return live;
+  }
+
+  private acquire(range: ShardRange): void {
+    const acting = new AbortController();
+    this.holding = { range, acting };
+    this.log.info(`shard ring ${this.opts.ring}: ${this.identity} acts on ${range}`);
+    this.opts.onAcquired?.(range, acting.signal);
+    for (const w of this.waiters.splice(0)) w({ range, acting: acting.signal });
+  }
+
+  private release(why: string): void {
+    const h = this.holding;
+    this.holding = undefined;
+    if (!h || h.acting.signal.aborted) return;
+    h.acting.abort(new AbortedError(`shard ${h.range} of ring ${this.opts.ring} released: ${why}`));
+    this.log.info(`shard ring ${this.opts.ring}: ${this.identity} stopped acting on ${h.range}: ${why}`);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The consumer test: the user's path through the packages as they are
+ * published. Both packages are packed (`npm run pack`) and installed from
+ * their tarballs into fresh projects outside the repository (no access to its
+ * node_modules, no overrides); types are generated for a CRD with the default
+ * runtime import, compiled with plain `tsc` (strict, NodeNext) and run with
+ * plain `node` against the real apiserver — as ESM and as CommonJS, on Node 22
+ * and Node 24. A project that installs only the runtime package must hold no
+ * TypeScript toolchain.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
+import { Api, Client, type KubeObject } from '../../runtime/index.ts';
+import { pack } from '../../scripts/pack.ts';
+import { NODE_VERSIONS, nodeBinary } from '../support/node.ts';
+import { testNamespace } from '../support/kube.ts';
+
+const repo = resolve(import.meta.dirname, '../..');
+const crdFile = join(repo, 'examples', 'crds', 'widget.yaml');
+const TYPESCRIPT = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.typescript!;
+
+/** The body both programs run: create a Widget, cache it pruned, read it back typed, print it. */
+const body = `
+  const [kubeconfig, namespace, name] = process.argv.slice(2) as [string, string, string];
+  const client = Client.fromFile(kubeconfig, { context: 'admin' });
+  const api = Widget.api(client, namespace);
+  await api.create({ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', metadata: { name }, spec: { color: 'red', parts: [{ name: 'bolt', count: 2 }] } });
+  const cache = Widget.cache(api, { transform: Widget.keep({ spec: { color: true } }) });
+  const running = cache.run();
+  await cache.reader.waitUntilReady();
+  const w = cache.reader.get({ name, namespace });
+  const color: 'red' | 'green' | 'blue' | undefined = w?.spec?.color;
+  // @ts-expect-error parts were not kept, so reading them does not compile
+  void w?.spec?.parts;
+  console.log(JSON.stringify({ color, stored: w, node: process.version }));
+  cache.stop();
+  await running;
+  client.close();
+`;
+
+const programs = {
+  esm: `import { Client } from 'kubereflect';
+import { Widget } from '../gen/demo.kubereflect.dev/v1/widget.js';
+${body}`,
+  // No top-level await in CommonJS: the same body in an async main.
+  cjs: `import { Client } from 'kubereflect';
+import { Widget } from '../gen/demo.kubereflect.dev/v1/widget.js';
+
+async function main(): Promise<void> {${body}}
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+`,
+};
+
+const npm = (args: string[], cwd: string) =>
+  execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
+
+function du(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += du(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+function project(name: string, manifest: object): string {
+  const dir = mkdtempSync(join(tmpdir(), `kubereflect-${name}-`));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, version: '1.0.0', private: true, ...manifest }, null, 2));
+  return dir;
+}
+
+describe('the published packages', () => {
+  let tarballs: { runtime: string; generator: string };
+  const node = { 22: '', 24: '' };
+
+  beforeAll(() => {
+    tarballs = pack();
+    node[22] = nodeBinary(NODE_VERSIONS[22]);
+    node[24] = nodeBinary(NODE_VERSIONS[24]);
+  }, 600_000);
+
+  it('installs the runtime alone without a TypeScript toolchain, and loads by import and by require on Node 22 and 24', () => {
+    const dir = project('runtime-only', { type: 'commonjs' });
+    npm(['install', '--omit=dev', tarballs.runtime], dir);
+    const modules = join(dir, 'node_modules');
+    for (const heavy of ['typescript', 'ts-morph', '@ts-morph', 'openapi-typescript', 'handlebars', 'esbuild', 'tsx', 'kubereflect-generator']) {
+      expect(existsSync(join(modules, heavy)), `${heavy} in a runtime-only install`).toBe(false);
+    }
+    const manifest = JSON.parse(readFileSync(join(modules, 'kubereflect', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(manifest.dependencies)).toEqual(['@kubernetes/client-node']);
+    console.log(`runtime-only install: ${(du(modules) / 1e6).toFixed(1)} MB of node_modules (kubereflect itself ${(du(join(modules, 'kubereflect')) / 1e6).toFixed(1)} MB)`);
+
+    for (const version of [22, 24] as const) {
+      const loaded = execFileSync(node[version], ['-e', `
+        const viaRequire = require('kubereflect');
+        const core = require('kubereflect/generated/core/v1/pod');
+        import('kubereflect').then((viaImport) => console.log(JSON.stringify({
+          version: process.version, same: viaImport.Client === viaRequire.Client,
+          client: typeof viaRequire.Client, pod: typeof core.Pod.cache,
+        })));
+      `], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+      expect(JSON.parse(loaded)).toEqual({ version: `v${NODE_VERSIONS[version]}`, same: true, client: 'function', pod: 'function' });
+    }
+  }, 600_000);
+
+  for (const kind of ['esm', 'cjs'] as const) {
+    it(`generates, compiles with tsc and runs against the apiserver as ${kind === 'esm' ? 'ESM' : 'CommonJS'} on Node 22 and 24`, async () => {
+      const dir = project(kind, { type: kind === 'esm' ? 'module' : 'commonjs' });
+      npm(['install', tarballs.runtime], dir);
+      npm(['install', '--save-dev', tarballs.generator, `typescript@${TYPESCRIPT}`], dir);
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'out', skipLibCheck: true },
+        include: ['main.ts', 'gen'],
+      }));
+      writeFileSync(join(dir, 'main.ts'), programs[kind]);
+
+      // The generator runs on both Node lines and writes the same files.
+      const cli = join(dir, 'node_modules', 'kubereflect-generator', 'bin', 'kubereflect.mjs');
+      const outputs: string[] = [];
+      for (const version of [22, 24] as const) {
+        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen', '--import-extension', '.js'], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+        expect(out).toMatch(/1 kinds? in \d+ files/);
+        outputs.push(readFileSync(join(dir, 'gen', 'demo.kubereflect.dev', 'v1', 'widget.ts'), 'utf8'));
+      }
+      expect(outputs[1]).toBe(outputs[0]);
+      expect(outputs[0]).toMatch(/import \* as \$ from "kubereflect";/);
+
+      execFileSync(node[24], [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+      const compiled = readFileSync(join(dir, 'out', 'main.js'), 'utf8');
+      expect(compiled).toMatch(kind === 'esm' ? /from 'kubereflect'/ : /require\("kubereflect"\)/);
+
+      await applyWidgetCrd();
+      const ns = await testNamespace(`package-${kind}`);
+      for (const version of [22, 24] as const) {
+        const output = await runUntilServed(node[version], [join(dir, 'out', 'main.js'), inject('kube').kubeconfig, ns, `w-node${version}`], dir);
+        const result = JSON.parse(output.trim().split('\n').pop()!) as { color: string; node: string; stored: { metadata: Record<string, unknown>; spec: Record<string, unknown> } };
+        expect(result.node).toBe(`v${NODE_VERSIONS[version]}`);
+        expect(result.color).toBe('red');
+        expect(result.stored.spec).toEqual({ color: 'red' });
+        expect(Object.keys(result.stored.metadata).sort()).toEqual(['name', 'namespace', 'resourceVersion', 'uid']);
+      }
+    }, 600_000);
+  }
+});
+
+async function applyWidgetCrd(): Promise<void> {
+  const client = Client.fromFile(inject('kube').kubeconfig);
+  const crds = new Api<KubeObject>(client, { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false });
+  const crd = parse(readFileSync(crdFile, 'utf8')) as KubeObject & { metadata: { name: string } };
+  await crds.patch(crd.metadata.name, { type: 'apply', body: crd, force: true }, { fieldManager: 'kubereflect-test' });
+  client.close();
+}
+
+/** Runs the program; a CRD applied a moment ago may not be served yet (404), so that is tried again briefly. */
+async function runUntilServed(bin: string, args: string[], cwd: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return execFileSync(bin, args, { cwd, encoding: 'utf8', stdio: 'pipe', timeout: 30_000 });
+    } catch (err) {
+      if (attempt > 20 || !String((err as { stderr?: string }).stderr).includes('404')) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
