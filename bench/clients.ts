@@ -16,10 +16,11 @@
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import {
-  Api, Client, dropsManagedFields, metadataWatcher, modify, reflector, reflectShared, store, storeShared, watcher,
-} from '../runtime/index.ts';
-import type { KubeObject, Logger, StoreOptions, WatcherConfig, WatcherEvent } from '../runtime/index.ts';
+import { Api, Client } from '../runtime/index.ts';
+import { dropsManagedFields } from '../runtime/kinds/kind.ts';
+import { metadataWatcher, modify, reflector, reflectShared, store, storeShared, watcher } from '../runtime/cache.ts';
+import type { KubeObject, Logger, WatcherEvent } from '../runtime/index.ts';
+import type { StoreOptions, WatcherConfig } from '../runtime/cache.ts';
 import { podResource, type BenchPod } from './data.ts';
 import { kindPath, resourceOf, workflowResource, type BenchKind } from './kinds.ts';
 import type { Projection } from './projections.ts';

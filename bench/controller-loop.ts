@@ -11,7 +11,9 @@
  * (warm-up; `--rounds 1` measures the first round alone, cold, as
  * bench/controller.ts's steady pass is). Profile it with `node --cpu-prof --import tsx bench/controller-loop.ts`.
  */
-import { Action, Controller, reflectShared, storeShared, type KubeObject, type ListWatch, type Logger, type ResourceDescriptor, type WatcherEvent } from '../runtime/index.ts';
+import { Action, Controller, type KubeObject, type ListWatch, type Logger, type WatcherEvent } from '../runtime/index.ts';
+import { reflectShared, storeShared } from '../runtime/cache.ts';
+import { type ResourceDescriptor } from '../runtime/kind.ts';
 import { handQueue } from './hand-queue.ts';
 import { stat } from './harness.ts';
 

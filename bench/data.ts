@@ -20,7 +20,9 @@
  * recorded rate) instead of loading again. Namespaces are never deleted.
  */
 import { Api, Client } from '../runtime/index.ts';
-import type { KubeObject, ObjectList, ResourceDescriptor } from '../runtime/index.ts';
+import type { KubeObject } from '../runtime/index.ts';
+import type { ObjectList } from '../runtime/cache.ts';
+import type { ResourceDescriptor } from '../runtime/kind.ts';
 import { mulberry32 } from '../test/support/random.ts';
 
 /** Bumped whenever `podSpec`/`podStatus` change, so that stale namespaces are not reused. */

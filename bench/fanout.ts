@@ -28,7 +28,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { addOrUpdateObject, type KubernetesObject } from '@kubernetes/client-node';
-import { reflectShared, storeShared } from '../runtime/index.ts';
+import { reflectShared, storeShared } from '../runtime/cache.ts';
 import type { WatcherEvent } from '../runtime/index.ts';
 import { startClientNode, startKubereflectShared } from './clients.ts';
 import type { BenchPod } from './data.ts';

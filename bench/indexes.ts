@@ -11,7 +11,7 @@
  * GCs). The `byNode` process then times lookups of every node, both ways. client-node's cache has no secondary indexes
  * (only a namespace list), so there is no peer row.
  */
-import { store } from '../runtime/index.ts';
+import { store } from '../runtime/cache.ts';
 import { podSpec, type BenchPod } from './data.ts';
 import { inChild, inProcess, liveHeap, settle, stat, type RunContext, type Stat } from './harness.ts';
 

@@ -17,7 +17,8 @@
  * `managedFields`, into namespaces that are kept and reused.
  */
 import { Api, Client } from '../runtime/index.ts';
-import type { KubeObject, ResourceDescriptor } from '../runtime/index.ts';
+import type { KubeObject } from '../runtime/index.ts';
+import type { ResourceDescriptor } from '../runtime/kind.ts';
 import { mulberry32 } from '../test/support/random.ts';
 import { benchNamespace, DATA_VERSION, parallel, podResource } from './data.ts';
 

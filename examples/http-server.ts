@@ -10,7 +10,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InNamespace, Store } from '../runtime/index.ts';
+import type { InNamespace } from '../runtime/kind.ts';
+import type { Store } from '../runtime/index.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { seedPods } from './support/seed.ts';

@@ -12,7 +12,8 @@
 import { createServer } from 'node:http';
 import * as prom from 'prom-client';
 import { ConfigMap } from '../generated/core/v1/configmap.ts';
-import { Api, prometheusMetrics, type KubeObject } from '../runtime/index.ts';
+import { Api, type KubeObject } from '../runtime/index.ts';
+import { prometheusMetrics } from '../runtime/metrics.ts';
 import { Widget } from './generated/demo.kubereflect.dev/v1/widget.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { applyWidgetCrd } from './support/seed.ts';

@@ -11,7 +11,8 @@
  * Widgets; then keeps running (or stops with `--once`). Local control plane
  * only: it writes. Short Lease timings (3 s / 2 s / 0.5 s) keep it quick.
  */
-import { Client, ShardRing, silentLogger, type ShardRange, type Stored } from '../runtime/index.ts';
+import { Client, silentLogger, type Stored } from '../runtime/index.ts';
+import { ShardRing, type ShardRange } from '../runtime/scale.ts';
 import { Widget } from './generated/demo.kubereflect.dev/v1/widget.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { applyWidgetCrd } from './support/seed.ts';

@@ -4,7 +4,7 @@
  * receives every stored object, then the latest version of each object that
  * changes and a Delete for each that goes away.
  */
-import { reflectShared, storeShared, watcher } from '../runtime/index.ts';
+import { reflectShared, storeShared, watcher } from '../runtime/cache.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { samplePod, seedPods } from './support/seed.ts';

@@ -3,7 +3,7 @@
  * polling. Here: wait until a Widget reports `status.phase: Ready` (on the
  * local control plane the example sets the status itself after a moment).
  */
-import { watchObject } from '../runtime/index.ts';
+import { watchObject } from '../runtime/cache.ts';
 import { Widget } from './generated/demo.kubereflect.dev/v1/widget.ts';
 import { connect, freshNamespace, type ExampleArgs } from './support/cluster.ts';
 import { applyWidgetCrd } from './support/seed.ts';

@@ -1,64 +1,49 @@
 /**
- * kubereflect's runtime: a typed client and `Api`, the watcher, the store and
- * reflector, the shared dispatcher, and the helpers around them. See
- * `docs/runtime.md` for how data flows through the pieces.
+ * `kubereflect`: what an application or an operator uses every day — the
+ * typed client and `Api`, the objects a cache hands out and how to write them
+ * back, the typed errors, a kind's cache and its reader, and the controller
+ * with its helpers (finalizers, owner references, conditions, events).
  *
- * The public surface is listed here name by name: internals (the store's
- * shared state, the change listeners, line decoding, the byte scan that cuts
- * managedFields) stay inside their modules.
+ * The rest is staged by purpose in subpath entry points:
+ * - `kubereflect/cache`: a cache wired by hand — the watcher, the store, the
+ *   reflector, the shared store, the stream helpers, backoff policies, label
+ *   selectors;
+ * - `kubereflect/queue`: the controller's work queue levers — rate limiters
+ *   and the clock;
+ * - `kubereflect/metrics`: the controller's metrics seam and the prom-client adapter;
+ * - `kubereflect/scale`: leader election and sharding on Leases;
+ * - `kubereflect/kind`: what generated kind modules build on;
+ * - `kubereflect/generated/*`: the core Kubernetes kinds.
+ *
+ * Internals (the store's shared state, line decoding, the byte scan that
+ * cuts managedFields, the projection compiler) stay inside their modules.
+ *
+ * @module
  */
-export type { OwnerReference, ObjectMetaLike, KubeObject, PartialObjectMeta, ResourceDescriptor, ObjectList, WatchEvent, WatcherEvent, Stored, Projected, Whole, DeepReadonly } from './core/types.ts';
-export { apiVersionOf, editable, asWritable } from './core/types.ts';
+export type { OwnerReference, ObjectMetaLike, KubeObject, WatcherEvent, Stored, Projected, Whole } from './core/types.ts';
+export { editable, asWritable } from './core/types.ts';
 export type { Status } from './core/errors.ts';
 export { KubeError, ApiError, TransportError, TimeoutError, DecodeError, AbortedError } from './core/errors.ts';
-export type { ClientOptions, RequestOptions, StreamOptions, Query } from './client/client.ts';
-export { Client } from './client/client.ts';
-export type { SelectorOptions, ListOptions, WatchOptions, WriteOptions, DeleteOptions, DeepPartial, JsonPatchOperation, Patch, ListWatch } from './client/api.ts';
-export { Api } from './client/api.ts';
-export type { WatcherConfig } from './cache/watcher.ts';
-export { watcher, metadataWatcher, watchObject } from './cache/watcher.ts';
-export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './core/backoff.ts';
-export { exponentialBackoff, defaultBackoff, constantBackoff, sleep } from './core/backoff.ts';
-export type { StoreOptions, StoreHealth, StoreLookup } from './cache/store.ts';
-export type { IndexFunction, Indexers, BuiltInIndex } from './cache/indexes.ts';
-export { Writer, Store, store } from './cache/store.ts';
-export type { ErrorHandler, WithMeta, Predicate, PredicateFilterOptions, StreamBackoffOptions } from './cache/reflector.ts';
-export { reflector, appliedObjects, touchedObjects, modify, predicates, predicateFilter, streamBackoff } from './cache/reflector.ts';
-export type { SubscriberEvent } from './cache/shared-store.ts';
-export { SharedWriter, SharedStore, storeShared, reflectShared } from './cache/shared-store.ts';
-export type { ResourceKind, Named, KindTag } from './core/object-ref.ts';
 export { ObjectRef, objectKey, storeKey } from './core/object-ref.ts';
-export type { LabelRequirement, Labels, LabelSelector, LabelMatcher } from './core/labels.ts';
-export { LabelSelectorError, parseLabelSelector, formatLabelSelector, labelMatcher } from './core/labels.ts';
+export type { LabelSelector } from './core/labels.ts';
 export type { Logger } from './core/logger.ts';
 export { consoleLogger, silentLogger } from './core/logger.ts';
-// The kinds: what users call, and what generated modules build on.
-export type {
-  AllNamespaces, ApiMethod, ApiCore, ClusterApi, NamespacedApi, RefSource, KindBase, CacheOptions, Cache, Watchable, WatchableIf, InNamespace,
-  NamespacedKind, ClusterKind, KindDefinition,
-} from './kinds/kind.ts';
-export { allNamespaces, dropsManagedFields, namespacedKind, clusterKind } from './kinds/kind.ts';
-// prune and keep at any depth: spec and result types, and the compiled projections.
-export type {
-  Identity, KnownKeys, IsMap, Inner, FieldFlag, Entry, PruneFields, KeepFields, MetadataPrune, MetadataKeep, PruneSpec, KeepSpec, Exact,
-  Pruned, PrunedObject, PrunedValue, Kept, KeptObject, KeptValue, Obj, Shape, ShapeNode,
-} from './kinds/projection.ts';
+export type { ClientOptions, RequestOptions, StreamOptions, Query } from './client/client.ts';
+export { Client } from './client/client.ts';
+export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, DeepPartial, JsonPatchOperation, ListWatch } from './client/api.ts';
+export { Api } from './client/api.ts';
+export type { StoreHealth } from './cache/store.ts';
+export type { Store } from './cache/store.ts';
+export type { Predicate } from './cache/reflector.ts';
+export { predicates } from './cache/reflector.ts';
+export type { CacheOptions, Cache } from './kinds/kind.ts';
+export { allNamespaces } from './kinds/kind.ts';
 export { ProjectionSpecError } from './kinds/projection.ts';
-// Scale-out: one active replica of several, or every replica on its own slice, on Leases.
-export type { LeaderElectionOptions } from './scale/leader-election.ts';
-export { LeaderElection } from './scale/leader-election.ts';
-export type { ShardRingOptions } from './scale/shard-ring.ts';
-export { ShardRing, ShardRange, fnv1a64 } from './scale/shard-ring.ts';
-// The controller (runtime/controller/, guide: docs/controller.md).
+// The controller (guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
 export { Action } from './controller/reconcile.ts';
 export type { ControllerOptions, OwnsOptions, WatchesOptions, Target, ControllerStats, ShutdownReport } from './controller/options.ts';
 export { Controller } from './controller/controller.ts';
-export type { Clock } from './core/clock.ts';
-export type { RateLimiter, ExponentialRateLimiterOptions, BucketRateLimiterOptions } from './controller/rate-limit.ts';
-export { exponentialRateLimiter, bucketRateLimiter, maxOfRateLimiters, defaultRateLimiter } from './controller/rate-limit.ts';
-export type { ControllerMetrics, ReconcileResult, PromClientLike, PromMetricConfig, PromMetricClass, PromCounter, PromHistogram, PromGauge, RegistryLike, PrometheusMetricsOptions } from './controller/metrics.ts';
-export { prometheusMetrics } from './controller/metrics.ts';
 export type { FinalizerHandlers } from './controller/finalizer.ts';
 export { Finalizer, FinalizerError } from './controller/finalizer.ts';
 export type { OwnerReferenceOptions } from './controller/owner.ts';

@@ -3,7 +3,8 @@
  * default (started or reused), or the user's own with `--context NAME`.
  */
 import { randomBytes } from 'node:crypto';
-import { Api, Client, type KubeObject, type ResourceDescriptor } from '../../runtime/index.ts';
+import { Api, Client, type KubeObject } from '../../runtime/index.ts';
+import { type ResourceDescriptor } from '../../runtime/kind.ts';
 import { up, usePlane } from '../../test/controlplane/plane.ts';
 
 /** Command-line options every example understands. */

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IndentationText, Project, QuoteKind, ts, type Diagnostic } from 'ts-morph';
 import { GenerateError } from '../errors.ts';
@@ -100,7 +100,9 @@ function runtimeFallback(opts: VerifyOptions): ts.CompilerOptions {
     if (existsSync(join(dir, 'node_modules', '@types'))) typeRoots.push(join(dir, 'node_modules', '@types'));
     if (dirname(dir) === dir) break;
   }
-  return { paths: { [runtime]: [found] }, typeRoots };
+  // Generated kind modules import the runtime's `kind` entry point, which sits beside its root entry.
+  const kind = join(dirname(found), basename(found).replace(/^index/, 'kind'));
+  return { paths: { [runtime]: [found], [`${runtime}/kind`]: [kind] }, typeRoots };
 }
 
 function runtimeNextToGenerator(runtime: string): string | undefined {

@@ -2,7 +2,7 @@
 import * as prom from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { findCondition, sameConditions, setCondition } from './conditions.ts';
-import { prometheusMetrics } from './metrics.ts';
+import { prometheusMetrics } from './prometheus.ts';
 import { isControlledBy, ownerReference } from './owner.ts';
 
 describe('conditions', () => {

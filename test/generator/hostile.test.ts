@@ -12,7 +12,7 @@ import { coreV1 } from '../../generated/index.ts';
 import { hostileV1, fixturesV1 } from './generated/index.ts';
 import * as hostilePod from './generated/hostile.kubereflect.dev/v1/pod.ts';
 import { Pod as EvilPod } from './generated/hostile.kubereflect.dev/v1/pod.ts';
-import { store } from '../../runtime/index.ts';
+import { store } from '../../runtime/cache.ts';
 import { readTree, ROOT } from './helpers.ts';
 import { join } from 'node:path';
 import ts from 'typescript';

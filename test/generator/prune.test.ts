@@ -9,8 +9,9 @@ import { Pod } from '../../generated/core/v1/pod.ts';
 import { Node } from '../../generated/core/v1/node.ts';
 import { Deployment } from '../../generated/apps/v1/deployment.ts';
 import type { ObjectMeta } from '../../generated/meta/v1/types.ts';
-import type { Kept, Pruned } from '../../runtime/index.ts';
-import { asWritable, ProjectionSpecError, store } from '../../runtime/index.ts';
+import type { Kept, Pruned } from '../../runtime/kind.ts';
+import { asWritable, ProjectionSpecError } from '../../runtime/index.ts';
+import { store } from '../../runtime/cache.ts';
 
 const pod: Pod = {
   apiVersion: 'v1',

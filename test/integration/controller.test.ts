@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { sleep } from '../../runtime/core/backoff.ts';
 import { Client } from '../../runtime/client/client.ts';
-import {
-  Action, Api, ApiError, Controller, Finalizer, FinalizerError, Recorder, exponentialRateLimiter, predicates, storeShared, reflectShared, watcher,
-  type KubeObject, type Logger, type ReconcileContext, type Stored,
-} from '../../runtime/index.ts';
+import { Action, Api, ApiError, Controller, Finalizer, FinalizerError, Recorder, predicates, type KubeObject, type Logger, type ReconcileContext, type Stored } from '../../runtime/index.ts';
+import { exponentialRateLimiter } from '../../runtime/queue.ts';
+import { storeShared, reflectShared, watcher } from '../../runtime/cache.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
 import { ExternalRecords, FINALIZER, OPERATOR, configMapName, widgetOperator } from '../../examples/support/widget-operator.ts';
 import { Widget } from '../../examples/generated/demo.kubereflect.dev/v1/widget.ts';

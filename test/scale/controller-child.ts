@@ -11,7 +11,8 @@
  * Prints one JSON line per event: {t, id, event: 'ready'|'synced'|'start'|'stop'|'reconcile'|'exit', size?, key?, t0?, reason?}.
  */
 import { Client } from '../../runtime/client/client.ts';
-import { Action, Controller, LeaderElection, silentLogger } from '../../runtime/index.ts';
+import { Action, Controller, silentLogger } from '../../runtime/index.ts';
+import { LeaderElection } from '../../runtime/scale.ts';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 
 const [kubeconfig, namespace, lease, id] = process.argv.slice(2) as [string, string, string, string];

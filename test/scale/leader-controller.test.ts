@@ -19,7 +19,9 @@
 import * as prom from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
-import { Action, Api, Client, Controller, LeaderElection, prometheusMetrics, silentLogger, type ReconcileReason } from '../../runtime/index.ts';
+import { Action, Api, Client, Controller, silentLogger, type ReconcileReason } from '../../runtime/index.ts';
+import { LeaderElection } from '../../runtime/scale.ts';
+import { prometheusMetrics } from '../../runtime/metrics.ts';
 import { LEASES, type Lease } from '../../runtime/scale/leader-election.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';

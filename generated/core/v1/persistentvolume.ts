@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as $ from "../../../runtime/index.ts";
+import * as $ from "../../../runtime/kind.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 import type { PersistentVolumeSpec, PersistentVolumeStatus } from "./types.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as $ from "../../../runtime/index.ts";
+import * as $ from "../../../runtime/kind.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 
 /** Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as $ from "../../../runtime/index.ts";
+import * as $ from "../../../runtime/kind.ts";
 import type { ObjectMeta } from "../../meta/v1/types.ts";
 
 /** PriorityClass defines mapping from a priority class name to the priority integer value. The value can be any valid integer. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as $ from "../../../runtime/index.ts";
+import * as $ from "../../../runtime/kind.ts";
 import type { LabelSelector, ObjectMeta, Quantity } from "../../meta/v1/types.ts";
 
 /**

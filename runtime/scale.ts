@@ -1,0 +1,18 @@
+/**
+ * `kubereflect/scale`: more than one replica, on Kubernetes Leases.
+ * `LeaderElection` keeps one replica of several acting at a time (client-go's
+ * protocol, interoperable with its replicas); `ShardRing` keeps every replica
+ * active, each on its own `ShardRange` of the uid hash. Guide: docs/scale-out.md.
+ *
+ * Alpha: a `ShardRange`'s server-side filter (`shardSelector`) rides on the
+ * `ShardedListAndWatch` feature gate (alpha in Kubernetes 1.37, off by
+ * default). Where the server does not shard, every replica receives every
+ * object and keeps only its range, so the ring works on any server; only the
+ * bytes saved depend on the gate.
+ *
+ * @module
+ */
+export type { LeaderElectionOptions } from './scale/leader-election.ts';
+export { LeaderElection } from './scale/leader-election.ts';
+export type { ShardRingOptions } from './scale/shard-ring.ts';
+export { ShardRing, ShardRange } from './scale/shard-ring.ts';
