@@ -214,7 +214,7 @@ inChild<Task, unknown>(async (t) => (t.kind === 'memory' ? memory(t) : t.kind ==
 
 async function ensureNamespace(client: Client, name: string): Promise<void> {
   const api = new Api<KubeObject>(client, namespaces);
-  if (!(await api.getOpt(name))) await api.create({ metadata: { name, labels: { 'kubereflect.dev/bench': 'controller' } } });
+  if (!(await api.getIfExists(name))) await api.create({ metadata: { name, labels: { 'kubereflect.dev/bench': 'controller' } } });
 }
 
 async function count(api: Api<KubeObject>): Promise<number> {
@@ -236,8 +236,8 @@ async function ensureData(client: Client, namespace: string, n: number, children
   if ((await count(parents)) < n) {
     const t = performance.now();
     await parallel(n, 48, async (i) => {
-      await parents.create({ metadata: { name: `p-${String(i).padStart(5, '0')}` }, data: { i: String(i) } } as KubeObject).catch((e: { code?: number }) => {
-        if (e.code !== 409) throw e;
+      await parents.create({ metadata: { name: `p-${String(i).padStart(5, '0')}` }, data: { i: String(i) } } as KubeObject).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 409) throw e;
       });
     });
     log(`created ${n} ConfigMaps in ${namespace} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -255,8 +255,8 @@ async function ensureData(client: Client, namespace: string, n: number, children
     const parent = `p-${String(i).padStart(5, '0')}`;
     const pod = podSpec(i, namespace);
     pod.metadata = { ...pod.metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: parent, uid: uids.get(parent)!, controller: true }] };
-    await pods.create(pod).catch((e: { code?: number }) => {
-      if (e.code !== 409) throw e;
+    await pods.create(pod).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 409) throw e;
     });
   });
   log(`created ${n} owned pods in ${namespace} in ${((performance.now() - t) / 1000).toFixed(1)} s`);

@@ -327,7 +327,7 @@ export async function ensurePods(client: Client, namespace: string, n: number, o
   const log = opts.log ?? (() => {});
   const namespaces = new Api<KubeObject>(client, namespaceResource);
   const pods = new Api<BenchPod>(client, podResource, namespace);
-  const existing = await namespaces.getOpt(namespace);
+  const existing = await namespaces.getIfExists(namespace);
   const recorded = existing?.metadata?.annotations?.[LOAD_ANNOTATION];
   if (recorded) {
     const previous = JSON.parse(recorded) as LoadResult & { version: string };

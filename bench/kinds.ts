@@ -229,7 +229,7 @@ export interface KindLoadResult {
  */
 export async function ensureObjects(client: Client, kind: Exclude<BenchKind, 'pods'>, namespace: string, n: number, opts: { concurrency?: number; log?: (line: string) => void } = {}): Promise<KindLoadResult> {
   const namespaces = new Api<KubeObject>(client, namespaceResource);
-  const existing = await namespaces.getOpt(namespace);
+  const existing = await namespaces.getIfExists(namespace);
   const recorded = existing?.metadata?.annotations?.[LOAD_ANNOTATION];
   if (recorded) {
     const previous = JSON.parse(recorded) as KindLoadResult & { version: string };

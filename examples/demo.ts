@@ -31,10 +31,10 @@ import { LiveView, type Watched } from './support/view.ts';
 type WidgetModule = typeof import('./generated/demo.kubereflect.dev/v1/widget.ts');
 const repo = resolve(import.meta.dirname, '..');
 
-/** Drives a reflection, counting its events into stats. */
-function drive<K>(reflection: AsyncIterable<WatcherEvent<K>>, stats: StreamStats): Promise<void> {
+/** Drives a cache, counting its events into stats. */
+function drive<K>(stream: AsyncIterable<WatcherEvent<K>>, stats: StreamStats): Promise<void> {
   return (async () => {
-    for await (const e of reflection) {
+    for await (const e of stream) {
       if (e.type === 'Init') stats.inits++;
       else if (e.type === 'Error') {
         stats.errors++;

@@ -56,7 +56,7 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   const settled = (name: string) =>
     until(`${name} to be reconciled`, async () => {
       const w = await widgets.get(name);
-      const cm = await configMaps.getOpt(`${name}-widget`);
+      const cm = await configMaps.getIfExists(`${name}-widget`);
       const ready = w.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
       if (!cm || !ready || w.status?.observedGeneration !== w.metadata?.generation || cm.data?.color !== w.spec?.color) return undefined;
       return `ConfigMap ${cm.metadata?.name} {${Object.entries(cm.data ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}}, Ready at generation ${w.metadata?.generation}`;
@@ -73,14 +73,14 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   const old = await configMaps.get('sprocket-widget');
   await configMaps.delete('sprocket-widget');
   await until('the ConfigMap to come back', async () => {
-    const again = await configMaps.getOpt('sprocket-widget');
+    const again = await configMaps.getIfExists('sprocket-widget');
     return again && again.metadata?.uid !== old.metadata?.uid ? again : undefined;
   });
   console.log(`sprocket-widget deleted → re-created by the operator`);
 
   const cog = await widgets.get('cog');
   await widgets.delete('cog');
-  await until('cog to go', async () => ((await widgets.getOpt('cog')) ? undefined : true));
+  await until('cog to go', async () => ((await widgets.getIfExists('cog')) ? undefined : true));
   const cleaned = records.removals.filter((r) => r.endsWith(`@${cog.metadata?.uid}`)).length;
   console.log(`cog deleted: cleanup ran ${cleaned === 1 ? 'once' : `${cleaned} times`}, the Widget is gone, ${records.records.size} external records left`);
 

@@ -7,7 +7,7 @@
  */
 
 export { allNamespaces } from "../runtime/index.ts";
-export type { Cache, CacheOptions } from "../runtime/index.ts";
+export type { KindCache, CacheOptions } from "../runtime/index.ts";
 export type { ClusterApi, Kept, KeepSpec, NamespacedApi, PartialObjectMeta, Pruned, PruneSpec } from "../runtime/kind.ts";
 export * as admissionregistrationV1 from "./admissionregistration.k8s.io/v1/index.ts";
 export * as apiextensionsV1 from "./apiextensions.k8s.io/v1/index.ts";

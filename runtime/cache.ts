@@ -19,7 +19,7 @@ export { watcher, metadataWatcher, watchObject } from './cache/watcher.ts';
 export type { StoreOptions, StoreLookup } from './cache/store.ts';
 export { Writer, store } from './cache/store.ts';
 export type { IndexFunction, Indexers, BuiltInIndex } from './cache/indexes.ts';
-export type { ErrorHandler, WithMeta, PredicateFilterOptions, StreamBackoffOptions } from './cache/reflector.ts';
+export type { ErrorHandler, PredicateFilterOptions, StreamBackoffOptions } from './cache/reflector.ts';
 export { reflector, appliedObjects, touchedObjects, modify, predicateFilter, streamBackoff } from './cache/reflector.ts';
 export type { SubscriberEvent } from './cache/shared-store.ts';
 export { SharedWriter, SharedStore, storeShared, reflectShared } from './cache/shared-store.ts';

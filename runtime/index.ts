@@ -20,29 +20,29 @@
  *
  * @module
  */
-export type { OwnerReference, ObjectMetaLike, KubeObject, WatcherEvent, Stored, Projected, Whole } from './core/types.ts';
-export { editable, asWritable } from './core/types.ts';
-export type { Status } from './core/errors.ts';
-export { KubeError, ApiError, TransportError, TimeoutError, DecodeError, AbortedError } from './core/errors.ts';
-export { ObjectRef, objectKey, storeKey } from './core/object-ref.ts';
+export type { OwnerReference, ObjectMetaLike, KubeObject, HasMetadata, WatcherEvent, Stored, Projected, Editable } from './core/types.ts';
+export { editable, castEditable } from './core/types.ts';
+export type { Status, KubeErrorCode } from './core/errors.ts';
+export { KubeError, ApiError, TransportError, RequestTimeoutError, DecodeError, RequestAbortedError } from './core/errors.ts';
+export { ObjectRef, storeKey } from './core/object-ref.ts';
 export type { LabelSelector } from './core/labels.ts';
 export type { Logger } from './core/logger.ts';
 export { consoleLogger, silentLogger } from './core/logger.ts';
-export type { ClientOptions, RequestOptions, StreamOptions, Query } from './client/client.ts';
+export type { ClientOptions, RequestOptions, StreamOptions, RequestQuery } from './client/client.ts';
 export { Client } from './client/client.ts';
-export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, DeepPartial, JsonPatchOperation, ListWatch } from './client/api.ts';
+export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, PatchBody, JsonPatchOperation, ListWatch } from './client/api.ts';
 export { Api } from './client/api.ts';
 export type { StoreHealth } from './cache/store.ts';
 export type { Store } from './cache/store.ts';
 export type { Predicate } from './cache/reflector.ts';
 export { predicates } from './cache/reflector.ts';
-export type { CacheOptions, Cache } from './kinds/kind.ts';
+export type { CacheOptions, KindCache } from './kinds/kind.ts';
 export { allNamespaces } from './kinds/kind.ts';
 export { ProjectionSpecError } from './kinds/projection.ts';
 // The controller (guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
 export { Action } from './controller/reconcile.ts';
-export type { ControllerOptions, OwnsOptions, WatchesOptions, Target, ControllerStats, ShutdownReport } from './controller/options.ts';
+export type { ControllerOptions, OwnsOptions, WatchesOptions, ReconcileTarget, ControllerStats, ShutdownReport } from './controller/options.ts';
 export { Controller } from './controller/controller.ts';
 export type { FinalizerHandlers } from './controller/finalizer.ts';
 export { Finalizer, FinalizerError } from './controller/finalizer.ts';

@@ -12,9 +12,9 @@
  * @module
  */
 export type { PartialObjectMeta, ResourceDescriptor } from './core/types.ts';
-export type { ResourceKind, Named, KindTag } from './core/object-ref.ts';
+export type { ResourceKind, KindTag } from './core/object-ref.ts';
 export type {
-  ApiMethod, ApiCore, ClusterApi, NamespacedApi, RefSource, KindBase, Watchable, WatchableIf, InNamespace, NamespacedKind, ClusterKind, KindDefinition,
+  ApiMethod, ApiCore, ClusterApi, NamespacedApi, KindBase, Watchable, WatchableIf, InNamespace, NamespacedKind, ClusterKind, KindDefinition,
 } from './kinds/kind.ts';
 export { namespacedKind, clusterKind } from './kinds/kind.ts';
 export type {

@@ -6,6 +6,6 @@
  *
  * @module
  */
-export type { ControllerMetrics, ReconcileResult } from './controller/metrics.ts';
+export type { ControllerMetrics, ReconcileOutcome } from './controller/metrics.ts';
 export type { PromClientLike, PromMetricConfig, PromMetricClass, PromCounter, PromHistogram, PromGauge, RegistryLike, PrometheusMetricsOptions } from './controller/prometheus.ts';
 export { prometheusMetrics } from './controller/prometheus.ts';

@@ -7,7 +7,7 @@
  */
 
 export { allNamespaces } from "../../runtime/index.ts";
-export type { Cache, CacheOptions } from "../../runtime/index.ts";
+export type { KindCache, CacheOptions } from "../../runtime/index.ts";
 export type { ClusterApi, Kept, KeepSpec, NamespacedApi, PartialObjectMeta, Pruned, PruneSpec } from "../../runtime/kind.ts";
 export * as demoV1 from "./demo.kubereflect.dev/v1/index.ts";
 export * as metaV1 from "./meta/v1/index.ts";

@@ -46,7 +46,7 @@ export async function applyWidgetCrd(client: Client): Promise<void> {
         await widgets.list({ limit: 1 });
         return;
       } catch (err) {
-        if (!(err instanceof ApiError) || err.code !== 404) throw err;
+        if (!(err instanceof ApiError) || err.statusCode !== 404) throw err;
       }
     }
     await new Promise((r) => setTimeout(r, 100));

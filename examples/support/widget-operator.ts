@@ -117,7 +117,7 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
     const configMaps = ConfigMap.api(client, ns);
     const name = configMapName(widget);
     const data = desiredData(widget);
-    const existing = await configMaps.getOpt(name, { signal });
+    const existing = await configMaps.getIfExists(name, { signal });
     if (existing && !isControlledBy(existing, widget)) {
       throw new Error(`ConfigMap ${ns}/${name} exists and is not controlled by this Widget: leaving it alone`);
     }

@@ -103,7 +103,7 @@ export function kindEntry(runtime: string): string {
 
 /** The methods of `Api` each verb gives a kind. */
 const VERB_METHODS: Record<string, string[]> = {
-  get: ['get', 'getOpt'], list: ['list'], watch: ['watch'], create: ['create'], update: ['replace'], patch: ['patch'], delete: ['delete'],
+  get: ['get', 'getIfExists'], list: ['list'], watch: ['watch'], create: ['create'], update: ['replace'], patch: ['patch'], delete: ['delete'],
 };
 const STATUS_METHODS: Record<string, string> = { get: 'getStatus', update: 'replaceStatus', patch: 'patchStatus' };
 

@@ -3,7 +3,7 @@ import type { Backoff } from '../core/backoff.ts';
 import { ApiError, KubeError } from '../core/errors.ts';
 import { appliedObjects, modify, predicateFilter, predicates, reflector, streamBackoff, touchedObjects } from './reflector.ts';
 import { store } from './store.ts';
-import type { WithMeta } from './reflector.ts';
+import type { HasMetadata } from '../core/types.ts';
 import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
 
 interface Pod extends KubeObject {
@@ -27,7 +27,7 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const names = (objects: readonly WithMeta[]) => objects.map((o) => `${o.metadata?.name}@${o.metadata?.resourceVersion}`);
+const names = (objects: readonly HasMetadata[]) => objects.map((o) => `${o.metadata?.name}@${o.metadata?.resourceVersion}`);
 
 afterEach(() => {
   vi.useRealTimers();

@@ -26,7 +26,7 @@ import type { BackoffPolicy } from '../core/backoff.ts';
 import type { KubeError } from '../core/errors.ts';
 import { consoleLogger } from '../core/logger.ts';
 import type { Writer } from './store.ts';
-import type { DeepReadonly, KubeObject, ObjectMetaLike, Stored, WatcherEvent } from '../core/types.ts';
+import type { HasMetadata, KubeObject, Stored, WatcherEvent } from '../core/types.ts';
 
 /** Receives the errors a helper takes out of the stream. */
 export type ErrorHandler = (error: KubeError) => void;
@@ -129,11 +129,6 @@ export async function* modify<K, R>(stream: AsyncIterable<WatcherEvent<K>>, fn: 
   }
 }
 
-/** What `predicateFilter` needs of an object: readonly, so stored (frozen) objects qualify. */
-export interface WithMeta {
-  readonly metadata?: DeepReadonly<ObjectMetaLike> | undefined;
-}
-
 /**
  * A fingerprint of the part of an object one cares about. `undefined` means
  * "cannot tell", and lets the object through.
@@ -159,20 +154,20 @@ function sortedEntries(map: { readonly [key: string]: string } | undefined): str
  */
 export const predicates = {
   /** `metadata.generation` (spec changes), or the resourceVersion when the kind has no generation. */
-  generation: (obj: WithMeta) => {
+  generation: (obj: HasMetadata) => {
     const meta = obj.metadata;
     if (meta?.generation !== undefined) return `g:${meta.generation}`;
     return meta?.resourceVersion === undefined ? undefined : `rv:${meta.resourceVersion}`;
   },
   /** Any change at all. */
-  resourceVersion: (obj: WithMeta) => obj.metadata?.resourceVersion,
+  resourceVersion: (obj: HasMetadata) => obj.metadata?.resourceVersion,
   /** Label changes. */
-  labels: (obj: WithMeta) => sortedEntries(obj.metadata?.labels),
+  labels: (obj: HasMetadata) => sortedEntries(obj.metadata?.labels),
   /** Annotation changes. */
-  annotations: (obj: WithMeta) => sortedEntries(obj.metadata?.annotations),
+  annotations: (obj: HasMetadata) => sortedEntries(obj.metadata?.annotations),
   /** Finalizer changes. */
-  finalizers: (obj: WithMeta) => JSON.stringify(obj.metadata?.finalizers ?? []),
-} satisfies Record<string, Predicate<WithMeta>>;
+  finalizers: (obj: HasMetadata) => JSON.stringify(obj.metadata?.finalizers ?? []),
+} satisfies Record<string, Predicate<HasMetadata>>;
 
 /** Options of `predicateFilter`. */
 export interface PredicateFilterOptions {
@@ -192,7 +187,7 @@ export interface PredicateFilterOptions {
  * // reconcile only when the spec changes, not on every status update
  * for await (const d of predicateFilter(appliedObjects(events), predicates.generation)) reconcile(d);
  */
-export async function* predicateFilter<K extends WithMeta>(
+export async function* predicateFilter<K extends HasMetadata>(
   objects: AsyncIterable<K>,
   predicate: Predicate<K>,
   opts: PredicateFilterOptions = {},

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, KubeError } from '../core/errors.ts';
+import { RequestAbortedError, KubeError } from '../core/errors.ts';
 import { parseLabelSelector } from '../core/labels.ts';
-import { ObjectRef, objectKey } from '../core/object-ref.ts';
+import { ObjectRef, keyOf } from '../core/object-ref.ts';
 import { reflector } from './reflector.ts';
 import { store } from './store.ts';
 import type { Store } from './store.ts';
@@ -35,7 +35,7 @@ function list<K>(objects: K[]): WatcherEvent<K>[] {
 function picture(reader: Store<Pod>): string {
   return reader
     .state()
-    .map((p) => `${objectKey(p)}@${p.metadata?.resourceVersion}`)
+    .map((p) => `${keyOf(p)}@${p.metadata?.resourceVersion}`)
     .sort()
     .join(' ');
 }
@@ -157,18 +157,18 @@ describe('store writer', () => {
         relists++;
       } else if (roll < 0.7) {
         const p = pod(pick(names), pick(namespaces), String(++rv));
-        model.set(objectKey(p), p);
+        model.set(keyOf(p), p);
         writer.applyEvent({ type: 'Apply', object: structuredClone(p) });
       } else {
         const p = pod(pick(names), pick(namespaces), String(++rv));
-        model.delete(objectKey(p));
+        model.delete(keyOf(p));
         writer.applyEvent({ type: 'Delete', object: p });
       }
     }
 
     expect(relists).toBeGreaterThan(20);
     const state = reader.state();
-    const keys = state.map(objectKey);
+    const keys = state.map(keyOf);
     expect(new Set(keys).size).toBe(keys.length);
     expect(reader.size).toBe(model.size);
     for (const [key, p] of model) expect(reader.get(key)).toEqual(p);
@@ -405,8 +405,8 @@ describe('waitUntilReady', () => {
     const controller = new AbortController();
     const waiting = reader.waitUntilReady(controller.signal);
     controller.abort();
-    await expect(waiting).rejects.toBeInstanceOf(AbortedError);
-    await expect(reader.waitUntilReady(AbortSignal.abort())).rejects.toBeInstanceOf(AbortedError);
+    await expect(waiting).rejects.toBeInstanceOf(RequestAbortedError);
+    await expect(reader.waitUntilReady(AbortSignal.abort())).rejects.toBeInstanceOf(RequestAbortedError);
   });
 });
 

@@ -40,11 +40,11 @@
  * Keys are `Map` keys (`namespace/name`, or the name of a cluster-scoped
  * object), so names such as `__proto__` or `constructor` are ordinary names here.
  */
-import { AbortedError, KubeError } from '../core/errors.ts';
+import { RequestAbortedError, KubeError } from '../core/errors.ts';
 import { labelMatcher } from '../core/labels.ts';
 import type { LabelMatcher, LabelSelector } from '../core/labels.ts';
 import { StoreIndexes, type BuiltInIndex, type Indexers } from './indexes.ts';
-import { objectKey, storeKey } from '../core/object-ref.ts';
+import { keyOf, keyFor } from '../core/object-ref.ts';
 import { hasUnreadManagedFields } from '../wire/managed-fields.ts';
 import type { ObjectRef } from '../core/object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
@@ -187,7 +187,7 @@ export class Writer<K extends KubeObject> {
         core.buffer = new Map();
         return NOTHING;
       case 'InitApply': {
-        const key = objectKey(event.object);
+        const key = keyOf(event.object);
         core.buffer ??= new Map();
         core.buffer.set(key, this.reusable(key, event.object) ?? this.own(event.object));
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
@@ -197,7 +197,7 @@ export class Writer<K extends KubeObject> {
         return this.swap();
       case 'Apply': {
         // Straight into the live map; a watcher sends no Apply between Init and InitDone.
-        const key = objectKey(event.object);
+        const key = keyOf(event.object);
         const object = this.own(event.object);
         // Indexes first: an index function that throws leaves the store as it was.
         core.indexes.update(key, core.live.get(key), object);
@@ -207,7 +207,7 @@ export class Writer<K extends KubeObject> {
         return NOTHING;
       }
       case 'Delete': {
-        const key = objectKey(event.object);
+        const key = keyOf(event.object);
         const stored = core.live.get(key);
         core.indexes.update(key, stored, undefined);
         core.live.delete(key);
@@ -368,7 +368,7 @@ export class Store<K extends KubeObject, I extends string = string> {
    * reader.get('shop/web-0');
    */
   get(lookup: StoreLookup<K>): Stored<K> | undefined {
-    const key = typeof lookup === 'string' ? lookup : storeKey(lookup.name, lookup.namespace);
+    const key = typeof lookup === 'string' ? lookup : keyFor(lookup.name, lookup.namespace);
     return this.core.live.get(key) as Stored<K> | undefined;
   }
 
@@ -476,7 +476,7 @@ export class Store<K extends KubeObject, I extends string = string> {
   /**
    * Resolves at the first `InitDone` (at once if that already happened).
    * Rejects with a `KubeError` if the writer closes before that, or with an
-   * `AbortedError` if `signal` aborts first.
+   * `RequestAbortedError` if `signal` aborts first.
    *
    * @example
    * await reader.waitUntilReady(AbortSignal.timeout(30_000));
@@ -485,11 +485,11 @@ export class Store<K extends KubeObject, I extends string = string> {
     const core = this.core;
     if (core.ready) return Promise.resolve();
     if (core.closed) return Promise.reject(neverReady());
-    if (signal?.aborted) return Promise.reject(new AbortedError('kubereflect: waitUntilReady aborted', { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(new RequestAbortedError('kubereflect: waitUntilReady aborted', { cause: signal.reason }));
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         core.waiters.delete(waiter);
-        reject(new AbortedError('kubereflect: waitUntilReady aborted', { cause: signal?.reason }));
+        reject(new RequestAbortedError('kubereflect: waitUntilReady aborted', { cause: signal?.reason }));
       };
       const waiter = {
         resolve: () => (signal?.removeEventListener('abort', onAbort), resolve()),

@@ -97,7 +97,7 @@ async function take(source: ListWatch<Obj>, n: number, config: Parameters<typeof
 }
 
 const short = (events: WatcherEvent<Obj>[]) =>
-  events.map((e) => ('object' in e ? `${e.type}:${e.object.metadata.name}` : e.type === 'Error' ? `Error:${(e.error as ApiError).code ?? e.error.name}` : e.type));
+  events.map((e) => ('object' in e ? `${e.type}:${e.object.metadata.name}` : e.type === 'Error' ? `Error:${(e.error as ApiError).statusCode ?? e.error.name}` : e.type));
 
 describe('watch timeouts', () => {
   it('spread: reflectors started together do not all reconnect together', () => {

@@ -351,7 +351,7 @@ async function streamInitial<K extends KubeObject>(state: Extract<State<K>, { ph
 
 /** After a failed streaming list: fall back to list + watch if the server refuses them, else start over. */
 function refusedOrFailed<K>(error: KubeError, ctx: Context<K>): Step<K> {
-  if (error instanceof ApiError && REFUSES_STREAMING.has(error.code)) {
+  if (error instanceof ApiError && REFUSES_STREAMING.has(error.statusCode)) {
     ctx.streaming = false;
     ctx.cfg.logger.warn(`the server refused a streaming list of ${describeApi(ctx)} (${error.message}); falling back to list + watch`);
     return { emit: [], next: { phase: 'Empty' } };

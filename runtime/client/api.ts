@@ -4,13 +4,13 @@
  * all namespaces. The generator emits per-kind wrappers that narrow it (a
  * cluster-scoped kind takes no namespace; unsupported verbs are absent).
  */
-import type { Client, Query } from './client.ts';
+import type { Client, RequestQuery } from './client.ts';
 import { describe } from './client.ts';
 import { decodeWatchEvents } from '../wire/decode.ts';
-import { KubeError, type Status } from '../core/errors.ts';
+import { ApiError, KubeError, type Status } from '../core/errors.ts';
 import { parseWithLazyManagedFields, parseWithoutManagedFields, splitList } from '../wire/managed-fields.ts';
 import { labelSelectorText, type LabelSelector } from '../core/labels.ts';
-import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Whole } from '../core/types.ts';
+import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Editable } from '../core/types.ts';
 import { apiVersionOf } from '../core/types.ts';
 
 const PARTIAL_ONE = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
@@ -63,7 +63,7 @@ export interface WatchOptions extends SelectorOptions {
   sendInitialEvents?: boolean;
   /** The server ends the watch after this many seconds. */
   timeoutSeconds?: number;
-  /** Fail with `TimeoutError` when no bytes arrive for this long (a silent, dead connection). */
+  /** Fail with `RequestTimeoutError` when no bytes arrive for this long (a silent, dead connection). */
   idleTimeoutMs?: number;
   /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
   stripManagedFields?: boolean;
@@ -92,7 +92,7 @@ export interface DeleteOptions {
 }
 
 /** A deep partial, for merge patches. */
-export type DeepPartial<T> = T extends readonly (infer E)[] ? DeepPartial<E>[] : T extends object ? { [P in keyof T]?: DeepPartial<T[P]> | null } : T;
+export type PatchBody<T> = T extends readonly (infer E)[] ? PatchBody<E>[] : T extends object ? { [P in keyof T]?: PatchBody<T[P]> | null } : T;
 
 /** One RFC 6902 operation. */
 export type JsonPatchOperation =
@@ -102,11 +102,11 @@ export type JsonPatchOperation =
 
 /** The kinds of patch the server accepts. */
 export type Patch<K> =
-  | { type: 'merge'; body: DeepPartial<K> }
-  | { type: 'strategic'; body: DeepPartial<K> }
+  | { type: 'merge'; body: PatchBody<K> }
+  | { type: 'strategic'; body: PatchBody<K> }
   | { type: 'json'; operations: JsonPatchOperation[] }
   /** Server-side apply: `body` is the full intent of `fieldManager`, with apiVersion and kind (so not a projection: fields it lacks are given up). */
-  | { type: 'apply'; body: Whole<DeepPartial<K>>; force?: boolean };
+  | { type: 'apply'; body: Editable<PatchBody<K>>; force?: boolean };
 
 const PATCH_TYPES: Record<Patch<unknown>['type'], string> = {
   merge: 'application/merge-patch+json',
@@ -180,11 +180,11 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Reads one object, or undefined when it does not exist. */
-  async getOpt(name: string, opts: { signal?: AbortSignal } = {}): Promise<K | undefined> {
+  async getIfExists(name: string, opts: { signal?: AbortSignal } = {}): Promise<K | undefined> {
     try {
       return await this.get(name, opts);
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return undefined;
+      if (err instanceof ApiError && err.statusCode === 404) return undefined;
       throw err;
     }
   }
@@ -218,12 +218,12 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Creates `obj` (in the Api's namespace, or the object's own when the Api spans all namespaces). */
-  async create(obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
+  async create(obj: Editable<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'POST', path: this.path(undefined, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
   /** Replaces `name` with `obj` (optimistic concurrency through `metadata.resourceVersion`). */
-  async replace(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
+  async replace(name: string, obj: Editable<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'PUT', path: this.path(name, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
@@ -247,7 +247,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   /** Replaces the `status` subresource. */
-  async replaceStatus(name: string, obj: Whole<K>, opts: WriteOptions = {}): Promise<K> {
+  async replaceStatus(name: string, obj: Editable<K>, opts: WriteOptions = {}): Promise<K> {
     return this.client.request<K>({ method: 'PUT', path: this.path(name, 'status', this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
   }
 
@@ -257,7 +257,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 
   private patchAt(name: string, subresource: string | undefined, patch: Patch<K>, opts: WriteOptions & { namespace?: string }): Promise<K> {
-    const query: Query = writeQuery(opts);
+    const query: RequestQuery = writeQuery(opts);
     if (patch.type === 'apply') {
       if (!opts.fieldManager) throw new KubeError(`server-side apply of ${this.resource.kind} ${JSON.stringify(name)} needs a fieldManager`);
       if (patch.force) query.force = true;
@@ -279,7 +279,7 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   }
 }
 
-function listQuery(o: ListOptions): Query {
+function listQuery(o: ListOptions): RequestQuery {
   return {
     labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, shardSelector: o.shardSelector, limit: o.limit, continue: o.continue,
     resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch, timeoutSeconds: o.timeoutSeconds,
@@ -300,12 +300,12 @@ function listParser(o: ListOptions): ((body: Buffer) => unknown) | undefined {
   return o.lazyManagedFields ? (body) => parseWithLazyManagedFields(body, 'list') : undefined;
 }
 
-function writeQuery(o: WriteOptions): Query {
+function writeQuery(o: WriteOptions): RequestQuery {
   return { dryRun: o.dryRun, fieldManager: o.fieldManager, fieldValidation: o.fieldValidation };
 }
 
 async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, accept?: string): AsyncGenerator<WatchEvent<K>> {
-  const query: Query = {
+  const query: RequestQuery = {
     watch: true, labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, shardSelector: o.shardSelector,
     resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch,
     allowWatchBookmarks: o.allowWatchBookmarks ?? true, sendInitialEvents: o.sendInitialEvents, timeoutSeconds: o.timeoutSeconds,

@@ -68,7 +68,7 @@ describe('Client under faults', () => {
     const client = await serve(unauthorizedUnlessFresh, ROTATING_PLUGIN);
     const first = await client.request({ path: '/x' }).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(ApiError);
-    expect((first as ApiError).code).toBe(401);
+    expect((first as ApiError).statusCode).toBe(401);
     expect(await client.request({ path: '/x' })).toEqual({ ok: true });
     expect(await client.request({ path: '/x' })).toEqual({ ok: true });
     // Once for the refused credential, once for the fresh one, which is then kept.
@@ -78,7 +78,7 @@ describe('Client under faults', () => {
 
   it('does the same when the 401 answers a watch', async () => {
     const client = await serve(unauthorizedUnlessFresh, ROTATING_PLUGIN);
-    await expect(client.stream({ path: '/x', query: { watch: true } })).rejects.toMatchObject({ code: 401 });
+    await expect(client.stream({ path: '/x', query: { watch: true } })).rejects.toMatchObject({ statusCode: 401 });
     const body = await client.stream({ path: '/x', query: { watch: true } });
     let text = '';
     for await (const chunk of body) text += chunk.toString();

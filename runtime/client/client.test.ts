@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from './client.ts';
-import { ApiError, TimeoutError, TransportError } from '../core/errors.ts';
+import { ApiError, RequestTimeoutError, TransportError } from '../core/errors.ts';
 
 const TOKEN = 'secret-token-that-must-not-leak';
 let server: Server | undefined;
@@ -74,7 +74,7 @@ describe('Client', () => {
     });
     const err = (await client.request({ path: '/x' }).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
-    expect([err.code, err.reason, err.retryAfterSeconds]).toEqual([429, 'TooManyRequests', 0]);
+    expect([err.statusCode, err.reason, err.retryAfterSeconds]).toEqual([429, 'TooManyRequests', 0]);
     expect(requests).toHaveLength(4);
     client.close();
   });
@@ -85,7 +85,7 @@ describe('Client', () => {
       res.end('<html>upstream down</html>');
     });
     const err = (await client.request({ path: '/x' }).catch((e: unknown) => e)) as ApiError;
-    expect(err.code).toBe(502);
+    expect(err.statusCode).toBe(502);
     expect(err.message).toContain('upstream down');
     expect(err.message).not.toContain(TOKEN);
     client.close();
@@ -94,7 +94,7 @@ describe('Client', () => {
   it('times out a stream whose server never sends headers', async () => {
     const { client } = await serve(() => { /* never answers */ });
     const err = await client.stream({ path: '/w', idleTimeoutMs: 200 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
     expect((err as Error).message).toContain('no response headers');
     client.close();
   });
@@ -106,7 +106,7 @@ describe('Client', () => {
     });
     const body = await client.stream({ path: '/w', idleTimeoutMs: 200 });
     const err = await drain(body).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
     expect((err as Error).message).toContain('no data');
     client.close();
   });

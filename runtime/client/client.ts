@@ -4,7 +4,7 @@
  * certificates, exec plugins with refresh, in-cluster config, proxies); the
  * requests themselves go through Node's `https` with one keep-alive
  * connection pool per client. Every request can be aborted; failures are
- * typed (`ApiError`, `TransportError`, `TimeoutError`, `DecodeError`) and
+ * typed (`ApiError`, `TransportError`, `RequestTimeoutError`, `DecodeError`) and
  * never carry credentials.
  */
 import { isUtf8 } from 'node:buffer';
@@ -12,17 +12,17 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../core/backoff.ts';
-import { AbortedError, ApiError, DecodeError, KubeError, TimeoutError, TransportError, type Status } from '../core/errors.ts';
+import { RequestAbortedError, ApiError, DecodeError, KubeError, RequestTimeoutError, TransportError, type Status } from '../core/errors.ts';
 
 /** Query parameters; `undefined` values are left out. */
-export type Query = Record<string, string | number | boolean | undefined>;
+export type RequestQuery = Record<string, string | number | boolean | undefined>;
 
 /** One request. */
 export interface RequestOptions {
   method?: string;
   /** Absolute path on the server, e.g. `/api/v1/namespaces/default/pods`. */
   path: string;
-  query?: Query;
+  query?: RequestQuery;
   /** A JSON body, serialised with `JSON.stringify`. */
   body?: unknown;
   /** Content type of the body (default `application/json`). */
@@ -38,7 +38,7 @@ export interface RequestOptions {
 
 /** A streaming request: the response body is delivered chunk by chunk. */
 export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs'> {
-  /** The stream fails with `TimeoutError` when no bytes arrive for this long. */
+  /** The stream fails with `RequestTimeoutError` when no bytes arrive for this long. */
   idleTimeoutMs?: number;
 }
 
@@ -126,18 +126,18 @@ export class Client {
   /**
    * Sends a request and parses the JSON response. Retries 429 answers after
    * their `Retry-After` (up to `maxRetriesOn429` times).
-   * @throws ApiError for a non-2xx answer, TransportError, TimeoutError, DecodeError, AbortedError.
+   * @throws ApiError for a non-2xx answer, TransportError, RequestTimeoutError, DecodeError, RequestAbortedError.
    */
   async request<T>(req: RequestOptions): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.requestOnce<T>(req);
       } catch (err) {
-        if (!(err instanceof ApiError) || err.code !== 429 || attempt >= this.opts.maxRetriesOn429) throw err;
+        if (!(err instanceof ApiError) || err.statusCode !== 429 || attempt >= this.opts.maxRetriesOn429) throw err;
         const wait = err.retryAfterSeconds ?? 1;
         if (wait > this.opts.maxRetryAfterSeconds) throw err;
         await sleep(wait * 1000, req.signal);
-        if (req.signal?.aborted) throw new AbortedError(`${describe(req)}: aborted`);
+        if (req.signal?.aborted) throw new RequestAbortedError(`${describe(req)}: aborted`);
       }
     }
   }
@@ -177,14 +177,14 @@ export class Client {
         throw new DecodeError(request, 'response is not JSON', body.toString('utf8'), err);
       }
     } catch (err) {
-      if (timeout.aborted && !req.signal?.aborted) throw new TimeoutError(description, timeoutMs);
+      if (timeout.aborted && !req.signal?.aborted) throw new RequestTimeoutError(description, timeoutMs);
       throw err;
     }
   }
 
   private async send(req: RequestOptions, headerTimeoutMs?: number, pool: 'requests' | 'streams' = 'requests'): Promise<{ res: http.IncomingMessage; request: string }> {
     const request = describe(req);
-    if (req.signal?.aborted) throw new AbortedError(`${request}: aborted`);
+    if (req.signal?.aborted) throw new RequestAbortedError(`${request}: aborted`);
     const conn = await this.connection(pool);
     const url = new URL(req.path, conn.base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -207,14 +207,14 @@ export class Client {
         return;
       }
       const stalled = headerTimeoutMs === undefined ? undefined
-        : setTimeout(() => r.destroy(new TimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
+        : setTimeout(() => r.destroy(new RequestTimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
       r.on('response', (res) => {
         clearTimeout(stalled);
         resolve({ res, request });
       });
       r.on('error', (err) => {
         clearTimeout(stalled);
-        if (req.signal?.aborted) reject(new AbortedError(`${request}: aborted`));
+        if (req.signal?.aborted) reject(new RequestAbortedError(`${request}: aborted`));
         else reject(err instanceof KubeError ? err : new TransportError(request, err));
       });
       r.end(payload);
@@ -306,7 +306,7 @@ async function readBody(res: http.IncomingMessage, request: string, signal?: Abo
   try {
     for await (const chunk of res) chunks.push(chunk as Buffer);
   } catch (err) {
-    if (signal?.aborted) throw new AbortedError(`${request}: aborted`);
+    if (signal?.aborted) throw new RequestAbortedError(`${request}: aborted`);
     throw new TransportError(request, err);
   }
   return Buffer.concat(chunks);
@@ -329,12 +329,12 @@ async function* chunksOf(res: http.IncomingMessage, request: string, idleTimeout
       arm();
       yield chunk as Buffer;
     }
-    if (idle) throw new TimeoutError(request, idleTimeoutMs!, 'no data');
+    if (idle) throw new RequestTimeoutError(request, idleTimeoutMs!, 'no data');
     if (!res.complete) throw new TransportError(request, new Error('connection closed before the response was complete'));
   } catch (err) {
     if (err instanceof KubeError) throw err;
-    if (idle) throw new TimeoutError(request, idleTimeoutMs!, 'no data');
-    if (signal?.aborted) throw new AbortedError(`${request}: aborted`);
+    if (idle) throw new RequestTimeoutError(request, idleTimeoutMs!, 'no data');
+    if (signal?.aborted) throw new RequestAbortedError(`${request}: aborted`);
     throw new TransportError(request, err);
   } finally {
     clearTimeout(timer);

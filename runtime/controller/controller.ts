@@ -33,7 +33,7 @@ import { SharedStore, reflectShared, storeShared, type SharedWriter, type Subscr
 import { KubeError } from '../core/errors.ts';
 import type { LeaderElection } from '../scale/leader-election.ts';
 import { consoleLogger, type Logger } from '../core/logger.ts';
-import { storeKey } from '../core/object-ref.ts';
+import { keyFor } from '../core/object-ref.ts';
 import { modify } from '../cache/reflector.ts';
 import type { WatcherEvent } from '../core/types.ts';
 import { dropsManagedFields } from '../kinds/kind.ts';
@@ -42,7 +42,7 @@ import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored } from '
 import { watcher, type WatcherConfig } from '../cache/watcher.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { noMetrics, type ControllerMetrics } from './metrics.ts';
-import type { ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, Target, WatchesOptions } from './options.ts';
+import type { ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, ReconcileTarget, WatchesOptions } from './options.ts';
 import { WorkQueue, type QueueItem } from './queue.ts';
 import { defaultRateLimiter, type RateLimiter } from './rate-limit.ts';
 import { Action, type ErrorPolicy, type ReconcileContext, type ReconcileReason, type Reconciler } from './reconcile.ts';
@@ -122,7 +122,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const inShard = shard ? (obj: KubeObject) => shard.has(obj.metadata?.uid ?? '') : undefined;
     const source = this.source<S>(api as unknown as ListWatch<S>, opts.store, config, opts.transform as ((obj: KubeObject) => KubeObject) | undefined, inShard);
     this.reader = source.reader;
-    this.primary = { ...source.input, reason: 'object changed', map: (obj) => [storeKey(obj.metadata.name, obj.metadata.namespace)] };
+    this.primary = { ...source.input, reason: 'object changed', map: (obj) => [keyFor(obj.metadata.name, obj.metadata.namespace)] };
   }
 
   /**
@@ -151,7 +151,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       *map(obj) {
         for (const ref of obj.metadata.ownerReferences ?? []) {
           if (ref.kind !== kind || groupOf(ref.apiVersion) !== group || (controllerOnly && ref.controller !== true)) continue;
-          yield storeKey(ref.name, namespaced ? obj.metadata.namespace : undefined);
+          yield keyFor(ref.name, namespaced ? obj.metadata.namespace : undefined);
         }
       },
     });
@@ -165,14 +165,14 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
    * @example
    * ctl.watches(Secret.api(client, 'shop'), (secret) => widgetsUsing(secret.metadata.name));
    */
-  watches<C extends KubeObject>(api: ListWatch<C>, mapper: (obj: Stored<C>) => Iterable<Target>, opts: WatchesOptions<C> = {}): this {
+  watches<C extends KubeObject>(api: ListWatch<C>, mapper: (obj: Stored<C>) => Iterable<ReconcileTarget>, opts: WatchesOptions<C> = {}): this {
     this.mustBeNew('watches');
     const { input } = this.source<C>(api, opts.store, opts.watcher);
     this.inputs.push({
       ...(input as unknown as Input),
       reason: 'related object changed',
       *map(obj) {
-        for (const t of mapper(obj as Stored<C>)) yield typeof t === 'string' ? t : storeKey(t.name, t.namespace);
+        for (const t of mapper(obj as Stored<C>)) yield typeof t === 'string' ? t : keyFor(t.name, t.namespace);
       },
     });
     return this;
@@ -210,8 +210,8 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
    * @example
    * ctl.reconcile({ name: 'w1', namespace: 'shop' });
    */
-  reconcile(target: Target): void {
-    this.enqueue(typeof target === 'string' ? target : storeKey(target.name, target.namespace), 'requested');
+  reconcile(target: ReconcileTarget): void {
+    this.enqueue(typeof target === 'string' ? target : keyFor(target.name, target.namespace), 'requested');
   }
 
   /**
@@ -325,7 +325,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       if (this.state !== 'running') break;
       const obj = e.object as Stored<S>;
       if (primary) {
-        const key = storeKey(obj.metadata.name, obj.metadata.namespace);
+        const key = keyFor(obj.metadata.name, obj.metadata.namespace);
         if (e.type === 'Delete') {
           // The object is gone: nothing to reconcile (clean up with a finalizer); forget its fingerprint.
           if (this.fingerprints.get(key)?.uid === obj.metadata.uid) this.fingerprints.delete(key);
@@ -339,7 +339,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       try {
         keys = [...input.map(obj as Stored<KubeObject>)];
       } catch (err) {
-        this.logger.error(`${this.name}: mapping ${input.resource.plural} ${storeKey(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`);
+        this.logger.error(`${this.name}: mapping ${input.resource.plural} ${keyFor(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`);
         continue;
       }
       for (const key of keys) this.enqueue(key, input.reason, this.opts.debounceMs);

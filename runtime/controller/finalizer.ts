@@ -41,6 +41,7 @@ export interface FinalizerHandlers<K extends KubeObject> {
 /** Thrown when the finalizer could not be added or removed; the reconcile fails and is retried. */
 export class FinalizerError extends KubeError {
   override name = 'FinalizerError';
+  override readonly code = 'ERR_KUBE_FINALIZER';
 }
 
 /**
@@ -122,8 +123,8 @@ export class Finalizer<K extends KubeObject> {
       // Gone already: a removal is done, and an object deleted before we added the finalizer needs nothing from us.
       // Only a 404 that names the object says so: a kube-apiserver that has just started answers 404 for a
       // custom resource whose definition it does not serve yet, and that is an error to retry.
-      if (err instanceof ApiError && err.code === 404 && err.status.details?.name === name) return true;
-      const conflict = err instanceof ApiError && (err.code === 409 || err.code === 422);
+      if (err instanceof ApiError && err.statusCode === 404 && err.status.details?.name === name) return true;
+      const conflict = err instanceof ApiError && (err.statusCode === 409 || err.statusCode === 422);
       throw new FinalizerError(
         `kubereflect: could not ${what} finalizer ${this.name} ${what === 'add' ? 'to' : 'from'} ${this.api.resource.kind} ${namespace ? `${namespace}/` : ''}${name}` +
           (conflict ? ': the object changed meanwhile (retrying from the newer version)' : `: ${(err as Error).message}`),

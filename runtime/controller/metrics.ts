@@ -5,7 +5,7 @@
  */
 
 /** How a reconcile ended. */
-export type ReconcileResult = 'success' | 'error';
+export type ReconcileOutcome = 'success' | 'error';
 
 /**
  * The controller's measurements. Every method is called synchronously on
@@ -13,7 +13,7 @@ export type ReconcileResult = 'success' | 'error';
  */
 export interface ControllerMetrics {
   /** A reconcile ended, after `seconds`. */
-  reconciled(result: ReconcileResult, seconds: number): void;
+  reconciled(result: ReconcileOutcome, seconds: number): void;
   /** A key was taken from the queue `seconds` after it fell due (queue wait). */
   queueWait(seconds: number): void;
   /** Keys waiting in the queue (not counting those in flight) changed to `depth`. */

@@ -110,7 +110,7 @@ export interface WatchesOptions<C extends KubeObject> {
 }
 
 /** Names an object of the primary kind: a reference, `{ name, namespace }`, or a store key. */
-export type Target = ObjectRef<KubeObject> | { readonly name: string; readonly namespace?: string | undefined } | string;
+export type ReconcileTarget = ObjectRef<KubeObject> | { readonly name: string; readonly namespace?: string | undefined } | string;
 
 /** Running counts, for a status page or a live view. */
 export interface ControllerStats {

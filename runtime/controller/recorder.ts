@@ -185,7 +185,7 @@ export class Recorder {
       try {
         await this.api.patch(r.name, { type: 'merge', body: { series } }, { namespace: r.namespace });
       } catch (err) {
-        if (err instanceof ApiError && err.code === 404) {
+        if (err instanceof ApiError && err.statusCode === 404) {
           // The event expired (the apiserver keeps events an hour by default): start a new one.
           r.name = `${r.body.regarding.name}.${randomBytes(8).toString('hex')}`;
           r.body = { ...r.body, metadata: { ...r.body.metadata, name: r.name }, eventTime: microTime(Date.now()) };

@@ -1,6 +1,8 @@
 /**
  * Typed errors. Every failure the runtime reports is a `KubeError`; messages
- * name the request (method and path) and never carry credentials.
+ * name the request (method and path) and never carry credentials. Each kind
+ * of error has a stable `code` (`ERR_KUBE_…`) to branch on where `instanceof`
+ * does not reach (two copies of the package, errors that crossed a worker).
  */
 
 /** The `Status` object the server returns with a failure. */
@@ -21,9 +23,22 @@ export interface Status {
   };
 }
 
+/** The stable `code` of each kind of `KubeError`. */
+export type KubeErrorCode =
+  | 'ERR_KUBE'
+  | 'ERR_KUBE_API'
+  | 'ERR_KUBE_TRANSPORT'
+  | 'ERR_KUBE_REQUEST_TIMEOUT'
+  | 'ERR_KUBE_DECODE'
+  | 'ERR_KUBE_REQUEST_ABORTED'
+  | 'ERR_KUBE_LABEL_SELECTOR'
+  | 'ERR_KUBE_FINALIZER';
+
 /** Base class of every error the runtime raises or emits. */
 export class KubeError extends Error {
   override name = 'KubeError';
+  /** What kind of error this is, stable across releases (the class's name can be minified away; this cannot). */
+  readonly code: KubeErrorCode = 'ERR_KUBE';
   /** Seconds the server asked us to wait (429 `Retry-After`), if any. */
   retryAfterSeconds?: number;
 }
@@ -31,8 +46,9 @@ export class KubeError extends Error {
 /** The server answered with an error status, or sent an `ERROR` event in a watch. */
 export class ApiError extends KubeError {
   override name = 'ApiError';
+  override readonly code = 'ERR_KUBE_API';
   /** HTTP status code, or the `code` of an in-stream `Status`. */
-  readonly code: number;
+  readonly statusCode: number;
   /** The machine-readable reason (`NotFound`, `Forbidden`, `Expired`, `Gone`, …), when the server gave one. */
   readonly reason: string | undefined;
   /** The server's `Status`, or one built from the HTTP response when the body was not a `Status`. */
@@ -46,7 +62,7 @@ export class ApiError extends KubeError {
   constructor(request: string, status: Status, opts: { code?: number; inStream?: boolean; retryAfterSeconds?: number } = {}) {
     const code = opts.code ?? status.code ?? 0;
     super(`${request}: ${code}${status.reason ? ` ${status.reason}` : ''}${status.message ? `: ${status.message}` : ''}`);
-    this.code = code;
+    this.statusCode = code;
     this.reason = status.reason;
     this.status = status;
     this.request = request;
@@ -57,13 +73,14 @@ export class ApiError extends KubeError {
 
   /** 410 Gone / Expired: the resourceVersion or continue token is too old; list again. */
   get isGone(): boolean {
-    return this.code === 410;
+    return this.statusCode === 410;
   }
 }
 
 /** The connection failed: refused, reset, TLS, DNS, or cut mid-response. */
 export class TransportError extends KubeError {
   override name = 'TransportError';
+  override readonly code = 'ERR_KUBE_TRANSPORT';
   readonly request: string;
   /** `request` failed on the wire; `cause` is the socket or TLS error. */
   constructor(request: string, cause: unknown) {
@@ -74,8 +91,9 @@ export class TransportError extends KubeError {
 }
 
 /** No response, or no data on a watch, within the allowed time. */
-export class TimeoutError extends KubeError {
-  override name = 'TimeoutError';
+export class RequestTimeoutError extends KubeError {
+  override name = 'RequestTimeoutError';
+  override readonly code = 'ERR_KUBE_REQUEST_TIMEOUT';
   readonly request: string;
   /** `what` (default: no response) did not arrive for `request` within `ms`. */
   constructor(request: string, ms: number, what = 'no response') {
@@ -87,6 +105,7 @@ export class TimeoutError extends KubeError {
 /** A response body, or one line of a watch body, that is not what the protocol promises. */
 export class DecodeError extends KubeError {
   override name = 'DecodeError';
+  override readonly code = 'ERR_KUBE_DECODE';
   readonly request: string;
   /**
    * The start of the offending text, at most 80 characters: enough to see
@@ -104,6 +123,7 @@ export class DecodeError extends KubeError {
 }
 
 /** The request was aborted through its `AbortSignal`. */
-export class AbortedError extends KubeError {
-  override name = 'AbortedError';
+export class RequestAbortedError extends KubeError {
+  override name = 'RequestAbortedError';
+  override readonly code = 'ERR_KUBE_REQUEST_ABORTED';
 }

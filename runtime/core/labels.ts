@@ -33,6 +33,7 @@ export type LabelRequirement =
 /** A selector's text could not be parsed; `position` is the 0-based offset of the problem. */
 export class LabelSelectorError extends KubeError {
   override name = 'LabelSelectorError';
+  override readonly code = 'ERR_KUBE_LABEL_SELECTOR';
   readonly selector: string;
   readonly position: number;
   /** `problem` at 0-based `position` of `selector`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ObjectRef, objectKey } from './object-ref.ts';
+import { ObjectRef, keyOf, storeKey } from './object-ref.ts';
 import type { KubeObject } from './types.ts';
 
 const deployments = { group: 'apps', version: 'v1', kind: 'Deployment' };
@@ -24,7 +24,7 @@ describe('ObjectRef', () => {
 
   it('refuses an object without a name', () => {
     expect(() => ObjectRef.fromObject({ metadata: { namespace: 'shop' } }, deployments)).toThrow(/Deployment has no metadata.name/);
-    expect(() => objectKey({})).toThrow(/no metadata.name/);
+    expect(() => keyOf({})).toThrow(/no metadata.name/);
   });
 
   it('compares identity only', () => {
@@ -59,12 +59,20 @@ describe('ObjectRef', () => {
   });
 });
 
-describe('objectKey', () => {
+describe('storeKey', () => {
   it('keys namespaced and cluster-scoped objects apart', () => {
-    expect(objectKey({ metadata: { name: 'web', namespace: 'shop' } })).toBe('shop/web');
-    expect(objectKey({ metadata: { name: 'web' } })).toBe('web');
-    expect(objectKey({ metadata: { name: 'web', namespace: '' } })).toBe('web');
-    expect(objectKey({ metadata: { name: 'web' } })).toBe(ObjectRef.of(nodes, 'web').key);
-    expect(objectKey(Object.freeze({ metadata: Object.freeze({ name: '__proto__', namespace: 'a' }) }))).toBe('a/__proto__');
+    expect(keyOf({ metadata: { name: 'web', namespace: 'shop' } })).toBe('shop/web');
+    expect(keyOf({ metadata: { name: 'web' } })).toBe('web');
+    expect(keyOf({ metadata: { name: 'web', namespace: '' } })).toBe('web');
+    expect(keyOf({ metadata: { name: 'web' } })).toBe(ObjectRef.of(nodes, 'web').key);
+    expect(keyOf(Object.freeze({ metadata: Object.freeze({ name: '__proto__', namespace: 'a' }) }))).toBe('a/__proto__');
+  });
+
+  it('gives the same key from an object and from its name and namespace', () => {
+    expect(storeKey({ metadata: { name: 'web', namespace: 'shop' } })).toBe('shop/web');
+    expect(storeKey('web', 'shop')).toBe('shop/web');
+    expect(storeKey('worker-1')).toBe('worker-1');
+    expect(storeKey('worker-1', '')).toBe('worker-1');
+    expect(() => storeKey({ metadata: { namespace: 'shop' } })).toThrow(/no metadata\.name/);
   });
 });

@@ -11,15 +11,10 @@
  * namespaced one (`ns/foo`).
  */
 import { apiVersionOf } from './types.ts';
-import type { KubeObject, OwnerReference, PartialObjectMeta, ResourceDescriptor } from './types.ts';
+import type { HasMetadata, KubeObject, OwnerReference, PartialObjectMeta, ResourceDescriptor } from './types.ts';
 
 /** The part of a `ResourceDescriptor` that a reference needs. */
 export type ResourceKind = Pick<ResourceDescriptor, 'group' | 'version' | 'kind'>;
-
-/** The least an object must carry to have a key; readonly so frozen objects qualify. */
-export interface Named {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string } | undefined;
-}
 
 /**
  * What a reference's compile-time marker compares: the kind's `apiVersion`
@@ -133,7 +128,7 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
    * ObjectRef.of(nodes, 'worker-1').key;     // 'worker-1'
    */
   get key(): string {
-    return storeKey(this.name, this.namespace);
+    return keyFor(this.name, this.namespace);
   }
 
   /**
@@ -165,30 +160,33 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
 }
 
 /**
- * The store key of an object (`namespace/name`, or `name` when
- * cluster-scoped). Throws when the object has no `metadata.name`.
+ * The key a store files an object under: `namespace/name`, or the bare
+ * `name` of a cluster-scoped object (an empty namespace counts as none) —
+ * client-go's `MetaNamespaceKeyFunc`. Give it an object (it throws when the
+ * object has no `metadata.name`), or a name and a namespace.
  *
  * @example
- * objectKey({ metadata: { name: 'web-0', namespace: 'shop' } }); // 'shop/web-0'
- * objectKey({ metadata: { name: 'worker-1' } });                 // 'worker-1'
+ * storeKey({ metadata: { name: 'web-0', namespace: 'shop' } }); // 'shop/web-0'
+ * storeKey('web-0', 'shop');                                    // 'shop/web-0'
+ * storeKey('worker-1');                                         // 'worker-1'
  */
-export function objectKey(obj: Named): string {
-  return storeKey(requireName(obj), obj.metadata?.namespace);
+export function storeKey(obj: HasMetadata): string;
+export function storeKey(name: string, namespace?: string): string;
+export function storeKey(objOrName: HasMetadata | string, namespace?: string): string {
+  return typeof objOrName === 'string' ? keyFor(objOrName, namespace) : keyOf(objOrName);
 }
 
-/**
- * The store key of `name` in `namespace` (`namespace/name`), or of a
- * cluster-scoped `name` (the name itself; an empty namespace counts as none).
- *
- * @example
- * storeKey('web-0', 'shop'); // 'shop/web-0'
- * storeKey('worker-1');      // 'worker-1'
- */
-export function storeKey(name: string, namespace?: string): string {
+/** `storeKey(obj)` without the overload dispatch, for the store's own paths. */
+export function keyOf(obj: HasMetadata): string {
+  return keyFor(requireName(obj), obj.metadata?.namespace);
+}
+
+/** `storeKey(name, namespace)` without the overload dispatch. */
+export function keyFor(name: string, namespace?: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
-function requireName(obj: Named, kind?: string): string {
+function requireName(obj: HasMetadata, kind?: string): string {
   const name = obj.metadata?.name;
   // Collapsing every nameless object onto one key would corrupt a store silently;
   // in practice this means a modify()/pruning step dropped metadata.name.

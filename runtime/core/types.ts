@@ -33,6 +33,15 @@ export interface ObjectMetaLike {
   creationTimestamp?: string | Date | null;
 }
 
+/**
+ * The least a read-only object must carry to be keyed, referenced or
+ * fingerprinted: optional metadata, read-only so that stored (frozen)
+ * objects and projections qualify.
+ */
+export interface HasMetadata {
+  readonly metadata?: DeepReadonly<ObjectMetaLike> | undefined;
+}
+
 /** Anything with Kubernetes object metadata. */
 export interface KubeObject {
   apiVersion?: string;
@@ -147,14 +156,14 @@ declare const PROJECTED: unique symbol;
  * run time). A projection lacks fields the object has on the server, so
  * writing it whole would wipe them: the write verbs that send a whole object
  * (`create`, `replace`, `replaceStatus`, server-side apply) refuse it by type.
- * `asWritable()` is the deliberate way past that.
+ * `castEditable()` is the deliberate way past that.
  */
 export interface Projected {
   readonly [PROJECTED]: true;
 }
 
 /** What a write verb that sends a whole object accepts: a `K` that is not a projection. */
-export type Whole<K> = K & { readonly [PROJECTED]?: never };
+export type Editable<K> = K & { readonly [PROJECTED]?: never };
 
 /**
  * Drops the `Projected` mark, so a pruned or kept object can be written whole.
@@ -165,9 +174,9 @@ export type Whole<K> = K & { readonly [PROJECTED]?: never };
  * @example
  * const slim = Pod.keep({ metadata: { labels: true } })(pod);
  * await pods.patch(slim.metadata.name, { type: 'merge', body: { metadata: { labels: { tier: 'gold' } } } }); // better
- * await pods.replace(name, asWritable<Pod>(slim)); // removes everything keep dropped: meant
+ * await pods.replace(name, castEditable<Pod>(slim)); // removes everything keep dropped: meant
  */
-export function asWritable<K>(obj: Projected | DeepReadonly<Projected>): K {
+export function castEditable<K>(obj: Projected | DeepReadonly<Projected>): K {
   return obj as unknown as K;
 }
 

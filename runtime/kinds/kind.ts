@@ -14,7 +14,7 @@ import type { Indexers } from '../cache/indexes.ts';
 import { inShard, type ShardRange } from '../scale/shard-ring.ts';
 import { store, type Store, type StoreOptions } from '../cache/store.ts';
 import { compileKeep, compilePrune, isObj, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
-import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from '../core/types.ts';
+import type { HasMetadata, KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from '../core/types.ts';
 import type { ListWatch } from '../client/api.ts';
 import { watcher, type WatcherConfig } from '../cache/watcher.ts';
 
@@ -31,7 +31,7 @@ export const allNamespaces: unique symbol = Symbol('kubereflect.allNamespaces');
 export type AllNamespaces = typeof allNamespaces;
 
 /** The methods of `Api` a kind's verbs can give it. */
-export type ApiMethod = 'get' | 'getOpt' | 'list' | 'watch' | 'metadata' | 'create' | 'replace' | 'patch' | 'delete' | 'getStatus' | 'replaceStatus' | 'patchStatus';
+export type ApiMethod = 'get' | 'getIfExists' | 'list' | 'watch' | 'metadata' | 'create' | 'replace' | 'patch' | 'delete' | 'getStatus' | 'replaceStatus' | 'patchStatus';
 /** The members of `Api` every kind's Api has, whatever its verbs. */
 export type ApiCore = 'client' | 'resource' | 'namespace' | 'apiVersion' | 'path';
 
@@ -47,11 +47,6 @@ export type NamespacedApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<
 // ---------------------------------------------------------------------------
 // Kinds
 
-/** Anything a reference can be made from: a full, pruned, kept, metadata-only or stored object. */
-export interface RefSource {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string; readonly resourceVersion?: string } | undefined;
-}
-
 /** What every kind's value has. */
 export interface KindBase<K extends KubeObject> {
   /** Where the kind lives on the server and what it supports. */
@@ -63,7 +58,7 @@ export interface KindBase<K extends KubeObject> {
    * resourceVersion): a full, stored, pruned, kept or metadata-only one. An
    * object typed as another kind does not compile.
    */
-  refFrom(obj: RefSource & { readonly kind?: KindTag<K>['kind'] | 'PartialObjectMetadata' }): ObjectRef<K>;
+  refFrom(obj: HasMetadata & { readonly kind?: KindTag<K>['kind'] | 'PartialObjectMetadata' }): ObjectRef<K>;
   /**
    * A function that drops the fields `spec` names (at any depth: through
    * arrays element by element and maps value by value) and
@@ -110,7 +105,7 @@ export interface CacheOptions {
  * `reader` sees the store. Iterate it once. `stop()` ends the watch and the
  * iteration.
  */
-export interface Cache<R extends KubeObject, I extends string = never> extends AsyncIterable<WatcherEvent<Stored<R>>> {
+export interface KindCache<R extends KubeObject, I extends string = never> extends AsyncIterable<WatcherEvent<Stored<R>>> {
   /** The store: reads, health, and lookups by the cache's indexes (`byIndex`). */
   readonly reader: Store<R, I>;
   /**
@@ -153,14 +148,14 @@ export interface Watchable<K extends KubeObject, N = unknown> {
    * const pods = Pod.cache(api, { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
    * pods.reader.byIndex('byNode', 'worker-1');
    */
-  cache<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R & N, I> }): Cache<R & N, I>;
+  cache<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R & N, I> }): KindCache<R & N, I>;
   /** A cache of whole objects (the overload order matters: the one with `transform` must come first for its `indexes` to be typed). */
-  cache<I extends string = never>(api: ListWatch<K>, opts?: CacheOptions & { indexes?: Indexers<K & N, I> }): Cache<K & N, I>;
+  cache<I extends string = never>(api: ListWatch<K>, opts?: CacheOptions & { indexes?: Indexers<K & N, I> }): KindCache<K & N, I>;
   /** A cache of metadata-only objects: names, labels and owners without specs. */
   metadataCache<I extends string = never>(
     api: ListWatch<K> & Pick<Api<K>, 'metadata'>,
     opts?: CacheOptions & { indexes?: Indexers<PartialObjectMeta<K> & N, I> },
-  ): Cache<PartialObjectMeta<K> & N, I>;
+  ): KindCache<PartialObjectMeta<K> & N, I>;
 }
 
 /** `Watchable<K>` when the verbs `M` include list and watch. */
@@ -245,7 +240,7 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
       return new KindApi<K>(client, resource, namespace === allNamespaces ? undefined : namespace);
     },
     ref: (name: string, namespace?: string) => ObjectRef.of<K>(resource, name, namespace),
-    refFrom: (obj: RefSource) => ObjectRef.fromObject(obj as K, resource),
+    refFrom: (obj: HasMetadata) => ObjectRef.fromObject(obj as K, resource),
     prune: (spec: unknown) => marked(compilePrune(resource.kind, shape, spec), managedFieldsSpec(spec) === true),
     // keep drops managedFields unless it names it (whole or inside) or keeps all metadata.
     keep: (spec: unknown) => marked(compileKeep(resource.kind, shape, spec), isObj(spec) && spec.metadata !== true && managedFieldsSpec(spec) === undefined),
@@ -258,7 +253,7 @@ function reflect<K extends KubeObject, R extends KubeObject>(
   source: ListWatch<K>,
   opts: CacheOptions & { indexes?: Indexers<KubeObject> },
   transform?: (obj: K) => R,
-): Cache<R, string> {
+): KindCache<R, string> {
   const stopper = new AbortController();
   const signals = [stopper.signal, opts.signal, opts.watcher?.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = AbortSignal.any(signals);
@@ -272,7 +267,7 @@ function reflect<K extends KubeObject, R extends KubeObject>(
   const stream = reflector(writer, transform ? modify(events, transform) : (events as unknown as AsyncIterable<WatcherEvent<R>>));
   let taken = false;
   const take = () => {
-    if (taken) throw new Error(`kubereflect: a reflection of ${source.resource.kind} can be iterated once`);
+    if (taken) throw new Error(`kubereflect: the cache of ${source.resource.kind} can be iterated once`);
     taken = true;
     return stream;
   };

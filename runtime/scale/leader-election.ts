@@ -35,7 +35,7 @@
 import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
-import { AbortedError, ApiError } from '../core/errors.ts';
+import { RequestAbortedError, ApiError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { KubeObject, ResourceDescriptor } from '../core/types.ts';
 
@@ -177,7 +177,7 @@ export class LeaderElection {
   /** One attempt to take the Lease. True when this replica now leads. */
   private async tryAcquire(): Promise<boolean> {
     const sent = performance.now();
-    const lease = await this.api.getOpt(this.opts.name, { signal: this.stopper.signal });
+    const lease = await this.api.getIfExists(this.opts.name, { signal: this.stopper.signal });
     const now = Date.now();
     if (!lease) {
       const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), acquireTime: toMicroTime(now), renewTime: toMicroTime(now), leaseTransitions: 0 });
@@ -201,7 +201,7 @@ export class LeaderElection {
     const term = this.term!;
     const sent = performance.now();
     const signal = AbortSignal.any([term.signal, this.stopper.signal]);
-    const lease = await this.api.getOpt(this.opts.name, { signal });
+    const lease = await this.api.getIfExists(this.opts.name, { signal });
     if (!lease || (lease.spec?.holderIdentity || undefined) !== this.identity) {
       if (lease) this.observe(lease);
       this.endTerm(`the Lease is held by ${lease?.spec?.holderIdentity || 'no one'} now`);
@@ -220,7 +220,7 @@ export class LeaderElection {
       this.observe(written);
       return true;
     } catch (err) {
-      if (err instanceof ApiError && (err.code === 409 || (err.code === 404 && current !== undefined))) return false;
+      if (err instanceof ApiError && (err.statusCode === 409 || (err.statusCode === 404 && current !== undefined))) return false;
       throw err;
     }
   }
@@ -259,7 +259,7 @@ export class LeaderElection {
     clearTimeout(this.deadline);
     const term = this.term;
     if (!term || term.signal.aborted) return;
-    term.abort(new AbortedError(`leadership of ${this.opts.namespace}/${this.opts.name} ended: ${why}`));
+    term.abort(new RequestAbortedError(`leadership of ${this.opts.namespace}/${this.opts.name} ended: ${why}`));
     this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: ${this.identity} stopped leading: ${why}`);
     this.opts.onStoppedLeading?.();
   }
@@ -267,7 +267,7 @@ export class LeaderElection {
   /** Clears the holder (if still this replica), so that the next candidate need not wait for the Lease to expire. */
   private async release(): Promise<void> {
     try {
-      const lease = await this.api.getOpt(this.opts.name);
+      const lease = await this.api.getIfExists(this.opts.name);
       if (!lease || lease.spec?.holderIdentity !== this.identity) return;
       const now = toMicroTime(Date.now());
       await this.api.replace(this.opts.name, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now } });

@@ -32,7 +32,7 @@
 import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
-import { AbortedError, ApiError } from '../core/errors.ts';
+import { RequestAbortedError, ApiError } from '../core/errors.ts';
 import { LEASES, toMicroTime, type Lease } from './leader-election.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { WatcherEvent } from '../core/types.ts';
@@ -232,7 +232,7 @@ export class ShardRing {
     try {
       await this.api.delete(this.leaseName);
     } catch (err) {
-      if (!(err instanceof ApiError && err.code === 404)) this.log.warn(`shard ring ${this.opts.ring}: leaving: ${(err as Error).message}`);
+      if (!(err instanceof ApiError && err.statusCode === 404)) this.log.warn(`shard ring ${this.opts.ring}: leaving: ${(err as Error).message}`);
     }
   }
 
@@ -306,9 +306,9 @@ export class ShardRing {
     try {
       this.own = this.own ? await this.api.replace(this.leaseName, body, { signal }) : await this.api.create(body, { signal });
     } catch (err) {
-      if (err instanceof ApiError && (err.code === 409 || err.code === 404)) {
-        this.own = await this.api.getOpt(this.leaseName, { signal }); // someone else wrote it (or it was deleted): start from what is there
-        if (this.own === undefined && err.code === 404) this.own = undefined;
+      if (err instanceof ApiError && (err.statusCode === 409 || err.statusCode === 404)) {
+        this.own = await this.api.getIfExists(this.leaseName, { signal }); // someone else wrote it (or it was deleted): start from what is there
+        if (this.own === undefined && err.statusCode === 404) this.own = undefined;
         throw new Error(`renewing ${this.leaseName}: ${err.message} (retrying)`, { cause: err });
       }
       throw err;
@@ -358,7 +358,7 @@ export class ShardRing {
     const h = this.holding;
     this.holding = undefined;
     if (!h || h.acting.signal.aborted) return;
-    h.acting.abort(new AbortedError(`shard ${h.range} of ring ${this.opts.ring} released: ${why}`));
+    h.acting.abort(new RequestAbortedError(`shard ${h.range} of ring ${this.opts.ring} released: ${why}`));
     this.log.info(`shard ring ${this.opts.ring}: ${this.identity} stopped acting on ${h.range}: ${why}`);
   }
 }

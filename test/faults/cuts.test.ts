@@ -21,7 +21,7 @@ describe('connection cuts under churn', () => {
     expect(r.details.watchCutMidEvent).toBeGreaterThan(0);
     // A cut watch resumes from its resourceVersion: the only relists are those a 410 asked for.
     expect(r.relists).toBe(r.expired);
-    expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'TimeoutError'), JSON.stringify(r.errors)).toBe(true);
+    expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'RequestTimeoutError'), JSON.stringify(r.errors)).toBe(true);
     expect(r.errors.TransportError).toBeGreaterThan(0);
     expect(r.leaks).toEqual([]);
   });
@@ -46,7 +46,7 @@ describe('connection cuts under churn', () => {
       expect(r.faults['watch cut at a random byte']).toBeGreaterThan(0);
       if (mode.initialList) expect(r.details.listRequests).toBe(0); // a streaming list never pages
       else expect(r.relists).toBe(r.expired);
-      expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'TimeoutError'), JSON.stringify(r.errors)).toBe(true);
+      expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'RequestTimeoutError'), JSON.stringify(r.errors)).toBe(true);
       expect(r.leaks).toEqual([]);
     });
   }

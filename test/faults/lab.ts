@@ -51,7 +51,7 @@ export class Lab {
   async namespace(prefix: string, fixed = false): Promise<string> {
     const name = fixed ? prefix : `${prefix}-${randomBytes(4).toString('hex')}`;
     const api = new Api<KubeObject>(this.admin, namespaces);
-    if (!fixed || !(await api.getOpt(name))) {
+    if (!fixed || !(await api.getIfExists(name))) {
       await api.create({ metadata: { name, labels: { 'kubereflect.dev/test': 'faults' } } });
     }
     return name;

@@ -10,7 +10,7 @@ import { Node } from '../../generated/core/v1/node.ts';
 import { Deployment } from '../../generated/apps/v1/deployment.ts';
 import type { ObjectMeta } from '../../generated/meta/v1/types.ts';
 import type { Kept, Pruned } from '../../runtime/kind.ts';
-import { asWritable, ProjectionSpecError } from '../../runtime/index.ts';
+import { castEditable, ProjectionSpecError } from '../../runtime/index.ts';
 import { store } from '../../runtime/cache.ts';
 
 const pod: Pod = {
@@ -80,7 +80,7 @@ describe('Pod.prune', () => {
     expect(kept).toEqual({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42' }, status: { phase: 'Running' } });
   });
 
-  it('gives objects the write verbs refuse, unless asWritable says so', async () => {
+  it('gives objects the write verbs refuse, unless castEditable says so', async () => {
     const api = Pod.api(undefined as never, 'shop');
     const writes = async () => {
       const slimPod = slim(pod);
@@ -92,13 +92,13 @@ describe('Pod.prune', () => {
       await api.patch('web-0', { type: 'apply', body: slimPod }, { fieldManager: 'x' });
       // @ts-expect-error a kept one neither
       await api.replaceStatus('web-0', Pod.keep({ status: true })(pod));
-      // A merge patch of it is fine (it only sets what it has), and asWritable is the deliberate way past.
+      // A merge patch of it is fine (it only sets what it has), and castEditable is the deliberate way past.
       await api.patch('web-0', { type: 'merge', body: slimPod });
-      await api.replace('web-0', asWritable<Pod>(slimPod));
+      await api.replace('web-0', castEditable<Pod>(slimPod));
       await api.replace('web-0', pod);
     };
     void writes;
-    expect(asWritable<Pod>(slim(pod))).toEqual(slim(pod));
+    expect(castEditable<Pod>(slim(pod))).toEqual(slim(pod));
   });
 
   it('accepts whole fields and fields one level down of spec and status', () => {

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Api } from '../../runtime/client/api.ts';
 import { Client } from '../../runtime/client/client.ts';
-import { AbortedError, ApiError, KubeError } from '../../runtime/core/errors.ts';
+import { RequestAbortedError, ApiError, KubeError } from '../../runtime/core/errors.ts';
 import type { KubeObject, ResourceDescriptor } from '../../runtime/core/types.ts';
 import { testNamespace } from '../support/kube.ts';
 
@@ -25,17 +25,17 @@ afterAll(() => [admin, certAdmin].forEach((c) => c.close()));
 const pod = (name: string): Pod => ({ metadata: { name, labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
 
 describe('Api against kube-apiserver', () => {
-  it('reports a missing object as an ApiError carrying the server Status, and getOpt as undefined', async () => {
+  it('reports a missing object as an ApiError carrying the server Status, and getIfExists as undefined', async () => {
     const ns = await testNamespace('errors');
     const api = new Api<Pod>(admin, pods, ns);
     const err = await api.get('nope').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     const e = err as ApiError;
-    expect(e.code).toBe(404);
+    expect(e.statusCode).toBe(404);
     expect(e.reason).toBe('NotFound');
     expect(e.status.details?.name).toBe('nope');
     expect(e.message).toContain(`GET /api/v1/namespaces/${ns}/pods/nope`);
-    expect(await api.getOpt('nope')).toBeUndefined();
+    expect(await api.getIfExists('nope')).toBeUndefined();
   });
 
   it('reports a conflicting create as 409 AlreadyExists and a stale replace as 409 Conflict', async () => {
@@ -43,10 +43,10 @@ describe('Api against kube-apiserver', () => {
     const api = new Api<Pod>(admin, pods, ns);
     const created = await api.create(pod('p'));
     const dup = (await api.create(pod('p')).catch((e: unknown) => e)) as ApiError;
-    expect([dup.code, dup.reason]).toEqual([409, 'AlreadyExists']);
+    expect([dup.statusCode, dup.reason]).toEqual([409, 'AlreadyExists']);
     await api.patch('p', { type: 'merge', body: { metadata: { labels: { v: '2' } } } });
     const stale = (await api.replace('p', created).catch((e: unknown) => e)) as ApiError;
-    expect([stale.code, stale.reason]).toEqual([409, 'Conflict']);
+    expect([stale.statusCode, stale.reason]).toEqual([409, 'Conflict']);
   });
 
   it('writes through every patch type and the status subresource', async () => {
@@ -69,10 +69,10 @@ describe('Api against kube-apiserver', () => {
 
     const dry = await api.create(pod('dry'), { dryRun: 'All' });
     expect(dry.metadata?.name).toBe('dry');
-    expect(await api.getOpt('dry')).toBeUndefined();
+    expect(await api.getIfExists('dry')).toBeUndefined();
 
     await api.delete('p', { gracePeriodSeconds: 0 });
-    expect(await api.getOpt('p')).toBeUndefined();
+    expect(await api.getIfExists('p')).toBeUndefined();
   });
 
   it('reads metadata only: no spec, no status', async () => {
@@ -120,7 +120,7 @@ describe('Api against kube-apiserver', () => {
     const api = new Api<Pod>(admin, pods, ns);
     const ac = new AbortController();
     ac.abort();
-    await expect(api.list({ signal: ac.signal })).rejects.toBeInstanceOf(AbortedError);
+    await expect(api.list({ signal: ac.signal })).rejects.toBeInstanceOf(RequestAbortedError);
 
     const watchAbort = new AbortController();
     const events: string[] = [];
@@ -130,7 +130,7 @@ describe('Api against kube-apiserver', () => {
     await api.create(pod('seen'));
     await new Promise((r) => setTimeout(r, 300));
     watchAbort.abort();
-    expect(await consuming).toBeInstanceOf(AbortedError);
+    expect(await consuming).toBeInstanceOf(RequestAbortedError);
     expect(events).toContain('ADDED');
   });
 });

@@ -80,7 +80,7 @@ async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: (
       expect(w.metadata?.deletionTimestamp, `${name} still being deleted`).toBeUndefined();
       expect(w.metadata?.finalizers, name).toContain(FINALIZER);
       expect(w.status?.observedGeneration, name).toBe(w.metadata?.generation);
-      const cm = await configMaps.getOpt(configMapName(w as never));
+      const cm = await configMaps.getIfExists(configMapName(w as never));
       expect(cm?.data, name).toMatchObject({ color: w.spec!.color, size: String(w.spec!.size) });
       expect(records.records.get(w.metadata!.uid!), name).toBe(`${w.spec!.color}/${w.spec!.size}`);
     }

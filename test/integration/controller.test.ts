@@ -47,7 +47,7 @@ describe('the example operator', () => {
     const widgets = Widget.api(client, ns);
     const configMaps = ConfigMap.api(client, ns);
     records.onRemove = async (w) => {
-      const live = await widgets.getOpt(w.metadata.name);
+      const live = await widgets.getIfExists(w.metadata.name);
       stillThere.push(live?.metadata?.deletionTimestamp !== undefined && live.metadata.finalizers?.includes(FINALIZER) === true);
     };
     const running = op.controller.run(op.reconcile);
@@ -56,7 +56,7 @@ describe('the example operator', () => {
 
     const converged = async (name: string, expected: Record<string, string>) => {
       await vi.waitFor(async () => {
-        const cm = await configMaps.getOpt(`${name}-widget`);
+        const cm = await configMaps.getIfExists(`${name}-widget`);
         expect(cm?.data).toMatchObject(expected);
         const w = await widgets.get(name);
         expect(w.metadata?.finalizers).toContain(FINALIZER);
@@ -78,7 +78,7 @@ describe('the example operator', () => {
     const before = await configMaps.get('sprocket-widget');
     await configMaps.delete('sprocket-widget');
     await vi.waitFor(async () => {
-      const again = await configMaps.getOpt('sprocket-widget');
+      const again = await configMaps.getIfExists('sprocket-widget');
       expect(again?.metadata?.uid).toBeDefined();
       expect(again?.metadata?.uid).not.toBe(before.metadata?.uid);
     }, { timeout: 20_000, interval: 200 });
@@ -87,7 +87,7 @@ describe('the example operator', () => {
     const uid = (await widgets.get('gear')).metadata!.uid!;
     expect(records.records.has(uid)).toBe(true);
     await widgets.delete('gear');
-    await vi.waitFor(async () => expect(await widgets.getOpt('gear')).toBeUndefined(), { timeout: 20_000, interval: 200 });
+    await vi.waitFor(async () => expect(await widgets.getIfExists('gear')).toBeUndefined(), { timeout: 20_000, interval: 200 });
     op.controller.reconcileAll(); // a stale trigger after the delete must not clean up again
     await sleep(1_000);
     expect(records.removals.filter((r) => r.endsWith(`@${uid}`))).toHaveLength(1);
@@ -313,7 +313,7 @@ describe('Controller', () => {
     const done = ctl.run(async (w: Stored<Widget>, ctx) => {
       reasons.push(`${w.metadata.name}:${ctx.reason}`);
       const name = configMapName(w);
-      if (!(await configMaps.getOpt(name))) {
+      if (!(await configMaps.getIfExists(name))) {
         await configMaps.create({ metadata: { name, ownerReferences: [{ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', name: w.metadata.name, uid: w.metadata.uid, controller: true }] } });
       }
       return Action.awaitChange();
@@ -323,7 +323,7 @@ describe('Controller', () => {
     await configMaps.create({ metadata: { name: 'loose' } });
     await vi.waitFor(() => expect(shared.reader.get({ name: 'parent-widget', namespace: ns })).toBeDefined(), { timeout: 10_000, interval: 50 });
     await configMaps.delete('parent-widget');
-    await vi.waitFor(async () => expect(await configMaps.getOpt('parent-widget')).toBeDefined(), { timeout: 10_000, interval: 100 });
+    await vi.waitFor(async () => expect(await configMaps.getIfExists('parent-widget')).toBeDefined(), { timeout: 10_000, interval: 100 });
     await sleep(300);
     expect(reasons[0]).toBe('parent:object changed');
     expect(reasons).toContain('parent:owned object changed');
@@ -435,7 +435,7 @@ describe('Finalizer', () => {
     await api.delete('reused');
     const old = (await api.get('reused')) as unknown as Stored<Widget>;
     await finalizer.run(old, handlers); // cleanup, then the finalizer goes: the old object is gone
-    expect(await api.getOpt('reused')).toBeUndefined();
+    expect(await api.getIfExists('reused')).toBeUndefined();
     const fresh = await api.create({ metadata: { name: 'reused', finalizers: [FINALIZER] }, spec: { color: 'blue' } });
     await expect(finalizer.run(old, handlers)).rejects.toThrow(FinalizerError); // the retry on the stale copy
     const now = await api.get('reused');
@@ -462,7 +462,7 @@ describe('Finalizer', () => {
     expect(missing).toBeInstanceOf(ApiError);
     expect((missing as ApiError).status.details?.name).toBe('absent');
     const notServed = await unserved.patch('w', { type: 'merge', body: {} }).catch((e: unknown) => e);
-    expect((notServed as ApiError).code).toBe(404);
+    expect((notServed as ApiError).statusCode).toBe(404);
     expect((notServed as ApiError).status.details?.name).toBeUndefined();
   });
 

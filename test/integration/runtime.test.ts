@@ -253,12 +253,12 @@ describe('runtime against kube-apiserver', () => {
     expect(dropsManagedFields(ConfigMapKind.prune({ metadata: { labels: true } }))).toBe(false);
     expect(dropsManagedFields(ConfigMapKind.keep({ data: true }))).toBe(true);
     expect(dropsManagedFields(ConfigMapKind.keep({ metadata: { managedFields: true } }))).toBe(false);
-    const reflection = ConfigMapKind.cache(spied, { transform: slim, watcher: { logger: capture() } });
-    void reflection.run();
-    await reflection.reader.waitUntilReady();
+    const cache = ConfigMapKind.cache(spied, { transform: slim, watcher: { logger: capture() } });
+    void cache.run();
+    await cache.reader.waitUntilReady();
     await apply('cm-1', 'v2');
-    await vi.waitFor(() => expect(reflection.reader.get({ name: 'cm-1', namespace: ns })?.data?.value).toBe('v2'));
-    reflection.stop();
+    await vi.waitFor(() => expect(cache.reader.get({ name: 'cm-1', namespace: ns })?.data?.value).toBe('v2'));
+    cache.stop();
     expect(seen.list.length).toBeGreaterThan(0);
     expect(seen.watch.length).toBeGreaterThan(0);
     expect([...seen.list, ...seen.watch].every((x) => x === true)).toBe(true);
@@ -327,7 +327,7 @@ describe('runtime against kube-apiserver', () => {
     expect(errors.length).toBeGreaterThanOrEqual(2);
     for (const e of errors) {
       expect(e.error).toBeInstanceOf(ApiError);
-      expect((e.error as ApiError).code).toBe(403);
+      expect((e.error as ApiError).statusCode).toBe(403);
       expect(e.error.message).not.toContain(readToken());
     }
     // Attempts at 0, ~0.8 s and ~2.4 s: two within two seconds; a hot loop would make hundreds.

@@ -26,7 +26,7 @@ export interface MutatingAdmissionPolicy {
 export type MutatingAdmissionPolicyMeta = $.PartialObjectMeta<MutatingAdmissionPolicy>;
 
 /** The typed Api of MutatingAdmissionPolicy: the methods of the verbs the server serves for mutatingadmissionpolicies. */
-export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * MutatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const MutatingAdmissionPolicy: $.ClusterKind<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const MutatingAdmissionPolicy: $.ClusterKind<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -32,7 +32,7 @@ export interface MutatingAdmissionPolicyBinding {
 export type MutatingAdmissionPolicyBindingMeta = $.PartialObjectMeta<MutatingAdmissionPolicyBinding>;
 
 /** The typed Api of MutatingAdmissionPolicyBinding: the methods of the verbs the server serves for mutatingadmissionpolicybindings. */
-export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * MutatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPo
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const MutatingAdmissionPolicyBinding: $.ClusterKind<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const MutatingAdmissionPolicyBinding: $.ClusterKind<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -26,7 +26,7 @@ export interface MutatingWebhookConfiguration {
 export type MutatingWebhookConfigurationMeta = $.PartialObjectMeta<MutatingWebhookConfiguration>;
 
 /** The typed Api of MutatingWebhookConfiguration: the methods of the verbs the server serves for mutatingwebhookconfigurations. */
-export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * MutatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfig
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const MutatingWebhookConfiguration: $.ClusterKind<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const MutatingWebhookConfiguration: $.ClusterKind<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -28,7 +28,7 @@ export interface ValidatingAdmissionPolicy {
 export type ValidatingAdmissionPolicyMeta = $.PartialObjectMeta<ValidatingAdmissionPolicy>;
 
 /** The typed Api of ValidatingAdmissionPolicy: the methods of the verbs the server serves for validatingadmissionpolicies. */
-export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolic
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ValidatingAdmissionPolicy: $.ClusterKind<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const ValidatingAdmissionPolicy: $.ClusterKind<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -32,7 +32,7 @@ export interface ValidatingAdmissionPolicyBinding {
 export type ValidatingAdmissionPolicyBindingMeta = $.PartialObjectMeta<ValidatingAdmissionPolicyBinding>;
 
 /** The typed Api of ValidatingAdmissionPolicyBinding: the methods of the verbs the server serves for validatingadmissionpolicybindings. */
-export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissi
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ValidatingAdmissionPolicyBinding: $.ClusterKind<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ValidatingAdmissionPolicyBinding: $.ClusterKind<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

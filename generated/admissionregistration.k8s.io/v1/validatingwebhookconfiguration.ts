@@ -26,7 +26,7 @@ export interface ValidatingWebhookConfiguration {
 export type ValidatingWebhookConfigurationMeta = $.PartialObjectMeta<ValidatingWebhookConfiguration>;
 
 /** The typed Api of ValidatingWebhookConfiguration: the methods of the verbs the server serves for validatingwebhookconfigurations. */
-export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookCo
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ValidatingWebhookConfiguration: $.ClusterKind<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ValidatingWebhookConfiguration: $.ClusterKind<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -28,7 +28,7 @@ export interface CustomResourceDefinition {
 export type CustomResourceDefinitionMeta = $.PartialObjectMeta<CustomResourceDefinition>;
 
 /** The typed Api of CustomResourceDefinition: the methods of the verbs the server serves for customresourcedefinitions. */
-export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * CustomResourceDefinition (apiextensions.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition,
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "apiextensions.k8s.io/v1",
   resource: {
     group: "apiextensions.k8s.io",

@@ -28,7 +28,7 @@ export interface APIService {
 export type APIServiceMeta = $.PartialObjectMeta<APIService>;
 
 /** The typed Api of APIService: the methods of the verbs the server serves for apiservices. */
-export type APIServiceApi = $.ClusterApi<APIService, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type APIServiceApi = $.ClusterApi<APIService, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * APIService (apiregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type APIServiceApi = $.ClusterApi<APIService, 'create' | 'delete' | 'get'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const APIService: $.ClusterKind<APIService, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const APIService: $.ClusterKind<APIService, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "apiregistration.k8s.io/v1",
   resource: {
     group: "apiregistration.k8s.io",

@@ -33,7 +33,7 @@ export interface ControllerRevision {
 export type ControllerRevisionMeta = $.PartialObjectMeta<ControllerRevision>;
 
 /** The typed Api of ControllerRevision: the methods of the verbs the server serves for controllerrevisions. */
-export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ControllerRevision (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +44,7 @@ export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ControllerRevision: $.NamespacedKind<ControllerRevision, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ControllerRevision: $.NamespacedKind<ControllerRevision, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -28,7 +28,7 @@ export interface DaemonSet {
 export type DaemonSetMeta = $.PartialObjectMeta<DaemonSet>;
 
 /** The typed Api of DaemonSet: the methods of the verbs the server serves for daemonsets. */
-export type DaemonSetApi = $.NamespacedApi<DaemonSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type DaemonSetApi = $.NamespacedApi<DaemonSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * DaemonSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type DaemonSetApi = $.NamespacedApi<DaemonSet, 'create' | 'delete' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const DaemonSet: $.NamespacedKind<DaemonSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const DaemonSet: $.NamespacedKind<DaemonSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -28,7 +28,7 @@ export interface Deployment {
 export type DeploymentMeta = $.PartialObjectMeta<Deployment>;
 
 /** The typed Api of Deployment: the methods of the verbs the server serves for deployments. */
-export type DeploymentApi = $.NamespacedApi<Deployment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type DeploymentApi = $.NamespacedApi<Deployment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Deployment (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type DeploymentApi = $.NamespacedApi<Deployment, 'create' | 'delete' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Deployment: $.NamespacedKind<Deployment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Deployment: $.NamespacedKind<Deployment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

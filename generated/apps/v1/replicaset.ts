@@ -28,7 +28,7 @@ export interface ReplicaSet {
 export type ReplicaSetMeta = $.PartialObjectMeta<ReplicaSet>;
 
 /** The typed Api of ReplicaSet: the methods of the verbs the server serves for replicasets. */
-export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * ReplicaSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, 'create' | 'delete' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ReplicaSet: $.NamespacedKind<ReplicaSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ReplicaSet: $.NamespacedKind<ReplicaSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

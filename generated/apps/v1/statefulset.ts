@@ -34,7 +34,7 @@ export interface StatefulSet {
 export type StatefulSetMeta = $.PartialObjectMeta<StatefulSet>;
 
 /** The typed Api of StatefulSet: the methods of the verbs the server serves for statefulsets. */
-export type StatefulSetApi = $.NamespacedApi<StatefulSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type StatefulSetApi = $.NamespacedApi<StatefulSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * StatefulSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -45,7 +45,7 @@ export type StatefulSetApi = $.NamespacedApi<StatefulSet, 'create' | 'delete' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const StatefulSet: $.NamespacedKind<StatefulSet, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const StatefulSet: $.NamespacedKind<StatefulSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -28,7 +28,7 @@ export interface HorizontalPodAutoscaler {
 export type HorizontalPodAutoscalerMeta = $.PartialObjectMeta<HorizontalPodAutoscaler>;
 
 /** The typed Api of HorizontalPodAutoscaler: the methods of the verbs the server serves for horizontalpodautoscalers. */
-export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * HorizontalPodAutoscaler (autoscaling/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "autoscaling/v1",
   resource: {
     group: "autoscaling",

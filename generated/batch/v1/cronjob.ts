@@ -28,7 +28,7 @@ export interface CronJob {
 export type CronJobMeta = $.PartialObjectMeta<CronJob>;
 
 /** The typed Api of CronJob: the methods of the verbs the server serves for cronjobs. */
-export type CronJobApi = $.NamespacedApi<CronJob, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type CronJobApi = $.NamespacedApi<CronJob, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * CronJob (batch/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type CronJobApi = $.NamespacedApi<CronJob, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CronJob: $.NamespacedKind<CronJob, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const CronJob: $.NamespacedKind<CronJob, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "batch/v1",
   resource: {
     group: "batch",

@@ -28,7 +28,7 @@ export interface Job {
 export type JobMeta = $.PartialObjectMeta<Job>;
 
 /** The typed Api of Job: the methods of the verbs the server serves for jobs. */
-export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Job (batch/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getOpt'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Job: $.NamespacedKind<Job, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Job: $.NamespacedKind<Job, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "batch/v1",
   resource: {
     group: "batch",

@@ -35,7 +35,7 @@ export interface CertificateSigningRequest {
 export type CertificateSigningRequestMeta = $.PartialObjectMeta<CertificateSigningRequest>;
 
 /** The typed Api of CertificateSigningRequest: the methods of the verbs the server serves for certificatesigningrequests. */
-export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * CertificateSigningRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -46,7 +46,7 @@ export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningReques
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",

@@ -32,7 +32,7 @@ export interface ClusterTrustBundle {
 export type ClusterTrustBundleMeta = $.PartialObjectMeta<ClusterTrustBundle>;
 
 /** The typed Api of ClusterTrustBundle: the methods of the verbs the server serves for clustertrustbundles. */
-export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ClusterTrustBundle (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, 'create' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterTrustBundle: $.ClusterKind<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterTrustBundle: $.ClusterKind<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",

@@ -32,7 +32,7 @@ export interface PodCertificateRequest {
 export type PodCertificateRequestMeta = $.PartialObjectMeta<PodCertificateRequest>;
 
 /** The typed Api of PodCertificateRequest: the methods of the verbs the server serves for podcertificaterequests. */
-export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * PodCertificateRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",

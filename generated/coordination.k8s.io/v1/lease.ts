@@ -26,7 +26,7 @@ export interface Lease {
 export type LeaseMeta = $.PartialObjectMeta<Lease>;
 
 /** The typed Api of Lease: the methods of the verbs the server serves for leases. */
-export type LeaseApi = $.NamespacedApi<Lease, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type LeaseApi = $.NamespacedApi<Lease, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Lease (coordination.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type LeaseApi = $.NamespacedApi<Lease, 'create' | 'delete' | 'get' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Lease: $.NamespacedKind<Lease, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Lease: $.NamespacedKind<Lease, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "coordination.k8s.io/v1",
   resource: {
     group: "coordination.k8s.io",

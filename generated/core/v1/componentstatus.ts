@@ -26,7 +26,7 @@ export interface ComponentStatus {
 export type ComponentStatusMeta = $.PartialObjectMeta<ComponentStatus>;
 
 /** The typed Api of ComponentStatus: the methods of the verbs the server serves for componentstatuses. */
-export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getOpt' | 'list' | 'metadata' | 'watch'>;
+export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getIfExists' | 'list' | 'metadata' | 'watch'>;
 
 /**
  * ComponentStatus (v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getOpt' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ComponentStatus: $.ClusterKind<ComponentStatus, 'get' | 'getOpt' | 'list' | 'metadata' | 'watch'> = $.clusterKind({
+export const ComponentStatus: $.ClusterKind<ComponentStatus, 'get' | 'getIfExists' | 'list' | 'metadata' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

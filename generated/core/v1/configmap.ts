@@ -33,7 +33,7 @@ export interface ConfigMap {
 export type ConfigMapMeta = $.PartialObjectMeta<ConfigMap>;
 
 /** The typed Api of ConfigMap: the methods of the verbs the server serves for configmaps. */
-export type ConfigMapApi = $.NamespacedApi<ConfigMap, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ConfigMapApi = $.NamespacedApi<ConfigMap, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ConfigMap (v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +44,7 @@ export type ConfigMapApi = $.NamespacedApi<ConfigMap, 'create' | 'delete' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ConfigMap: $.NamespacedKind<ConfigMap, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ConfigMap: $.NamespacedKind<ConfigMap, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -44,7 +44,7 @@ export interface Endpoints {
 export type EndpointsMeta = $.PartialObjectMeta<Endpoints>;
 
 /** The typed Api of Endpoints: the methods of the verbs the server serves for endpoints. */
-export type EndpointsApi = $.NamespacedApi<Endpoints, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type EndpointsApi = $.NamespacedApi<Endpoints, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Endpoints (v1): the resource, its typed Api, object references, pruning and caches.
@@ -55,7 +55,7 @@ export type EndpointsApi = $.NamespacedApi<Endpoints, 'create' | 'delete' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Endpoints: $.NamespacedKind<Endpoints, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Endpoints: $.NamespacedKind<Endpoints, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

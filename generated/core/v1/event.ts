@@ -56,7 +56,7 @@ export interface Event {
 export type EventMeta = $.PartialObjectMeta<Event>;
 
 /** The typed Api of Event: the methods of the verbs the server serves for events. */
-export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Event (v1): the resource, its typed Api, object references, pruning and caches.
@@ -67,7 +67,7 @@ export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Event: $.NamespacedKind<Event, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Event: $.NamespacedKind<Event, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

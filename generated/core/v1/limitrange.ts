@@ -26,7 +26,7 @@ export interface LimitRange {
 export type LimitRangeMeta = $.PartialObjectMeta<LimitRange>;
 
 /** The typed Api of LimitRange: the methods of the verbs the server serves for limitranges. */
-export type LimitRangeApi = $.NamespacedApi<LimitRange, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type LimitRangeApi = $.NamespacedApi<LimitRange, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * LimitRange (v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type LimitRangeApi = $.NamespacedApi<LimitRange, 'create' | 'delete' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const LimitRange: $.NamespacedKind<LimitRange, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const LimitRange: $.NamespacedKind<LimitRange, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

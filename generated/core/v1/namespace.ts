@@ -28,7 +28,7 @@ export interface Namespace {
 export type NamespaceMeta = $.PartialObjectMeta<Namespace>;
 
 /** The typed Api of Namespace: the methods of the verbs the server serves for namespaces. */
-export type NamespaceApi = $.ClusterApi<Namespace, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type NamespaceApi = $.ClusterApi<Namespace, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Namespace (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type NamespaceApi = $.ClusterApi<Namespace, 'create' | 'delete' | 'get' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Namespace: $.ClusterKind<Namespace, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Namespace: $.ClusterKind<Namespace, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -28,7 +28,7 @@ export interface Node {
 export type NodeMeta = $.PartialObjectMeta<Node>;
 
 /** The typed Api of Node: the methods of the verbs the server serves for nodes. */
-export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Node (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getOpt' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Node: $.ClusterKind<Node, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Node: $.ClusterKind<Node, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

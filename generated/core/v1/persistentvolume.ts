@@ -28,7 +28,7 @@ export interface PersistentVolume {
 export type PersistentVolumeMeta = $.PartialObjectMeta<PersistentVolume>;
 
 /** The typed Api of PersistentVolume: the methods of the verbs the server serves for persistentvolumes. */
-export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * PersistentVolume (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'del
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PersistentVolume: $.ClusterKind<PersistentVolume, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const PersistentVolume: $.ClusterKind<PersistentVolume, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -28,7 +28,7 @@ export interface PersistentVolumeClaim {
 export type PersistentVolumeClaimMeta = $.PartialObjectMeta<PersistentVolumeClaim>;
 
 /** The typed Api of PersistentVolumeClaim: the methods of the verbs the server serves for persistentvolumeclaims. */
-export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * PersistentVolumeClaim (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -26,7 +26,7 @@ export interface PodTemplate {
 export type PodTemplateMeta = $.PartialObjectMeta<PodTemplate>;
 
 /** The typed Api of PodTemplate: the methods of the verbs the server serves for podtemplates. */
-export type PodTemplateApi = $.NamespacedApi<PodTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type PodTemplateApi = $.NamespacedApi<PodTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * PodTemplate (v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type PodTemplateApi = $.NamespacedApi<PodTemplate, 'create' | 'delete' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodTemplate: $.NamespacedKind<PodTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const PodTemplate: $.NamespacedKind<PodTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

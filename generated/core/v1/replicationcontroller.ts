@@ -28,7 +28,7 @@ export interface ReplicationController {
 export type ReplicationControllerMeta = $.PartialObjectMeta<ReplicationController>;
 
 /** The typed Api of ReplicationController: the methods of the verbs the server serves for replicationcontrollers. */
-export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * ReplicationController (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ReplicationController: $.NamespacedKind<ReplicationController, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ReplicationController: $.NamespacedKind<ReplicationController, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -28,7 +28,7 @@ export interface ResourceQuota {
 export type ResourceQuotaMeta = $.PartialObjectMeta<ResourceQuota>;
 
 /** The typed Api of ResourceQuota: the methods of the verbs the server serves for resourcequotas. */
-export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * ResourceQuota (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceQuota: $.NamespacedKind<ResourceQuota, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ResourceQuota: $.NamespacedKind<ResourceQuota, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

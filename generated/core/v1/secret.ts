@@ -35,7 +35,7 @@ export interface Secret {
 export type SecretMeta = $.PartialObjectMeta<Secret>;
 
 /** The typed Api of Secret: the methods of the verbs the server serves for secrets. */
-export type SecretApi = $.NamespacedApi<Secret, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type SecretApi = $.NamespacedApi<Secret, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Secret (v1): the resource, its typed Api, object references, pruning and caches.
@@ -46,7 +46,7 @@ export type SecretApi = $.NamespacedApi<Secret, 'create' | 'delete' | 'get' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Secret: $.NamespacedKind<Secret, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Secret: $.NamespacedKind<Secret, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -28,7 +28,7 @@ export interface Service {
 export type ServiceMeta = $.PartialObjectMeta<Service>;
 
 /** The typed Api of Service: the methods of the verbs the server serves for services. */
-export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Service (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Service: $.NamespacedKind<Service, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Service: $.NamespacedKind<Service, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -30,7 +30,7 @@ export interface ServiceAccount {
 export type ServiceAccountMeta = $.PartialObjectMeta<ServiceAccount>;
 
 /** The typed Api of ServiceAccount: the methods of the verbs the server serves for serviceaccounts. */
-export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ServiceAccount (v1): the resource, its typed Api, object references, pruning and caches.
@@ -41,7 +41,7 @@ export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, 'create' | 'dele
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ServiceAccount: $.NamespacedKind<ServiceAccount, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ServiceAccount: $.NamespacedKind<ServiceAccount, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

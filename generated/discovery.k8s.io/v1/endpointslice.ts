@@ -37,7 +37,7 @@ export interface EndpointSlice {
 export type EndpointSliceMeta = $.PartialObjectMeta<EndpointSlice>;
 
 /** The typed Api of EndpointSlice: the methods of the verbs the server serves for endpointslices. */
-export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * EndpointSlice (discovery.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -48,7 +48,7 @@ export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const EndpointSlice: $.NamespacedKind<EndpointSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const EndpointSlice: $.NamespacedKind<EndpointSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "discovery.k8s.io/v1",
   resource: {
     group: "discovery.k8s.io",

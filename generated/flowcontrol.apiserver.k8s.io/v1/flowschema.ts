@@ -28,7 +28,7 @@ export interface FlowSchema {
 export type FlowSchemaMeta = $.PartialObjectMeta<FlowSchema>;
 
 /** The typed Api of FlowSchema: the methods of the verbs the server serves for flowschemas. */
-export type FlowSchemaApi = $.ClusterApi<FlowSchema, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type FlowSchemaApi = $.ClusterApi<FlowSchema, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * FlowSchema (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type FlowSchemaApi = $.ClusterApi<FlowSchema, 'create' | 'delete' | 'get'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const FlowSchema: $.ClusterKind<FlowSchema, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const FlowSchema: $.ClusterKind<FlowSchema, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "flowcontrol.apiserver.k8s.io/v1",
   resource: {
     group: "flowcontrol.apiserver.k8s.io",

@@ -28,7 +28,7 @@ export interface PriorityLevelConfiguration {
 export type PriorityLevelConfigurationMeta = $.PartialObjectMeta<PriorityLevelConfiguration>;
 
 /** The typed Api of PriorityLevelConfiguration: the methods of the verbs the server serves for prioritylevelconfigurations. */
-export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * PriorityLevelConfiguration (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfigurat
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PriorityLevelConfiguration: $.ClusterKind<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const PriorityLevelConfiguration: $.ClusterKind<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "flowcontrol.apiserver.k8s.io/v1",
   resource: {
     group: "flowcontrol.apiserver.k8s.io",

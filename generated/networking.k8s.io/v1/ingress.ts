@@ -28,7 +28,7 @@ export interface Ingress {
 export type IngressMeta = $.PartialObjectMeta<Ingress>;
 
 /** The typed Api of Ingress: the methods of the verbs the server serves for ingresses. */
-export type IngressApi = $.NamespacedApi<Ingress, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type IngressApi = $.NamespacedApi<Ingress, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Ingress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type IngressApi = $.NamespacedApi<Ingress, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Ingress: $.NamespacedKind<Ingress, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Ingress: $.NamespacedKind<Ingress, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

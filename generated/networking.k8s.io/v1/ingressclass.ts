@@ -26,7 +26,7 @@ export interface IngressClass {
 export type IngressClassMeta = $.PartialObjectMeta<IngressClass>;
 
 /** The typed Api of IngressClass: the methods of the verbs the server serves for ingressclasses. */
-export type IngressClassApi = $.ClusterApi<IngressClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type IngressClassApi = $.ClusterApi<IngressClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * IngressClass (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type IngressClassApi = $.ClusterApi<IngressClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const IngressClass: $.ClusterKind<IngressClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const IngressClass: $.ClusterKind<IngressClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

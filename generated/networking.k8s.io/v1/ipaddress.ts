@@ -26,7 +26,7 @@ export interface IPAddress {
 export type IPAddressMeta = $.PartialObjectMeta<IPAddress>;
 
 /** The typed Api of IPAddress: the methods of the verbs the server serves for ipaddresses. */
-export type IPAddressApi = $.ClusterApi<IPAddress, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type IPAddressApi = $.ClusterApi<IPAddress, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * IPAddress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type IPAddressApi = $.ClusterApi<IPAddress, 'create' | 'delete' | 'get' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const IPAddress: $.ClusterKind<IPAddress, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const IPAddress: $.ClusterKind<IPAddress, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

@@ -26,7 +26,7 @@ export interface NetworkPolicy {
 export type NetworkPolicyMeta = $.PartialObjectMeta<NetworkPolicy>;
 
 /** The typed Api of NetworkPolicy: the methods of the verbs the server serves for networkpolicies. */
-export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * NetworkPolicy (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const NetworkPolicy: $.NamespacedKind<NetworkPolicy, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const NetworkPolicy: $.NamespacedKind<NetworkPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

@@ -28,7 +28,7 @@ export interface ServiceCIDR {
 export type ServiceCIDRMeta = $.PartialObjectMeta<ServiceCIDR>;
 
 /** The typed Api of ServiceCIDR: the methods of the verbs the server serves for servicecidrs. */
-export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * ServiceCIDR (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ServiceCIDR: $.ClusterKind<ServiceCIDR, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const ServiceCIDR: $.ClusterKind<ServiceCIDR, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

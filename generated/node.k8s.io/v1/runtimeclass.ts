@@ -33,7 +33,7 @@ export interface RuntimeClass {
 export type RuntimeClassMeta = $.PartialObjectMeta<RuntimeClass>;
 
 /** The typed Api of RuntimeClass: the methods of the verbs the server serves for runtimeclasses. */
-export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * RuntimeClass (node.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +44,7 @@ export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const RuntimeClass: $.ClusterKind<RuntimeClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const RuntimeClass: $.ClusterKind<RuntimeClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "node.k8s.io/v1",
   resource: {
     group: "node.k8s.io",

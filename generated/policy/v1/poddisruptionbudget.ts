@@ -28,7 +28,7 @@ export interface PodDisruptionBudget {
 export type PodDisruptionBudgetMeta = $.PartialObjectMeta<PodDisruptionBudget>;
 
 /** The typed Api of PodDisruptionBudget: the methods of the verbs the server serves for poddisruptionbudgets. */
-export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * PodDisruptionBudget (policy/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'creat
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "policy/v1",
   resource: {
     group: "policy",

@@ -28,7 +28,7 @@ export interface ClusterRole {
 export type ClusterRoleMeta = $.PartialObjectMeta<ClusterRole>;
 
 /** The typed Api of ClusterRole: the methods of the verbs the server serves for clusterroles. */
-export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ClusterRole (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterRole: $.ClusterKind<ClusterRole, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterRole: $.ClusterKind<ClusterRole, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

@@ -28,7 +28,7 @@ export interface ClusterRoleBinding {
 export type ClusterRoleBindingMeta = $.PartialObjectMeta<ClusterRoleBinding>;
 
 /** The typed Api of ClusterRoleBinding: the methods of the verbs the server serves for clusterrolebindings. */
-export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ClusterRoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, 'create' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterRoleBinding: $.ClusterKind<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterRoleBinding: $.ClusterKind<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

@@ -26,7 +26,7 @@ export interface Role {
 export type RoleMeta = $.PartialObjectMeta<Role>;
 
 /** The typed Api of Role: the methods of the verbs the server serves for roles. */
-export type RoleApi = $.NamespacedApi<Role, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type RoleApi = $.NamespacedApi<Role, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Role (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type RoleApi = $.NamespacedApi<Role, 'create' | 'delete' | 'get' | 'getOp
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Role: $.NamespacedKind<Role, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Role: $.NamespacedKind<Role, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

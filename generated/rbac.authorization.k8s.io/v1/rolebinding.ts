@@ -28,7 +28,7 @@ export interface RoleBinding {
 export type RoleBindingMeta = $.PartialObjectMeta<RoleBinding>;
 
 /** The typed Api of RoleBinding: the methods of the verbs the server serves for rolebindings. */
-export type RoleBindingApi = $.NamespacedApi<RoleBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type RoleBindingApi = $.NamespacedApi<RoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * RoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type RoleBindingApi = $.NamespacedApi<RoleBinding, 'create' | 'delete' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const RoleBinding: $.NamespacedKind<RoleBinding, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const RoleBinding: $.NamespacedKind<RoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

@@ -32,7 +32,7 @@ export interface DeviceClass {
 export type DeviceClassMeta = $.PartialObjectMeta<DeviceClass>;
 
 /** The typed Api of DeviceClass: the methods of the verbs the server serves for deviceclasses. */
-export type DeviceClassApi = $.ClusterApi<DeviceClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type DeviceClassApi = $.ClusterApi<DeviceClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * DeviceClass (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type DeviceClassApi = $.ClusterApi<DeviceClass, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const DeviceClass: $.ClusterKind<DeviceClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const DeviceClass: $.ClusterKind<DeviceClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

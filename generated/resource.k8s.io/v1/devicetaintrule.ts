@@ -32,7 +32,7 @@ export interface DeviceTaintRule {
 export type DeviceTaintRuleMeta = $.PartialObjectMeta<DeviceTaintRule>;
 
 /** The typed Api of DeviceTaintRule: the methods of the verbs the server serves for devicetaintrules. */
-export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * DeviceTaintRule (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, 'create' | 'delet
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const DeviceTaintRule: $.ClusterKind<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const DeviceTaintRule: $.ClusterKind<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

@@ -28,7 +28,7 @@ export interface ResourceClaim {
 export type ResourceClaimMeta = $.PartialObjectMeta<ResourceClaim>;
 
 /** The typed Api of ResourceClaim: the methods of the verbs the server serves for resourceclaims. */
-export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * ResourceClaim (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceClaim: $.NamespacedKind<ResourceClaim, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ResourceClaim: $.NamespacedKind<ResourceClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

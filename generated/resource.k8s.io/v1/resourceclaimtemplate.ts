@@ -30,7 +30,7 @@ export interface ResourceClaimTemplate {
 export type ResourceClaimTemplateMeta = $.PartialObjectMeta<ResourceClaimTemplate>;
 
 /** The typed Api of ResourceClaimTemplate: the methods of the verbs the server serves for resourceclaimtemplates. */
-export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ResourceClaimTemplate (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -41,7 +41,7 @@ export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceClaimTemplate: $.NamespacedKind<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ResourceClaimTemplate: $.NamespacedKind<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

@@ -40,7 +40,7 @@ export interface ResourceSlice {
 export type ResourceSliceMeta = $.PartialObjectMeta<ResourceSlice>;
 
 /** The typed Api of ResourceSlice: the methods of the verbs the server serves for resourceslices. */
-export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * ResourceSlice (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -51,7 +51,7 @@ export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceSlice: $.ClusterKind<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ResourceSlice: $.ClusterKind<ResourceSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

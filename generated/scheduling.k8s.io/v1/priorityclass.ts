@@ -43,7 +43,7 @@ export interface PriorityClass {
 export type PriorityClassMeta = $.PartialObjectMeta<PriorityClass>;
 
 /** The typed Api of PriorityClass: the methods of the verbs the server serves for priorityclasses. */
-export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * PriorityClass (scheduling.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -54,7 +54,7 @@ export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PriorityClass: $.ClusterKind<PriorityClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const PriorityClass: $.ClusterKind<PriorityClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "scheduling.k8s.io/v1",
   resource: {
     group: "scheduling.k8s.io",

@@ -26,7 +26,7 @@ export interface CSIDriver {
 export type CSIDriverMeta = $.PartialObjectMeta<CSIDriver>;
 
 /** The typed Api of CSIDriver: the methods of the verbs the server serves for csidrivers. */
-export type CSIDriverApi = $.ClusterApi<CSIDriver, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type CSIDriverApi = $.ClusterApi<CSIDriver, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * CSIDriver (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +37,7 @@ export type CSIDriverApi = $.ClusterApi<CSIDriver, 'create' | 'delete' | 'get' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSIDriver: $.ClusterKind<CSIDriver, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const CSIDriver: $.ClusterKind<CSIDriver, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

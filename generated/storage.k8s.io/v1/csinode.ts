@@ -28,7 +28,7 @@ export interface CSINode {
 export type CSINodeMeta = $.PartialObjectMeta<CSINode>;
 
 /** The typed Api of CSINode: the methods of the verbs the server serves for csinodes. */
-export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * CSINode (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSINode: $.ClusterKind<CSINode, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CSINode: $.ClusterKind<CSINode, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

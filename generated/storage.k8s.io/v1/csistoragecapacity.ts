@@ -55,7 +55,7 @@ export interface CSIStorageCapacity {
 export type CSIStorageCapacityMeta = $.PartialObjectMeta<CSIStorageCapacity>;
 
 /** The typed Api of CSIStorageCapacity: the methods of the verbs the server serves for csistoragecapacities. */
-export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * CSIStorageCapacity (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -66,7 +66,7 @@ export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

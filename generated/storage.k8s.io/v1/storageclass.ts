@@ -57,7 +57,7 @@ export interface StorageClass {
 export type StorageClassMeta = $.PartialObjectMeta<StorageClass>;
 
 /** The typed Api of StorageClass: the methods of the verbs the server serves for storageclasses. */
-export type StorageClassApi = $.ClusterApi<StorageClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type StorageClassApi = $.ClusterApi<StorageClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * StorageClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -68,7 +68,7 @@ export type StorageClassApi = $.ClusterApi<StorageClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const StorageClass: $.ClusterKind<StorageClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const StorageClass: $.ClusterKind<StorageClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

@@ -32,7 +32,7 @@ export interface VolumeAttachment {
 export type VolumeAttachmentMeta = $.PartialObjectMeta<VolumeAttachment>;
 
 /** The typed Api of VolumeAttachment: the methods of the verbs the server serves for volumeattachments. */
-export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * VolumeAttachment (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +43,7 @@ export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'del
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const VolumeAttachment: $.ClusterKind<VolumeAttachment, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const VolumeAttachment: $.ClusterKind<VolumeAttachment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

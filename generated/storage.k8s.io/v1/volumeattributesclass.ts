@@ -33,7 +33,7 @@ export interface VolumeAttributesClass {
 export type VolumeAttributesClassMeta = $.PartialObjectMeta<VolumeAttributesClass>;
 
 /** The typed Api of VolumeAttributesClass: the methods of the verbs the server serves for volumeattributesclasses. */
-export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * VolumeAttributesClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +44,7 @@ export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, 'crea
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const VolumeAttributesClass: $.ClusterKind<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const VolumeAttributesClass: $.ClusterKind<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

@@ -28,7 +28,7 @@ export interface StorageVersionMigration {
 export type StorageVersionMigrationMeta = $.PartialObjectMeta<StorageVersionMigration>;
 
 /** The typed Api of StorageVersionMigration: the methods of the verbs the server serves for storageversionmigrations. */
-export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * StorageVersionMigration (storagemigration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const StorageVersionMigration: $.ClusterKind<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const StorageVersionMigration: $.ClusterKind<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "storagemigration.k8s.io/v1",
   resource: {
     group: "storagemigration.k8s.io",

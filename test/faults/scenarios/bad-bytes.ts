@@ -47,7 +47,7 @@ function watchInputs(ns: string): BadInput[] {
     {
       what: 'an ERROR event with an unknown code',
       fault: inject(() => line(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'SomethingNew', message: 'a future failure', code: 599 } }))),
-      expect: (e) => e instanceof ApiError && e.inStream && e.code === 599 && e.reason === 'SomethingNew',
+      expect: (e) => e instanceof ApiError && e.inStream && e.statusCode === 599 && e.reason === 'SomethingNew',
     },
     { what: 'JSON that is no event', fault: inject(() => line('[1,2,3]')), expect: decode('no known type') },
     { what: 'an event of an unknown type', fault: inject(() => line('{"type":"SURPRISE","object":{}}')), expect: decode('no known type') },

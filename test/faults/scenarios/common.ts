@@ -26,7 +26,7 @@ export const fastBackoff = exponentialBackoff({ initialMs: 50, maxMs: 500 });
 export const rand = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1));
 
 export function errorKind(e: KubeError): string {
-  return e instanceof ApiError ? `${e.name} ${e.code}` : e.name;
+  return e instanceof ApiError ? `${e.name} ${e.statusCode}` : e.name;
 }
 
 export function tally(errors: KubeError[]): Record<string, number> {

@@ -106,7 +106,7 @@ export async function execRotation(lab: Lab, extra: ExtraApiserver, tokens: Rota
       pluginCalls,
       status401: proxy.count((r) => r.status === 401),
       tokensAccepted: new Set(proxy.requests.filter((r) => r.status === 200).map((r) => r.auth)).size,
-      unauthorizedErrors: subject.errorsOf((e) => e instanceof ApiError && e.code === 401).length,
+      unauthorizedErrors: subject.errorsOf((e) => e instanceof ApiError && e.statusCode === 401).length,
     },
   });
 }
@@ -126,7 +126,7 @@ export async function forbidden(lab: Lab, o: { seconds?: number } = {}): Promise
     invariant,
     details: {
       seconds,
-      forbiddenErrors: subject.errorsOf((e) => e instanceof ApiError && e.code === 403 && e.reason === 'Forbidden').length,
+      forbiddenErrors: subject.errorsOf((e) => e instanceof ApiError && e.statusCode === 403 && e.reason === 'Forbidden').length,
       ready: subject.reader.isReady(),
     },
   });

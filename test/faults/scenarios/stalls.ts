@@ -14,7 +14,7 @@
  */
 import { Api } from '../../../runtime/client/api.ts';
 import { sleep } from '../../../runtime/core/backoff.ts';
-import { TimeoutError } from '../../../runtime/core/errors.ts';
+import { RequestTimeoutError } from '../../../runtime/core/errors.ts';
 import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
@@ -30,7 +30,7 @@ export async function stalls(lab: Lab, o: { fixedNamespace?: string; slowSeconds
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
   // The server would end each watch after 60 s: every end of a watch here is the client's doing.
   const subject = subjectThrough(lab, proxy, ns, { timeoutSeconds: 60, idleTimeoutMs: 1_500 }, { requestTimeoutMs: 1_500 });
-  const timeouts = (what: string) => subject.errorsOf((e) => e instanceof TimeoutError && e.message.includes(what)).length;
+  const timeouts = (what: string) => subject.errorsOf((e) => e instanceof RequestTimeoutError && e.message.includes(what)).length;
   let appliedWhileSlow = 0;
   let silenced = 0;
   try {

@@ -7,7 +7,7 @@
  */
 
 export { allNamespaces } from "../../../runtime/index.ts";
-export type { Cache, CacheOptions } from "../../../runtime/index.ts";
+export type { KindCache, CacheOptions } from "../../../runtime/index.ts";
 export type { ClusterApi, Kept, KeepSpec, NamespacedApi, PartialObjectMeta, Pruned, PruneSpec } from "../../../runtime/kind.ts";
 export * as fixturesV1 from "./fixtures.kubereflect.dev/v1/index.ts";
 export * as fixturesV1beta1 from "./fixtures.kubereflect.dev/v1beta1/index.ts";

@@ -23,7 +23,7 @@ export interface Widget {
 export type WidgetMeta = $.PartialObjectMeta<Widget>;
 
 /** The typed Api of Widget: the methods of the verbs the server serves for widgets. */
-export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Widget (demo.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -34,7 +34,7 @@ export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Widget: $.NamespacedKind<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Widget: $.NamespacedKind<Widget, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "demo.kubereflect.dev/v1",
   resource: {
     group: "demo.kubereflect.dev",

@@ -21,7 +21,7 @@ export interface Gadget {
 export type GadgetMeta = $.PartialObjectMeta<Gadget>;
 
 /** The typed Api of Gadget: the methods of the verbs the server serves for gadgets. */
-export type GadgetApi = $.ClusterApi<Gadget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type GadgetApi = $.ClusterApi<Gadget, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Gadget (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -32,7 +32,7 @@ export type GadgetApi = $.ClusterApi<Gadget, 'create' | 'delete' | 'get' | 'getO
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Gadget: $.ClusterKind<Gadget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const Gadget: $.ClusterKind<Gadget, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "fixtures.kubereflect.dev/v1",
   resource: {
     group: "fixtures.kubereflect.dev",

@@ -22,7 +22,7 @@ export interface Sprocket {
 export type SprocketMeta = $.PartialObjectMeta<Sprocket>;
 
 /** The typed Api of Sprocket: the methods of the verbs the server serves for sprockets. */
-export type SprocketApi = $.ClusterApi<Sprocket, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type SprocketApi = $.ClusterApi<Sprocket, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Sprocket (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -33,7 +33,7 @@ export type SprocketApi = $.ClusterApi<Sprocket, 'create' | 'delete' | 'get' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Sprocket: $.ClusterKind<Sprocket, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Sprocket: $.ClusterKind<Sprocket, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
   apiVersion: "fixtures.kubereflect.dev/v1",
   resource: {
     group: "fixtures.kubereflect.dev",

@@ -24,7 +24,7 @@ export interface Widget {
 export type WidgetMeta = $.PartialObjectMeta<Widget>;
 
 /** The typed Api of Widget: the methods of the verbs the server serves for widgets. */
-export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Widget (fixtures.kubereflect.dev/v1beta1): the resource, its typed Api, object references, pruning and caches.
@@ -35,7 +35,7 @@ export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Widget: $.NamespacedKind<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Widget: $.NamespacedKind<Widget, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "fixtures.kubereflect.dev/v1beta1",
   resource: {
     group: "fixtures.kubereflect.dev",

@@ -21,7 +21,7 @@ export interface Index {
 export type IndexMeta = $.PartialObjectMeta<Index>;
 
 /** The typed Api of Index: the methods of the verbs the server serves for indices. */
-export type IndexApi = $.ClusterApi<Index, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type IndexApi = $.ClusterApi<Index, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Index (hostile.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -32,7 +32,7 @@ export type IndexApi = $.ClusterApi<Index, 'create' | 'delete' | 'get' | 'getOpt
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Index: $.ClusterKind<Index, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const Index: $.ClusterKind<Index, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
   apiVersion: "hostile.kubereflect.dev/v1",
   resource: {
     group: "hostile.kubereflect.dev",

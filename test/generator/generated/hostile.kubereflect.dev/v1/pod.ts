@@ -28,7 +28,7 @@ export interface Pod {
 export type PodMeta = $.PartialObjectMeta<Pod>;
 
 /** The typed Api of Pod: the methods of the verbs the server serves for pods. */
-export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Pod (hostile.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +39,7 @@ export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getOpt'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pod: $.NamespacedKind<Pod, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Pod: $.NamespacedKind<Pod, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "hostile.kubereflect.dev/v1",
   resource: {
     group: "hostile.kubereflect.dev",

@@ -24,7 +24,7 @@ export interface Pipeline {
 export type PipelineMeta = $.PartialObjectMeta<Pipeline>;
 
 /** The typed Api of Pipeline: the methods of the verbs the server serves for pipelines. */
-export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
 
 /**
  * Pipeline (shapes.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -35,7 +35,7 @@ export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pipeline: $.NamespacedKind<Pipeline, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Pipeline: $.NamespacedKind<Pipeline, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
   apiVersion: "shapes.kubereflect.dev/v1",
   resource: {
     group: "shapes.kubereflect.dev",

@@ -21,7 +21,7 @@ export interface PipelineTemplate {
 export type PipelineTemplateMeta = $.PartialObjectMeta<PipelineTemplate>;
 
 /** The typed Api of PipelineTemplate: the methods of the verbs the server serves for pipelinetemplates. */
-export type PipelineTemplateApi = $.NamespacedApi<PipelineTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type PipelineTemplateApi = $.NamespacedApi<PipelineTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * PipelineTemplate (shapes.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -32,7 +32,7 @@ export type PipelineTemplateApi = $.NamespacedApi<PipelineTemplate, 'create' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PipelineTemplate: $.NamespacedKind<PipelineTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const PipelineTemplate: $.NamespacedKind<PipelineTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "shapes.kubereflect.dev/v1",
   resource: {
     group: "shapes.kubereflect.dev",

@@ -24,7 +24,7 @@ export interface Pipeline {
 export type PipelineMeta = $.PartialObjectMeta<Pipeline>;
 
 /** The typed Api of Pipeline: the methods of the verbs the server serves for pipelines. */
-export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
 
 /**
  * Pipeline (shapes.kubereflect.dev/v1beta1): the resource, its typed Api, object references, pruning and caches.
@@ -35,7 +35,7 @@ export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pipeline: $.NamespacedKind<Pipeline, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Pipeline: $.NamespacedKind<Pipeline, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
   apiVersion: "shapes.kubereflect.dev/v1beta1",
   resource: {
     group: "shapes.kubereflect.dev",
