@@ -45,7 +45,7 @@ import { labelMatcher } from '../core/labels.ts';
 import type { LabelMatcher, LabelSelector } from '../core/labels.ts';
 import { StoreIndexes, type BuiltInIndex, type Indexers } from './indexes.ts';
 import { keyOf, keyFor } from '../core/object-ref.ts';
-import { hasUnreadManagedFields } from '../wire/managed-fields.ts';
+import { hasUnreadManagedFields } from '../wire/lazy-managed-fields.ts';
 import type { ObjectRef } from '../core/object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
 

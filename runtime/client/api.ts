@@ -8,7 +8,9 @@ import type { Client, RequestQuery } from './client.ts';
 import { describe } from './client.ts';
 import { decodeWatchEvents } from '../wire/decode.ts';
 import { ApiError, KubeError, type Status } from '../core/errors.ts';
-import { parseWithLazyManagedFields, parseWithoutManagedFields, splitList } from '../wire/managed-fields.ts';
+import { splitList } from '../wire/json-scan.ts';
+import { parseWithLazyManagedFields } from '../wire/lazy-managed-fields.ts';
+import { parseWithoutManagedFields } from '../wire/managed-fields.ts';
 import { labelSelectorText, type LabelSelector } from '../core/labels.ts';
 import type { KubeObject, ObjectList, PartialObjectMeta, ResourceDescriptor, WatchEvent, Editable } from '../core/types.ts';
 import { apiVersionOf } from '../core/types.ts';
@@ -41,7 +43,7 @@ export interface ListOptions extends SelectorOptions {
   resourceVersion?: string;
   resourceVersionMatch?: 'NotOlderThan' | 'Exact';
   timeoutSeconds?: number;
-  /** Items come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
+  /** Items come without `metadata.managedFields`, cut before parsing (see `parseWithoutManagedFields`). */
   stripManagedFields?: boolean;
   /** Items carry `metadata.managedFields` unparsed until read (see `WatcherConfig.lazyManagedFields`); `stripManagedFields` wins. */
   lazyManagedFields?: boolean;
@@ -65,7 +67,7 @@ export interface WatchOptions extends SelectorOptions {
   timeoutSeconds?: number;
   /** Fail with `RequestTimeoutError` when no bytes arrive for this long (a silent, dead connection). */
   idleTimeoutMs?: number;
-  /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
+  /** Event objects come without `metadata.managedFields`, cut before parsing (see `parseWithoutManagedFields`). */
   stripManagedFields?: boolean;
   /** Event objects carry `metadata.managedFields` unparsed until read (see `WatcherConfig.lazyManagedFields`); `stripManagedFields` wins. */
   lazyManagedFields?: boolean;

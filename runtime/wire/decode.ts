@@ -9,14 +9,15 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { DecodeError } from '../core/errors.ts';
-import { parseWithLazyManagedFields, parseWithoutManagedFields } from './managed-fields.ts';
+import { parseWithLazyManagedFields } from './lazy-managed-fields.ts';
+import { parseWithoutManagedFields } from './managed-fields.ts';
 import type { WatchEvent } from '../core/types.ts';
 
 const NEWLINE = 0x0a;
 
 /** Options of `parseEventLine` and `decodeWatchEvents`. */
 export interface DecodeOptions {
-  /** Event objects come without `metadata.managedFields`, cut before parsing (see `strip.ts`). */
+  /** Event objects come without `metadata.managedFields`, cut before parsing (see `parseWithoutManagedFields`). */
   stripManagedFields?: boolean;
   /** Event objects carry `metadata.managedFields` unparsed until read (see `parseWithLazyManagedFields`); `stripManagedFields` wins. */
   lazyManagedFields?: boolean;

@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseEventLine } from './decode.ts';
 import { DecodeError } from '../core/errors.ts';
-import { hasUnreadManagedFields, parseWithLazyManagedFields } from './managed-fields.ts';
+import { hasUnreadManagedFields, parseWithLazyManagedFields } from './lazy-managed-fields.ts';
 import { store } from '../cache/store.ts';
 import { editable, type KubeObject } from '../core/types.ts';
 

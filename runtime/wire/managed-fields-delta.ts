@@ -1,6 +1,6 @@
 /**
  * A compact form for the unparsed `managedFields` text that lazy decoding
- * keeps (see `parseWithLazyManagedFields` in `strip.ts`).
+ * keeps (see `parseWithLazyManagedFields` in `lazy-managed-fields.ts`).
  *
  * Kept as is, that text costs as much heap as the parsed tree it replaces
  * (6–8 KB of a 14 KB pod). But the `managedFields` of objects of one kind

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEventLine } from './decode.ts';
 import { DecodeError } from '../core/errors.ts';
 import { mulberry32 } from '../../test/support/random.ts';
-import { managedFieldsCut, parseWithoutManagedFields, splitList, type ManagedFieldsShape } from './managed-fields.ts';
+import { managedFieldsCut, parseWithoutManagedFields, type ManagedFieldsShape } from './managed-fields.ts';
 
 const managedFields = [
   {
@@ -145,31 +145,5 @@ describe('cutting managedFields before parsing', () => {
       expect(() => parseEventLine(Buffer.from(bad), 'watch pods', { stripManagedFields: true })).toThrow(DecodeError);
     }
     expect(() => parseEventLine(Buffer.from([0x7b, 0xff, 0x7d]), 'watch pods', { stripManagedFields: true })).toThrow(/not valid UTF-8/);
-  });
-});
-
-describe('splitting a list into its envelope and the bytes of each item', () => {
-  it('gives the list without items and each item as it is, wherever items stands', () => {
-    const items = [{ metadata: { name: 'a' }, data: { x: '],[}{"' } }, [1, [2]], 'text', 7, null, {}];
-    for (const list of [
-      { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '9', continue: 'c' }, items },
-      { items, metadata: { resourceVersion: '9' } },
-      { kind: 'PodList', items: [] },
-    ]) {
-      for (const indent of [undefined, 2]) {
-        const split = splitList(Buffer.from(JSON.stringify(list, null, indent)))!;
-        expect(JSON.parse(split.envelope)).toEqual({ ...list, items: [] });
-        expect(split.items.map((b) => JSON.parse(b.toString()))).toEqual(list.items);
-      }
-    }
-    expect(splitList(Buffer.from('{}'))).toEqual({ envelope: '{}', items: [] });
-  });
-
-  it('gives up (undefined) on bytes it does not recognise, so that the caller parses them whole', () => {
-    for (const bad of ['[1,2]', '{"items":[1,2}', '{"items":[1 2]}', '{"items":[1]} trailing', '{"a":1,', '', '{"items":"x"']) {
-      expect(splitList(Buffer.from(bad)), bad).toBeUndefined();
-    }
-    // Not an array: nothing to split, the envelope is the whole list.
-    expect(splitList(Buffer.from('{"items":"x"}'))).toEqual({ envelope: '{"items":"x"}', items: [] });
   });
 });

@@ -11,7 +11,7 @@ import { ApiError } from '../../runtime/core/errors.ts';
 import type { Logger } from '../../runtime/core/logger.ts';
 import { reflector } from '../../runtime/cache/reflector.ts';
 import { store, type Store } from '../../runtime/cache/store.ts';
-import { hasUnreadManagedFields } from '../../runtime/wire/managed-fields.ts';
+import { hasUnreadManagedFields } from '../../runtime/wire/lazy-managed-fields.ts';
 import { editable } from '../../runtime/core/types.ts';
 import { dropsManagedFields } from '../../runtime/kinds/kind.ts';
 import type { KubeObject, ObjectList, ResourceDescriptor, Stored, WatchEvent, WatcherEvent } from '../../runtime/core/types.ts';
