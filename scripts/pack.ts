@@ -81,6 +81,7 @@ export function pack(): { runtime: string; generator: string } {
   cpSync(join(repo, 'templates'), join(stage, 'templates'), { recursive: true });
   cpSync(join(repo, 'bin', 'kubereflect.mjs'), join(stage, 'bin', 'kubereflect.mjs'));
   cpSync(join(repo, 'generator', 'README.md'), join(stage, 'README.md'));
+  cpSync(join(repo, 'CHANGELOG.md'), join(stage, 'CHANGELOG.md'));
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(generatorManifest, null, 2)}\n`);
   const generator = npmPack(stage);
   return { runtime, generator };
