@@ -13,7 +13,7 @@
  */
 import { Action, Controller, type KubeObject, type ListWatch, type Logger, type WatcherEvent } from '../runtime/index.ts';
 import { reflectShared, storeShared } from '../runtime/cache.ts';
-import { type ResourceDescriptor } from '../runtime/kind.ts';
+import type { ResourceDescriptor } from '../runtime/kind.ts';
 import { handQueue } from './hand-queue.ts';
 import { stat } from './harness.ts';
 

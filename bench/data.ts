@@ -19,7 +19,7 @@
  * so a later run that finds the namespace complete reuses it (and its
  * recorded rate) instead of loading again. Namespaces are never deleted.
  */
-import { Api, Client } from '../runtime/index.ts';
+import { Api, type Client } from '../runtime/index.ts';
 import type { KubeObject } from '../runtime/index.ts';
 import type { ObjectList } from '../runtime/cache.ts';
 import type { ResourceDescriptor } from '../runtime/kind.ts';

@@ -96,7 +96,7 @@ function writeExamples(out: string, dir: string): number {
   const lines: string[] = [];
   let n = 0;
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
-    let docs;
+    let docs: ReturnType<typeof parseYamlDocuments>;
     try {
       docs = parseYamlDocuments(join(dir, file), readFileSync(join(dir, file), 'utf8'));
     } catch (err) {

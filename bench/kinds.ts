@@ -16,7 +16,7 @@
  * namespace), loaded with server-side apply so that the server writes real
  * `managedFields`, into namespaces that are kept and reused.
  */
-import { Api, Client } from '../runtime/index.ts';
+import { Api, type Client } from '../runtime/index.ts';
 import type { KubeObject } from '../runtime/index.ts';
 import type { ResourceDescriptor } from '../runtime/kind.ts';
 import { mulberry32 } from '../test/support/random.ts';
@@ -62,9 +62,9 @@ export function configMap(i: number, namespace: string): KubeObject & { data: Re
     'database:', `  host: ${app}-db.${namespace}.svc.cluster.local`, '  port: 5432', `  name: ${app}`, '  pool:', '    maxOpen: 50', '    maxIdle: 10', '    connMaxLifetime: 30m',
     'cache:', `  redis: redis://${app}-cache:6379/0`, '  ttl: 300s', 'logging:', '  level: info', '  format: json',
     'tracing:', '  endpoint: http://otel-collector.observability.svc.cluster.local:4317', `  sampleRatio: 0.${1 + (i % 9)}`,
-    'features:', ...Array.from({ length: 8 }, (_, k) => `  ${word(r, 10)}: ${r() < 0.5}`),
+    'features:', ...Array.from({ length: 8 }, (_, _k) => `  ${word(r, 10)}: ${r() < 0.5}`),
   ].join('\n');
-  const properties = Array.from({ length: 14 }, (_, k) => `${app}.setting.${word(r, 8)}=${word(r, 16)}`).join('\n');
+  const properties = Array.from({ length: 14 }, (_, _k) => `${app}.setting.${word(r, 8)}=${word(r, 16)}`).join('\n');
   const json = JSON.stringify({ version: i, endpoints: Array.from({ length: 4 }, () => ({ name: word(r, 8), url: `https://${word(r, 10)}.example.com/api/v1`, timeoutMs: 1000 + Math.floor(r() * 5000) })) });
   return {
     apiVersion: 'v1',

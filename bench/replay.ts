@@ -74,13 +74,13 @@ export async function recordReplayData(ctx: RunContext, n: number, kind: BenchKi
   for await (const items of pages((o) => api.list(o))) pods.push(...items);
   client.close();
   if (pods.length !== n) throw new Error(`expected ${n} ${kind} in ${namespace}, found ${pods.length}`);
-  writeFileSync(podsFile, pods.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  writeFileSync(podsFile, `${pods.map((p) => JSON.stringify(p)).join('\n')}\n`);
   const rounds = Math.max(1, Math.ceil((ctx.minEvents ?? 10_000) / n));
   const events: string[] = [];
   for (let r = 0; r < rounds; r++) {
     pods.forEach((p, i) => events.push(JSON.stringify({ type: 'MODIFIED', object: modified(p, LIST_RV + 1 + r * n + i, kind) })));
   }
-  const body = events.join('\n') + '\n';
+  const body = `${events.join('\n')}\n`;
   writeFileSync(eventsFile, body);
   return { dir, kind, path: kindPath(kind, namespace), namespace, n, podsFile, eventsFile, events: events.length, eventBytes: Buffer.byteLength(body) };
 }

@@ -52,7 +52,7 @@ const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
 const range = (s: Stat, fmt: (x: number) => string) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
 const kib = (x: number) => x / 1024;
 const table = (head: string[], rows: string[][]) =>
-  [`| ${head.join(' | ')} |`, `| ${head.map((h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  [`| ${head.join(' | ')} |`, `| ${head.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 const LABEL: Record<string, string> = {
   'client-node': '@kubernetes/client-node informer',
@@ -261,7 +261,7 @@ export function renderReport(r: Results, opts: { findings?: string; chartDir?: s
     s.push('');
     const measured = [...new Set(r.scale.flatMap((x) => x.rows.map((row) => row.measure)))];
     const names: Record<string, string> = { memory: 'memory', sync: 'initial sync', relist: 'relist peak', throughput: 'steady event throughput' };
-    s.push(`${measured.map((m) => names[m]).join(', ').replace(/^./, (c) => c.toUpperCase())} at N = ` + r.scale.map((x) => f0(x.n)).join(' and ') + ' pods (`bench/scale.ts`), each measurement as in scenarios 1–4, in its own process. All of them read from the replay server: the larger N is the 10,000 pods recorded from the real apiserver, copied with new names and uids (the loader gets only tens of pods per second into kube-apiserver on this shared machine). A contender that fails is shown with its error. Ratios: memory and relist as a fraction of client-node, sync and throughput as a speed-up over it.');
+    s.push(`${measured.map((m) => names[m]).join(', ').replace(/^./, (c) => c.toUpperCase())} at N = ${r.scale.map((x) => f0(x.n)).join(' and ')} pods (\`bench/scale.ts\`), each measurement as in scenarios 1–4, in its own process. All of them read from the replay server: the larger N is the 10,000 pods recorded from the real apiserver, copied with new names and uids (the loader gets only tens of pods per second into kube-apiserver on this shared machine). A contender that fails is shown with its error. Ratios: memory and relist as a fraction of client-node, sync and throughput as a speed-up over it.`);
     s.push('');
     const unit: Record<string, string> = { memory: 'KiB per pod', sync: 'ms to a ready store', relist: 'peak / steady', throughput: 'events/s' };
     const fmt: Record<string, (v: number) => string> = { memory: f1, sync: f0, relist: f2, throughput: f0 };

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { Node } from '../generated/core/v1/node.ts';
 import { Pod } from '../generated/core/v1/pod.ts';
 import { allNamespaces, silentLogger } from '../runtime/index.ts';
-import type { Client, KubeObject, WatcherEvent } from '../runtime/index.ts';
+import type { Client, WatcherEvent } from '../runtime/index.ts';
 import { startChurn, type ChurnTarget } from './support/churn.ts';
 import { widgetOperator } from './support/widget-operator.ts';
 import { connect, freshNamespace, parseArgs, untilDone } from './support/cluster.ts';

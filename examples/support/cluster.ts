@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Api, Client, type KubeObject } from '../../runtime/index.ts';
-import { type ResourceDescriptor } from '../../runtime/kind.ts';
+import type { ResourceDescriptor } from '../../runtime/kind.ts';
 import { up, usePlane } from '../../test/controlplane/plane.ts';
 
 /** Command-line options every example understands. */

@@ -13,10 +13,10 @@
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Action, Controller, Finalizer, Recorder, isControlledBy, ownerReference, predicates, setCondition, type Client, type Logger, type Stored } from '../../runtime/index.ts';
 import { sameConditions } from '../../runtime/index.ts';
-import { type AllNamespaces } from '../../runtime/kinds/kind.ts';
-import { type ControllerMetrics } from '../../runtime/metrics.ts';
-import { type ShardRange } from '../../runtime/scale.ts';
-import { type WatcherConfig } from '../../runtime/cache.ts';
+import type { AllNamespaces } from '../../runtime/kinds/kind.ts';
+import type { ControllerMetrics } from '../../runtime/metrics.ts';
+import type { ShardRange } from '../../runtime/scale.ts';
+import type { WatcherConfig } from '../../runtime/cache.ts';
 import { Widget } from '../generated/demo.kubereflect.dev/v1/widget.ts';
 
 /** The operator's field manager, finalizer and event source. */

@@ -94,7 +94,7 @@ export class StoreIndexes<K extends KubeObject> {
 }
 
 function valuesOf<K extends KubeObject>(name: string, fn: IndexFunction<K>, key: string, obj: K): string[] {
-  let got;
+  let got: ReturnType<IndexFunction<K>>;
   try {
     got = fn(obj as Stored<K>);
   } catch (err) {

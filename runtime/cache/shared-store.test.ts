@@ -44,7 +44,7 @@ class Channel<T> implements AsyncIterable<T> {
   }
 }
 
-function settled(p: Promise<unknown>): () => boolean {
+function _settled(p: Promise<unknown>): () => boolean {
   let done = false;
   void p.then(() => (done = true));
   return () => done;

@@ -271,7 +271,10 @@ export class WorkQueue<R = string> {
     const top = this.earliest();
     if (!top) return;
     const now = this.clock.now();
-    if (top.due > now) return this.wakeAt(top.due);
+    if (top.due > now) {
+      this.wakeAt(top.due);
+      return;
+    }
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter(this.hand(top, now));

@@ -14,7 +14,7 @@
  * fingerprint (cleaning up is a finalizer's job).
  */
 import type { ListWatch } from '../client/api.ts';
-import { SharedStore, reflectShared, storeShared, type SharedWriter, type SubscriberEvent } from '../cache/shared-store.ts';
+import { type SharedStore, reflectShared, storeShared, type SharedWriter, type SubscriberEvent } from '../cache/shared-store.ts';
 import { KubeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { keyFor } from '../core/object-ref.ts';

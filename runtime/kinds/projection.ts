@@ -41,6 +41,7 @@ export type Inner<V> = V extends readonly (infer E)[]
  * (`constructor`, `toString`, …) also that member's type, because TypeScript
  * sees those members on every object literal. At run time only `true` names a field.
  */
+// biome-ignore lint/complexity/noBannedTypes: the members of `Object` itself are what this type is about.
 export type FieldFlag<Q> = Q extends keyof Object ? true | Object[Q] : true;
 
 /** What a spec may say about a field named `Q` whose value is `V`: `true`, or `Sub` (the fields inside it) when it has any. */
@@ -105,7 +106,8 @@ export type PrunedValue<V, S> = V extends readonly (infer E)[]
 export type Kept<T, S> = Projected & {
   [P in keyof T as P extends 'apiVersion' | 'kind' | 'metadata' | keyof S ? P : never]: P extends keyof S
     ? S[P] extends true ? T[P] : KeptValue<T[P], S[P], P extends 'metadata' ? Identity : never>
-    : P extends 'metadata' ? KeptValue<T[P], {}, Identity> : T[P];
+    : // biome-ignore lint/complexity/noBannedTypes: an empty spec: keep nothing below but the identity.
+      P extends 'metadata' ? KeptValue<T[P], {}, Identity> : T[P];
 };
 
 /** An object of type `T` after a keep spec `S`: only the fields `S` names (and `Always`), the ones it goes into kept further. */

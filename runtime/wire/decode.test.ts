@@ -8,7 +8,7 @@ const events = [
   { type: 'BOOKMARK', object: { metadata: { resourceVersion: '3' } } },
   { type: 'DELETED', object: { metadata: { name: 'a', resourceVersion: '4' } } },
 ];
-const body = Buffer.from(events.map((e) => JSON.stringify(e)).join('\n') + '\n', 'utf8');
+const body = Buffer.from(`${events.map((e) => JSON.stringify(e)).join('\n')}\n`, 'utf8');
 
 async function* chunks(...parts: Buffer[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield p;
@@ -49,7 +49,7 @@ describe('watch body decoding', () => {
   });
 
   it('turns a malformed line into a DecodeError after yielding the good events before it', async () => {
-    const bad = Buffer.concat([Buffer.from(JSON.stringify(events[0]) + '\n'), Buffer.from('{"type":"ADDED","object":{"metadata"\n')]);
+    const bad = Buffer.concat([Buffer.from(`${JSON.stringify(events[0])}\n`), Buffer.from('{"type":"ADDED","object":{"metadata"\n')]);
     const got: unknown[] = [];
     const err = await (async () => {
       for await (const e of decodeWatchEvents(chunks(bad), 'GET /api/v1/pods?watch=true')) got.push(e);

@@ -27,6 +27,7 @@ import { findManagedFields, type ManagedFieldsShape } from './managed-fields.ts'
  */
 class Stamp {
   constructor(target: object) {
+    // biome-ignore lint/correctness/noConstructorReturn: returning the target is what makes a subclass's private field land on it.
     return target as Stamp;
   }
 }

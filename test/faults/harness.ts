@@ -60,8 +60,6 @@ export function counted<K>(api: ListWatch<K>): ListWatch<K> & { calls: { list: n
   };
 }
 
-type ErrorEvent<K> = Extract<WatcherEvent<K>, { type: 'Error' }>;
-
 /**
  * watcher → audit → reflector → store, driven in the background. The audit
  * looks at each event before the store applies it and counts replays: an

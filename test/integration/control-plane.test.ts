@@ -5,7 +5,7 @@
  */
 import { request } from 'node:https';
 import {
-  ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
+  ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, Watch,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { describe, expect, inject, it } from 'vitest';

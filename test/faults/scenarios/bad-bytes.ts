@@ -21,7 +21,7 @@ import { Api } from '../../../runtime/client/api.ts';
 import { sleep } from '../../../runtime/core/backoff.ts';
 import { ApiError, DecodeError, TransportError } from '../../../runtime/core/errors.ts';
 import type { KubeObject } from '../../../runtime/core/types.ts';
-import { Churn, configMaps, converges, Subject, type ConfigMap } from '../harness.ts';
+import { Churn, configMaps, converges, type Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
 import type { Fault } from '../proxy.ts';
 import { report, scenarioNamespace, subjectThrough } from './common.ts';

@@ -42,7 +42,7 @@ export async function slowSubscribers(lab: Lab, o: { fixedNamespace?: string; se
   const subject = new Subject<ConfigMap>(new Api<ConfigMap>(lab.admin, configMaps, ns), { pageSize: 50, timeoutSeconds: 5, backoff: fastBackoff }, undefined,
     { reader, reflect: (events) => reflectShared(writer, events) });
   const details: Record<string, unknown> = {};
-  let invariant;
+  let invariant: Awaited<ReturnType<typeof converges>> | undefined;
   try {
     await subject.waitUntil(() => reader.isReady(), 30_000, 'the first list');
     await sleep((o.seconds ?? 4) * 1000);
