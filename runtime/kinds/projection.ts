@@ -288,7 +288,7 @@ function generate(root: Plan): ObjFn {
     return name;
   };
   const top = object(root);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the text holds only our code and JSON string literals
+  // new Function on purpose: the text holds only our code and JSON string literals.
   return new Function('hasOwn', 'put', 'specialise', `"use strict";\n${lines.join('\n')}\nreturn ${top};`)(Object.hasOwn, put, specialisePrune) as ObjFn;
 }
 
