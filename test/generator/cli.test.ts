@@ -94,7 +94,7 @@ describe('kubereflect generate', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/'kubereflect' is not installed where the output goes; checked against .*runtime\/index\.ts\./);
     const { readFileSync } = await import('node:fs');
-    expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/widget.ts'), 'utf8')).toMatch(/import \* as \$ from "kubereflect";/);
+    expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/widget.ts'), 'utf8')).toMatch(/import \* as \$ from "kubereflect\/kind";/);
   });
 
   it('prints usage', async () => {
