@@ -11,6 +11,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
+import { globToRegExp, hasGlob, splitGlob } from './glob.ts';
 
 /** The saved OpenAPI of the pinned kube-apiserver: the default input. */
 export const EMBEDDED_OPENAPI = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi');
@@ -244,19 +245,13 @@ function walk(dir: string, visit: (file: string) => void): void {
   }
 }
 
-function hasGlob(input: string): boolean {
-  return /[*?{[]/.test(input);
-}
-
 /**
  * The files matching a glob (`*`, `**`, `?`, `{a,b}`, `[abc]`), sorted. The
  * walk starts at the longest leading part without glob characters.
  */
 export function expandGlob(pattern: string): string[] {
-  const parts = pattern.split(/[\\/]/);
-  const firstGlob = parts.findIndex((p) => hasGlob(p));
-  const base = parts.slice(0, firstGlob).join(sep) || '.';
-  const matcher = globToRegExp(parts.slice(firstGlob).join('/'));
+  const { base, rest } = splitGlob(pattern, sep);
+  const matcher = globToRegExp(rest);
   const out: string[] = [];
   try {
     if (!statSync(base).isDirectory()) return [];
@@ -268,42 +263,6 @@ export function expandGlob(pattern: string): string[] {
     if (matcher.test(rel)) out.push(file);
   });
   return out.sort();
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      const end = glob.indexOf('}', i);
-      if (end < 0) re += '\\{';
-      else {
-        re += `(?:${glob.slice(i + 1, end).split(',').map(escapeRegExp).join('|')})`;
-        i = end;
-      }
-    } else if (c === '[') {
-      const end = glob.indexOf(']', i);
-      if (end < 0) re += '\\[';
-      else {
-        re += `[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += escapeRegExp(c);
-  }
-  return new RegExp(`^${re}$`);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 export function isObject(value: unknown): value is JsonObject {

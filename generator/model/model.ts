@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
+import { globToRegExp } from '../input/glob.ts';
 import { EMBEDDED_OPENAPI, isObject, type CrdSource, type DiscoveredResource, type Json, type JsonObject, type OpenApiSource, type Source } from '../input/load.ts';
 
 /** `$ref` prefix of every schema reference in the model. */
@@ -349,7 +350,7 @@ function patternMatcher(pattern: string): (k: KindModel) => boolean {
   const parts = pattern.split('/');
   if (parts.length > 3 || parts.some((p) => !p)) throw new GenerateError(`a kind pattern is group/version/kind, e.g. apps/v1/Deployment or core/*/*`, pattern);
   while (parts.length < 3) parts.push('*');
-  const res = parts.map((p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i'));
+  const res = parts.map((p) => globToRegExp(p, { starOnly: true, ignoreCase: true }));
   return (k) => res[0]!.test(k.group || 'core') && res[1]!.test(k.version) && res[2]!.test(k.kind);
 }
 
