@@ -31,8 +31,14 @@ export interface OpenApiSource {
 /** One CustomResourceDefinition manifest. */
 export interface CrdSource {
   type: 'crd';
-  /** `file:line` of the document, or the CRD's URL on a cluster. */
+  /** `file:line` of the document, or the CRD's URL on a cluster: where messages point. */
   origin: string;
+  /**
+   * The file alone (the URL on a cluster): what generated headers name. A
+   * line there would change every module of the file whenever a document
+   * above it grows.
+   */
+  from: string;
   crd: JsonObject;
 }
 
@@ -158,7 +164,7 @@ function loadCrdInput(input: string): CrdSource[] {
     for (const { value, line } of parseYamlDocuments(file, readText(file))) {
       const origin = `${displayPath(file)}:${line}`;
       if (value === null) continue; // an empty document, e.g. after a trailing `---`
-      out.push({ type: 'crd', origin, crd: checkCrd(value, origin) });
+      out.push({ type: 'crd', origin, from: displayPath(file), crd: checkCrd(value, origin) });
     }
   }
   return out;
@@ -320,7 +326,10 @@ async function fetchCrds(client: ClusterClient): Promise<CrdSource[]> {
   return (list.items ?? [])
     .map((crd) => ({ ...crd, apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' }) as JsonObject)
     .sort((a, b) => compare(String((a.metadata as JsonObject)?.name), String((b.metadata as JsonObject)?.name)))
-    .map((crd) => ({ type: 'crd' as const, origin: `${client.server}${path}/${String((crd.metadata as JsonObject)?.name)}`, crd }));
+    .map((crd) => {
+      const url = `${client.server}${path}/${String((crd.metadata as JsonObject)?.name)}`;
+      return { type: 'crd' as const, origin: url, from: url, crd };
+    });
 }
 
 async function fetchOpenApi(client: ClusterClient, skip: Set<string>, progress: (line: string) => void): Promise<OpenApiSource[]> {

@@ -37,8 +37,10 @@ export interface KindModel {
   subresources: string[];
   /** The id of the kind's schema in `Model.schemas`. */
   schemaId: string;
-  /** Where the kind was defined. */
+  /** Where the kind was defined, to the line for a CRD: for messages. */
   origin: string;
+  /** The file (or URL) the kind was defined in, without a line: for generated headers. */
+  from: string;
 }
 
 /** A schema and where it came from. */
@@ -97,7 +99,7 @@ class ModelBuilder {
     for (const r of resourcesOfPaths((doc.paths ?? {}) as JsonObject)) {
       const schemaId = byGvk.get(`${r.group}/${r.version}/${r.kind}`);
       if (!schemaId) continue; // e.g. a resource whose schema lives in another document
-      this.addKind({ ...r, schemaId, origin: source.origin }, schemas[schemaId] as JsonObject);
+      this.addKind({ ...r, schemaId, origin: source.origin, from: source.origin }, schemas[schemaId] as JsonObject);
     }
   }
 
@@ -294,7 +296,7 @@ function v2ToV3(doc: JsonObject): JsonObject {
 
 /** The kinds of a CRD: one per served version. */
 function kindsOfCrd(source: CrdSource, warnings: GenerateWarning[]): { kind: KindModel; schema: JsonObject }[] {
-  const { crd, origin } = source;
+  const { crd, origin, from } = source;
   const spec = crd.spec;
   if (!isObject(spec)) throw new GenerateError('CustomResourceDefinition has no spec', origin);
   const names = spec.names;
@@ -316,7 +318,7 @@ function kindsOfCrd(source: CrdSource, warnings: GenerateWarning[]): { kind: Kin
     const kind: KindModel = {
       group, version: v.name, kind: names.kind, plural: names.plural, namespaced: spec.scope === 'Namespaced',
       verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], subresources,
-      schemaId: `crd:${group}/${v.name}/${names.kind}`, origin,
+      schemaId: `crd:${group}/${v.name}/${names.kind}`, origin, from,
     };
     const raw = isObject(v.schema) ? v.schema.openAPIV3Schema : undefined;
     let schema: JsonObject;
