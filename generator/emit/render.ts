@@ -141,6 +141,7 @@ function kindView(kind: PlacedKind, mod: TypeModule, shape: KindShape, spec: (s:
     name: kind.name,
     metaName: kind.metaName,
     apiName: kind.apiName,
+    methodsName: kind.methodsName,
     apiVersion: kind.apiVersion,
     group: kind.group,
     version: kind.version,

@@ -54,6 +54,28 @@ describe('names', () => {
   });
 });
 
+describe('the names a kind module adds', () => {
+  it('go to the kind before any schema: schemas named FooMethods and FooApi yield, and the output compiles', async () => {
+    const file = join(tempDir(), 'foo.json');
+    const object = (properties: JsonObject) => ({ type: 'object', properties });
+    writeFileSync(file, JSON.stringify({
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+      spec: {
+        group: 't.example.com', scope: 'Namespaced', names: { kind: 'Foo', plural: 'foos' },
+        versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: object({ methods: object({ verbs: { type: 'string' } }), api: object({ url: { type: 'string' } }) }) } }],
+      },
+    }));
+    const { files } = await generate({ crd: [file], out: join(tempDir(), 'out'), runtime: join(ROOT, 'runtime/index.ts'), write: false });
+    const kind = files.get('t.example.com/v1/foo.ts')!;
+    expect(kind).toContain("export type FooMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';");
+    expect(kind).toContain('export type FooApi = $.NamespacedApi<Foo, FooMethods>;');
+    expect(kind).toContain('export const Foo: $.NamespacedKind<Foo, FooMethods> =');
+    expect(kind).toContain('methods?: FooMethods_2;');
+    expect(kind).toContain('api?: FooApi_2;');
+    expect(files.get('t.example.com/v1/types.ts')).toMatch(/export interface FooMethods_2 \{\s+verbs\?: string;/);
+  });
+});
+
 describe('the template discipline', () => {
   const hb = Handlebars.create();
   it('rejects plain, triple-stash and unknown mustaches', () => {

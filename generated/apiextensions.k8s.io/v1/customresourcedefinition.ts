@@ -27,8 +27,11 @@ export interface CustomResourceDefinition {
 /** A CustomResourceDefinition as a metadata-only list, get or watch returns it. */
 export type CustomResourceDefinitionMeta = $.PartialObjectMeta<CustomResourceDefinition>;
 
-/** The typed Api of CustomResourceDefinition: the methods of the verbs the server serves for customresourcedefinitions. */
-export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for customresourcedefinitions: what `CustomResourceDefinitionApi` (and so `CustomResourceDefinition.api()`) has. */
+export type CustomResourceDefinitionMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of CustomResourceDefinition. */
+export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, CustomResourceDefinitionMethods>;
 
 /**
  * CustomResourceDefinition (apiextensions.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition,
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, CustomResourceDefinitionMethods> = $.clusterKind({
   apiVersion: "apiextensions.k8s.io/v1",
   resource: {
     group: "apiextensions.k8s.io",

@@ -39,8 +39,11 @@ export interface ResourceSlice {
 /** A ResourceSlice as a metadata-only list, get or watch returns it. */
 export type ResourceSliceMeta = $.PartialObjectMeta<ResourceSlice>;
 
-/** The typed Api of ResourceSlice: the methods of the verbs the server serves for resourceslices. */
-export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for resourceslices: what `ResourceSliceApi` (and so `ResourceSlice.api()`) has. */
+export type ResourceSliceMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ResourceSlice. */
+export type ResourceSliceApi = $.ClusterApi<ResourceSlice, ResourceSliceMethods>;
 
 /**
  * ResourceSlice (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -51,7 +54,7 @@ export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceSlice: $.ClusterKind<ResourceSlice, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceMethods> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

@@ -20,8 +20,11 @@ export interface Gadget {
 /** A Gadget as a metadata-only list, get or watch returns it. */
 export type GadgetMeta = $.PartialObjectMeta<Gadget>;
 
-/** The typed Api of Gadget: the methods of the verbs the server serves for gadgets. */
-export type GadgetApi = $.ClusterApi<Gadget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for gadgets: what `GadgetApi` (and so `Gadget.api()`) has. */
+export type GadgetMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Gadget. */
+export type GadgetApi = $.ClusterApi<Gadget, GadgetMethods>;
 
 /**
  * Gadget (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -32,7 +35,7 @@ export type GadgetApi = $.ClusterApi<Gadget, 'create' | 'delete' | 'get' | 'getO
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Gadget: $.ClusterKind<Gadget, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const Gadget: $.ClusterKind<Gadget, GadgetMethods> = $.clusterKind({
   apiVersion: "fixtures.kubereflect.dev/v1",
   resource: {
     group: "fixtures.kubereflect.dev",

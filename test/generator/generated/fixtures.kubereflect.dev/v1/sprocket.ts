@@ -21,8 +21,11 @@ export interface Sprocket {
 /** A Sprocket as a metadata-only list, get or watch returns it. */
 export type SprocketMeta = $.PartialObjectMeta<Sprocket>;
 
-/** The typed Api of Sprocket: the methods of the verbs the server serves for sprockets. */
-export type SprocketApi = $.ClusterApi<Sprocket, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for sprockets: what `SprocketApi` (and so `Sprocket.api()`) has. */
+export type SprocketMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Sprocket. */
+export type SprocketApi = $.ClusterApi<Sprocket, SprocketMethods>;
 
 /**
  * Sprocket (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -33,7 +36,7 @@ export type SprocketApi = $.ClusterApi<Sprocket, 'create' | 'delete' | 'get' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Sprocket: $.ClusterKind<Sprocket, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Sprocket: $.ClusterKind<Sprocket, SprocketMethods> = $.clusterKind({
   apiVersion: "fixtures.kubereflect.dev/v1",
   resource: {
     group: "fixtures.kubereflect.dev",

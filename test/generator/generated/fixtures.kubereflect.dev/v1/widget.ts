@@ -23,8 +23,11 @@ export interface Widget {
 /** A Widget as a metadata-only list, get or watch returns it. */
 export type WidgetMeta = $.PartialObjectMeta<Widget>;
 
-/** The typed Api of Widget: the methods of the verbs the server serves for widgets. */
-export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for widgets: what `WidgetApi` (and so `Widget.api()`) has. */
+export type WidgetMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Widget. */
+export type WidgetApi = $.NamespacedApi<Widget, WidgetMethods>;
 
 /**
  * Widget (fixtures.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -35,7 +38,7 @@ export type WidgetApi = $.NamespacedApi<Widget, 'create' | 'delete' | 'get' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Widget: $.NamespacedKind<Widget, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Widget: $.NamespacedKind<Widget, WidgetMethods> = $.namespacedKind({
   apiVersion: "fixtures.kubereflect.dev/v1",
   resource: {
     group: "fixtures.kubereflect.dev",

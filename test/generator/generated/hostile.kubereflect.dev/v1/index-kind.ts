@@ -20,8 +20,11 @@ export interface Index {
 /** A Index as a metadata-only list, get or watch returns it. */
 export type IndexMeta = $.PartialObjectMeta<Index>;
 
-/** The typed Api of Index: the methods of the verbs the server serves for indices. */
-export type IndexApi = $.ClusterApi<Index, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for indices: what `IndexApi` (and so `Index.api()`) has. */
+export type IndexMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Index. */
+export type IndexApi = $.ClusterApi<Index, IndexMethods>;
 
 /**
  * Index (hostile.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -32,7 +35,7 @@ export type IndexApi = $.ClusterApi<Index, 'create' | 'delete' | 'get' | 'getOpt
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Index: $.ClusterKind<Index, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const Index: $.ClusterKind<Index, IndexMethods> = $.clusterKind({
   apiVersion: "hostile.kubereflect.dev/v1",
   resource: {
     group: "hostile.kubereflect.dev",

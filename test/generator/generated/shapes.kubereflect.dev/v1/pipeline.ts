@@ -23,8 +23,11 @@ export interface Pipeline {
 /** A Pipeline as a metadata-only list, get or watch returns it. */
 export type PipelineMeta = $.PartialObjectMeta<Pipeline>;
 
-/** The typed Api of Pipeline: the methods of the verbs the server serves for pipelines. */
-export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for pipelines: what `PipelineApi` (and so `Pipeline.api()`) has. */
+export type PipelineMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Pipeline. */
+export type PipelineApi = $.NamespacedApi<Pipeline, PipelineMethods>;
 
 /**
  * Pipeline (shapes.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -35,7 +38,7 @@ export type PipelineApi = $.NamespacedApi<Pipeline, 'create' | 'delete' | 'get' 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pipeline: $.NamespacedKind<Pipeline, 'create' | 'delete' | 'get' | 'getOpt' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Pipeline: $.NamespacedKind<Pipeline, PipelineMethods> = $.namespacedKind({
   apiVersion: "shapes.kubereflect.dev/v1",
   resource: {
     group: "shapes.kubereflect.dev",

@@ -20,8 +20,11 @@ export interface PipelineTemplate {
 /** A PipelineTemplate as a metadata-only list, get or watch returns it. */
 export type PipelineTemplateMeta = $.PartialObjectMeta<PipelineTemplate>;
 
-/** The typed Api of PipelineTemplate: the methods of the verbs the server serves for pipelinetemplates. */
-export type PipelineTemplateApi = $.NamespacedApi<PipelineTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for pipelinetemplates: what `PipelineTemplateApi` (and so `PipelineTemplate.api()`) has. */
+export type PipelineTemplateMethods = 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of PipelineTemplate. */
+export type PipelineTemplateApi = $.NamespacedApi<PipelineTemplate, PipelineTemplateMethods>;
 
 /**
  * PipelineTemplate (shapes.kubereflect.dev/v1): the resource, its typed Api, object references, pruning and caches.
@@ -32,7 +35,7 @@ export type PipelineTemplateApi = $.NamespacedApi<PipelineTemplate, 'create' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PipelineTemplate: $.NamespacedKind<PipelineTemplate, 'create' | 'delete' | 'get' | 'getOpt' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const PipelineTemplate: $.NamespacedKind<PipelineTemplate, PipelineTemplateMethods> = $.namespacedKind({
   apiVersion: "shapes.kubereflect.dev/v1",
   resource: {
     group: "shapes.kubereflect.dev",
