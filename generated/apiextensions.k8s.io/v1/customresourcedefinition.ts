@@ -53,5 +53,14 @@ export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, C
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  shape: [[["spec", 1]], [["versions", 2]], [["schema", 3]], [["openAPIV3Schema", 4]], [["allOf", 4], ["anyOf", 4], ["definitions", 5], ["not", 4], ["oneOf", 4], ["patternProperties", 6], ["properties", 7]], 4, 4, 4],
+  shape: [
+    [["spec", 1]], // 0: CustomResourceDefinition
+    [["versions", 2]], // 1: spec
+    [["schema", 3]], // 2: spec.versions
+    [["openAPIV3Schema", 4]], // 3: spec.versions.schema
+    [["allOf", 4], ["anyOf", 4], ["definitions", 5], ["not", 4], ["oneOf", 4], ["patternProperties", 6], ["properties", 7]], // 4: spec.versions.schema.openAPIV3Schema
+    4, // 5: spec.versions.schema.openAPIV3Schema.definitions (map)
+    4, // 6: spec.versions.schema.openAPIV3Schema.patternProperties (map)
+    4, // 7: spec.versions.schema.openAPIV3Schema.properties (map)
+  ],
 });

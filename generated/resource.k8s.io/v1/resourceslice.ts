@@ -65,5 +65,20 @@ export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceMethods> =
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  shape: [[["spec", 1]], [["devices", 2], ["sharedCounters", 12]], [["attributes", 3], ["capacity", 5], ["consumesCounters", 7], ["nodeAllocatableResources", 10]], 4, [], 6, [], [["counters", 8]], 9, [], 11, [], [["counters", 13]], 9],
+  shape: [
+    [["spec", 1]], // 0: ResourceSlice
+    [["devices", 2], ["sharedCounters", 12]], // 1: spec
+    [["attributes", 3], ["capacity", 5], ["consumesCounters", 7], ["nodeAllocatableResources", 10]], // 2: spec.devices
+    4, // 3: spec.devices.attributes (map)
+    [], // 4: spec.devices.attributes.*
+    6, // 5: spec.devices.capacity (map)
+    [], // 6: spec.devices.capacity.*
+    [["counters", 8]], // 7: spec.devices.consumesCounters
+    9, // 8: spec.devices.consumesCounters.counters (map)
+    [], // 9: spec.devices.consumesCounters.counters.*
+    11, // 10: spec.devices.nodeAllocatableResources (map)
+    [], // 11: spec.devices.nodeAllocatableResources.*
+    [["counters", 13]], // 12: spec.sharedCounters
+    9, // 13: spec.sharedCounters.counters (map)
+  ],
 });

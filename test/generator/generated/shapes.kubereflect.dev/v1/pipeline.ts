@@ -49,5 +49,10 @@ export const Pipeline: $.NamespacedKind<Pipeline, PipelineMethods> = $.namespace
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  shape: [[["spec", 1]], [["stages", 2]], 3, []],
+  shape: [
+    [["spec", 1]], // 0: Pipeline
+    [["stages", 2]], // 1: spec
+    3, // 2: spec.stages (map)
+    [], // 3: spec.stages.*
+  ],
 });

@@ -46,5 +46,11 @@ export const PipelineTemplate: $.NamespacedKind<PipelineTemplate, PipelineTempla
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  shape: [[["spec", 1]], [["template", 2]], [["stages", 3]], 4, []],
+  shape: [
+    [["spec", 1]], // 0: PipelineTemplate
+    [["template", 2]], // 1: spec
+    [["stages", 3]], // 2: spec.template
+    4, // 3: spec.template.stages (map)
+    [], // 4: spec.template.stages.*
+  ],
 });
