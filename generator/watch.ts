@@ -11,6 +11,7 @@ import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve, sep } from 'node:path';
 import { formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
+import { hasGlob, splitGlob } from './input/glob.ts';
 
 /** Milliseconds without changes before a run: editors write files in several steps. */
 const QUIET_MS = 150;
@@ -28,9 +29,8 @@ const INPUT = /\.(ya?ml|json)$/i;
 export function watchedInputs(opts: Pick<GenerateOptions, 'crd' | 'openapi'>): Watched[] {
   const out: Watched[] = [];
   for (const input of [...(opts.crd ?? []), ...(opts.openapi ?? [])]) {
-    if (/[*?{[]/.test(input)) {
-      const parts = input.split(/[\\/]/);
-      const base = parts.slice(0, parts.findIndex((p) => /[*?{[]/.test(p))).join(sep) || '.';
+    if (hasGlob(input)) {
+      const { base } = splitGlob(input, sep);
       out.push({ dir: resolve(base), recursive: true, matches: (name) => INPUT.test(name) });
       continue;
     }

@@ -63,7 +63,7 @@ export function convertTypes(model: Model, placement: Placement): Map<string, Ty
   const kindsBySchema = new Map<string, PlacedKind>(placement.kinds.map((k) => [k.schemaId, k]));
   // Names each module declares are reserved before any import is named.
   for (const k of placement.kinds) {
-    reserve(scopes, `${k.dir}/${k.file}`, ['$', k.name, k.metaName, k.apiName]);
+    reserve(scopes, `${k.dir}/${k.file}`, ['$', k.name, k.metaName, k.apiName, k.methodsName]);
   }
   for (const [id, p] of placement.symbols) if (p.file === 'types' && model.schemas.has(id)) reserve(scopes, `${p.dir}/types`, [p.name]);
 

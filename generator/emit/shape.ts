@@ -8,14 +8,27 @@
  * finite); for most kinds it is empty. The rule for "a map" and "has
  * fields" is the one the types use (`Inner` in the runtime's
  * `projection.ts`), so types and run time cannot disagree.
+ *
+ * Nodes are numbered in the order of their paths (fields sorted, a node
+ * reached by several paths numbered at the first), so the numbers do not
+ * depend on the order of properties in a schema, and a new map renumbers
+ * only the nodes whose paths sort after it. Each node keeps that path for
+ * the comment the module shows beside it.
  */
 import { isObject, type Json, type JsonObject } from '../input/load.ts';
-import { REF_PREFIX, type Model } from '../model/model.ts';
+import { compare, REF_PREFIX, type Model } from '../model/model.ts';
 import type { PlacedKind } from '../model/place.ts';
 import { prepareSchema } from './schema-types.ts';
 
-/** Node 0 is the kind; an object node lists `[field, node]`; a map node is the node of its values. */
-export type KindShape = (number | [string, number][])[];
+/** An object node lists `[field, node]`, fields sorted; a map node is the node of its values. */
+export type ShapeNode = number | [string, number][];
+
+/** Node 0 is the kind. */
+export interface KindShape {
+  nodes: ShapeNode[];
+  /** The path each node is numbered at: `''` for the kind, `spec.stages` for a map, `spec.stages.*` for its values. */
+  paths: string[];
+}
 
 /** The shape of each kind, by schema id. */
 export function shapeKinds(model: Model, kinds: PlacedKind[]): Map<string, KindShape> {
@@ -83,27 +96,30 @@ function shapeOf(root: JsonObject, model: Model): KindShape {
       if (r.props.some(([, p]) => needed(resolve(p, model)))) needs.set(id, (changed = true));
     }
   }
-  if (!needed(top)) return [];
+  if (!needed(top)) return { nodes: [], paths: [] };
 
-  const nodes: KindShape = [];
+  // Depth first, fields in sorted order: a node's number is its rank in path order.
+  const nodes: ShapeNode[] = [];
+  const paths: string[] = [];
   const byId = new Map<string, number>();
-  const emit = (r: Resolved): number => {
+  const emit = (r: Resolved, path: string): number => {
     const key = r.kind !== 'leaf' && r.id !== undefined ? `${r.kind}:${r.id}` : undefined;
     if (key !== undefined && byId.has(key)) return byId.get(key)!;
     const index = nodes.length;
     nodes.push([]);
+    paths.push(path);
     if (key !== undefined) byId.set(key, index);
-    if (r.kind === 'map') nodes[index] = emit(resolve(r.values, model));
+    if (r.kind === 'map') nodes[index] = emit(resolve(r.values, model), `${path}.*`);
     else if (r.kind === 'object') {
       const fields: [string, number][] = [];
-      for (const [name, p] of r.props) {
+      for (const [name, p] of [...r.props].sort(([a], [b]) => compare(a, b))) {
         const child = resolve(p, model);
-        if (needed(child)) fields.push([name, emit(child)]);
+        if (needed(child)) fields.push([name, emit(child, path ? `${path}.${name}` : name)]);
       }
       nodes[index] = fields;
     }
     return index;
   };
-  emit(top);
-  return nodes;
+  emit(top, '');
+  return { nodes, paths };
 }

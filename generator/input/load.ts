@@ -11,6 +11,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
+import { globToRegExp, hasGlob, splitGlob } from './glob.ts';
 
 /** The saved OpenAPI of the pinned kube-apiserver: the default input. */
 export const EMBEDDED_OPENAPI = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi');
@@ -30,8 +31,14 @@ export interface OpenApiSource {
 /** One CustomResourceDefinition manifest. */
 export interface CrdSource {
   type: 'crd';
-  /** `file:line` of the document, or the CRD's URL on a cluster. */
+  /** `file:line` of the document, or the CRD's URL on a cluster: where messages point. */
   origin: string;
+  /**
+   * The file alone (the URL on a cluster): what generated headers name. A
+   * line there would change every module of the file whenever a document
+   * above it grows.
+   */
+  from: string;
   crd: JsonObject;
 }
 
@@ -157,7 +164,7 @@ function loadCrdInput(input: string): CrdSource[] {
     for (const { value, line } of parseYamlDocuments(file, readText(file))) {
       const origin = `${displayPath(file)}:${line}`;
       if (value === null) continue; // an empty document, e.g. after a trailing `---`
-      out.push({ type: 'crd', origin, crd: checkCrd(value, origin) });
+      out.push({ type: 'crd', origin, from: displayPath(file), crd: checkCrd(value, origin) });
     }
   }
   return out;
@@ -244,19 +251,13 @@ function walk(dir: string, visit: (file: string) => void): void {
   }
 }
 
-function hasGlob(input: string): boolean {
-  return /[*?{[]/.test(input);
-}
-
 /**
  * The files matching a glob (`*`, `**`, `?`, `{a,b}`, `[abc]`), sorted. The
  * walk starts at the longest leading part without glob characters.
  */
 export function expandGlob(pattern: string): string[] {
-  const parts = pattern.split(/[\\/]/);
-  const firstGlob = parts.findIndex((p) => hasGlob(p));
-  const base = parts.slice(0, firstGlob).join(sep) || '.';
-  const matcher = globToRegExp(parts.slice(firstGlob).join('/'));
+  const { base, rest } = splitGlob(pattern, sep);
+  const matcher = globToRegExp(rest);
   const out: string[] = [];
   try {
     if (!statSync(base).isDirectory()) return [];
@@ -268,42 +269,6 @@ export function expandGlob(pattern: string): string[] {
     if (matcher.test(rel)) out.push(file);
   });
   return out.sort();
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      const end = glob.indexOf('}', i);
-      if (end < 0) re += '\\{';
-      else {
-        re += `(?:${glob.slice(i + 1, end).split(',').map(escapeRegExp).join('|')})`;
-        i = end;
-      }
-    } else if (c === '[') {
-      const end = glob.indexOf(']', i);
-      if (end < 0) re += '\\[';
-      else {
-        re += `[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += escapeRegExp(c);
-  }
-  return new RegExp(`^${re}$`);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 export function isObject(value: unknown): value is JsonObject {
@@ -361,7 +326,10 @@ async function fetchCrds(client: ClusterClient): Promise<CrdSource[]> {
   return (list.items ?? [])
     .map((crd) => ({ ...crd, apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' }) as JsonObject)
     .sort((a, b) => compare(String((a.metadata as JsonObject)?.name), String((b.metadata as JsonObject)?.name)))
-    .map((crd) => ({ type: 'crd' as const, origin: `${client.server}${path}/${String((crd.metadata as JsonObject)?.name)}`, crd }));
+    .map((crd) => {
+      const url = `${client.server}${path}/${String((crd.metadata as JsonObject)?.name)}`;
+      return { type: 'crd' as const, origin: url, from: url, crd };
+    });
 }
 
 async function fetchOpenApi(client: ClusterClient, skip: Set<string>, progress: (line: string) => void): Promise<OpenApiSource[]> {

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
+import { globToRegExp } from '../input/glob.ts';
 import { EMBEDDED_OPENAPI, isObject, type CrdSource, type DiscoveredResource, type Json, type JsonObject, type OpenApiSource, type Source } from '../input/load.ts';
 
 /** `$ref` prefix of every schema reference in the model. */
@@ -36,8 +37,10 @@ export interface KindModel {
   subresources: string[];
   /** The id of the kind's schema in `Model.schemas`. */
   schemaId: string;
-  /** Where the kind was defined. */
+  /** Where the kind was defined, to the line for a CRD: for messages. */
   origin: string;
+  /** The file (or URL) the kind was defined in, without a line: for generated headers. */
+  from: string;
 }
 
 /** A schema and where it came from. */
@@ -96,7 +99,7 @@ class ModelBuilder {
     for (const r of resourcesOfPaths((doc.paths ?? {}) as JsonObject)) {
       const schemaId = byGvk.get(`${r.group}/${r.version}/${r.kind}`);
       if (!schemaId) continue; // e.g. a resource whose schema lives in another document
-      this.addKind({ ...r, schemaId, origin: source.origin }, schemas[schemaId] as JsonObject);
+      this.addKind({ ...r, schemaId, origin: source.origin, from: source.origin }, schemas[schemaId] as JsonObject);
     }
   }
 
@@ -293,7 +296,7 @@ function v2ToV3(doc: JsonObject): JsonObject {
 
 /** The kinds of a CRD: one per served version. */
 function kindsOfCrd(source: CrdSource, warnings: GenerateWarning[]): { kind: KindModel; schema: JsonObject }[] {
-  const { crd, origin } = source;
+  const { crd, origin, from } = source;
   const spec = crd.spec;
   if (!isObject(spec)) throw new GenerateError('CustomResourceDefinition has no spec', origin);
   const names = spec.names;
@@ -315,7 +318,7 @@ function kindsOfCrd(source: CrdSource, warnings: GenerateWarning[]): { kind: Kin
     const kind: KindModel = {
       group, version: v.name, kind: names.kind, plural: names.plural, namespaced: spec.scope === 'Namespaced',
       verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], subresources,
-      schemaId: `crd:${group}/${v.name}/${names.kind}`, origin,
+      schemaId: `crd:${group}/${v.name}/${names.kind}`, origin, from,
     };
     const raw = isObject(v.schema) ? v.schema.openAPIV3Schema : undefined;
     let schema: JsonObject;
@@ -349,7 +352,7 @@ function patternMatcher(pattern: string): (k: KindModel) => boolean {
   const parts = pattern.split('/');
   if (parts.length > 3 || parts.some((p) => !p)) throw new GenerateError(`a kind pattern is group/version/kind, e.g. apps/v1/Deployment or core/*/*`, pattern);
   while (parts.length < 3) parts.push('*');
-  const res = parts.map((p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i'));
+  const res = parts.map((p) => globToRegExp(p, { starOnly: true, ignoreCase: true }));
   return (k) => res[0]!.test(k.group || 'core') && res[1]!.test(k.version) && res[2]!.test(k.kind);
 }
 

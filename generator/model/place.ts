@@ -5,7 +5,8 @@
  * its Go package serves (`io.k8s.api.apps.v1.DeploymentSpec` →
  * `apps/v1/types.ts`), and the apimachinery packages (`ObjectMeta`,
  * `Quantity`, …) in `meta/v1/types.ts`. Names are unique per group-version,
- * kinds first, so every module can be re-exported from its index; kinds
+ * kinds first, each with the names its module adds (`PodMeta`, `PodApi`,
+ * `PodMethods`), so every module can be re-exported from its index; kinds
  * whose names collide in different groups live side by side in their own
  * folders.
  */
@@ -33,6 +34,8 @@ export interface PlacedKind extends KindModel, Placed {
   metaName: string;
   /** `PodApi`: the typed Api. */
   apiName: string;
+  /** `PodMethods`: the union of the Api's method names, which the Api type and the kind value share. */
+  methodsName: string;
 }
 
 /** One group-version folder. */
@@ -86,6 +89,7 @@ export function place(model: Model): Placement {
       apiVersion: k.group ? `${k.group}/${k.version}` : k.version,
       metaName: names.unique(`${name}Meta`),
       apiName: names.unique(`${name}Api`),
+      methodsName: names.unique(`${name}Methods`),
     };
     kinds.push(placed);
     if (!symbols.has(k.schemaId)) symbols.set(k.schemaId, { dir, file, name });

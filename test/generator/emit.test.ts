@@ -1,10 +1,10 @@
 /**
- * The stages one by one: paths → resources, names, schema → TypeScript with
- * the Kubernetes corrections, the template discipline, and snapshots of the
- * emitted modules for small fixtures (review a generator change by reading
- * the snapshot diff).
+ * The stages one by one: paths → resources, names (a kind module's own among
+ * them), the shape, the template discipline, schema → TypeScript with the
+ * Kubernetes corrections, file headers, and snapshots of the emitted modules
+ * for small fixtures (review a generator change by reading the snapshot diff).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { loadTemplate } from '../../generator/emit/render.ts';
 import type { JsonObject } from '../../generator/input/load.ts';
 import { place } from '../../generator/model/place.ts';
 import { convertTypes } from '../../generator/emit/schema-types.ts';
-import { CRDS, ROOT } from './helpers.ts';
+import { CRDS, ROOT, tempDir } from './helpers.ts';
 
 describe('resources from OpenAPI paths', () => {
   const doc = JSON.parse(readFileSync(join(ROOT, 'generator/openapi/v3/api/v1.json'), 'utf8')) as JsonObject;
@@ -54,6 +54,69 @@ describe('names', () => {
   });
 });
 
+const object = (properties: JsonObject): JsonObject => ({ type: 'object', properties });
+const mapOf = (values: JsonObject): JsonObject => ({ type: 'object', additionalProperties: values });
+
+/** Generates the kind `Foo` (t.example.com/v1) whose schema is `root`; returns its files. */
+async function generateFoo(root: JsonObject, opts: { typecheck?: boolean } = {}): Promise<Map<string, string>> {
+  const file = join(tempDir(), 'foo.json');
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+    spec: { group: 't.example.com', scope: 'Namespaced', names: { kind: 'Foo', plural: 'foos' }, versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: root } }] },
+  }));
+  return (await generate({ crd: [file], out: join(tempDir(), 'out'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: opts.typecheck ?? false })).files;
+}
+
+describe('the names a kind module adds', () => {
+  it('go to the kind before any schema: schemas named FooMethods and FooApi yield, and the output compiles', async () => {
+    const files = await generateFoo(object({ methods: object({ verbs: { type: 'string' } }), api: object({ url: { type: 'string' } }) }), { typecheck: true });
+    const kind = files.get('t.example.com/v1/foo.ts')!;
+    expect(kind).toContain("export type FooMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';");
+    expect(kind).toContain('export type FooApi = $.NamespacedApi<Foo, FooMethods>;');
+    expect(kind).toContain('export const Foo: $.NamespacedKind<Foo, FooMethods> =');
+    expect(kind).toContain('methods?: FooMethods_2;');
+    expect(kind).toContain('api?: FooApi_2;');
+    expect(files.get('t.example.com/v1/types.ts')).toMatch(/export interface FooMethods_2 \{\s+verbs\?: string;/);
+  });
+});
+
+describe('the shape', () => {
+  const shapeOf = (files: Map<string, string>) => /\n {2}shape: (\[[^]*?\]),\n\}\);/.exec(files.get('t.example.com/v1/foo.ts')!)![1];
+  const rule = object({ name: { type: 'string' } });
+
+  it('one node a line, numbered in path order, with its path beside it', async () => {
+    const files = await generateFoo(object({ spec: object({ zones: mapOf(object({ zone: { type: 'string' } })), labels: mapOf({ type: 'string' }), arms: { type: 'array', items: object({ rules: mapOf(rule) }) } }) }));
+    expect(shapeOf(files)).toBe([
+      '[',
+      '    [["spec", 1]], // 0: Foo',
+      '    [["arms", 2], ["zones", 5]], // 1: spec',
+      '    [["rules", 3]], // 2: spec.arms',
+      '    4, // 3: spec.arms.rules (map)',
+      '    [], // 4: spec.arms.rules.*',
+      '    6, // 5: spec.zones (map)',
+      '    [], // 6: spec.zones.*',
+      '  ]',
+    ].join('\n'));
+  });
+
+  it('does not depend on the order of properties, nor change for fields that lead to no map', async () => {
+    const a = await generateFoo(object({ spec: object({ b: mapOf(rule), a: mapOf(rule) }) }));
+    const b = await generateFoo(object({ spec: object({ a: mapOf(rule), x: { type: 'string' }, b: mapOf(rule) }) }));
+    expect(shapeOf(b)).toBe(shapeOf(a));
+    expect(shapeOf(a)).toContain('[["a", 2], ["b", 4]], // 1: spec');
+    expect(shapeOf(a)).toContain('3, // 4: spec.b (map)'); // the values of both maps are one schema: one node, numbered at spec.a.*
+  });
+
+  it('keeps field names inside their comments', async () => {
+    const files = await generateFoo(object({ spec: object({ 'x */ y\nz\u2028w': mapOf(rule) }) }), { typecheck: true });
+    expect(shapeOf(files)).toContain('    3, // 2: spec.x *\\/ y z w (map)\n');
+  });
+
+  it('stays [] for a kind without maps whose values have fields', async () => {
+    expect(shapeOf(await generateFoo(object({ spec: object({ labels: mapOf({ type: 'string' }) }) })))).toBe('[]');
+  });
+});
+
 describe('the template discipline', () => {
   const hb = Handlebars.create();
   it('rejects plain, triple-stash and unknown mustaches', () => {
@@ -70,7 +133,7 @@ function convert(schema: JsonObject): string {
     apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
     spec: { group: 't.example.com', scope: 'Namespaced', names: { kind: 'T', plural: 'ts' }, versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: schema } } } }] },
   } as JsonObject;
-  const model = buildModel([{ type: 'crd', origin: 'inline', crd }]);
+  const model = buildModel([{ type: 'crd', origin: 'inline', from: 'inline', crd }]);
   const types = convertTypes(model, place(model));
   return types.get('t.example.com/v1/t')!.declarations[0]!.code.replace(/\s+/g, ' ');
 }
@@ -111,6 +174,22 @@ describe('schema to TypeScript, knowing Kubernetes', () => {
     expect(convert({ oneOf: [{ type: 'string' }, { type: 'object', properties: { x: { type: 'string' } } }] })).toContain('spec?: string | { x?: string; };');
     expect(convert({ allOf: [{ type: 'object', properties: { x: { type: 'string' } } }, { type: 'object', properties: { y: { type: 'integer' } } }] }))
       .toContain('spec?: { x?: string; } & { y?: number; };');
+  });
+});
+
+describe('file headers', () => {
+  it('name the CRD file without a line, which messages keep', async () => {
+    const file = join(tempDir(), 'gadgets.yaml');
+    const text = readFileSync(join(CRDS, 'gadgets.yaml'), 'utf8');
+    const run = async (yaml: string) => {
+      writeFileSync(file, yaml);
+      return (await generate({ crd: [file], out: join(ROOT, 'test/generator/generated'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: false })).files;
+    };
+    const before = await run(text);
+    const after = await run(`# three lines\n# above\n# the documents\n${text}`);
+    expect([...after]).toEqual([...before]);
+    expect(before.get('fixtures.kubereflect.dev/v1/sprocket.ts')).toMatch(/Generated by kubereflect from \S*gadgets\.yaml\. Do not edit\./);
+    await expect(run(`# three lines\n# above\n# the documents\n${text}\n---\nkind: ConfigMap\n`)).rejects.toThrow(/gadgets\.yaml:\d+: not a CustomResourceDefinition/);
   });
 });
 

@@ -25,8 +25,11 @@ export interface MutatingAdmissionPolicy {
 /** A MutatingAdmissionPolicy as a metadata-only list, get or watch returns it. */
 export type MutatingAdmissionPolicyMeta = $.PartialObjectMeta<MutatingAdmissionPolicy>;
 
-/** The typed Api of MutatingAdmissionPolicy: the methods of the verbs the server serves for mutatingadmissionpolicies. */
-export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for mutatingadmissionpolicies: what `MutatingAdmissionPolicyApi` (and so `MutatingAdmissionPolicy.api()`) has. */
+export type MutatingAdmissionPolicyMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of MutatingAdmissionPolicy. */
+export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, MutatingAdmissionPolicyMethods>;
 
 /**
  * MutatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type MutatingAdmissionPolicyApi = $.ClusterApi<MutatingAdmissionPolicy, '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const MutatingAdmissionPolicy: $.ClusterKind<MutatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const MutatingAdmissionPolicy: $.ClusterKind<MutatingAdmissionPolicy, MutatingAdmissionPolicyMethods> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -31,8 +31,11 @@ export interface MutatingAdmissionPolicyBinding {
 /** A MutatingAdmissionPolicyBinding as a metadata-only list, get or watch returns it. */
 export type MutatingAdmissionPolicyBindingMeta = $.PartialObjectMeta<MutatingAdmissionPolicyBinding>;
 
-/** The typed Api of MutatingAdmissionPolicyBinding: the methods of the verbs the server serves for mutatingadmissionpolicybindings. */
-export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for mutatingadmissionpolicybindings: what `MutatingAdmissionPolicyBindingApi` (and so `MutatingAdmissionPolicyBinding.api()`) has. */
+export type MutatingAdmissionPolicyBindingMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of MutatingAdmissionPolicyBinding. */
+export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPolicyBinding, MutatingAdmissionPolicyBindingMethods>;
 
 /**
  * MutatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type MutatingAdmissionPolicyBindingApi = $.ClusterApi<MutatingAdmissionPo
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const MutatingAdmissionPolicyBinding: $.ClusterKind<MutatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const MutatingAdmissionPolicyBinding: $.ClusterKind<MutatingAdmissionPolicyBinding, MutatingAdmissionPolicyBindingMethods> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

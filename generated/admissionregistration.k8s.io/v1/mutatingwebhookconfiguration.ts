@@ -25,8 +25,11 @@ export interface MutatingWebhookConfiguration {
 /** A MutatingWebhookConfiguration as a metadata-only list, get or watch returns it. */
 export type MutatingWebhookConfigurationMeta = $.PartialObjectMeta<MutatingWebhookConfiguration>;
 
-/** The typed Api of MutatingWebhookConfiguration: the methods of the verbs the server serves for mutatingwebhookconfigurations. */
-export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for mutatingwebhookconfigurations: what `MutatingWebhookConfigurationApi` (and so `MutatingWebhookConfiguration.api()`) has. */
+export type MutatingWebhookConfigurationMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of MutatingWebhookConfiguration. */
+export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfiguration, MutatingWebhookConfigurationMethods>;
 
 /**
  * MutatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type MutatingWebhookConfigurationApi = $.ClusterApi<MutatingWebhookConfig
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const MutatingWebhookConfiguration: $.ClusterKind<MutatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const MutatingWebhookConfiguration: $.ClusterKind<MutatingWebhookConfiguration, MutatingWebhookConfigurationMethods> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

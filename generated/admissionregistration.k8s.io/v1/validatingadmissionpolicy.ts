@@ -27,8 +27,11 @@ export interface ValidatingAdmissionPolicy {
 /** A ValidatingAdmissionPolicy as a metadata-only list, get or watch returns it. */
 export type ValidatingAdmissionPolicyMeta = $.PartialObjectMeta<ValidatingAdmissionPolicy>;
 
-/** The typed Api of ValidatingAdmissionPolicy: the methods of the verbs the server serves for validatingadmissionpolicies. */
-export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for validatingadmissionpolicies: what `ValidatingAdmissionPolicyApi` (and so `ValidatingAdmissionPolicy.api()`) has. */
+export type ValidatingAdmissionPolicyMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of ValidatingAdmissionPolicy. */
+export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolicy, ValidatingAdmissionPolicyMethods>;
 
 /**
  * ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ValidatingAdmissionPolicyApi = $.ClusterApi<ValidatingAdmissionPolic
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ValidatingAdmissionPolicy: $.ClusterKind<ValidatingAdmissionPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const ValidatingAdmissionPolicy: $.ClusterKind<ValidatingAdmissionPolicy, ValidatingAdmissionPolicyMethods> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

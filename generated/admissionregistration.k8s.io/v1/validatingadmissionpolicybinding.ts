@@ -31,8 +31,11 @@ export interface ValidatingAdmissionPolicyBinding {
 /** A ValidatingAdmissionPolicyBinding as a metadata-only list, get or watch returns it. */
 export type ValidatingAdmissionPolicyBindingMeta = $.PartialObjectMeta<ValidatingAdmissionPolicyBinding>;
 
-/** The typed Api of ValidatingAdmissionPolicyBinding: the methods of the verbs the server serves for validatingadmissionpolicybindings. */
-export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for validatingadmissionpolicybindings: what `ValidatingAdmissionPolicyBindingApi` (and so `ValidatingAdmissionPolicyBinding.api()`) has. */
+export type ValidatingAdmissionPolicyBindingMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ValidatingAdmissionPolicyBinding. */
+export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBindingMethods>;
 
 /**
  * ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type ValidatingAdmissionPolicyBindingApi = $.ClusterApi<ValidatingAdmissi
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ValidatingAdmissionPolicyBinding: $.ClusterKind<ValidatingAdmissionPolicyBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ValidatingAdmissionPolicyBinding: $.ClusterKind<ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBindingMethods> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -25,8 +25,11 @@ export interface ValidatingWebhookConfiguration {
 /** A ValidatingWebhookConfiguration as a metadata-only list, get or watch returns it. */
 export type ValidatingWebhookConfigurationMeta = $.PartialObjectMeta<ValidatingWebhookConfiguration>;
 
-/** The typed Api of ValidatingWebhookConfiguration: the methods of the verbs the server serves for validatingwebhookconfigurations. */
-export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for validatingwebhookconfigurations: what `ValidatingWebhookConfigurationApi` (and so `ValidatingWebhookConfiguration.api()`) has. */
+export type ValidatingWebhookConfigurationMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ValidatingWebhookConfiguration. */
+export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookConfiguration, ValidatingWebhookConfigurationMethods>;
 
 /**
  * ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type ValidatingWebhookConfigurationApi = $.ClusterApi<ValidatingWebhookCo
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ValidatingWebhookConfiguration: $.ClusterKind<ValidatingWebhookConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ValidatingWebhookConfiguration: $.ClusterKind<ValidatingWebhookConfiguration, ValidatingWebhookConfigurationMethods> = $.clusterKind({
   apiVersion: "admissionregistration.k8s.io/v1",
   resource: {
     group: "admissionregistration.k8s.io",

@@ -27,8 +27,11 @@ export interface CustomResourceDefinition {
 /** A CustomResourceDefinition as a metadata-only list, get or watch returns it. */
 export type CustomResourceDefinitionMeta = $.PartialObjectMeta<CustomResourceDefinition>;
 
-/** The typed Api of CustomResourceDefinition: the methods of the verbs the server serves for customresourcedefinitions. */
-export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for customresourcedefinitions: what `CustomResourceDefinitionApi` (and so `CustomResourceDefinition.api()`) has. */
+export type CustomResourceDefinitionMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of CustomResourceDefinition. */
+export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition, CustomResourceDefinitionMethods>;
 
 /**
  * CustomResourceDefinition (apiextensions.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type CustomResourceDefinitionApi = $.ClusterApi<CustomResourceDefinition,
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, CustomResourceDefinitionMethods> = $.clusterKind({
   apiVersion: "apiextensions.k8s.io/v1",
   resource: {
     group: "apiextensions.k8s.io",
@@ -50,5 +53,14 @@ export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, '
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
-  shape: [[["spec", 1]], [["versions", 2]], [["schema", 3]], [["openAPIV3Schema", 4]], [["allOf", 4], ["anyOf", 4], ["definitions", 5], ["not", 4], ["oneOf", 4], ["patternProperties", 6], ["properties", 7]], 4, 4, 4],
+  shape: [
+    [["spec", 1]], // 0: CustomResourceDefinition
+    [["versions", 2]], // 1: spec
+    [["schema", 3]], // 2: spec.versions
+    [["openAPIV3Schema", 4]], // 3: spec.versions.schema
+    [["allOf", 4], ["anyOf", 4], ["definitions", 5], ["not", 4], ["oneOf", 4], ["patternProperties", 6], ["properties", 7]], // 4: spec.versions.schema.openAPIV3Schema
+    4, // 5: spec.versions.schema.openAPIV3Schema.definitions (map)
+    4, // 6: spec.versions.schema.openAPIV3Schema.patternProperties (map)
+    4, // 7: spec.versions.schema.openAPIV3Schema.properties (map)
+  ],
 });

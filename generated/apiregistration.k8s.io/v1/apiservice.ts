@@ -27,8 +27,11 @@ export interface APIService {
 /** A APIService as a metadata-only list, get or watch returns it. */
 export type APIServiceMeta = $.PartialObjectMeta<APIService>;
 
-/** The typed Api of APIService: the methods of the verbs the server serves for apiservices. */
-export type APIServiceApi = $.ClusterApi<APIService, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for apiservices: what `APIServiceApi` (and so `APIService.api()`) has. */
+export type APIServiceMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of APIService. */
+export type APIServiceApi = $.ClusterApi<APIService, APIServiceMethods>;
 
 /**
  * APIService (apiregistration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type APIServiceApi = $.ClusterApi<APIService, 'create' | 'delete' | 'get'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const APIService: $.ClusterKind<APIService, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const APIService: $.ClusterKind<APIService, APIServiceMethods> = $.clusterKind({
   apiVersion: "apiregistration.k8s.io/v1",
   resource: {
     group: "apiregistration.k8s.io",

@@ -32,8 +32,11 @@ export interface ControllerRevision {
 /** A ControllerRevision as a metadata-only list, get or watch returns it. */
 export type ControllerRevisionMeta = $.PartialObjectMeta<ControllerRevision>;
 
-/** The typed Api of ControllerRevision: the methods of the verbs the server serves for controllerrevisions. */
-export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for controllerrevisions: what `ControllerRevisionApi` (and so `ControllerRevision.api()`) has. */
+export type ControllerRevisionMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ControllerRevision. */
+export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, ControllerRevisionMethods>;
 
 /**
  * ControllerRevision (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +47,7 @@ export type ControllerRevisionApi = $.NamespacedApi<ControllerRevision, 'create'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ControllerRevision: $.NamespacedKind<ControllerRevision, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ControllerRevision: $.NamespacedKind<ControllerRevision, ControllerRevisionMethods> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -27,8 +27,11 @@ export interface DaemonSet {
 /** A DaemonSet as a metadata-only list, get or watch returns it. */
 export type DaemonSetMeta = $.PartialObjectMeta<DaemonSet>;
 
-/** The typed Api of DaemonSet: the methods of the verbs the server serves for daemonsets. */
-export type DaemonSetApi = $.NamespacedApi<DaemonSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for daemonsets: what `DaemonSetApi` (and so `DaemonSet.api()`) has. */
+export type DaemonSetMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of DaemonSet. */
+export type DaemonSetApi = $.NamespacedApi<DaemonSet, DaemonSetMethods>;
 
 /**
  * DaemonSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type DaemonSetApi = $.NamespacedApi<DaemonSet, 'create' | 'delete' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const DaemonSet: $.NamespacedKind<DaemonSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const DaemonSet: $.NamespacedKind<DaemonSet, DaemonSetMethods> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

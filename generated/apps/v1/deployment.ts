@@ -27,8 +27,11 @@ export interface Deployment {
 /** A Deployment as a metadata-only list, get or watch returns it. */
 export type DeploymentMeta = $.PartialObjectMeta<Deployment>;
 
-/** The typed Api of Deployment: the methods of the verbs the server serves for deployments. */
-export type DeploymentApi = $.NamespacedApi<Deployment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for deployments: what `DeploymentApi` (and so `Deployment.api()`) has. */
+export type DeploymentMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Deployment. */
+export type DeploymentApi = $.NamespacedApi<Deployment, DeploymentMethods>;
 
 /**
  * Deployment (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type DeploymentApi = $.NamespacedApi<Deployment, 'create' | 'delete' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Deployment: $.NamespacedKind<Deployment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Deployment: $.NamespacedKind<Deployment, DeploymentMethods> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -27,8 +27,11 @@ export interface ReplicaSet {
 /** A ReplicaSet as a metadata-only list, get or watch returns it. */
 export type ReplicaSetMeta = $.PartialObjectMeta<ReplicaSet>;
 
-/** The typed Api of ReplicaSet: the methods of the verbs the server serves for replicasets. */
-export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for replicasets: what `ReplicaSetApi` (and so `ReplicaSet.api()`) has. */
+export type ReplicaSetMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of ReplicaSet. */
+export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, ReplicaSetMethods>;
 
 /**
  * ReplicaSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ReplicaSetApi = $.NamespacedApi<ReplicaSet, 'create' | 'delete' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ReplicaSet: $.NamespacedKind<ReplicaSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ReplicaSet: $.NamespacedKind<ReplicaSet, ReplicaSetMethods> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -33,8 +33,11 @@ export interface StatefulSet {
 /** A StatefulSet as a metadata-only list, get or watch returns it. */
 export type StatefulSetMeta = $.PartialObjectMeta<StatefulSet>;
 
-/** The typed Api of StatefulSet: the methods of the verbs the server serves for statefulsets. */
-export type StatefulSetApi = $.NamespacedApi<StatefulSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for statefulsets: what `StatefulSetApi` (and so `StatefulSet.api()`) has. */
+export type StatefulSetMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of StatefulSet. */
+export type StatefulSetApi = $.NamespacedApi<StatefulSet, StatefulSetMethods>;
 
 /**
  * StatefulSet (apps/v1): the resource, its typed Api, object references, pruning and caches.
@@ -45,7 +48,7 @@ export type StatefulSetApi = $.NamespacedApi<StatefulSet, 'create' | 'delete' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const StatefulSet: $.NamespacedKind<StatefulSet, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const StatefulSet: $.NamespacedKind<StatefulSet, StatefulSetMethods> = $.namespacedKind({
   apiVersion: "apps/v1",
   resource: {
     group: "apps",

@@ -25,8 +25,11 @@ export interface SelfSubjectReview {
 /** A SelfSubjectReview as a metadata-only list, get or watch returns it. */
 export type SelfSubjectReviewMeta = $.PartialObjectMeta<SelfSubjectReview>;
 
-/** The typed Api of SelfSubjectReview: the methods of the verbs the server serves for selfsubjectreviews. */
-export type SelfSubjectReviewApi = $.ClusterApi<SelfSubjectReview, 'create'>;
+/** The methods of the verbs the server serves for selfsubjectreviews: what `SelfSubjectReviewApi` (and so `SelfSubjectReview.api()`) has. */
+export type SelfSubjectReviewMethods = 'create';
+
+/** The typed Api of SelfSubjectReview. */
+export type SelfSubjectReviewApi = $.ClusterApi<SelfSubjectReview, SelfSubjectReviewMethods>;
 
 /**
  * SelfSubjectReview (authentication.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -34,7 +37,7 @@ export type SelfSubjectReviewApi = $.ClusterApi<SelfSubjectReview, 'create'>;
  * @example
  * const api = SelfSubjectReview.api(client);
  */
-export const SelfSubjectReview: $.ClusterKind<SelfSubjectReview, 'create'> = $.clusterKind({
+export const SelfSubjectReview: $.ClusterKind<SelfSubjectReview, SelfSubjectReviewMethods> = $.clusterKind({
   apiVersion: "authentication.k8s.io/v1",
   resource: {
     group: "authentication.k8s.io",

@@ -27,8 +27,11 @@ export interface TokenReview {
 /** A TokenReview as a metadata-only list, get or watch returns it. */
 export type TokenReviewMeta = $.PartialObjectMeta<TokenReview>;
 
-/** The typed Api of TokenReview: the methods of the verbs the server serves for tokenreviews. */
-export type TokenReviewApi = $.ClusterApi<TokenReview, 'create'>;
+/** The methods of the verbs the server serves for tokenreviews: what `TokenReviewApi` (and so `TokenReview.api()`) has. */
+export type TokenReviewMethods = 'create';
+
+/** The typed Api of TokenReview. */
+export type TokenReviewApi = $.ClusterApi<TokenReview, TokenReviewMethods>;
 
 /**
  * TokenReview (authentication.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -36,7 +39,7 @@ export type TokenReviewApi = $.ClusterApi<TokenReview, 'create'>;
  * @example
  * const api = TokenReview.api(client);
  */
-export const TokenReview: $.ClusterKind<TokenReview, 'create'> = $.clusterKind({
+export const TokenReview: $.ClusterKind<TokenReview, TokenReviewMethods> = $.clusterKind({
   apiVersion: "authentication.k8s.io/v1",
   resource: {
     group: "authentication.k8s.io",

@@ -27,8 +27,11 @@ export interface LocalSubjectAccessReview {
 /** A LocalSubjectAccessReview as a metadata-only list, get or watch returns it. */
 export type LocalSubjectAccessReviewMeta = $.PartialObjectMeta<LocalSubjectAccessReview>;
 
-/** The typed Api of LocalSubjectAccessReview: the methods of the verbs the server serves for localsubjectaccessreviews. */
-export type LocalSubjectAccessReviewApi = $.NamespacedApi<LocalSubjectAccessReview, 'create'>;
+/** The methods of the verbs the server serves for localsubjectaccessreviews: what `LocalSubjectAccessReviewApi` (and so `LocalSubjectAccessReview.api()`) has. */
+export type LocalSubjectAccessReviewMethods = 'create';
+
+/** The typed Api of LocalSubjectAccessReview. */
+export type LocalSubjectAccessReviewApi = $.NamespacedApi<LocalSubjectAccessReview, LocalSubjectAccessReviewMethods>;
 
 /**
  * LocalSubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -36,7 +39,7 @@ export type LocalSubjectAccessReviewApi = $.NamespacedApi<LocalSubjectAccessRevi
  * @example
  * const api = LocalSubjectAccessReview.api(client, 'default'); // or LocalSubjectAccessReview.api(client, allNamespaces)
  */
-export const LocalSubjectAccessReview: $.NamespacedKind<LocalSubjectAccessReview, 'create'> = $.namespacedKind({
+export const LocalSubjectAccessReview: $.NamespacedKind<LocalSubjectAccessReview, LocalSubjectAccessReviewMethods> = $.namespacedKind({
   apiVersion: "authorization.k8s.io/v1",
   resource: {
     group: "authorization.k8s.io",

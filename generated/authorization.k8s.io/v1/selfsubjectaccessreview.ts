@@ -27,8 +27,11 @@ export interface SelfSubjectAccessReview {
 /** A SelfSubjectAccessReview as a metadata-only list, get or watch returns it. */
 export type SelfSubjectAccessReviewMeta = $.PartialObjectMeta<SelfSubjectAccessReview>;
 
-/** The typed Api of SelfSubjectAccessReview: the methods of the verbs the server serves for selfsubjectaccessreviews. */
-export type SelfSubjectAccessReviewApi = $.ClusterApi<SelfSubjectAccessReview, 'create'>;
+/** The methods of the verbs the server serves for selfsubjectaccessreviews: what `SelfSubjectAccessReviewApi` (and so `SelfSubjectAccessReview.api()`) has. */
+export type SelfSubjectAccessReviewMethods = 'create';
+
+/** The typed Api of SelfSubjectAccessReview. */
+export type SelfSubjectAccessReviewApi = $.ClusterApi<SelfSubjectAccessReview, SelfSubjectAccessReviewMethods>;
 
 /**
  * SelfSubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -36,7 +39,7 @@ export type SelfSubjectAccessReviewApi = $.ClusterApi<SelfSubjectAccessReview, '
  * @example
  * const api = SelfSubjectAccessReview.api(client);
  */
-export const SelfSubjectAccessReview: $.ClusterKind<SelfSubjectAccessReview, 'create'> = $.clusterKind({
+export const SelfSubjectAccessReview: $.ClusterKind<SelfSubjectAccessReview, SelfSubjectAccessReviewMethods> = $.clusterKind({
   apiVersion: "authorization.k8s.io/v1",
   resource: {
     group: "authorization.k8s.io",

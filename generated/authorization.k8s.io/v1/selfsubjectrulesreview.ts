@@ -27,8 +27,11 @@ export interface SelfSubjectRulesReview {
 /** A SelfSubjectRulesReview as a metadata-only list, get or watch returns it. */
 export type SelfSubjectRulesReviewMeta = $.PartialObjectMeta<SelfSubjectRulesReview>;
 
-/** The typed Api of SelfSubjectRulesReview: the methods of the verbs the server serves for selfsubjectrulesreviews. */
-export type SelfSubjectRulesReviewApi = $.ClusterApi<SelfSubjectRulesReview, 'create'>;
+/** The methods of the verbs the server serves for selfsubjectrulesreviews: what `SelfSubjectRulesReviewApi` (and so `SelfSubjectRulesReview.api()`) has. */
+export type SelfSubjectRulesReviewMethods = 'create';
+
+/** The typed Api of SelfSubjectRulesReview. */
+export type SelfSubjectRulesReviewApi = $.ClusterApi<SelfSubjectRulesReview, SelfSubjectRulesReviewMethods>;
 
 /**
  * SelfSubjectRulesReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -36,7 +39,7 @@ export type SelfSubjectRulesReviewApi = $.ClusterApi<SelfSubjectRulesReview, 'cr
  * @example
  * const api = SelfSubjectRulesReview.api(client);
  */
-export const SelfSubjectRulesReview: $.ClusterKind<SelfSubjectRulesReview, 'create'> = $.clusterKind({
+export const SelfSubjectRulesReview: $.ClusterKind<SelfSubjectRulesReview, SelfSubjectRulesReviewMethods> = $.clusterKind({
   apiVersion: "authorization.k8s.io/v1",
   resource: {
     group: "authorization.k8s.io",

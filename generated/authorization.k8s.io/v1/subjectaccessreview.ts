@@ -27,8 +27,11 @@ export interface SubjectAccessReview {
 /** A SubjectAccessReview as a metadata-only list, get or watch returns it. */
 export type SubjectAccessReviewMeta = $.PartialObjectMeta<SubjectAccessReview>;
 
-/** The typed Api of SubjectAccessReview: the methods of the verbs the server serves for subjectaccessreviews. */
-export type SubjectAccessReviewApi = $.ClusterApi<SubjectAccessReview, 'create'>;
+/** The methods of the verbs the server serves for subjectaccessreviews: what `SubjectAccessReviewApi` (and so `SubjectAccessReview.api()`) has. */
+export type SubjectAccessReviewMethods = 'create';
+
+/** The typed Api of SubjectAccessReview. */
+export type SubjectAccessReviewApi = $.ClusterApi<SubjectAccessReview, SubjectAccessReviewMethods>;
 
 /**
  * SubjectAccessReview (authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -36,7 +39,7 @@ export type SubjectAccessReviewApi = $.ClusterApi<SubjectAccessReview, 'create'>
  * @example
  * const api = SubjectAccessReview.api(client);
  */
-export const SubjectAccessReview: $.ClusterKind<SubjectAccessReview, 'create'> = $.clusterKind({
+export const SubjectAccessReview: $.ClusterKind<SubjectAccessReview, SubjectAccessReviewMethods> = $.clusterKind({
   apiVersion: "authorization.k8s.io/v1",
   resource: {
     group: "authorization.k8s.io",

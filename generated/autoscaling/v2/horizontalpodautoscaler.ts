@@ -27,8 +27,11 @@ export interface HorizontalPodAutoscaler {
 /** A HorizontalPodAutoscaler as a metadata-only list, get or watch returns it. */
 export type HorizontalPodAutoscalerMeta = $.PartialObjectMeta<HorizontalPodAutoscaler>;
 
-/** The typed Api of HorizontalPodAutoscaler: the methods of the verbs the server serves for horizontalpodautoscalers. */
-export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for horizontalpodautoscalers: what `HorizontalPodAutoscalerApi` (and so `HorizontalPodAutoscaler.api()`) has. */
+export type HorizontalPodAutoscalerMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of HorizontalPodAutoscaler. */
+export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler, HorizontalPodAutoscalerMethods>;
 
 /**
  * HorizontalPodAutoscaler (autoscaling/v2): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type HorizontalPodAutoscalerApi = $.NamespacedApi<HorizontalPodAutoscaler
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const HorizontalPodAutoscaler: $.NamespacedKind<HorizontalPodAutoscaler, HorizontalPodAutoscalerMethods> = $.namespacedKind({
   apiVersion: "autoscaling/v2",
   resource: {
     group: "autoscaling",

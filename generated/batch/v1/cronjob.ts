@@ -27,8 +27,11 @@ export interface CronJob {
 /** A CronJob as a metadata-only list, get or watch returns it. */
 export type CronJobMeta = $.PartialObjectMeta<CronJob>;
 
-/** The typed Api of CronJob: the methods of the verbs the server serves for cronjobs. */
-export type CronJobApi = $.NamespacedApi<CronJob, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for cronjobs: what `CronJobApi` (and so `CronJob.api()`) has. */
+export type CronJobMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of CronJob. */
+export type CronJobApi = $.NamespacedApi<CronJob, CronJobMethods>;
 
 /**
  * CronJob (batch/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type CronJobApi = $.NamespacedApi<CronJob, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CronJob: $.NamespacedKind<CronJob, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const CronJob: $.NamespacedKind<CronJob, CronJobMethods> = $.namespacedKind({
   apiVersion: "batch/v1",
   resource: {
     group: "batch",

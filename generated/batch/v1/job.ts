@@ -27,8 +27,11 @@ export interface Job {
 /** A Job as a metadata-only list, get or watch returns it. */
 export type JobMeta = $.PartialObjectMeta<Job>;
 
-/** The typed Api of Job: the methods of the verbs the server serves for jobs. */
-export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for jobs: what `JobApi` (and so `Job.api()`) has. */
+export type JobMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Job. */
+export type JobApi = $.NamespacedApi<Job, JobMethods>;
 
 /**
  * Job (batch/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type JobApi = $.NamespacedApi<Job, 'create' | 'delete' | 'get' | 'getIfEx
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Job: $.NamespacedKind<Job, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Job: $.NamespacedKind<Job, JobMethods> = $.namespacedKind({
   apiVersion: "batch/v1",
   resource: {
     group: "batch",

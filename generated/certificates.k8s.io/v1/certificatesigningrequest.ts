@@ -34,8 +34,11 @@ export interface CertificateSigningRequest {
 /** A CertificateSigningRequest as a metadata-only list, get or watch returns it. */
 export type CertificateSigningRequestMeta = $.PartialObjectMeta<CertificateSigningRequest>;
 
-/** The typed Api of CertificateSigningRequest: the methods of the verbs the server serves for certificatesigningrequests. */
-export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for certificatesigningrequests: what `CertificateSigningRequestApi` (and so `CertificateSigningRequest.api()`) has. */
+export type CertificateSigningRequestMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of CertificateSigningRequest. */
+export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningRequest, CertificateSigningRequestMethods>;
 
 /**
  * CertificateSigningRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -46,7 +49,7 @@ export type CertificateSigningRequestApi = $.ClusterApi<CertificateSigningReques
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest, CertificateSigningRequestMethods> = $.clusterKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",

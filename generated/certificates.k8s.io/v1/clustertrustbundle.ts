@@ -31,8 +31,11 @@ export interface ClusterTrustBundle {
 /** A ClusterTrustBundle as a metadata-only list, get or watch returns it. */
 export type ClusterTrustBundleMeta = $.PartialObjectMeta<ClusterTrustBundle>;
 
-/** The typed Api of ClusterTrustBundle: the methods of the verbs the server serves for clustertrustbundles. */
-export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for clustertrustbundles: what `ClusterTrustBundleApi` (and so `ClusterTrustBundle.api()`) has. */
+export type ClusterTrustBundleMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ClusterTrustBundle. */
+export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, ClusterTrustBundleMethods>;
 
 /**
  * ClusterTrustBundle (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type ClusterTrustBundleApi = $.ClusterApi<ClusterTrustBundle, 'create' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterTrustBundle: $.ClusterKind<ClusterTrustBundle, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterTrustBundle: $.ClusterKind<ClusterTrustBundle, ClusterTrustBundleMethods> = $.clusterKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",

@@ -31,8 +31,11 @@ export interface PodCertificateRequest {
 /** A PodCertificateRequest as a metadata-only list, get or watch returns it. */
 export type PodCertificateRequestMeta = $.PartialObjectMeta<PodCertificateRequest>;
 
-/** The typed Api of PodCertificateRequest: the methods of the verbs the server serves for podcertificaterequests. */
-export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for podcertificaterequests: what `PodCertificateRequestApi` (and so `PodCertificateRequest.api()`) has. */
+export type PodCertificateRequestMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of PodCertificateRequest. */
+export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, PodCertificateRequestMethods>;
 
 /**
  * PodCertificateRequest (certificates.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type PodCertificateRequestApi = $.NamespacedApi<PodCertificateRequest, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, PodCertificateRequestMethods> = $.namespacedKind({
   apiVersion: "certificates.k8s.io/v1",
   resource: {
     group: "certificates.k8s.io",

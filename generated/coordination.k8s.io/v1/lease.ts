@@ -25,8 +25,11 @@ export interface Lease {
 /** A Lease as a metadata-only list, get or watch returns it. */
 export type LeaseMeta = $.PartialObjectMeta<Lease>;
 
-/** The typed Api of Lease: the methods of the verbs the server serves for leases. */
-export type LeaseApi = $.NamespacedApi<Lease, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for leases: what `LeaseApi` (and so `Lease.api()`) has. */
+export type LeaseMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Lease. */
+export type LeaseApi = $.NamespacedApi<Lease, LeaseMethods>;
 
 /**
  * Lease (coordination.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type LeaseApi = $.NamespacedApi<Lease, 'create' | 'delete' | 'get' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Lease: $.NamespacedKind<Lease, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Lease: $.NamespacedKind<Lease, LeaseMethods> = $.namespacedKind({
   apiVersion: "coordination.k8s.io/v1",
   resource: {
     group: "coordination.k8s.io",

@@ -25,8 +25,11 @@ export interface Binding {
 /** A Binding as a metadata-only list, get or watch returns it. */
 export type BindingMeta = $.PartialObjectMeta<Binding>;
 
-/** The typed Api of Binding: the methods of the verbs the server serves for bindings. */
-export type BindingApi = $.NamespacedApi<Binding, 'create'>;
+/** The methods of the verbs the server serves for bindings: what `BindingApi` (and so `Binding.api()`) has. */
+export type BindingMethods = 'create';
+
+/** The typed Api of Binding. */
+export type BindingApi = $.NamespacedApi<Binding, BindingMethods>;
 
 /**
  * Binding (v1): the resource, its typed Api, object references, pruning and caches.
@@ -34,7 +37,7 @@ export type BindingApi = $.NamespacedApi<Binding, 'create'>;
  * @example
  * const api = Binding.api(client, 'default'); // or Binding.api(client, allNamespaces)
  */
-export const Binding: $.NamespacedKind<Binding, 'create'> = $.namespacedKind({
+export const Binding: $.NamespacedKind<Binding, BindingMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

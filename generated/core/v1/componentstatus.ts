@@ -25,8 +25,11 @@ export interface ComponentStatus {
 /** A ComponentStatus as a metadata-only list, get or watch returns it. */
 export type ComponentStatusMeta = $.PartialObjectMeta<ComponentStatus>;
 
-/** The typed Api of ComponentStatus: the methods of the verbs the server serves for componentstatuses. */
-export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getIfExists' | 'list' | 'metadata' | 'watch'>;
+/** The methods of the verbs the server serves for componentstatuses: what `ComponentStatusApi` (and so `ComponentStatus.api()`) has. */
+export type ComponentStatusMethods = 'get' | 'getIfExists' | 'list' | 'metadata' | 'watch';
+
+/** The typed Api of ComponentStatus. */
+export type ComponentStatusApi = $.ClusterApi<ComponentStatus, ComponentStatusMethods>;
 
 /**
  * ComponentStatus (v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type ComponentStatusApi = $.ClusterApi<ComponentStatus, 'get' | 'getIfExi
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ComponentStatus: $.ClusterKind<ComponentStatus, 'get' | 'getIfExists' | 'list' | 'metadata' | 'watch'> = $.clusterKind({
+export const ComponentStatus: $.ClusterKind<ComponentStatus, ComponentStatusMethods> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

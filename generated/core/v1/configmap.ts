@@ -32,8 +32,11 @@ export interface ConfigMap {
 /** A ConfigMap as a metadata-only list, get or watch returns it. */
 export type ConfigMapMeta = $.PartialObjectMeta<ConfigMap>;
 
-/** The typed Api of ConfigMap: the methods of the verbs the server serves for configmaps. */
-export type ConfigMapApi = $.NamespacedApi<ConfigMap, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for configmaps: what `ConfigMapApi` (and so `ConfigMap.api()`) has. */
+export type ConfigMapMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ConfigMap. */
+export type ConfigMapApi = $.NamespacedApi<ConfigMap, ConfigMapMethods>;
 
 /**
  * ConfigMap (v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +47,7 @@ export type ConfigMapApi = $.NamespacedApi<ConfigMap, 'create' | 'delete' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ConfigMap: $.NamespacedKind<ConfigMap, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ConfigMap: $.NamespacedKind<ConfigMap, ConfigMapMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -43,8 +43,11 @@ export interface Endpoints {
 /** A Endpoints as a metadata-only list, get or watch returns it. */
 export type EndpointsMeta = $.PartialObjectMeta<Endpoints>;
 
-/** The typed Api of Endpoints: the methods of the verbs the server serves for endpoints. */
-export type EndpointsApi = $.NamespacedApi<Endpoints, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for endpoints: what `EndpointsApi` (and so `Endpoints.api()`) has. */
+export type EndpointsMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Endpoints. */
+export type EndpointsApi = $.NamespacedApi<Endpoints, EndpointsMethods>;
 
 /**
  * Endpoints (v1): the resource, its typed Api, object references, pruning and caches.
@@ -55,7 +58,7 @@ export type EndpointsApi = $.NamespacedApi<Endpoints, 'create' | 'delete' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Endpoints: $.NamespacedKind<Endpoints, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Endpoints: $.NamespacedKind<Endpoints, EndpointsMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -25,8 +25,11 @@ export interface LimitRange {
 /** A LimitRange as a metadata-only list, get or watch returns it. */
 export type LimitRangeMeta = $.PartialObjectMeta<LimitRange>;
 
-/** The typed Api of LimitRange: the methods of the verbs the server serves for limitranges. */
-export type LimitRangeApi = $.NamespacedApi<LimitRange, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for limitranges: what `LimitRangeApi` (and so `LimitRange.api()`) has. */
+export type LimitRangeMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of LimitRange. */
+export type LimitRangeApi = $.NamespacedApi<LimitRange, LimitRangeMethods>;
 
 /**
  * LimitRange (v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type LimitRangeApi = $.NamespacedApi<LimitRange, 'create' | 'delete' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const LimitRange: $.NamespacedKind<LimitRange, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const LimitRange: $.NamespacedKind<LimitRange, LimitRangeMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

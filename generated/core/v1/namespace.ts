@@ -27,8 +27,11 @@ export interface Namespace {
 /** A Namespace as a metadata-only list, get or watch returns it. */
 export type NamespaceMeta = $.PartialObjectMeta<Namespace>;
 
-/** The typed Api of Namespace: the methods of the verbs the server serves for namespaces. */
-export type NamespaceApi = $.ClusterApi<Namespace, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for namespaces: what `NamespaceApi` (and so `Namespace.api()`) has. */
+export type NamespaceMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Namespace. */
+export type NamespaceApi = $.ClusterApi<Namespace, NamespaceMethods>;
 
 /**
  * Namespace (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type NamespaceApi = $.ClusterApi<Namespace, 'create' | 'delete' | 'get' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Namespace: $.ClusterKind<Namespace, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Namespace: $.ClusterKind<Namespace, NamespaceMethods> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -27,8 +27,11 @@ export interface Node {
 /** A Node as a metadata-only list, get or watch returns it. */
 export type NodeMeta = $.PartialObjectMeta<Node>;
 
-/** The typed Api of Node: the methods of the verbs the server serves for nodes. */
-export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for nodes: what `NodeApi` (and so `Node.api()`) has. */
+export type NodeMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Node. */
+export type NodeApi = $.ClusterApi<Node, NodeMethods>;
 
 /**
  * Node (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type NodeApi = $.ClusterApi<Node, 'create' | 'delete' | 'get' | 'getIfExi
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Node: $.ClusterKind<Node, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const Node: $.ClusterKind<Node, NodeMethods> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

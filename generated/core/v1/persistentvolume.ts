@@ -27,8 +27,11 @@ export interface PersistentVolume {
 /** A PersistentVolume as a metadata-only list, get or watch returns it. */
 export type PersistentVolumeMeta = $.PartialObjectMeta<PersistentVolume>;
 
-/** The typed Api of PersistentVolume: the methods of the verbs the server serves for persistentvolumes. */
-export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for persistentvolumes: what `PersistentVolumeApi` (and so `PersistentVolume.api()`) has. */
+export type PersistentVolumeMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of PersistentVolume. */
+export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, PersistentVolumeMethods>;
 
 /**
  * PersistentVolume (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type PersistentVolumeApi = $.ClusterApi<PersistentVolume, 'create' | 'del
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PersistentVolume: $.ClusterKind<PersistentVolume, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const PersistentVolume: $.ClusterKind<PersistentVolume, PersistentVolumeMethods> = $.clusterKind({
   apiVersion: "v1",
   resource: {
     group: "",

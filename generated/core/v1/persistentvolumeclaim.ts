@@ -27,8 +27,11 @@ export interface PersistentVolumeClaim {
 /** A PersistentVolumeClaim as a metadata-only list, get or watch returns it. */
 export type PersistentVolumeClaimMeta = $.PartialObjectMeta<PersistentVolumeClaim>;
 
-/** The typed Api of PersistentVolumeClaim: the methods of the verbs the server serves for persistentvolumeclaims. */
-export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for persistentvolumeclaims: what `PersistentVolumeClaimApi` (and so `PersistentVolumeClaim.api()`) has. */
+export type PersistentVolumeClaimMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of PersistentVolumeClaim. */
+export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, PersistentVolumeClaimMethods>;
 
 /**
  * PersistentVolumeClaim (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type PersistentVolumeClaimApi = $.NamespacedApi<PersistentVolumeClaim, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PersistentVolumeClaim: $.NamespacedKind<PersistentVolumeClaim, PersistentVolumeClaimMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

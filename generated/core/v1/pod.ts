@@ -27,8 +27,11 @@ export interface Pod {
 /** A Pod as a metadata-only list, get or watch returns it. */
 export type PodMeta = $.PartialObjectMeta<Pod>;
 
-/** The typed Api of Pod: the methods of the verbs the server serves for pods. */
-export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for pods: what `PodApi` (and so `Pod.api()`) has. */
+export type PodMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Pod. */
+export type PodApi = $.NamespacedApi<Pod, PodMethods>;
 
 /**
  * Pod (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type PodApi = $.NamespacedApi<Pod, 'create' | 'delete' | 'get' | 'getIfEx
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Pod: $.NamespacedKind<Pod, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Pod: $.NamespacedKind<Pod, PodMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

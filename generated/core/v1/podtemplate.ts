@@ -25,8 +25,11 @@ export interface PodTemplate {
 /** A PodTemplate as a metadata-only list, get or watch returns it. */
 export type PodTemplateMeta = $.PartialObjectMeta<PodTemplate>;
 
-/** The typed Api of PodTemplate: the methods of the verbs the server serves for podtemplates. */
-export type PodTemplateApi = $.NamespacedApi<PodTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for podtemplates: what `PodTemplateApi` (and so `PodTemplate.api()`) has. */
+export type PodTemplateMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of PodTemplate. */
+export type PodTemplateApi = $.NamespacedApi<PodTemplate, PodTemplateMethods>;
 
 /**
  * PodTemplate (v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type PodTemplateApi = $.NamespacedApi<PodTemplate, 'create' | 'delete' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodTemplate: $.NamespacedKind<PodTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const PodTemplate: $.NamespacedKind<PodTemplate, PodTemplateMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -27,8 +27,11 @@ export interface ReplicationController {
 /** A ReplicationController as a metadata-only list, get or watch returns it. */
 export type ReplicationControllerMeta = $.PartialObjectMeta<ReplicationController>;
 
-/** The typed Api of ReplicationController: the methods of the verbs the server serves for replicationcontrollers. */
-export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for replicationcontrollers: what `ReplicationControllerApi` (and so `ReplicationController.api()`) has. */
+export type ReplicationControllerMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of ReplicationController. */
+export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, ReplicationControllerMethods>;
 
 /**
  * ReplicationController (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ReplicationControllerApi = $.NamespacedApi<ReplicationController, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ReplicationController: $.NamespacedKind<ReplicationController, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ReplicationController: $.NamespacedKind<ReplicationController, ReplicationControllerMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

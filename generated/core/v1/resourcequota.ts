@@ -27,8 +27,11 @@ export interface ResourceQuota {
 /** A ResourceQuota as a metadata-only list, get or watch returns it. */
 export type ResourceQuotaMeta = $.PartialObjectMeta<ResourceQuota>;
 
-/** The typed Api of ResourceQuota: the methods of the verbs the server serves for resourcequotas. */
-export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for resourcequotas: what `ResourceQuotaApi` (and so `ResourceQuota.api()`) has. */
+export type ResourceQuotaMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of ResourceQuota. */
+export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, ResourceQuotaMethods>;
 
 /**
  * ResourceQuota (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ResourceQuotaApi = $.NamespacedApi<ResourceQuota, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceQuota: $.NamespacedKind<ResourceQuota, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ResourceQuota: $.NamespacedKind<ResourceQuota, ResourceQuotaMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -34,8 +34,11 @@ export interface Secret {
 /** A Secret as a metadata-only list, get or watch returns it. */
 export type SecretMeta = $.PartialObjectMeta<Secret>;
 
-/** The typed Api of Secret: the methods of the verbs the server serves for secrets. */
-export type SecretApi = $.NamespacedApi<Secret, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for secrets: what `SecretApi` (and so `Secret.api()`) has. */
+export type SecretMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Secret. */
+export type SecretApi = $.NamespacedApi<Secret, SecretMethods>;
 
 /**
  * Secret (v1): the resource, its typed Api, object references, pruning and caches.
@@ -46,7 +49,7 @@ export type SecretApi = $.NamespacedApi<Secret, 'create' | 'delete' | 'get' | 'g
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Secret: $.NamespacedKind<Secret, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Secret: $.NamespacedKind<Secret, SecretMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -27,8 +27,11 @@ export interface Service {
 /** A Service as a metadata-only list, get or watch returns it. */
 export type ServiceMeta = $.PartialObjectMeta<Service>;
 
-/** The typed Api of Service: the methods of the verbs the server serves for services. */
-export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for services: what `ServiceApi` (and so `Service.api()`) has. */
+export type ServiceMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Service. */
+export type ServiceApi = $.NamespacedApi<Service, ServiceMethods>;
 
 /**
  * Service (v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ServiceApi = $.NamespacedApi<Service, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Service: $.NamespacedKind<Service, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Service: $.NamespacedKind<Service, ServiceMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -29,8 +29,11 @@ export interface ServiceAccount {
 /** A ServiceAccount as a metadata-only list, get or watch returns it. */
 export type ServiceAccountMeta = $.PartialObjectMeta<ServiceAccount>;
 
-/** The typed Api of ServiceAccount: the methods of the verbs the server serves for serviceaccounts. */
-export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for serviceaccounts: what `ServiceAccountApi` (and so `ServiceAccount.api()`) has. */
+export type ServiceAccountMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ServiceAccount. */
+export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, ServiceAccountMethods>;
 
 /**
  * ServiceAccount (v1): the resource, its typed Api, object references, pruning and caches.
@@ -41,7 +44,7 @@ export type ServiceAccountApi = $.NamespacedApi<ServiceAccount, 'create' | 'dele
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ServiceAccount: $.NamespacedKind<ServiceAccount, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ServiceAccount: $.NamespacedKind<ServiceAccount, ServiceAccountMethods> = $.namespacedKind({
   apiVersion: "v1",
   resource: {
     group: "",

@@ -36,8 +36,11 @@ export interface EndpointSlice {
 /** A EndpointSlice as a metadata-only list, get or watch returns it. */
 export type EndpointSliceMeta = $.PartialObjectMeta<EndpointSlice>;
 
-/** The typed Api of EndpointSlice: the methods of the verbs the server serves for endpointslices. */
-export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for endpointslices: what `EndpointSliceApi` (and so `EndpointSlice.api()`) has. */
+export type EndpointSliceMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of EndpointSlice. */
+export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, EndpointSliceMethods>;
 
 /**
  * EndpointSlice (discovery.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -48,7 +51,7 @@ export type EndpointSliceApi = $.NamespacedApi<EndpointSlice, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const EndpointSlice: $.NamespacedKind<EndpointSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const EndpointSlice: $.NamespacedKind<EndpointSlice, EndpointSliceMethods> = $.namespacedKind({
   apiVersion: "discovery.k8s.io/v1",
   resource: {
     group: "discovery.k8s.io",

@@ -56,8 +56,11 @@ export interface Event {
 /** A Event as a metadata-only list, get or watch returns it. */
 export type EventMeta = $.PartialObjectMeta<Event>;
 
-/** The typed Api of Event: the methods of the verbs the server serves for events. */
-export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for events: what `EventApi` (and so `Event.api()`) has. */
+export type EventMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Event. */
+export type EventApi = $.NamespacedApi<Event, EventMethods>;
 
 /**
  * Event (events.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -68,7 +71,7 @@ export type EventApi = $.NamespacedApi<Event, 'create' | 'delete' | 'get' | 'get
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Event: $.NamespacedKind<Event, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Event: $.NamespacedKind<Event, EventMethods> = $.namespacedKind({
   apiVersion: "events.k8s.io/v1",
   resource: {
     group: "events.k8s.io",

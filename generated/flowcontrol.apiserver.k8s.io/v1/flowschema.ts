@@ -27,8 +27,11 @@ export interface FlowSchema {
 /** A FlowSchema as a metadata-only list, get or watch returns it. */
 export type FlowSchemaMeta = $.PartialObjectMeta<FlowSchema>;
 
-/** The typed Api of FlowSchema: the methods of the verbs the server serves for flowschemas. */
-export type FlowSchemaApi = $.ClusterApi<FlowSchema, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for flowschemas: what `FlowSchemaApi` (and so `FlowSchema.api()`) has. */
+export type FlowSchemaMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of FlowSchema. */
+export type FlowSchemaApi = $.ClusterApi<FlowSchema, FlowSchemaMethods>;
 
 /**
  * FlowSchema (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type FlowSchemaApi = $.ClusterApi<FlowSchema, 'create' | 'delete' | 'get'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const FlowSchema: $.ClusterKind<FlowSchema, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const FlowSchema: $.ClusterKind<FlowSchema, FlowSchemaMethods> = $.clusterKind({
   apiVersion: "flowcontrol.apiserver.k8s.io/v1",
   resource: {
     group: "flowcontrol.apiserver.k8s.io",

@@ -27,8 +27,11 @@ export interface PriorityLevelConfiguration {
 /** A PriorityLevelConfiguration as a metadata-only list, get or watch returns it. */
 export type PriorityLevelConfigurationMeta = $.PartialObjectMeta<PriorityLevelConfiguration>;
 
-/** The typed Api of PriorityLevelConfiguration: the methods of the verbs the server serves for prioritylevelconfigurations. */
-export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for prioritylevelconfigurations: what `PriorityLevelConfigurationApi` (and so `PriorityLevelConfiguration.api()`) has. */
+export type PriorityLevelConfigurationMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of PriorityLevelConfiguration. */
+export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfiguration, PriorityLevelConfigurationMethods>;
 
 /**
  * PriorityLevelConfiguration (flowcontrol.apiserver.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type PriorityLevelConfigurationApi = $.ClusterApi<PriorityLevelConfigurat
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PriorityLevelConfiguration: $.ClusterKind<PriorityLevelConfiguration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const PriorityLevelConfiguration: $.ClusterKind<PriorityLevelConfiguration, PriorityLevelConfigurationMethods> = $.clusterKind({
   apiVersion: "flowcontrol.apiserver.k8s.io/v1",
   resource: {
     group: "flowcontrol.apiserver.k8s.io",

@@ -27,8 +27,11 @@ export interface Ingress {
 /** A Ingress as a metadata-only list, get or watch returns it. */
 export type IngressMeta = $.PartialObjectMeta<Ingress>;
 
-/** The typed Api of Ingress: the methods of the verbs the server serves for ingresses. */
-export type IngressApi = $.NamespacedApi<Ingress, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for ingresses: what `IngressApi` (and so `Ingress.api()`) has. */
+export type IngressMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of Ingress. */
+export type IngressApi = $.NamespacedApi<Ingress, IngressMethods>;
 
 /**
  * Ingress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type IngressApi = $.NamespacedApi<Ingress, 'create' | 'delete' | 'get' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Ingress: $.NamespacedKind<Ingress, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const Ingress: $.NamespacedKind<Ingress, IngressMethods> = $.namespacedKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

@@ -25,8 +25,11 @@ export interface IngressClass {
 /** A IngressClass as a metadata-only list, get or watch returns it. */
 export type IngressClassMeta = $.PartialObjectMeta<IngressClass>;
 
-/** The typed Api of IngressClass: the methods of the verbs the server serves for ingressclasses. */
-export type IngressClassApi = $.ClusterApi<IngressClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for ingressclasses: what `IngressClassApi` (and so `IngressClass.api()`) has. */
+export type IngressClassMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of IngressClass. */
+export type IngressClassApi = $.ClusterApi<IngressClass, IngressClassMethods>;
 
 /**
  * IngressClass (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type IngressClassApi = $.ClusterApi<IngressClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const IngressClass: $.ClusterKind<IngressClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const IngressClass: $.ClusterKind<IngressClass, IngressClassMethods> = $.clusterKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

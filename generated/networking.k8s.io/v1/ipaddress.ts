@@ -25,8 +25,11 @@ export interface IPAddress {
 /** A IPAddress as a metadata-only list, get or watch returns it. */
 export type IPAddressMeta = $.PartialObjectMeta<IPAddress>;
 
-/** The typed Api of IPAddress: the methods of the verbs the server serves for ipaddresses. */
-export type IPAddressApi = $.ClusterApi<IPAddress, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for ipaddresses: what `IPAddressApi` (and so `IPAddress.api()`) has. */
+export type IPAddressMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of IPAddress. */
+export type IPAddressApi = $.ClusterApi<IPAddress, IPAddressMethods>;
 
 /**
  * IPAddress (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type IPAddressApi = $.ClusterApi<IPAddress, 'create' | 'delete' | 'get' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const IPAddress: $.ClusterKind<IPAddress, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const IPAddress: $.ClusterKind<IPAddress, IPAddressMethods> = $.clusterKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

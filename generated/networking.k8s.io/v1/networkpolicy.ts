@@ -25,8 +25,11 @@ export interface NetworkPolicy {
 /** A NetworkPolicy as a metadata-only list, get or watch returns it. */
 export type NetworkPolicyMeta = $.PartialObjectMeta<NetworkPolicy>;
 
-/** The typed Api of NetworkPolicy: the methods of the verbs the server serves for networkpolicies. */
-export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for networkpolicies: what `NetworkPolicyApi` (and so `NetworkPolicy.api()`) has. */
+export type NetworkPolicyMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of NetworkPolicy. */
+export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, NetworkPolicyMethods>;
 
 /**
  * NetworkPolicy (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type NetworkPolicyApi = $.NamespacedApi<NetworkPolicy, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const NetworkPolicy: $.NamespacedKind<NetworkPolicy, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const NetworkPolicy: $.NamespacedKind<NetworkPolicy, NetworkPolicyMethods> = $.namespacedKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

@@ -27,8 +27,11 @@ export interface ServiceCIDR {
 /** A ServiceCIDR as a metadata-only list, get or watch returns it. */
 export type ServiceCIDRMeta = $.PartialObjectMeta<ServiceCIDR>;
 
-/** The typed Api of ServiceCIDR: the methods of the verbs the server serves for servicecidrs. */
-export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for servicecidrs: what `ServiceCIDRApi` (and so `ServiceCIDR.api()`) has. */
+export type ServiceCIDRMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of ServiceCIDR. */
+export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, ServiceCIDRMethods>;
 
 /**
  * ServiceCIDR (networking.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ServiceCIDRApi = $.ClusterApi<ServiceCIDR, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ServiceCIDR: $.ClusterKind<ServiceCIDR, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const ServiceCIDR: $.ClusterKind<ServiceCIDR, ServiceCIDRMethods> = $.clusterKind({
   apiVersion: "networking.k8s.io/v1",
   resource: {
     group: "networking.k8s.io",

@@ -32,8 +32,11 @@ export interface RuntimeClass {
 /** A RuntimeClass as a metadata-only list, get or watch returns it. */
 export type RuntimeClassMeta = $.PartialObjectMeta<RuntimeClass>;
 
-/** The typed Api of RuntimeClass: the methods of the verbs the server serves for runtimeclasses. */
-export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for runtimeclasses: what `RuntimeClassApi` (and so `RuntimeClass.api()`) has. */
+export type RuntimeClassMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of RuntimeClass. */
+export type RuntimeClassApi = $.ClusterApi<RuntimeClass, RuntimeClassMethods>;
 
 /**
  * RuntimeClass (node.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +47,7 @@ export type RuntimeClassApi = $.ClusterApi<RuntimeClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const RuntimeClass: $.ClusterKind<RuntimeClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const RuntimeClass: $.ClusterKind<RuntimeClass, RuntimeClassMethods> = $.clusterKind({
   apiVersion: "node.k8s.io/v1",
   resource: {
     group: "node.k8s.io",

@@ -27,8 +27,11 @@ export interface PodDisruptionBudget {
 /** A PodDisruptionBudget as a metadata-only list, get or watch returns it. */
 export type PodDisruptionBudgetMeta = $.PartialObjectMeta<PodDisruptionBudget>;
 
-/** The typed Api of PodDisruptionBudget: the methods of the verbs the server serves for poddisruptionbudgets. */
-export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for poddisruptionbudgets: what `PodDisruptionBudgetApi` (and so `PodDisruptionBudget.api()`) has. */
+export type PodDisruptionBudgetMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of PodDisruptionBudget. */
+export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, PodDisruptionBudgetMethods>;
 
 /**
  * PodDisruptionBudget (policy/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type PodDisruptionBudgetApi = $.NamespacedApi<PodDisruptionBudget, 'creat
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const PodDisruptionBudget: $.NamespacedKind<PodDisruptionBudget, PodDisruptionBudgetMethods> = $.namespacedKind({
   apiVersion: "policy/v1",
   resource: {
     group: "policy",

@@ -27,8 +27,11 @@ export interface ClusterRole {
 /** A ClusterRole as a metadata-only list, get or watch returns it. */
 export type ClusterRoleMeta = $.PartialObjectMeta<ClusterRole>;
 
-/** The typed Api of ClusterRole: the methods of the verbs the server serves for clusterroles. */
-export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for clusterroles: what `ClusterRoleApi` (and so `ClusterRole.api()`) has. */
+export type ClusterRoleMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ClusterRole. */
+export type ClusterRoleApi = $.ClusterApi<ClusterRole, ClusterRoleMethods>;
 
 /**
  * ClusterRole (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ClusterRoleApi = $.ClusterApi<ClusterRole, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterRole: $.ClusterKind<ClusterRole, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterRole: $.ClusterKind<ClusterRole, ClusterRoleMethods> = $.clusterKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

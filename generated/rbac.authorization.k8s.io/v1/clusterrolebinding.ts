@@ -27,8 +27,11 @@ export interface ClusterRoleBinding {
 /** A ClusterRoleBinding as a metadata-only list, get or watch returns it. */
 export type ClusterRoleBindingMeta = $.PartialObjectMeta<ClusterRoleBinding>;
 
-/** The typed Api of ClusterRoleBinding: the methods of the verbs the server serves for clusterrolebindings. */
-export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for clusterrolebindings: what `ClusterRoleBindingApi` (and so `ClusterRoleBinding.api()`) has. */
+export type ClusterRoleBindingMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ClusterRoleBinding. */
+export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, ClusterRoleBindingMethods>;
 
 /**
  * ClusterRoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ClusterRoleBindingApi = $.ClusterApi<ClusterRoleBinding, 'create' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ClusterRoleBinding: $.ClusterKind<ClusterRoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ClusterRoleBinding: $.ClusterKind<ClusterRoleBinding, ClusterRoleBindingMethods> = $.clusterKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

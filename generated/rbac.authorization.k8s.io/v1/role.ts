@@ -25,8 +25,11 @@ export interface Role {
 /** A Role as a metadata-only list, get or watch returns it. */
 export type RoleMeta = $.PartialObjectMeta<Role>;
 
-/** The typed Api of Role: the methods of the verbs the server serves for roles. */
-export type RoleApi = $.NamespacedApi<Role, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for roles: what `RoleApi` (and so `Role.api()`) has. */
+export type RoleMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of Role. */
+export type RoleApi = $.NamespacedApi<Role, RoleMethods>;
 
 /**
  * Role (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type RoleApi = $.NamespacedApi<Role, 'create' | 'delete' | 'get' | 'getIf
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const Role: $.NamespacedKind<Role, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const Role: $.NamespacedKind<Role, RoleMethods> = $.namespacedKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

@@ -27,8 +27,11 @@ export interface RoleBinding {
 /** A RoleBinding as a metadata-only list, get or watch returns it. */
 export type RoleBindingMeta = $.PartialObjectMeta<RoleBinding>;
 
-/** The typed Api of RoleBinding: the methods of the verbs the server serves for rolebindings. */
-export type RoleBindingApi = $.NamespacedApi<RoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for rolebindings: what `RoleBindingApi` (and so `RoleBinding.api()`) has. */
+export type RoleBindingMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of RoleBinding. */
+export type RoleBindingApi = $.NamespacedApi<RoleBinding, RoleBindingMethods>;
 
 /**
  * RoleBinding (rbac.authorization.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type RoleBindingApi = $.NamespacedApi<RoleBinding, 'create' | 'delete' | 
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const RoleBinding: $.NamespacedKind<RoleBinding, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const RoleBinding: $.NamespacedKind<RoleBinding, RoleBindingMethods> = $.namespacedKind({
   apiVersion: "rbac.authorization.k8s.io/v1",
   resource: {
     group: "rbac.authorization.k8s.io",

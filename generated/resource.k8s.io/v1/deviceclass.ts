@@ -31,8 +31,11 @@ export interface DeviceClass {
 /** A DeviceClass as a metadata-only list, get or watch returns it. */
 export type DeviceClassMeta = $.PartialObjectMeta<DeviceClass>;
 
-/** The typed Api of DeviceClass: the methods of the verbs the server serves for deviceclasses. */
-export type DeviceClassApi = $.ClusterApi<DeviceClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for deviceclasses: what `DeviceClassApi` (and so `DeviceClass.api()`) has. */
+export type DeviceClassMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of DeviceClass. */
+export type DeviceClassApi = $.ClusterApi<DeviceClass, DeviceClassMethods>;
 
 /**
  * DeviceClass (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type DeviceClassApi = $.ClusterApi<DeviceClass, 'create' | 'delete' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const DeviceClass: $.ClusterKind<DeviceClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const DeviceClass: $.ClusterKind<DeviceClass, DeviceClassMethods> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

@@ -31,8 +31,11 @@ export interface DeviceTaintRule {
 /** A DeviceTaintRule as a metadata-only list, get or watch returns it. */
 export type DeviceTaintRuleMeta = $.PartialObjectMeta<DeviceTaintRule>;
 
-/** The typed Api of DeviceTaintRule: the methods of the verbs the server serves for devicetaintrules. */
-export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for devicetaintrules: what `DeviceTaintRuleApi` (and so `DeviceTaintRule.api()`) has. */
+export type DeviceTaintRuleMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of DeviceTaintRule. */
+export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, DeviceTaintRuleMethods>;
 
 /**
  * DeviceTaintRule (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type DeviceTaintRuleApi = $.ClusterApi<DeviceTaintRule, 'create' | 'delet
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const DeviceTaintRule: $.ClusterKind<DeviceTaintRule, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const DeviceTaintRule: $.ClusterKind<DeviceTaintRule, DeviceTaintRuleMethods> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

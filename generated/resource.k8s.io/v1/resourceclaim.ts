@@ -27,8 +27,11 @@ export interface ResourceClaim {
 /** A ResourceClaim as a metadata-only list, get or watch returns it. */
 export type ResourceClaimMeta = $.PartialObjectMeta<ResourceClaim>;
 
-/** The typed Api of ResourceClaim: the methods of the verbs the server serves for resourceclaims. */
-export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for resourceclaims: what `ResourceClaimApi` (and so `ResourceClaim.api()`) has. */
+export type ResourceClaimMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of ResourceClaim. */
+export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, ResourceClaimMethods>;
 
 /**
  * ResourceClaim (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type ResourceClaimApi = $.NamespacedApi<ResourceClaim, 'create' | 'delete
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceClaim: $.NamespacedKind<ResourceClaim, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.namespacedKind({
+export const ResourceClaim: $.NamespacedKind<ResourceClaim, ResourceClaimMethods> = $.namespacedKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

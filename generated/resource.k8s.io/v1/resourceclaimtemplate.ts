@@ -29,8 +29,11 @@ export interface ResourceClaimTemplate {
 /** A ResourceClaimTemplate as a metadata-only list, get or watch returns it. */
 export type ResourceClaimTemplateMeta = $.PartialObjectMeta<ResourceClaimTemplate>;
 
-/** The typed Api of ResourceClaimTemplate: the methods of the verbs the server serves for resourceclaimtemplates. */
-export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for resourceclaimtemplates: what `ResourceClaimTemplateApi` (and so `ResourceClaimTemplate.api()`) has. */
+export type ResourceClaimTemplateMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ResourceClaimTemplate. */
+export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, ResourceClaimTemplateMethods>;
 
 /**
  * ResourceClaimTemplate (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -41,7 +44,7 @@ export type ResourceClaimTemplateApi = $.NamespacedApi<ResourceClaimTemplate, 'c
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceClaimTemplate: $.NamespacedKind<ResourceClaimTemplate, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const ResourceClaimTemplate: $.NamespacedKind<ResourceClaimTemplate, ResourceClaimTemplateMethods> = $.namespacedKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",

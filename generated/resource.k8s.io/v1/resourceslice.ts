@@ -39,8 +39,11 @@ export interface ResourceSlice {
 /** A ResourceSlice as a metadata-only list, get or watch returns it. */
 export type ResourceSliceMeta = $.PartialObjectMeta<ResourceSlice>;
 
-/** The typed Api of ResourceSlice: the methods of the verbs the server serves for resourceslices. */
-export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for resourceslices: what `ResourceSliceApi` (and so `ResourceSlice.api()`) has. */
+export type ResourceSliceMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of ResourceSlice. */
+export type ResourceSliceApi = $.ClusterApi<ResourceSlice, ResourceSliceMethods>;
 
 /**
  * ResourceSlice (resource.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -51,7 +54,7 @@ export type ResourceSliceApi = $.ClusterApi<ResourceSlice, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const ResourceSlice: $.ClusterKind<ResourceSlice, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceMethods> = $.clusterKind({
   apiVersion: "resource.k8s.io/v1",
   resource: {
     group: "resource.k8s.io",
@@ -62,5 +65,20 @@ export const ResourceSlice: $.ClusterKind<ResourceSlice, 'create' | 'delete' | '
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
-  shape: [[["spec", 1]], [["devices", 2], ["sharedCounters", 12]], [["attributes", 3], ["capacity", 5], ["consumesCounters", 7], ["nodeAllocatableResources", 10]], 4, [], 6, [], [["counters", 8]], 9, [], 11, [], [["counters", 13]], 9],
+  shape: [
+    [["spec", 1]], // 0: ResourceSlice
+    [["devices", 2], ["sharedCounters", 12]], // 1: spec
+    [["attributes", 3], ["capacity", 5], ["consumesCounters", 7], ["nodeAllocatableResources", 10]], // 2: spec.devices
+    4, // 3: spec.devices.attributes (map)
+    [], // 4: spec.devices.attributes.*
+    6, // 5: spec.devices.capacity (map)
+    [], // 6: spec.devices.capacity.*
+    [["counters", 8]], // 7: spec.devices.consumesCounters
+    9, // 8: spec.devices.consumesCounters.counters (map)
+    [], // 9: spec.devices.consumesCounters.counters.*
+    11, // 10: spec.devices.nodeAllocatableResources (map)
+    [], // 11: spec.devices.nodeAllocatableResources.*
+    [["counters", 13]], // 12: spec.sharedCounters
+    9, // 13: spec.sharedCounters.counters (map)
+  ],
 });

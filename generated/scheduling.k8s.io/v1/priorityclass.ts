@@ -42,8 +42,11 @@ export interface PriorityClass {
 /** A PriorityClass as a metadata-only list, get or watch returns it. */
 export type PriorityClassMeta = $.PartialObjectMeta<PriorityClass>;
 
-/** The typed Api of PriorityClass: the methods of the verbs the server serves for priorityclasses. */
-export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for priorityclasses: what `PriorityClassApi` (and so `PriorityClass.api()`) has. */
+export type PriorityClassMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of PriorityClass. */
+export type PriorityClassApi = $.ClusterApi<PriorityClass, PriorityClassMethods>;
 
 /**
  * PriorityClass (scheduling.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -54,7 +57,7 @@ export type PriorityClassApi = $.ClusterApi<PriorityClass, 'create' | 'delete' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const PriorityClass: $.ClusterKind<PriorityClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const PriorityClass: $.ClusterKind<PriorityClass, PriorityClassMethods> = $.clusterKind({
   apiVersion: "scheduling.k8s.io/v1",
   resource: {
     group: "scheduling.k8s.io",

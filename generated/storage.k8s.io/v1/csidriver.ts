@@ -25,8 +25,11 @@ export interface CSIDriver {
 /** A CSIDriver as a metadata-only list, get or watch returns it. */
 export type CSIDriverMeta = $.PartialObjectMeta<CSIDriver>;
 
-/** The typed Api of CSIDriver: the methods of the verbs the server serves for csidrivers. */
-export type CSIDriverApi = $.ClusterApi<CSIDriver, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for csidrivers: what `CSIDriverApi` (and so `CSIDriver.api()`) has. */
+export type CSIDriverMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of CSIDriver. */
+export type CSIDriverApi = $.ClusterApi<CSIDriver, CSIDriverMethods>;
 
 /**
  * CSIDriver (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -37,7 +40,7 @@ export type CSIDriverApi = $.ClusterApi<CSIDriver, 'create' | 'delete' | 'get' |
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSIDriver: $.ClusterKind<CSIDriver, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const CSIDriver: $.ClusterKind<CSIDriver, CSIDriverMethods> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

@@ -27,8 +27,11 @@ export interface CSINode {
 /** A CSINode as a metadata-only list, get or watch returns it. */
 export type CSINodeMeta = $.PartialObjectMeta<CSINode>;
 
-/** The typed Api of CSINode: the methods of the verbs the server serves for csinodes. */
-export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for csinodes: what `CSINodeApi` (and so `CSINode.api()`) has. */
+export type CSINodeMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of CSINode. */
+export type CSINodeApi = $.ClusterApi<CSINode, CSINodeMethods>;
 
 /**
  * CSINode (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type CSINodeApi = $.ClusterApi<CSINode, 'create' | 'delete' | 'get' | 'ge
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSINode: $.ClusterKind<CSINode, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const CSINode: $.ClusterKind<CSINode, CSINodeMethods> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

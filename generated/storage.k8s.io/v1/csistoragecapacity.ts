@@ -54,8 +54,11 @@ export interface CSIStorageCapacity {
 /** A CSIStorageCapacity as a metadata-only list, get or watch returns it. */
 export type CSIStorageCapacityMeta = $.PartialObjectMeta<CSIStorageCapacity>;
 
-/** The typed Api of CSIStorageCapacity: the methods of the verbs the server serves for csistoragecapacities. */
-export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for csistoragecapacities: what `CSIStorageCapacityApi` (and so `CSIStorageCapacity.api()`) has. */
+export type CSIStorageCapacityMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of CSIStorageCapacity. */
+export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, CSIStorageCapacityMethods>;
 
 /**
  * CSIStorageCapacity (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -66,7 +69,7 @@ export type CSIStorageCapacityApi = $.NamespacedApi<CSIStorageCapacity, 'create'
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.namespacedKind({
+export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, CSIStorageCapacityMethods> = $.namespacedKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

@@ -56,8 +56,11 @@ export interface StorageClass {
 /** A StorageClass as a metadata-only list, get or watch returns it. */
 export type StorageClassMeta = $.PartialObjectMeta<StorageClass>;
 
-/** The typed Api of StorageClass: the methods of the verbs the server serves for storageclasses. */
-export type StorageClassApi = $.ClusterApi<StorageClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for storageclasses: what `StorageClassApi` (and so `StorageClass.api()`) has. */
+export type StorageClassMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of StorageClass. */
+export type StorageClassApi = $.ClusterApi<StorageClass, StorageClassMethods>;
 
 /**
  * StorageClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -68,7 +71,7 @@ export type StorageClassApi = $.ClusterApi<StorageClass, 'create' | 'delete' | '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const StorageClass: $.ClusterKind<StorageClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const StorageClass: $.ClusterKind<StorageClass, StorageClassMethods> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

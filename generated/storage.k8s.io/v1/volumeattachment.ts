@@ -31,8 +31,11 @@ export interface VolumeAttachment {
 /** A VolumeAttachment as a metadata-only list, get or watch returns it. */
 export type VolumeAttachmentMeta = $.PartialObjectMeta<VolumeAttachment>;
 
-/** The typed Api of VolumeAttachment: the methods of the verbs the server serves for volumeattachments. */
-export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for volumeattachments: what `VolumeAttachmentApi` (and so `VolumeAttachment.api()`) has. */
+export type VolumeAttachmentMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of VolumeAttachment. */
+export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, VolumeAttachmentMethods>;
 
 /**
  * VolumeAttachment (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -43,7 +46,7 @@ export type VolumeAttachmentApi = $.ClusterApi<VolumeAttachment, 'create' | 'del
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const VolumeAttachment: $.ClusterKind<VolumeAttachment, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const VolumeAttachment: $.ClusterKind<VolumeAttachment, VolumeAttachmentMethods> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

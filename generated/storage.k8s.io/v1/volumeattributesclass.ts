@@ -32,8 +32,11 @@ export interface VolumeAttributesClass {
 /** A VolumeAttributesClass as a metadata-only list, get or watch returns it. */
 export type VolumeAttributesClassMeta = $.PartialObjectMeta<VolumeAttributesClass>;
 
-/** The typed Api of VolumeAttributesClass: the methods of the verbs the server serves for volumeattributesclasses. */
-export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'>;
+/** The methods of the verbs the server serves for volumeattributesclasses: what `VolumeAttributesClassApi` (and so `VolumeAttributesClass.api()`) has. */
+export type VolumeAttributesClassMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch';
+
+/** The typed Api of VolumeAttributesClass. */
+export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, VolumeAttributesClassMethods>;
 
 /**
  * VolumeAttributesClass (storage.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -44,7 +47,7 @@ export type VolumeAttributesClassApi = $.ClusterApi<VolumeAttributesClass, 'crea
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const VolumeAttributesClass: $.ClusterKind<VolumeAttributesClass, 'create' | 'delete' | 'get' | 'getIfExists' | 'list' | 'metadata' | 'patch' | 'replace' | 'watch'> = $.clusterKind({
+export const VolumeAttributesClass: $.ClusterKind<VolumeAttributesClass, VolumeAttributesClassMethods> = $.clusterKind({
   apiVersion: "storage.k8s.io/v1",
   resource: {
     group: "storage.k8s.io",

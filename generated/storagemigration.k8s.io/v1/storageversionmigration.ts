@@ -27,8 +27,11 @@ export interface StorageVersionMigration {
 /** A StorageVersionMigration as a metadata-only list, get or watch returns it. */
 export type StorageVersionMigrationMeta = $.PartialObjectMeta<StorageVersionMigration>;
 
-/** The typed Api of StorageVersionMigration: the methods of the verbs the server serves for storageversionmigrations. */
-export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'>;
+/** The methods of the verbs the server serves for storageversionmigrations: what `StorageVersionMigrationApi` (and so `StorageVersionMigration.api()`) has. */
+export type StorageVersionMigrationMethods = 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch';
+
+/** The typed Api of StorageVersionMigration. */
+export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, StorageVersionMigrationMethods>;
 
 /**
  * StorageVersionMigration (storagemigration.k8s.io/v1): the resource, its typed Api, object references, pruning and caches.
@@ -39,7 +42,7 @@ export type StorageVersionMigrationApi = $.ClusterApi<StorageVersionMigration, '
  * void cache.run();
  * await cache.reader.waitUntilReady();
  */
-export const StorageVersionMigration: $.ClusterKind<StorageVersionMigration, 'create' | 'delete' | 'get' | 'getIfExists' | 'getStatus' | 'list' | 'metadata' | 'patch' | 'patchStatus' | 'replace' | 'replaceStatus' | 'watch'> = $.clusterKind({
+export const StorageVersionMigration: $.ClusterKind<StorageVersionMigration, StorageVersionMigrationMethods> = $.clusterKind({
   apiVersion: "storagemigration.k8s.io/v1",
   resource: {
     group: "storagemigration.k8s.io",
