@@ -48,7 +48,8 @@ export { ProjectionSpecError } from './kinds/projection.ts';
 export type { LeaderElectionOptions } from './scale/leader-election.ts';
 export { LeaderElection } from './scale/leader-election.ts';
 export type { ShardRingOptions } from './scale/shard-ring.ts';
-export { ShardRing, ShardRange, fnv1a64 } from './scale/shard-ring.ts';
+export { ShardRing } from './scale/shard-ring.ts';
+export { ShardRange, fnv1a64 } from './scale/shard-range.ts';
 // The controller (runtime/controller/, guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
 export { Action } from './controller/reconcile.ts';

@@ -37,32 +37,14 @@ import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
 import { AbortedError, ApiError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import type { KubeObject, ResourceDescriptor } from '../core/types.ts';
-
-/** A `coordination.k8s.io/v1` Lease, as leader election reads and writes it. */
-export interface Lease extends KubeObject {
-  spec?: {
-    holderIdentity?: string | null;
-    leaseDurationSeconds?: number | null;
-    acquireTime?: string | null;
-    renewTime?: string | null;
-    leaseTransitions?: number | null;
-    [key: string]: unknown;
-  };
-}
-
-/** Where Leases live. */
-export const LEASES: ResourceDescriptor = {
-  group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true,
-  verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
-};
+import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, toMicroTime, writeLease, type Lease } from './lease.ts';
 
 /** Options of `LeaderElection`. Durations are in milliseconds; the defaults are client-go's. */
 export interface LeaderElectionOptions {
   /** The Lease's namespace and name: one Lease per group of replicas that elect one leader. */
   namespace: string;
   name: string;
-  /** This replica's name in the Lease; unique per replica (default: the host name, the process id and a random suffix). */
+  /** This replica's name in the Lease; unique per replica (default: the host name, the process id and a random suffix, see `defaultIdentity`). */
   identity?: string;
   /** How long a Lease that is not renewed stays with its holder, for the other candidates. Default 15,000. */
   leaseDuration?: number;
@@ -80,9 +62,6 @@ export interface LeaderElectionOptions {
   onNewLeader?: (identity: string | undefined) => void;
   logger?: Logger;
 }
-
-/** A `MicroTime` (RFC 3339 with microseconds), as Leases carry their times. */
-export const toMicroTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
  * Campaigns for a Lease until stopped: leads while it holds it (see the
@@ -113,12 +92,7 @@ export class LeaderElection {
   /** An election for the Lease `opts.namespace`/`opts.name` through `client`; call `run()` to campaign. @throws RangeError for inconsistent durations. */
   constructor(client: Client, private readonly opts: LeaderElectionOptions) {
     this.identity = opts.identity ?? defaultIdentity();
-    this.leaseMs = opts.leaseDuration ?? 15_000;
-    this.renewMs = opts.renewDeadline ?? 10_000;
-    this.retryMs = opts.retryPeriod ?? 2_000;
-    if (!(this.leaseMs > this.renewMs && this.renewMs > this.retryMs && this.retryMs > 0)) {
-      throw new RangeError(`kubereflect: leader election needs leaseDuration > renewDeadline > retryPeriod > 0 (got ${this.leaseMs}, ${this.renewMs}, ${this.retryMs})`);
-    }
+    ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'leader election'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
   }
@@ -178,9 +152,9 @@ export class LeaderElection {
   private async tryAcquire(): Promise<boolean> {
     const sent = performance.now();
     const lease = await this.api.getOpt(this.opts.name, { signal: this.stopper.signal });
-    const now = Date.now();
+    const now = toMicroTime(Date.now());
     if (!lease) {
-      const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), acquireTime: toMicroTime(now), renewTime: toMicroTime(now), leaseTransitions: 0 });
+      const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs), acquireTime: now, renewTime: now, leaseTransitions: 0 });
       if (created) this.startTerm(sent);
       return this.isLeader;
     }
@@ -189,8 +163,8 @@ export class LeaderElection {
     if (holder !== undefined && holder !== this.identity && performance.now() - this.observed!.at < this.leaseMs) return false;
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === this.identity ? 0 : 1);
     const written = await this.write(lease, {
-      holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000),
-      acquireTime: holder === this.identity ? (lease.spec?.acquireTime ?? toMicroTime(now)) : toMicroTime(now), renewTime: toMicroTime(now), leaseTransitions: transitions,
+      holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs),
+      acquireTime: holder === this.identity ? (lease.spec?.acquireTime ?? now) : now, renewTime: now, leaseTransitions: transitions,
     });
     if (written) this.startTerm(sent);
     return this.isLeader;
@@ -215,8 +189,8 @@ export class LeaderElection {
   /** Writes the Lease's spec (creates it without `current`); false on a conflict (someone else wrote first). */
   private async write(current: Lease | undefined, spec: NonNullable<Lease['spec']>, signal: AbortSignal = this.stopper.signal): Promise<boolean> {
     try {
-      const body: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...(current?.metadata ?? {}), name: this.opts.name, namespace: this.opts.namespace }, spec };
-      const written = current ? await this.api.replace(this.opts.name, body, { signal }) : await this.api.create(body, { signal });
+      const body = leaseObject({ ...(current?.metadata ?? {}), name: this.opts.name, namespace: this.opts.namespace }, spec);
+      const written = await writeLease(this.api, current, body, signal);
       this.observe(written);
       return true;
     } catch (err) {
@@ -275,11 +249,6 @@ export class LeaderElection {
       this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${(err as Error).message}`);
     }
   }
-}
-
-function defaultIdentity(): string {
-  const host = process.env.HOSTNAME || process.env.COMPUTERNAME || 'replica';
-  return `${host}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 }
 
 function jittered(ms: number): number {

@@ -20,7 +20,7 @@ import * as prom from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Action, Api, Client, Controller, LeaderElection, prometheusMetrics, silentLogger, type ReconcileReason } from '../../runtime/index.ts';
-import { LEASES, type Lease } from '../../runtime/scale/leader-election.ts';
+import { LEASES, type Lease } from '../../runtime/scale/lease.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
