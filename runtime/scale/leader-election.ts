@@ -36,6 +36,7 @@ import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
 import { AbortedError, ApiError } from '../core/errors.ts';
+import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, toMicroTime, writeLease, type Lease } from './lease.ts';
 
@@ -144,7 +145,8 @@ export class LeaderElection {
         if (signal.aborted) break;
         this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
       }
-      await sleep(this.isLeader ? this.retryMs : jittered(this.retryMs), signal);
+      // A candidate's retries are spread (up to a fifth more), so that candidates started together do not keep colliding; the holder renews on the beat.
+      await sleep(this.isLeader ? this.retryMs : jitter(this.retryMs, { above: 0.2 }), signal);
     }
   }
 
@@ -249,8 +251,4 @@ export class LeaderElection {
       this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${(err as Error).message}`);
     }
   }
-}
-
-function jittered(ms: number): number {
-  return ms * (1 + Math.random() * 0.2);
 }

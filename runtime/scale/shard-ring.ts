@@ -32,6 +32,7 @@ import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
 import { AbortedError, ApiError } from '../core/errors.ts';
+import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, toMicroTime, writeLease, type Lease } from './lease.ts';
 import { ShardRange } from './shard-range.ts';
@@ -157,7 +158,7 @@ export class ShardRing {
         if (signal.aborted) break;
         this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`);
       }
-      await sleep(this.retryMs * (1 + Math.random() * 0.1), signal);
+      await sleep(jitter(this.retryMs, { above: 0.1 }), signal);
     }
   }
 
