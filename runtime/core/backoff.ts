@@ -3,6 +3,7 @@
  * The default is the one client-go and kube-rs use: exponential from 800 ms
  * to 30 s, factor 2, with jitter, reset after 120 s without failures.
  */
+import { systemClock, type Clock } from './clock.ts';
 import { jitter } from './jitter.ts';
 
 /** A stateful backoff: ask `next()` after each failure, `reset()` after a success. */
@@ -74,18 +75,19 @@ export function constantBackoff(ms: number): BackoffPolicy {
 }
 
 /**
- * Sleeps `ms`, or less if `signal` aborts first.
+ * Sleeps `ms` on `clock` (the system clock unless a test drives its own),
+ * or less if `signal` aborts first.
  * @internal
  */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted || ms <= 0) return resolve();
     const done = () => {
-      clearTimeout(timer);
+      clock.clearTimer(timer);
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimer(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }

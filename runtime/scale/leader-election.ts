@@ -35,10 +35,11 @@
 import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
+import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { AbortedError, ApiError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, toMicroTime, writeLease, type Lease } from './lease.ts';
+import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
 
 /** Options of `LeaderElection`. Durations are in milliseconds; the defaults are client-go's. */
 export interface LeaderElectionOptions {
@@ -62,6 +63,13 @@ export interface LeaderElectionOptions {
   /** Called when the observed holder changes (also to this replica; `undefined` when no one holds it). */
   onNewLeader?: (identity: string | undefined) => void;
   logger?: Logger;
+  /**
+   * Where the election reads the time and waits: its retry period, its renew
+   * deadline, when it saw the Lease change; and the wall-clock times it
+   * writes into the Lease. Default `systemClock`; unit tests pass a clock
+   * they move by hand.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -84,6 +92,7 @@ export class LeaderElection {
   private readonly renewMs: number;
   private readonly retryMs: number;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly stopper = new AbortController();
   private term: AbortController | undefined;
   private observed: { key: string; at: number; holder: string | undefined } | undefined;
@@ -96,6 +105,7 @@ export class LeaderElection {
     ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'leader election'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** True while this replica leads. */
@@ -146,15 +156,15 @@ export class LeaderElection {
         this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
       }
       // A candidate's retries are spread (up to a fifth more), so that candidates started together do not keep colliding; the holder renews on the beat.
-      await sleep(this.isLeader ? this.retryMs : jitter(this.retryMs, { above: 0.2 }), signal);
+      await sleep(this.isLeader ? this.retryMs : jitter(this.retryMs, { above: 0.2 }), signal, this.clock);
     }
   }
 
   /** One attempt to take the Lease. True when this replica now leads. */
   private async tryAcquire(): Promise<boolean> {
-    const sent = performance.now();
+    const sent = this.clock.now();
     const lease = await this.api.getOpt(this.opts.name, { signal: this.stopper.signal });
-    const now = toMicroTime(Date.now());
+    const now = microTimeNow(this.clock);
     if (!lease) {
       const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs), acquireTime: now, renewTime: now, leaseTransitions: 0 });
       if (created) this.startTerm(sent);
@@ -162,7 +172,7 @@ export class LeaderElection {
     }
     this.observe(lease);
     const holder = lease.spec?.holderIdentity || undefined;
-    if (holder !== undefined && holder !== this.identity && performance.now() - this.observed!.at < this.leaseMs) return false;
+    if (holder !== undefined && holder !== this.identity && this.clock.now() - this.observed!.at < this.leaseMs) return false;
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === this.identity ? 0 : 1);
     const written = await this.write(lease, {
       holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs),
@@ -175,7 +185,7 @@ export class LeaderElection {
   /** One renewal; the term's deadline timer ends leadership if renewals stop succeeding. */
   private async renew(): Promise<boolean> {
     const term = this.term!;
-    const sent = performance.now();
+    const sent = this.clock.now();
     const signal = AbortSignal.any([term.signal, this.stopper.signal]);
     const lease = await this.api.getOpt(this.opts.name, { signal });
     if (!lease || (lease.spec?.holderIdentity || undefined) !== this.identity) {
@@ -183,7 +193,7 @@ export class LeaderElection {
       this.endTerm(`the Lease is held by ${lease?.spec?.holderIdentity || 'no one'} now`);
       return false;
     }
-    const written = await this.write(lease, { ...lease.spec, renewTime: toMicroTime(Date.now()) }, signal);
+    const written = await this.write(lease, { ...lease.spec, renewTime: microTimeNow(this.clock) }, signal);
     if (written && this.term === term) this.armDeadline(sent);
     return written;
   }
@@ -208,11 +218,11 @@ export class LeaderElection {
     if (this.observed?.key === key) return;
     const holder = s.holderIdentity || undefined;
     const changed = this.observed?.holder !== holder;
-    this.observed = { key, at: performance.now(), holder };
+    this.observed = { key, at: this.clock.now(), holder };
     if (changed) this.opts.onNewLeader?.(holder);
   }
 
-  private deadline: NodeJS.Timeout | undefined;
+  private deadline: unknown;
 
   private startTerm(sent: number): void {
     const term = new AbortController();
@@ -225,14 +235,14 @@ export class LeaderElection {
 
   /** Leadership ends at `sent` + renewDeadline unless a later renewal succeeds first. */
   private armDeadline(sent: number): void {
-    clearTimeout(this.deadline);
-    const left = sent + this.renewMs - performance.now();
-    this.deadline = setTimeout(() => this.endTerm(`no renewal succeeded within ${this.renewMs} ms`), Math.max(0, left));
-    this.deadline.unref?.();
+    this.clock.clearTimer(this.deadline);
+    const left = sent + this.renewMs - this.clock.now();
+    this.deadline = this.clock.setTimer(() => this.endTerm(`no renewal succeeded within ${this.renewMs} ms`), Math.max(0, left));
+    unrefTimer(this.deadline);
   }
 
   private endTerm(why: string): void {
-    clearTimeout(this.deadline);
+    this.clock.clearTimer(this.deadline);
     const term = this.term;
     if (!term || term.signal.aborted) return;
     term.abort(new AbortedError(`leadership of ${this.opts.namespace}/${this.opts.name} ended: ${why}`));
@@ -245,7 +255,7 @@ export class LeaderElection {
     try {
       const lease = await this.api.getOpt(this.opts.name);
       if (!lease || lease.spec?.holderIdentity !== this.identity) return;
-      const now = toMicroTime(Date.now());
+      const now = microTimeNow(this.clock);
       await this.api.replace(this.opts.name, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now } });
     } catch (err) {
       this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${(err as Error).message}`);

@@ -5,11 +5,12 @@
  * replaces under optimistic concurrency.
  *
  * Both protocols measure time only as durations on the replica's own
- * monotonic clock; the wall-clock times written into a Lease
+ * monotonic clock (`Clock.now`); the wall-clock times written into a Lease
  * (`acquireTime`, `renewTime`) are for people and other tools, and serve the
  * protocols only as "the record changed".
  */
 import type { Api } from '../client/api.ts';
+import type { Clock } from '../core/clock.ts';
 import type { KubeObject, ObjectMetaLike, ResourceDescriptor } from '../core/types.ts';
 
 /** A `coordination.k8s.io/v1` Lease, as leader election and the shard ring read and write it. */
@@ -32,6 +33,9 @@ export const LEASES: ResourceDescriptor = {
 
 /** A `MicroTime` (RFC 3339 with microseconds), as Leases carry their times; `ms` is since the Unix epoch. */
 export const toMicroTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+/** The `MicroTime` of now on `clock`'s wall clock (`Date.now()` for a clock without one). */
+export const microTimeNow = (clock: Clock) => toMicroTime(clock.wallNow?.() ?? Date.now());
 
 /** A Lease object: `metadata` and `spec` with the type fields. */
 export function leaseObject(metadata: ObjectMetaLike, spec: NonNullable<Lease['spec']>): Lease {

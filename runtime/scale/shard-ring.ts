@@ -31,10 +31,11 @@
 import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
+import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { AbortedError, ApiError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, toMicroTime, writeLease, type Lease } from './lease.ts';
+import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
 import { ShardRange } from './shard-range.ts';
 
 /** The label that marks a ring's Leases. */
@@ -56,6 +57,13 @@ export interface ShardRingOptions {
   renewDeadline?: number;
   /** Default 2,000. */
   retryPeriod?: number;
+  /**
+   * Where the ring reads the time and waits: its retry period, its renew
+   * deadline, when it saw each member's Lease change; and the wall-clock
+   * times it writes into its Lease. Default `systemClock`; unit tests pass
+   * a clock they move by hand.
+   */
+  clock?: Clock;
   /** Called when this replica starts acting on `range`; `acting` aborts when it stops (the range moved, or the ring stopped). */
   onAcquired?: (range: ShardRange, acting: AbortSignal) => void;
   /** Called when the live members change, with their identities in ring order. */
@@ -89,6 +97,7 @@ export class ShardRing {
   private readonly renewMs: number;
   private readonly retryMs: number;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly stopper = new AbortController();
   private readonly seen = new Map<string, Member>();
   private own: Lease | undefined;
@@ -96,7 +105,7 @@ export class ShardRing {
   private claim: ShardRange | undefined;
   private holding: { range: ShardRange; acting: AbortController } | undefined;
   private lastRenewSent = -Infinity;
-  private deadline: NodeJS.Timeout | undefined;
+  private deadline: unknown;
   private members: string[] = [];
   private waiters: ((h: { range: ShardRange; acting: AbortSignal }) => void)[] = [];
   private running: Promise<void> | undefined;
@@ -107,6 +116,7 @@ export class ShardRing {
     ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'a shard ring'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** The range this replica acts on now, if any. */
@@ -137,7 +147,7 @@ export class ShardRing {
     this.release('the ring member stopped');
     this.stopper.abort();
     await this.running?.catch(() => {});
-    clearTimeout(this.deadline);
+    this.clock.clearTimer(this.deadline);
     try {
       await this.api.delete(this.leaseName);
     } catch (err) {
@@ -158,7 +168,7 @@ export class ShardRing {
         if (signal.aborted) break;
         this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`);
       }
-      await sleep(jitter(this.retryMs, { above: 0.1 }), signal);
+      await sleep(jitter(this.retryMs, { above: 0.1 }), signal, this.clock);
     }
   }
 
@@ -199,8 +209,8 @@ export class ShardRing {
 
   /** Creates or renews this replica's Lease with its holding; arms the deadline after which it stops acting. */
   private async renew(): Promise<void> {
-    const sent = performance.now();
-    const now = toMicroTime(Date.now());
+    const sent = this.clock.now();
+    const now = microTimeNow(this.clock);
     const holding = this.claim?.toJSON() ?? '';
     const body = leaseObject(
       {
@@ -222,16 +232,16 @@ export class ShardRing {
       throw err;
     }
     this.lastRenewSent = sent;
-    clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`), Math.max(0, sent + this.renewMs - performance.now()));
-    this.deadline.unref?.();
+    this.clock.clearTimer(this.deadline);
+    this.deadline = this.clock.setTimer(() => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`), Math.max(0, sent + this.renewMs - this.clock.now()));
+    unrefTimer(this.deadline);
   }
 
   /** The live members in ring order: this replica (while its renewals succeed) and every Lease of the ring renewed within `leaseDuration`. */
   private async readRing(): Promise<string[]> {
     // No resourceVersion: a consistent read, so that a claim written before this list is in it.
     const list = await this.api.list({ labelSelector: `${RING_LABEL}=${this.opts.ring}`, signal: this.stopper.signal });
-    const now = performance.now();
+    const now = this.clock.now();
     const present = new Set<string>();
     for (const lease of list.items) {
       const identity = lease.spec?.holderIdentity;
