@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { ConfigMap } from '../generated/core/v1/configmap.ts';
 import { Api, type ListWatch } from '../runtime/client/api.ts';
 import { Client } from '../runtime/client/client.ts';
-import { ShardRange } from '../runtime/scale/shard-ring.ts';
+import { ShardRange } from '../runtime/scale/shard-range.ts';
 import type { KubeObject, ResourceDescriptor } from '../runtime/core/types.ts';
 import { startExtraApiserver, up } from '../test/controlplane/plane.ts';
 import { FaultProxy } from '../test/faults/proxy.ts';

@@ -15,4 +15,5 @@
 export type { LeaderElectionOptions } from './scale/leader-election.ts';
 export { LeaderElection } from './scale/leader-election.ts';
 export type { ShardRingOptions } from './scale/shard-ring.ts';
-export { ShardRing, ShardRange } from './scale/shard-ring.ts';
+export { ShardRing } from './scale/shard-ring.ts';
+export { ShardRange } from './scale/shard-range.ts';

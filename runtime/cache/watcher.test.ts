@@ -13,7 +13,7 @@ import type { Backoff } from '../core/backoff.ts';
 import { ApiError, DecodeError, TransportError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ObjectList, WatcherEvent, WatchEvent } from '../core/types.ts';
-import { jittered, watcher, watchObject } from './watcher.ts';
+import { watcher, watchObject, watchTimeoutSeconds } from './watcher.ts';
 
 interface Obj {
   metadata: { name?: string; resourceVersion?: string; annotations?: Record<string, string> };
@@ -101,11 +101,11 @@ const short = (events: WatcherEvent<Obj>[]) =>
 
 describe('watch timeouts', () => {
   it('spread: reflectors started together do not all reconnect together', () => {
-    const asked = Array.from({ length: 200 }, () => jittered(290));
+    const asked = Array.from({ length: 200 }, () => watchTimeoutSeconds(290));
     expect(Math.min(...asked)).toBeGreaterThanOrEqual(290);
     expect(Math.max(...asked)).toBeLessThanOrEqual(362);
     expect(new Set(asked).size).toBeGreaterThan(30);
-    expect(jittered(0)).toBe(0);
+    expect(watchTimeoutSeconds(0)).toBe(0);
   });
 });
 

@@ -29,6 +29,7 @@
 import type { ListWatch } from '../client/api.ts';
 import { parseListItem } from '../wire/decode.ts';
 import { defaultBackoff, sleep, type BackoffPolicy } from '../core/backoff.ts';
+import { jitter } from '../core/jitter.ts';
 import { ApiError, KubeError } from '../core/errors.ts';
 import { consoleLogger, type Logger } from '../core/logger.ts';
 import type { KubeObject, PartialObjectMeta, WatcherEvent, WatchEvent } from '../core/types.ts';
@@ -407,9 +408,14 @@ function relist<K>(ctx: Context<K>, error: ApiError): Step<K> {
   return { emit: [], next: { phase: 'Empty' }, gone: true };
 }
 
-/** `seconds` plus up to a quarter more, whole seconds (0 stays 0: the server's own default). */
-export function jittered(seconds: number): number {
-  return seconds > 0 ? seconds + Math.floor(Math.random() * (Math.floor(seconds / 4) + 1)) : seconds;
+/**
+ * The timeout to ask of one watch request: `seconds` plus up to a quarter
+ * more, whole seconds, each equally likely, so that watchers started together
+ * do not all reconnect together (0 stays 0: the server's own default).
+ * @internal
+ */
+export function watchTimeoutSeconds(seconds: number, random: () => number = Math.random): number {
+  return seconds > 0 ? seconds + Math.floor(jitter(Math.floor(seconds / 4) + 1, { below: 1 }, random)) : seconds;
 }
 
 function watching<K>(resourceVersion: string): State<K> {
@@ -417,7 +423,7 @@ function watching<K>(resourceVersion: string): State<K> {
 }
 
 function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVersionMatch?: 'NotOlderThan'; sendInitialEvents?: boolean; allowWatchBookmarks: boolean }): AsyncIterator<WatchEvent<K>> {
-  const timeoutSeconds = jittered(ctx.cfg.timeoutSeconds);
+  const timeoutSeconds = watchTimeoutSeconds(ctx.cfg.timeoutSeconds);
   return ctx.api.watch({
     ...o,
     labelSelector: ctx.cfg.labelSelector,

@@ -4,7 +4,7 @@
  * running counts and the report of a shutdown.
  */
 import type { LeaderElection } from '../scale/leader-election.ts';
-import type { ShardRange } from '../scale/shard-ring.ts';
+import type { ShardRange } from '../scale/shard-range.ts';
 import type { SharedStore } from '../cache/shared-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ObjectRef } from '../core/object-ref.ts';

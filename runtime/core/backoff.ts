@@ -3,6 +3,8 @@
  * The default is the one client-go and kube-rs use: exponential from 800 ms
  * to 30 s, factor 2, with jitter, reset after 120 s without failures.
  */
+import { systemClock, type Clock } from './clock.ts';
+import { jitter } from './jitter.ts';
 
 /** A stateful backoff: ask `next()` after each failure, `reset()` after a success. */
 export interface Backoff {
@@ -42,7 +44,7 @@ export interface ExponentialBackoffOptions {
  * b.next(); // ≈200
  */
 export function exponentialBackoff(opts: ExponentialBackoffOptions = {}): BackoffPolicy {
-  const { initialMs = 800, maxMs = 30_000, factor = 2, jitter = 0.2, resetAfterMs = 120_000 } = opts;
+  const { initialMs = 800, maxMs = 30_000, factor = 2, jitter: fraction = 0.2, resetAfterMs = 120_000 } = opts;
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   return () => {
@@ -54,8 +56,7 @@ export function exponentialBackoff(opts: ExponentialBackoffOptions = {}): Backof
         if (t - lastFailure >= resetAfterMs) current = 0;
         lastFailure = t;
         current = current === 0 ? initialMs : Math.min(maxMs, current * factor);
-        const spread = current * jitter;
-        return Math.max(0, Math.round(current - spread + 2 * spread * random()));
+        return Math.max(0, Math.round(jitter(current, { below: fraction, above: fraction }, random)));
       },
       reset() {
         current = 0;
@@ -74,18 +75,19 @@ export function constantBackoff(ms: number): BackoffPolicy {
 }
 
 /**
- * Sleeps `ms`, or less if `signal` aborts first.
+ * Sleeps `ms` on `clock` (the system clock unless a test drives its own),
+ * or less if `signal` aborts first.
  * @internal
  */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted || ms <= 0) return resolve();
     const done = () => {
-      clearTimeout(timer);
+      clock.clearTimer(timer);
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimer(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }

@@ -11,7 +11,7 @@ import { consoleLogger } from '../core/logger.ts';
 import { ObjectRef, type KindTag } from '../core/object-ref.ts';
 import { modify, reflector } from '../cache/reflector.ts';
 import type { Indexers } from '../cache/indexes.ts';
-import { inShard, type ShardRange } from '../scale/shard-ring.ts';
+import { inShard, type ShardRange } from '../scale/shard-range.ts';
 import { store, type Store, type StoreOptions } from '../cache/store.ts';
 import { compileKeep, compilePrune, isObj, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
 import type { HasMetadata, KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from '../core/types.ts';

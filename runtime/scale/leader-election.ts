@@ -35,34 +35,18 @@
 import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
+import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { RequestAbortedError, ApiError } from '../core/errors.ts';
+import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import type { KubeObject, ResourceDescriptor } from '../core/types.ts';
-
-/** A `coordination.k8s.io/v1` Lease, as leader election reads and writes it. */
-export interface Lease extends KubeObject {
-  spec?: {
-    holderIdentity?: string | null;
-    leaseDurationSeconds?: number | null;
-    acquireTime?: string | null;
-    renewTime?: string | null;
-    leaseTransitions?: number | null;
-    [key: string]: unknown;
-  };
-}
-
-/** Where Leases live. */
-export const LEASES: ResourceDescriptor = {
-  group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true,
-  verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
-};
+import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
 
 /** Options of `LeaderElection`. Durations are in milliseconds; the defaults are client-go's. */
 export interface LeaderElectionOptions {
   /** The Lease's namespace and name: one Lease per group of replicas that elect one leader. */
   namespace: string;
   name: string;
-  /** This replica's name in the Lease; unique per replica (default: the host name, the process id and a random suffix). */
+  /** This replica's name in the Lease; unique per replica (default: the host name, the process id and a random suffix, see `defaultIdentity`). */
   identity?: string;
   /** How long a Lease that is not renewed stays with its holder, for the other candidates. Default 15,000. */
   leaseDuration?: number;
@@ -79,10 +63,14 @@ export interface LeaderElectionOptions {
   /** Called when the observed holder changes (also to this replica; `undefined` when no one holds it). */
   onNewLeader?: (identity: string | undefined) => void;
   logger?: Logger;
+  /**
+   * Where the election reads the time and waits: its retry period, its renew
+   * deadline, when it saw the Lease change; and the wall-clock times it
+   * writes into the Lease. Default `systemClock`; unit tests pass a clock
+   * they move by hand.
+   */
+  clock?: Clock;
 }
-
-/** A `MicroTime` (RFC 3339 with microseconds), as Leases carry their times. */
-export const toMicroTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
  * Campaigns for a Lease until stopped: leads while it holds it (see the
@@ -104,6 +92,7 @@ export class LeaderElection {
   private readonly renewMs: number;
   private readonly retryMs: number;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly stopper = new AbortController();
   private term: AbortController | undefined;
   private observed: { key: string; at: number; holder: string | undefined } | undefined;
@@ -113,14 +102,10 @@ export class LeaderElection {
   /** An election for the Lease `opts.namespace`/`opts.name` through `client`; call `run()` to campaign. @throws RangeError for inconsistent durations. */
   constructor(client: Client, private readonly opts: LeaderElectionOptions) {
     this.identity = opts.identity ?? defaultIdentity();
-    this.leaseMs = opts.leaseDuration ?? 15_000;
-    this.renewMs = opts.renewDeadline ?? 10_000;
-    this.retryMs = opts.retryPeriod ?? 2_000;
-    if (!(this.leaseMs > this.renewMs && this.renewMs > this.retryMs && this.retryMs > 0)) {
-      throw new RangeError(`kubereflect: leader election needs leaseDuration > renewDeadline > retryPeriod > 0 (got ${this.leaseMs}, ${this.renewMs}, ${this.retryMs})`);
-    }
+    ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'leader election'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** True while this replica leads. */
@@ -170,27 +155,28 @@ export class LeaderElection {
         if (signal.aborted) break;
         this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
       }
-      await sleep(this.isLeader ? this.retryMs : jittered(this.retryMs), signal);
+      // A candidate's retries are spread (up to a fifth more), so that candidates started together do not keep colliding; the holder renews on the beat.
+      await sleep(this.isLeader ? this.retryMs : jitter(this.retryMs, { above: 0.2 }), signal, this.clock);
     }
   }
 
   /** One attempt to take the Lease. True when this replica now leads. */
   private async tryAcquire(): Promise<boolean> {
-    const sent = performance.now();
+    const sent = this.clock.now();
     const lease = await this.api.getIfExists(this.opts.name, { signal: this.stopper.signal });
-    const now = Date.now();
+    const now = microTimeNow(this.clock);
     if (!lease) {
-      const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), acquireTime: toMicroTime(now), renewTime: toMicroTime(now), leaseTransitions: 0 });
+      const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs), acquireTime: now, renewTime: now, leaseTransitions: 0 });
       if (created) this.startTerm(sent);
       return this.isLeader;
     }
     this.observe(lease);
     const holder = lease.spec?.holderIdentity || undefined;
-    if (holder !== undefined && holder !== this.identity && performance.now() - this.observed!.at < this.leaseMs) return false;
+    if (holder !== undefined && holder !== this.identity && this.clock.now() - this.observed!.at < this.leaseMs) return false;
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === this.identity ? 0 : 1);
     const written = await this.write(lease, {
-      holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000),
-      acquireTime: holder === this.identity ? (lease.spec?.acquireTime ?? toMicroTime(now)) : toMicroTime(now), renewTime: toMicroTime(now), leaseTransitions: transitions,
+      holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs),
+      acquireTime: holder === this.identity ? (lease.spec?.acquireTime ?? now) : now, renewTime: now, leaseTransitions: transitions,
     });
     if (written) this.startTerm(sent);
     return this.isLeader;
@@ -199,7 +185,7 @@ export class LeaderElection {
   /** One renewal; the term's deadline timer ends leadership if renewals stop succeeding. */
   private async renew(): Promise<boolean> {
     const term = this.term!;
-    const sent = performance.now();
+    const sent = this.clock.now();
     const signal = AbortSignal.any([term.signal, this.stopper.signal]);
     const lease = await this.api.getIfExists(this.opts.name, { signal });
     if (!lease || (lease.spec?.holderIdentity || undefined) !== this.identity) {
@@ -207,7 +193,7 @@ export class LeaderElection {
       this.endTerm(`the Lease is held by ${lease?.spec?.holderIdentity || 'no one'} now`);
       return false;
     }
-    const written = await this.write(lease, { ...lease.spec, renewTime: toMicroTime(Date.now()) }, signal);
+    const written = await this.write(lease, { ...lease.spec, renewTime: microTimeNow(this.clock) }, signal);
     if (written && this.term === term) this.armDeadline(sent);
     return written;
   }
@@ -215,8 +201,8 @@ export class LeaderElection {
   /** Writes the Lease's spec (creates it without `current`); false on a conflict (someone else wrote first). */
   private async write(current: Lease | undefined, spec: NonNullable<Lease['spec']>, signal: AbortSignal = this.stopper.signal): Promise<boolean> {
     try {
-      const body: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...(current?.metadata ?? {}), name: this.opts.name, namespace: this.opts.namespace }, spec };
-      const written = current ? await this.api.replace(this.opts.name, body, { signal }) : await this.api.create(body, { signal });
+      const body = leaseObject({ ...(current?.metadata ?? {}), name: this.opts.name, namespace: this.opts.namespace }, spec);
+      const written = await writeLease(this.api, current, body, signal);
       this.observe(written);
       return true;
     } catch (err) {
@@ -232,11 +218,11 @@ export class LeaderElection {
     if (this.observed?.key === key) return;
     const holder = s.holderIdentity || undefined;
     const changed = this.observed?.holder !== holder;
-    this.observed = { key, at: performance.now(), holder };
+    this.observed = { key, at: this.clock.now(), holder };
     if (changed) this.opts.onNewLeader?.(holder);
   }
 
-  private deadline: NodeJS.Timeout | undefined;
+  private deadline: unknown;
 
   private startTerm(sent: number): void {
     const term = new AbortController();
@@ -249,14 +235,14 @@ export class LeaderElection {
 
   /** Leadership ends at `sent` + renewDeadline unless a later renewal succeeds first. */
   private armDeadline(sent: number): void {
-    clearTimeout(this.deadline);
-    const left = sent + this.renewMs - performance.now();
-    this.deadline = setTimeout(() => this.endTerm(`no renewal succeeded within ${this.renewMs} ms`), Math.max(0, left));
-    this.deadline.unref?.();
+    this.clock.clearTimer(this.deadline);
+    const left = sent + this.renewMs - this.clock.now();
+    this.deadline = this.clock.setTimer(() => this.endTerm(`no renewal succeeded within ${this.renewMs} ms`), Math.max(0, left));
+    unrefTimer(this.deadline);
   }
 
   private endTerm(why: string): void {
-    clearTimeout(this.deadline);
+    this.clock.clearTimer(this.deadline);
     const term = this.term;
     if (!term || term.signal.aborted) return;
     term.abort(new RequestAbortedError(`leadership of ${this.opts.namespace}/${this.opts.name} ended: ${why}`));
@@ -269,19 +255,10 @@ export class LeaderElection {
     try {
       const lease = await this.api.getIfExists(this.opts.name);
       if (!lease || lease.spec?.holderIdentity !== this.identity) return;
-      const now = toMicroTime(Date.now());
+      const now = microTimeNow(this.clock);
       await this.api.replace(this.opts.name, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now } });
     } catch (err) {
       this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${(err as Error).message}`);
     }
   }
-}
-
-function defaultIdentity(): string {
-  const host = process.env.HOSTNAME || process.env.COMPUTERNAME || 'replica';
-  return `${host}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-}
-
-function jittered(ms: number): number {
-  return ms * (1 + Math.random() * 0.2);
 }

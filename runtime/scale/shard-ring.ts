@@ -1,8 +1,7 @@
 /**
  * Sharding: every replica of a ring active, each acting on its own slice of
- * the objects — the slice a 64-bit FNV-1a hash of each object's uid falls in,
- * the same hash kube-apiserver's sharded list and watch use (KEP-5866,
- * `shardRange(object.metadata.uid, '0x…', '0x…')`).
+ * the objects — the `ShardRange` of the hash space (see `shard-range.ts`)
+ * each object's uid falls in.
  *
  * Membership lives in Kubernetes: each replica holds a Lease of its own in
  * the ring's namespace, labelled with the ring's name, and renews it; every
@@ -23,7 +22,7 @@
  *   reads the other's claim and does not act; if both see each other, the
  *   larger identity withdraws. A member whose Lease expired claims nothing: it stopped at
  *   its own renew deadline before its Lease could expire (the timing
- *   argument of leader election, in `leader.ts`), so a crashed replica's
+ *   argument of leader election, in `leader-election.ts`), so a crashed replica's
  *   range is taken over once its Lease has been seen unchanged for
  *   `leaseDuration`, plus a retry period or two.
  * - "Left my shard" is not "deleted": a consumer tells them apart by the
@@ -32,96 +31,12 @@
 import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
+import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { RequestAbortedError, ApiError } from '../core/errors.ts';
-import { LEASES, toMicroTime, type Lease } from './leader-election.ts';
+import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import type { WatcherEvent } from '../core/types.ts';
-
-/** 2^64: the end of the hash space. */
-export const HASH_SPACE = 1n << 64n;
-
-/** The 64-bit FNV-1a hash of the UTF-8 bytes of `text`: the hash the server's shard selector uses. */
-export function fnv1a64(text: string): bigint {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(text, 'utf8')) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return hash;
-}
-
-/** A half-open range [start, end) of the 64-bit hash space. */
-export class ShardRange {
-  /** [start, end): 0 ≤ start < end ≤ 2^64. @throws RangeError otherwise. */
-  constructor(
-    /** The first hash in the range. */
-    readonly start: bigint,
-    /** The first hash after the range. */
-    readonly end: bigint,
-  ) {
-    if (start < 0n || end > HASH_SPACE || start >= end) throw new RangeError(`kubereflect: not a shard range: [${start}, ${end})`);
-  }
-
-  /** Range `index` of `count` equal ranges. */
-  static of(index: number, count: number): ShardRange {
-    return new ShardRange((HASH_SPACE * BigInt(index)) / BigInt(count), (HASH_SPACE * BigInt(index + 1)) / BigInt(count));
-  }
-
-  /** True when `uid` hashes into this range. */
-  has(uid: string): boolean {
-    const h = fnv1a64(uid);
-    return h >= this.start && h < this.end;
-  }
-
-  /** True when the two ranges share a hash. */
-  overlaps(other: ShardRange): boolean {
-    return this.start < other.end && other.start < this.end;
-  }
-
-  /** True for the same range. */
-  equals(other: ShardRange | undefined): boolean {
-    return other !== undefined && this.start === other.start && this.end === other.end;
-  }
-
-  /** The server's shard selector for this range over `field` (default the uid), for a list or watch. */
-  selector(field = 'object.metadata.uid'): string {
-    return `shardRange(${field}, '${hex(this.start)}', '${hex(this.end)}')`;
-  }
-
-  /** `[0x…, 0x…)`, for messages. */
-  toString(): string {
-    return `[${hex(this.start)}, ${hex(this.end)})`;
-  }
-
-  /** `"0x…-0x…"`: how a Lease publishes it. */
-  toJSON(): string {
-    return `${hex(this.start)}-${hex(this.end)}`;
-  }
-
-  /** The range `toJSON` wrote, or undefined for anything else. */
-  static parse(text: unknown): ShardRange | undefined {
-    if (typeof text !== 'string') return undefined;
-    const m = /^(0x[0-9a-f]+)-(0x[0-9a-f]+)$/.exec(text);
-    if (!m) return undefined;
-    try {
-      return new ShardRange(BigInt(m[1]!), BigInt(m[2]!));
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-const hex = (n: bigint) => `0x${n.toString(16).padStart(16, '0')}`;
-
-/**
- * The watcher events of the objects whose uid hashes into `range`: the
- * client-side shard filter (a server without sharded watch still sends
- * every object; this keeps the store and the work to the range). An object's
- * uid never changes, so an object never moves in or out of a range.
- */
-export async function* inShard<K extends { metadata?: { uid?: string } }>(events: AsyncIterable<WatcherEvent<K>>, range: ShardRange): AsyncGenerator<WatcherEvent<K>> {
-  for await (const e of events) {
-    if ('object' in e && !range.has(e.object.metadata?.uid ?? '')) continue;
-    yield e;
-  }
-}
+import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
+import { ShardRange } from './shard-range.ts';
 
 /** The label that marks a ring's Leases. */
 export const RING_LABEL = 'kubereflect.dev/ring';
@@ -134,7 +49,7 @@ export interface ShardRingOptions {
   namespace: string;
   /** The ring: replicas with the same ring share the hash space. A DNS label. */
   ring: string;
-  /** This replica's identity, unique in the ring (default: host name, pid and a random suffix). A DNS label. */
+  /** This replica's identity, unique in the ring (default: host name, pid and a random suffix, see `defaultIdentity`). A DNS label. */
   identity?: string;
   /** Default 15,000. */
   leaseDuration?: number;
@@ -142,6 +57,13 @@ export interface ShardRingOptions {
   renewDeadline?: number;
   /** Default 2,000. */
   retryPeriod?: number;
+  /**
+   * Where the ring reads the time and waits: its retry period, its renew
+   * deadline, when it saw each member's Lease change; and the wall-clock
+   * times it writes into its Lease. Default `systemClock`; unit tests pass
+   * a clock they move by hand.
+   */
+  clock?: Clock;
   /** Called when this replica starts acting on `range`; `acting` aborts when it stops (the range moved, or the ring stopped). */
   onAcquired?: (range: ShardRange, acting: AbortSignal) => void;
   /** Called when the live members change, with their identities in ring order. */
@@ -175,6 +97,7 @@ export class ShardRing {
   private readonly renewMs: number;
   private readonly retryMs: number;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly stopper = new AbortController();
   private readonly seen = new Map<string, Member>();
   private own: Lease | undefined;
@@ -182,22 +105,18 @@ export class ShardRing {
   private claim: ShardRange | undefined;
   private holding: { range: ShardRange; acting: AbortController } | undefined;
   private lastRenewSent = -Infinity;
-  private deadline: NodeJS.Timeout | undefined;
+  private deadline: unknown;
   private members: string[] = [];
   private waiters: ((h: { range: ShardRange; acting: AbortSignal }) => void)[] = [];
   private running: Promise<void> | undefined;
 
   /** A member of `opts.ring` through `client`; call `run()` to join. @throws RangeError for inconsistent durations. */
   constructor(client: Client, private readonly opts: ShardRingOptions) {
-    this.identity = opts.identity ?? `${(process.env.HOSTNAME || 'replica').toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
-    this.leaseMs = opts.leaseDuration ?? 15_000;
-    this.renewMs = opts.renewDeadline ?? 10_000;
-    this.retryMs = opts.retryPeriod ?? 2_000;
-    if (!(this.leaseMs > this.renewMs && this.renewMs > this.retryMs && this.retryMs > 0)) {
-      throw new RangeError(`kubereflect: a shard ring needs leaseDuration > renewDeadline > retryPeriod > 0 (got ${this.leaseMs}, ${this.renewMs}, ${this.retryMs})`);
-    }
+    this.identity = opts.identity ?? defaultIdentity();
+    ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'a shard ring'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** The range this replica acts on now, if any. */
@@ -228,7 +147,7 @@ export class ShardRing {
     this.release('the ring member stopped');
     this.stopper.abort();
     await this.running?.catch(() => {});
-    clearTimeout(this.deadline);
+    this.clock.clearTimer(this.deadline);
     try {
       await this.api.delete(this.leaseName);
     } catch (err) {
@@ -249,7 +168,7 @@ export class ShardRing {
         if (signal.aborted) break;
         this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`);
       }
-      await sleep(this.retryMs * (1 + Math.random() * 0.1), signal);
+      await sleep(jitter(this.retryMs, { above: 0.1 }), signal, this.clock);
     }
   }
 
@@ -290,40 +209,38 @@ export class ShardRing {
 
   /** Creates or renews this replica's Lease with its holding; arms the deadline after which it stops acting. */
   private async renew(): Promise<void> {
-    const sent = performance.now();
-    const now = toMicroTime(Date.now());
+    const sent = this.clock.now();
+    const now = microTimeNow(this.clock);
     const holding = this.claim?.toJSON() ?? '';
-    const body: Lease = {
-      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-      metadata: {
+    const body = leaseObject(
+      {
         ...(this.own?.metadata ?? {}), name: this.leaseName, namespace: this.opts.namespace,
         labels: { ...(this.own?.metadata?.labels ?? {}), [RING_LABEL]: this.opts.ring },
         annotations: { ...(this.own?.metadata?.annotations ?? {}), [HOLDING_ANNOTATION]: holding },
       },
-      spec: { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), renewTime: now, acquireTime: this.own?.spec?.acquireTime ?? now },
-    };
+      { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs), renewTime: now, acquireTime: this.own?.spec?.acquireTime ?? now },
+    );
     const signal = this.stopper.signal;
     try {
-      this.own = this.own ? await this.api.replace(this.leaseName, body, { signal }) : await this.api.create(body, { signal });
+      this.own = await writeLease(this.api, this.own, body, signal);
     } catch (err) {
       if (err instanceof ApiError && (err.statusCode === 409 || err.statusCode === 404)) {
         this.own = await this.api.getIfExists(this.leaseName, { signal }); // someone else wrote it (or it was deleted): start from what is there
-        if (this.own === undefined && err.statusCode === 404) this.own = undefined;
         throw new Error(`renewing ${this.leaseName}: ${err.message} (retrying)`, { cause: err });
       }
       throw err;
     }
     this.lastRenewSent = sent;
-    clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`), Math.max(0, sent + this.renewMs - performance.now()));
-    this.deadline.unref?.();
+    this.clock.clearTimer(this.deadline);
+    this.deadline = this.clock.setTimer(() => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`), Math.max(0, sent + this.renewMs - this.clock.now()));
+    unrefTimer(this.deadline);
   }
 
   /** The live members in ring order: this replica (while its renewals succeed) and every Lease of the ring renewed within `leaseDuration`. */
   private async readRing(): Promise<string[]> {
     // No resourceVersion: a consistent read, so that a claim written before this list is in it.
     const list = await this.api.list({ labelSelector: `${RING_LABEL}=${this.opts.ring}`, signal: this.stopper.signal });
-    const now = performance.now();
+    const now = this.clock.now();
     const present = new Set<string>();
     for (const lease of list.items) {
       const identity = lease.spec?.holderIdentity;

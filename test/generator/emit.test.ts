@@ -81,7 +81,7 @@ describe('the names a kind module adds', () => {
 });
 
 describe('the shape', () => {
-  const shapeOf = (files: Map<string, string>) => /\n {2}shape: (\[[^]*?\]),\n\}\);/.exec(files.get('t.example.com/v1/foo.ts')!)![1];
+  const shapeOf = (files: Map<string, string>) => /\n {2}shape: (\[[\s\S]*?\]),\n\}\);/.exec(files.get('t.example.com/v1/foo.ts')!)![1];
   const rule = object({ name: { type: 'string' } });
 
   it('one node a line, numbered in path order, with its path beside it', async () => {

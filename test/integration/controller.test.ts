@@ -353,7 +353,7 @@ describe('Controller', () => {
   });
 
   it('shard: two controllers over complementary ranges each hold and reconcile exactly the objects of their range', async () => {
-    const { ShardRange } = await import('../../runtime/scale/shard-ring.ts');
+    const { ShardRange } = await import('../../runtime/scale/shard-range.ts');
     const ns = await testNamespace('ctl-shard');
     const api = Widget.api(client, ns);
     await createWidgets(api, 24);

@@ -88,7 +88,7 @@ describe('server-side sharded lists (ShardedListAndWatch)', () => {
   it('a kind\'s cache with shard: the sharding server (1.36+) sends only the range (watch included), the default server sends all and the cache filters; every store holds exactly the range', async () => {
     const env = inject('kube');
     const { ConfigMap } = await import('../../generated/core/v1/configmap.ts');
-    const { ShardRange } = await import('../../runtime/scale/shard-ring.ts');
+    const { ShardRange } = await import('../../runtime/scale/shard-range.ts');
     const ns = await testNamespace('sharded-cache');
     const admin = Client.fromFile(env.kubeconfig, { context: 'admin' });
     // Before 1.36 there is no sharding server (the first test pinned that the gate is refused): the default server must still accept the parameter.

@@ -22,7 +22,7 @@ import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Action, Api, Client, Controller, silentLogger, type ReconcileReason } from '../../runtime/index.ts';
 import { LeaderElection } from '../../runtime/scale.ts';
 import { prometheusMetrics } from '../../runtime/metrics.ts';
-import { LEASES, type Lease } from '../../runtime/scale/leader-election.ts';
+import { LEASES, type Lease } from '../../runtime/scale/lease.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';

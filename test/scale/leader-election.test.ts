@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { Api } from '../../runtime/client/api.ts';
 import { Client } from '../../runtime/client/client.ts';
-import { LeaderElection, LEASES, type Lease } from '../../runtime/scale/leader-election.ts';
+import { LeaderElection } from '../../runtime/scale/leader-election.ts';
+import { LEASES, type Lease } from '../../runtime/scale/lease.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';

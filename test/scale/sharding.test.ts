@@ -21,7 +21,7 @@ import { dirname } from 'node:path';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Api } from '../../runtime/client/api.ts';
 import { Client } from '../../runtime/client/client.ts';
-import { fnv1a64, HASH_SPACE, ShardRange } from '../../runtime/scale/shard-ring.ts';
+import { fnv1a64, HASH_SPACE, ShardRange } from '../../runtime/scale/shard-range.ts';
 import type { KubeObject, ObjectList, ResourceDescriptor } from '../../runtime/core/types.ts';
 import { currentState, startExtraApiserver } from '../controlplane/plane.ts';
 import { FaultProxy } from '../faults/proxy.ts';

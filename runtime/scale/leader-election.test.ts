@@ -1,0 +1,246 @@
+/**
+ * Leader election's timing guarantees, on a hand-moved clock against an
+ * in-memory Lease server (test/support/fake-leases.ts). The server is a
+ * fake because this is pure logic over Lease reads, writes and time: the
+ * fake keeps what the protocol relies on (resourceVersion conflicts,
+ * AlreadyExists, NotFound), and the clock lets every deadline be checked to
+ * the millisecond. test/scale/leader-election.test.ts runs the same
+ * protocol against a real apiserver with replicas in separate processes.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../../test/support/fake-clock.ts';
+import { FakeLeaseServer, type SeenRequest } from '../../test/support/fake-leases.ts';
+import { mulberry32 } from '../../test/support/random.ts';
+import { LeaderElection, type LeaderElectionOptions } from './leader-election.ts';
+
+const NS = 'shop';
+const NAME = 'widget-operator';
+// client-go's defaults, the library's too.
+const LEASE = 15_000;
+const RENEW = 10_000;
+const RETRY = 2_000;
+/** The longest a candidate waits between tries: its retry period plus a fifth. */
+const MAX_RETRY = RETRY * 1.2;
+
+let clock: FakeClock;
+let server: FakeLeaseServer;
+const started: { stop(): Promise<void> }[] = [];
+
+beforeEach(() => {
+  clock = new FakeClock();
+  server = new FakeLeaseServer(clock);
+  // The retry jitter draws from Math.random: seeded, so that every run sees the same timings.
+  vi.spyOn(Math, 'random').mockImplementation(mulberry32(2024));
+});
+
+afterEach(async () => {
+  // Slow answers wait on the clock: keep it moving while the replicas stop.
+  await clock.drive(Promise.all(started.splice(0).map((r) => r.stop())));
+  vi.restoreAllMocks();
+});
+
+/** A replica campaigning through its own connection, with the times (on the clock) of its terms. */
+function replica(identity: string, opts: Partial<LeaderElectionOptions> = {}) {
+  const link = server.client(identity);
+  const terms: { from: number; to: number | undefined; signal: AbortSignal }[] = [];
+  let stoppedLeading = 0;
+  const election = new LeaderElection(link.asClient, {
+    namespace: NS, name: NAME, identity, clock,
+    onStartedLeading: (signal) => {
+      const term = { from: clock.now(), to: undefined as number | undefined, signal };
+      terms.push(term);
+      signal.addEventListener('abort', () => (term.to = clock.now()), { once: true });
+    },
+    onStoppedLeading: () => stoppedLeading++,
+    ...opts,
+  });
+  const r = { identity, election, link, terms, get stoppedLeading() { return stoppedLeading; }, stop: (o?: { release?: boolean }) => election.stop(o) };
+  started.push(r);
+  void election.run();
+  return r;
+}
+
+/** The requests of `client` that succeeded, optionally of one method. */
+const succeeded = (client: string, method?: string): SeenRequest[] =>
+  server.requests.filter((q) => q.client === client && q.code === 200 && (method === undefined || q.method === method));
+
+/** When `holder`'s last successful renewal was sent: the read that began it (the renewal is a read, then a replace). */
+function lastRenewalSent(holder: string): number {
+  const writes = server.requests.filter((q) => q.client === holder && (q.method === 'PUT' || q.method === 'POST') && q.code === 200);
+  const write = writes.at(-1)!;
+  const i = server.requests.indexOf(write);
+  const read = server.requests.slice(0, i).findLast((q) => q.client === holder && q.method === 'GET');
+  return read!.at;
+}
+
+/** When `candidate` first read the Lease after `holder`'s last successful write: when it last saw the record change. */
+function lastSawChange(candidate: string, holder: string): number {
+  const writes = server.requests.filter((q) => q.client === holder && (q.method === 'PUT' || q.method === 'POST') && q.code === 200);
+  const i = server.requests.indexOf(writes.at(-1)!);
+  return server.requests.slice(i).find((q) => q.client === candidate && q.method === 'GET')!.at;
+}
+
+describe('LeaderElection: acquiring', () => {
+  it('the first candidate creates the Lease and leads; the other waits as long as the holder renews', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(0);
+    expect(a.election.isLeader).toBe(true);
+    expect(server.get(NS, NAME)?.spec).toMatchObject({ holderIdentity: 'a', leaseDurationSeconds: 15, leaseTransitions: 0 });
+
+    const b = replica('b');
+    const renewTimes = new Set<string>();
+    for (let t = 0; t < 120_000; t += 1000) {
+      await clock.advanceAsync(1000);
+      renewTimes.add(String(server.get(NS, NAME)?.spec?.renewTime));
+    }
+    expect(a.election.isLeader).toBe(true);
+    expect(b.election.isLeader).toBe(false);
+    expect(b.election.leader).toBe('a');
+    expect(b.terms).toEqual([]);
+    // The holder renews every retry period, on the beat, and each renewal is a new record.
+    expect(succeeded('a', 'PUT').length).toBe(120_000 / RETRY);
+    expect(renewTimes.size).toBe(120_000 / RETRY + 1);
+    // The candidate's tries are spread over [retryPeriod, 1.2 × retryPeriod).
+    const tries = succeeded('b', 'GET').map((q) => q.at);
+    const gaps = tries.slice(1).map((t, i) => t - tries[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(RETRY);
+    expect(Math.max(...gaps)).toBeLessThan(MAX_RETRY);
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeGreaterThan(RETRY * 0.1);
+  });
+
+  it('of two candidates that create the Lease at once, the server accepts one (409 AlreadyExists for the other)', async () => {
+    const a = replica('a');
+    const b = replica('b');
+    await clock.advanceAsync(30_000);
+    expect(server.requests.filter((q) => q.method === 'POST').map((q) => q.code)).toEqual([200, 409]);
+    expect([a.election.isLeader, b.election.isLeader]).toEqual([true, false]);
+    expect(b.terms).toEqual([]);
+  });
+
+  it('of two candidates that take over an expired Lease at once, the server accepts one (409 Conflict for the other)', async () => {
+    server.put({ metadata: { name: NAME, namespace: NS }, spec: { holderIdentity: 'gone', leaseDurationSeconds: 15, leaseTransitions: 3 } });
+    // The same draws for both, so that their tries coincide, and answers that take a while, so that both
+    // read the same resourceVersion before either replaces: both send a replace.
+    const draw = mulberry32(9);
+    let last = 0;
+    let calls = 0;
+    vi.spyOn(Math, 'random').mockImplementation(() => (calls++ % 2 === 0 ? (last = draw()) : last));
+    const a = replica('a');
+    const b = replica('b');
+    a.link.latencyMs = b.link.latencyMs = 100;
+    await clock.advanceAsync(LEASE + 2 * MAX_RETRY);
+    const puts = server.requests.filter((q) => q.method === 'PUT');
+    expect(puts.map((q) => q.code).slice(0, 2)).toEqual([200, 409]);
+    expect(puts[0]!.at).toBe(puts[1]!.at);
+    expect(a.terms.length + b.terms.length).toBe(1);
+    expect(server.get(NS, NAME)?.spec).toMatchObject({ holderIdentity: 'a', leaseTransitions: 4 });
+  });
+
+  it('refuses inconsistent durations', () => {
+    const client = server.client('x').asClient;
+    expect(() => new LeaderElection(client, { namespace: NS, name: NAME, leaseDuration: 10_000, renewDeadline: 10_000 })).toThrow(RangeError);
+    expect(() => new LeaderElection(client, { namespace: NS, name: NAME, renewDeadline: 2000, retryPeriod: 2000 })).toThrow(RangeError);
+  });
+});
+
+describe('LeaderElection: the renew deadline', () => {
+  it('a leader whose renewals fail stops leading renewDeadline after it sent its last successful renewal, and its signal aborts then', async () => {
+    const a = replica('a');
+    // Slow answers: a renewal (a read, then a replace) succeeds 800 ms after it was sent; the deadline counts from the sending.
+    a.link.latencyMs = 400;
+    await clock.advanceAsync(21_000);
+    expect(a.election.isLeader).toBe(true);
+    a.link.link = 'down';
+    const sent = lastRenewalSent('a');
+    await clock.advanceAsync(sent + RENEW - 1 - clock.now());
+    expect(a.election.isLeader).toBe(true);
+    expect(a.terms[0]!.signal.aborted).toBe(false);
+    await clock.advanceAsync(1);
+    expect(a.election.isLeader).toBe(false);
+    expect(a.terms[0]!.signal.aborted).toBe(true);
+    expect(a.terms[0]!.to).toBe(sent + RENEW);
+    expect(a.stoppedLeading).toBe(1);
+    // The Lease still names it: no one else may take it before it expires.
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBe('a');
+  });
+
+  it('a renewal that hangs does not delay the deadline: the term ends on time and the hung request is aborted', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(10_000);
+    a.link.link = 'hung';
+    const sent = lastRenewalSent('a');
+    await clock.advanceAsync(RENEW * 3);
+    expect(a.terms[0]!.to).toBe(sent + RENEW);
+    expect(a.stoppedLeading).toBe(1);
+    // It campaigns again (its new request hangs too); stop() ends that at once.
+    let stopped = false;
+    void a.stop().then(() => (stopped = true));
+    await clock.advanceAsync(0);
+    expect(stopped).toBe(true);
+  });
+
+  it('a leader that finds someone else in the Lease stops leading at that renewal', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(5000);
+    const lease = server.get(NS, NAME)!;
+    server.put({ ...lease, spec: { ...lease.spec, holderIdentity: 'intruder' } });
+    const at = clock.now();
+    await clock.advanceAsync(RETRY);
+    expect(a.election.isLeader).toBe(false);
+    expect(a.terms[0]!.to).toBeGreaterThan(at);
+    expect(a.terms[0]!.to).toBeLessThanOrEqual(at + RETRY);
+    expect(a.election.leader).toBe('intruder');
+  });
+});
+
+describe('LeaderElection: taking over', () => {
+  it('a candidate takes an unrenewed Lease no earlier than leaseDuration after it last saw the record change, and within a retry period after that', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(1000);
+    const b = replica('b');
+    await clock.advanceAsync(20_000);
+    a.link.link = 'down';
+    await clock.advanceAsync(LEASE + 2 * RETRY);
+    expect(b.election.isLeader).toBe(true);
+    const seen = lastSawChange('b', 'a');
+    const took = b.terms[0]!.from;
+    expect(took).toBeGreaterThanOrEqual(seen + LEASE);
+    expect(took).toBeLessThan(seen + LEASE + MAX_RETRY);
+    // The old leader had stopped at least leaseDuration − renewDeadline before.
+    expect(a.terms[0]!.to).toBeLessThanOrEqual(took - (LEASE - RENEW));
+    expect(server.get(NS, NAME)?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+    // The old holder comes back: the Lease is b's now, and it stays a candidate.
+    a.link.link = 'up';
+    await clock.advanceAsync(30_000);
+    expect(a.election.isLeader).toBe(false);
+    expect(a.election.leader).toBe('b');
+    expect(a.terms.length).toBe(1);
+  });
+
+  it('a holder that stops releases the Lease; a rival takes over at its next try', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(1000);
+    const b = replica('b');
+    await clock.advanceAsync(9000);
+    const at = clock.now();
+    await a.stop();
+    expect(a.terms[0]!.to).toBe(at);
+    expect(a.stoppedLeading).toBe(1);
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBeNull();
+    await clock.advanceAsync(MAX_RETRY);
+    expect(b.election.isLeader).toBe(true);
+    expect(b.terms[0]!.from).toBeLessThan(at + MAX_RETRY);
+  });
+
+  it('a holder stopped without release leaves the Lease to expire: the rival waits the full leaseDuration', async () => {
+    const a = replica('a', { releaseOnStop: false });
+    await clock.advanceAsync(1000);
+    const b = replica('b');
+    await clock.advanceAsync(9000);
+    await a.stop();
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBe('a');
+    await clock.advanceAsync(LEASE + MAX_RETRY);
+    expect(b.election.isLeader).toBe(true);
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(lastSawChange('b', 'a') + LEASE);
+  });
+});
