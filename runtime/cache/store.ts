@@ -95,7 +95,7 @@ export interface StoreHealth {
 /**
  * Told of every change to the live map, after it happened: `key` changed;
  * `gone` is set when the object at `key` was deleted (or found gone at a relist).
- * @internal for `dispatcher.ts`
+ * @internal for `shared-store.ts`
  */
 export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }) => void;
 
@@ -107,7 +107,7 @@ export type StoreLookup<K extends KubeObject> =
 
 /**
  * The state a writer and its readers share.
- * @internal exported for `dispatcher.ts`; not part of the public API.
+ * @internal exported for `shared-store.ts`; not part of the public API.
  */
 export class StoreCore<K extends KubeObject> {
   /** The live objects by key. Replaced (not mutated) at each `InitDone`. */

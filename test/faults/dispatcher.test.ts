@@ -1,7 +1,7 @@
 /**
  * Scenario 7: slow subscribers of the shared dispatcher, fed by a real watch
  * under churn: the root never waits, and every subscriber ends with the
- * quorum list, deletes included (`runtime/dispatcher.ts`).
+ * quorum list, deletes included (`runtime/cache/shared-store.ts`).
  */
 import { describe, expect, it } from 'vitest';
 import { slowSubscribers } from './scenarios/dispatcher.ts';

@@ -3,7 +3,7 @@
  *
  * One subscriber reads 40 items a second (slower than the churn and its
  * echoes), one reads nothing until the churn is over, one reads at once. The
- * contract (`runtime/dispatcher.ts`): the root, and so the store, keeps up
+ * contract (`runtime/cache/shared-store.ts`): the root, and so the store, keeps up
  * with the server whatever the subscribers do; each subscriber's queue holds
  * at most one entry per key; and once writes stop, every subscriber's view —
  * built only from what it received (`Apply` sets an object, `Delete` removes
