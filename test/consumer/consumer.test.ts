@@ -27,6 +27,8 @@ const TYPESCRIPT = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'))
 const body = `
   const [kubeconfig, namespace, name] = process.argv.slice(2) as [string, string, string];
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
+  const backoff: Backoff = defaultBackoff(); // a subpath entry point, by value and by type
+  void backoff;
   const api = Widget.api(client, namespace);
   await api.create({ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', metadata: { name }, spec: { color: 'red', parts: [{ name: 'bolt', count: 2 }] } });
   const cache = Widget.cache(api, { transform: Widget.keep({ spec: { color: true } }) });
@@ -44,10 +46,12 @@ const body = `
 
 const programs = {
   esm: `import { Client } from 'kubereflect';
+import { defaultBackoff, type Backoff } from 'kubereflect/cache';
 import { Widget } from '../gen/demo.kubereflect.dev/v1/widget.js';
 ${body}`,
   // No top-level await in CommonJS: the same body in an async main.
   cjs: `import { Client } from 'kubereflect';
+import { defaultBackoff, type Backoff } from 'kubereflect/cache';
 import { Widget } from '../gen/demo.kubereflect.dev/v1/widget.js';
 
 async function main(): Promise<void> {${body}}
@@ -102,12 +106,23 @@ describe('the published packages', () => {
       const loaded = execFileSync(node[version], ['-e', `
         const viaRequire = require('kubereflect');
         const core = require('kubereflect/generated/core/v1/pod');
-        import('kubereflect').then((viaImport) => console.log(JSON.stringify({
-          version: process.version, same: viaImport.Client === viaRequire.Client,
-          client: typeof viaRequire.Client, pod: typeof core.Pod.cache,
-        })));
+        // Every subpath entry point loads both ways and hands out the same module instance.
+        const subpaths = { kind: 'namespacedKind', cache: 'watcher', queue: 'defaultRateLimiter', metrics: 'prometheusMetrics', scale: 'LeaderElection' };
+        Promise.all(Object.entries(subpaths).map(async ([sub, name]) => {
+          const required = require('kubereflect/' + sub)[name];
+          return [sub, typeof required === 'function' && required === (await import('kubereflect/' + sub))[name]];
+        })).then(async (entries) => {
+          const viaImport = await import('kubereflect');
+          console.log(JSON.stringify({
+            version: process.version, same: viaImport.Client === viaRequire.Client,
+            client: typeof viaRequire.Client, pod: typeof core.Pod.cache, entries: Object.fromEntries(entries),
+          }));
+        });
       `], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
-      expect(JSON.parse(loaded)).toEqual({ version: `v${NODE_VERSIONS[version]}`, same: true, client: 'function', pod: 'function' });
+      expect(JSON.parse(loaded)).toEqual({
+        version: `v${NODE_VERSIONS[version]}`, same: true, client: 'function', pod: 'function',
+        entries: { kind: true, cache: true, queue: true, metrics: true, scale: true },
+      });
     }
   }, 600_000);
 
@@ -131,7 +146,7 @@ describe('the published packages', () => {
         outputs.push(readFileSync(join(dir, 'gen', 'demo.kubereflect.dev', 'v1', 'widget.ts'), 'utf8'));
       }
       expect(outputs[1]).toBe(outputs[0]);
-      expect(outputs[0]).toMatch(/import \* as \$ from "kubereflect";/);
+      expect(outputs[0]).toMatch(/import \* as \$ from "kubereflect\/kind";/);
 
       execFileSync(node[24], [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
       const compiled = readFileSync(join(dir, 'out', 'main.js'), 'utf8');

@@ -7,7 +7,7 @@
  *   fault proxy whose "weather" changes every 3–10 s: connections dropped,
  *   the open watch silenced, watches answered 429 or 500, a bad line spliced
  *   into a watch, a watch trickled;
- * - meanwhile every scenario of the fault suite (`scenarios/`), one after
+ * - meanwhile the fault suite's scenarios (`scenarios/`; the list below), one after
  *   the other, round after round, each in its own fixed namespace with its own
  *   churn: cuts, apiserver SIGKILL, compaction (410), expired continue token,
  *   stalls, 429/500, a 410 on every watch, exec credential rotation (401),
