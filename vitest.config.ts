@@ -12,7 +12,13 @@ const alias = [{ find: /^kubereflect$/, replacement: new URL('./runtime/index.ts
  * scale tests, the benchmark's tiny run and the consumer test.
  * `npm run test:unit` runs the first alone; `npm test` runs both.
  */
-export const integrationTests = ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/scale/**/*.test.ts', 'test/bench/**/*.test.ts', 'test/consumer/**/*.test.ts'];
+export const integrationTests = [
+  'test/integration/**/*.test.ts',
+  'test/faults/**/*.test.ts',
+  'test/scale/**/*.test.ts',
+  'test/bench/**/*.test.ts',
+  'test/consumer/**/*.test.ts',
+];
 
 export default defineConfig({
   resolve: { alias },

@@ -109,7 +109,11 @@ async function* tapped<K>(events: AsyncIterable<WatcherEvent<K>>, tap: (e: Watch
  * kubereflect's shared store with `subscribers` consumers, each a `for await`
  * loop over `reader.subscribe()` counting what it receives.
  */
-export function startKubereflectShared(kubeconfig: string, namespace: string, subscribers: number): Running & { received(): number[]; latest(): Map<string, string>[] } {
+export function startKubereflectShared(
+  kubeconfig: string,
+  namespace: string,
+  subscribers: number,
+): Running & { received(): number[]; latest(): Map<string, string>[] } {
   const client = Client.fromFile(kubeconfig);
   const api = new Api<BenchPod>(client, podResource, namespace);
   const ac = new AbortController();
@@ -117,12 +121,14 @@ export function startKubereflectShared(kubeconfig: string, namespace: string, su
   const counts = new Array<number>(subscribers).fill(0);
   // Per subscriber, the resourceVersion of the latest version it received of each pod.
   const latest = counts.map(() => new Map<string, string>());
-  const subs = counts.map((_, i) => (async () => {
-    for await (const { object } of reader.subscribe()) {
-      counts[i]!++;
-      latest[i]!.set(object.metadata.name, object.metadata.resourceVersion);
-    }
-  })());
+  const subs = counts.map((_, i) =>
+    (async () => {
+      for await (const { object } of reader.subscribe()) {
+        counts[i]!++;
+        latest[i]!.set(object.metadata.name, object.metadata.resourceVersion);
+      }
+    })(),
+  );
   let applied = 0;
   const root = (async () => {
     for await (const e of reflectShared(writer, watcher(api, { signal: ac.signal, logger: quietLogger }))) {
@@ -158,7 +164,8 @@ function clientNodeList(kc: KubeConfig, kind: BenchKind, namespace: string): () 
   if (kind === 'workflows') {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const r = workflowResource;
-    return () => custom.listNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural }) as Promise<{ items: KubernetesObject[] }>;
+    return () =>
+      custom.listNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural }) as Promise<{ items: KubernetesObject[] }>;
   }
   const core = kc.makeApiClient(CoreV1Api);
   if (kind === 'configmaps') return () => core.listNamespacedConfigMap({ namespace });
@@ -185,9 +192,11 @@ export function startClientNode(kubeconfig: string, namespace: string, opts: Cli
   });
   informer.on('error', (err: unknown) => stopped || quietLogger.warn(`client-node informer: ${String((err as Error)?.message ?? err)}`));
   const counts = new Array<number>(opts.subscribers ?? 0).fill(0);
-  counts.forEach((_, i) => informer.on('update', (pod: KubernetesObject) => {
-    if (pod.metadata?.name) counts[i]!++;
-  }));
+  counts.forEach((_, i) =>
+    informer.on('update', (pod: KubernetesObject) => {
+      if (pod.metadata?.name) counts[i]!++;
+    }),
+  );
   const ready = informer.start().then(() => {
     synced = true;
   });

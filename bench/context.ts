@@ -40,7 +40,8 @@ interface Program {
   args: string[];
 }
 
-const has = (tool: string) => spawnSync(tool, ['version'], { encoding: 'utf8' }).status === 0 || spawnSync(tool, ['--version'], { encoding: 'utf8' }).status === 0;
+const has = (tool: string) =>
+  spawnSync(tool, ['version'], { encoding: 'utf8' }).status === 0 || spawnSync(tool, ['--version'], { encoding: 'utf8' }).status === 0;
 
 function buildGo(ctx: RunContext): { bin: string } | { skipped: string } {
   if (!has('go')) return { skipped: 'go not found' };
@@ -55,7 +56,11 @@ export function buildKubeRs(ctx: Pick<RunContext, 'scratch' | 'log'>, binary: st
   if (!has('cargo')) return { skipped: 'cargo not found' };
   const target = join(ctx.scratch, 'cargo-target');
   ctx.log('building bench/context/kube-rs (cargo build --release; the first build takes many minutes)…');
-  const r = spawnSync('cargo', ['build', '--release', '--locked'], { cwd: join(here, 'kube-rs'), encoding: 'utf8', env: { ...process.env, CARGO_TARGET_DIR: target } });
+  const r = spawnSync('cargo', ['build', '--release', '--locked'], {
+    cwd: join(here, 'kube-rs'),
+    encoding: 'utf8',
+    env: { ...process.env, CARGO_TARGET_DIR: target },
+  });
   const bin = join(target, 'release', binary);
   return r.status === 0 && existsSync(bin) ? { bin } : { skipped: `cargo build failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}` };
 }
@@ -109,8 +114,8 @@ export async function runContext(ctx: RunContext, nodeRows: ContextRow[] = []): 
   }
   const note = [
     'Built from their registries by `bench/context/` (`go build`, `cargo build --release`) and run against the same apiserver and namespaces, same repetitions. ' +
-      'RSS includes allocator slack and the runtime, so it is coarser than scenario 1\'s retained heap; the Node rows below are the RSS of scenario 1\'s processes. ' +
-      'client-go\'s "heap" is Go\'s `HeapAlloc` after `runtime.GC()`, the nearest to scenario 1\'s measure.',
+      "RSS includes allocator slack and the runtime, so it is coarser than scenario 1's retained heap; the Node rows below are the RSS of scenario 1's processes. " +
+      "client-go's \"heap\" is Go's `HeapAlloc` after `runtime.GC()`, the nearest to scenario 1's measure.",
     ...notes,
   ].join(' ');
   return { note, rows: [...rows, ...nodeRows].sort((a, b) => a.n - b.n) };

@@ -38,7 +38,9 @@ function controllerLoop(objects: KubeObject[], reconciled: () => void): Loop {
   const shared = storeShared<KubeObject>();
   const stop = new AbortController();
   const root = (async () => {
-    for await (const _ of reflectShared(shared.writer, listed(objects, stop.signal))) { /* drive */ }
+    for await (const _ of reflectShared(shared.writer, listed(objects, stop.signal))) {
+      /* drive */
+    }
   })();
   const ctl = new Controller({ resource: configMaps } as ListWatch<KubeObject>, { store: shared.reader, logger: quiet });
   const running = ctl.run(() => {
@@ -85,7 +87,8 @@ async function main(): Promise<void> {
   const warmup = Math.min(5, rounds - 1);
   const namespace = `bench-ctl-loop-${n}`;
   const objects: KubeObject[] = Array.from({ length: n }, (_, i) => ({
-    apiVersion: 'v1', kind: 'ConfigMap',
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
     metadata: { name: `p-${String(i).padStart(5, '0')}`, namespace, uid: `uid-${i}`, resourceVersion: String(1000 + i) },
     data: { i: String(i) },
   }));
@@ -123,7 +126,9 @@ async function main(): Promise<void> {
   const c = stat(cpu);
   const w = stat(wall);
   const main = stat(mainThread).median;
-  console.log(`${process.argv.includes('--hand') ? 'hand-written queue' : 'Controller'}, ${n} objects, ${rounds - warmup} rounds: CPU ${c.median.toFixed(2)} µs per reconcile (min ${c.min.toFixed(2)}, max ${c.max.toFixed(2)}; main thread ${main.toFixed(2)}, the rest compilers and GC helpers), wall ${w.median.toFixed(2)} µs (min ${w.min.toFixed(2)})`);
+  console.log(
+    `${process.argv.includes('--hand') ? 'hand-written queue' : 'Controller'}, ${n} objects, ${rounds - warmup} rounds: CPU ${c.median.toFixed(2)} µs per reconcile (min ${c.min.toFixed(2)}, max ${c.max.toFixed(2)}; main thread ${main.toFixed(2)}, the rest compilers and GC helpers), wall ${w.median.toFixed(2)} µs (min ${w.min.toFixed(2)})`,
+  );
 }
 
 void main().catch((err: Error) => {

@@ -54,9 +54,7 @@ const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: 
 
 type Contender = 'kubereflect' | 'client-node' | 'kube-rs';
 type PassTask = { kind: 'kubereflect' | 'client-node'; kubeconfig: string; namespace: string; n: number; passes: number };
-type Task =
-  | PassTask
-  | { kind: 'memory'; kubeconfig: string; namespace: string; n: number; mode: MemoryMode };
+type Task = PassTask | { kind: 'memory'; kubeconfig: string; namespace: string; n: number; mode: MemoryMode };
 type MemoryMode = 'none' | 'metadata' | 'full' | 'metadata-store' | 'full-store';
 
 /** One reconcile-all pass: every object queued at once, until each is reconciled. */
@@ -83,7 +81,10 @@ function percentile(values: number[], p: number): number {
 }
 
 const waitsOf = (waits: number[]): ControllerMetrics => ({
-  reconciled: () => {}, queueDepth: () => {}, watchRelist: () => {}, watchError: () => {},
+  reconciled: () => {},
+  queueDepth: () => {},
+  watchRelist: () => {},
+  watchError: () => {},
   queueWait: (s) => void waits.push(s * 1000),
 });
 
@@ -120,7 +121,13 @@ async function kubereflectPass(t: PassTask): Promise<PassResult> {
   await until(() => seen.size >= t.n, 'the first pass');
   const firstPassMs = performance.now() - started;
   const rssBytes = process.memoryUsage().rss;
-  const passes = await reconcileAllPasses(t.passes, t.n, () => reconciles, () => ctl.reconcileAll(), waits);
+  const passes = await reconcileAllPasses(
+    t.passes,
+    t.n,
+    () => reconciles,
+    () => ctl.reconcileAll(),
+    waits,
+  );
   await ctl.shutdown();
   await running;
   client.close();
@@ -133,7 +140,9 @@ async function clientNodePass(t: PassTask): Promise<PassResult> {
   kc.loadFromFile(t.kubeconfig);
   kc.setCurrentContext('admin');
   const core = kc.makeApiClient(CoreV1Api);
-  const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${t.namespace}/configmaps`, () => core.listNamespacedConfigMap({ namespace: t.namespace }));
+  const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${t.namespace}/configmaps`, () =>
+    core.listNamespacedConfigMap({ namespace: t.namespace }),
+  );
   const waits: number[] = [];
   const seen = new Set<string>();
   let reconciles = 0;
@@ -169,7 +178,12 @@ async function clientNodePass(t: PassTask): Promise<PassResult> {
 /** kube-rs's `Controller` doing the same (the program `bin` built from bench/context/kube-rs), in its own process. */
 async function kubeRsPass(bin: string, t: Omit<PassTask, 'kind'>): Promise<PassResult> {
   const { stdout } = await execFile(bin, [t.kubeconfig, t.namespace, String(t.n), String(t.passes)], { maxBuffer: 1 << 20, timeout: 600_000 });
-  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { reconciles: number; firstPassMs: number; passes: { throughputPerSec: number; cpuMicrosPerReconcile: number }[]; rssAfter: number };
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    reconciles: number;
+    firstPassMs: number;
+    passes: { throughputPerSec: number; cpuMicrosPerReconcile: number }[];
+    rssAfter: number;
+  };
   const expected = (1 + t.passes) * t.n;
   if (r.reconciles < expected) throw new Error(`kube-rs reconciled ${r.reconciles} times, expected at least ${expected}`);
   return { firstPassMs: r.firstPassMs, rssBytes: r.rssAfter, passes: r.passes.map((p) => ({ ...p, waitP50Ms: NaN, waitP99Ms: NaN })) };
@@ -190,7 +204,9 @@ async function memory(t: Extract<Task, { kind: 'memory' }>): Promise<{ heapBytes
     const shared = storeShared<KubeObject>();
     const source = t.mode === 'metadata-store' ? (pods.metadata() as unknown as ListWatch<KubeObject>) : pods;
     rooting = (async () => {
-      for await (const _ of reflectShared(shared.writer, watcher(source, { signal: root.signal, logger: quiet }))) { /* drive */ }
+      for await (const _ of reflectShared(shared.writer, watcher(source, { signal: root.signal, logger: quiet }))) {
+        /* drive */
+      }
     })();
     ctl.owns(pods, { store: shared.reader });
   }
@@ -236,9 +252,11 @@ async function ensureData(client: Client, namespace: string, n: number, children
   if ((await count(parents)) < n) {
     const t = performance.now();
     await parallel(n, 48, async (i) => {
-      await parents.create({ metadata: { name: `p-${String(i).padStart(5, '0')}` }, data: { i: String(i) } } as KubeObject).catch((e: { statusCode?: number }) => {
-        if (e.statusCode !== 409) throw e;
-      });
+      await parents
+        .create({ metadata: { name: `p-${String(i).padStart(5, '0')}` }, data: { i: String(i) } } as KubeObject)
+        .catch((e: { statusCode?: number }) => {
+          if (e.statusCode !== 409) throw e;
+        });
     });
     log(`created ${n} ConfigMaps in ${namespace} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
@@ -316,10 +334,15 @@ export async function runController(o: ControllerBenchOptions): Promise<Controll
       const task = { kubeconfig, namespace: loopNs, n, passes: o.passes };
       const r = kind === 'kube-rs' && 'bin' in kubeRs ? await kubeRsPass(kubeRs.bin, task) : await inProcess<PassResult>(file, { kind, ...task });
       runs[kind].push(r);
-      const each = r.passes.map((p) => `${Math.round(p.throughputPerSec)}/s ${p.cpuMicrosPerReconcile.toFixed(1)} µs wait p50 ${p.waitP50Ms.toFixed(0)} p99 ${p.waitP99Ms.toFixed(0)} ms`);
-      log(`rep ${rep + 1} ${kind}: first pass ${Math.round(r.firstPassMs)} ms, RSS ${(r.rssBytes / 2 ** 20).toFixed(0)} MiB; reconcile all: ${each.join('; ')}`);
+      const each = r.passes.map(
+        (p) =>
+          `${Math.round(p.throughputPerSec)}/s ${p.cpuMicrosPerReconcile.toFixed(1)} µs wait p50 ${p.waitP50Ms.toFixed(0)} p99 ${p.waitP99Ms.toFixed(0)} ms`,
+      );
+      log(
+        `rep ${rep + 1} ${kind}: first pass ${Math.round(r.firstPassMs)} ms, RSS ${(r.rssBytes / 2 ** 20).toFixed(0)} MiB; reconcile all: ${each.join('; ')}`,
+      );
     }
-    for (const mode of o.withMemory ?? true ? (['none', 'metadata', 'full', 'metadata-store', 'full-store'] as const) : []) {
+    for (const mode of (o.withMemory ?? true) ? (['none', 'metadata', 'full', 'metadata-store', 'full-store'] as const) : []) {
       const r = await inProcess<{ heapBytes: number }>(file, { kind: 'memory', kubeconfig, namespace: ownsNs, n: m, mode });
       heaps[mode].push(r.heapBytes);
       log(`rep ${rep + 1} memory ${mode}: ${(r.heapBytes / 2 ** 20).toFixed(1)} MiB`);
@@ -341,10 +364,20 @@ export function renderController(r: ControllerResult): string[] {
   const row = (kind: Contender, label: string) => {
     if (runs[kind].length === 0) return `| ${label} | not measured (${r.kubeRsSkipped ?? '?'}) | | | | |`;
     const perSec = (m: (r: PassResult) => number) => Math.round(medOf(kind, m)).toLocaleString('en');
-    const wait = kind === 'kube-rs' ? 'not reported' : `${medOf(kind, steady((p) => p.waitP50Ms)).toFixed(0)} ms / ${medOf(kind, steady((p) => p.waitP99Ms)).toFixed(0)} ms`;
+    const wait =
+      kind === 'kube-rs'
+        ? 'not reported'
+        : `${medOf(
+            kind,
+            steady((p) => p.waitP50Ms),
+          ).toFixed(0)} ms / ${medOf(
+            kind,
+            steady((p) => p.waitP99Ms),
+          ).toFixed(0)} ms`;
     return `| ${label} | ${(medOf(kind, (r) => r.firstPassMs) / 1000).toFixed(2)} s | ${perSec(cold(rate))} / ${perSec(steady(rate))} | ${medOf(kind, cold(cpu)).toFixed(1)} µs / ${medOf(kind, steady(cpu)).toFixed(1)} µs | ${wait} | ${(medOf(kind, (r) => r.rssBytes) / 2 ** 20).toFixed(0)} MiB |`;
   };
-  const ratio = (measure: (r: PassResult) => number, of: Contender, to: Contender) => (runs[to].length ? `×${(medOf(of, measure) / medOf(to, measure)).toFixed(2)}` : 'n/a');
+  const ratio = (measure: (r: PassResult) => number, of: Contender, to: Contender) =>
+    runs[to].length ? `×${(medOf(of, measure) / medOf(to, measure)).toFixed(2)}` : 'n/a';
   const perChild = (mode: MemoryMode) => (med(heaps[mode]) - med(heaps.none)) / m;
   const kib = (b: number) => `${(b / 1024).toFixed(2)} KiB`;
   return [
@@ -386,8 +419,14 @@ async function main(): Promise<void> {
   const withMemory = !process.argv.includes('--no-memory');
   const { kubeconfig, release } = await benchCluster();
   const r = await runController({
-    kubeconfig, objects: arg('objects', 10_000), children: arg('children', 10_000), reps: arg('reps', 3), passes: arg('passes', 5), withMemory,
-    scratch: join(repoRoot, '.cache', 'bench'), log: (s) => console.log(s),
+    kubeconfig,
+    objects: arg('objects', 10_000),
+    children: arg('children', 10_000),
+    reps: arg('reps', 3),
+    passes: arg('passes', 5),
+    withMemory,
+    scratch: join(repoRoot, '.cache', 'bench'),
+    log: (s) => console.log(s),
   });
   const md = [
     '# Controller benchmark',

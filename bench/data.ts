@@ -39,7 +39,6 @@ export interface BenchPod extends KubeObject {
   status?: Record<string, unknown> & { phase?: string };
 }
 
-
 const ALNUM = 'bcdfghjklmnpqrstvwxz2456789';
 function token(r: () => number, n: number, alphabet = ALNUM): string {
   let s = '';
@@ -52,9 +51,33 @@ function uuid(r: () => number): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
-const APPS = ['checkout', 'cart', 'catalog', 'search', 'payments', 'users', 'orders', 'shipping', 'inventory', 'pricing',
-  'recommendations', 'reviews', 'notifications', 'auth', 'gateway', 'ledger', 'reporting', 'media', 'fraud', 'loyalty',
-  'tax', 'quotes', 'sessions', 'audit', 'ingest'];
+const APPS = [
+  'checkout',
+  'cart',
+  'catalog',
+  'search',
+  'payments',
+  'users',
+  'orders',
+  'shipping',
+  'inventory',
+  'pricing',
+  'recommendations',
+  'reviews',
+  'notifications',
+  'auth',
+  'gateway',
+  'ledger',
+  'reporting',
+  'media',
+  'fraud',
+  'loyalty',
+  'tax',
+  'quotes',
+  'sessions',
+  'audit',
+  'ingest',
+];
 const TEAMS = ['storefront', 'platform', 'fulfilment', 'growth', 'finance'];
 const NODES = 50;
 const BASE_TIME = Date.UTC(2025, 9, 14, 8, 30, 0);
@@ -123,8 +146,12 @@ export function podSpec(index: number, namespace: string): BenchPod {
     { name: 'GOMAXPROCS', valueFrom: { resourceFieldRef: { containerName: app.name, resource: 'limits.cpu', divisor: '1' } } },
   ];
   const securityContext = {
-    allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, runAsUser: 10001,
-    capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    runAsUser: 10001,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
   };
   const tokenMount = { name: tokenVolume, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true };
   const containers: Record<string, unknown>[] = [
@@ -139,9 +166,28 @@ export function podSpec(index: number, namespace: string): BenchPod {
       ],
       env: appEnv,
       resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '1Gi' } },
-      livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 },
-      readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 },
-      startupProbe: { httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' }, periodSeconds: 2, failureThreshold: 30, timeoutSeconds: 1, successThreshold: 1 },
+      livenessProbe: {
+        httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' },
+        initialDelaySeconds: 10,
+        periodSeconds: 10,
+        timeoutSeconds: 2,
+        failureThreshold: 3,
+        successThreshold: 1,
+      },
+      readinessProbe: {
+        httpGet: { path: '/readyz', port: 'http', scheme: 'HTTP' },
+        periodSeconds: 5,
+        timeoutSeconds: 1,
+        failureThreshold: 3,
+        successThreshold: 1,
+      },
+      startupProbe: {
+        httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' },
+        periodSeconds: 2,
+        failureThreshold: 30,
+        timeoutSeconds: 1,
+        successThreshold: 1,
+      },
       volumeMounts: [
         { name: 'config', mountPath: '/etc/app', readOnly: true },
         { name: 'tmp', mountPath: '/tmp' },
@@ -157,10 +203,19 @@ export function podSpec(index: number, namespace: string): BenchPod {
       image: 'docker.io/envoyproxy/envoy:v1.31.2@sha256:2bd2ab3f1c8e5c41b4ac1ae5e4a9c3b0ef0e27b1fd4e30e6a0b8d1d8f0c4e6a1',
       imagePullPolicy: 'IfNotPresent',
       args: ['-c', '/etc/envoy/envoy.yaml', '--service-cluster', app.name, '--service-node', '$(POD_NAME)', '--log-level', 'warn'],
-      ports: [{ name: 'envoy-admin', containerPort: 9901, protocol: 'TCP' }, { name: 'envoy-http', containerPort: 15001, protocol: 'TCP' }],
+      ports: [
+        { name: 'envoy-admin', containerPort: 9901, protocol: 'TCP' },
+        { name: 'envoy-http', containerPort: 15001, protocol: 'TCP' },
+      ],
       env: appEnv.slice(0, 3).concat([{ name: 'ENVOY_UID', value: '0' }]),
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
-      readinessProbe: { httpGet: { path: '/ready', port: 9901, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 },
+      readinessProbe: {
+        httpGet: { path: '/ready', port: 9901, scheme: 'HTTP' },
+        periodSeconds: 5,
+        timeoutSeconds: 1,
+        failureThreshold: 3,
+        successThreshold: 1,
+      },
       volumeMounts: [{ name: 'envoy-config', mountPath: '/etc/envoy', readOnly: true }, tokenMount],
       securityContext,
       terminationMessagePath: '/dev/termination-log',
@@ -172,9 +227,18 @@ export function podSpec(index: number, namespace: string): BenchPod {
       name: 'fluent-bit',
       image: 'cr.fluentbit.io/fluent/fluent-bit:3.1.9',
       imagePullPolicy: 'IfNotPresent',
-      env: [{ name: 'FLUENT_ELASTICSEARCH_HOST', value: 'logs.observability.svc.cluster.local' }, { name: 'FLUENT_ELASTICSEARCH_PORT', value: '9200' }, appEnv[0]!, appEnv[1]!],
+      env: [
+        { name: 'FLUENT_ELASTICSEARCH_HOST', value: 'logs.observability.svc.cluster.local' },
+        { name: 'FLUENT_ELASTICSEARCH_PORT', value: '9200' },
+        appEnv[0]!,
+        appEnv[1]!,
+      ],
       resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '64Mi' } },
-      volumeMounts: [{ name: 'varlog', mountPath: '/var/log', readOnly: true }, { name: 'fluent-bit-config', mountPath: '/fluent-bit/etc/', readOnly: true }, tokenMount],
+      volumeMounts: [
+        { name: 'varlog', mountPath: '/var/log', readOnly: true },
+        { name: 'fluent-bit-config', mountPath: '/fluent-bit/etc/', readOnly: true },
+        tokenMount,
+      ],
       securityContext,
       terminationMessagePath: '/dev/termination-log',
       terminationMessagePolicy: 'File',
@@ -198,7 +262,10 @@ export function podSpec(index: number, namespace: string): BenchPod {
     },
   ];
   if (app.logShipper) {
-    volumes.push({ name: 'varlog', hostPath: { path: '/var/log', type: '' } }, { name: 'fluent-bit-config', configMap: { name: 'fluent-bit', defaultMode: 420 } });
+    volumes.push(
+      { name: 'varlog', hostPath: { path: '/var/log', type: '' } },
+      { name: 'fluent-bit-config', configMap: { name: 'fluent-bit', defaultMode: 420 } },
+    );
   }
   const selectorLabels = { 'app.kubernetes.io/name': app.name, 'app.kubernetes.io/instance': `${app.name}-prod` };
   return {
@@ -223,7 +290,9 @@ export function podSpec(index: number, namespace: string): BenchPod {
         'prometheus.io/path': '/metrics',
         'checksum/config': app.configSum,
       },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${app.name}-${app.rsHash}`, uid: app.rsUid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${app.name}-${app.rsHash}`, uid: app.rsUid, controller: true, blockOwnerDeletion: true },
+      ],
     },
     spec: {
       nodeName: `ip-${nodeIP(index).replaceAll('.', '-')}.eu-west-1.compute.internal`,
@@ -233,13 +302,17 @@ export function podSpec(index: number, namespace: string): BenchPod {
       volumes,
       affinity: {
         podAntiAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [{
-            weight: 100,
-            podAffinityTerm: { labelSelector: { matchLabels: selectorLabels }, topologyKey: 'kubernetes.io/hostname' },
-          }],
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: { labelSelector: { matchLabels: selectorLabels }, topologyKey: 'kubernetes.io/hostname' },
+            },
+          ],
         },
       },
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selectorLabels } }],
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selectorLabels } },
+      ],
       securityContext: { fsGroup: 10001, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
     },
   };
@@ -251,9 +324,9 @@ export function podStatus(index: number, namespace: string): BenchPod {
   const r = mulberry32(index * 104729 + 3);
   const started = BASE_TIME + Math.floor(r() * 3_600_000);
   const hostIP = nodeIP(index);
-  const podIP = `10.1.${index >> 8 & 255}.${index & 255}`;
+  const podIP = `10.1.${(index >> 8) & 255}.${index & 255}`;
   const t = (offset: number) => iso(started + offset * 1000);
-  const containers = (spec.spec!.containers as { name: string; image: string }[]);
+  const containers = spec.spec!.containers as { name: string; image: string }[];
   const restarted = r() < 0.1;
   return {
     apiVersion: 'v1',
@@ -276,9 +349,10 @@ export function podStatus(index: number, namespace: string): BenchPod {
       containerStatuses: containers.map((c, i) => ({
         name: c.name,
         state: { running: { startedAt: t(4 + i) } },
-        lastState: restarted && i === 0
-          ? { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: t(-3600), finishedAt: t(3), containerID: `containerd://${hex(r, 64)}` } }
-          : {},
+        lastState:
+          restarted && i === 0
+            ? { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: t(-3600), finishedAt: t(3), containerID: `containerd://${hex(r, 64)}` } }
+            : {},
         ready: true,
         restartCount: restarted && i === 0 ? 1 : 0,
         image: c.image.replace(/@sha256:.*/, ''),
@@ -322,7 +396,12 @@ export async function parallel(n: number, concurrency: number, fn: (i: number) =
  * which holds exactly n pods is reused; otherwise every pod is applied (an
  * apply of an unchanged pod changes nothing).
  */
-export async function ensurePods(client: Client, namespace: string, n: number, opts: { concurrency?: number; log?: (line: string) => void } = {}): Promise<LoadResult> {
+export async function ensurePods(
+  client: Client,
+  namespace: string,
+  n: number,
+  opts: { concurrency?: number; log?: (line: string) => void } = {},
+): Promise<LoadResult> {
   const concurrency = opts.concurrency ?? 48;
   const log = opts.log ?? (() => {});
   const namespaces = new Api<KubeObject>(client, namespaceResource);

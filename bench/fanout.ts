@@ -105,7 +105,10 @@ async function endToEnd(task: Task): Promise<Sample> {
   return { eventsPerSecond: events / seconds };
 }
 
-const parseLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+const parseLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 
 /** The resourceVersion of each pod's last recorded update. */
 function finalVersions(eventsFile: string): Map<string, string> {
@@ -142,12 +145,14 @@ async function dispatchOnly(task: Task): Promise<Sample> {
   const { reader, writer } = storeShared<BenchPod>();
   const final = finalVersions(task.eventsFile);
   const latest = counts.map(() => new Map<string, string>());
-  const subs = counts.map((_, i) => (async () => {
-    for await (const { object } of reader.subscribe()) {
-      counts[i]!++;
-      latest[i]!.set(object.metadata.name, object.metadata.resourceVersion);
-    }
-  })());
+  const subs = counts.map((_, i) =>
+    (async () => {
+      for await (const { object } of reader.subscribe()) {
+        counts[i]!++;
+        latest[i]!.set(object.metadata.name, object.metadata.resourceVersion);
+      }
+    })(),
+  );
   let t0 = 0;
   async function* source(): AsyncGenerator<WatcherEvent<BenchPod>> {
     yield { type: 'Init' };
@@ -157,7 +162,9 @@ async function dispatchOnly(task: Task): Promise<Sample> {
     t0 = performance.now();
     for (const object of updates) yield { type: 'Apply', object };
   }
-  for await (const _ of reflectShared(writer, source())) { /* drive the root */ }
+  for await (const _ of reflectShared(writer, source())) {
+    /* drive the root */
+  }
   // The subscriptions end once they have taken every dirty key.
   await Promise.all(subs);
   const seconds = (performance.now() - t0) / 1000;
@@ -173,13 +180,23 @@ export async function runFanout(ctx: RunContext, contenders = FANOUT_CONTENDERS,
     const replay = await startReplay(ctx, recorded);
     const key = (m: Mode, c: FanoutContender, s: number) => `${m}/${c}/${s}`;
     const samples = new Map<string, number[]>();
-    const cases = (['replay', 'dispatch'] as Mode[]).flatMap((mode) => contenders.flatMap((contender) => SUBSCRIBERS.map((subscribers) => ({ mode, contender, subscribers }))));
+    const cases = (['replay', 'dispatch'] as Mode[]).flatMap((mode) =>
+      contenders.flatMap((contender) => SUBSCRIBERS.map((subscribers) => ({ mode, contender, subscribers }))),
+    );
     try {
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const { mode, contender, subscribers } of rotate(cases, rep)) {
           const task: Task = {
-            mode, contender, subscribers, kubeconfig: replay.kubeconfig, control: replay.control, namespace: recorded.namespace,
-            n, events: recorded.events, podsFile: recorded.podsFile, eventsFile: recorded.eventsFile,
+            mode,
+            contender,
+            subscribers,
+            kubeconfig: replay.kubeconfig,
+            control: replay.control,
+            namespace: recorded.namespace,
+            n,
+            events: recorded.events,
+            podsFile: recorded.podsFile,
+            eventsFile: recorded.eventsFile,
           };
           const s = await inProcess<Sample>(new URL(import.meta.url), task);
           const k = key(mode, contender, subscribers);

@@ -50,13 +50,24 @@ for (const arg of positionals) {
     times.push(performance.now() - t);
   }
   const examples = examplesDir ? writeExamples(out, examplesDir) : 0;
-  writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true,
-      noEmit: true, allowImportingTsExtensions: true, skipLibCheck: true, types: [],
-    },
-    include: ['**/*.ts'],
-  }));
+  writeFileSync(
+    join(out, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        noEmit: true,
+        allowImportingTsExtensions: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      include: ['**/*.ts'],
+    }),
+  );
   const check: number[] = [];
   const total: number[] = [];
   let errors = 0;
@@ -74,11 +85,19 @@ for (const arg of positionals) {
     check.push(Number(/Check time:\s+([\d.]+)s/.exec(text)?.[1] ?? NaN));
     total.push(Number(/Total time:\s+([\d.]+)s/.exec(text)?.[1] ?? NaN));
   }
-  console.log(JSON.stringify({
-    set: name, files: readdirSync(out, { recursive: true }).filter((f) => String(f).endsWith('.ts')).length,
-    bytes: bytes(out) - examplesBytes(out), bytesWithoutMeta: bytes(out, join('meta', 'v1')) - examplesBytes(out), examples, generateMs: Math.round(median(times)),
-    tscCheckS: median(check), tscTotalS: median(total), tscErrorsInGenerated: errors,
-  }));
+  console.log(
+    JSON.stringify({
+      set: name,
+      files: readdirSync(out, { recursive: true }).filter((f) => String(f).endsWith('.ts')).length,
+      bytes: bytes(out) - examplesBytes(out),
+      bytesWithoutMeta: bytes(out, join('meta', 'v1')) - examplesBytes(out),
+      examples,
+      generateMs: Math.round(median(times)),
+      tscCheckS: median(check),
+      tscTotalS: median(total),
+      tscErrorsInGenerated: errors,
+    }),
+  );
   rmSync(out, { recursive: true, force: true });
 }
 
@@ -87,7 +106,10 @@ function writeExamples(out: string, dir: string): number {
   const kinds = new Map<string, string>();
   for (const e of readdirSync(out, { withFileTypes: true, recursive: true })) {
     if (!e.isFile() || !e.name.endsWith('.ts') || e.name === 'index.ts' || e.name === 'types.ts') continue;
-    const rel = join(e.parentPath, e.name).slice(out.length + 1).split('\\').join('/');
+    const rel = join(e.parentPath, e.name)
+      .slice(out.length + 1)
+      .split('\\')
+      .join('/');
     const m = /^(.+)\/(v[^/]+)\/[^/]+\.ts$/.exec(rel);
     const text = readFileSync(join(out, rel), 'utf8');
     const kind = /^export const (\w+): \$\./m.exec(text)?.[1];
@@ -95,7 +117,9 @@ function writeExamples(out: string, dir: string): number {
   }
   const lines: string[] = [];
   let n = 0;
-  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     let docs: ReturnType<typeof parseYamlDocuments>;
     try {
       docs = parseYamlDocuments(join(dir, file), readFileSync(join(dir, file), 'utf8'));

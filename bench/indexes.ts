@@ -90,7 +90,9 @@ export async function runIndexes(ctx: RunContext): Promise<IndexesResult[]> {
       const o = await run('owner');
       byNode.push((s.heap - none.heap) / n);
       owner.push((o.heap - none.heap) / n);
-      ctx.log(`indexes n=${n} rep ${rep + 1}/${ctx.reps}: scan ${s.scanMicros.toFixed(0)} µs, index ${s.indexMicros.toFixed(1)} µs per lookup; byNode ${byNode.at(-1)!.toFixed(0)} B/pod, owner ${owner.at(-1)!.toFixed(0)} B/pod`);
+      ctx.log(
+        `indexes n=${n} rep ${rep + 1}/${ctx.reps}: scan ${s.scanMicros.toFixed(0)} µs, index ${s.indexMicros.toFixed(1)} µs per lookup; byNode ${byNode.at(-1)!.toFixed(0)} B/pod, owner ${owner.at(-1)!.toFixed(0)} B/pod`,
+      );
       samples.push(s);
     }
     results.push({

@@ -28,7 +28,12 @@ export type BenchKind = (typeof KINDS)[number];
 export const configMapResource: ResourceDescriptor = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 export const secretResource: ResourceDescriptor = { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
 export const workflowResource: ResourceDescriptor = {
-  group: 'bench.kubereflect.dev', version: 'v1alpha1', kind: 'Workflow', plural: 'workflows', namespaced: true, subresources: ['status'],
+  group: 'bench.kubereflect.dev',
+  version: 'v1alpha1',
+  kind: 'Workflow',
+  plural: 'workflows',
+  namespaced: true,
+  subresources: ['status'],
 };
 
 /** Where kind `kind` lives on the server. */
@@ -58,20 +63,52 @@ export function configMap(i: number, namespace: string): KubeObject & { data: Re
   const app = SERVICES[i % SERVICES.length]!;
   const name = `${app}-config-${i}`;
   const yaml = [
-    'server:', `  port: ${8000 + (i % 100)}`, '  readTimeout: 30s', '  writeTimeout: 30s', '  maxHeaderBytes: 1048576',
-    'database:', `  host: ${app}-db.${namespace}.svc.cluster.local`, '  port: 5432', `  name: ${app}`, '  pool:', '    maxOpen: 50', '    maxIdle: 10', '    connMaxLifetime: 30m',
-    'cache:', `  redis: redis://${app}-cache:6379/0`, '  ttl: 300s', 'logging:', '  level: info', '  format: json',
-    'tracing:', '  endpoint: http://otel-collector.observability.svc.cluster.local:4317', `  sampleRatio: 0.${1 + (i % 9)}`,
-    'features:', ...Array.from({ length: 8 }, (_, _k) => `  ${word(r, 10)}: ${r() < 0.5}`),
+    'server:',
+    `  port: ${8000 + (i % 100)}`,
+    '  readTimeout: 30s',
+    '  writeTimeout: 30s',
+    '  maxHeaderBytes: 1048576',
+    'database:',
+    `  host: ${app}-db.${namespace}.svc.cluster.local`,
+    '  port: 5432',
+    `  name: ${app}`,
+    '  pool:',
+    '    maxOpen: 50',
+    '    maxIdle: 10',
+    '    connMaxLifetime: 30m',
+    'cache:',
+    `  redis: redis://${app}-cache:6379/0`,
+    '  ttl: 300s',
+    'logging:',
+    '  level: info',
+    '  format: json',
+    'tracing:',
+    '  endpoint: http://otel-collector.observability.svc.cluster.local:4317',
+    `  sampleRatio: 0.${1 + (i % 9)}`,
+    'features:',
+    ...Array.from({ length: 8 }, (_, _k) => `  ${word(r, 10)}: ${r() < 0.5}`),
   ].join('\n');
   const properties = Array.from({ length: 14 }, (_, _k) => `${app}.setting.${word(r, 8)}=${word(r, 16)}`).join('\n');
-  const json = JSON.stringify({ version: i, endpoints: Array.from({ length: 4 }, () => ({ name: word(r, 8), url: `https://${word(r, 10)}.example.com/api/v1`, timeoutMs: 1000 + Math.floor(r() * 5000) })) });
+  const json = JSON.stringify({
+    version: i,
+    endpoints: Array.from({ length: 4 }, () => ({
+      name: word(r, 8),
+      url: `https://${word(r, 10)}.example.com/api/v1`,
+      timeoutMs: 1000 + Math.floor(r() * 5000),
+    })),
+  });
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
-      name, namespace,
-      labels: { 'app.kubernetes.io/name': app, 'app.kubernetes.io/instance': `${app}-prod`, 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': `${app}-1.${i % 7}.0` },
+      name,
+      namespace,
+      labels: {
+        'app.kubernetes.io/name': app,
+        'app.kubernetes.io/instance': `${app}-prod`,
+        'app.kubernetes.io/managed-by': 'Helm',
+        'helm.sh/chart': `${app}-1.${i % 7}.0`,
+      },
       annotations: { 'meta.helm.sh/release-name': `${app}-prod` },
     },
     data: { 'config.yaml': yaml, 'app.properties': properties, 'endpoints.json': json, LOG_LEVEL: 'info', REGION: 'eu-west-1' },
@@ -87,9 +124,14 @@ export function secret(i: number, namespace: string): KubeObject & { type: strin
     kind: 'Secret',
     type: 'kubernetes.io/tls',
     metadata: {
-      name: `${app}-tls-${i}`, namespace,
+      name: `${app}-tls-${i}`,
+      namespace,
       labels: { 'app.kubernetes.io/name': app, 'controller.cert-manager.io/fao': 'true' },
-      annotations: { 'cert-manager.io/certificate-name': `${app}-tls-${i}`, 'cert-manager.io/issuer-name': 'letsencrypt-prod', 'cert-manager.io/common-name': `${app}-${i}.example.com` },
+      annotations: {
+        'cert-manager.io/certificate-name': `${app}-tls-${i}`,
+        'cert-manager.io/issuer-name': 'letsencrypt-prod',
+        'cert-manager.io/common-name': `${app}-${i}.example.com`,
+      },
     },
     data: { 'tls.crt': b64(r, 900), 'tls.key': b64(r, 420), 'ca.crt': b64(r, 180) },
   };
@@ -108,7 +150,16 @@ export function workflowSpec(i: number, namespace: string): KubeObject & { spec:
     container: {
       image: `registry.example.com/ml/${step}:v${1 + (i % 5)}.${k}.${Math.floor(r() * 10)}`,
       command: ['python', '-m', `pipeline.${step}`],
-      args: ['--run-id', '{{inputs.parameters.run-id}}', '--dataset', '{{inputs.parameters.dataset}}', '--shard', '{{inputs.parameters.shard}}', '--seed', String(Math.floor(r() * 1e6))],
+      args: [
+        '--run-id',
+        '{{inputs.parameters.run-id}}',
+        '--dataset',
+        '{{inputs.parameters.dataset}}',
+        '--shard',
+        '{{inputs.parameters.shard}}',
+        '--seed',
+        String(Math.floor(r() * 1e6)),
+      ],
       env: [
         { name: 'AWS_REGION', value: 'eu-west-1' },
         { name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.ml.svc.cluster.local:5000' },
@@ -118,7 +169,10 @@ export function workflowSpec(i: number, namespace: string): KubeObject & { spec:
         { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'pipeline-s3', key: 'secret-key' } } },
       ],
       resources: { requests: { cpu: `${1 + (k % 4)}`, memory: `${2 * (1 + (k % 4))}Gi` }, limits: { cpu: `${2 + (k % 4)}`, memory: `${4 * (1 + (k % 4))}Gi` } },
-      volumeMounts: [{ name: 'work', mountPath: '/work' }, { name: 'cache', mountPath: '/root/.cache' }],
+      volumeMounts: [
+        { name: 'work', mountPath: '/work' },
+        { name: 'cache', mountPath: '/root/.cache' },
+      ],
     },
   }));
   const dag = {
@@ -128,7 +182,12 @@ export function workflowSpec(i: number, namespace: string): KubeObject & { spec:
         name: step,
         template: step,
         dependencies: k === 0 ? [] : [steps[k - 1]!],
-        arguments: { parameters: [{ name: 'run-id', value: '{{workflow.parameters.run-id}}' }, { name: 'dataset', value: '{{workflow.parameters.dataset}}' }] },
+        arguments: {
+          parameters: [
+            { name: 'run-id', value: '{{workflow.parameters.run-id}}' },
+            { name: 'dataset', value: '{{workflow.parameters.dataset}}' },
+          ],
+        },
       })),
     },
   };
@@ -136,14 +195,20 @@ export function workflowSpec(i: number, namespace: string): KubeObject & { spec:
     apiVersion: 'bench.kubereflect.dev/v1alpha1',
     kind: 'Workflow',
     metadata: {
-      name: `train-${word(r, 5)}-${i}`, namespace,
+      name: `train-${word(r, 5)}-${i}`,
+      namespace,
       labels: { 'workflows.argoproj.io/workflow-template': 'train', team: ['ml', 'search', 'ads'][i % 3]!, 'run-id': word(r, 12) },
       annotations: { 'workflows.argoproj.io/description': `Nightly training run ${i} over shard set ${i % 16}` },
     },
     spec: {
       entrypoint: 'main',
       serviceAccountName: 'pipeline',
-      arguments: { parameters: [{ name: 'run-id', value: word(r, 12) }, { name: 'dataset', value: `s3://datasets/clicks/${2026 - (i % 3)}/part-${i % 64}` }] },
+      arguments: {
+        parameters: [
+          { name: 'run-id', value: word(r, 12) },
+          { name: 'dataset', value: `s3://datasets/clicks/${2026 - (i % 3)}/part-${i % 64}` },
+        ],
+      },
       volumeClaimTemplates: [{ metadata: { name: 'work' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } } }],
       volumes: [{ name: 'cache', emptyDir: {} }],
       podGC: { strategy: 'OnWorkflowSuccess' },
@@ -161,13 +226,32 @@ export function workflowStatus(i: number, namespace: string): KubeObject & { sta
   const start = Date.UTC(2026, 10, 1) + i * 60_000;
   const at = (s: number) => new Date(start + s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const steps = (spec.spec.templates as { name: string }[]).slice(1).map((t) => t.name);
-  const nodes = Object.fromEntries(steps.map((step, k) => {
-    const id = `${name}-${Math.floor(r() * 1e10)}`;
-    return [id, { id, name: `${name}.${step}`, displayName: step, type: 'Pod', templateName: step, phase: 'Succeeded', startedAt: at(k * 120), finishedAt: at(k * 120 + 100), progress: '1/1',
-      resourcesDuration: { cpu: 100 + k, memory: 400 + k }, outputs: { artifacts: [{ name: `${step}-out`, s3: { key: `runs/${name}/${step}.tgz` } }], exitCode: '0' }, hostNodeName: `ip-10-0-${k}-${i % 200}` }];
-  }));
+  const nodes = Object.fromEntries(
+    steps.map((step, k) => {
+      const id = `${name}-${Math.floor(r() * 1e10)}`;
+      return [
+        id,
+        {
+          id,
+          name: `${name}.${step}`,
+          displayName: step,
+          type: 'Pod',
+          templateName: step,
+          phase: 'Succeeded',
+          startedAt: at(k * 120),
+          finishedAt: at(k * 120 + 100),
+          progress: '1/1',
+          resourcesDuration: { cpu: 100 + k, memory: 400 + k },
+          outputs: { artifacts: [{ name: `${step}-out`, s3: { key: `runs/${name}/${step}.tgz` } }], exitCode: '0' },
+          hostNodeName: `ip-10-0-${k}-${i % 200}`,
+        },
+      ];
+    }),
+  );
   return {
-    apiVersion: 'bench.kubereflect.dev/v1alpha1', kind: 'Workflow', metadata: { name, namespace },
+    apiVersion: 'bench.kubereflect.dev/v1alpha1',
+    kind: 'Workflow',
+    metadata: { name, namespace },
     status: { phase: 'Succeeded', startedAt: at(0), finishedAt: at(steps.length * 120), progress: `${steps.length}/${steps.length}`, nodes },
   };
 }
@@ -181,17 +265,33 @@ const WORKFLOW_CRD = {
     group: 'bench.kubereflect.dev',
     scope: 'Namespaced',
     names: { plural: 'workflows', singular: 'workflow', kind: 'Workflow', listKind: 'WorkflowList' },
-    versions: [{
-      name: 'v1alpha1', served: true, storage: true, subresources: { status: {} },
-      schema: { openAPIV3Schema: { type: 'object', properties: {
-        spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      } } },
-    }],
+    versions: [
+      {
+        name: 'v1alpha1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+              status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+            },
+          },
+        },
+      },
+    ],
   },
 };
 
-const crdResource: ResourceDescriptor = { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false };
+const crdResource: ResourceDescriptor = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  kind: 'CustomResourceDefinition',
+  plural: 'customresourcedefinitions',
+  namespaced: false,
+};
 const namespaceResource: ResourceDescriptor = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };
 const LOAD_ANNOTATION = 'kubereflect.dev/bench-load';
 
@@ -227,7 +327,13 @@ export interface KindLoadResult {
  * A namespace whose annotation records a complete load of this data version
  * is reused without counting again.
  */
-export async function ensureObjects(client: Client, kind: Exclude<BenchKind, 'pods'>, namespace: string, n: number, opts: { concurrency?: number; log?: (line: string) => void } = {}): Promise<KindLoadResult> {
+export async function ensureObjects(
+  client: Client,
+  kind: Exclude<BenchKind, 'pods'>,
+  namespace: string,
+  n: number,
+  opts: { concurrency?: number; log?: (line: string) => void } = {},
+): Promise<KindLoadResult> {
   const namespaces = new Api<KubeObject>(client, namespaceResource);
   const existing = await namespaces.getIfExists(namespace);
   const recorded = existing?.metadata?.annotations?.[LOAD_ANNOTATION];
@@ -245,11 +351,15 @@ export async function ensureObjects(client: Client, kind: Exclude<BenchKind, 'po
     const name = body.metadata!.name!;
     const manager = kind === 'configmaps' ? 'helm' : kind === 'secrets' ? 'cert-manager-certificates-issuing' : 'argo';
     await api.patch(name, { type: 'apply', body, force: true }, { fieldManager: manager });
-    if (kind === 'workflows') await api.patchStatus(name, { type: 'apply', body: workflowStatus(i, namespace), force: true }, { fieldManager: 'workflow-controller' });
+    if (kind === 'workflows')
+      await api.patchStatus(name, { type: 'apply', body: workflowStatus(i, namespace), force: true }, { fieldManager: 'workflow-controller' });
   });
   const seconds = (performance.now() - started) / 1000;
   const result: KindLoadResult = { kind, namespace, objects: n, loaded: true, seconds, objectsPerSecond: n / seconds, at: new Date().toISOString() };
-  await namespaces.patch(namespace, { type: 'merge', body: { metadata: { annotations: { [LOAD_ANNOTATION]: JSON.stringify({ ...result, version: DATA_VERSION }) } } } });
+  await namespaces.patch(namespace, {
+    type: 'merge',
+    body: { metadata: { annotations: { [LOAD_ANNOTATION]: JSON.stringify({ ...result, version: DATA_VERSION }) } } },
+  });
   opts.log?.(`loaded ${n} ${kind} in ${seconds.toFixed(1)} s (${result.objectsPerSecond.toFixed(0)}/s)`);
   return result;
 }

@@ -22,7 +22,16 @@ import { keep, prune } from './projections.ts';
 
 export type MemoryContender = `kubereflect:${KubereflectMode}` | 'client-node' | 'json';
 
-export const MEMORY_CONTENDERS: MemoryContender[] = ['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json'];
+export const MEMORY_CONTENDERS: MemoryContender[] = [
+  'client-node',
+  'kubereflect:full',
+  'kubereflect:lazy',
+  'kubereflect:metadata',
+  'kubereflect:metadata-strip',
+  'kubereflect:prune',
+  'kubereflect:keep',
+  'json',
+];
 
 /** The contenders for kinds other than pods (the projections are the pod's). */
 export const KIND_MEMORY_CONTENDERS: MemoryContender[] = ['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'json'];
@@ -103,7 +112,13 @@ async function runMemoryOf(ctx: RunContext, kind: BenchKind, contenders: MemoryC
     const samples = new Map<MemoryContender, MemorySample[]>(contenders.map((c) => [c, []]));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const contender of rotate(contenders, rep)) {
-        const s = await inProcess<MemorySample>(new URL(import.meta.url), { contender, kind, kubeconfig: ctx.kubeconfig, namespace: namespaceOf(ctx, kind, n), n } satisfies Task);
+        const s = await inProcess<MemorySample>(new URL(import.meta.url), {
+          contender,
+          kind,
+          kubeconfig: ctx.kubeconfig,
+          namespace: namespaceOf(ctx, kind, n),
+          n,
+        } satisfies Task);
         samples.get(contender)!.push(s);
         ctx.log(`memory ${kind} n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: ${(s.bytesPerObject / 1024).toFixed(2)} KiB/object`);
       }

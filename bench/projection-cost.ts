@@ -12,7 +12,10 @@ import { parseArgs } from 'node:util';
 import { Pod } from '../generated/core/v1/pod.ts';
 import { podSpec, podStatus } from './data.ts';
 
-const { values } = parseArgs({ allowNegative: true, options: { reps: { type: 'string', default: '9' }, pods: { type: 'string', default: '10000' }, deep: { type: 'boolean', default: true } } });
+const { values } = parseArgs({
+  allowNegative: true,
+  options: { reps: { type: 'string', default: '9' }, pods: { type: 'string', default: '10000' }, deep: { type: 'boolean', default: true } },
+});
 const reps = Number(values.reps);
 const n = Number(values.pods);
 
@@ -20,10 +23,27 @@ const pods: Pod[] = Array.from({ length: n }, (_, i) => {
   const spec = podSpec(i, 'bench');
   const status = podStatus(i, 'bench');
   const managedFields = [
-    { manager: 'kube-controller-manager', operation: 'Apply', apiVersion: 'v1', time: '2026-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:app': {} } }, 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {} } } } } },
-    { manager: 'kubelet', operation: 'Update', apiVersion: 'v1', time: '2026-01-01T00:00:00Z', fieldsType: 'FieldsV1', subresource: 'status', fieldsV1: { 'f:status': { 'f:phase': {}, 'f:podIP': {} } } },
+    {
+      manager: 'kube-controller-manager',
+      operation: 'Apply',
+      apiVersion: 'v1',
+      time: '2026-01-01T00:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:metadata': { 'f:labels': { 'f:app': {} } }, 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {} } } } },
+    },
+    {
+      manager: 'kubelet',
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: '2026-01-01T00:00:00Z',
+      fieldsType: 'FieldsV1',
+      subresource: 'status',
+      fieldsV1: { 'f:status': { 'f:phase': {}, 'f:podIP': {} } },
+    },
   ];
-  return JSON.parse(JSON.stringify({ ...spec, metadata: { ...spec.metadata, uid: `uid-${i}`, resourceVersion: String(i), managedFields }, status: status.status })) as Pod;
+  return JSON.parse(
+    JSON.stringify({ ...spec, metadata: { ...spec.metadata, uid: `uid-${i}`, resourceVersion: String(i), managedFields }, status: status.status }),
+  ) as Pod;
 });
 
 const projections: [string, (p: Pod) => unknown][] = [
@@ -32,8 +52,14 @@ const projections: [string, (p: Pod) => unknown][] = [
 ];
 if (values.deep) {
   projections.push(
-    ['prune { spec.containers[*].env, status.conditions[*].message, managedFields[*].fieldsV1 }', Pod.prune({ spec: { containers: { env: true } }, status: { conditions: { message: true } }, metadata: { managedFields: { fieldsV1: true } } } as never)],
-    ['keep { status.conditions[*].{type,status}, spec.containers[*].name }', Pod.keep({ status: { conditions: { type: true, status: true } }, spec: { containers: { name: true } } } as never)],
+    [
+      'prune { spec.containers[*].env, status.conditions[*].message, managedFields[*].fieldsV1 }',
+      Pod.prune({ spec: { containers: { env: true } }, status: { conditions: { message: true } }, metadata: { managedFields: { fieldsV1: true } } } as never),
+    ],
+    [
+      'keep { status.conditions[*].{type,status}, spec.containers[*].name }',
+      Pod.keep({ status: { conditions: { type: true, status: true } }, spec: { containers: { name: true } } } as never),
+    ],
   );
 }
 

@@ -99,7 +99,10 @@ async function measure(task: Task): Promise<Sample> {
     let relisted = 0;
     running = startKubereflect(task.kubeconfig, task.namespace, {
       store: { reuseUnchanged: task.contender !== 'kubereflect:no-reuse' },
-      watcher: { initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch', lazyManagedFields: task.contender === 'kubereflect:lazy' },
+      watcher: {
+        initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch',
+        lazyManagedFields: task.contender === 'kubereflect:lazy',
+      },
       tap: (e) => {
         if (phase !== 'relist') return;
         if (e.type === 'InitApply' && ++relisted % task.every === 0) sample(`item${relisted}`);
@@ -145,7 +148,9 @@ export async function runRelist(ctx: RunContext, contenders = RELIST_CONTENDERS,
           const task: Task = { contender, kubeconfig: replay.kubeconfig, control: replay.control, namespace: recorded.namespace, n, every };
           const s = await inProcess<Sample>(new URL(import.meta.url), task);
           samples.get(contender)!.push(s);
-          ctx.log(`relist n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: peak ${(s.peakBytes / 2 ** 20).toFixed(1)} MiB = ${(s.peakBytes / s.steadyBytes).toFixed(2)}× steady ${(s.steadyBytes / 2 ** 20).toFixed(1)} MiB (${s.samples} samples)`);
+          ctx.log(
+            `relist n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: peak ${(s.peakBytes / 2 ** 20).toFixed(1)} MiB = ${(s.peakBytes / s.steadyBytes).toFixed(2)}× steady ${(s.steadyBytes / 2 ** 20).toFixed(1)} MiB (${s.samples} samples)`,
+          );
         }
       }
     } finally {

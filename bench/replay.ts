@@ -97,7 +97,11 @@ function modified(pod: BenchPod, rv: number, kind: BenchKind = 'pods'): BenchPod
   const manager = { pods: 'kubelet', configmaps: 'helm', secrets: 'cert-manager-certificates-issuing', workflows: 'workflow-controller' }[kind];
   for (const m of p.metadata.managedFields ?? []) if (m.manager === manager) m.time = when;
   if (kind !== 'pods') {
-    const o = p as unknown as { data?: Record<string, string>; metadata: { annotations?: Record<string, string> }; status?: { progress?: string; finishedAt?: string } };
+    const o = p as unknown as {
+      data?: Record<string, string>;
+      metadata: { annotations?: Record<string, string> };
+      status?: { progress?: string; finishedAt?: string };
+    };
     if (kind === 'configmaps' && o.data) o.data.LOG_LEVEL = rv % 2 ? 'debug' : 'info';
     if (kind === 'secrets') o.metadata.annotations = { ...o.metadata.annotations, 'cert-manager.io/renewed-at': when };
     if (kind === 'workflows' && o.status) o.status.finishedAt = when;
@@ -132,14 +136,18 @@ export async function startReplay(ctx: RunContext, data: ReplayData): Promise<Re
   const [ports] = (await once(child, 'message')) as [{ https: number; http: number }];
   // One file per server: two runs replaying the same namespace at once must not read each other's address.
   const kubeconfig = join(data.dir, `kubeconfig-${ports.https}`);
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    'current-context': 'admin',
-    clusters: [{ name: 'replay', cluster: { server: `https://127.0.0.1:${ports.https}`, 'certificate-authority-data': readBase64(pki.caCert) } }],
-    users: [{ name: 'admin', user: { token: 'replay' } }],
-    contexts: [{ name: 'admin', context: { cluster: 'replay', user: 'admin' } }],
-  }), { mode: 0o600 });
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'admin',
+      clusters: [{ name: 'replay', cluster: { server: `https://127.0.0.1:${ports.https}`, 'certificate-authority-data': readBase64(pki.caCert) } }],
+      users: [{ name: 'admin', user: { token: 'replay' } }],
+      contexts: [{ name: 'admin', context: { cluster: 'replay', user: 'admin' } }],
+    }),
+    { mode: 0o600 },
+  );
   return {
     kubeconfig,
     control: `http://127.0.0.1:${ports.http}`,
@@ -168,7 +176,7 @@ export async function go(control: string): Promise<void> {
 /** The non-empty lines of `b`, as views into it. */
 function splitLines(b: Buffer): Buffer[] {
   const lines: Buffer[] = [];
-  for (let at = 0; at < b.length;) {
+  for (let at = 0; at < b.length; ) {
     let nl = b.indexOf(0x0a, at);
     if (nl === -1) nl = b.length;
     if (nl > at) lines.push(b.subarray(at, nl));
@@ -184,7 +192,10 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
   const resource = resourceOf(cfg.data.kind ?? 'pods');
   const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
   const path = cfg.data.path ?? `/api/v1/namespaces/${cfg.data.namespace}/pods`;
-  const endBookmark = { type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(LIST_RV), annotations: { 'k8s.io/initial-events-end': 'true' } } } };
+  const endBookmark = {
+    type: 'BOOKMARK',
+    object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(LIST_RV), annotations: { 'k8s.io/initial-events-end': 'true' } } },
+  };
   const added = Buffer.from('{"type":"ADDED","object":');
   const close = Buffer.from('}\n');
   let initialEvents: Buffer | undefined; // built at the first streaming list
@@ -205,7 +216,11 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
       if (end < pods.length) meta.continue = String(end);
       const comma = Buffer.from(',');
       const items = pods.slice(offset, end).flatMap((p, i) => (i === 0 ? [p] : [comma, p]));
-      body = Buffer.concat([Buffer.from(`{"kind":"${resource.kind}List","apiVersion":"${apiVersion}","metadata":${JSON.stringify(meta)},"items":[`), ...items, Buffer.from(']}')]);
+      body = Buffer.concat([
+        Buffer.from(`{"kind":"${resource.kind}List","apiVersion":"${apiVersion}","metadata":${JSON.stringify(meta)},"items":[`),
+        ...items,
+        Buffer.from(']}'),
+      ]);
       pages.set(key, body);
     }
     return body;
@@ -229,7 +244,9 @@ function serve(cfg: { data: ReplayData; cert: string; key: string }): void {
     if (!released) await new Promise<void>((r) => (waiting = r));
     if (res.destroyed) return;
     if (plan === 'gone') {
-      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (5000000)', reason: 'Expired', code: 410 } })}\n`);
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (5000000)', reason: 'Expired', code: 410 } })}\n`,
+      );
       return;
     }
     await write(res, events);

@@ -48,23 +48,39 @@ export type Scenario = (typeof SCENARIOS)[number];
 export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'scale' && s !== 'controller');
 
 /** Loads the data and runs `only` (default: every scenario). `loader` is what `ensurePods` reported per size. */
-export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAULT_SCENARIOS, command = 'npm run bench', scaleSizes?: number[], scaleMeasures: readonly Measure[] = MEASURES): Promise<Results> {
+export async function runAll(
+  ctx: RunContext,
+  only: readonly Scenario[] = DEFAULT_SCENARIOS,
+  command = 'npm run bench',
+  scaleSizes?: number[],
+  scaleMeasures: readonly Measure[] = MEASURES,
+): Promise<Results> {
   const startedAt = new Date().toISOString();
   const client = Client.fromFile(ctx.kubeconfig);
   const version = await client.request<{ gitVersion?: string }>({ path: '/version' });
   const loader: LoadResult[] = [];
   // Only the scenarios that talk to the server need its pods (indexes runs in memory; sharding and controller make their own ConfigMaps).
   const kindLoader: KindLoadResult[] = [];
-  if (only.some((s) => s !== 'indexes' && s !== 'sharding' && s !== 'controller')) for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
+  if (only.some((s) => s !== 'indexes' && s !== 'sharding' && s !== 'controller'))
+    for (const n of ctx.sizes) loader.push(await ensurePods(client, ctx.namespaceFor(n), n, { log: ctx.log }));
   // Other kinds serve the memory and throughput scenarios only.
   if (only.some((s) => s === 'memory' || s === 'throughput')) {
-    for (const kind of ctx.kinds ?? []) for (const n of sizesOf(ctx, kind)) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
+    for (const kind of ctx.kinds ?? [])
+      for (const n of sizesOf(ctx, kind)) kindLoader.push(await ensureObjects(client, kind, namespaceOf(ctx, kind, n), n, { log: ctx.log }));
   }
   client.close();
 
   const results: Results = {
-    command, startedAt, finishedAt: '', machine: machine(), load: [], server: `kube-apiserver ${version.gitVersion ?? '?'}`,
-    sizes: ctx.sizes, reps: ctx.reps, loader, kindLoader,
+    command,
+    startedAt,
+    finishedAt: '',
+    machine: machine(),
+    load: [],
+    server: `kube-apiserver ${version.gitVersion ?? '?'}`,
+    sizes: ctx.sizes,
+    reps: ctx.reps,
+    loader,
+    kindLoader,
   };
   const replayData = new Map<number, ReplayData>();
   if (only.some((s) => s === 'throughput' || s === 'relist' || s === 'fanout')) {
@@ -92,7 +108,9 @@ export async function runAll(ctx: RunContext, only: readonly Scenario[] = DEFAUL
   results.indexes = await scenario('indexes', () => runIndexes(ctx));
   results.context = await scenario('context', () => runContext(ctx, nodeRssRows(results)));
   results.sharding = await scenario('sharding', () => runSharding({ objects: ctx.shardObjects ?? 10_000, dataBytes: 1024, log: ctx.log }));
-  results.scale = await scenario('scale', async () => runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000)), scaleMeasures));
+  results.scale = await scenario('scale', async () =>
+    runScale(ctx, scaleSizes, replayData.get(10_000) ?? (await recordReplayData(ctx, 10_000)), scaleMeasures),
+  );
   const largest = Math.max(...ctx.sizes);
   results.controller = await scenario('controller', () => runController({ ...ctx, objects: largest, children: largest, passes: 5 }));
   results.finishedAt = new Date().toISOString();
@@ -105,7 +123,10 @@ function nodeRssRows(r: Results): ContextRow[] {
   for (const m of r.memory ?? []) {
     for (const x of m.rows) {
       if (x.contender !== 'client-node' && x.contender !== 'kubereflect:full' && x.contender !== 'kubereflect:metadata') continue;
-      const who = x.contender === 'client-node' ? '@kubernetes/client-node informer (Node)' : `kubereflect, ${x.contender === 'kubereflect:full' ? 'full' : 'metadata-only'} (Node)`;
+      const who =
+        x.contender === 'client-node'
+          ? '@kubernetes/client-node informer (Node)'
+          : `kubereflect, ${x.contender === 'kubereflect:full' ? 'full' : 'metadata-only'} (Node)`;
       rows.push({ who, n: m.n, rssMiB: x.rssMiB, rssDeltaMiB: x.rssDeltaMiB, heapKiBPerObject: stat(x.bytesPerObject.values.map((v) => v / 1024)) });
     }
   }
@@ -123,7 +144,13 @@ export function writeResults(dir: string, results: Results): void {
 
 /** `base` with the scenarios of `run` replaced by `run`'s. */
 function merge(base: Results, run: Results, only: readonly Scenario[]): Results {
-  const merged: Results = { ...base, command: `${base.command}; then ${run.command}`, finishedAt: run.finishedAt, loader: run.loader, kindLoader: run.kindLoader };
+  const merged: Results = {
+    ...base,
+    command: `${base.command}; then ${run.command}`,
+    finishedAt: run.finishedAt,
+    loader: run.loader,
+    kindLoader: run.kindLoader,
+  };
   for (const s of only) (merged as unknown as Record<string, unknown>)[s] = run[s];
   // Scale rows are replaced per size and measure: a run of one measure at 50,000 keeps the others.
   if (only.includes('scale') && base.scale && run.scale) {
@@ -152,7 +179,8 @@ async function main(argv: string[]): Promise<void> {
   const scaleMeasures = (option(argv, 'scale-measures')?.split(',') ?? [...MEASURES]) as Measure[];
   for (const m of scaleMeasures) if (!MEASURES.includes(m)) throw new Error(`unknown scale measure ${m}; any of ${MEASURES.join(', ')}`);
   const kinds = (option(argv, 'kinds')?.split(',') ?? []) as BenchKind[];
-  for (const k of kinds) if (k === 'pods' || !KINDS.includes(k)) throw new Error(`unknown extra kind ${k}; any of ${KINDS.filter((x) => x !== 'pods').join(', ')}`);
+  for (const k of kinds)
+    if (k === 'pods' || !KINDS.includes(k)) throw new Error(`unknown extra kind ${k}; any of ${KINDS.filter((x) => x !== 'pods').join(', ')}`);
   for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(', ')}`);
   const out = resolve(option(argv, 'out') ?? fileURLToPath(new URL('.', import.meta.url)));
   if (argv.includes('--report')) {
@@ -163,8 +191,14 @@ async function main(argv: string[]): Promise<void> {
   const { kubeconfig, release } = await benchCluster();
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const ctx: RunContext = {
-    kubeconfig, sizes, reps, namespaceFor: benchNamespace, log, scratch: join(repoRoot, '.cache', 'bench'),
-    kinds: kinds as Exclude<BenchKind, 'pods'>[], kindSizes: option(argv, 'kind-sizes')?.split(',').map(Number),
+    kubeconfig,
+    sizes,
+    reps,
+    namespaceFor: benchNamespace,
+    log,
+    scratch: join(repoRoot, '.cache', 'bench'),
+    kinds: kinds as Exclude<BenchKind, 'pods'>[],
+    kindSizes: option(argv, 'kind-sizes')?.split(',').map(Number),
     ...(option(argv, 'shard-objects') ? { shardObjects: Number(option(argv, 'shard-objects')) } : {}),
   };
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;

@@ -70,7 +70,9 @@ async function scaledReplayData(ctx: RunContext, base: ReplayData, n: number): P
   mkdirSync(dir, { recursive: true });
   const podsFile = join(dir, 'pods.ndjson');
   const eventsFile = join(dir, 'events.ndjson');
-  const lines = readFileSync(base.podsFile, 'utf8').split('\n').filter((l) => l.length > 0);
+  const lines = readFileSync(base.podsFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
   const rename = (line: string) => line.replaceAll(`"namespace":"${base.namespace}"`, `"namespace":"${namespace}"`);
   if (!existsSync(podsFile)) {
     const out = createWriteStream(podsFile);
@@ -109,16 +111,33 @@ export async function runScale(ctx: RunContext, sizes = [10_000, 50_000], base?:
           for (const contender of rotate(CONTENDERS[measure], rep)) {
             if (failures.has(contender)) continue;
             const task = {
-              contender, kind: 'pods', kubeconfig: replay.kubeconfig, control: replay.control, namespace: data.namespace, n,
-              every: Math.max(5, Math.floor(n / 20)), events: data.events, eventsFile: data.eventsFile,
+              contender,
+              kind: 'pods',
+              kubeconfig: replay.kubeconfig,
+              control: replay.control,
+              namespace: data.namespace,
+              n,
+              every: Math.max(5, Math.floor(n / 20)),
+              events: data.events,
+              eventsFile: data.eventsFile,
             };
             try {
               const s = await inProcess<Record<string, number>>(MODULE[measure], task, 20 * 60_000);
-              const value = measure === 'memory' ? s.bytesPerObject! / 1024 : measure === 'sync' ? s.ms! : measure === 'relist' ? s.peakBytes! / s.steadyBytes! : s.eventsPerSecond!;
+              const value =
+                measure === 'memory'
+                  ? s.bytesPerObject! / 1024
+                  : measure === 'sync'
+                    ? s.ms!
+                    : measure === 'relist'
+                      ? s.peakBytes! / s.steadyBytes!
+                      : s.eventsPerSecond!;
               (samples.get(contender) ?? samples.set(contender, []).get(contender)!).push({ value, steady: s.steadyBytes, peak: s.peakBytes });
               ctx.log(`scale n=${n} ${measure} rep ${rep + 1}/${ctx.reps} ${contender}: ${value.toFixed(2)}`);
             } catch (err) {
-              const first = String((err as Error).message ?? err).split('\n').find((l) => /Error|error|exited/.test(l)) ?? String(err).split('\n')[0]!;
+              const first =
+                String((err as Error).message ?? err)
+                  .split('\n')
+                  .find((l) => /Error|error|exited/.test(l)) ?? String(err).split('\n')[0]!;
               failures.set(contender, first.trim().slice(0, 240));
               ctx.log(`scale n=${n} ${measure} ${contender} failed: ${first}`);
             }
@@ -135,9 +154,14 @@ export async function runScale(ctx: RunContext, sizes = [10_000, 50_000], base?:
           const value = stat(xs.map((x) => x.value));
           const lowerIsBetter = measure === 'memory' || measure === 'relist';
           rows.push({
-            measure, contender, value, failed,
+            measure,
+            contender,
+            value,
+            failed,
             ratioToPeer: measure === 'sync' ? peer / value.median : lowerIsBetter ? value.median / peer : value.median / peer,
-            ...(measure === 'relist' ? { steadyMiB: stat(xs.map((x) => x.steady! / 2 ** 20)).median, peakMiB: stat(xs.map((x) => x.peak! / 2 ** 20)).median } : {}),
+            ...(measure === 'relist'
+              ? { steadyMiB: stat(xs.map((x) => x.steady! / 2 ** 20)).median, peakMiB: stat(xs.map((x) => x.peak! / 2 ** 20)).median }
+              : {}),
           });
         }
       }

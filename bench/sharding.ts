@@ -74,15 +74,26 @@ export async function runSharding(opts: { objects: number; dataBytes: number; lo
     const api = new Api<KubeObject>(admin, configMaps, ns);
     const payload = 'x'.repeat(opts.dataBytes);
     for (let i = 0; i < opts.objects; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, opts.objects - i) }, (_, j) => api.create({ metadata: { name: `cm-${i + j}`, labels: { app: 'bench' } }, data: { payload } } as KubeObject)));
+      await Promise.all(
+        Array.from({ length: Math.min(50, opts.objects - i) }, (_, j) =>
+          api.create({ metadata: { name: `cm-${i + j}`, labels: { app: 'bench' } }, data: { payload } } as KubeObject),
+        ),
+      );
     }
     opts.log(`sharding: ${opts.objects} ConfigMaps with ${payload.length} bytes of data in ${ns}`);
     const rows: ShardingRow[] = [];
-    for (const [mode, port] of [['server-side', extra.port], ['client-side', state.apiserverPort]] as const) {
+    for (const [mode, port] of [
+      ['server-side', extra.port],
+      ['client-side', state.apiserverPort],
+    ] as const) {
       for (const n of [1, 2, 4]) {
         const results: ReplicaResult[] = [];
         for (let i = 0; i < n; i++) {
-          const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--replica', [port, i, n, ns, state.kubeconfig, state.caCert].join(',')], { encoding: 'utf8' });
+          const child = spawnSync(
+            process.execPath,
+            ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--replica', [port, i, n, ns, state.kubeconfig, state.caCert].join(',')],
+            { encoding: 'utf8' },
+          );
           if (child.status !== 0) throw new Error(`replica ${i} of ${n} failed: ${child.stderr}`);
           results.push(JSON.parse(child.stdout.trim().split('\n').at(-1)!) as ReplicaResult);
         }
@@ -93,14 +104,26 @@ export async function runSharding(opts: { objects: number; dataBytes: number; lo
         const heapKiB = median((r) => r.held) / 1024;
         const bytesKiB = median((r) => r.bytes) / 1024;
         rows.push({
-          mode, n, heapKiB, bytesKiB, objects: median((r) => r.objects),
-          heapTimesN: one ? (heapKiB * n) / one.heapKiB : 1, bytesTimesN: one ? (bytesKiB * n) / one.bytesKiB : 1,
+          mode,
+          n,
+          heapKiB,
+          bytesKiB,
+          objects: median((r) => r.objects),
+          heapTimesN: one ? (heapKiB * n) / one.heapKiB : 1,
+          bytesTimesN: one ? (bytesKiB * n) / one.bytesKiB : 1,
         });
-        opts.log(`sharding ${mode} N=${n}: heap ${heapKiB.toFixed(0)} KiB, ${bytesKiB.toFixed(0)} KiB received, ${rows.at(-1)!.objects} objects parsed per replica`);
+        opts.log(
+          `sharding ${mode} N=${n}: heap ${heapKiB.toFixed(0)} KiB, ${bytesKiB.toFixed(0)} KiB received, ${rows.at(-1)!.objects} objects parsed per replica`,
+        );
       }
     }
     await admin.request({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` });
-    return { objects: opts.objects, dataBytes: opts.dataBytes, server: `kube-apiserver ${version.gitVersion ?? '?'} with ShardedListAndWatch (server-side rows), without (client-side rows)`, rows };
+    return {
+      objects: opts.objects,
+      dataBytes: opts.dataBytes,
+      server: `kube-apiserver ${version.gitVersion ?? '?'} with ShardedListAndWatch (server-side rows), without (client-side rows)`,
+      rows,
+    };
   } finally {
     admin.close();
     await extra.stop();
@@ -108,7 +131,9 @@ export async function runSharding(opts: { objects: number; dataBytes: number; lo
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { objects: { type: 'string', default: '10000' }, 'data-bytes': { type: 'string', default: '1024' }, replica: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { objects: { type: 'string', default: '10000' }, 'data-bytes': { type: 'string', default: '1024' }, replica: { type: 'string' } },
+  });
   if (values.replica) {
     // A child: one replica in a fresh process, so that its heap holds nothing but its cache (and this program).
     const [port, index, count, ns, kubeconfig, caCert] = values.replica.split(',') as [string, string, string, string, string, string];
@@ -118,7 +143,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const r = await runSharding({ objects: Number(values.objects), dataBytes: Number(values['data-bytes']), log: (line) => console.error(line) });
   console.log('| sharding | N | per replica: heap KiB | bytes received KiB | objects parsed | heap × N ÷ one replica | bytes × N ÷ one replica |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const row of r.rows) console.log(`| ${row.mode} | ${row.n} | ${row.heapKiB.toFixed(0)} | ${row.bytesKiB.toFixed(0)} | ${row.objects} | ${row.heapTimesN.toFixed(2)} | ${row.bytesTimesN.toFixed(2)} |`);
+  for (const row of r.rows)
+    console.log(
+      `| ${row.mode} | ${row.n} | ${row.heapKiB.toFixed(0)} | ${row.bytesKiB.toFixed(0)} | ${row.objects} | ${row.heapTimesN.toFixed(2)} | ${row.bytesTimesN.toFixed(2)} |`,
+    );
   process.exit(0);
 }
 
@@ -128,7 +156,8 @@ async function replicaRun(port: number, range: ShardRange, ns: string, kubeconfi
   const base = ConfigMap.api(client, ns);
   let objects = 0;
   const counting: ListWatch<ConfigMap> = {
-    resource: base.resource, namespace: base.namespace,
+    resource: base.resource,
+    namespace: base.namespace,
     list: async (o) => {
       const page = await base.list(o);
       objects += page.items.length;

@@ -52,7 +52,7 @@ async function measure(task: Task): Promise<Sample> {
   if (task.contender === 'client-node') running = startClientNode(task.kubeconfig, task.namespace);
   else {
     const watcher = { initialList: task.contender === 'kubereflect:streaming' ? 'StreamingList' : 'ListWatch', pageSize: 500 } as const;
-    const projected = task.contender === 'kubereflect:pages+prune' ? { mode: 'prune', projection: prune } as const : {};
+    const projected = task.contender === 'kubereflect:pages+prune' ? ({ mode: 'prune', projection: prune } as const) : {};
     running = startKubereflect(task.kubeconfig, task.namespace, { watcher, ...projected });
   }
   await running.ready;
@@ -79,7 +79,12 @@ export async function runSync(ctx: RunContext, contenders = SYNC_CONTENDERS): Pr
     const samples = new Map<SyncContender, number[]>(contenders.map((c) => [c, []]));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const contender of rotate(contenders, rep)) {
-        const s = await inProcess<Sample>(new URL(import.meta.url), { contender, kubeconfig: ctx.kubeconfig, namespace: ctx.namespaceFor(n), n } satisfies Task);
+        const s = await inProcess<Sample>(new URL(import.meta.url), {
+          contender,
+          kubeconfig: ctx.kubeconfig,
+          namespace: ctx.namespaceFor(n),
+          n,
+        } satisfies Task);
         samples.get(contender)!.push(s.ms);
         ctx.log(`sync n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: ${Math.round(s.ms)} ms`);
       }

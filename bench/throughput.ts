@@ -29,7 +29,14 @@ import { prune } from './projections.ts';
 import { arm, go, recordReplayData, startReplay, type ReplayData } from './replay.ts';
 
 export type ThroughputContender = 'kubereflect' | 'kubereflect:lazy' | 'kubereflect:prune' | 'client-node' | 'HTTPS+JSON.parse+Map' | 'JSON.parse';
-export const THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
+export const THROUGHPUT_CONTENDERS: ThroughputContender[] = [
+  'client-node',
+  'kubereflect',
+  'kubereflect:lazy',
+  'kubereflect:prune',
+  'HTTPS+JSON.parse+Map',
+  'JSON.parse',
+];
 
 /** The contenders for kinds other than pods (the projection is the pod's). */
 export const KIND_THROUGHPUT_CONTENDERS: ThroughputContender[] = ['client-node', 'kubereflect', 'kubereflect:lazy', 'HTTPS+JSON.parse+Map', 'JSON.parse'];
@@ -69,7 +76,12 @@ async function measure(task: Task): Promise<Sample> {
   if (task.contender === 'client-node') {
     running = startClientNode(task.kubeconfig, task.namespace, { kind: task.kind });
   } else {
-    const mode = task.contender === 'kubereflect:prune' ? { mode: 'prune' as const, projection: prune } : task.contender === 'kubereflect:lazy' ? { mode: 'lazy' as const } : {};
+    const mode =
+      task.contender === 'kubereflect:prune'
+        ? { mode: 'prune' as const, projection: prune }
+        : task.contender === 'kubereflect:lazy'
+          ? { mode: 'lazy' as const }
+          : {};
     running = startKubereflect(task.kubeconfig, task.namespace, { ...mode, kind: task.kind });
   }
   await running.ready;
@@ -109,7 +121,9 @@ async function receiveIntoMap(task: Task): Promise<Sample> {
 
 /** The limit: `JSON.parse` of each line of the recorded body; splitting and decoding happen before the clock starts. */
 function parseOnly(eventsFile: string, n: number): Sample {
-  const lines = readFileSync(eventsFile, 'utf8').split('\n').filter((l) => l.length > 0);
+  const lines = readFileSync(eventsFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
   if (lines.length !== n) throw new Error(`expected ${n} recorded events, found ${lines.length}`);
   let check = 0;
   const t0 = performance.now();
@@ -128,7 +142,12 @@ export async function runThroughput(ctx: RunContext, contenders = THROUGHPUT_CON
   return results;
 }
 
-async function runThroughputOf(ctx: RunContext, kind: BenchKind, contenders: ThroughputContender[], data?: Map<number, ReplayData>): Promise<ThroughputResult[]> {
+async function runThroughputOf(
+  ctx: RunContext,
+  kind: BenchKind,
+  contenders: ThroughputContender[],
+  data?: Map<number, ReplayData>,
+): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
   for (const n of sizesOf(ctx, kind)) {
     const recorded = data?.get(n) ?? (await recordReplayData(ctx, n, kind));
@@ -137,7 +156,16 @@ async function runThroughputOf(ctx: RunContext, kind: BenchKind, contenders: Thr
     try {
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const contender of rotate(contenders, rep)) {
-          const task: Task = { contender, kind, kubeconfig: replay.kubeconfig, control: replay.control, namespace: recorded.namespace, n, events: recorded.events, eventsFile: recorded.eventsFile };
+          const task: Task = {
+            contender,
+            kind,
+            kubeconfig: replay.kubeconfig,
+            control: replay.control,
+            namespace: recorded.namespace,
+            n,
+            events: recorded.events,
+            eventsFile: recorded.eventsFile,
+          };
           const s = await inProcess<Sample>(new URL(import.meta.url), task);
           samples.get(contender)!.push(s);
           ctx.log(`throughput ${kind} n=${n} rep ${rep + 1}/${ctx.reps} ${contender}: ${Math.round(s.eventsPerSecond)} events/s`);

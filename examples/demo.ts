@@ -47,10 +47,21 @@ function drive<K>(stream: AsyncIterable<WatcherEvent<K>>, stats: StreamStats): P
 /** Runs `kubereflect generate` for the sample CRD into a temp folder and imports the Widget module it wrote. */
 async function regenerateWidget(): Promise<{ module: WidgetModule; summary: string; cleanup: () => void }> {
   const out = mkdtempSync(join(tmpdir(), 'kubereflect-demo-'));
-  const { stdout } = await promisify(execFile)(process.execPath, [
-    join(repo, 'bin', 'kubereflect.mjs'), 'generate', '--quiet',
-    '--crd', join(repo, 'examples', 'crds', 'widget.yaml'), '--out', out, '--runtime', join(repo, 'runtime', 'index.ts'),
-  ], { cwd: repo });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      join(repo, 'bin', 'kubereflect.mjs'),
+      'generate',
+      '--quiet',
+      '--crd',
+      join(repo, 'examples', 'crds', 'widget.yaml'),
+      '--out',
+      out,
+      '--runtime',
+      join(repo, 'runtime', 'index.ts'),
+    ],
+    { cwd: repo },
+  );
   const module = (await import(join(out, 'demo.kubereflect.dev', 'v1', 'widget.ts'))) as WidgetModule;
   return { module, summary: stdout.trim().replace(/^kubereflect: /, ''), cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
@@ -83,7 +94,7 @@ async function main(): Promise<void> {
   const watched: Watched[] = [];
   const stops: (() => void)[] = [];
   const runs: Promise<void>[] = [];
-  const watch = <K,>(label: string, r: { reader: { size: number }; stop(): void } & AsyncIterable<WatcherEvent<K>>) => {
+  const watch = <K>(label: string, r: { reader: { size: number }; stop(): void } & AsyncIterable<WatcherEvent<K>>) => {
     const stats = newStats(label);
     watched.push({ stats, size: () => r.reader.size });
     stops.push(() => r.stop());
@@ -124,14 +135,22 @@ async function main(): Promise<void> {
     operator = runOperator(client, namespace);
   } else {
     where = `context ${args.context} (${client.server}), read-only`;
-    watch('pods (pruned)', Pod.cache(Pod.api(client, allNamespaces), { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }));
+    watch(
+      'pods (pruned)',
+      Pod.cache(Pod.api(client, allNamespaces), { transform: Pod.prune({ status: true, metadata: { managedFields: true, annotations: true } }) }),
+    );
     watch('nodes (metadata only)', Node.metadataCache(Node.api(client)));
   }
 
-  const footer = () => [
-    churn ? `churn: ${churn.stats.creates} creates, ${churn.stats.updates} updates, ${churn.stats.deletes} deletes, ${churn.stats.failures} failures${churn.stats.lastFailure ? ` (last: ${churn.stats.lastFailure.slice(0, 60)})` : ''}` : '',
-    operator?.line() ?? '',
-  ].filter(Boolean).join('\n');
+  const footer = () =>
+    [
+      churn
+        ? `churn: ${churn.stats.creates} creates, ${churn.stats.updates} updates, ${churn.stats.deletes} deletes, ${churn.stats.failures} failures${churn.stats.lastFailure ? ` (last: ${churn.stats.lastFailure.slice(0, 60)})` : ''}`
+        : '',
+      operator?.line() ?? '',
+    ]
+      .filter(Boolean)
+      .join('\n');
   const view = new LiveView(`kubereflect demo — ${where}`, watched, footer);
   view.start();
   await untilDone(args.once ? { ...args, once: false, seconds: 5 } : args);

@@ -49,7 +49,12 @@ export default async function httpServer(args: ExampleArgs): Promise<void> {
   await pods.reader.waitUntilReady();
   const health = await (await fetch(`${base}/healthz`)).json();
   const listed = (await (await fetch(`${base}/pods`)).json()) as SlimPod[];
-  console.log(`GET /healthz → ${JSON.stringify(health)}; GET /pods → ${listed.length} pods: ${listed.map((p) => p.metadata?.name).sort().join(', ')}`);
+  console.log(
+    `GET /healthz → ${JSON.stringify(health)}; GET /pods → ${listed.length} pods: ${listed
+      .map((p) => p.metadata?.name)
+      .sort()
+      .join(', ')}`,
+  );
   await untilDone(args);
   server.close();
   pods.stop();

@@ -59,7 +59,9 @@ export default async function operator(args: ExampleArgs): Promise<void> {
       const cm = await configMaps.getIfExists(`${name}-widget`);
       const ready = w.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
       if (!cm || !ready || w.status?.observedGeneration !== w.metadata?.generation || cm.data?.color !== w.spec?.color) return undefined;
-      return `ConfigMap ${cm.metadata?.name} {${Object.entries(cm.data ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}}, Ready at generation ${w.metadata?.generation}`;
+      return `ConfigMap ${cm.metadata?.name} {${Object.entries(cm.data ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}}, Ready at generation ${w.metadata?.generation}`;
     });
 
   await widgets.create({ metadata: { name: 'gear' }, spec: { color: 'red', size: 3, parts: [{ name: 'tooth', count: 12 }] } });
@@ -86,10 +88,19 @@ export default async function operator(args: ExampleArgs): Promise<void> {
 
   const text = await (await fetch(metricsUrl)).text();
   console.log(`GET /metrics → ${text.split('\n').find((l) => l.startsWith('kubereflect_controller_reconciles_total{') && l.includes('result="success"'))}`);
-  const events = new Api<KubeObject & { reason?: string; reportingController?: string }>(client, { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true }, namespace);
+  const events = new Api<KubeObject & { reason?: string; reportingController?: string }>(
+    client,
+    { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+    namespace,
+  );
   const reasons = new Map<string, number>();
   for (const e of (await events.list()).items) if (e.reportingController === OPERATOR) reasons.set(e.reason!, (reasons.get(e.reason!) ?? 0) + 1);
-  console.log(`events: ${[...reasons].sort().map(([r, n]) => `${r} ×${n}`).join(', ')}`);
+  console.log(
+    `events: ${[...reasons]
+      .sort()
+      .map(([r, n]) => `${r} ×${n}`)
+      .join(', ')}`,
+  );
 
   await untilDone(args);
   const report = await op.controller.shutdown({ deadlineMs: 10_000 });

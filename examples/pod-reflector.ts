@@ -15,7 +15,14 @@ export default async function podReflector(args: ExampleArgs): Promise<void> {
   const pods = Pod.cache(api);
   const changes = (async () => {
     for await (const e of pods) {
-      if (e.type === 'InitDone') console.log(`ready: ${pods.reader.size} pods in ${namespace}: ${pods.reader.state().map((p) => p.metadata?.name).sort().join(', ')}`);
+      if (e.type === 'InitDone')
+        console.log(
+          `ready: ${pods.reader.size} pods in ${namespace}: ${pods.reader
+            .state()
+            .map((p) => p.metadata?.name)
+            .sort()
+            .join(', ')}`,
+        );
       if (e.type === 'Apply') console.log(`changed: ${e.object.metadata?.name} (${e.object.spec?.containers.length} containers)`);
       if (e.type === 'Delete') console.log(`deleted: ${e.object.metadata?.name}`);
       if (e.type === 'Error') console.warn(`error (the watch carries on): ${e.error.message}`);

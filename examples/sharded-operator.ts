@@ -86,12 +86,18 @@ export default async function shardedOperator(args: ExampleArgs): Promise<void> 
   const settled = () =>
     until('every Widget to be Ready', async () => {
       const items = (await widgets.list()).items;
-      return items.every((w) => w.status?.observedGeneration === w.metadata?.generation && w.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? items : undefined;
+      return items.every(
+        (w) => w.status?.observedGeneration === w.metadata?.generation && w.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      )
+        ? items
+        : undefined;
     });
   const report = (live: typeof replicas, items: Awaited<ReturnType<typeof settled>>) => {
     for (const r of live) {
       const mine = items.filter((w) => r.range?.has(w.metadata!.uid!));
-      console.log(`  ${r.identity} ${r.range ?? '(no range)'}: ${mine.length} Widgets, reconciled by ${[...new Set(mine.map((w) => reconciledBy.get(w.metadata!.name!)))].join(', ') || 'nobody yet'}`);
+      console.log(
+        `  ${r.identity} ${r.range ?? '(no range)'}: ${mine.length} Widgets, reconciled by ${[...new Set(mine.map((w) => reconciledBy.get(w.metadata!.name!)))].join(', ') || 'nobody yet'}`,
+      );
     }
   };
 

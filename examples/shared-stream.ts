@@ -18,7 +18,9 @@ export default async function sharedStream(args: ExampleArgs): Promise<void> {
   const { reader, writer } = storeShared<Pod>();
   const stop = new AbortController();
   const root = (async () => {
-    for await (const _ of reflectShared(writer, watcher(api, { signal: stop.signal }))) { /* drives the watch */ }
+    for await (const _ of reflectShared(writer, watcher(api, { signal: stop.signal }))) {
+      /* drives the watch */
+    }
   })();
 
   const seen = { auditor: 0, counter: 0 };

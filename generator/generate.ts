@@ -4,7 +4,7 @@
  * plain data to the next; this file only runs them in order, times them,
  * and writes the result once it has been verified.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { GenerateWarning } from './errors.ts';
 import { hoist } from './model/hoist.ts';
@@ -135,7 +135,7 @@ function writeOutput(outDir: string, files: Map<string, string>): { written: num
 }
 
 function listFiles(dir: string): string[] {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {

@@ -101,7 +101,9 @@ export async function watchAndGenerate(opts: GenerateOptions, io: { out: (s: str
       timer = setTimeout(() => {
         const files = [...changed];
         changed = new Set();
-        void run(`${files.slice(0, 3).join(', ')}${files.length > 3 ? ` and ${files.length - 3} more` : ''} changed`).catch((err: unknown) => io.err(`kubereflect: ${String(err)}\n`));
+        void run(`${files.slice(0, 3).join(', ')}${files.length > 3 ? ` and ${files.length - 3} more` : ''} changed`).catch((err: unknown) =>
+          io.err(`kubereflect: ${String(err)}\n`),
+        );
       }, QUIET_MS);
     });
     w.on('error', (err) => io.err(`kubereflect: watching ${t.dir}: ${err.message}\n`));

@@ -14,10 +14,40 @@
 export type { PartialObjectMeta, ResourceDescriptor } from './core/types.ts';
 export type { ResourceKind, KindTag } from './core/object-ref.ts';
 export type {
-  ApiMethod, ApiCore, ClusterApi, NamespacedApi, KindBase, Watchable, WatchableIf, InNamespace, NamespacedKind, ClusterKind, KindDefinition,
+  ApiMethod,
+  ApiCore,
+  ClusterApi,
+  NamespacedApi,
+  KindBase,
+  Watchable,
+  WatchableIf,
+  InNamespace,
+  NamespacedKind,
+  ClusterKind,
+  KindDefinition,
 } from './kinds/kind.ts';
 export { namespacedKind, clusterKind } from './kinds/kind.ts';
 export type {
-  Identity, KnownKeys, IsMap, Inner, FieldFlag, Entry, PruneFields, KeepFields, MetadataPrune, MetadataKeep, PruneSpec, KeepSpec, Exact,
-  Pruned, PrunedObject, PrunedValue, Kept, KeptObject, KeptValue, Obj, Shape, ShapeNode,
+  Identity,
+  KnownKeys,
+  IsMap,
+  Inner,
+  FieldFlag,
+  Entry,
+  PruneFields,
+  KeepFields,
+  MetadataPrune,
+  MetadataKeep,
+  PruneSpec,
+  KeepSpec,
+  Exact,
+  Pruned,
+  PrunedObject,
+  PrunedValue,
+  Kept,
+  KeptObject,
+  KeptValue,
+  Obj,
+  Shape,
+  ShapeNode,
 } from './kinds/projection.ts';

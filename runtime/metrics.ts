@@ -7,5 +7,14 @@
  * @module
  */
 export type { ControllerMetrics, ReconcileOutcome } from './controller/metrics.ts';
-export type { PromClientLike, PromMetricConfig, PromMetricClass, PromCounter, PromHistogram, PromGauge, RegistryLike, PrometheusMetricsOptions } from './controller/prometheus.ts';
+export type {
+  PromClientLike,
+  PromMetricConfig,
+  PromMetricClass,
+  PromCounter,
+  PromHistogram,
+  PromGauge,
+  RegistryLike,
+  PrometheusMetricsOptions,
+} from './controller/prometheus.ts';
 export { prometheusMetrics } from './controller/prometheus.ts';

@@ -63,7 +63,9 @@ const printer = ts.createPrinter({ removeComments: true, newLine: ts.NewLineKind
 /** `export`, `declare` and `default` say where a declaration sits, not what it is. */
 function withoutPlacement<T extends ts.Node>(node: T): T {
   if (!ts.canHaveModifiers(node)) return node;
-  const kept = (ts.getModifiers(node) ?? []).filter((m) => m.kind !== ts.SyntaxKind.ExportKeyword && m.kind !== ts.SyntaxKind.DeclareKeyword && m.kind !== ts.SyntaxKind.DefaultKeyword);
+  const kept = (ts.getModifiers(node) ?? []).filter(
+    (m) => m.kind !== ts.SyntaxKind.ExportKeyword && m.kind !== ts.SyntaxKind.DeclareKeyword && m.kind !== ts.SyntaxKind.DefaultKeyword,
+  );
   return ts.factory.replaceModifiers(node, kept) as unknown as T;
 }
 
@@ -74,7 +76,14 @@ const hidden = (member: ts.ClassElement) =>
 
 /** The public face of a class: every member but the private and protected ones. */
 function publicClass(node: ts.ClassDeclaration): ts.ClassDeclaration {
-  return ts.factory.updateClassDeclaration(node, node.modifiers, node.name, node.typeParameters, node.heritageClauses, node.members.filter((m) => !hidden(m)));
+  return ts.factory.updateClassDeclaration(
+    node,
+    node.modifiers,
+    node.name,
+    node.typeParameters,
+    node.heritageClauses,
+    node.members.filter((m) => !hidden(m)),
+  );
 }
 
 /** The kind a declaration statement reports as. */
@@ -103,10 +112,17 @@ function declarationsOf(file: ts.SourceFile, name: string): ts.Statement[] {
     if (ts.isVariableStatement(statement)) {
       const declarators = statement.declarationList.declarations.filter((d) => ts.isIdentifier(d.name) && d.name.text === name);
       if (declarators.length) {
-        out.push(ts.factory.updateVariableStatement(statement, statement.modifiers, ts.factory.updateVariableDeclarationList(statement.declarationList, declarators)));
+        out.push(
+          ts.factory.updateVariableStatement(statement, statement.modifiers, ts.factory.updateVariableDeclarationList(statement.declarationList, declarators)),
+        );
       }
     } else if (
-      (ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement) || ts.isModuleDeclaration(statement)) &&
+      (ts.isFunctionDeclaration(statement) ||
+        ts.isClassDeclaration(statement) ||
+        ts.isInterfaceDeclaration(statement) ||
+        ts.isTypeAliasDeclaration(statement) ||
+        ts.isEnumDeclaration(statement) ||
+        ts.isModuleDeclaration(statement)) &&
       statement.name !== undefined &&
       ts.isIdentifier(statement.name) &&
       statement.name.text === name
@@ -140,10 +156,15 @@ export function apiItems(root: string = repo): { entry: EntryPoint; items: ApiIt
 
   // The declarations each source module compiles to, keyed by the module's path.
   const emitted = new Map<string, ts.SourceFile>();
-  const result = program.emit(undefined, (fileName, text, _bom, _onError, sources) => {
-    const source = sources?.[0];
-    if (source) emitted.set(source.fileName, ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS));
-  }, undefined, true);
+  const result = program.emit(
+    undefined,
+    (fileName, text, _bom, _onError, sources) => {
+      const source = sources?.[0];
+      if (source) emitted.set(source.fileName, ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS));
+    },
+    undefined,
+    true,
+  );
   if (result.diagnostics.length) {
     const host = { getCanonicalFileName: (f: string) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
     throw new Error(`declarations do not emit:\n${ts.formatDiagnostics(result.diagnostics, host)}`);
@@ -181,7 +202,13 @@ export function apiItems(root: string = repo): { entry: EntryPoint; items: ApiIt
     const file = program.getSourceFile(join(root, entry.source));
     const module = file && checker.getSymbolAtLocation(file);
     if (!module) throw new Error(`${entry.source}: not a module the compiler can read`);
-    return { entry, items: checker.getExportsOfModule(module).map((s) => describe(entry, s)).sort(byName) };
+    return {
+      entry,
+      items: checker
+        .getExportsOfModule(module)
+        .map((s) => describe(entry, s))
+        .sort(byName),
+    };
   });
 }
 
@@ -231,7 +258,8 @@ export function lineDiff(before: string, after: string): string {
   const y = b.slice(head, b.length - tail);
   // lcs[i][j]: the length of the longest common subsequence of x[i..] and y[j..].
   const lcs = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0));
-  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) lcs[i]![j] = x[i] === y[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--) lcs[i]![j] = x[i] === y[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   const ops: { sign: ' ' | '-' | '+'; text: string; line: number }[] = [];
   const context = 2;
   for (let k = Math.max(0, head - context); k < head; k++) ops.push({ sign: ' ', text: a[k]!, line: k + 1 });

@@ -54,7 +54,9 @@ export function runtimeEntryPoints(manifest: Manifest): EntryPoint[] {
       if (!match) continue;
       const name = match[1]!;
       if (name.includes('*') || name.includes('/')) {
-        throw new Error(`package.json exports ${JSON.stringify(subpath)} → ${target}: an entry point is one file directly in runtime/, not a pattern or a file inside a layer`);
+        throw new Error(
+          `package.json exports ${JSON.stringify(subpath)} → ${target}: an entry point is one file directly in runtime/, not a pattern or a file inside a layer`,
+        );
       }
       sources.add(`runtime/${name}.ts`);
     }

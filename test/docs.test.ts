@@ -11,7 +11,10 @@ import { expect, it } from 'vitest';
 const repo = resolve(import.meta.dirname, '..');
 
 it('npm run docs builds with no missing-doc warnings', async () => {
-  const { stdout, stderr } = await promisify(execFile)(join(repo, 'node_modules', '.bin', 'typedoc'), ['--out', join(repo, '.cache', 'docs-test')], { cwd: repo, timeout: 120_000 });
+  const { stdout, stderr } = await promisify(execFile)(join(repo, 'node_modules', '.bin', 'typedoc'), ['--out', join(repo, '.cache', 'docs-test')], {
+    cwd: repo,
+    timeout: 120_000,
+  });
   const output = stdout + stderr;
   expect(output).not.toMatch(/warning|error/i);
   expect(output).toContain('html generated');

@@ -31,29 +31,31 @@ export function startChurn(targets: ChurnTarget[], opts: { intervalMs?: number; 
   const live = new Map(targets.map((t) => [t, [] as string[]]));
   let stopped = false;
   const tick = (step: number) =>
-    Promise.all(targets.map(async (t) => {
-      const names = live.get(t)!;
-      const pick = () => names[Math.floor(Math.random() * names.length)]!;
-      try {
-        if (names.length < population) {
-          const name = `${t.label}-${step}`;
-          await t.create(name);
-          names.push(name);
-          stats.creates++;
-        } else if (Math.random() < 0.2) {
-          const name = pick();
-          names.splice(names.indexOf(name), 1);
-          await t.remove(name);
-          stats.deletes++;
-        } else {
-          await t.update(pick(), step);
-          stats.updates++;
+    Promise.all(
+      targets.map(async (t) => {
+        const names = live.get(t)!;
+        const pick = () => names[Math.floor(Math.random() * names.length)]!;
+        try {
+          if (names.length < population) {
+            const name = `${t.label}-${step}`;
+            await t.create(name);
+            names.push(name);
+            stats.creates++;
+          } else if (Math.random() < 0.2) {
+            const name = pick();
+            names.splice(names.indexOf(name), 1);
+            await t.remove(name);
+            stats.deletes++;
+          } else {
+            await t.update(pick(), step);
+            stats.updates++;
+          }
+        } catch (err) {
+          stats.failures++;
+          stats.lastFailure = (err as Error).message;
         }
-      } catch (err) {
-        stats.failures++;
-        stats.lastFailure = (err as Error).message;
-      }
-    }));
+      }),
+    );
   const loop = (async () => {
     for (let step = 1; !stopped; step++) {
       await tick(step);

@@ -11,7 +11,19 @@
  * (reported as a Warning event), not something to overwrite.
  */
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
-import { Action, Controller, Finalizer, Recorder, isControlledBy, ownerReference, predicates, setCondition, type Client, type Logger, type Stored } from '../../runtime/index.ts';
+import {
+  Action,
+  Controller,
+  Finalizer,
+  Recorder,
+  isControlledBy,
+  ownerReference,
+  predicates,
+  setCondition,
+  type Client,
+  type Logger,
+  type Stored,
+} from '../../runtime/index.ts';
 import { sameConditions } from '../../runtime/index.ts';
 import type { AllNamespaces } from '../../runtime/kinds/kind.ts';
 import type { ControllerMetrics } from '../../runtime/metrics.ts';
@@ -131,7 +143,10 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
     // Server-side apply: our field manager owns these fields; force, because the object is ours (checked above).
     await configMaps.patch(name, { type: 'apply', body: cm, force: true }, { fieldManager: 'widget-operator', signal });
     await recorder.publish(Widget.refFrom(widget), {
-      type: 'Normal', reason: existing ? 'ConfigMapUpdated' : 'ConfigMapCreated', action: existing ? 'Update' : 'Create', note: `ConfigMap ${name}: ${JSON.stringify(data)}`,
+      type: 'Normal',
+      reason: existing ? 'ConfigMapUpdated' : 'ConfigMapCreated',
+      action: existing ? 'Update' : 'Create',
+      note: `ConfigMap ${name}: ${JSON.stringify(data)}`,
     });
     return true;
   }
@@ -140,10 +155,16 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
   async function writeStatus(widget: Stored<Widget>, signal: AbortSignal): Promise<void> {
     const generation = widget.metadata.generation;
     const conditions = setCondition(widget.status?.conditions, {
-      type: 'Ready', status: 'True', reason: 'ConfigMapInLine', message: `ConfigMap ${configMapName(widget)} matches generation ${generation}`, observedGeneration: generation,
+      type: 'Ready',
+      status: 'True',
+      reason: 'ConfigMapInLine',
+      message: `ConfigMap ${configMapName(widget)} matches generation ${generation}`,
+      observedGeneration: generation,
     });
     if (widget.status?.observedGeneration === generation && sameConditions(widget.status?.conditions, conditions)) return;
-    await widgets.within(widget.metadata.namespace!).patchStatus(widget.metadata.name, { type: 'merge', body: { status: { observedGeneration: generation, phase: 'Ready', conditions } } }, { signal });
+    await widgets
+      .within(widget.metadata.namespace!)
+      .patchStatus(widget.metadata.name, { type: 'merge', body: { status: { observedGeneration: generation, phase: 'Ready', conditions } } }, { signal });
   }
 
   const reconcile = (widget: Stored<Widget>, ctx: { signal: AbortSignal }) =>
@@ -156,7 +177,12 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
       },
       cleanup: async (w) => {
         await records.remove(w);
-        await recorder.publish(Widget.refFrom(w), { type: 'Normal', reason: 'ExternalRecordRemoved', action: 'Delete', note: `removed the external record of ${w.metadata.name}` });
+        await recorder.publish(Widget.refFrom(w), {
+          type: 'Normal',
+          reason: 'ExternalRecordRemoved',
+          action: 'Delete',
+          note: `removed the external record of ${w.metadata.name}`,
+        });
         return Action.awaitChange();
       },
     });

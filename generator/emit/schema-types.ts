@@ -36,7 +36,8 @@ const DOC = 'x-kubereflect-doc';
  * types say so.
  */
 const ZERO_TIME_IS_NULL = new Set(['io.k8s.apimachinery.pkg.apis.meta.v1.Time', 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime']);
-const ZERO_TIME_DOC = '`null` is the zero time: the server writes it for an unset time that is not omitted (e.g. a core/v1 Event\'s `eventTime`), and kubectl writes `creationTimestamp: null`.';
+const ZERO_TIME_DOC =
+  "`null` is the zero time: the server writes it for an unset time that is not omitted (e.g. a core/v1 Event's `eventTime`), and kubectl writes `creationTimestamp: null`.";
 
 /** One exported declaration. */
 export interface Declaration {
@@ -115,7 +116,10 @@ function importName(mod: TypeModule, scope: NameScope, symbols: Map<string, Plac
 /** `./types.ts` or `../../meta/v1/types.ts`, from the module of `from` to that of `to`. */
 export function relativeModule(from: { dir: string }, to: { dir: string; file: string }): string {
   if (from.dir === to.dir) return `./${to.file}.ts`;
-  const up = from.dir.split('/').map(() => '..').join('/');
+  const up = from.dir
+    .split('/')
+    .map(() => '..')
+    .join('/');
   return `${up}/${to.dir}/${to.file}.ts`;
 }
 
@@ -132,7 +136,10 @@ export function prepareSchema(schema: Json, root?: { apiVersion: string; kind: s
   const out = prepare(schema);
   if (!root) return out;
   const properties = isObject(out.properties) ? { ...out.properties } : {};
-  for (const [key, value] of [['apiVersion', root.apiVersion], ['kind', root.kind]] as const) {
+  for (const [key, value] of [
+    ['apiVersion', root.apiVersion],
+    ['kind', root.kind],
+  ] as const) {
     const p = isObject(properties[key]) ? properties[key] : {};
     properties[key] = { ...(typeof p[DOC] === 'string' ? { [DOC]: p[DOC] } : {}), type: 'string', [LITERAL]: value };
   }
@@ -160,7 +167,8 @@ function prepare(input: Json): JsonObject {
   }
   if (isObject(input.items)) s.items = prepare(input.items);
   else if (Array.isArray(input.items)) s.items = input.items.map(prepare);
-  if (isObject(input.additionalProperties)) s.additionalProperties = Object.keys(input.additionalProperties).length ? prepare(input.additionalProperties) : true;
+  if (isObject(input.additionalProperties))
+    s.additionalProperties = Object.keys(input.additionalProperties).length ? prepare(input.additionalProperties) : true;
   else if (input.additionalProperties === true) s.additionalProperties = true;
   for (const k of ['allOf', 'anyOf', 'oneOf'] as const) {
     const list = input[k];
@@ -214,10 +222,17 @@ function docOf(input: JsonObject): string | undefined {
   if (Array.isArray(input['x-kubernetes-validations'])) {
     const rules = input['x-kubernetes-validations'].filter(isObject).filter((v) => typeof v.rule === 'string');
     if (rules.length) {
-      lines.push(['Validation rules (CEL, checked by the server):', ...rules.map((v) => {
-        const message = typeof v.message === 'string' ? v.message : typeof v.messageExpression === 'string' ? `(message: ${v.messageExpression})` : '';
-        return `- \`${String(v.rule).replace(/\s+/g, ' ').replace(/`/g, '\\`')}\`${message ? `: ${message}` : ''}`;
-      })].map(sanitiseCommentText).join('\n'));
+      lines.push(
+        [
+          'Validation rules (CEL, checked by the server):',
+          ...rules.map((v) => {
+            const message = typeof v.message === 'string' ? v.message : typeof v.messageExpression === 'string' ? `(message: ${v.messageExpression})` : '';
+            return `- \`${String(v.rule).replace(/\s+/g, ' ').replace(/`/g, '\\`')}\`${message ? `: ${message}` : ''}`;
+          }),
+        ]
+          .map(sanitiseCommentText)
+          .join('\n'),
+      );
     }
   }
   const dflt = input.default;
@@ -261,13 +276,33 @@ function context(model: Model): GlobalContext {
     return cachedContext.ctx;
   }
   const ctx = {
-    additionalProperties: false, alphabetize: false, arrayLength: false, defaultNonNullable: false,
-    discriminators: { objects: {}, refsHandled: [] }, emptyObjectsUnknown: true, enum: false, enumValues: false,
-    conditionalEnums: false, dedupeEnums: false, excludeDeprecated: false, exportType: false, immutable: false,
-    injectFooter: [], pathParamsAsTypes: false, postTransform: undefined, propertiesRequiredByDefault: false,
-    rootTypes: false, rootTypesNoSchemaPrefix: false, rootTypesKeepCasing: false, redoc: undefined as never,
-    silent: true, transform: literalTransform, transformProperty: documentProperty, makePathsEnum: false,
-    generatePathParams: false, readWriteMarkers: false,
+    additionalProperties: false,
+    alphabetize: false,
+    arrayLength: false,
+    defaultNonNullable: false,
+    discriminators: { objects: {}, refsHandled: [] },
+    emptyObjectsUnknown: true,
+    enum: false,
+    enumValues: false,
+    conditionalEnums: false,
+    dedupeEnums: false,
+    excludeDeprecated: false,
+    exportType: false,
+    immutable: false,
+    injectFooter: [],
+    pathParamsAsTypes: false,
+    postTransform: undefined,
+    propertiesRequiredByDefault: false,
+    rootTypes: false,
+    rootTypesNoSchemaPrefix: false,
+    rootTypesKeepCasing: false,
+    redoc: undefined as never,
+    silent: true,
+    transform: literalTransform,
+    transformProperty: documentProperty,
+    makePathsEnum: false,
+    generatePathParams: false,
+    readWriteMarkers: false,
     resolve<T>(ref: string): T | undefined {
       const id = ref.startsWith(REF_PREFIX) ? ref.slice(REF_PREFIX.length) : ref;
       const entry = model.schemas.get(id);

@@ -64,7 +64,10 @@ function resolve(input: Json, model: Model, id?: string, depth = 0): Resolved {
 }
 
 function shapeOf(root: JsonObject, model: Model): KindShape {
-  const top: Resolved = { kind: 'object', props: Object.entries(isObject(root.properties) ? root.properties : {}).filter((e): e is [string, JsonObject] => isObject(e[1])) };
+  const top: Resolved = {
+    kind: 'object',
+    props: Object.entries(isObject(root.properties) ? root.properties : {}).filter((e): e is [string, JsonObject] => isObject(e[1])),
+  };
   const hasFields = (r: Resolved, depth = 0): boolean =>
     r.kind === 'object' || (r.kind === 'map' && depth < 32 && hasFields(resolve(r.values, model), depth + 1));
 
@@ -77,7 +80,10 @@ function shapeOf(root: JsonObject, model: Model): KindShape {
       if (seen.has(`${r.kind}:${r.id}`)) return;
       seen.add(`${r.kind}:${r.id}`);
     }
-    if (r.kind === 'map') return collect(resolve(r.values, model));
+    if (r.kind === 'map') {
+      collect(resolve(r.values, model));
+      return;
+    }
     if (r.id !== undefined) named.set(r.id, r);
     for (const [, p] of r.props) collect(resolve(p, model));
   };

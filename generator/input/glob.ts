@@ -55,7 +55,11 @@ export function globToRegExp(glob: string, opts: GlobOptions = {}): RegExp {
       const end = glob.indexOf('}', i);
       if (end < 0) re += '\\{';
       else {
-        re += `(?:${glob.slice(i + 1, end).split(',').map(escapeRegExp).join('|')})`;
+        re += `(?:${glob
+          .slice(i + 1, end)
+          .split(',')
+          .map(escapeRegExp)
+          .join('|')})`;
         i = end;
       }
     } else if (c === '[') {

@@ -229,7 +229,7 @@ function readText(file: string): string {
 
 /** A file, or the matching files of a folder (recursively), sorted. */
 function filesOf(input: string, pattern: RegExp): string[] {
-  let stat;
+  let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(input);
   } catch {
@@ -373,7 +373,7 @@ async function fetchDiscovery(client: ClusterClient): Promise<DiscoverySource> {
   }
   const resources: DiscoveredResource[] = [];
   for (const list of lists) {
-    const [group, version] = list.groupVersion.includes('/') ? list.groupVersion.split('/') as [string, string] : ['', list.groupVersion];
+    const [group, version] = list.groupVersion.includes('/') ? (list.groupVersion.split('/') as [string, string]) : ['', list.groupVersion];
     const subs = new Map<string, string[]>();
     for (const r of list.resources) {
       const [plural, sub] = r.name.split('/');
@@ -381,7 +381,15 @@ async function fetchDiscovery(client: ClusterClient): Promise<DiscoverySource> {
     }
     for (const r of list.resources) {
       if (r.name.includes('/')) continue;
-      resources.push({ group, version, kind: r.kind, plural: r.name, namespaced: r.namespaced, verbs: [...r.verbs].sort(), subresources: (subs.get(r.name) ?? []).sort() });
+      resources.push({
+        group,
+        version,
+        kind: r.kind,
+        plural: r.name,
+        namespaced: r.namespaced,
+        verbs: [...r.verbs].sort(),
+        subresources: (subs.get(r.name) ?? []).sort(),
+      });
     }
   }
   return { type: 'discovery', origin: `${client.server} (API discovery)`, resources };

@@ -16,7 +16,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
 import { globToRegExp } from '../input/glob.ts';
-import { EMBEDDED_OPENAPI, isObject, type CrdSource, type DiscoveredResource, type Json, type JsonObject, type OpenApiSource, type Source } from '../input/load.ts';
+import {
+  EMBEDDED_OPENAPI,
+  isObject,
+  type CrdSource,
+  type DiscoveredResource,
+  type Json,
+  type JsonObject,
+  type OpenApiSource,
+  type Source,
+} from '../input/load.ts';
 
 /** `$ref` prefix of every schema reference in the model. */
 export const REF_PREFIX = '#/components/schemas/';
@@ -169,14 +178,25 @@ interface PathResource {
 }
 
 const ACTION_VERBS: Record<string, string> = {
-  list: 'list', post: 'create', put: 'update', patch: 'patch', delete: 'delete',
-  deletecollection: 'deletecollection', watch: 'watch', watchlist: 'watch',
+  list: 'list',
+  post: 'create',
+  put: 'update',
+  patch: 'patch',
+  delete: 'delete',
+  deletecollection: 'deletecollection',
+  watch: 'watch',
+  watchlist: 'watch',
 };
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
 /** The resources the paths of one document serve. */
 export function resourcesOfPaths(paths: JsonObject): PathResource[] {
-  interface Acc { namespaced: boolean; verbs: Set<string>; subresources: Set<string>; gvks: Map<string, number> }
+  interface Acc {
+    namespaced: boolean;
+    verbs: Set<string>;
+    subresources: Set<string>;
+    gvks: Map<string, number>;
+  }
   const acc = new Map<string, Acc>();
   for (const path of Object.keys(paths).sort()) {
     const shape = parsePath(path);
@@ -316,9 +336,16 @@ function kindsOfCrd(source: CrdSource, warnings: GenerateWarning[]): { kind: Kin
     if (v.served === false) continue;
     const subresources = Object.keys(isObject(v.subresources) ? v.subresources : {}).sort();
     const kind: KindModel = {
-      group, version: v.name, kind: names.kind, plural: names.plural, namespaced: spec.scope === 'Namespaced',
-      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], subresources,
-      schemaId: `crd:${group}/${v.name}/${names.kind}`, origin, from,
+      group,
+      version: v.name,
+      kind: names.kind,
+      plural: names.plural,
+      namespaced: spec.scope === 'Namespaced',
+      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+      subresources,
+      schemaId: `crd:${group}/${v.name}/${names.kind}`,
+      origin,
+      from,
     };
     const raw = isObject(v.schema) ? v.schema.openAPIV3Schema : undefined;
     let schema: JsonObject;

@@ -82,7 +82,9 @@ export function propertyKey(name: string): string {
  * line separators JSON leaves raw, so the literal stays on one line.
  */
 export function jsString(text: string): string {
-  return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(text)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**
@@ -91,7 +93,7 @@ export function jsString(text: string): string {
  * from inside. Returns the whole comment, indented by `indent`, or '' for no text.
  */
 export function docComment(text: string | undefined, indent = ''): string {
-  if (!text || !text.trim()) return '';
+  if (!text?.trim()) return '';
   const lines = sanitiseCommentText(text).split('\n');
   if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`;
   return `${indent}/**\n${lines.map((l) => (l ? `${indent} * ${l}` : `${indent} *`)).join('\n')}\n${indent} */\n`;
@@ -124,6 +126,11 @@ export function versionFolder(version: string): string {
 /** The camel-case form of a group's labels: `networking.k8s.io` → `networkingK8sIo`. */
 export function camelGroup(labels: string[]): string {
   return labels
-    .map((l, i) => l.split('-').map((p, j) => (i === 0 && j === 0 ? p : p.charAt(0).toUpperCase() + p.slice(1))).join(''))
+    .map((l, i) =>
+      l
+        .split('-')
+        .map((p, j) => (i === 0 && j === 0 ? p : p.charAt(0).toUpperCase() + p.slice(1)))
+        .join(''),
+    )
     .join('');
 }

@@ -85,7 +85,10 @@ export function place(model: Model): Placement {
     if (!taken) files.set(dir, (taken = new Set(RESERVED_FILES)));
     const file = fileName(k.kind, taken);
     const placed: PlacedKind = {
-      ...k, dir, file, name,
+      ...k,
+      dir,
+      file,
+      name,
       apiVersion: k.group ? `${k.group}/${k.version}` : k.version,
       metaName: names.unique(`${name}Meta`),
       apiName: names.unique(`${name}Api`),
@@ -176,7 +179,11 @@ function packageFolders(model: Model): Map<string, string> {
 
 /** A folder for a schema of an unknown package: `misc/<package>`. */
 function miscFolder(id: string): string {
-  const pkg = packageOf(id).toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[.-]+|[.-]+$/g, '') || 'default';
+  const pkg =
+    packageOf(id)
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]/g, '-')
+      .replace(/^[.-]+|[.-]+$/g, '') || 'default';
   return `misc/${pkg}`;
 }
 

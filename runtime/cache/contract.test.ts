@@ -13,14 +13,21 @@ import { store } from './store.ts';
 import { editable, type Stored, type WatcherEvent } from '../core/types.ts';
 
 function pod(name: string, rv = '1'): Pod {
-  return { metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: rv, labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } };
+  return {
+    metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: rv, labels: { app: 'web' } },
+    spec: { containers: [{ name: 'c', image: 'nginx' }] },
+  };
 }
 
 async function* from<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-const listed = (...pods: Pod[]): WatcherEvent<Pod>[] => [{ type: 'Init' }, ...pods.map((object) => ({ type: 'InitApply' as const, object })), { type: 'InitDone' }];
+const listed = (...pods: Pod[]): WatcherEvent<Pod>[] => [
+  { type: 'Init' },
+  ...pods.map((object) => ({ type: 'InitApply' as const, object })),
+  { type: 'InitDone' },
+];
 
 /** Never called: its body is what tsc checks. */
 async function typeChecks(api: Api<Pod>): Promise<void> {

@@ -10,11 +10,21 @@ import type { WatcherEvent } from '../core/types.ts';
 
 function pod(name: string, node: string | undefined, rv = '1', owners: string[] = []): PodType {
   return {
-    metadata: { name, namespace: name.startsWith('b') ? 'b' : 'a', uid: `uid-${name}`, resourceVersion: rv, ownerReferences: owners.map((uid) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: uid, uid })) },
+    metadata: {
+      name,
+      namespace: name.startsWith('b') ? 'b' : 'a',
+      uid: `uid-${name}`,
+      resourceVersion: rv,
+      ownerReferences: owners.map((uid) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: uid, uid })),
+    },
     spec: { nodeName: node, containers: [] },
   };
 }
-const listed = (...pods: PodType[]): WatcherEvent<PodType>[] => [{ type: 'Init' }, ...pods.map((object) => ({ type: 'InitApply' as const, object })), { type: 'InitDone' }];
+const listed = (...pods: PodType[]): WatcherEvent<PodType>[] => [
+  { type: 'Init' },
+  ...pods.map((object) => ({ type: 'InitApply' as const, object })),
+  { type: 'InitDone' },
+];
 const names = (objects: readonly { metadata: { name: string } }[]) => objects.map((o) => o.metadata.name).sort();
 
 describe('store indexes', () => {
@@ -49,7 +59,12 @@ describe('store indexes', () => {
 
   it('leave the store as it was when an index function throws, and name it', () => {
     const { reader, writer } = store<PodType, 'picky'>({
-      indexes: { picky: (p) => { if (p.metadata.name === 'bad') throw new Error('no'); return p.spec?.nodeName; } },
+      indexes: {
+        picky: (p) => {
+          if (p.metadata.name === 'bad') throw new Error('no');
+          return p.spec?.nodeName;
+        },
+      },
     });
     for (const e of listed(pod('a1', 'n1'))) writer.applyEvent(e);
     expect(reader.byIndex('picky', 'n1')).toHaveLength(1);

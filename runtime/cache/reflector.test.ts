@@ -58,13 +58,19 @@ describe('reflector', () => {
   it('yields, after a relist, a Delete marked finalStateUnknown for each object that vanished meanwhile', async () => {
     const { reader, writer } = store<Pod>();
     const events: WatcherEvent<Pod>[] = [
-      { type: 'Init' }, { type: 'InitApply', object: pod('a') }, { type: 'InitApply', object: pod('b') }, { type: 'InitDone' },
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('a') },
+      { type: 'InitApply', object: pod('b') },
+      { type: 'InitDone' },
       { type: 'Apply', object: pod('b', { rv: '2' }) },
       // The watch was down; the relist no longer has b.
-      { type: 'Init' }, { type: 'InitApply', object: pod('a') }, { type: 'InitDone' },
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('a') },
+      { type: 'InitDone' },
     ];
     const seen = (await collect(reflector(writer, from(events)))).map((e) =>
-      e.type === 'Delete' ? `Delete ${e.object.metadata.name}@${e.object.metadata.resourceVersion} ${e.finalStateUnknown}` : e.type);
+      e.type === 'Delete' ? `Delete ${e.object.metadata.name}@${e.object.metadata.resourceVersion} ${e.finalStateUnknown}` : e.type,
+    );
     expect(seen).toEqual(['Init', 'InitApply', 'InitApply', 'InitDone', 'Apply', 'Init', 'InitApply', 'InitDone', 'Delete b@2 true']);
     expect(names(reader.state())).toEqual(['a@1']);
     // touchedObjects hears of it too.
@@ -214,9 +220,11 @@ describe('predicateFilter', () => {
   });
 
   it('filters on labels across frozen objects', async () => {
-    const input = [pod('a', { labels: { app: 'web' }, rv: '1' }), pod('a', { labels: { app: 'web' }, rv: '2' }), pod('a', { labels: { app: 'api' }, rv: '3' })].map(
-      (p) => Object.freeze(p),
-    );
+    const input = [
+      pod('a', { labels: { app: 'web' }, rv: '1' }),
+      pod('a', { labels: { app: 'web' }, rv: '2' }),
+      pod('a', { labels: { app: 'api' }, rv: '3' }),
+    ].map((p) => Object.freeze(p));
     expect(names(await collect(predicateFilter(from(input), predicates.labels)))).toEqual(['a@1', 'a@3']);
   });
 });

@@ -54,8 +54,11 @@ async function* from<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-const listed = (...pods: Pod[]): WatcherEvent<Pod>[] => [{ type: 'Init' }, ...pods.map((object) => ({ type: 'InitApply' as const, object })), { type: 'InitDone' }];
-
+const listed = (...pods: Pod[]): WatcherEvent<Pod>[] => [
+  { type: 'Init' },
+  ...pods.map((object) => ({ type: 'InitApply' as const, object })),
+  { type: 'InitDone' },
+];
 
 type Read = Promise<IteratorResult<SubscriberEvent<Pod>, undefined>>;
 const inFlight = new WeakMap<object, Read>();
@@ -78,7 +81,11 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
   it('starts a subscriber with every stored object, then the latest version of what changes', async () => {
     const { reader, writer } = storeShared<Pod>();
     const events = new Channel<WatcherEvent<Pod>>();
-    const root = (async () => { for await (const _ of reflectShared(writer, events)) { /* drive */ } })();
+    const root = (async () => {
+      for await (const _ of reflectShared(writer, events)) {
+        /* drive */
+      }
+    })();
     const early = reader.subscribe();
     events.push(...listed(pod('a'), pod('b')));
     await macrotask();
@@ -99,7 +106,9 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
     const { reader, writer } = storeShared<Pod>();
     const events = new Channel<WatcherEvent<Pod>>();
     const seen: WatcherEvent<Stored<Pod>>[] = [];
-    const root = (async () => { for await (const e of reflectShared(writer, events)) seen.push(e); })();
+    const root = (async () => {
+      for await (const e of reflectShared(writer, events)) seen.push(e);
+    })();
     const sub = reader.subscribe();
     events.push(...listed(pod('a'), pod('b'), pod('c')));
     await macrotask();
@@ -113,8 +122,9 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
     await macrotask();
     expect(await drain(sub)).toEqual(['gone:b@1', 'gone:c@1', 'c@7']);
     // The root stream tells its own consumer too, after the InitDone.
-    expect(seen.slice(-2).map((e) => (e.type === 'Delete' ? `${e.finalStateUnknown}:${e.object.metadata?.name}@${e.object.metadata?.resourceVersion}` : e.type)))
-      .toEqual(['true:b@1', 'true:c@1']);
+    expect(
+      seen.slice(-2).map((e) => (e.type === 'Delete' ? `${e.finalStateUnknown}:${e.object.metadata?.name}@${e.object.metadata?.resourceVersion}` : e.type)),
+    ).toEqual(['true:b@1', 'true:c@1']);
     events.end();
     await root;
   });
@@ -141,7 +151,11 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
   it('starves no slow subscriber under churn on a few hot objects (the snapshot policy saw 5 of 1,000)', async () => {
     const { reader, writer } = storeShared<Pod>();
     const events = new Channel<WatcherEvent<Pod>>();
-    const root = (async () => { for await (const _ of reflectShared(writer, events)) { /* drive */ } })();
+    const root = (async () => {
+      for await (const _ of reflectShared(writer, events)) {
+        /* drive */
+      }
+    })();
     events.push(...listed(...Array.from({ length: 1000 }, (_, i) => pod(`p${i}`))));
     await macrotask();
     const slow = reader.subscribe();
@@ -163,7 +177,9 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
     const { reader, writer } = storeShared<Pod>();
     const quitter = reader.subscribe();
     await quitter.return!();
-    for await (const _ of reflectShared(writer, from(listed(pod('a'))))) { /* drive */ }
+    for await (const _ of reflectShared(writer, from(listed(pod('a'))))) {
+      /* drive */
+    }
     expect(await quitter.next()).toEqual({ done: true, value: undefined });
     expect(await drain(reader.subscribe())).toEqual(['a@1', 'done']);
   });

@@ -253,4 +253,3 @@ export function reflectShared<K extends KubeObject>(
   // The store's change listener marks the keys; nothing here waits.
   return reflectInto(writer, stream, () => hub.end());
 }
-

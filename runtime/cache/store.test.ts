@@ -92,7 +92,10 @@ describe('store writer', () => {
   it('shares the empty leaves of managedFields and keeps the same JSON', () => {
     const withFields = (name: string) => ({
       metadata: {
-        name, namespace: 'ns', resourceVersion: '1', uid: `uid-${name}`,
+        name,
+        namespace: 'ns',
+        resourceVersion: '1',
+        uid: `uid-${name}`,
         managedFields: [
           { manager: 'kubelet', fieldsV1: { 'f:status': { 'f:phase': {}, 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {} } } } } },
           { manager: 'empty', fieldsV1: {} },
@@ -292,7 +295,9 @@ describe('store reader', () => {
 
   it('refuses an object without a uid or a resourceVersion, naming it', () => {
     const { reader, writer } = store<Pod>();
-    expect(() => writer.applyEvent({ type: 'Apply', object: { metadata: { name: 'a', namespace: 'ns', resourceVersion: '1' } } })).toThrow(/ns\/a has no metadata\.uid/);
+    expect(() => writer.applyEvent({ type: 'Apply', object: { metadata: { name: 'a', namespace: 'ns', resourceVersion: '1' } } })).toThrow(
+      /ns\/a has no metadata\.uid/,
+    );
     expect(() => writer.applyEvent({ type: 'Apply', object: { metadata: { name: 'b', uid: 'u' } } })).toThrow(/b has no metadata\.resourceVersion/);
     expect(reader.size).toBe(0);
   });
@@ -333,7 +338,12 @@ describe('store reader', () => {
     writer.applyEvent({ type: 'Apply', object: pod('b', 'ns', '1') });
     expect(keys).toEqual(['ns/a']);
     expect(reader.keys().sort()).toEqual(['ns/a', 'ns/b']);
-    expect(reader.keys().map((k) => reader.get(k)?.metadata?.name).sort()).toEqual(['a', 'b']);
+    expect(
+      reader
+        .keys()
+        .map((k) => reader.get(k)?.metadata?.name)
+        .sort(),
+    ).toEqual(['a', 'b']);
   });
 });
 
@@ -346,7 +356,12 @@ describe('relist deletes', () => {
     writer.applyEvent({ type: 'InitApply', object: pod('c', 'ns', '5', { uid: 'uid-c-again' }) });
     const vanished = writer.applyEvent({ type: 'InitDone' });
     expect(vanished.map((o) => `${o.metadata.name}:${o.metadata.uid}`)).toEqual(['b:uid-ns-b', 'c:uid-ns-c']);
-    expect(reader.state().map((o) => o.metadata.name).sort()).toEqual(['a', 'c']);
+    expect(
+      reader
+        .state()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(writer.applyEvent({ type: 'Apply', object: pod('d', 'ns', '6') })).toEqual([]);
   });
 });

@@ -100,10 +100,7 @@ export interface StoreHealth {
 export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }) => void;
 
 /** How to name an object to `Store.get`: a reference, a name (plus namespace), or a `namespace/name` key. */
-export type StoreLookup<K extends KubeObject> =
-  | ObjectRef<K>
-  | { name: string; namespace?: string | undefined; kind?: never }
-  | string;
+export type StoreLookup<K extends KubeObject> = ObjectRef<K> | { name: string; namespace?: string | undefined; kind?: never } | string;
 
 /**
  * The state a writer and its readers share.
@@ -258,7 +255,9 @@ export class Writer<K extends KubeObject> {
    */
   claim(owner = 'a reflector'): void {
     if (this.core.owner !== undefined) {
-      throw new Error(`kubereflect: this store writer is already claimed by ${this.core.owner}; a store has exactly one writer (use storeShared() to share one watch)`);
+      throw new Error(
+        `kubereflect: this store writer is already claimed by ${this.core.owner}; a store has exactly one writer (use storeShared() to share one watch)`,
+      );
     }
     this.core.owner = owner;
   }

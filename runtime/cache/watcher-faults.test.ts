@@ -28,10 +28,11 @@ function goneEveryWatch(before: WatchEvent<Obj>[] = []): ListWatch<Obj> & { list
       src.lists++;
       return { metadata: { resourceVersion: '10' }, items: [{ metadata: { name: 'a', resourceVersion: '10' } }] };
     },
-    watch: () => (async function* () {
-      yield* before;
-      yield gone;
-    })(),
+    watch: () =>
+      (async function* () {
+        yield* before;
+        yield gone;
+      })(),
   };
   return src;
 }

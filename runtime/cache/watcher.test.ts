@@ -37,7 +37,10 @@ class Script implements ListWatch<Obj> {
   readonly namespace = 'ns';
   lists: ListOptions[] = [];
   watches: WatchOptions[] = [];
-  constructor(private pages: Page[], private watchScripts: WatchScript[]) {}
+  constructor(
+    private pages: Page[],
+    private watchScripts: WatchScript[],
+  ) {}
 
   async list(opts: ListOptions = {}): Promise<ObjectList<Obj>> {
     this.lists.push(opts);
@@ -97,7 +100,9 @@ async function take(source: ListWatch<Obj>, n: number, config: Parameters<typeof
 }
 
 const short = (events: WatcherEvent<Obj>[]) =>
-  events.map((e) => ('object' in e ? `${e.type}:${e.object.metadata.name}` : e.type === 'Error' ? `Error:${(e.error as ApiError).statusCode ?? e.error.name}` : e.type));
+  events.map((e) =>
+    'object' in e ? `${e.type}:${e.object.metadata.name}` : e.type === 'Error' ? `Error:${(e.error as ApiError).statusCode ?? e.error.name}` : e.type,
+  );
 
 describe('watch timeouts', () => {
   it('spread: reflectors started together do not all reconnect together', () => {
@@ -118,7 +123,9 @@ describe('watcher: list + watch', () => {
     const got = await take(s, 6, { pageSize: 2, labelSelector: 'app=x' });
     expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitApply:b', 'InitApply:c', 'InitDone', 'Apply:d']);
     expect(s.lists.map((l) => [l.limit, l.continue, l.resourceVersion, l.labelSelector])).toEqual([
-      [2, undefined, undefined, 'app=x'], [2, 'c1', undefined, 'app=x'], [2, 'c2', undefined, 'app=x'],
+      [2, undefined, undefined, 'app=x'],
+      [2, 'c1', undefined, 'app=x'],
+      [2, 'c2', undefined, 'app=x'],
     ]);
     expect(s.watches[0]).toMatchObject({ resourceVersion: '10', allowWatchBookmarks: true, labelSelector: 'app=x' });
     // 290 s plus a random quarter at most, and the idle limit follows the request's own timeout.
@@ -160,15 +167,17 @@ describe('watcher: list + watch', () => {
   it('asks for resourceVersion 0 on the first page only with the Any semantic', async () => {
     const s = new Script([page([obj('a', '1')], '5', 'c'), page([], '5')], []);
     await take(s, 3, { listSemantic: 'Any' });
-    expect(s.lists.map((l) => [l.resourceVersion, l.resourceVersionMatch])).toEqual([['0', 'NotOlderThan'], [undefined, undefined]]);
+    expect(s.lists.map((l) => [l.resourceVersion, l.resourceVersionMatch])).toEqual([
+      ['0', 'NotOlderThan'],
+      [undefined, undefined],
+    ]);
   });
 
   it('moves the resourceVersion on bookmarks without emitting, and re-watches from it after a normal end, without relisting', async () => {
-    const s = new Script([page([], '10')], [
-      { events: [ev('MODIFIED', obj('a', '12')), bookmark('15')] },
-      { events: [ev('DELETED', obj('a', '16'))] },
-      { events: [], hang: true },
-    ]);
+    const s = new Script(
+      [page([], '10')],
+      [{ events: [ev('MODIFIED', obj('a', '12')), bookmark('15')] }, { events: [ev('DELETED', obj('a', '16'))] }, { events: [], hang: true }],
+    );
     const got = await take(s, 4, { timeoutSeconds: 0 });
     expect(short(got)).toEqual(['Init', 'InitDone', 'Apply:a', 'Delete:a']);
     expect(s.watches.length).toBe(3);
@@ -215,11 +224,14 @@ describe('watcher: list + watch', () => {
 
   it('re-watches from the last resourceVersion after a cut connection or a bad line, reporting each as Error', async () => {
     const b = countingBackoff();
-    const s = new Script([page([], '10')], [
-      { events: [ev('ADDED', obj('a', '11'))], fail: new TransportError('GET x', new Error('socket hang up')) },
-      { events: [ev('MODIFIED', obj('a', '12'))], fail: new DecodeError('GET x', 'watch event is not JSON', '{"ty') },
-      { events: [], hang: true },
-    ]);
+    const s = new Script(
+      [page([], '10')],
+      [
+        { events: [ev('ADDED', obj('a', '11'))], fail: new TransportError('GET x', new Error('socket hang up')) },
+        { events: [ev('MODIFIED', obj('a', '12'))], fail: new DecodeError('GET x', 'watch event is not JSON', '{"ty') },
+        { events: [], hang: true },
+      ],
+    );
     const got = await take(s, 6, { backoff: b.policy });
     expect(short(got)).toEqual(['Init', 'InitDone', 'Apply:a', 'Error:TransportError', 'Apply:a', 'Error:DecodeError']);
     expect(s.watches.map((w) => w.resourceVersion)).toEqual(['10', '11', '12']);
@@ -288,10 +300,15 @@ describe('watcher: list + watch', () => {
 
 describe('watcher: streaming lists', () => {
   it('emits InitApply for the initial ADDED events and InitDone at the end bookmark, on the same connection', async () => {
-    const s = new Script([], [{
-      events: [ev('ADDED', obj('a', '5')), ev('ADDED', obj('b', '6')), bookmark('7'), bookmark('9', true), ev('MODIFIED', obj('a', '10'))],
-      hang: true,
-    }]);
+    const s = new Script(
+      [],
+      [
+        {
+          events: [ev('ADDED', obj('a', '5')), ev('ADDED', obj('b', '6')), bookmark('7'), bookmark('9', true), ev('MODIFIED', obj('a', '10'))],
+          hang: true,
+        },
+      ],
+    );
     const got = await take(s, 5, { initialList: 'StreamingList' });
     expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitApply:b', 'InitDone', 'Apply:a']);
     expect(s.watches[0]).toMatchObject({ sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: '', allowWatchBookmarks: true });
@@ -299,10 +316,7 @@ describe('watcher: streaming lists', () => {
   });
 
   it('does not ask for initial events again when it reconnects', async () => {
-    const s = new Script([], [
-      { events: [ev('ADDED', obj('a', '5')), bookmark('9', true)] },
-      { events: [ev('MODIFIED', obj('a', '11'))], hang: true },
-    ]);
+    const s = new Script([], [{ events: [ev('ADDED', obj('a', '5')), bookmark('9', true)] }, { events: [ev('MODIFIED', obj('a', '11'))], hang: true }]);
     const got = await take(s, 4, { initialList: 'StreamingList', timeoutSeconds: 0 });
     expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Apply:a']);
     expect(s.watches[1]).toMatchObject({ resourceVersion: '9' });
@@ -311,11 +325,7 @@ describe('watcher: streaming lists', () => {
 
   it('falls back to list + watch once, with a log line, when the server refuses streaming lists', async () => {
     const log = quiet();
-    const s = new Script([page([obj('a', '1')], '10'), page([obj('a', '1')], '20')], [
-      status(422, 'Invalid'),
-      gone(),
-      { events: [], hang: true },
-    ]);
+    const s = new Script([page([obj('a', '1')], '10'), page([obj('a', '1')], '20')], [status(422, 'Invalid'), gone(), { events: [], hang: true }]);
     const got = await take(s, 7, { initialList: 'StreamingList', logger: log });
     expect(short(got)).toEqual(['Init', 'Init', 'InitApply:a', 'InitDone', 'Init', 'InitApply:a', 'InitDone']);
     expect(s.watches[0]!.sendInitialEvents).toBe(true);
@@ -326,10 +336,7 @@ describe('watcher: streaming lists', () => {
 
   it('keeps streaming lists after a 404 (a CRD not yet served): backs off and asks again', async () => {
     const log = quiet();
-    const s = new Script([], [
-      status(404, 'NotFound'),
-      { events: [ev('ADDED', obj('a', '5')), bookmark('8', true)], hang: true },
-    ]);
+    const s = new Script([], [status(404, 'NotFound'), { events: [ev('ADDED', obj('a', '5')), bookmark('8', true)], hang: true }]);
     const got = await take(s, 5, { initialList: 'StreamingList', logger: log, backoff: () => ({ next: () => 0, reset: () => {} }) });
     expect(short(got)).toEqual(['Init', 'Error:404', 'Init', 'InitApply:a', 'InitDone']);
     expect(s.watches.map((w) => w.sendInitialEvents)).toEqual([true, true]);
@@ -338,10 +345,13 @@ describe('watcher: streaming lists', () => {
   });
 
   it('starts the streaming list over after a failure before the end bookmark', async () => {
-    const s = new Script([], [
-      { events: [ev('ADDED', obj('a', '5'))], fail: new TransportError('x', new Error('reset')) },
-      { events: [ev('ADDED', obj('a', '5')), ev('ADDED', obj('b', '6')), bookmark('8', true)], hang: true },
-    ]);
+    const s = new Script(
+      [],
+      [
+        { events: [ev('ADDED', obj('a', '5'))], fail: new TransportError('x', new Error('reset')) },
+        { events: [ev('ADDED', obj('a', '5')), ev('ADDED', obj('b', '6')), bookmark('8', true)], hang: true },
+      ],
+    );
     const got = await take(s, 7, { initialList: 'StreamingList' });
     expect(short(got)).toEqual(['Init', 'InitApply:a', 'Error:TransportError', 'Init', 'InitApply:a', 'InitApply:b', 'InitDone']);
     expect(s.watches.every((w) => w.sendInitialEvents === true)).toBe(true);
@@ -373,10 +383,13 @@ describe('watcher: memory', () => {
 
 describe('watchObject', () => {
   it('yields the object, changes, undefined on delete and undefined when absent after a relist', async () => {
-    const s = new Script([page([obj('x', '1')], '10'), page([], '30')], [
-      { events: [ev('MODIFIED', obj('x', '11')), ev('DELETED', obj('x', '12'))], fail: gone() },
-      { events: [], hang: true },
-    ]);
+    const s = new Script(
+      [page([obj('x', '1')], '10'), page([], '30')],
+      [
+        { events: [ev('MODIFIED', obj('x', '11')), ev('DELETED', obj('x', '12'))], fail: gone() },
+        { events: [], hang: true },
+      ],
+    );
     const ac = new AbortController();
     const seen: (string | undefined)[] = [];
     for await (const o of watchObject(s, 'x', { signal: ac.signal, logger: quiet(), backoff: countingBackoff().policy })) {

@@ -236,12 +236,24 @@ export async function* watchObject<K extends KubeObject>(
   let seen: K | undefined;
   for await (const e of watcher(api, { ...config, fieldSelector: `metadata.name=${name}` })) {
     switch (e.type) {
-      case 'Init': seen = undefined; break;
-      case 'InitApply': seen = e.object; break;
-      case 'InitDone': yield seen; break;
-      case 'Apply': yield e.object; break;
-      case 'Delete': yield undefined; break;
-      case 'Error': onError(e.error); break;
+      case 'Init':
+        seen = undefined;
+        break;
+      case 'InitApply':
+        seen = e.object;
+        break;
+      case 'InitDone':
+        yield seen;
+        break;
+      case 'Apply':
+        yield e.object;
+        break;
+      case 'Delete':
+        yield undefined;
+        break;
+      case 'Error':
+        onError(e.error);
+        break;
     }
   }
 }
@@ -283,9 +295,12 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
     const decode = { stripManagedFields: cfg.stripManagedFields, lazyManagedFields: cfg.lazyManagedFields };
     // Items come as bytes from an Api (parsed one by one as handed over); a ListWatch that ignores deferItems gives objects.
     // An empty PartialObjectMetadataList comes as `"items": null` (a nil Go slice).
-    const emit: Emitted<K>[] = (page.items ?? []).map((item: K | Buffer): Emitted<K> => Buffer.isBuffer(item)
-      ? () => ({ type: 'InitApply', object: parseListItem<K>(item, `LIST ${describeApi(ctx)}`, decode) })
-      : { type: 'InitApply', object: item });
+    const emit: Emitted<K>[] = (page.items ?? []).map(
+      (item: K | Buffer): Emitted<K> =>
+        Buffer.isBuffer(item)
+          ? () => ({ type: 'InitApply', object: parseListItem<K>(item, `LIST ${describeApi(ctx)}`, decode) })
+          : { type: 'InitApply', object: item },
+    );
     const next = page.metadata?.continue;
     if (next) return { emit, next: { phase: 'InitPage', continueToken: next }, progress: true };
     const rv = page.metadata?.resourceVersion;
@@ -322,7 +337,11 @@ async function streamInitial<K extends KubeObject>(state: Extract<State<K>, { ph
     }
     const r = await stream.next();
     if (r.done) {
-      return { emit: [], next: { phase: 'Empty' }, failure: new KubeError(`streaming list of ${describeApi(ctx)} ended before its initial-events-end bookmark`) };
+      return {
+        emit: [],
+        next: { phase: 'Empty' },
+        failure: new KubeError(`streaming list of ${describeApi(ctx)} ended before its initial-events-end bookmark`),
+      };
     }
     const ev = r.value;
     const here: State<K> = { phase: 'InitStreaming', stream };
@@ -422,26 +441,33 @@ function watching<K>(resourceVersion: string): State<K> {
   return { phase: 'Watching', resourceVersion, stream: undefined, opened: 0, events: 0 };
 }
 
-function openWatch<K>(ctx: Context<K>, o: { resourceVersion: string; resourceVersionMatch?: 'NotOlderThan'; sendInitialEvents?: boolean; allowWatchBookmarks: boolean }): AsyncIterator<WatchEvent<K>> {
+function openWatch<K>(
+  ctx: Context<K>,
+  o: { resourceVersion: string; resourceVersionMatch?: 'NotOlderThan'; sendInitialEvents?: boolean; allowWatchBookmarks: boolean },
+): AsyncIterator<WatchEvent<K>> {
   const timeoutSeconds = watchTimeoutSeconds(ctx.cfg.timeoutSeconds);
-  return ctx.api.watch({
-    ...o,
-    labelSelector: ctx.cfg.labelSelector,
-    fieldSelector: ctx.cfg.fieldSelector,
-    shardSelector: ctx.cfg.shardSelector,
-    timeoutSeconds,
-    idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
-    stripManagedFields: ctx.cfg.stripManagedFields,
-    lazyManagedFields: ctx.cfg.lazyManagedFields,
-    signal: ctx.signal,
-  })[Symbol.asyncIterator]();
+  return ctx.api
+    .watch({
+      ...o,
+      labelSelector: ctx.cfg.labelSelector,
+      fieldSelector: ctx.cfg.fieldSelector,
+      shardSelector: ctx.cfg.shardSelector,
+      timeoutSeconds,
+      idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
+      stripManagedFields: ctx.cfg.stripManagedFields,
+      lazyManagedFields: ctx.cfg.lazyManagedFields,
+      signal: ctx.signal,
+    })
+    [Symbol.asyncIterator]();
 }
 
 async function closeStream<K>(state: State<K>): Promise<void> {
   if ((state.phase === 'Watching' || state.phase === 'InitStreaming') && state.stream) {
     try {
       await state.stream.return?.();
-    } catch { /* closing a broken stream: its failure was already reported */ }
+    } catch {
+      /* closing a broken stream: its failure was already reported */
+    }
   }
 }
 

@@ -28,5 +28,4 @@ describe('Api argument checks', () => {
       await expect(promise, what).rejects.toThrow(/needs a namespace|needs a fieldManager|must not be empty/);
     }
   });
-
 });

@@ -214,19 +214,32 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
       resource: this.resource,
       namespace: this.namespace,
       get: (name, opts = {}) => this.client.request({ path: this.path(name), accept: PARTIAL_ONE, signal: opts.signal }),
-      list: (opts = {}) => this.client.request({ path: this.path(), query: listQuery(opts), accept: PARTIAL_LIST, parse: listParser(opts), signal: opts.signal }),
+      list: (opts = {}) =>
+        this.client.request({ path: this.path(), query: listQuery(opts), accept: PARTIAL_LIST, parse: listParser(opts), signal: opts.signal }),
       watch: (opts = {}) => watchEvents<PartialObjectMeta<K>>(this.client, this.path(), opts, PARTIAL_ONE),
     };
   }
 
   /** Creates `obj` (in the Api's namespace, or the object's own when the Api spans all namespaces). */
   async create(obj: Editable<K>, opts: WriteOptions = {}): Promise<K> {
-    return this.client.request<K>({ method: 'POST', path: this.path(undefined, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
+    return this.client.request<K>({
+      method: 'POST',
+      path: this.path(undefined, undefined, this.namespaceFor(obj)),
+      body: this.withTypeMeta(obj),
+      query: writeQuery(opts),
+      signal: opts.signal,
+    });
   }
 
   /** Replaces `name` with `obj` (optimistic concurrency through `metadata.resourceVersion`). */
   async replace(name: string, obj: Editable<K>, opts: WriteOptions = {}): Promise<K> {
-    return this.client.request<K>({ method: 'PUT', path: this.path(name, undefined, this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
+    return this.client.request<K>({
+      method: 'PUT',
+      path: this.path(name, undefined, this.namespaceFor(obj)),
+      body: this.withTypeMeta(obj),
+      query: writeQuery(opts),
+      signal: opts.signal,
+    });
   }
 
   /** Patches `name`. Server-side apply needs `fieldManager`. */
@@ -238,8 +251,11 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
   async delete(name: string, opts: DeleteOptions & { namespace?: string } = {}): Promise<K | Status> {
     const { signal, dryRun, namespace, ...body } = opts;
     return this.client.request<K | Status>({
-      method: 'DELETE', path: this.path(name, undefined, namespace ?? this.namespace), query: { dryRun },
-      body: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', ...body }, signal,
+      method: 'DELETE',
+      path: this.path(name, undefined, namespace ?? this.namespace),
+      query: { dryRun },
+      body: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', ...body },
+      signal,
     });
   }
 
@@ -250,7 +266,13 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
 
   /** Replaces the `status` subresource. */
   async replaceStatus(name: string, obj: Editable<K>, opts: WriteOptions = {}): Promise<K> {
-    return this.client.request<K>({ method: 'PUT', path: this.path(name, 'status', this.namespaceFor(obj)), body: this.withTypeMeta(obj), query: writeQuery(opts), signal: opts.signal });
+    return this.client.request<K>({
+      method: 'PUT',
+      path: this.path(name, 'status', this.namespaceFor(obj)),
+      body: this.withTypeMeta(obj),
+      query: writeQuery(opts),
+      signal: opts.signal,
+    });
   }
 
   /** Patches the `status` subresource. */
@@ -266,8 +288,12 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
     }
     const body = patch.type === 'json' ? patch.operations : patch.type === 'apply' ? this.withTypeMeta(patch.body as K) : patch.body;
     return this.client.request<K>({
-      method: 'PATCH', path: this.path(name, subresource, opts.namespace ?? this.namespace), body,
-      contentType: PATCH_TYPES[patch.type], query, signal: opts.signal,
+      method: 'PATCH',
+      path: this.path(name, subresource, opts.namespace ?? this.namespace),
+      body,
+      contentType: PATCH_TYPES[patch.type],
+      query,
+      signal: opts.signal,
     });
   }
 
@@ -283,8 +309,14 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
 
 function listQuery(o: ListOptions): RequestQuery {
   return {
-    labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, shardSelector: o.shardSelector, limit: o.limit, continue: o.continue,
-    resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch, timeoutSeconds: o.timeoutSeconds,
+    labelSelector: labelSelectorText(o.labelSelector),
+    fieldSelector: o.fieldSelector,
+    shardSelector: o.shardSelector,
+    limit: o.limit,
+    continue: o.continue,
+    resourceVersion: o.resourceVersion,
+    resourceVersionMatch: o.resourceVersionMatch,
+    timeoutSeconds: o.timeoutSeconds,
   };
 }
 
@@ -292,7 +324,12 @@ function listParser(o: ListOptions): ((body: Buffer) => unknown) | undefined {
   if (o.deferItems) {
     return (body) => {
       const split = splitList(body);
-      if (!split) return o.stripManagedFields ? parseWithoutManagedFields(body, 'list') : o.lazyManagedFields ? parseWithLazyManagedFields(body, 'list') : JSON.parse(body.toString('utf8'));
+      if (!split)
+        return o.stripManagedFields
+          ? parseWithoutManagedFields(body, 'list')
+          : o.lazyManagedFields
+            ? parseWithLazyManagedFields(body, 'list')
+            : JSON.parse(body.toString('utf8'));
       const list = JSON.parse(split.envelope) as { items?: unknown };
       list.items = split.items;
       return list;
@@ -308,9 +345,15 @@ function writeQuery(o: WriteOptions): RequestQuery {
 
 async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, accept?: string): AsyncGenerator<WatchEvent<K>> {
   const query: RequestQuery = {
-    watch: true, labelSelector: labelSelectorText(o.labelSelector), fieldSelector: o.fieldSelector, shardSelector: o.shardSelector,
-    resourceVersion: o.resourceVersion, resourceVersionMatch: o.resourceVersionMatch,
-    allowWatchBookmarks: o.allowWatchBookmarks ?? true, sendInitialEvents: o.sendInitialEvents, timeoutSeconds: o.timeoutSeconds,
+    watch: true,
+    labelSelector: labelSelectorText(o.labelSelector),
+    fieldSelector: o.fieldSelector,
+    shardSelector: o.shardSelector,
+    resourceVersion: o.resourceVersion,
+    resourceVersionMatch: o.resourceVersionMatch,
+    allowWatchBookmarks: o.allowWatchBookmarks ?? true,
+    sendInitialEvents: o.sendInitialEvents,
+    timeoutSeconds: o.timeoutSeconds,
   };
   const body = await client.stream({ path, query, accept, signal: o.signal, idleTimeoutMs: o.idleTimeoutMs });
   yield* decodeWatchEvents<K>(body, describe({ path, query }), { stripManagedFields: o.stripManagedFields, lazyManagedFields: o.lazyManagedFields });

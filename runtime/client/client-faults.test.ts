@@ -32,10 +32,11 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   dir = mkdtempSync(join(tmpdir(), 'kubereflect-client-'));
-  const user = plugin === undefined
-    ? { name: 'u', token: 'static-token' }
-    : (writeFileSync(join(dir, 'plugin.mjs'), plugin),
-      { name: 'u', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [join(dir, 'plugin.mjs'), dir] } });
+  const user =
+    plugin === undefined
+      ? { name: 'u', token: 'static-token' }
+      : (writeFileSync(join(dir, 'plugin.mjs'), plugin),
+        { name: 'u', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [join(dir, 'plugin.mjs'), dir] } });
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
@@ -87,7 +88,9 @@ describe('Client under faults', () => {
   });
 
   it('refuses a response that is not valid UTF-8 instead of decoding it into a wrong object', async () => {
-    const client = await serve((_, res) => res.end(Buffer.concat([Buffer.from('{"items":[{"metadata":{"name":"bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}]}')])));
+    const client = await serve((_, res) =>
+      res.end(Buffer.concat([Buffer.from('{"items":[{"metadata":{"name":"bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}]}')])),
+    );
     const err = await client.request({ path: '/api/v1/configmaps' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DecodeError);
     expect((err as Error).message).toContain('GET /api/v1/configmaps: response is not valid UTF-8');
@@ -109,18 +112,21 @@ describe('many watches on one client', () => {
   it('each gets its own connection: the socket limit of ordinary requests does not queue streams', async () => {
     // The watches a controller holds live for minutes; queued behind the pool's limit they would never start.
     const open: ServerResponse[] = [];
-    const client = await serve((req, res) => {
-      if (req.url?.includes('watch=true')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.write('{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1"}}}\n');
-        open.push(res);
-      } else {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"kind":"Status"}');
-      }
-    }, undefined, { maxSockets: 2 });
-    const streams = await Promise.all(Array.from({ length: 12 }, () =>
-      client.stream({ path: '/api/v1/pods', query: { watch: true }, idleTimeoutMs: 10_000 })));
+    const client = await serve(
+      (req, res) => {
+        if (req.url?.includes('watch=true')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1"}}}\n');
+          open.push(res);
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"kind":"Status"}');
+        }
+      },
+      undefined,
+      { maxSockets: 2 },
+    );
+    const streams = await Promise.all(Array.from({ length: 12 }, () => client.stream({ path: '/api/v1/pods', query: { watch: true }, idleTimeoutMs: 10_000 })));
     expect(streams).toHaveLength(12);
     expect(open).toHaveLength(12);
     // Ordinary requests still go through while every stream is open.

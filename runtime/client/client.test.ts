@@ -92,7 +92,9 @@ describe('Client', () => {
   });
 
   it('times out a stream whose server never sends headers', async () => {
-    const { client } = await serve(() => { /* never answers */ });
+    const { client } = await serve(() => {
+      /* never answers */
+    });
     const err = await client.stream({ path: '/w', idleTimeoutMs: 200 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect((err as Error).message).toContain('no response headers');

@@ -182,7 +182,11 @@ export class Client {
     }
   }
 
-  private async send(req: RequestOptions, headerTimeoutMs?: number, pool: 'requests' | 'streams' = 'requests'): Promise<{ res: http.IncomingMessage; request: string }> {
+  private async send(
+    req: RequestOptions,
+    headerTimeoutMs?: number,
+    pool: 'requests' | 'streams' = 'requests',
+  ): Promise<{ res: http.IncomingMessage; request: string }> {
     const request = describe(req);
     if (req.signal?.aborted) throw new RequestAbortedError(`${request}: aborted`);
     const conn = await this.connection(pool);
@@ -206,8 +210,10 @@ export class Client {
         reject(new TransportError(request, err));
         return;
       }
-      const stalled = headerTimeoutMs === undefined ? undefined
-        : setTimeout(() => r.destroy(new RequestTimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
+      const stalled =
+        headerTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => r.destroy(new RequestTimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
       r.on('response', (res) => {
         clearTimeout(stalled);
         resolve({ res, request });
@@ -254,7 +260,8 @@ export class Client {
 
   private pooledAgents(o: https.RequestOptions, transport: typeof https | typeof http): { requests: http.Agent; streams: http.Agent } {
     const key = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]
-      .map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v))).join('|');
+      .map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v)))
+      .join('|');
     if (!this.agents || key !== this.agentKey) {
       this.agents?.requests.destroy();
       this.agents?.streams.destroy();
@@ -288,7 +295,9 @@ function apiError(request: string, res: http.IncomingMessage, body: Buffer): Api
   try {
     const parsed = JSON.parse(body.toString('utf8')) as Status;
     if (parsed && parsed.kind === 'Status') status = parsed;
-  } catch { /* not a Status: described below */ }
+  } catch {
+    /* not a Status: described below */
+  }
   status ??= { kind: 'Status', status: 'Failure', code: res.statusCode, message: `${res.statusMessage ?? ''} ${body.toString('utf8', 0, 200)}`.trim() };
   return new ApiError(request, status, { code: res.statusCode ?? 0, retryAfterSeconds: retryAfter(res.headers['retry-after']) });
 }

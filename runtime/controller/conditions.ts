@@ -64,7 +64,15 @@ export function findCondition<C extends Readonly<Condition>>(conditions: readonl
  */
 export function sameConditions(a: readonly Readonly<Condition>[] | undefined, b: readonly Readonly<Condition>[] | undefined): boolean {
   const canon = (list: readonly Readonly<Condition>[] | undefined) =>
-    JSON.stringify((list ?? []).map((c) => Object.entries(c).filter(([, v]) => v !== undefined).sort(([x], [y]) => (x < y ? -1 : 1))).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1)));
+    JSON.stringify(
+      (list ?? [])
+        .map((c) =>
+          Object.entries(c)
+            .filter(([, v]) => v !== undefined)
+            .sort(([x], [y]) => (x < y ? -1 : 1)),
+        )
+        .sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1)),
+    );
   return canon(a) === canon(b);
 }
 

@@ -214,6 +214,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   }
 
   private mustBeNew(what: string): void {
-    if (this.state !== 'new') throw new KubeError(`kubereflect: ${this.name}: ${what}() is only possible before run() (and run() only once, before shutdown())`);
+    if (this.state !== 'new')
+      throw new KubeError(`kubereflect: ${this.name}: ${what}() is only possible before run() (and run() only once, before shutdown())`);
   }
 }

@@ -91,21 +91,29 @@ export class Finalizer<K extends KubeObject> {
         action = await handlers.cleanup(obj);
         this.cleaned.set(meta.uid, Date.now());
       }
-      await this.patch(obj, [
-        // The uid first: a patch goes by name, and after a restart a stale copy may name an object deleted and created again.
-        { op: 'test', path: '/metadata/uid', value: meta.uid },
-        { op: 'test', path: `/metadata/finalizers/${index}`, value: this.name },
-        { op: 'remove', path: `/metadata/finalizers/${index}` },
-      ], 'remove');
+      await this.patch(
+        obj,
+        [
+          // The uid first: a patch goes by name, and after a restart a stale copy may name an object deleted and created again.
+          { op: 'test', path: '/metadata/uid', value: meta.uid },
+          { op: 'test', path: `/metadata/finalizers/${index}`, value: this.name },
+          { op: 'remove', path: `/metadata/finalizers/${index}` },
+        ],
+        'remove',
+      );
       return action;
     }
     if (index < 0 && this.added.get(meta.uid)?.resourceVersion !== meta.resourceVersion) {
-      const gone = await this.patch(obj, [
-        { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
-        finalizers.length === 0
-          ? { op: 'add', path: '/metadata/finalizers', value: [this.name] }
-          : { op: 'add', path: '/metadata/finalizers/-', value: this.name },
-      ], 'add');
+      const gone = await this.patch(
+        obj,
+        [
+          { op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion },
+          finalizers.length === 0
+            ? { op: 'add', path: '/metadata/finalizers', value: [this.name] }
+            : { op: 'add', path: '/metadata/finalizers/-', value: this.name },
+        ],
+        'add',
+      );
       if (gone) return Action.awaitChange(); // deleted before we could hold it: there is nothing to apply or clean up
       this.added.set(meta.uid, { resourceVersion: meta.resourceVersion, at: Date.now() });
     }
@@ -114,7 +122,11 @@ export class Finalizer<K extends KubeObject> {
   }
 
   /** Applies the patch; true when the object is gone (404). */
-  private async patch(obj: Stored<K>, operations: { op: 'test' | 'add' | 'remove'; path: string; value?: unknown }[], what: 'add' | 'remove'): Promise<boolean> {
+  private async patch(
+    obj: Stored<K>,
+    operations: { op: 'test' | 'add' | 'remove'; path: string; value?: unknown }[],
+    what: 'add' | 'remove',
+  ): Promise<boolean> {
     const { name, namespace } = obj.metadata;
     try {
       await this.api.patch(name, { type: 'json', operations: operations as never }, { namespace });

@@ -60,7 +60,8 @@ export class Leadership {
   async lead(stopping: AbortSignal, reconcileAll: () => void): Promise<void> {
     const election = this.election;
     if (!election) return;
-    const untilAborted = (signal: AbortSignal) => new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    const untilAborted = (signal: AbortSignal) =>
+      new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     const shutdown = untilAborted(stopping);
     this.metrics.leader?.(false);
     void election.run();

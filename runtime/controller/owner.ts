@@ -30,7 +30,8 @@ export function ownerReference(
   opts: OwnerReferenceOptions = {},
 ): OwnerReference {
   const { name, uid } = owner.metadata ?? {};
-  if (!name || !uid) throw new KubeError(`kubereflect: an owner reference to a ${kind.resource.kind} needs its name and uid (use the object as the server returned it)`);
+  if (!name || !uid)
+    throw new KubeError(`kubereflect: an owner reference to a ${kind.resource.kind} needs its name and uid (use the object as the server returned it)`);
   return {
     apiVersion: apiVersionOf(kind.resource),
     kind: kind.resource.kind,

@@ -105,7 +105,10 @@ export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R
   const depth = metric(prom.Gauge, 'queue_depth', 'Keys waiting in the work queue (not in flight).', ['controller']);
   const wait = metric(prom.Histogram, 'queue_wait_seconds', 'How long a due key waited for a worker.', ['controller'], seconds);
   const relists = metric(prom.Counter, 'watch_relists_total', 'Relists of the watches the controller runs.', ['controller', 'resource']);
-  const errors = metric(prom.Counter, 'watch_errors_total', 'Errors of the watches the controller runs (each recovered by the watcher).', ['controller', 'resource']);
+  const errors = metric(prom.Counter, 'watch_errors_total', 'Errors of the watches the controller runs (each recovered by the watcher).', [
+    'controller',
+    'resource',
+  ]);
   const leader = metric(prom.Gauge, 'leader', '1 while this replica leads (leader election), 0 while it does not.', ['controller']);
   return {
     reconciled(result, s) {

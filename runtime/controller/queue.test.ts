@@ -13,7 +13,12 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 function taking<R>(queue: WorkQueue<R>) {
   let got: QueueItem<R> | undefined | 'pending' = 'pending';
   const p = queue.take().then((item) => (got = item));
-  return { get value() { return got; }, promise: p };
+  return {
+    get value() {
+      return got;
+    },
+    promise: p,
+  };
 }
 
 describe('WorkQueue', () => {

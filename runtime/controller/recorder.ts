@@ -126,7 +126,15 @@ export class Recorder {
    * repeat may only be counted, to be written later); never rejects.
    */
   async publish(regarding: ObjectRef<KubeObject>, event: EventSpec): Promise<void> {
-    const key = JSON.stringify([regarding.toString(), regarding.uid, event.type, event.reason, event.action, event.note ?? '', event.related?.toString() ?? '']);
+    const key = JSON.stringify([
+      regarding.toString(),
+      regarding.uid,
+      event.type,
+      event.reason,
+      event.action,
+      event.note ?? '',
+      event.related?.toString() ?? '',
+    ]);
     const now = Date.now();
     const known = this.recorded.get(key);
     if (known && now - known.lastObserved < this.windowMs) {
@@ -202,7 +210,9 @@ export class Recorder {
     try {
       await this.api.create(body);
     } catch (err) {
-      this.logger.warn(`kubereflect: could not record event ${body.reason} about ${body.regarding.kind} ${body.regarding.namespace ?? ''}/${body.regarding.name}: ${(err as Error).message}`);
+      this.logger.warn(
+        `kubereflect: could not record event ${body.reason} about ${body.regarding.kind} ${body.regarding.namespace ?? ''}/${body.regarding.name}: ${(err as Error).message}`,
+      );
     }
   }
 

@@ -35,7 +35,13 @@ interface Input {
   /** Keys of primary objects to reconcile for a change of `obj`. */
   map(obj: Stored<KubeObject>): Iterable<string>;
   reason: ReconcileReason;
-  watch?: { api: ListWatch<KubeObject>; config: WatcherConfig | undefined; writer: SharedWriter<KubeObject>; transform: ((obj: KubeObject) => KubeObject) | undefined; keep?: ((obj: KubeObject) => boolean) | undefined };
+  watch?: {
+    api: ListWatch<KubeObject>;
+    config: WatcherConfig | undefined;
+    writer: SharedWriter<KubeObject>;
+    transform: ((obj: KubeObject) => KubeObject) | undefined;
+    keep?: ((obj: KubeObject) => boolean) | undefined;
+  };
 }
 
 /** The sources of one controller and the entry to its queue. */
@@ -56,7 +62,8 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
   ) {
-    let config = opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
+    let config =
+      opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
     const shard = opts.shard;
     if (shard && opts.store) throw new KubeError(`kubereflect: ${name}: shard and store do not go together (shard the store you drive instead)`);
     if (shard) config = { ...config, shardSelector: config?.shardSelector ?? shard.selector() };
@@ -171,7 +178,9 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
       try {
         keys = [...input.map(obj as Stored<KubeObject>)];
       } catch (err) {
-        this.logger.error(`${this.name}: mapping ${input.resource.plural} ${keyFor(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`);
+        this.logger.error(
+          `${this.name}: mapping ${input.resource.plural} ${keyFor(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`,
+        );
         continue;
       }
       for (const key of keys) this.enqueue(key, input.reason, this.opts.debounceMs);
@@ -191,7 +200,13 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
 }
 
 /** A shared store for `api`: the one given, or a new one whose watch the controller runs. */
-function source<C extends KubeObject>(api: ListWatch<C>, given: SharedStore<C> | undefined, config: WatcherConfig | undefined, transform?: (obj: KubeObject) => KubeObject, keep?: (obj: KubeObject) => boolean) {
+function source<C extends KubeObject>(
+  api: ListWatch<C>,
+  given: SharedStore<C> | undefined,
+  config: WatcherConfig | undefined,
+  transform?: (obj: KubeObject) => KubeObject,
+  keep?: (obj: KubeObject) => boolean,
+) {
   const base = { resource: api.resource, reason: 'object changed' as ReconcileReason, map: () => [] };
   if (given) {
     return { reader: given as SharedStore<C>, input: { ...base, subscribe: () => (given as unknown as SharedStore<KubeObject>).subscribe() } as Input };

@@ -119,7 +119,8 @@ export class Workers<S extends KubeObject> {
     this.metrics.reconciled('success', (this.clock.now() - started) / 1000);
     this.counts.reconciles++;
     if (action?.type === 'requeue') this.queue.add(key, 'requeue', { delayMs: action.afterMs });
-    else if (action?.type !== 'awaitChange') this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`);
+    else if (action?.type !== 'awaitChange')
+      this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`);
   }
 
   private failed(error: unknown, obj: Stored<S>, ctx: ReconcileContext, started: number, errorPolicy: ErrorPolicy<S>): void {
@@ -137,7 +138,9 @@ export class Workers<S extends KubeObject> {
       this.logger.error(`${this.name}: the error policy threw for ${key}: ${(policyError as Error).message}; retrying after ${Math.round(backoffMs)} ms`);
       action = Action.requeue(backoffMs);
     }
-    this.logger.warn(`${this.name}: reconcile of ${key} failed (${ctx.failures + 1} in a row): ${message}${action.type === 'requeue' ? `; retry in ${Math.round(action.afterMs)} ms` : ''}`);
+    this.logger.warn(
+      `${this.name}: reconcile of ${key} failed (${ctx.failures + 1} in a row): ${message}${action.type === 'requeue' ? `; retry in ${Math.round(action.afterMs)} ms` : ''}`,
+    );
     if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs });
   }
 }

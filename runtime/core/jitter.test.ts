@@ -22,7 +22,7 @@ describe('jitter', () => {
     for (const r of [0, 0.3, ALMOST_ONE]) expect(jitter(1234, {}, () => r)).toBe(1234);
   });
 
-  it('one-sided ({ above }) is client-go\'s wait.Jitter: never less, up to the fraction more', () => {
+  it("one-sided ({ above }) is client-go's wait.Jitter: never less, up to the fraction more", () => {
     // The same numbers as the formula the retry loops used before: d × (1 + r × f).
     const random = mulberry32(1);
     for (let i = 0; i < 1000; i++) {

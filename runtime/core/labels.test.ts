@@ -19,9 +19,7 @@ describe('parseLabelSelector', () => {
   });
 
   it('accepts prefixed keys and empty values like the server', () => {
-    expect(parseLabelSelector('app.kubernetes.io/name=web').requirements).toEqual([
-      { key: 'app.kubernetes.io/name', operator: 'Equals', value: 'web' },
-    ]);
+    expect(parseLabelSelector('app.kubernetes.io/name=web').requirements).toEqual([{ key: 'app.kubernetes.io/name', operator: 'Equals', value: 'web' }]);
     expect(parseLabelSelector('a=,b in (x,,y),c notin ()').requirements).toEqual([
       { key: 'a', operator: 'Equals', value: '' },
       { key: 'b', operator: 'In', values: ['x', '', 'y'] },

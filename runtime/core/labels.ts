@@ -54,11 +54,13 @@ export type Labels = { readonly [key: string]: string } | undefined;
  */
 export interface LabelSelector {
   readonly matchLabels?: { readonly [key: string]: string } | undefined;
-  readonly matchExpressions?: readonly {
-    readonly key: string;
-    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | (string & {});
-    readonly values?: readonly string[] | undefined;
-  }[] | undefined;
+  readonly matchExpressions?:
+    | readonly {
+        readonly key: string;
+        readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | (string & {});
+        readonly values?: readonly string[] | undefined;
+      }[]
+    | undefined;
 }
 
 /** A selector parsed once, to match labels locally. An empty selector matches everything. */
@@ -91,7 +93,9 @@ export function parseLabelSelector(text: string): LabelMatcher {
  * // 'app=web,tier in (fe,be)'
  */
 export function formatLabelSelector(selector: LabelSelector): string {
-  const parts = Object.keys(selector.matchLabels ?? {}).sort().map((k) => `${k}=${selector.matchLabels![k]}`);
+  const parts = Object.keys(selector.matchLabels ?? {})
+    .sort()
+    .map((k) => `${k}=${selector.matchLabels![k]}`);
   for (const e of selector.matchExpressions ?? []) {
     const values = e.values ?? [];
     switch (e.operator) {

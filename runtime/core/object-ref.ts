@@ -22,9 +22,10 @@ export type ResourceKind = Pick<ResourceDescriptor, 'group' | 'version' | 'kind'
  * views keep them, so a reference to a Widget finds it in a store of kept
  * Widgets, while a Node's reference still does not fit a Pod store.
  */
-export type KindTag<K> = K extends PartialObjectMeta<infer Of>
-  ? KindTag<Of>
-  : { apiVersion: K extends { apiVersion?: infer A } ? A : unknown; kind: K extends { kind?: infer T } ? T : unknown };
+export type KindTag<K> =
+  K extends PartialObjectMeta<infer Of>
+    ? KindTag<Of>
+    : { apiVersion: K extends { apiVersion?: infer A } ? A : unknown; kind: K extends { kind?: infer T } ? T : unknown };
 
 /**
  * A reference to one object of kind `K`. `K` is a compile-time marker only:
@@ -106,11 +107,7 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
    *   if (rs) enqueue(rs);
    * }
    */
-  static fromOwnerReference<K extends KubeObject = never>(
-    owner: OwnerReference,
-    resource: ResourceKind,
-    namespace?: string,
-  ): ObjectRef<K> | undefined {
+  static fromOwnerReference<K extends KubeObject = never>(owner: OwnerReference, resource: ResourceKind, namespace?: string): ObjectRef<K> | undefined {
     if (owner.apiVersion !== apiVersionOf(resource) || owner.kind !== resource.kind) return undefined;
     return new ObjectRef<K>(resource, owner.name, namespace, { uid: owner.uid });
   }
@@ -139,11 +136,7 @@ export class ObjectRef<K extends KubeObject = KubeObject> {
    */
   equals(other: ObjectRef<KubeObject>): boolean {
     return (
-      this.name === other.name &&
-      this.namespace === other.namespace &&
-      this.kind === other.kind &&
-      this.group === other.group &&
-      this.version === other.version
+      this.name === other.name && this.namespace === other.namespace && this.kind === other.kind && this.group === other.group && this.version === other.version
     );
   }
 

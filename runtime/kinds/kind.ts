@@ -31,7 +31,19 @@ export const allNamespaces: unique symbol = Symbol('kubereflect.allNamespaces');
 export type AllNamespaces = typeof allNamespaces;
 
 /** The methods of `Api` a kind's verbs can give it. */
-export type ApiMethod = 'get' | 'getIfExists' | 'list' | 'watch' | 'metadata' | 'create' | 'replace' | 'patch' | 'delete' | 'getStatus' | 'replaceStatus' | 'patchStatus';
+export type ApiMethod =
+  | 'get'
+  | 'getIfExists'
+  | 'list'
+  | 'watch'
+  | 'metadata'
+  | 'create'
+  | 'replace'
+  | 'patch'
+  | 'delete'
+  | 'getStatus'
+  | 'replaceStatus'
+  | 'patchStatus';
 /** The members of `Api` every kind's Api has, whatever its verbs. */
 export type ApiCore = 'client' | 'resource' | 'namespace' | 'apiVersion' | 'path';
 
@@ -148,7 +160,10 @@ export interface Watchable<K extends KubeObject, N = unknown> {
    * const pods = Pod.cache(api, { transform: placement, indexes: { byNode: (p) => p.spec?.nodeName } });
    * pods.reader.byIndex('byNode', 'worker-1');
    */
-  cache<R extends KubeObject, I extends string = never>(api: ListWatch<K>, opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R & N, I> }): KindCache<R & N, I>;
+  cache<R extends KubeObject, I extends string = never>(
+    api: ListWatch<K>,
+    opts: CacheOptions & { transform: (obj: K) => R; indexes?: Indexers<R & N, I> },
+  ): KindCache<R & N, I>;
   /** A cache of whole objects (the overload order matters: the one with `transform` must come first for its `indexes` to be typed). */
   cache<I extends string = never>(api: ListWatch<K>, opts?: CacheOptions & { indexes?: Indexers<K & N, I> }): KindCache<K & N, I>;
   /** A cache of metadata-only objects: names, labels and owners without specs. */
@@ -244,7 +259,8 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
     prune: (spec: unknown) => marked(compilePrune(resource.kind, shape, spec), managedFieldsSpec(spec) === true),
     // keep drops managedFields unless it names it (whole or inside) or keeps all metadata.
     keep: (spec: unknown) => marked(compileKeep(resource.kind, shape, spec), isObj(spec) && spec.metadata !== true && managedFieldsSpec(spec) === undefined),
-    cache: (api: ListWatch<K>, opts: CacheOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) => reflect(api, opts, opts.transform),
+    cache: (api: ListWatch<K>, opts: CacheOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) =>
+      reflect(api, opts, opts.transform),
     metadataCache: (api: Pick<Api<K>, 'metadata'>, opts: CacheOptions & { indexes?: Indexers<KubeObject> } = {}) => reflect(api.metadata(), opts),
   };
 }

@@ -33,7 +33,9 @@ export type Inner<V> = V extends readonly (infer E)[]
   : V extends object
     ? IsMap<V> extends true
       ? Inner<V[string & keyof V]>
-      : [KnownKeys<V>] extends [never] ? never : V
+      : [KnownKeys<V>] extends [never]
+        ? never
+        : V
     : never;
 
 /**
@@ -99,15 +101,21 @@ export type PrunedObject<T, S> = {
 export type PrunedValue<V, S> = V extends readonly (infer E)[]
   ? PrunedValue<E, S>[]
   : V extends object
-    ? IsMap<V> extends true ? { [key: string]: PrunedValue<V[string & keyof V], S> } : PrunedObject<V, S>
+    ? IsMap<V> extends true
+      ? { [key: string]: PrunedValue<V[string & keyof V], S> }
+      : PrunedObject<V, S>
     : V;
 
 /** `T` after `keep(S)`: only the fields `S` names, at every depth, plus `apiVersion`, `kind` and the identity metadata. */
 export type Kept<T, S> = Projected & {
   [P in keyof T as P extends 'apiVersion' | 'kind' | 'metadata' | keyof S ? P : never]: P extends keyof S
-    ? S[P] extends true ? T[P] : KeptValue<T[P], S[P], P extends 'metadata' ? Identity : never>
-    : // biome-ignore lint/complexity/noBannedTypes: an empty spec: keep nothing below but the identity.
-      P extends 'metadata' ? KeptValue<T[P], {}, Identity> : T[P];
+    ? S[P] extends true
+      ? T[P]
+      : KeptValue<T[P], S[P], P extends 'metadata' ? Identity : never>
+    : P extends 'metadata'
+      ? // biome-ignore lint/complexity/noBannedTypes: an empty spec: keep nothing below but the identity.
+        KeptValue<T[P], {}, Identity>
+      : T[P];
 };
 
 /** An object of type `T` after a keep spec `S`: only the fields `S` names (and `Always`), the ones it goes into kept further. */
@@ -119,7 +127,9 @@ export type KeptObject<T, S, Always> = {
 export type KeptValue<V, S, Always> = V extends readonly (infer E)[]
   ? KeptValue<E, S, Always>[]
   : V extends object
-    ? IsMap<V> extends true ? { [key: string]: KeptValue<V[string & keyof V], S, Always> } : KeptObject<V, S, Always>
+    ? IsMap<V> extends true
+      ? { [key: string]: KeptValue<V[string & keyof V], S, Always> }
+      : KeptObject<V, S, Always>
     : V;
 
 // ---------------------------------------------------------------------------
@@ -203,12 +213,17 @@ function objectPlan(c: Planner, spec: Obj, node: number | undefined, path: strin
   for (const k of Object.keys(spec)) {
     const v = spec[k];
     if (v === undefined) continue;
-    if (v !== true && !isObj(v)) throw new ProjectionSpecError(c.kind, c.verb, join(path, k), `expected true or an object of fields, got ${v === null ? 'null' : typeof v}`);
+    if (v !== true && !isObj(v))
+      throw new ProjectionSpecError(c.kind, c.verb, join(path, k), `expected true or an object of fields, got ${v === null ? 'null' : typeof v}`);
     named.push([k, v]);
   }
   const sub = (k: string, v: Obj) => valuePlan(c, v, childNode(c, node, k), join(path, k));
   if (c.verb === 'prune') {
-    return { verb: 'prune', drop: named.filter(([, v]) => v === true).map(([k]) => k), into: named.filter(([, v]) => v !== true).map(([k, v]) => [k, sub(k, v as Obj)]) };
+    return {
+      verb: 'prune',
+      drop: named.filter(([, v]) => v === true).map(([k]) => k),
+      into: named.filter(([, v]) => v !== true).map(([k, v]) => [k, sub(k, v as Obj)]),
+    };
   }
   const fields: [string, Value | undefined][] = always.map(([k, v]) => [k, v]);
   for (const [k, v] of named) if (!always.some(([a]) => a === k)) fields.push([k, v === true ? undefined : sub(k, v)]);
@@ -233,7 +248,11 @@ function rootPlan(kind: string, verb: 'prune' | 'keep', shape: Shape, spec: unkn
   if (meta !== undefined && meta !== true && !isObj(meta)) throw new ProjectionSpecError(kind, verb, 'metadata', 'expected true or an object of fields');
   const identity = IDENTITY.map((k) => [k, undefined] as const);
   const metadata: Value | undefined = meta === true ? undefined : { plan: objectPlan(c, meta ?? {}, childNode(c, 0, 'metadata'), 'metadata', identity) };
-  return objectPlan(c, spec, 0, '', [['apiVersion', undefined], ['kind', undefined], ['metadata', metadata]]);
+  return objectPlan(c, spec, 0, '', [
+    ['apiVersion', undefined],
+    ['kind', undefined],
+    ['metadata', metadata],
+  ]);
 }
 
 // ---------------------------------------------------------------------------
@@ -264,7 +283,9 @@ function generate(root: Plan): ObjFn {
   };
   const mapOf = (each: string): string => {
     const name = `m${n++}`;
-    lines.push(`function ${name}(m) { const r = {}; for (const k of Object.keys(m)) { if (k === "__proto__") put(r, k, ${each}(m[k])); else r[k] = ${each}(m[k]); } return r; }`);
+    lines.push(
+      `function ${name}(m) { const r = {}; for (const k of Object.keys(m)) { if (k === "__proto__") put(r, k, ${each}(m[k])); else r[k] = ${each}(m[k]); } return r; }`,
+    );
     return name;
   };
   const object = (plan: Plan): string => {

@@ -45,7 +45,10 @@ function replica(identity: string, opts: Partial<LeaderElectionOptions> = {}) {
   const terms: { from: number; to: number | undefined; signal: AbortSignal }[] = [];
   let stoppedLeading = 0;
   const election = new LeaderElection(link.asClient, {
-    namespace: NS, name: NAME, identity, clock,
+    namespace: NS,
+    name: NAME,
+    identity,
+    clock,
     onStartedLeading: (signal) => {
       const term = { from: clock.now(), to: undefined as number | undefined, signal };
       terms.push(term);
@@ -54,7 +57,16 @@ function replica(identity: string, opts: Partial<LeaderElectionOptions> = {}) {
     onStoppedLeading: () => stoppedLeading++,
     ...opts,
   });
-  const r = { identity, election, link, terms, get stoppedLeading() { return stoppedLeading; }, stop: (o?: { release?: boolean }) => election.stop(o) };
+  const r = {
+    identity,
+    election,
+    link,
+    terms,
+    get stoppedLeading() {
+      return stoppedLeading;
+    },
+    stop: (o?: { release?: boolean }) => election.stop(o),
+  };
   started.push(r);
   void election.run();
   return r;

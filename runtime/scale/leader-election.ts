@@ -100,7 +100,10 @@ export class LeaderElection {
   private running: Promise<void> | undefined;
 
   /** An election for the Lease `opts.namespace`/`opts.name` through `client`; call `run()` to campaign. @throws RangeError for inconsistent durations. */
-  constructor(client: Client, private readonly opts: LeaderElectionOptions) {
+  constructor(
+    client: Client,
+    private readonly opts: LeaderElectionOptions,
+  ) {
     this.identity = opts.identity ?? defaultIdentity();
     ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'leader election'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
@@ -166,7 +169,13 @@ export class LeaderElection {
     const lease = await this.api.getIfExists(this.opts.name, { signal: this.stopper.signal });
     const now = microTimeNow(this.clock);
     if (!lease) {
-      const created = await this.write(undefined, { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs), acquireTime: now, renewTime: now, leaseTransitions: 0 });
+      const created = await this.write(undefined, {
+        holderIdentity: this.identity,
+        leaseDurationSeconds: leaseSeconds(this.leaseMs),
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: 0,
+      });
       if (created) this.startTerm(sent);
       return this.isLeader;
     }
@@ -175,8 +184,11 @@ export class LeaderElection {
     if (holder !== undefined && holder !== this.identity && this.clock.now() - this.observed!.at < this.leaseMs) return false;
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === this.identity ? 0 : 1);
     const written = await this.write(lease, {
-      holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds(this.leaseMs),
-      acquireTime: holder === this.identity ? (lease.spec?.acquireTime ?? now) : now, renewTime: now, leaseTransitions: transitions,
+      holderIdentity: this.identity,
+      leaseDurationSeconds: leaseSeconds(this.leaseMs),
+      acquireTime: holder === this.identity ? (lease.spec?.acquireTime ?? now) : now,
+      renewTime: now,
+      leaseTransitions: transitions,
     });
     if (written) this.startTerm(sent);
     return this.isLeader;
@@ -256,7 +268,10 @@ export class LeaderElection {
       const lease = await this.api.getIfExists(this.opts.name);
       if (!lease || lease.spec?.holderIdentity !== this.identity) return;
       const now = microTimeNow(this.clock);
-      await this.api.replace(this.opts.name, { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now } });
+      await this.api.replace(this.opts.name, {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+      });
     } catch (err) {
       this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${(err as Error).message}`);
     }

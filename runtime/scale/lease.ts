@@ -27,7 +27,11 @@ export interface Lease extends KubeObject {
 
 /** Where Leases live. */
 export const LEASES: ResourceDescriptor = {
-  group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true,
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  kind: 'Lease',
+  plural: 'leases',
+  namespaced: true,
   verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
 };
 

@@ -87,7 +87,10 @@ const hex = (n: bigint) => `0x${n.toString(16).padStart(16, '0')}`;
  * every object; this keeps the store and the work to the range). An object's
  * uid never changes, so an object never moves in or out of a range.
  */
-export async function* inShard<K extends { metadata?: { uid?: string } }>(events: AsyncIterable<WatcherEvent<K>>, range: ShardRange): AsyncGenerator<WatcherEvent<K>> {
+export async function* inShard<K extends { metadata?: { uid?: string } }>(
+  events: AsyncIterable<WatcherEvent<K>>,
+  range: ShardRange,
+): AsyncGenerator<WatcherEvent<K>> {
   for await (const e of events) {
     if ('object' in e && !range.has(e.object.metadata?.uid ?? '')) continue;
     yield e;

@@ -75,7 +75,10 @@ function member(identity: string): Member {
   const link = server.client(identity);
   const views: Member['views'] = [];
   const ring = new ShardRing(link.asClient, {
-    namespace: NS, ring: RING, identity, clock,
+    namespace: NS,
+    ring: RING,
+    identity,
+    clock,
     onAcquired: (range, acting) => {
       const act: Act = { id: identity, range, from: seq++, to: Infinity, fromAt: clock.now(), toAt: undefined };
       acts.push(act);
@@ -125,7 +128,7 @@ describe('ShardRing: joining', () => {
     expect(lease.spec).toMatchObject({ holderIdentity: 'a', leaseDurationSeconds: 15 });
   });
 
-  it('a member that joins gets a range and the others\' ranges shrink, with no range acted on twice at once', async () => {
+  it("a member that joins gets a range and the others' ranges shrink, with no range acted on twice at once", async () => {
     const a = member('a');
     await clock.advanceAsync(1000);
     const b = member('b');

@@ -111,7 +111,10 @@ export class ShardRing {
   private running: Promise<void> | undefined;
 
   /** A member of `opts.ring` through `client`; call `run()` to join. @throws RangeError for inconsistent durations. */
-  constructor(client: Client, private readonly opts: ShardRingOptions) {
+  constructor(
+    client: Client,
+    private readonly opts: ShardRingOptions,
+  ) {
     this.identity = opts.identity ?? defaultIdentity();
     ({ leaseMs: this.leaseMs, renewMs: this.renewMs, retryMs: this.retryMs } = leaseTiming(opts, 'a shard ring'));
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
@@ -214,7 +217,9 @@ export class ShardRing {
     const holding = this.claim?.toJSON() ?? '';
     const body = leaseObject(
       {
-        ...(this.own?.metadata ?? {}), name: this.leaseName, namespace: this.opts.namespace,
+        ...(this.own?.metadata ?? {}),
+        name: this.leaseName,
+        namespace: this.opts.namespace,
         labels: { ...(this.own?.metadata?.labels ?? {}), [RING_LABEL]: this.opts.ring },
         annotations: { ...(this.own?.metadata?.annotations ?? {}), [HOLDING_ANNOTATION]: holding },
       },
@@ -232,7 +237,10 @@ export class ShardRing {
     }
     this.lastRenewSent = sent;
     this.clock.clearTimer(this.deadline);
-    this.deadline = this.clock.setTimer(() => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`), Math.max(0, sent + this.renewMs - this.clock.now()));
+    this.deadline = this.clock.setTimer(
+      () => this.release(`no renewal of ${this.leaseName} succeeded within ${this.renewMs} ms`),
+      Math.max(0, sent + this.renewMs - this.clock.now()),
+    );
     unrefTimer(this.deadline);
   }
 
@@ -253,7 +261,7 @@ export class ShardRing {
     }
     for (const id of [...this.seen.keys()]) if (!present.has(id)) this.seen.delete(id);
     const live = [...this.seen.values()]
-      .filter((m) => m.identity === this.identity ? now - this.lastRenewSent < this.renewMs : now - m.seenAt < this.leaseMs)
+      .filter((m) => (m.identity === this.identity ? now - this.lastRenewSent < this.renewMs : now - m.seenAt < this.leaseMs))
       .map((m) => m.identity)
       .sort();
     if (live.join() !== this.members.join()) {

@@ -6,7 +6,10 @@ describe('finding the members on a path', () => {
 
   it('cuts the member at every element of an each step, saying which element it came from', () => {
     const cuts = findCuts(body, memberPath('list', 'each', 'x', 'k'), false);
-    expect(cuts.map((c) => [c.item, body.toString('utf8', c.valueFrom, c.valueTo)])).toEqual([[0, '1'], [1, '"4"']]);
+    expect(cuts.map((c) => [c.item, body.toString('utf8', c.valueFrom, c.valueTo)])).toEqual([
+      [0, '1'],
+      [1, '"4"'],
+    ]);
     expect(JSON.parse(textWithout(body, cuts))).toEqual({ list: [{ x: { y: 2 } }, { x: { y: 3 } }, 7, { x: {} }], k: 0 });
   });
 

@@ -15,11 +15,23 @@ import { editable, type KubeObject } from '../core/types.ts';
 
 const managedFields = [
   {
-    manager: 'kube-controller-manager', operation: 'Apply', apiVersion: 'v1', time: '2025-10-15T09:00:00Z', fieldsType: 'FieldsV1',
-    fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:app': {}, 'f:ünï': {} } }, 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {} } } } },
+    manager: 'kube-controller-manager',
+    operation: 'Apply',
+    apiVersion: 'v1',
+    time: '2025-10-15T09:00:00Z',
+    fieldsType: 'FieldsV1',
+    fieldsV1: {
+      'f:metadata': { 'f:labels': { '.': {}, 'f:app': {}, 'f:ünï': {} } },
+      'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {} } } },
+    },
   },
   {
-    manager: 'kubelet', operation: 'Update', apiVersion: 'v1', subresource: 'status', time: '2025-10-15T09:00:01Z', fieldsType: 'FieldsV1',
+    manager: 'kubelet',
+    operation: 'Update',
+    apiVersion: 'v1',
+    subresource: 'status',
+    time: '2025-10-15T09:00:01Z',
+    fieldsType: 'FieldsV1',
     fieldsV1: { 'f:status': { 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {} } }, 'f:podIP': {} } },
   },
 ];
@@ -121,7 +133,11 @@ describe('lazy managedFields: the transparency contract', () => {
 
   it('decodes list items lazily, each with its own bytes; an item whose managedFields is not last is parsed as usual', () => {
     const notLast = { kind: 'Pod', metadata: { name: 'c', managedFields, uid: 'u' } };
-    const list = { kind: 'PodList', metadata: { resourceVersion: '9' }, items: [pod('a'), { kind: 'Pod', metadata: { name: 'no-fields' } }, notLast, pod('b')] };
+    const list = {
+      kind: 'PodList',
+      metadata: { resourceVersion: '9' },
+      items: [pod('a'), { kind: 'Pod', metadata: { name: 'no-fields' } }, notLast, pod('b')],
+    };
     const body = Buffer.from(JSON.stringify(list));
     const parsed = parseWithLazyManagedFields(body, 'list') as { items: Pod[] };
     expect(parsed.items.map((i) => hasUnreadManagedFields(i.metadata))).toEqual([true, false, false, true]);
@@ -155,7 +171,9 @@ describe('lazy managedFields: the transparency contract', () => {
     expect(event.object.metadata.name).toBe('a');
     expect(() => event.object.metadata.managedFields).toThrow(DecodeError);
     // Malformed bytes outside it fail at once, as without the option.
-    expect(() => parseEventLine(Buffer.from('{"type":"ADDED","object":{"metadata":{"managedFields":[]},}}'), 'w', { lazyManagedFields: true })).toThrow(DecodeError);
+    expect(() => parseEventLine(Buffer.from('{"type":"ADDED","object":{"metadata":{"managedFields":[]},}}'), 'w', { lazyManagedFields: true })).toThrow(
+      DecodeError,
+    );
   });
 
   it('gives way to stripManagedFields when both are asked for', () => {

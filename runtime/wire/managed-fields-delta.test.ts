@@ -5,16 +5,28 @@ import { compact, expand } from './managed-fields-delta.ts';
 /** A managedFields text like a pod's: the same tree with a few values of its own. */
 function fields(i: number, extra = ''): string {
   const containers = ['app', 'envoy', ...(i % 3 === 0 ? ['fluent-bit'] : [])];
-  const entry = (manager: string, time: string, tree: object) => ({ manager, operation: 'Apply', apiVersion: 'v1', time, fieldsType: 'FieldsV1', fieldsV1: tree });
+  const entry = (manager: string, time: string, tree: object) => ({
+    manager,
+    operation: 'Apply',
+    apiVersion: 'v1',
+    time,
+    fieldsType: 'FieldsV1',
+    fieldsV1: tree,
+  });
   const tree = {
     'f:metadata': { 'f:labels': { '.': {}, 'f:app': {}, 'f:pod-template-hash': {} }, 'f:ownerReferences': { [`k:{"uid":"uid-${i % 7}"}`]: {} } },
     'f:spec': {
-      'f:containers': Object.fromEntries(containers.map((c) => [`k:{"name":"${c}"}`, { '.': {}, 'f:image': {}, 'f:env': { 'k:{"name":"POD_NAME"}': { '.': {}, 'f:name': {} } } }])),
+      'f:containers': Object.fromEntries(
+        containers.map((c) => [`k:{"name":"${c}"}`, { '.': {}, 'f:image': {}, 'f:env': { 'k:{"name":"POD_NAME"}': { '.': {}, 'f:name': {} } } }]),
+      ),
       'f:volumes': { [`k:{"name":"kube-api-access-${(i * 7919).toString(36).padStart(5, 'x')}"}`]: { '.': {}, 'f:projected': {} } },
     },
   };
   const status = { 'f:status': { 'f:podIP': {}, 'f:podIPs': { [`k:{"ip":"10.1.${i >> 8}.${i & 255}"}`]: { '.': {}, 'f:ip': {} } }, [`f:note${extra}`]: {} } };
-  return JSON.stringify([entry('kube-controller-manager', `2026-11-30T10:${String(i % 60).padStart(2, '0')}:07Z`, tree), entry('kubelet', `2026-11-30T11:00:${String(i % 60).padStart(2, '0')}Z`, status)]);
+  return JSON.stringify([
+    entry('kube-controller-manager', `2026-11-30T10:${String(i % 60).padStart(2, '0')}:07Z`, tree),
+    entry('kubelet', `2026-11-30T11:00:${String(i % 60).padStart(2, '0')}Z`, status),
+  ]);
 }
 
 const roundTrip = (text: string) => {
@@ -46,7 +58,12 @@ describe('the compact form of managedFields texts', () => {
         const at = Math.floor(random() * text.length);
         const piece = ['x', '日本', '{}', '"', '\\', 'kube-api-access-zzzzz'][Math.floor(random() * 6)]!;
         const kind = Math.floor(random() * 3);
-        text = kind === 0 ? text.slice(0, at) + piece + text.slice(at) : kind === 1 ? text.slice(0, at) + text.slice(at + 1 + Math.floor(random() * 20)) : text.slice(0, at) + piece + text.slice(at + piece.length);
+        text =
+          kind === 0
+            ? text.slice(0, at) + piece + text.slice(at)
+            : kind === 1
+              ? text.slice(0, at) + text.slice(at + 1 + Math.floor(random() * 20))
+              : text.slice(0, at) + piece + text.slice(at + piece.length);
       }
       roundTrip(text);
     }

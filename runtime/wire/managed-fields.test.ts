@@ -6,7 +6,11 @@ import { managedFieldsCut, parseWithoutManagedFields, type ManagedFieldsShape } 
 
 const managedFields = [
   {
-    manager: 'kubelet', operation: 'Update', subresource: 'status', time: '2025-10-15T09:00:00Z', fieldsType: 'FieldsV1',
+    manager: 'kubelet',
+    operation: 'Update',
+    subresource: 'status',
+    time: '2025-10-15T09:00:00Z',
+    fieldsType: 'FieldsV1',
     fieldsV1: { 'f:status': { 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {} } }, 'f:podIP': {} } },
   },
   { manager: 'back\\slash "quoted" ]}', operation: 'Apply', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:a\\': {} } } } },
@@ -37,12 +41,7 @@ function check(value: unknown, shape: ManagedFieldsShape, indent?: number): stri
 
 describe('cutting managedFields before parsing', () => {
   it('cuts the member wherever it stands among its siblings: first, middle, last, alone', () => {
-    const orders = [
-      { managedFields, name: 'a', uid: 'u' },
-      { name: 'a', managedFields, uid: 'u' },
-      { name: 'a', uid: 'u', managedFields },
-      { managedFields },
-    ];
+    const orders = [{ managedFields, name: 'a', uid: 'u' }, { name: 'a', managedFields, uid: 'u' }, { name: 'a', uid: 'u', managedFields }, { managedFields }];
     for (const metadata of orders) {
       for (const indent of [undefined, 2]) {
         const text = check({ type: 'MODIFIED', object: { kind: 'Pod', metadata, spec: { x: 1 } } }, 'event', indent);
@@ -69,7 +68,10 @@ describe('cutting managedFields before parsing', () => {
     expect(parsed.object.spec).toEqual(object.spec);
     expect(parsed.object.metadata.labels).toEqual(object.metadata.labels);
     expect(parsed.object.metadata.annotations).toEqual(object.metadata.annotations);
-    check({ kind: 'WidgetList', metadata: { managedFields: 'list metadata is not an item' }, items: [object, { spec: { managedFields: 1 } }, 7, null] }, 'list');
+    check(
+      { kind: 'WidgetList', metadata: { managedFields: 'list metadata is not an item' }, items: [object, { spec: { managedFields: 1 } }, 7, null] },
+      'list',
+    );
     check({ kind: 'Widget', spec: { metadata: { managedFields: 1 } }, metadata: { managedFields } }, 'object');
   });
 
@@ -93,12 +95,18 @@ describe('cutting managedFields before parsing', () => {
     const word = () => ['a', 'managedFields', 'metadata', 'object', 'items', 'x"y', 'b\\', 'ü', '{', ']'][rand(10)]!;
     const value = (depth: number): unknown => {
       switch (depth > 3 ? rand(4) : rand(7)) {
-        case 0: return rand(1000) - 500;
-        case 1: return word();
-        case 2: return [true, false, null][rand(3)];
-        case 3: return 1.5e-7;
-        case 4: return Array.from({ length: rand(4) }, () => value(depth + 1));
-        default: return Object.fromEntries(Array.from({ length: rand(4) }, () => [word(), value(depth + 1)]));
+        case 0:
+          return rand(1000) - 500;
+        case 1:
+          return word();
+        case 2:
+          return [true, false, null][rand(3)];
+        case 3:
+          return 1.5e-7;
+        case 4:
+          return Array.from({ length: rand(4) }, () => value(depth + 1));
+        default:
+          return Object.fromEntries(Array.from({ length: rand(4) }, () => [word(), value(depth + 1)]));
       }
     };
     const meta = () => {
@@ -139,7 +147,10 @@ describe('cutting managedFields before parsing', () => {
 
   it('is what a watch line decodes to with stripManagedFields, and bad lines are still DecodeErrors', () => {
     const line = Buffer.from(JSON.stringify({ type: 'MODIFIED', object: { kind: 'Pod', metadata: { name: 'p', managedFields }, status: {} } }));
-    expect(parseEventLine(line, 'watch pods', { stripManagedFields: true })).toEqual({ type: 'MODIFIED', object: { kind: 'Pod', metadata: { name: 'p' }, status: {} } });
+    expect(parseEventLine(line, 'watch pods', { stripManagedFields: true })).toEqual({
+      type: 'MODIFIED',
+      object: { kind: 'Pod', metadata: { name: 'p' }, status: {} },
+    });
     expect(parseEventLine(line, 'watch pods')).toMatchObject({ object: { metadata: { managedFields } } });
     for (const bad of ['{"type":"MODIFIED","object":{"metadata":{"managedFields":[}}', '{"type":"NOPE","object":{}}', '{"type":"ADDED"}']) {
       expect(() => parseEventLine(Buffer.from(bad), 'watch pods', { stripManagedFields: true })).toThrow(DecodeError);

@@ -27,18 +27,37 @@ describe('benchmarks, tiny size', () => {
   it('runs every scenario with sane numbers and renders the report', { timeout: 900_000 }, async () => {
     const namespace = `bench-tiny-${randomBytes(4).toString('hex')}`;
     const lines: string[] = [];
-    const results = await runAll({
-      kubeconfig: inject('kube').kubeconfig, sizes: [N], reps: 1, namespaceFor: () => namespace, log: (l) => void lines.push(l), scratch, minEvents: 200,
-      // One other kind, the CRD: its install, client-node's CustomObjectsApi list and the replay of another path.
-      kinds: ['workflows'], namespaceForKind: (kind) => `${namespace}-${kind}`,
-      shardObjects: N,
-    }, ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'sharding']);
+    const results = await runAll(
+      {
+        kubeconfig: inject('kube').kubeconfig,
+        sizes: [N],
+        reps: 1,
+        namespaceFor: () => namespace,
+        log: (l) => void lines.push(l),
+        scratch,
+        minEvents: 200,
+        // One other kind, the CRD: its install, client-node's CustomObjectsApi list and the replay of another path.
+        kinds: ['workflows'],
+        namespaceForKind: (kind) => `${namespace}-${kind}`,
+        shardObjects: N,
+      },
+      ['memory', 'sync', 'throughput', 'relist', 'fanout', 'indexes', 'sharding'],
+    );
 
     expect(results.loader[0]).toMatchObject({ namespace, pods: N, loaded: true });
     expect(results.loader[0]!.podsPerSecond).toBeGreaterThan(0);
 
     const memory = results.memory![0]!;
-    expect(memory.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect:full', 'kubereflect:lazy', 'kubereflect:metadata', 'kubereflect:metadata-strip', 'kubereflect:prune', 'kubereflect:keep', 'json']);
+    expect(memory.rows.map((r) => r.contender)).toEqual([
+      'client-node',
+      'kubereflect:full',
+      'kubereflect:lazy',
+      'kubereflect:metadata',
+      'kubereflect:metadata-strip',
+      'kubereflect:prune',
+      'kubereflect:keep',
+      'json',
+    ]);
     for (const r of memory.rows) sane(r.bytesPerObject);
     // The other kinds: each loaded and measured with every client (a store that missed an object throws in its child).
     expect(results.memory!.map((m) => m.kind)).toEqual(['pods', 'workflows']);
@@ -53,7 +72,14 @@ describe('benchmarks, tiny size', () => {
     expect(results.throughput!.map((t) => t.kind)).toEqual(['pods', 'workflows']);
     for (const t of results.throughput!.slice(1)) for (const r of t.rows) sane(r.eventsPerSecond);
     const throughput = results.throughput![0]!;
-    expect(throughput.rows.map((r) => r.contender)).toEqual(['client-node', 'kubereflect', 'kubereflect:lazy', 'kubereflect:prune', 'HTTPS+JSON.parse+Map', 'JSON.parse']);
+    expect(throughput.rows.map((r) => r.contender)).toEqual([
+      'client-node',
+      'kubereflect',
+      'kubereflect:lazy',
+      'kubereflect:prune',
+      'HTTPS+JSON.parse+Map',
+      'JSON.parse',
+    ]);
     for (const r of throughput.rows) {
       sane(r.eventsPerSecond);
       expect(Number.isFinite(r.ratioToLimit)).toBe(true);
@@ -78,13 +104,29 @@ describe('benchmarks, tiny size', () => {
 
     // Sharding: every configuration measured, the server-side replicas parsed only their range, the client-side ones everything.
     const sharding = results.sharding!;
-    expect(sharding.rows.map((r) => `${r.mode} ${r.n}`)).toEqual(['server-side 1', 'server-side 2', 'server-side 4', 'client-side 1', 'client-side 2', 'client-side 4']);
+    expect(sharding.rows.map((r) => `${r.mode} ${r.n}`)).toEqual([
+      'server-side 1',
+      'server-side 2',
+      'server-side 4',
+      'client-side 1',
+      'client-side 2',
+      'client-side 4',
+    ]);
     for (const r of sharding.rows) expect(r.bytesKiB, `${r.mode} ${r.n}`).toBeGreaterThan(0);
     for (const r of sharding.rows.filter((x) => x.mode === 'client-side')) expect(r.objects).toBe(N);
     expect(sharding.rows.find((r) => r.mode === 'server-side' && r.n === 4)!.objects).toBeLessThan(N);
 
     const report = renderReport(results);
-    for (const heading of ['## Headline', '## 1. Store memory', '## 2. Initial sync', '## 3. Event throughput', '## 4. Relist peak', '## 5. Dispatcher fan-out', '## 6. Secondary indexes', '## 8. Sharding']) {
+    for (const heading of [
+      '## Headline',
+      '## 1. Store memory',
+      '## 2. Initial sync',
+      '## 3. Event throughput',
+      '## 4. Relist peak',
+      '## 5. Dispatcher fan-out',
+      '## 6. Secondary indexes',
+      '## 8. Sharding',
+    ]) {
       expect(report).toContain(heading);
     }
     const charts = renderCharts(results);

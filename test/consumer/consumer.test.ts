@@ -47,12 +47,12 @@ const body = `
 const programs = {
   esm: `import { Client } from 'kubereflect';
 import { defaultBackoff, type Backoff } from 'kubereflect/cache';
-import { Widget } from '../gen/demo.kubereflect.dev/v1/widget.js';
+import { Widget } from './gen/demo.kubereflect.dev/v1/widget.js';
 ${body}`,
   // No top-level await in CommonJS: the same body in an async main.
   cjs: `import { Client } from 'kubereflect';
 import { defaultBackoff, type Backoff } from 'kubereflect/cache';
-import { Widget } from '../gen/demo.kubereflect.dev/v1/widget.js';
+import { Widget } from './gen/demo.kubereflect.dev/v1/widget.js';
 
 async function main(): Promise<void> {${body}}
 main().catch((err: unknown) => {
@@ -100,10 +100,16 @@ describe('the published packages', () => {
     }
     const manifest = JSON.parse(readFileSync(join(modules, 'kubereflect', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(Object.keys(manifest.dependencies)).toEqual(['@kubernetes/client-node']);
-    console.log(`runtime-only install: ${(du(modules) / 1e6).toFixed(1)} MB of node_modules (kubereflect itself ${(du(join(modules, 'kubereflect')) / 1e6).toFixed(1)} MB)`);
+    console.log(
+      `runtime-only install: ${(du(modules) / 1e6).toFixed(1)} MB of node_modules (kubereflect itself ${(du(join(modules, 'kubereflect')) / 1e6).toFixed(1)} MB)`,
+    );
 
     for (const version of [22, 24] as const) {
-      const loaded = execFileSync(node[version], ['-e', `
+      const loaded = execFileSync(
+        node[version],
+        [
+          '-e',
+          `
         const viaRequire = require('kubereflect');
         const core = require('kubereflect/generated/core/v1/pod');
         // Every subpath entry point loads both ways and hands out the same module instance.
@@ -118,9 +124,15 @@ describe('the published packages', () => {
             client: typeof viaRequire.Client, pod: typeof core.Pod.cache, entries: Object.fromEntries(entries),
           }));
         });
-      `], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+      `,
+        ],
+        { cwd: dir, encoding: 'utf8', stdio: 'pipe' },
+      );
       expect(JSON.parse(loaded)).toEqual({
-        version: `v${NODE_VERSIONS[version]}`, same: true, client: 'function', pod: 'function',
+        version: `v${NODE_VERSIONS[version]}`,
+        same: true,
+        client: 'function',
+        pod: 'function',
         entries: { kind: true, cache: true, queue: true, metrics: true, scale: true },
       });
     }
@@ -131,17 +143,24 @@ describe('the published packages', () => {
       const dir = project(kind, { type: kind === 'esm' ? 'module' : 'commonjs' });
       npm(['install', tarballs.runtime], dir);
       npm(['install', '--save-dev', tarballs.generator, `typescript@${TYPESCRIPT}`], dir);
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'out', skipLibCheck: true },
-        include: ['main.ts', 'gen'],
-      }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'out', skipLibCheck: true },
+          include: ['main.ts', 'gen'],
+        }),
+      );
       writeFileSync(join(dir, 'main.ts'), programs[kind]);
 
       // The generator runs on both Node lines and writes the same files.
       const cli = join(dir, 'node_modules', 'kubereflect-generator', 'bin', 'kubereflect.mjs');
       const outputs: string[] = [];
       for (const version of [22, 24] as const) {
-        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen', '--import-extension', '.js'], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen', '--import-extension', '.js'], {
+          cwd: dir,
+          encoding: 'utf8',
+          stdio: 'pipe',
+        });
         expect(out).toMatch(/1 kinds? in \d+ files/);
         outputs.push(readFileSync(join(dir, 'gen', 'demo.kubereflect.dev', 'v1', 'widget.ts'), 'utf8'));
       }
@@ -156,7 +175,11 @@ describe('the published packages', () => {
       const ns = await testNamespace(`package-${kind}`);
       for (const version of [22, 24] as const) {
         const output = await runUntilServed(node[version], [join(dir, 'out', 'main.js'), inject('kube').kubeconfig, ns, `w-node${version}`], dir);
-        const result = JSON.parse(output.trim().split('\n').pop()!) as { color: string; node: string; stored: { metadata: Record<string, unknown>; spec: Record<string, unknown> } };
+        const result = JSON.parse(output.trim().split('\n').pop()!) as {
+          color: string;
+          node: string;
+          stored: { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+        };
         expect(result.node).toBe(`v${NODE_VERSIONS[version]}`);
         expect(result.color).toBe('red');
         expect(result.stored.spec).toEqual({ color: 'red' });
@@ -168,7 +191,13 @@ describe('the published packages', () => {
 
 async function applyWidgetCrd(): Promise<void> {
   const client = Client.fromFile(inject('kube').kubeconfig);
-  const crds = new Api<KubeObject>(client, { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false });
+  const crds = new Api<KubeObject>(client, {
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    kind: 'CustomResourceDefinition',
+    plural: 'customresourcedefinitions',
+    namespaced: false,
+  });
   const crd = parse(readFileSync(crdFile, 'utf8')) as KubeObject & { metadata: { name: string } };
   await crds.patch(crd.metadata.name, { type: 'apply', body: crd, force: true }, { fieldManager: 'kubereflect-test' });
   client.close();

@@ -32,10 +32,10 @@ function selectPlane(requested: string | undefined): string {
     let known: string[] = [];
     try {
       known = readdirSync(join(controlPlaneDir, 'compat'));
-    } catch { /* none */ }
-    throw new ControlPlaneBuildError(
-      `KUBEREFLECT_CONTROLPLANE=${requested}: no such control plane (known: default${known.map((k) => `, ${k}`).join('')})`,
-    );
+    } catch {
+      /* none */
+    }
+    throw new ControlPlaneBuildError(`KUBEREFLECT_CONTROLPLANE=${requested}: no such control plane (known: default${known.map((k) => `, ${k}`).join('')})`);
   }
   return name;
 }
@@ -68,7 +68,10 @@ export function binaryDir(): string {
   const goSum = existsSync(join(moduleDir, 'go.sum')) ? readFileSync(join(moduleDir, 'go.sum'), 'utf8') : '';
   const { kubernetes, etcd } = pinnedVersions(goMod);
   // Comments do not change what is built.
-  const requirements = goMod.split('\n').filter((line) => !line.trimStart().startsWith('//')).join('\n');
+  const requirements = goMod
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('//'))
+    .join('\n');
   const hash = createHash('sha256').update(requirements).update('\0').update(goSum).digest('hex').slice(0, 12);
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(cacheHome, 'kubereflect', 'controlplane', `${kubernetes}-etcd-${etcd}-${hash}`);

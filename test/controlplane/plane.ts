@@ -9,9 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -196,7 +194,9 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
       let owner = 0;
       try {
         owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-      } catch { /* being written */ }
+      } catch {
+        /* being written */
+      }
       const stale = owner > 0 && !pidRuns(owner);
       const old = existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 15 * 60_000;
       if (stale || old) rmSync(lock, { recursive: true, force: true });
@@ -222,17 +222,26 @@ function pidRuns(pid: number): boolean {
 
 async function bootstrap(state: PlaneState): Promise<void> {
   const apply = async (path: string, obj: { metadata: { name: string } }) => {
-    const r = await apiRequest(state, 'PATCH', `${path}/${obj.metadata.name}?fieldManager=kubereflect-controlplane&force=true`,
-      obj, 'application/apply-patch+yaml');
+    const r = await apiRequest(
+      state,
+      'PATCH',
+      `${path}/${obj.metadata.name}?fieldManager=kubereflect-controlplane&force=true`,
+      obj,
+      'application/apply-patch+yaml',
+    );
     if (r.status >= 300) throw new Error(`bootstrapping ${path}/${obj.metadata.name}: ${r.status} ${r.body}`);
   };
   await apply('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } } as never);
   await apply('/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/roles', {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-reader', namespace: 'team-a' },
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'pod-reader', namespace: 'team-a' },
     rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
   } as never);
   await apply('/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings', {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'viewer-pod-reader', namespace: 'team-a' },
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'viewer-pod-reader', namespace: 'team-a' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
     subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'viewer' }],
   } as never);
@@ -260,7 +269,10 @@ function writeKubeconfig(state: PlaneState, clientCert: string, clientKey: strin
  * (`Name=true|false`, comma-separated, sorted) so that equal sets compare equal.
  */
 export function featureGates(gates = process.env.KUBEREFLECT_FEATURE_GATES ?? ''): string {
-  const entries = gates.split(',').map((g) => g.trim()).filter(Boolean);
+  const entries = gates
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     if (!/^[A-Za-z0-9]+=(true|false)$/.test(entry)) throw new Error(`feature gate ${JSON.stringify(entry)}: expected Name=true or Name=false`);
   }
@@ -310,14 +322,26 @@ async function startFresh(bins: Binaries, gates: string): Promise<PlaneState> {
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const etcdDataDir = mkdtempSync(join(tmpdir(), 'kubereflect-etcd-'));
-  const etcd = startProcess(bins.etcd, [
-    '--name=default', `--data-dir=${etcdDataDir}`,
-    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=default=${peerUrl}`, '--unsafe-no-fsync', '--log-level=warn',
-  ], join(stateDir, 'logs', 'etcd.log'));
-  const apiserver = startProcess(bins.kubeApiserver,
-    apiserverArgs({ port: apiserverPort, etcdUrl, pkiDir, tokens, featureGates: gates }), join(stateDir, 'logs', 'kube-apiserver.log'));
+  const etcd = startProcess(
+    bins.etcd,
+    [
+      '--name=default',
+      `--data-dir=${etcdDataDir}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=default=${peerUrl}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ],
+    join(stateDir, 'logs', 'etcd.log'),
+  );
+  const apiserver = startProcess(
+    bins.kubeApiserver,
+    apiserverArgs({ port: apiserverPort, etcdUrl, pkiDir, tokens, featureGates: gates }),
+    join(stateDir, 'logs', 'kube-apiserver.log'),
+  );
 
   const state: PlaneState = {
     version: bins.versions.kubernetes,
@@ -501,7 +525,9 @@ export function usePlane(stopIfLast: boolean): () => Promise<void> {
     let others: string[] = [];
     try {
       others = readdirSync(users).filter((pid) => pidRuns(Number(pid)));
-    } catch { /* folder gone: nobody left */ }
+    } catch {
+      /* folder gone: nobody left */
+    }
     if (others.length === 0) await down();
   };
 }

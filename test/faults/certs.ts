@@ -20,9 +20,42 @@ function openssl(cwd: string, args: string[]): void {
 
 /** A serving certificate for `san`, signed by the CA in `caCert`/`caKey`. */
 function signed(dir: string, caCert: string, caKey: string, san: string): ServerCert {
-  writeFileSync(join(dir, 'server.ext'), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
-  openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=not-the-apiserver']);
-  openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-days', '2', '-out', 'server.crt', '-extfile', 'server.ext']);
+  writeFileSync(
+    join(dir, 'server.ext'),
+    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+  );
+  openssl(dir, [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=not-the-apiserver',
+  ]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-out',
+    'server.crt',
+    '-extfile',
+    'server.ext',
+  ]);
   return { cert: readFileSync(join(dir, 'server.crt')), key: readFileSync(join(dir, 'server.key')) };
 }
 
@@ -30,8 +63,27 @@ function signed(dir: string, caCert: string, caKey: string, san: string): Server
 export function untrustedCert(): ServerCert {
   const dir = mkdtempSync(join(tmpdir(), 'kubereflect-rogue-ca-'));
   try {
-    openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt',
-      '-days', '2', '-subj', '/CN=rogue-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=rogue-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     return signed(dir, 'ca.crt', 'ca.key', 'IP:127.0.0.1');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -33,7 +33,10 @@ export class Churn {
   private seq = 0;
   private readonly o: Required<Omit<ChurnOptions, 'make' | 'update'>> & ChurnOptions;
 
-  constructor(private readonly api: Api<KubeObject>, opts: ChurnOptions = {}) {
+  constructor(
+    private readonly api: Api<KubeObject>,
+    opts: ChurnOptions = {},
+  ) {
     this.o = { perSecond: 40, target: 40, prefix: 'churn', payloadBytes: 64, ...opts };
   }
 

@@ -21,7 +21,10 @@ describe('connection cuts under churn', () => {
     expect(r.details.watchCutMidEvent).toBeGreaterThan(0);
     // A cut watch resumes from its resourceVersion: the only relists are those a 410 asked for.
     expect(r.relists).toBe(r.expired);
-    expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'RequestTimeoutError'), JSON.stringify(r.errors)).toBe(true);
+    expect(
+      Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'RequestTimeoutError'),
+      JSON.stringify(r.errors),
+    ).toBe(true);
     expect(r.errors.TransportError).toBeGreaterThan(0);
     expect(r.leaks).toEqual([]);
   });
@@ -41,12 +44,16 @@ describe('connection cuts under churn', () => {
       const r = await connectionCuts(suite.lab, { seconds: 5, ...mode });
       console.info(JSON.stringify(r));
       expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
-    expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
+      expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
       expect(r.duplicates).toBe(0);
       expect(r.faults['watch cut at a random byte']).toBeGreaterThan(0);
-      if (mode.initialList) expect(r.details.listRequests).toBe(0); // a streaming list never pages
+      if (mode.initialList)
+        expect(r.details.listRequests).toBe(0); // a streaming list never pages
       else expect(r.relists).toBe(r.expired);
-      expect(Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'RequestTimeoutError'), JSON.stringify(r.errors)).toBe(true);
+      expect(
+        Object.keys(r.errors).every((k) => k === 'TransportError' || k === 'RequestTimeoutError'),
+        JSON.stringify(r.errors),
+      ).toBe(true);
       expect(r.leaks).toEqual([]);
     });
   }

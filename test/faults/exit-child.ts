@@ -25,13 +25,17 @@ process.on('unhandledRejection', (reason) => {
 
 const subject = (kubeconfig: string, config: Parameters<typeof constantBackoff>[0] | undefined = undefined) =>
   new Subject<ConfigMap>(new Api<ConfigMap>(openClient(kubeconfig), configMaps, ns), {
-    timeoutSeconds: 60, backoff: constantBackoff(config ?? 30_000),
+    timeoutSeconds: 60,
+    backoff: constantBackoff(config ?? 30_000),
   });
 
 const healthy = subject(env('KR_OK'));
 const listStalled = subject(env('KR_STALL'));
 const watchSilent = subject(env('KR_SILENT'));
-writeFileSync(env('KR_REFUSED'), (await import('node:fs')).readFileSync(env('KR_OK'), 'utf8').replace(/server: .*/, `server: https://127.0.0.1:${env('KR_REFUSED_PORT')}`));
+writeFileSync(
+  env('KR_REFUSED'),
+  (await import('node:fs')).readFileSync(env('KR_OK'), 'utf8').replace(/server: .*/, `server: https://127.0.0.1:${env('KR_REFUSED_PORT')}`),
+);
 const refused = subject(env('KR_REFUSED'));
 
 await healthy.waitUntil(() => healthy.reader.isReady() && watchSilent.reader.isReady() && refused.counts.Error >= 1, 20_000, 'everything in place');

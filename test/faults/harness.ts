@@ -143,7 +143,10 @@ export function sharedSubscriber<K extends KubeObject>(enabled: boolean | undefi
 
 function viewMatches<K extends KubeObject>(objects: ReadonlyMap<string, string>, reader: Store<K>): boolean {
   const held = reader.state();
-  return held.length === objects.size && held.every((o) => objects.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) === `${o.metadata.uid}@${o.metadata.resourceVersion}`);
+  return (
+    held.length === objects.size &&
+    held.every((o) => objects.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) === `${o.metadata.uid}@${o.metadata.resourceVersion}`)
+  );
 }
 
 export class Subject<K extends KubeObject> {

@@ -97,7 +97,11 @@ export class FaultProxy {
   private readonly files: string[] = [];
   private nextId = 1;
 
-  private constructor(opts: ProxyOptions, readonly port: number, server: https.Server) {
+  private constructor(
+    opts: ProxyOptions,
+    readonly port: number,
+    server: https.Server,
+  ) {
     this.upstreamPort = opts.upstreamPort;
     this.server = server;
     this.ca = readFileSync(join(opts.pkiDir, 'ca.crt'));
@@ -191,7 +195,10 @@ export class FaultProxy {
       query: url.searchParams,
       watch: url.searchParams.get('watch') === 'true',
       continued: url.searchParams.has('continue'),
-      auth: createHash('sha256').update(String(req.headers.authorization ?? '')).digest('hex').slice(0, 8),
+      auth: createHash('sha256')
+        .update(String(req.headers.authorization ?? ''))
+        .digest('hex')
+        .slice(0, 8),
       at: performance.now(),
       bytes: 0,
     };

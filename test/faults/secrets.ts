@@ -30,7 +30,10 @@ export class Secrets {
     s.add('viewer token', state.viewerToken);
     const pem = readFileSync(`${state.pkiDir}/admin-client.key`, 'utf8');
     s.add('client key (kubeconfig form)', Buffer.from(pem).toString('base64').slice(0, 64));
-    pem.split('\n').filter((l) => l.length >= 32 && !l.startsWith('-----')).forEach((l, i) => s.add(`client key line ${i}`, l));
+    pem
+      .split('\n')
+      .filter((l) => l.length >= 32 && !l.startsWith('-----'))
+      .forEach((l, i) => s.add(`client key line ${i}`, l));
     return s;
   }
 

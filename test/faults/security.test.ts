@@ -26,7 +26,10 @@ describe('security', () => {
     expect(untrusted.ready).toBe(false);
     expect(untrusted.httpRequests).toBe(0);
     expect(untrusted.errors.length).toBeGreaterThanOrEqual(2);
-    expect(untrusted.errorCodes.every((c) => ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT'].includes(c)), untrusted.errorCodes.join()).toBe(true);
+    expect(
+      untrusted.errorCodes.every((c) => ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT'].includes(c)),
+      untrusted.errorCodes.join(),
+    ).toBe(true);
     expect(untrustedWithKey.ready).toBe(false);
     expect(untrustedWithKey.httpRequests).toBe(0);
     // The same refusal with a client key; how many retries fit in the window depends on the machine's load, so compare the common part.
@@ -36,7 +39,10 @@ describe('security', () => {
     expect(untrusted.errors[0]).toMatch(/^GET \/api\/v1\/namespaces\/faults-tls-\w+\/configmaps\?limit=10: \w+: .*certificate/);
     expect(otherName.ready).toBe(false);
     expect(otherName.httpRequests).toBe(0);
-    expect(otherName.errorCodes.every((c) => c === 'ERR_TLS_CERT_ALTNAME_INVALID'), otherName.errorCodes.join()).toBe(true);
+    expect(
+      otherName.errorCodes.every((c) => c === 'ERR_TLS_CERT_ALTNAME_INVALID'),
+      otherName.errorCodes.join(),
+    ).toBe(true);
     expect(otherName.errors[0]).toContain("Hostname/IP does not match certificate's altnames");
     for (const ok of [skipVerify, serverName]) {
       expect(ok.ready).toBe(true);
@@ -50,8 +56,13 @@ describe('security', () => {
     const r = await prototypeNames(suite.lab);
     console.info(JSON.stringify(r));
     expect(r.details).toEqual({
-      rolesFoundByName: true, dataKeysAreOwnData: true, labelSelectorsMatchOwnKeysOnly: true, deletedAndRecreated: true, prototypeUnchanged: true,
-      streamViewMatchesStore: true, finalStateUnknownDeletes: 0,
+      rolesFoundByName: true,
+      dataKeysAreOwnData: true,
+      labelSelectorsMatchOwnKeysOnly: true,
+      deletedAndRecreated: true,
+      prototypeUnchanged: true,
+      streamViewMatchesStore: true,
+      finalStateUnknownDeletes: 0,
     });
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
     expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
@@ -79,8 +90,14 @@ describe('stopping', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/faults/exit-child.ts')], {
       cwd: repoRoot,
       env: {
-        ...process.env, KR_NS: ns, KR_ADMIN: kc, KR_OK: ok.kubeconfig(kc), KR_STALL: stall.kubeconfig(kc), KR_SILENT: silent.kubeconfig(kc),
-        KR_REFUSED: `${kc}-refused-${refusedPort}`, KR_REFUSED_PORT: String(refusedPort),
+        ...process.env,
+        KR_NS: ns,
+        KR_ADMIN: kc,
+        KR_OK: ok.kubeconfig(kc),
+        KR_STALL: stall.kubeconfig(kc),
+        KR_SILENT: silent.kubeconfig(kc),
+        KR_REFUSED: `${kc}-refused-${refusedPort}`,
+        KR_REFUSED_PORT: String(refusedPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

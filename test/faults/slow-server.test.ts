@@ -29,7 +29,14 @@ describe('a slow server', () => {
   it('4. waits out every Retry-After, backs off on 500s, and keeps the request count bounded', async () => {
     const r = await throttling(suite.lab, { seconds: 3 });
     console.info(JSON.stringify(r));
-    const d = r.details as { firstPageRequests: number; gapsAfterListRetryAfter: number[]; watchRequestsUnder429: number; minGapUnder429: number; watchRequestsUnder500: number; retryAfterSeen: number };
+    const d = r.details as {
+      firstPageRequests: number;
+      gapsAfterListRetryAfter: number[];
+      watchRequestsUnder429: number;
+      minGapUnder429: number;
+      watchRequestsUnder500: number;
+      retryAfterSeen: number;
+    };
     // The first page: three 500s (the watcher backs off), two 429s (the client waits 1 s each), then the page.
     expect(d.firstPageRequests).toBe(6);
     expect(r.errors['ApiError 500']).toBeGreaterThanOrEqual(3);
@@ -56,7 +63,10 @@ describe('a slow server', () => {
     expect(r.details.relistsUnderGone).toBeGreaterThanOrEqual(3);
     expect(r.details.relistsUnderGone).toBeLessThanOrEqual(15);
     expect(r.relists).toBe(r.expired);
-    expect(Object.keys(r.errors).every((k) => k === 'TransportError'), JSON.stringify(r.errors)).toBe(true);
+    expect(
+      Object.keys(r.errors).every((k) => k === 'TransportError'),
+      JSON.stringify(r.errors),
+    ).toBe(true);
     expect(r.invariant.ok, JSON.stringify(r.invariant)).toBe(true);
     expect(r.details.streamViewMatchesStore, 'a consumer of the stream ends with the store').toBe(true);
     expect(r.duplicates).toBe(0);

@@ -71,7 +71,11 @@ interface Row {
 const rows = new Map<string, Row>();
 const row = (scenario: string, heap: number): Row => {
   let r = rows.get(scenario);
-  if (!r) rows.set(scenario, (r = { scenario, runs: 0, passed: 0, failures: [], faults: 0, events: 0, requests: 0, duplicates: 0, leaks: new Set(), heapStart: heap, heapEnd: heap }));
+  if (!r)
+    rows.set(
+      scenario,
+      (r = { scenario, runs: 0, passed: 0, failures: [], faults: 0, events: 0, requests: 0, duplicates: 0, leaks: new Set(), heapStart: heap, heapEnd: heap }),
+    );
   return r;
 };
 
@@ -92,7 +96,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     void Promise.allSettled([extra.stop(), lab.close()]).then(() => process.exit(130));
   });
 }
-out(`soak: ${minutes} min against kube-apiserver ${state.version}; heap ${heapMb().toFixed(1)} MB at start${gc ? '' : ' (no --expose-gc: heap figures include garbage)'}`);
+out(
+  `soak: ${minutes} min against kube-apiserver ${state.version}; heap ${heapMb().toFixed(1)} MB at start${gc ? '' : ' (no --expose-gc: heap figures include garbage)'}`,
+);
 
 // ---------------------------------------------------------------- the long-lived reflector and its weather
 
@@ -108,36 +114,53 @@ const weatherCount: Record<string, number> = {};
 const longErrors: Record<string, number> = {};
 const longLeaks = new Set<string>();
 let weatherOn = true;
-const status = (code: number) => JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason: code === 429 ? 'TooManyRequests' : 'InternalError', message: 'soak' });
+const status = (code: number) =>
+  JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason: code === 429 ? 'TooManyRequests' : 'InternalError', message: 'soak' });
 const weathers: [string, () => void][] = [
   ['every connection dropped', () => longProxy.cutAll()],
   ['open watch silenced', () => longProxy.stallOpen()],
-  ['watches answered 429', () => {
-    let n = 3;
-    longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'respond', status: 429, headers: { 'retry-after': '1' }, body: status(429) } : undefined);
-    longProxy.cutAll();
-  }],
-  ['watches answered 500', () => {
-    let n = 3;
-    longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'respond', status: 500, body: status(500) } : undefined);
-    longProxy.cutAll();
-  }],
-  ['bad line in a watch', () => {
-    let n = 1;
-    longProxy.rule = (r) => (r.watch && n-- > 0 ? ({ type: 'inject', after: 1, bytes: () => Buffer.from('{"type":"ADDED","object":\n'), then: 'continue' } as Fault) : undefined);
-    longProxy.cutAll();
-  }],
-  ['watch cut mid-event', () => {
-    let n = 1;
-    longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'cut', afterBytes: 1_500 } : undefined);
-    longProxy.cutAll();
-  }],
-  ['watch trickled', () => {
-    let n = 1;
-    longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'slow', bytes: 200, everyMs: 20 } : undefined);
-    longProxy.cutAll();
-    setTimeout(() => longProxy.cutAll(), 3_000); // a trickle would fall behind the churn for ever
-  }],
+  [
+    'watches answered 429',
+    () => {
+      let n = 3;
+      longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'respond', status: 429, headers: { 'retry-after': '1' }, body: status(429) } : undefined);
+      longProxy.cutAll();
+    },
+  ],
+  [
+    'watches answered 500',
+    () => {
+      let n = 3;
+      longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'respond', status: 500, body: status(500) } : undefined);
+      longProxy.cutAll();
+    },
+  ],
+  [
+    'bad line in a watch',
+    () => {
+      let n = 1;
+      longProxy.rule = (r) =>
+        r.watch && n-- > 0 ? ({ type: 'inject', after: 1, bytes: () => Buffer.from('{"type":"ADDED","object":\n'), then: 'continue' } as Fault) : undefined;
+      longProxy.cutAll();
+    },
+  ],
+  [
+    'watch cut mid-event',
+    () => {
+      let n = 1;
+      longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'cut', afterBytes: 1_500 } : undefined);
+      longProxy.cutAll();
+    },
+  ],
+  [
+    'watch trickled',
+    () => {
+      let n = 1;
+      longProxy.rule = (r) => (r.watch && n-- > 0 ? { type: 'slow', bytes: 200, everyMs: 20 } : undefined);
+      longProxy.cutAll();
+      setTimeout(() => longProxy.cutAll(), 3_000); // a trickle would fall behind the churn for ever
+    },
+  ],
 ];
 const weather = (async () => {
   while (weatherOn) {
@@ -158,8 +181,10 @@ async function checkpoint(round: number): Promise<boolean> {
   for (const [k, n] of Object.entries(tally(errors))) longErrors[k] = (longErrors[k] ?? 0) + n;
   lab.secrets.leaks(texts).forEach((l) => longLeaks.add(l));
   const faults = Object.values(weatherCount).reduce((a, b) => a + b, 0);
-  out(`${elapsed()}  checkpoint ${String(round).padStart(2)}  heap ${heapMb().toFixed(1).padStart(6)} MB  rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`
-    + `  long-lived: ${long.objectEvents} events, ${faults} faults, ${long.counts.Init - 1} relists, ${long.duplicates} replays; invariant ${describeInvariant(inv)}`);
+  out(
+    `${elapsed()}  checkpoint ${String(round).padStart(2)}  heap ${heapMb().toFixed(1).padStart(6)} MB  rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB` +
+      `  long-lived: ${long.objectEvents} events, ${faults} faults, ${long.counts.Init - 1} relists, ${long.duplicates} replays; invariant ${describeInvariant(inv)}`,
+  );
   return inv.ok && long.duplicates === 0;
 }
 
@@ -200,7 +225,9 @@ for (let round = 1; Date.now() < deadline; round++) {
       r.duplicates += rep.duplicates;
       rep.leaks.forEach((l) => r.leaks.add(l));
       ok &&= passed;
-      out(`${elapsed()}  ${passed ? 'ok  ' : 'FAIL'} ${name}: ${rep.events} events, faults ${JSON.stringify(rep.faults)}, errors ${JSON.stringify(rep.errors)}, ${rep.requests} requests, invariant ${describeInvariant(rep.invariant)}`);
+      out(
+        `${elapsed()}  ${passed ? 'ok  ' : 'FAIL'} ${name}: ${rep.events} events, faults ${JSON.stringify(rep.faults)}, errors ${JSON.stringify(rep.errors)}, ${rep.requests} requests, invariant ${describeInvariant(rep.invariant)}`,
+      );
     } catch (err) {
       ok = false;
       r.failures.push(`round ${round}: threw ${(err as Error).message}`);
@@ -225,9 +252,17 @@ const drained = long.drain();
 lab.secrets.leaks(drained.texts).forEach((l) => longLeaks.add(l));
 for (const [k, n] of Object.entries(tally(drained.errors))) longErrors[k] = (longErrors[k] ?? 0) + n;
 const longRow: Row = {
-  scenario: 'long-lived reflector under changing faults', runs: 1, passed: longInv.ok && long.duplicates === 0 && longLeaks.size === 0 ? 1 : 0,
-  failures: longInv.ok ? [] : [describeInvariant(longInv)], faults: Object.values(weatherCount).reduce((a, b) => a + b, 0),
-  events: long.objectEvents, requests: longRequests + longProxy.requests.length, duplicates: long.duplicates, leaks: longLeaks, heapStart: longHeapStart, heapEnd: heapMb(),
+  scenario: 'long-lived reflector under changing faults',
+  runs: 1,
+  passed: longInv.ok && long.duplicates === 0 && longLeaks.size === 0 ? 1 : 0,
+  failures: longInv.ok ? [] : [describeInvariant(longInv)],
+  faults: Object.values(weatherCount).reduce((a, b) => a + b, 0),
+  events: long.objectEvents,
+  requests: longRequests + longProxy.requests.length,
+  duplicates: long.duplicates,
+  leaks: longLeaks,
+  heapStart: longHeapStart,
+  heapEnd: heapMb(),
 };
 ok &&= longRow.passed === 1;
 await extra.stop();
@@ -240,7 +275,10 @@ ok &&= rejections.length === 0 && consoleLeaks.size === 0;
 const table = [
   '| scenario | runs | invariant held | faults injected | events processed | requests | replays | leaked secrets | heap at start | heap at end |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
-  ...[...rows.values(), longRow].map((r) => `| ${r.scenario} | ${r.runs} | ${r.passed}/${r.runs} | ${r.faults} | ${r.events} | ${r.requests} | ${r.duplicates} | ${r.leaks.size ? [...r.leaks].join(', ') : 'none'} | ${r.heapStart.toFixed(1)} MB | ${r.heapEnd.toFixed(1)} MB |`),
+  ...[...rows.values(), longRow].map(
+    (r) =>
+      `| ${r.scenario} | ${r.runs} | ${r.passed}/${r.runs} | ${r.faults} | ${r.events} | ${r.requests} | ${r.duplicates} | ${r.leaks.size ? [...r.leaks].join(', ') : 'none'} | ${r.heapStart.toFixed(1)} MB | ${r.heapEnd.toFixed(1)} MB |`,
+  ),
 ].join('\n');
 const summary = [
   `Soak of ${minutes} min (${new Date(t0).toISOString()} → ${new Date().toISOString()}), kube-apiserver ${state.version}, Node ${process.version}.`,

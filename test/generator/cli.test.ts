@@ -19,7 +19,7 @@ describe('kubereflect generate', () => {
     expect(existsSync(join(out, 'index.ts'))).toBe(false);
   });
 
-  it('names the file and document of an alias to another document\'s anchor', async () => {
+  it("names the file and document of an alias to another document's anchor", async () => {
     const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/cross-alias.yaml'), '--out', tempDir(), '--quiet']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/invalid\/cross-alias\.yaml:9: invalid YAML: Unresolved alias/);
@@ -32,7 +32,16 @@ describe('kubereflect generate', () => {
   });
 
   it('names both inputs that define one kind differently', async () => {
-    const r = await runCli(['generate', '--crd', join(CRDS, 'invalid/conflict-a.yaml'), '--crd', join(CRDS, 'invalid/conflict-b.yaml'), '--out', tempDir(), '--quiet']);
+    const r = await runCli([
+      'generate',
+      '--crd',
+      join(CRDS, 'invalid/conflict-a.yaml'),
+      '--crd',
+      join(CRDS, 'invalid/conflict-b.yaml'),
+      '--out',
+      tempDir(),
+      '--quiet',
+    ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/conflict-b\.yaml:1: kind fixtures\.kubereflect\.dev\/v1\/Twin is defined differently here and in .*conflict-a\.yaml:1/);
   });
@@ -49,12 +58,17 @@ describe('kubereflect generate', () => {
   it('says when a cluster is unreachable', async () => {
     const dir = tempDir();
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, [
-      'apiVersion: v1', 'kind: Config', 'current-context: nowhere',
-      'clusters: [{ name: nowhere, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]',
-      'users: [{ name: nobody, user: { token: t } }]',
-      'contexts: [{ name: nowhere, context: { cluster: nowhere, user: nobody } }]',
-    ].join('\n'));
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: nowhere',
+        'clusters: [{ name: nowhere, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]',
+        'users: [{ name: nobody, user: { token: t } }]',
+        'contexts: [{ name: nowhere, context: { cluster: nowhere, user: nobody } }]',
+      ].join('\n'),
+    );
     const r = await runCli(['generate', '--from-cluster', '--kubeconfig', kubeconfig, '--out', join(dir, 'out'), '--quiet']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/https:\/\/127\.0\.0\.1:1: the cluster is unreachable/);
@@ -72,7 +86,19 @@ describe('kubereflect generate', () => {
 
   it('generates from a glob with include/exclude, with progress and a summary', async () => {
     const out = tempDir();
-    const r = await runCli(['generate', '--crd', join(CRDS, '{gadgets,widgets}.yaml'), '--exclude', '*/v1beta1/*', '--include', 'fixtures.kubereflect.dev/*/*', '--out', out, '--runtime', RUNTIME]);
+    const r = await runCli([
+      'generate',
+      '--crd',
+      join(CRDS, '{gadgets,widgets}.yaml'),
+      '--exclude',
+      '*/v1beta1/*',
+      '--include',
+      'fixtures.kubereflect.dev/*/*',
+      '--out',
+      out,
+      '--runtime',
+      RUNTIME,
+    ]);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/loaded 3 CRDs/);
     expect(r.err).toMatch(/type-checking/);
@@ -84,7 +110,9 @@ describe('kubereflect generate', () => {
   it('asks for --out in one line, and never writes into a default folder', async () => {
     const r = await runCli(['generate', '--crd', join(CRDS, 'widgets.yaml')]);
     expect(r.code).toBe(2);
-    expect(r.err).toBe('kubereflect: --out DIR is required: the folder to write the generated modules into, e.g. --out src/kube (kubereflect generate --help lists the options)\n');
+    expect(r.err).toBe(
+      'kubereflect: --out DIR is required: the folder to write the generated modules into, e.g. --out src/kube (kubereflect generate --help lists the options)\n',
+    );
     expect(r.out).toBe('');
   });
 
@@ -117,24 +145,31 @@ describe('kubereflect generate --watch', () => {
     const lines: string[] = [];
     let notify = () => {};
     const io = {
-      out: (s: string) => { lines.push(s); notify(); },
-      err: (s: string) => { lines.push(s); notify(); },
+      out: (s: string) => {
+        lines.push(s);
+        notify();
+      },
+      err: (s: string) => {
+        lines.push(s);
+        notify();
+      },
       signal: new AbortController().signal,
     };
     const ac = new AbortController();
     io.signal = ac.signal;
-    const waitFor = (re: RegExp, from: number) => new Promise<string>((resolveLine, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no line matching ${re} in:\n${lines.join('')}`)), 50_000);
-      const check = () => {
-        const hit = lines.slice(from).find((l) => re.test(l));
-        if (hit) {
-          clearTimeout(timer);
-          resolveLine(hit);
-        }
-      };
-      notify = check;
-      check();
-    });
+    const waitFor = (re: RegExp, from: number) =>
+      new Promise<string>((resolveLine, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${re} in:\n${lines.join('')}`)), 50_000);
+        const check = () => {
+          const hit = lines.slice(from).find((l) => re.test(l));
+          if (hit) {
+            clearTimeout(timer);
+            resolveLine(hit);
+          }
+        };
+        notify = check;
+        check();
+      });
     const done = main(['generate', '--crd', join(dir, 'crds'), '--out', out, '--runtime', RUNTIME, '--watch'], io);
     await waitFor(/first run: \d+ kinds, \d+ files written/, 0);
     const widgetFile = join(out, 'fixtures.kubereflect.dev/v1/widget.ts');

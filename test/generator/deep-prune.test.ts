@@ -18,7 +18,8 @@ import { mulberry32 } from '../support/random.ts';
 import { CRDS, ROOT } from './helpers.ts';
 
 const pod: Pod = {
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { name: 'web-0', namespace: 'shop', uid: 'u', resourceVersion: '1', managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }] },
   spec: {
     containers: [
@@ -88,7 +89,9 @@ describe('prune at any depth', () => {
       Pod.keep({ status: { conditions: { typ: true } } });
     };
     void typeOnly;
-    expect(() => Pod.prune({ spec: { containers: { env: 1 } } } as never)).toThrow('kubereflect: Pod.prune: spec.containers.env: expected true or an object of fields, got number');
+    expect(() => Pod.prune({ spec: { containers: { env: 1 } } } as never)).toThrow(
+      'kubereflect: Pod.prune: spec.containers.env: expected true or an object of fields, got number',
+    );
   });
 });
 
@@ -97,7 +100,8 @@ describe('keep at any depth', () => {
     const slim = Pod.keep({ status: { conditions: { type: true, status: true } }, spec: { containers: { name: true } } });
     const out = slim(pod);
     expect(out).toEqual({
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: { name: 'web-0', namespace: 'shop', uid: 'u', resourceVersion: '1' },
       spec: { containers: [{ name: 'app' }, { name: 'sidecar' }] },
       status: { conditions: [{ type: 'Ready', status: 'True' }] },
@@ -126,13 +130,29 @@ describe('keep at any depth', () => {
 // The property test
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: Schema | boolean; nullable?: boolean; enum?: string[] };
+type Schema = {
+  type?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  nullable?: boolean;
+  enum?: string[];
+};
 
 const crd = parse(readFileSync(join(CRDS, 'pipelines.yaml'), 'utf8').split('\n---\n')[0]!) as { spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } };
 const ROOT_SCHEMA: Schema = (() => {
   const s = crd.spec.versions[0]!.schema.openAPIV3Schema;
   // As the generator sees a CRD: metadata is ObjectMeta (only the fields this test uses).
-  const meta: Schema = { type: 'object', properties: { name: { type: 'string' }, namespace: { type: 'string' }, uid: { type: 'string' }, resourceVersion: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } } } };
+  const meta: Schema = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      namespace: { type: 'string' },
+      uid: { type: 'string' },
+      resourceVersion: { type: 'string' },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+    },
+  };
   return { ...s, properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: meta, ...s.properties } };
 })();
 
@@ -182,7 +202,12 @@ function randomSpec(r: () => number, s: Schema, top: boolean): Spec {
 }
 
 /** Every node of `value` with the names a spec uses to reach it (array indexes and map keys are not names). */
-function* nodes(value: Json, s: Schema | undefined, path: (string | number)[] = [], names: string[] = []): Generator<{ path: (string | number)[]; names: string[]; value: Json }> {
+function* nodes(
+  value: Json,
+  s: Schema | undefined,
+  path: (string | number)[] = [],
+  names: string[] = [],
+): Generator<{ path: (string | number)[]; names: string[]; value: Json }> {
   yield { path, names, value };
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) yield* nodes(v, s?.items, [...path, i], names);
@@ -217,7 +242,9 @@ function setAt(root: Json, path: (string | number)[], value: Json): void {
 function referencePrune(obj: Json, spec: Spec): Json {
   const drop = specPaths(spec);
   const out = clone(obj);
-  const doomed = [...nodes(obj, ROOT_SCHEMA)].filter((n) => n.names.length && typeof n.path[n.path.length - 1] === 'string' && drop.some((d) => equal(n.names, d)));
+  const doomed = [...nodes(obj, ROOT_SCHEMA)].filter(
+    (n) => n.names.length && typeof n.path[n.path.length - 1] === 'string' && drop.some((d) => equal(n.names, d)),
+  );
   // Deepest first, so that deleting never moves another doomed node.
   for (const n of doomed.reverse()) {
     let at = out as Record<string | number, Json>;
@@ -291,7 +318,9 @@ describe.each(['auto', 'closures'] as const)('the property test (%s back end): c
 
 describe('generated code and hostile field names', () => {
   it('copies fields named like code or like Object members as data, from the first object on', () => {
-    const hostile = JSON.parse(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"n","__proto__":{"polluted":true},"constructor":"c","\\"]; globalThis.pwned = 1; //":"x"},"status":{"phase":"Running"}}`) as Pod;
+    const hostile = JSON.parse(
+      `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"n","__proto__":{"polluted":true},"constructor":"c","\\"]; globalThis.pwned = 1; //":"x"},"status":{"phase":"Running"}}`,
+    ) as Pod;
     const pruned = Pod.prune({ status: true, metadata: { labels: true } })(hostile) as unknown as { metadata: Record<string, unknown> };
     expect(Object.getPrototypeOf(pruned.metadata)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(pruned.metadata, '__proto__')?.value).toEqual({ polluted: true });
@@ -316,11 +345,20 @@ describe('where code cannot be generated', () => {
       const out = Pod.prune({ spec: { containers: { env: true } }, metadata: { managedFields: { fieldsV1: true } } })(pod);
       const kept = Pod.keep({ status: { phase: true } })(pod);
       console.log(JSON.stringify({ generated, out, kept }));`;
-    const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({
       generated: false,
-      out: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'n', managedFields: [{ manager: 'm' }] }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Running' } },
+      out: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'a', namespace: 'n', managedFields: [{ manager: 'm' }] },
+        spec: { containers: [{ name: 'c' }] },
+        status: { phase: 'Running' },
+      },
       kept: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'n' }, status: { phase: 'Running' } },
     });
   });

@@ -33,7 +33,12 @@ describe('resources from OpenAPI paths', () => {
 
   it('parses path shapes', () => {
     expect(parsePath('/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale')).toEqual({
-      group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, named: true, subresource: 'scale',
+      group: 'apps',
+      version: 'v1',
+      plural: 'deployments',
+      namespaced: true,
+      named: true,
+      subresource: 'scale',
     });
     expect(parsePath('/api/v1/namespaces/{name}')).toEqual({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, named: true });
     expect(parsePath('/apis/apps/v1/watch/deployments')).toBeUndefined();
@@ -60,11 +65,22 @@ const mapOf = (values: JsonObject): JsonObject => ({ type: 'object', additionalP
 /** Generates the kind `Foo` (t.example.com/v1) whose schema is `root`; returns its files. */
 async function generateFoo(root: JsonObject, opts: { typecheck?: boolean } = {}): Promise<Map<string, string>> {
   const file = join(tempDir(), 'foo.json');
-  writeFileSync(file, JSON.stringify({
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
-    spec: { group: 't.example.com', scope: 'Namespaced', names: { kind: 'Foo', plural: 'foos' }, versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: root } }] },
-  }));
-  return (await generate({ crd: [file], out: join(tempDir(), 'out'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: opts.typecheck ?? false })).files;
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      spec: {
+        group: 't.example.com',
+        scope: 'Namespaced',
+        names: { kind: 'Foo', plural: 'foos' },
+        versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: root } }],
+      },
+    }),
+  );
+  return (
+    await generate({ crd: [file], out: join(tempDir(), 'out'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: opts.typecheck ?? false })
+  ).files;
 }
 
 describe('the names a kind module adds', () => {
@@ -85,18 +101,28 @@ describe('the shape', () => {
   const rule = object({ name: { type: 'string' } });
 
   it('one node a line, numbered in path order, with its path beside it', async () => {
-    const files = await generateFoo(object({ spec: object({ zones: mapOf(object({ zone: { type: 'string' } })), labels: mapOf({ type: 'string' }), arms: { type: 'array', items: object({ rules: mapOf(rule) }) } }) }));
-    expect(shapeOf(files)).toBe([
-      '[',
-      '    [["spec", 1]], // 0: Foo',
-      '    [["arms", 2], ["zones", 5]], // 1: spec',
-      '    [["rules", 3]], // 2: spec.arms',
-      '    4, // 3: spec.arms.rules (map)',
-      '    [], // 4: spec.arms.rules.*',
-      '    6, // 5: spec.zones (map)',
-      '    [], // 6: spec.zones.*',
-      '  ]',
-    ].join('\n'));
+    const files = await generateFoo(
+      object({
+        spec: object({
+          zones: mapOf(object({ zone: { type: 'string' } })),
+          labels: mapOf({ type: 'string' }),
+          arms: { type: 'array', items: object({ rules: mapOf(rule) }) },
+        }),
+      }),
+    );
+    expect(shapeOf(files)).toBe(
+      [
+        '[',
+        '    [["spec", 1]], // 0: Foo',
+        '    [["arms", 2], ["zones", 5]], // 1: spec',
+        '    [["rules", 3]], // 2: spec.arms',
+        '    4, // 3: spec.arms.rules (map)',
+        '    [], // 4: spec.arms.rules.*',
+        '    6, // 5: spec.zones (map)',
+        '    [], // 6: spec.zones.*',
+        '  ]',
+      ].join('\n'),
+    );
   });
 
   it('does not depend on the order of properties, nor change for fields that lead to no map', async () => {
@@ -130,8 +156,14 @@ describe('the template discipline', () => {
 /** Converts one CRD's schema and returns the kind's declaration. */
 function convert(schema: JsonObject): string {
   const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
-    spec: { group: 't.example.com', scope: 'Namespaced', names: { kind: 'T', plural: 'ts' }, versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: schema } } } }] },
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    spec: {
+      group: 't.example.com',
+      scope: 'Namespaced',
+      names: { kind: 'T', plural: 'ts' },
+      versions: [{ name: 'v1', served: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: schema } } } }],
+    },
   } as JsonObject;
   const model = buildModel([{ type: 'crd', origin: 'inline', from: 'inline', crd }]);
   const types = convertTypes(model, place(model));
@@ -140,28 +172,51 @@ function convert(schema: JsonObject): string {
 
 describe('schema to TypeScript, knowing Kubernetes', () => {
   it('int-or-string', () => {
-    expect(convert({ type: 'object', properties: { a: { 'x-kubernetes-int-or-string': true }, b: { type: 'string', format: 'int-or-string' } } }))
-      .toContain('spec?: { a?: number | string; b?: number | string; }');
+    expect(convert({ type: 'object', properties: { a: { 'x-kubernetes-int-or-string': true }, b: { type: 'string', format: 'int-or-string' } } })).toContain(
+      'spec?: { a?: number | string; b?: number | string; }',
+    );
   });
   it('preserve-unknown-fields and free-form objects, never Record<string, never>', () => {
-    const out = convert({ type: 'object', properties: {
-      free: { type: 'object' }, open: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      any: { 'x-kubernetes-preserve-unknown-fields': true },
-      mixed: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { k: { type: 'string' } } },
-    } });
-    expect(out).toContain('free?: { [key: string]: unknown; }; open?: { [key: string]: unknown; }; any?: unknown; mixed?: { k?: string; [key: string]: unknown; };');
+    const out = convert({
+      type: 'object',
+      properties: {
+        free: { type: 'object' },
+        open: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        any: { 'x-kubernetes-preserve-unknown-fields': true },
+        mixed: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { k: { type: 'string' } } },
+      },
+    });
+    expect(out).toContain(
+      'free?: { [key: string]: unknown; }; open?: { [key: string]: unknown; }; any?: unknown; mixed?: { k?: string; [key: string]: unknown; };',
+    );
     expect(out).not.toContain('never');
   });
   it('embedded resources get apiVersion, kind and ObjectMeta', () => {
-    expect(convert({ type: 'object', properties: { e: { type: 'object', 'x-kubernetes-embedded-resource': true, properties: { spec: { type: 'object', properties: { x: { type: 'integer' } } } } } } }))
-      .toContain('e?: { apiVersion?: string; kind?: string; metadata?: ObjectMeta; spec?: { x?: number; }; };');
+    expect(
+      convert({
+        type: 'object',
+        properties: {
+          e: { type: 'object', 'x-kubernetes-embedded-resource': true, properties: { spec: { type: 'object', properties: { x: { type: 'integer' } } } } },
+        },
+      }),
+    ).toContain('e?: { apiVersion?: string; kind?: string; metadata?: ObjectMeta; spec?: { x?: number; }; };');
   });
   it('enums, nullable, defaults that stay optional, required, maps and arrays of objects', () => {
-    const out = convert({ type: 'object', required: ['r'], properties: {
-      e: { type: 'string', enum: ['a', 'b'] }, n: { type: 'integer', nullable: true }, d: { type: 'integer', default: 3 },
-      r: { type: 'string' }, m: { type: 'object', additionalProperties: { type: 'integer' } },
-      l: { type: 'array', items: { type: 'object', properties: { i: { type: 'array', items: { type: 'object', properties: { j: { type: 'boolean' } } } } } } },
-    } });
+    const out = convert({
+      type: 'object',
+      required: ['r'],
+      properties: {
+        e: { type: 'string', enum: ['a', 'b'] },
+        n: { type: 'integer', nullable: true },
+        d: { type: 'integer', default: 3 },
+        r: { type: 'string' },
+        m: { type: 'object', additionalProperties: { type: 'integer' } },
+        l: {
+          type: 'array',
+          items: { type: 'object', properties: { i: { type: 'array', items: { type: 'object', properties: { j: { type: 'boolean' } } } } } },
+        },
+      },
+    });
     expect(out).toContain('e?: "a" | "b";');
     expect(out).toContain('n?: number | null;');
     expect(out).toContain('/** @default 3 */ d?: number;');
@@ -172,8 +227,14 @@ describe('schema to TypeScript, knowing Kubernetes', () => {
   it('validation-only oneOf/anyOf are left out; typed ones become unions and intersections', () => {
     expect(convert({ type: 'object', properties: { a: { type: 'string' } }, oneOf: [{ required: ['a'] }] })).toContain('spec?: { a?: string; };');
     expect(convert({ oneOf: [{ type: 'string' }, { type: 'object', properties: { x: { type: 'string' } } }] })).toContain('spec?: string | { x?: string; };');
-    expect(convert({ allOf: [{ type: 'object', properties: { x: { type: 'string' } } }, { type: 'object', properties: { y: { type: 'integer' } } }] }))
-      .toContain('spec?: { x?: string; } & { y?: number; };');
+    expect(
+      convert({
+        allOf: [
+          { type: 'object', properties: { x: { type: 'string' } } },
+          { type: 'object', properties: { y: { type: 'integer' } } },
+        ],
+      }),
+    ).toContain('spec?: { x?: string; } & { y?: number; };');
   });
 });
 
@@ -183,19 +244,29 @@ describe('file headers', () => {
     const text = readFileSync(join(CRDS, 'gadgets.yaml'), 'utf8');
     const run = async (yaml: string) => {
       writeFileSync(file, yaml);
-      return (await generate({ crd: [file], out: join(ROOT, 'test/generator/generated'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: false })).files;
+      return (
+        await generate({ crd: [file], out: join(ROOT, 'test/generator/generated'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: false })
+      ).files;
     };
     const before = await run(text);
     const after = await run(`# three lines\n# above\n# the documents\n${text}`);
     expect([...after]).toEqual([...before]);
     expect(before.get('fixtures.kubereflect.dev/v1/sprocket.ts')).toMatch(/Generated by kubereflect from \S*gadgets\.yaml\. Do not edit\./);
-    await expect(run(`# three lines\n# above\n# the documents\n${text}\n---\nkind: ConfigMap\n`)).rejects.toThrow(/gadgets\.yaml:\d+: not a CustomResourceDefinition/);
+    await expect(run(`# three lines\n# above\n# the documents\n${text}\n---\nkind: ConfigMap\n`)).rejects.toThrow(
+      /gadgets\.yaml:\d+: not a CustomResourceDefinition/,
+    );
   });
 });
 
 describe('snapshots of emitted modules', () => {
   it('a cluster-scoped kind, and one with a status subresource', async () => {
-    const { files } = await generate({ crd: [join(CRDS, 'gadgets.yaml')], out: join(ROOT, 'test/generator/generated'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: false });
+    const { files } = await generate({
+      crd: [join(CRDS, 'gadgets.yaml')],
+      out: join(ROOT, 'test/generator/generated'),
+      runtime: join(ROOT, 'runtime/index.ts'),
+      write: false,
+      typecheck: false,
+    });
     await expect(files.get('fixtures.kubereflect.dev/v1/gadget.ts')).toMatchFileSnapshot('./__snapshots__/gadget.ts.snap');
     await expect(files.get('fixtures.kubereflect.dev/v1/sprocket.ts')).toMatchFileSnapshot('./__snapshots__/sprocket.ts.snap');
     await expect(files.get('fixtures.kubereflect.dev/v1/index.ts')).toMatchFileSnapshot('./__snapshots__/group-index.ts.snap');

@@ -37,7 +37,10 @@ describe('the hostile CRD', () => {
       const exported = sf.statements
         .filter((s) => ts.canHaveModifiers(s) && ts.getModifiers(s)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))
         .map((s) => (s as ts.DeclarationStatement).name?.getText() ?? (ts.isVariableStatement(s) ? s.declarationList.declarations[0]!.name.getText() : ''));
-      expect(exported.filter((n) => /pwned/.test(n)), path).toEqual([]);
+      expect(
+        exported.filter((n) => /pwned/.test(n)),
+        path,
+      ).toEqual([]);
       expect(text, path).not.toMatch(/^\s*export const pwned/m);
       expect(text, path).not.toMatch(/\u2028|\u2029/);
     }
@@ -85,7 +88,8 @@ describe('the hostile CRD', () => {
     const stored = reader.get(EvilPod.ref('evil', 'ns'));
     expect(stored).toBe(kept);
     expect(JSON.parse(JSON.stringify(stored))).toEqual({
-      apiVersion: 'hostile.kubereflect.dev/v1', kind: 'Pod',
+      apiVersion: 'hostile.kubereflect.dev/v1',
+      kind: 'Pod',
       metadata: { name: 'evil', namespace: 'ns', uid: 'u', resourceVersion: '1' },
       spec: { ['__proto__']: 'not a prototype', delete: true },
       status: { hasOwnProperty: 'h' },

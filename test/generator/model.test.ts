@@ -22,17 +22,21 @@ const deleteOptions = (group: string, extra: JsonObject = {}): JsonObject => ({
 
 describe('schemas defined by several documents', () => {
   it('accepts definitions that differ only in their group-version-kind registrations', () => {
-    expect(() => buildModel([
-      { type: 'openapi', origin: 'api/v1.json', version: 3, doc: doc(deleteOptions('')) },
-      { type: 'openapi', origin: 'apis/apps/v1.json', version: 3, doc: doc(deleteOptions('apps')) },
-      { type: 'openapi', origin: 'apis/batch/v1.json', version: 3, doc: doc(deleteOptions('batch')) },
-    ])).not.toThrow();
+    expect(() =>
+      buildModel([
+        { type: 'openapi', origin: 'api/v1.json', version: 3, doc: doc(deleteOptions('')) },
+        { type: 'openapi', origin: 'apis/apps/v1.json', version: 3, doc: doc(deleteOptions('apps')) },
+        { type: 'openapi', origin: 'apis/batch/v1.json', version: 3, doc: doc(deleteOptions('batch')) },
+      ]),
+    ).not.toThrow();
   });
 
   it('refuses definitions that differ in anything else, naming both documents', () => {
-    expect(() => buildModel([
-      { type: 'openapi', origin: 'api/v1.json', version: 3, doc: doc(deleteOptions('')) },
-      { type: 'openapi', origin: 'apis/apps/v1.json', version: 3, doc: doc(deleteOptions('apps', { extra: { type: 'string' } })) },
-    ])).toThrow(/DeleteOptions is defined differently here and in api\/v1\.json/);
+    expect(() =>
+      buildModel([
+        { type: 'openapi', origin: 'api/v1.json', version: 3, doc: doc(deleteOptions('')) },
+        { type: 'openapi', origin: 'apis/apps/v1.json', version: 3, doc: doc(deleteOptions('apps', { extra: { type: 'string' } })) },
+      ]),
+    ).toThrow(/DeleteOptions is defined differently here and in api\/v1\.json/);
   });
 });

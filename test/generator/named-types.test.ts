@@ -18,11 +18,21 @@ describe('named types', async () => {
   const declared = [...types.matchAll(/^export interface (\w+)/gm)].map((m) => m[1]!);
 
   it('names every nested object after its path: properties, array items, map values', () => {
-    expect(declared).toEqual(expect.arrayContaining([
-      'PipelineSpec', 'PipelineSpecSteps', 'PipelineSpecStepsEnv', 'PipelineSpecStepsRetry', 'PipelineSpecStepsOnFailure',
-      'PipelineSpecStepsOnFailureSteps', 'PipelineSpecMatrix', 'PipelineSpecStagesValue', 'PipelineStatus', 'PipelineStatusConditions',
-      'PipelineTemplateSpec',
-    ]));
+    expect(declared).toEqual(
+      expect.arrayContaining([
+        'PipelineSpec',
+        'PipelineSpecSteps',
+        'PipelineSpecStepsEnv',
+        'PipelineSpecStepsRetry',
+        'PipelineSpecStepsOnFailure',
+        'PipelineSpecStepsOnFailureSteps',
+        'PipelineSpecMatrix',
+        'PipelineSpecStagesValue',
+        'PipelineStatus',
+        'PipelineStatusConditions',
+        'PipelineTemplateSpec',
+      ]),
+    );
     expect(types).toContain('matrix?: PipelineSpecMatrix[][];'); // arrays of arrays: the item is named after the property
     expect(types).toMatch(/stages\?: \{\s+\[key: string\]: PipelineSpecStagesValue;\s+\};/);
   });
@@ -38,7 +48,9 @@ describe('named types', async () => {
     // The topmost shared object of a path keeps its own name, as an alias of the one declaration.
     expect(types).toMatch(/export interface PipelineTemplateSpec \{[^}]*template\?: PipelineTemplateSpecTemplate;[^}]*steps\?: PipelineSpecSteps\[\];/);
     expect(types).toContain('export type PipelineTemplateSpecTemplate = PipelineSpec;');
-    expect(types).toMatch(/export interface PipelineSpecStepsOnFailureSteps \{[^}]*env\?: PipelineSpecStepsEnv\[\];[^}]*retry\?: PipelineSpecStepsOnFailureStepsRetry;/);
+    expect(types).toMatch(
+      /export interface PipelineSpecStepsOnFailureSteps \{[^}]*env\?: PipelineSpecStepsEnv\[\];[^}]*retry\?: PipelineSpecStepsOnFailureStepsRetry;/,
+    );
     expect(types).toContain('export type PipelineSpecStepsOnFailureStepsRetry = PipelineSpecStepsRetry;');
     const beta = files.get('shapes.kubereflect.dev/v1beta1/pipeline.ts')!;
     expect(beta).toContain('import type { PipelineSpec, PipelineStatus } from "../../shapes.kubereflect.dev/v1/types.ts";');
@@ -46,9 +58,11 @@ describe('named types', async () => {
     expect([...beta.matchAll(/^export interface (\w+)/gm)].map((m) => m[1])).toEqual(['Pipeline']);
   });
 
-  it('keeps every use site\'s documentation while sharing the type', () => {
+  it("keeps every use site's documentation while sharing the type", () => {
     expect(types).toMatch(/\/\*\* What the pipeline runs\. \*\/\s+template\?: PipelineTemplateSpecTemplate;/);
-    expect(types).toMatch(/Validation rules \(CEL, checked by the server\):\n \* - `size\(self\.steps\) <= 50`: at most 50 steps\n \*\/\nexport interface PipelineSpec /);
+    expect(types).toMatch(
+      /Validation rules \(CEL, checked by the server\):\n \* - `size\(self\.steps\) <= 50`: at most 50 steps\n \*\/\nexport interface PipelineSpec /,
+    );
   });
 
   it('is the same whatever the order of the inputs', async () => {

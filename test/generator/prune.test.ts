@@ -17,8 +17,13 @@ const pod: Pod = {
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: {
-    name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42', generation: 3,
-    labels: { app: 'web' }, annotations: { big: 'x'.repeat(100) },
+    name: 'web-0',
+    namespace: 'shop',
+    uid: 'u-1',
+    resourceVersion: '42',
+    generation: 3,
+    labels: { app: 'web' },
+    annotations: { big: 'x'.repeat(100) },
     managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
   },
   spec: { nodeName: 'worker-1', containers: [{ name: 'app', image: 'nginx' }], restartPolicy: 'Always' },
@@ -46,7 +51,8 @@ describe('Pod.prune', () => {
   it('builds a new object without the pruned fields and shares the rest', () => {
     const out = slim(pod);
     expect(out).toEqual({
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42', generation: 3, labels: { app: 'web' } },
       spec: pod.spec,
     });
@@ -77,7 +83,12 @@ describe('Pod.prune', () => {
     expect(out.status).toEqual({ phase: 'Running', futureStatus: [1, 2] });
     // keep keeps exactly what it names (and identity): nothing undeclared.
     const kept = Pod.keep({ status: { phase: true } })(newer) as unknown as Record<string, Record<string, unknown>>;
-    expect(kept).toEqual({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42' }, status: { phase: 'Running' } });
+    expect(kept).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42' },
+      status: { phase: 'Running' },
+    });
   });
 
   it('gives objects the write verbs refuse, unless castEditable says so', async () => {
@@ -143,7 +154,9 @@ describe('Pod.prune', () => {
     expect(() => Pod.prune({ metadata: { name: true } } as never)).toThrow('kubereflect: Pod.prune: metadata.name: is identity: the cache needs it');
     expect(() => Pod.prune({ metadata: true } as never)).toThrow(/Pod\.prune: metadata: cannot be pruned whole/);
     expect(() => Pod.prune({ status: false } as never)).toThrow(ProjectionSpecError);
-    expect(() => Pod.prune({ spec: { containers: { image: 'x' } } } as never)).toThrow('kubereflect: Pod.prune: spec.containers.image: expected true or an object of fields, got string');
+    expect(() => Pod.prune({ spec: { containers: { image: 'x' } } } as never)).toThrow(
+      'kubereflect: Pod.prune: spec.containers.image: expected true or an object of fields, got string',
+    );
   });
 });
 
@@ -165,7 +178,8 @@ describe('Pod.keep', () => {
 
   it('keeps only those fields at run time', () => {
     expect(placement(pod)).toEqual({
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '42' },
       spec: { nodeName: 'worker-1' },
       status: { phase: 'Running' },

@@ -37,7 +37,13 @@ describe('committed generated code', () => {
   }, 120_000);
 
   it('is byte-identical from one run to the next', async () => {
-    const opts = { crd: [join(CRDS, 'widgets.yaml'), join(CRDS, 'hostile.yaml')], out: join(ROOT, 'test/generator/generated'), runtime: join(ROOT, 'runtime/index.ts'), write: false, typecheck: false };
+    const opts = {
+      crd: [join(CRDS, 'widgets.yaml'), join(CRDS, 'hostile.yaml')],
+      out: join(ROOT, 'test/generator/generated'),
+      runtime: join(ROOT, 'runtime/index.ts'),
+      write: false,
+      typecheck: false,
+    };
     const a = await generate(opts);
     const b = await generate({ ...opts, crd: [...opts.crd].reverse() });
     expect([...b.files]).toEqual([...a.files]);

@@ -56,7 +56,11 @@ describe('Api against kube-apiserver', () => {
     await api.patch('p', { type: 'merge', body: { metadata: { labels: { merge: 'yes' } } } });
     await api.patch('p', { type: 'strategic', body: { metadata: { labels: { strategic: 'yes' } } } });
     await api.patch('p', { type: 'json', operations: [{ op: 'add', path: '/metadata/labels/json', value: 'yes' }] });
-    const applied = await api.patch('p', { type: 'apply', body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { ssa: 'yes' } } } }, { fieldManager: 'kubereflect-test' });
+    const applied = await api.patch(
+      'p',
+      { type: 'apply', body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { ssa: 'yes' } } } },
+      { fieldManager: 'kubereflect-test' },
+    );
     expect(applied.metadata?.labels).toMatchObject({ app: 'web', merge: 'yes', strategic: 'yes', json: 'yes', ssa: 'yes' });
     await expect(api.patch('p', { type: 'apply', body: {} })).rejects.toThrow(/needs a fieldManager/);
 
@@ -97,7 +101,10 @@ describe('Api against kube-apiserver', () => {
     // The struct objects hold works as the string does (the server sees the string form).
     const byStruct = await all.list({ labelSelector: { matchLabels: { app: 'web' } }, fieldSelector: `metadata.namespace=${ns}` });
     expect(byStruct.items.map((p) => p.metadata?.name)).toEqual(['everywhere']);
-    const none = await all.list({ labelSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['web'] }] }, fieldSelector: `metadata.namespace=${ns}` });
+    const none = await all.list({
+      labelSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['web'] }] },
+      fieldSelector: `metadata.namespace=${ns}`,
+    });
     expect(none.items).toEqual([]);
     await expect(all.get('everywhere')).rejects.toThrow(KubeError);
     // create takes the namespace from the object when the Api spans all namespaces
@@ -143,7 +150,8 @@ describe('what the server writes for an unset time', () => {
     const created = await api.create({
       metadata: { name: 'e1', creationTimestamp: null },
       involvedObject: { kind: 'Pod', name: 'p', namespace: ns },
-      reason: 'Test', message: 'zero time',
+      reason: 'Test',
+      message: 'zero time',
     });
     expect(created.eventTime).toBeNull();
     expect(typeof created.metadata?.creationTimestamp).toBe('string'); // the server sets it

@@ -5,7 +5,12 @@
  */
 import { request } from 'node:https';
 import {
-  ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, Watch,
+  ApiException,
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  Watch,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { describe, expect, inject, it } from 'vitest';
@@ -69,19 +74,32 @@ describe('the cluster under test', () => {
     await new Promise<void>((resolve, reject) => {
       let controller: AbortController | undefined;
       new Watch(kc)
-        .watch(`/api/v1/namespaces/${ns}/configmaps`, {
-          sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: true, timeoutSeconds: 30,
-        }, (type, obj) => {
-          events.push({ type, obj });
-          if (type === 'BOOKMARK') {
-            controller?.abort();
-            resolve();
-          }
-        }, (err) => (err && err.name !== 'AbortError' ? reject(err) : resolve()))
+        .watch(
+          `/api/v1/namespaces/${ns}/configmaps`,
+          {
+            sendInitialEvents: true,
+            resourceVersionMatch: 'NotOlderThan',
+            allowWatchBookmarks: true,
+            timeoutSeconds: 30,
+          },
+          (type, obj) => {
+            events.push({ type, obj });
+            if (type === 'BOOKMARK') {
+              controller?.abort();
+              resolve();
+            }
+          },
+          (err) => (err && err.name !== 'AbortError' ? reject(err) : resolve()),
+        )
         .then((c) => (controller = c), reject);
     });
     expect(events.map((e) => e.type)).toEqual(['ADDED', 'ADDED', 'ADDED', 'BOOKMARK']);
-    expect(events.slice(0, 3).map((e) => e.obj.metadata.name).sort()).toEqual(['a', 'b', 'c']);
+    expect(
+      events
+        .slice(0, 3)
+        .map((e) => e.obj.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
     const bookmark = events[3]!.obj;
     expect(bookmark.metadata.annotations).toEqual({ 'k8s.io/initial-events-end': 'true' });
     expect(bookmark.metadata.resourceVersion).toMatch(/^\d+$/);
@@ -111,10 +129,14 @@ describe('the cluster under test', () => {
         group,
         scope: 'Namespaced',
         names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-        versions: [{
-          name: 'v1', served: true, storage: true,
-          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
-        }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
+          },
+        ],
       },
     };
     const ext = kc.makeApiClient(ApiextensionsV1Api);

@@ -44,7 +44,9 @@ const fast = { backoff: exponentialBackoff({ initialMs: 50, maxMs: 500 }), timeo
 /** Widgets created, patched and deleted through the admin client, straight to the apiserver. */
 function widgetChurn(ns: string): Churn {
   return new Churn(Widget.api(lab.admin, ns) as never, {
-    perSecond: 20, target: 20, prefix: 'wg',
+    perSecond: 20,
+    target: 20,
+    prefix: 'wg',
     make: (name) => ({ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', metadata: { name }, spec: { color: 'red', size: 1 } }) as KubeObject,
     update: (api, name, n) => api.patch(name, { type: 'merge', body: { spec: { size: n, color: (['red', 'green', 'blue'] as const)[n % 3] } } as never }),
   });
@@ -73,26 +75,34 @@ function traced(op: ReturnType<typeof widgetOperator>, uids: Set<string>) {
 async function expectConverged(ns: string, records: ExternalRecords, uidsSeen: () => Set<string>): Promise<void> {
   const widgets = Widget.api(lab.admin, ns);
   const configMaps = ConfigMap.api(lab.admin, ns);
-  await vi.waitFor(async () => {
-    const live = (await widgets.list()).items;
-    for (const w of live) {
-      const name = w.metadata!.name!;
-      expect(w.metadata?.deletionTimestamp, `${name} still being deleted`).toBeUndefined();
-      expect(w.metadata?.finalizers, name).toContain(FINALIZER);
-      expect(w.status?.observedGeneration, name).toBe(w.metadata?.generation);
-      const cm = await configMaps.getIfExists(configMapName(w as never));
-      expect(cm?.data, name).toMatchObject({ color: w.spec!.color, size: String(w.spec!.size) });
-      expect(records.records.get(w.metadata!.uid!), name).toBe(`${w.spec!.color}/${w.spec!.size}`);
-    }
-    const liveUids = new Set(live.map((w) => w.metadata!.uid!));
-    for (const uid of uidsSeen()) {
-      if (liveUids.has(uid)) continue;
-      expect(records.records.has(uid), `record of deleted ${uid}: ${records.history.get(uid)?.join(', ')}; reconciles: ${traces.get(uid)?.join('; ')}`).toBe(false);
-    }
-  }, { timeout: 45_000, interval: 500 });
+  await vi.waitFor(
+    async () => {
+      const live = (await widgets.list()).items;
+      for (const w of live) {
+        const name = w.metadata!.name!;
+        expect(w.metadata?.deletionTimestamp, `${name} still being deleted`).toBeUndefined();
+        expect(w.metadata?.finalizers, name).toContain(FINALIZER);
+        expect(w.status?.observedGeneration, name).toBe(w.metadata?.generation);
+        const cm = await configMaps.getIfExists(configMapName(w as never));
+        expect(cm?.data, name).toMatchObject({ color: w.spec!.color, size: String(w.spec!.size) });
+        expect(records.records.get(w.metadata!.uid!), name).toBe(`${w.spec!.color}/${w.spec!.size}`);
+      }
+      const liveUids = new Set(live.map((w) => w.metadata!.uid!));
+      for (const uid of uidsSeen()) {
+        if (liveUids.has(uid)) continue;
+        expect(records.records.has(uid), `record of deleted ${uid}: ${records.history.get(uid)?.join(', ')}; reconciles: ${traces.get(uid)?.join('; ')}`).toBe(
+          false,
+        );
+      }
+    },
+    { timeout: 45_000, interval: 500 },
+  );
   const counts = new Map<string, number>();
   for (const r of records.removals) counts.set(r, (counts.get(r) ?? 0) + 1);
-  expect([...counts.values()].every((n) => n === 1), JSON.stringify(records.removals)).toBe(true);
+  expect(
+    [...counts.values()].every((n) => n === 1),
+    JSON.stringify(records.removals),
+  ).toBe(true);
 }
 
 /** The example operator on `client` in `ns`, every reconcile traced, with Widgets churning; `converged()` waits for the end state, `stop()` shuts it down. */
@@ -104,7 +114,10 @@ function runOperator(client: Client, ns: string) {
   const running = op.controller.run(traced(op, uids));
   const churn = widgetChurn(ns).start();
   return {
-    records, logger, op, churn,
+    records,
+    logger,
+    op,
+    churn,
     converged: () => expectConverged(ns, records, () => uids),
     async stop() {
       await op.controller.shutdown();
@@ -149,13 +162,22 @@ describe('the controller under faults', () => {
     const proxy = await lab.proxy();
     const api = new Api<KubeObject>(openClient(proxy.kubeconfig(lab.plane.kubeconfig), 'admin', { requestTimeoutMs: 5_000 }), templates, ns);
     let relists = 0;
-    const metrics: ControllerMetrics = { reconciled: () => {}, queueWait: () => {}, queueDepth: () => {}, watchError: () => {}, watchRelist: () => void relists++ };
+    const metrics: ControllerMetrics = {
+      reconciled: () => {},
+      queueWait: () => {},
+      queueDepth: () => {},
+      watchError: () => {},
+      watchRelist: () => void relists++,
+    };
     const lastSeen = new Map<string, string>();
     const logger = capture();
     const ctl = new Controller(api, { metrics, logger, watcher: { ...fast, pageSize: 10 } });
     const running = ctl.run((t) => (lastSeen.set(t.metadata.name, t.metadata.resourceVersion), Action.awaitChange()));
     const churn = new Churn(truth, {
-      perSecond: 30, target: 40, prefix: 'tpl', make: (name) => template(name),
+      perSecond: 30,
+      target: 40,
+      prefix: 'tpl',
+      make: (name) => template(name),
       update: (a, name, n) => a.patch(name, { type: 'merge', body: { metadata: { annotations: { n: String(n) } } } }),
     }).start();
     try {
@@ -173,12 +195,18 @@ describe('the controller under faults', () => {
     } finally {
       await churn.stop();
     }
-    await vi.waitFor(async () => {
-      const live = (await truth.list()).items;
-      for (const t of live) expect(lastSeen.get(t.metadata!.name!), t.metadata!.name).toBe(t.metadata!.resourceVersion);
-    }, { timeout: 30_000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        const live = (await truth.list()).items;
+        for (const t of live) expect(lastSeen.get(t.metadata!.name!), t.metadata!.name).toBe(t.metadata!.resourceVersion);
+      },
+      { timeout: 30_000, interval: 250 },
+    );
     console.info(JSON.stringify({ churn: churn.stats, relists, ...ctl.stats() }));
-    expect(logger.lines.some((l) => /expired|too old|410/i.test(l)), logger.lines.join('\n')).toBe(true);
+    expect(
+      logger.lines.some((l) => /expired|too old|410/i.test(l)),
+      logger.lines.join('\n'),
+    ).toBe(true);
     await ctl.shutdown();
     await running;
   }, 120_000);
@@ -204,7 +232,10 @@ describe('the controller under faults', () => {
       }
       await converged();
       console.info(JSON.stringify({ churn: churn.stats, ...op.controller.stats(), removals: records.removals.length }));
-      expect(logger.lines.some((l) => /watch of (widgets|configmaps)/.test(l)), 'the watches saw the server go').toBe(true);
+      expect(
+        logger.lines.some((l) => /watch of (widgets|configmaps)/.test(l)),
+        'the watches saw the server go',
+      ).toBe(true);
       await stop();
     }, 120_000);
   });

@@ -10,7 +10,20 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { sleep } from '../../runtime/core/backoff.ts';
 import { Client } from '../../runtime/client/client.ts';
-import { Action, Api, ApiError, Controller, Finalizer, FinalizerError, Recorder, predicates, type KubeObject, type Logger, type ReconcileContext, type Stored } from '../../runtime/index.ts';
+import {
+  Action,
+  Api,
+  ApiError,
+  Controller,
+  Finalizer,
+  FinalizerError,
+  Recorder,
+  predicates,
+  type KubeObject,
+  type Logger,
+  type ReconcileContext,
+  type Stored,
+} from '../../runtime/index.ts';
 import { exponentialRateLimiter } from '../../runtime/queue.ts';
 import { storeShared, reflectShared, watcher } from '../../runtime/cache.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
@@ -55,15 +68,20 @@ describe('the example operator', () => {
     await widgets.create({ metadata: { name: 'sprocket' }, spec: { color: 'blue', size: '2Gi' } });
 
     const converged = async (name: string, expected: Record<string, string>) => {
-      await vi.waitFor(async () => {
-        const cm = await configMaps.getIfExists(`${name}-widget`);
-        expect(cm?.data).toMatchObject(expected);
-        const w = await widgets.get(name);
-        expect(w.metadata?.finalizers).toContain(FINALIZER);
-        expect(w.status?.observedGeneration).toBe(w.metadata?.generation);
-        expect(w.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', observedGeneration: w.metadata?.generation });
-        expect(cm?.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Widget', name, uid: w.metadata?.uid, controller: true, blockOwnerDeletion: true })]);
-      }, { timeout: 20_000, interval: 200 });
+      await vi.waitFor(
+        async () => {
+          const cm = await configMaps.getIfExists(`${name}-widget`);
+          expect(cm?.data).toMatchObject(expected);
+          const w = await widgets.get(name);
+          expect(w.metadata?.finalizers).toContain(FINALIZER);
+          expect(w.status?.observedGeneration).toBe(w.metadata?.generation);
+          expect(w.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', observedGeneration: w.metadata?.generation });
+          expect(cm?.metadata?.ownerReferences).toEqual([
+            expect.objectContaining({ kind: 'Widget', name, uid: w.metadata?.uid, controller: true, blockOwnerDeletion: true }),
+          ]);
+        },
+        { timeout: 20_000, interval: 200 },
+      );
     };
     await converged('gear', { color: 'red', size: '3', parts: '12xtooth' });
     await converged('sprocket', { color: 'blue', size: '2Gi' });
@@ -77,11 +95,14 @@ describe('the example operator', () => {
     // A deleted child re-triggers its owner, which creates it again.
     const before = await configMaps.get('sprocket-widget');
     await configMaps.delete('sprocket-widget');
-    await vi.waitFor(async () => {
-      const again = await configMaps.getIfExists('sprocket-widget');
-      expect(again?.metadata?.uid).toBeDefined();
-      expect(again?.metadata?.uid).not.toBe(before.metadata?.uid);
-    }, { timeout: 20_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const again = await configMaps.getIfExists('sprocket-widget');
+        expect(again?.metadata?.uid).toBeDefined();
+        expect(again?.metadata?.uid).not.toBe(before.metadata?.uid);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
 
     // Delete: cleanup runs once, while the Widget still exists (held by the finalizer); then it goes.
     const uid = (await widgets.get('gear')).metadata!.uid!;
@@ -96,11 +117,17 @@ describe('the example operator', () => {
 
     // Events of what it did, aggregated per object and reason.
     const events = new Api<KubeObject & { reason?: string; reportingController?: string; regarding?: { name: string } }>(
-      client, { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true }, ns);
-    const recorded = (await events.list()).items;
-    expect(recorded.filter((e) => e.reportingController === OPERATOR).map((e) => `${e.regarding?.name}:${e.reason}`).sort()).toEqual(
-      expect.arrayContaining(['gear:ConfigMapCreated', 'gear:ConfigMapUpdated', 'gear:ExternalRecordRemoved', 'sprocket:ConfigMapCreated']),
+      client,
+      { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+      ns,
     );
+    const recorded = (await events.list()).items;
+    expect(
+      recorded
+        .filter((e) => e.reportingController === OPERATOR)
+        .map((e) => `${e.regarding?.name}:${e.reason}`)
+        .sort(),
+    ).toEqual(expect.arrayContaining(['gear:ConfigMapCreated', 'gear:ConfigMapUpdated', 'gear:ExternalRecordRemoved', 'sprocket:ConfigMapCreated']));
     expect((await op.controller.shutdown()).abandoned).toBe(0);
     await running;
     expect(op.controller.stats().failures, logger.lines.join('\n')).toBe(0);
@@ -162,11 +189,14 @@ describe('Controller', () => {
       }
     };
     await Promise.all(Array.from({ length: 12 }, change));
-    await vi.waitFor(async () => {
-      const truth = (await api.list()).items;
-      expect(truth).toHaveLength(50);
-      for (const w of truth) expect(lastSeen.get(w.metadata!.name!), w.metadata!.name).toBe(w.metadata!.generation);
-    }, { timeout: 30_000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        const truth = (await api.list()).items;
+        expect(truth).toHaveLength(50);
+        for (const w of truth) expect(lastSeen.get(w.metadata!.name!), w.metadata!.name).toBe(w.metadata!.generation);
+      },
+      { timeout: 30_000, interval: 250 },
+    );
     expect(overlaps).toBe(0);
     expect(maxRunning).toBeLessThanOrEqual(8);
     expect(maxRunning).toBeGreaterThan(1);
@@ -203,11 +233,14 @@ describe('Controller', () => {
     // While 'broken' keeps failing, changes to the others are reconciled.
     for (let round = 1; round <= 4; round++) {
       await Promise.all(names.map((name) => api.patch(name, { type: 'merge', body: { spec: { size: round } } })));
-      await vi.waitFor(async () => {
-        for (const w of (await api.list({ labelSelector: '' })).items.filter((x) => x.metadata?.name !== 'broken')) {
-          expect(good.get(w.metadata!.name!)).toBe(w.metadata!.generation);
-        }
-      }, { timeout: 10_000, interval: 50 });
+      await vi.waitFor(
+        async () => {
+          for (const w of (await api.list({ labelSelector: '' })).items.filter((x) => x.metadata?.name !== 'broken')) {
+            expect(good.get(w.metadata!.name!)).toBe(w.metadata!.generation);
+          }
+        },
+        { timeout: 10_000, interval: 50 },
+      );
     }
     await vi.waitFor(() => expect(delays.filter((d) => d === 320).length).toBeGreaterThanOrEqual(4), { timeout: 20_000, interval: 100 });
     await ctl.shutdown();
@@ -306,7 +339,9 @@ describe('Controller', () => {
     const shared = storeShared<ConfigMap>();
     const root = new AbortController();
     const rooting = (async () => {
-      for await (const _ of reflectShared(shared.writer, watcher(configMaps, { signal: root.signal }))) { /* drive */ }
+      for await (const _ of reflectShared(shared.writer, watcher(configMaps, { signal: root.signal }))) {
+        /* drive */
+      }
     })();
     const reasons: string[] = [];
     const ctl = new Controller(api, { logger: capture() }).owns(configMaps, { store: shared.reader });
@@ -314,7 +349,12 @@ describe('Controller', () => {
       reasons.push(`${w.metadata.name}:${ctx.reason}`);
       const name = configMapName(w);
       if (!(await configMaps.getIfExists(name))) {
-        await configMaps.create({ metadata: { name, ownerReferences: [{ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', name: w.metadata.name, uid: w.metadata.uid, controller: true }] } });
+        await configMaps.create({
+          metadata: {
+            name,
+            ownerReferences: [{ apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', name: w.metadata.name, uid: w.metadata.uid, controller: true }],
+          },
+        });
       }
       return Action.awaitChange();
     });
@@ -371,7 +411,11 @@ describe('Controller', () => {
     for (const [i, half] of halves.entries()) {
       const mine = uids.filter((u) => half.has(u)).sort();
       await vi.waitFor(() => expect([...seen[i]!].sort()).toEqual(mine), { timeout: 15_000, interval: 50 });
-      expect(ctls[i]!.ctl.reader.state().map((w) => w.metadata.uid).sort()).toEqual(mine); // its store holds only its range
+      expect(
+        ctls[i]!.ctl.reader.state()
+          .map((w) => w.metadata.uid)
+          .sort(),
+      ).toEqual(mine); // its store holds only its range
     }
     expect(() => new Controller(api, { shard: halves[0]!, store: storeShared<Widget>().reader })).toThrow(/shard and store do not go together/);
     for (const { ctl, done } of ctls) {
@@ -450,7 +494,11 @@ describe('Finalizer', () => {
     const unserved = new Api<Widget>(client, { ...Widget.api(client, ns).resource, plural: 'widgetsnotserved' }, ns);
     const finalizer = new Finalizer(unserved, FINALIZER);
     const meta = { name: 'w', namespace: ns, uid: 'u-1', resourceVersion: '1', finalizers: [FINALIZER] };
-    const deleting = { apiVersion: 'demo.kubereflect.dev/v1', kind: 'Widget', metadata: { ...meta, deletionTimestamp: '2026-01-01T00:00:00Z' } } as unknown as Stored<Widget>;
+    const deleting = {
+      apiVersion: 'demo.kubereflect.dev/v1',
+      kind: 'Widget',
+      metadata: { ...meta, deletionTimestamp: '2026-01-01T00:00:00Z' },
+    } as unknown as Stored<Widget>;
     let cleaned = 0;
     const handlers = { apply: () => Action.awaitChange(), cleanup: () => (cleaned++, Action.awaitChange()) };
     await expect(finalizer.run(deleting, handlers)).rejects.toThrow(/could not remove finalizer .*404/);
@@ -458,7 +506,9 @@ describe('Finalizer', () => {
     const fresh = { ...deleting, metadata: { ...meta, finalizers: [] } } as unknown as Stored<Widget>;
     await expect(finalizer.run(fresh, handlers)).rejects.toThrow(/could not add finalizer .*404/);
     // The server's two 404s, pinned: an object that does not exist is named in the Status details; an unserved resource is not.
-    const missing = await Widget.api(client, ns).patch('absent', { type: 'merge', body: {} }).catch((e: unknown) => e);
+    const missing = await Widget.api(client, ns)
+      .patch('absent', { type: 'merge', body: {} })
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ApiError);
     expect((missing as ApiError).status.details?.name).toBe('absent');
     const notServed = await unserved.patch('w', { type: 'merge', body: {} }).catch((e: unknown) => e);
@@ -507,9 +557,11 @@ describe('Recorder', () => {
     const failing = { type: 'Warning' as const, reason: 'ReconcileFailed', action: 'Reconcile', note: 'the external API said no' };
     for (let i = 0; i < 5; i++) await recorder.publish(ref, failing);
     await recorder.publish(ref, { type: 'Normal', reason: 'Recovered', action: 'Reconcile' });
-    const events = new Api<KubeObject & { reason?: string; type?: string; note?: string; series?: { count: number }; regarding?: { uid?: string; kind?: string } }>(
-      client, { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true }, ns);
-    const listed = async () => (await events.list()).items.map((e) => ({ reason: e.reason, count: e.series?.count, uid: e.regarding?.uid, kind: e.regarding?.kind }));
+    const events = new Api<
+      KubeObject & { reason?: string; type?: string; note?: string; series?: { count: number }; regarding?: { uid?: string; kind?: string } }
+    >(client, { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true }, ns);
+    const listed = async () =>
+      (await events.list()).items.map((e) => ({ reason: e.reason, count: e.series?.count, uid: e.regarding?.uid, kind: e.regarding?.kind }));
     // The first repeat is written at once; the later ones wait for the flush interval.
     expect((await listed()).sort((a, b) => a.reason!.localeCompare(b.reason!))).toEqual([
       { reason: 'ReconcileFailed', count: 2, uid: w.metadata!.uid, kind: 'Widget' },

@@ -15,7 +15,11 @@ const expectations: Record<string, RegExp[]> = {
   'node-reflector': [/nodes matching kubereflect\.dev\/pool=blue: example-blue-1, example-blue-2\n/],
   'crd-reflector': [/gear: red, size 3, no parts/, /sprocket: blue, size 2Gi, 24× tooth/],
   'metadata-only': [/PartialObjectMetadata web-0 labels=\{"app":"web"\}/, /5 pods cached as \d+ bytes of JSON/],
-  'prune-and-keep': [/full: +\d+ bytes for 3 pods/, /pruned: +\d+ bytes/, /a kept pod: \{"metadata":\{"name":"web-0","namespace":"prune-\w+","resourceVersion":"\d+","uid":"[\w-]+"\},"spec":\{\},"status":\{"phase":"Pending"\}\}/],
+  'prune-and-keep': [
+    /full: +\d+ bytes for 3 pods/,
+    /pruned: +\d+ bytes/,
+    /a kept pod: \{"metadata":\{"name":"web-0","namespace":"prune-\w+","resourceVersion":"\d+","uid":"[\w-]+"\},"spec":\{\},"status":\{"phase":"Pending"\}\}/,
+  ],
   'shared-stream': [/auditor: late-arrival has 2 containers/, /auditor saw 3 objects, counter saw 3; store holds 3/],
   'wait-for-condition': [/slowpoke is Ready/],
   operator: [
@@ -66,8 +70,13 @@ describe.concurrent('examples', () => {
   }, 150_000);
 
   it('lists the examples when the name is unknown', async () => {
-    const err = (await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), 'nope'], { cwd: repo }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    const err = (await run(process.execPath, ['--import', 'tsx', join(repo, 'examples', 'run.ts'), 'nope'], { cwd: repo }).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
     expect(err.code).toBe(2);
-    expect(err.stderr).toContain('examples: crd-reflector, http-server, metadata-only, node-reflector, operator, pod-reflector, prune-and-keep, sharded-operator, shared-stream, wait-for-condition');
+    expect(err.stderr).toContain(
+      'examples: crd-reflector, http-server, metadata-only, node-reflector, operator, pod-reflector, prune-and-keep, sharded-operator, shared-stream, wait-for-condition',
+    );
   });
 });

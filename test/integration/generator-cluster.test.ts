@@ -16,8 +16,20 @@ describe('kubereflect generate --from-cluster', () => {
   it('generates the kinds the cluster serves, as from its saved OpenAPI', async () => {
     const out = tempDir();
     const r = await runCli([
-      'generate', '--from-cluster', '--kubeconfig', inject('kube').kubeconfig, '--context', 'admin',
-      '--include', 'core/v1/ConfigMap', '--include', 'apps/v1/Deployment', '--out', out, '--runtime', join(ROOT, 'runtime/index.ts'),
+      'generate',
+      '--from-cluster',
+      '--kubeconfig',
+      inject('kube').kubeconfig,
+      '--context',
+      'admin',
+      '--include',
+      'core/v1/ConfigMap',
+      '--include',
+      'apps/v1/Deployment',
+      '--out',
+      out,
+      '--runtime',
+      join(ROOT, 'runtime/index.ts'),
     ]);
     expect(r.err).toMatch(/connected to https:\/\//);
     expect(r.code).toBe(0);
@@ -31,7 +43,20 @@ describe('kubereflect generate --from-cluster', () => {
       const saved = tempDir();
       await saveOpenApi(currentState()!, saved);
       expected = tempDir();
-      const fromFiles = await runCli(['generate', '--openapi', saved, '--include', 'core/v1/ConfigMap', '--include', 'apps/v1/Deployment', '--out', expected, '--runtime', join(ROOT, 'runtime/index.ts'), '--quiet']);
+      const fromFiles = await runCli([
+        'generate',
+        '--openapi',
+        saved,
+        '--include',
+        'core/v1/ConfigMap',
+        '--include',
+        'apps/v1/Deployment',
+        '--out',
+        expected,
+        '--runtime',
+        join(ROOT, 'runtime/index.ts'),
+        '--quiet',
+      ]);
       expect(fromFiles.code, fromFiles.err).toBe(0);
     }
     for (const file of ['core/v1/configmap.ts', 'apps/v1/deployment.ts']) {

@@ -55,7 +55,10 @@ describe('generated reflector against the apiserver', () => {
   const client = Client.fromFile(inject('kube').kubeconfig);
   afterAll(async () => {
     client.close();
-    await kubeConfig().makeApiClient(ApiextensionsV1Api).deleteCustomResourceDefinition({ name: `widgets.${group}` }).catch(() => {});
+    await kubeConfig()
+      .makeApiClient(ApiextensionsV1Api)
+      .deleteCustomResourceDefinition({ name: `widgets.${group}` })
+      .catch(() => {});
   });
 
   it('caches typed, kept objects of a freshly generated CRD kind', async () => {
@@ -65,7 +68,10 @@ describe('generated reflector against the apiserver', () => {
     const ns = await testNamespace('gen-e2e');
     const widgets = Widget.api(client, ns);
 
-    await widgets.create({ metadata: { name: 'a', labels: { app: 'w' } }, spec: { size: 3, color: 'blue', parts: [{ name: 'p', screws: [{ length: 1.5 }] }] } });
+    await widgets.create({
+      metadata: { name: 'a', labels: { app: 'w' } },
+      spec: { size: 3, color: 'blue', parts: [{ name: 'p', screws: [{ length: 1.5 }] }] },
+    });
     await widgets.create({ metadata: { name: 'b' }, spec: { size: '50%' } });
     await widgets.patchStatus('a', { type: 'merge', body: { status: { phase: 'Ready', replicas: 1 } } });
 
@@ -90,14 +96,19 @@ describe('generated reflector against the apiserver', () => {
     expect(cache.reader.get({ name: 'c', namespace: ns })!.spec).toEqual({ size: 7 });
     await widgets.delete('b');
     await eventually(() => cache.reader.get({ name: 'b', namespace: ns }) === undefined, 'widget b to leave the store');
-    expect(cache.reader.state().map((w) => w.metadata?.name).sort()).toEqual(['a', 'c']);
+    expect(
+      cache.reader
+        .state()
+        .map((w) => w.metadata?.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
 
     cache.stop();
     await running;
   }, 60_000);
 
   it('caches metadata only, and prunes with the typed spec', async () => {
-    const { Widget } = await import(pathToFileURL(join(work, 'out', group, 'v1/widget.ts')).href) as WidgetModule;
+    const { Widget } = (await import(pathToFileURL(join(work, 'out', group, 'v1/widget.ts')).href)) as WidgetModule;
     const ns = await testNamespace('gen-e2e');
     const widgets = Widget.api(client, ns);
     await widgets.create({ metadata: { name: 'm', labels: { tier: 'x' }, annotations: { note: 'n' } }, spec: { size: 1, labels: { k: 'v' } } });

@@ -64,16 +64,27 @@ function run<K extends KubeObject>(source: Parameters<typeof watcher<K>>[0], con
 /** The store's (name, uid, resourceVersion) set equals a fresh quorum list. */
 async function expectConverged<K extends KubeObject>(reader: Store<K>, api: Api<K>, timeout = 20_000): Promise<void> {
   const key = (o: KubeObject) => `${o.metadata?.namespace}/${o.metadata?.name}/${o.metadata?.uid}/${o.metadata?.resourceVersion}`;
-  await vi.waitFor(async () => {
-    const truth = (await api.list()).items.map(key).sort();
-    expect(reader.state().map((o) => key(o as KubeObject)).sort()).toEqual(truth);
-  }, { timeout, interval: 200 });
+  await vi.waitFor(
+    async () => {
+      const truth = (await api.list()).items.map(key).sort();
+      expect(
+        reader
+          .state()
+          .map((o) => key(o as KubeObject))
+          .sort(),
+      ).toEqual(truth);
+    },
+    { timeout, interval: 200 },
+  );
 }
 
 async function createMany(api: Api<ConfigMap>, n: number, prefix = 'cm'): Promise<void> {
   for (let i = 0; i < n; i += 25) {
-    await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, j) =>
-      api.create({ metadata: { name: `${prefix}-${String(i + j).padStart(4, '0')}`, labels: { batch: prefix } }, data: { i: String(i + j) } })));
+    await Promise.all(
+      Array.from({ length: Math.min(25, n - i) }, (_, j) =>
+        api.create({ metadata: { name: `${prefix}-${String(i + j).padStart(4, '0')}`, labels: { batch: prefix } }, data: { i: String(i + j) } }),
+      ),
+    );
   }
 }
 
@@ -104,7 +115,11 @@ describe('runtime against kube-apiserver', () => {
     await api.patch('cm-0001', { type: 'merge', body: { data: { v: 'patched' } } });
     await api.replace('cm-0002', { ...(await api.get('cm-0002')), data: { v: 'replaced' } });
     await api.delete('cm-0003');
-    await api.patch('applied', { type: 'apply', body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied' }, data: { v: 'ssa' } } }, { fieldManager: 'kubereflect-test' });
+    await api.patch(
+      'applied',
+      { type: 'apply', body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied' }, data: { v: 'ssa' } } },
+      { fieldManager: 'kubereflect-test' },
+    );
     await vi.waitFor(() => {
       expect(r.reader.get({ name: 'new', namespace: ns })?.data).toEqual({ v: '1' });
       expect(r.reader.get({ name: 'cm-0001', namespace: ns })?.data?.v).toBe('patched');
@@ -140,7 +155,12 @@ describe('runtime against kube-apiserver', () => {
     expect(log.lines.some((l) => l.includes('expired'))).toBe(true);
     await api.create(template('after'));
     await expectConverged(r.reader, api);
-    expect(r.reader.state().map((o) => o.metadata?.name).sort()).toEqual(['after', 'before']);
+    expect(
+      r.reader
+        .state()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['after', 'before']);
     await r.stop();
   });
 
@@ -205,7 +225,9 @@ describe('runtime against kube-apiserver', () => {
     const { reader, writer } = store<ReturnType<typeof api.metadata> extends { get(n: string): Promise<infer P> } ? P : never>();
     const ac = new AbortController();
     const done = (async () => {
-      for await (const _ of reflector(writer, metadataWatcher(api, { signal: ac.signal }))) { /* drive */ }
+      for await (const _ of reflector(writer, metadataWatcher(api, { signal: ac.signal }))) {
+        /* drive */
+      }
     })();
     await reader.waitUntilReady();
     await api.create({ metadata: { name: 'n' }, data: { k: 'v' } });
@@ -223,7 +245,8 @@ describe('runtime against kube-apiserver', () => {
   it('leaves managedFields out of lists and watch events when asked, and a kind reflector asks by itself when its prune drops them', async () => {
     const ns = await testNamespace('strip');
     const api = new Api<ConfigMap>(client(), configMaps, ns);
-    const apply = (name: string, value: string) => api.patch(name, { type: 'apply', body: { metadata: { name, labels: { app: 'strip' } }, data: { value } } }, { fieldManager: 'strip-test' });
+    const apply = (name: string, value: string) =>
+      api.patch(name, { type: 'apply', body: { metadata: { name, labels: { app: 'strip' } }, data: { value } } }, { fieldManager: 'strip-test' });
     for (let i = 0; i < 7; i++) await apply(`cm-${i}`, 'v0');
     const managed = (o: KubeObject) => (o.metadata as { managedFields?: unknown[] } | undefined)?.managedFields;
     // The server does send them.
@@ -267,7 +290,8 @@ describe('runtime against kube-apiserver', () => {
   it('keeps managedFields unparsed with lazyManagedFields, in list pages and watch events, and the objects equal, serialise and write back as parsed ones', async () => {
     const ns = await testNamespace('lazymf');
     const api = new Api<ConfigMap>(client(), configMaps, ns);
-    const apply = (name: string, value: string) => api.patch(name, { type: 'apply', body: { metadata: { name, labels: { app: 'lazy' } }, data: { value } } }, { fieldManager: 'lazy-test' });
+    const apply = (name: string, value: string) =>
+      api.patch(name, { type: 'apply', body: { metadata: { name, labels: { app: 'lazy' } }, data: { value } } }, { fieldManager: 'lazy-test' });
     for (let i = 0; i < 5; i++) await apply(`cm-${i}`, 'v0');
     const lazy = run(api, { lazyManagedFields: true, pageSize: 2 });
     const eager = run(api, { pageSize: 2 });

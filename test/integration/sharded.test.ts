@@ -85,7 +85,7 @@ describe('server-side sharded lists (ShardedListAndWatch)', () => {
     expect(got.metadata.shardInfo).toBeUndefined();
   });
 
-  it('a kind\'s cache with shard: the sharding server (1.36+) sends only the range (watch included), the default server sends all and the cache filters; every store holds exactly the range', async () => {
+  it("a kind's cache with shard: the sharding server (1.36+) sends only the range (watch included), the default server sends all and the cache filters; every store holds exactly the range", async () => {
     const env = inject('kube');
     const { ConfigMap } = await import('../../generated/core/v1/configmap.ts');
     const { ShardRange } = await import('../../runtime/scale/shard-range.ts');
@@ -103,7 +103,8 @@ describe('server-side sharded lists (ShardedListAndWatch)', () => {
       const base = ConfigMap.api(client, ns);
       // Counts the objects that reach the client: list items and watch events.
       const counting = {
-        resource: base.resource, namespace: base.namespace,
+        resource: base.resource,
+        namespace: base.namespace,
         list: async (o: Parameters<typeof base.list>[0]) => {
           const page = await base.list(o);
           received.objects += page.items.length;
@@ -132,7 +133,12 @@ describe('server-side sharded lists (ShardedListAndWatch)', () => {
     for (const { cache } of results) {
       const deadline = Date.now() + 20_000;
       while (cache.reader.size < inRange.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(cache.reader.state().map((o) => o.metadata.uid).sort()).toEqual(inRange);
+      expect(
+        cache.reader
+          .state()
+          .map((o) => o.metadata.uid)
+          .sort(),
+      ).toEqual(inRange);
       cache.stop();
     }
     const received = results.map((r) => r.received.objects);
@@ -142,4 +148,3 @@ describe('server-side sharded lists (ShardedListAndWatch)', () => {
     expect(onDefault).toBe(all.length); // everything: the filter is the client's
   });
 });
-

@@ -20,7 +20,12 @@ const print = (event: string, extra: object = {}) => process.stdout.write(`${JSO
 const client = Client.fromFile(kubeconfig, { context: 'admin' });
 const api = ConfigMap.api(client, namespace);
 const election = new LeaderElection(client, {
-  namespace, name: lease, identity: id, leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500,
+  namespace,
+  name: lease,
+  identity: id,
+  leaseDuration: 3000,
+  renewDeadline: 2000,
+  retryPeriod: 500,
   onStartedLeading: () => print('start'),
   onStoppedLeading: () => print('stop'),
 });

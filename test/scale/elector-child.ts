@@ -14,7 +14,9 @@ const [kubeconfig, namespace, name, id] = process.argv.slice(2) as [string, stri
 const print = (event: string) => process.stdout.write(`${JSON.stringify({ t: Date.now(), id, event })}\n`);
 const client = Client.fromFile(kubeconfig, { context: 'admin' });
 const election = new LeaderElection(client, {
-  namespace, name, identity: id,
+  namespace,
+  name,
+  identity: id,
   leaseDuration: Number(process.env.KR_LEASE_MS ?? 3000),
   renewDeadline: Number(process.env.KR_RENEW_MS ?? 2000),
   retryPeriod: Number(process.env.KR_RETRY_MS ?? 500),

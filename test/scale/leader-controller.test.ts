@@ -33,7 +33,12 @@ const LEASE_MS = 3000;
 const RETRY_MS = 500;
 const { kubeconfig, admin } = replicaSuite();
 
-interface Line extends ReplicaLine { size?: number; key?: string; t0?: number; reason?: ReconcileReason }
+interface Line extends ReplicaLine {
+  size?: number;
+  key?: string;
+  t0?: number;
+  reason?: ReconcileReason;
+}
 
 const replica = (ns: string, id: string, log: Line[]) => startReplica('controller-child.ts', [kubeconfig, ns, 'controller', id], id, log);
 const reconciles = (log: Line[], id: string, since = 0) => log.filter((l) => l.id === id && l.event === 'reconcile' && l.t0! >= since);
@@ -56,9 +61,10 @@ function audit(log: Line[]): void {
   expect(outside).toEqual([]);
   const spans = log.filter((l) => l.event === 'reconcile').map((l) => ({ id: l.id, from: l.t0!, to: l.t }));
   const overlaps: string[] = [];
-  for (const x of spans) for (const y of spans) {
-    if (x.id < y.id && !(x.to < y.from || y.to < x.from)) overlaps.push(`${x.id} (${x.from}–${x.to}) and ${y.id} (${y.from}–${y.to})`);
-  }
+  for (const x of spans)
+    for (const y of spans) {
+      if (x.id < y.id && !(x.to < y.from || y.to < x.from)) overlaps.push(`${x.id} (${x.from}–${x.to}) and ${y.id} (${y.from}–${y.to})`);
+    }
   expect(overlaps, 'reconciles of two replicas at once').toEqual([]);
   expect(spans.length).toBeGreaterThan(3 * N);
   console.log(`audited ${spans.length} reconciles: none outside its replica's term, none overlapping another replica's`);
@@ -81,7 +87,9 @@ describe('a controller with leaderElection', () => {
     a.kill('SIGKILL');
     const bStart = await until('b leads', () => log.find((l) => l.id === 'b' && l.event === 'start'));
     const bAll = await until('b reconciles every ConfigMap', () => keysOf(reconciles(log, 'b')).size === N && Date.now());
-    console.log(`after SIGKILL of the leader: the next led after ${bStart.t - killedAt} ms and had reconciled all ${N} after ${bAll - killedAt} ms (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms)`);
+    console.log(
+      `after SIGKILL of the leader: the next led after ${bStart.t - killedAt} ms and had reconciled all ${N} after ${bAll - killedAt} ms (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms)`,
+    );
     expect(bStart.t - killedAt).toBeGreaterThan(LEASE_MS - 2000 - 100); // not before the Lease could have expired (renewed at most renewDeadline before the kill)
     expect(bStart.t - killedAt).toBeLessThan(LEASE_MS + RETRY_MS * 1.2 + 1500); // + slack for a loaded machine
 
@@ -94,7 +102,9 @@ describe('a controller with leaderElection', () => {
     await until('b shut down', () => log.find((l) => l.id === 'b' && l.event === 'exit'));
     const cStart = await until('c leads', () => log.find((l) => l.id === 'c' && l.event === 'start'));
     const cAll = await until('c reconciles every ConfigMap', () => keysOf(reconciles(log, 'c')).size === N && Date.now());
-    console.log(`after SIGTERM of the leader (Lease released): the next led after ${cStart.t - stoppedAt} ms and had reconciled all ${N} after ${cAll - stoppedAt} ms`);
+    console.log(
+      `after SIGTERM of the leader (Lease released): the next led after ${cStart.t - stoppedAt} ms and had reconciled all ${N} after ${cAll - stoppedAt} ms`,
+    );
     expect(cStart.t - stoppedAt).toBeLessThan(2000);
 
     c.kill('SIGTERM');
@@ -113,8 +123,20 @@ describe('a controller with leaderElection', () => {
     const electionClient = Client.fromFile(proxy.kubeconfig(kubeconfig), { context: 'admin' });
     const registry = new prom.Registry();
     const gauge = async () => /kubereflect_controller_leader\{controller="cms"\} (\d)/.exec(await registry.metrics())?.[1];
-    const election = new LeaderElection(electionClient, { namespace: ns, name: 'ctl', identity: 'x', leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 });
-    const ctl = new Controller(ConfigMap.api(admin, ns), { name: 'cms', leaderElection: election, metrics: prometheusMetrics(prom, { controller: 'cms', registry }), logger: silentLogger });
+    const election = new LeaderElection(electionClient, {
+      namespace: ns,
+      name: 'ctl',
+      identity: 'x',
+      leaseDuration: 3000,
+      renewDeadline: 2000,
+      retryPeriod: 500,
+    });
+    const ctl = new Controller(ConfigMap.api(admin, ns), {
+      name: 'cms',
+      leaderElection: election,
+      metrics: prometheusMetrics(prom, { controller: 'cms', registry }),
+      logger: silentLogger,
+    });
     const started: { key: string; reason: ReconcileReason; at: number }[] = [];
     let hung: { abortedAt: number; reason: unknown } | undefined;
     try {
@@ -135,9 +157,13 @@ describe('a controller with leaderElection', () => {
 
       proxy.rule = () => ({ type: 'stall' }); // the election's requests hang from now on; the controller's watch does not go through the proxy
       await until('the in-flight reconcile is aborted', () => hung);
-      const lastWrite = Math.max(...proxy.requests.filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.status !== undefined && r.status < 300).map((r) => r.at));
+      const lastWrite = Math.max(
+        ...proxy.requests.filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.status !== undefined && r.status < 300).map((r) => r.at),
+      );
       const sinceRenewal = hung!.abortedAt - lastWrite;
-      console.log(`the in-flight reconcile's signal aborted ${Math.round(sinceRenewal)} ms after the last successful renewal was sent (renewDeadline 2000, leaseDuration 3000)`);
+      console.log(
+        `the in-flight reconcile's signal aborted ${Math.round(sinceRenewal)} ms after the last successful renewal was sent (renewDeadline 2000, leaseDuration 3000)`,
+      );
       expect(sinceRenewal).toBeLessThan(2000 + 200);
       expect((hung!.reason as Error).message).toMatch(/no renewal succeeded within 2000 ms/);
       expect(election.isLeader).toBe(false);

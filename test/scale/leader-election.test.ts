@@ -42,10 +42,11 @@ function assertNoOverlap(log: Line[]): void {
     }
   }
   for (const [id, term] of open) terms.push({ id, ...term });
-  for (const a of terms) for (const b of terms) {
-    if (a === b || a.id === b.id) continue;
-    expect(a.to < b.from || b.to < a.from, `terms overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`).toBe(true);
-  }
+  for (const a of terms)
+    for (const b of terms) {
+      if (a === b || a.id === b.id) continue;
+      expect(a.to < b.from || b.to < a.from, `terms overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`).toBe(true);
+    }
 }
 
 describe('leader election on a Lease', () => {
@@ -91,7 +92,15 @@ describe('leader election on a Lease', () => {
     const proxy = await FaultProxy.start({ upstreamPort: p.apiserverPort, pkiDir: p.pkiDir });
     const client = Client.fromFile(proxy.kubeconfig(kubeconfig), { context: 'admin' });
     const events: string[] = [];
-    const election = new LeaderElection(client, { namespace: ns, name: 'cut', identity: 'x', leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500, onStoppedLeading: () => events.push('stop') });
+    const election = new LeaderElection(client, {
+      namespace: ns,
+      name: 'cut',
+      identity: 'x',
+      leaseDuration: 3000,
+      renewDeadline: 2000,
+      retryPeriod: 500,
+      onStoppedLeading: () => events.push('stop'),
+    });
     try {
       void election.run();
       const leading = await election.leading();
@@ -103,7 +112,9 @@ describe('leader election on a Lease', () => {
       const stoppedAt = await new Promise<number>((resolve) => leading.addEventListener('abort', () => resolve(performance.now())));
       expect(events).toEqual(['stop']);
       // It stops within renewDeadline of sending its last successful write (which reached the proxy after it was sent), before anyone can take the 3 s Lease.
-      const lastWrite = Math.max(...proxy.requests.filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.status !== undefined && r.status < 300).map((r) => r.at));
+      const lastWrite = Math.max(
+        ...proxy.requests.filter((r) => (r.method === 'PUT' || r.method === 'POST') && r.status !== undefined && r.status < 300).map((r) => r.at),
+      );
       const sinceLastRenewal = stoppedAt - lastWrite;
       console.log(`stopped leading ${Math.round(sinceLastRenewal)} ms after the last successful renewal was sent (renewDeadline 2000, leaseDuration 3000)`);
       expect(sinceLastRenewal).toBeLessThan(2000 + 200);

@@ -11,14 +11,20 @@ import { Client } from '../../runtime/client/client.ts';
 import { repoRoot } from '../controlplane/plane.ts';
 
 /** One line of a replica's output: when, who, what (plus what the event carries). */
-export interface ReplicaLine { t: number; id: string; event: string }
+export interface ReplicaLine {
+  t: number;
+  id: string;
+  event: string;
+}
 
 const children: ChildProcess[] = [];
 
 /** Starts `test/scale/<script>` with `args` as replica `id`; its lines go to `log`. */
 export function startReplica<L extends ReplicaLine>(script: string, args: string[], id: string, log: L[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale', script), ...args], {
-    cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
   children.push(child);
   createInterface({ input: child.stdout! }).on('line', (l) => log.push(parseLine<L>(l, id)));

@@ -33,7 +33,12 @@ const LEASE_MS = 3000;
 const { kubeconfig, admin } = replicaSuite();
 const configMaps: ResourceDescriptor = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 
-interface Line extends ReplicaLine { range?: string; t0?: number; uids?: string[]; bytes?: number }
+interface Line extends ReplicaLine {
+  range?: string;
+  t0?: number;
+  uids?: string[];
+  bytes?: number;
+}
 
 /** The plane's certificates, which the members' counting proxies serve (the default and the gated apiserver share them). */
 const pkiDir = () => {
@@ -77,7 +82,10 @@ async function bytesOfWholeCache(): Promise<number> {
 
 /** Whether the server behind `client` shards lists (it echoes the selector in `metadata.shardInfo`). */
 async function shardsLists(client: Client): Promise<boolean> {
-  const list = await client.request<ObjectList<KubeObject> & { metadata: { shardInfo?: unknown } }>({ path: `/api/v1/namespaces/${ns}/configmaps`, query: { limit: 1, shardSelector: ShardRange.of(0, 2).selector() } });
+  const list = await client.request<ObjectList<KubeObject> & { metadata: { shardInfo?: unknown } }>({
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    query: { limit: 1, shardSelector: ShardRange.of(0, 2).selector() },
+  });
   return list.metadata.shardInfo !== undefined;
 }
 
@@ -85,7 +93,11 @@ async function shardsLists(client: Client): Promise<boolean> {
 async function settledThirds(log: Line[], ids: string[]): Promise<Map<string, Line>> {
   const settled = await until('three members each acting on a third', () => {
     const passes = lastPasses(log, ids, 0);
-    return passes && new Set([...passes.values()].map((p) => p.range)).size === 3 && [...passes.values()].every((p) => ShardRange.parse(p.range)!.end - ShardRange.parse(p.range)!.start < HASH_SPACE / 2n) ? Date.now() : undefined;
+    return passes &&
+      new Set([...passes.values()].map((p) => p.range)).size === 3 &&
+      [...passes.values()].every((p) => ShardRange.parse(p.range)!.end - ShardRange.parse(p.range)!.start < HASH_SPACE / 2n)
+      ? Date.now()
+      : undefined;
   });
   return (await until('passes after settling', () => lastPasses(log, ids, settled)))!;
 }
@@ -101,11 +113,13 @@ async function settledThirds(log: Line[], ids: string[]): Promise<Map<string, Li
  * (bookmarks and envelopes).
  */
 function expectBytes(passes: Map<string, Line>, serverShards: boolean): void {
-  const third = 5 * Math.sqrt((N * 2) / 9) / N + 0.015;
+  const third = (5 * Math.sqrt((N * 2) / 9)) / N + 0.015;
   for (const p of passes.values()) {
     const share = p.bytes! / whole;
     const objects = p.uids!.length / N;
-    console.log(`${serverShards ? 'sharding' : 'default'} server: member ${p.id} received ${p.bytes} bytes for ${p.uids!.length} of ${N} objects: ${share.toFixed(4)} of a whole list and watch (${whole} bytes)`);
+    console.log(
+      `${serverShards ? 'sharding' : 'default'} server: member ${p.id} received ${p.bytes} bytes for ${p.uids!.length} of ${N} objects: ${share.toFixed(4)} of a whole list and watch (${whole} bytes)`,
+    );
     if (serverShards) {
       expect(Math.abs(share - objects)).toBeLessThan(0.015);
       expect(Math.abs(share - 1 / 3)).toBeLessThan(third);
@@ -124,7 +138,8 @@ function lastPasses(log: Line[], ids: string[], since: number): Map<string, Line
 
 /** The ranges of the members' last passes partition the hash space, and their stores (the uids) partition the objects. */
 function expectPartition(passes: Map<string, Line>, uids: Set<string>): void {
-  for (const p of passes.values()) for (const u of p.uids!) expect(ShardRange.parse(p.range)!.has(u), `${p.id}'s store holds ${u}, outside ${p.range}`).toBe(true);
+  for (const p of passes.values())
+    for (const u of p.uids!) expect(ShardRange.parse(p.range)!.has(u), `${p.id}'s store holds ${u}, outside ${p.range}`).toBe(true);
   const ranges = [...passes.values()].map((p) => ShardRange.parse(p.range)!).sort((a, b) => (a.start < b.start ? -1 : 1));
   expect(ranges[0]!.start).toBe(0n);
   expect(ranges.at(-1)!.end).toBe(HASH_SPACE);
@@ -153,7 +168,7 @@ describe('sharding over a ring of Leases', () => {
     const victimUids = new Set(victimPass.uids);
     const killedAt = Date.now();
     procs.get('b')!.kill('SIGKILL');
-    const takenOver = await until('b\'s objects reconciled by a or c', () => {
+    const takenOver = await until("b's objects reconciled by a or c", () => {
       const seen = new Set<string>();
       for (const l of log) if (l.event === 'pass' && l.id !== 'b' && l.t0! > killedAt) for (const u of l.uids!) if (victimUids.has(u)) seen.add(u);
       return seen.size === victimUids.size ? Date.now() : undefined;
@@ -171,7 +186,9 @@ describe('sharding over a ring of Leases', () => {
     procs.set('d', member(ns, 'd', log));
     const rebalanced = await until('a, c, d partition the space', () => {
       const passes = lastPasses(log, ['a', 'c', 'd'], joinedAt);
-      return passes && [...passes.values()].reduce((n, p) => n + p.uids!.length, 0) === N && new Set([...passes.values()].map((p) => p.range)).size === 3 ? passes : undefined;
+      return passes && [...passes.values()].reduce((n, p) => n + p.uids!.length, 0) === N && new Set([...passes.values()].map((p) => p.range)).size === 3
+        ? passes
+        : undefined;
     });
     expectPartition(rebalanced, uids);
     console.log(`rebalanced to three members ${Date.now() - joinedAt} ms after the fourth joined`);

@@ -98,7 +98,12 @@ export class FakeLeaseServer {
     if (method === 'DELETE') {
       if (!stored) return fail(req, 404, 'NotFound', `${what} not found`);
       this.leases.delete(key);
-      return { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name, group: 'coordination.k8s.io', kind: 'leases', uid: stored.metadata?.uid } };
+      return {
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Success',
+        details: { name, group: 'coordination.k8s.io', kind: 'leases', uid: stored.metadata?.uid },
+      };
     }
     if (method === 'PUT') {
       const body = structuredClone(req.body as Lease);
@@ -107,7 +112,12 @@ export class FakeLeaseServer {
       const rv = body.metadata?.resourceVersion;
       if (!rv) return fail(req, 422, 'Invalid', `${what} is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update`);
       if (rv !== stored.metadata?.resourceVersion) {
-        return fail(req, 409, 'Conflict', `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again`);
+        return fail(
+          req,
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again`,
+        );
       }
       return this.store({ ...body, metadata: { ...body.metadata, namespace, uid: stored.metadata?.uid } });
     }
@@ -133,7 +143,10 @@ export class FakeLeaseClient {
   latencyMs = 0;
 
   /** A connection of `server` named `name` in its request log. */
-  constructor(private readonly server: FakeLeaseServer, readonly name: string) {}
+  constructor(
+    private readonly server: FakeLeaseServer,
+    readonly name: string,
+  ) {}
 
   /** This connection, typed as the `Client` the runtime takes. */
   get asClient(): Client {

@@ -18,6 +18,8 @@ export function kubeConfig(context: 'admin' | 'viewer' | 'cert-admin' = 'admin')
  */
 export async function testNamespace(prefix = 'test'): Promise<string> {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
-  await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name, labels: { 'kubereflect.dev/test': 'true' } } } });
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name, labels: { 'kubereflect.dev/test': 'true' } } } });
   return name;
 }

@@ -131,7 +131,12 @@ export function resolve(repo: string, manifest: Manifest, from: string, specifie
 export function importGraph(repo: string, manifest: Manifest, dirs: readonly string[]): { files: string[]; edges: Edge[] } {
   const files = dirs.flatMap((dir) => walk(repo, dir, isTs));
   const edges = files.flatMap((from) =>
-    importsOf(from, readFileSync(join(repo, from), 'utf8')).map(({ specifier, line }) => ({ from, line, specifier, to: resolve(repo, manifest, from, specifier) })),
+    importsOf(from, readFileSync(join(repo, from), 'utf8')).map(({ specifier, line }) => ({
+      from,
+      line,
+      specifier,
+      to: resolve(repo, manifest, from, specifier),
+    })),
   );
   return { files, edges };
 }

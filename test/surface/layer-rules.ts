@@ -55,13 +55,16 @@ export function violations(tree: Tree, layout: Layout = declaredLayout): string[
     const root = generatedRoots.find((r) => path.startsWith(`${r}/`));
     if (root) return { area: 'generated', name: root };
     if (parts[0] === 'runtime') {
-      if (parts.length === 2) return entrySources.has(path) ? { area: 'runtime', name: 'an entry point', rank: Infinity, entry: true } : { area: 'runtime', name: path };
+      if (parts.length === 2)
+        return entrySources.has(path) ? { area: 'runtime', name: 'an entry point', rank: Infinity, entry: true } : { area: 'runtime', name: path };
       const rank = runtimeLayers.indexOf(parts[1]!);
       return rank < 0 ? { area: 'runtime', name: parts[1]! } : { area: 'runtime', name: parts[1]!, rank };
     }
     if (parts[0] === 'generator') {
       if (parts.length === 2) {
-        return shared.includes(parts[1]!) ? { area: 'generator', name: parts[1]!, rank: -1 } : { area: 'generator', name: `the driver ${parts[1]}`, rank: Infinity };
+        return shared.includes(parts[1]!)
+          ? { area: 'generator', name: parts[1]!, rank: -1 }
+          : { area: 'generator', name: `the driver ${parts[1]}`, rank: Infinity };
       }
       const rank = generatorLayers.indexOf(parts[1]!);
       return rank < 0 ? { area: 'generator', name: parts[1]! } : { area: 'generator', name: parts[1]!, rank };
@@ -89,7 +92,8 @@ export function violations(tree: Tree, layout: Layout = declaredLayout): string[
       if (to?.area === 'generator' || isGeneratorPackage) problem('the runtime may not import the generator');
       else if (from.rank !== undefined && !from.entry && to?.area === 'runtime') {
         if (to.entry) problem(`a layer may not import an entry point: ${from.name} imports ${edge.to} (entry points import layers, not the other way)`);
-        else if (to.rank !== undefined && to.rank > from.rank) problem(`${from.name} may not import ${to.name} (runtime layers, lowest first: ${runtimeOrder})`);
+        else if (to.rank !== undefined && to.rank > from.rank)
+          problem(`${from.name} may not import ${to.name} (runtime layers, lowest first: ${runtimeOrder})`);
       } else if (from.rank !== undefined && !from.entry && to?.area === 'generated') {
         problem(`a layer may not import generated code: it imports the entry points, so ${from.name} would depend on every layer`);
       }
@@ -97,7 +101,9 @@ export function violations(tree: Tree, layout: Layout = declaredLayout): string[
       if (to?.area === 'generator' && from.rank !== undefined && to.rank !== undefined && to.rank > from.rank) {
         problem(`${from.name} may not import ${to.name} (generator layers, lowest first: ${generatorOrder})`);
       } else if (to?.area === 'runtime' && !(to.entry && bare)) {
-        problem('the generator imports the runtime only by its package name and entry points (kubereflect, kubereflect/<entry>): it is published apart from the runtime');
+        problem(
+          'the generator imports the runtime only by its package name and entry points (kubereflect, kubereflect/<entry>): it is published apart from the runtime',
+        );
       }
     } else if (from.area === 'generated') {
       const allowed = to !== undefined && ((to.area === 'runtime' && to.entry) || (to.area === 'generated' && to.name === from.name));
@@ -108,30 +114,39 @@ export function violations(tree: Tree, layout: Layout = declaredLayout): string[
   for (const file of tree.files) {
     const parts = file.split('/');
     if (parts[0] === 'runtime' && parts.length === 2 && !entrySources.has(file) && !isTest(file)) {
-      report(file, 0, `${file}: a file directly in runtime/ must be an entry point in package.json "exports" (now: ${[...entrySources].join(', ')}); move it into a layer or publish it`);
+      report(
+        file,
+        0,
+        `${file}: a file directly in runtime/ must be an entry point in package.json "exports" (now: ${[...entrySources].join(', ')}); move it into a layer or publish it`,
+      );
     }
     if (parts[0] === 'generator' && parts.length > 2 && data.includes(parts[1]!)) {
       report(file, 0, `${file}: generator/${parts[1]}/ is declared as data in ${LAYOUT_FILE}; code belongs in a layer`);
     }
   }
   for (const entry of tree.entries) {
-    if (!tree.files.includes(entry.source)) report('package.json', 0, `package.json exports ${JSON.stringify(entry.subpath)} is built from ${entry.source}, which does not exist`);
+    if (!tree.files.includes(entry.source))
+      report('package.json', 0, `package.json exports ${JSON.stringify(entry.subpath)} is built from ${entry.source}, which does not exist`);
   }
   const checkFolders = (area: 'runtime' | 'generator', onDisk: readonly string[], declared: readonly string[], order: string) => {
     for (const folder of onDisk) {
-      if (!declared.includes(folder)) report(`${area}/${folder}/`, 0, `${area}/${folder}/: a folder not in the declared order (${order}); place it in ${LAYOUT_FILE}`);
+      if (!declared.includes(folder))
+        report(`${area}/${folder}/`, 0, `${area}/${folder}/: a folder not in the declared order (${order}); place it in ${LAYOUT_FILE}`);
     }
     for (const folder of declared) {
-      if (!onDisk.includes(folder)) report(`${area}/${folder}/`, 0, `${area}/${folder}/ is declared in ${LAYOUT_FILE} but does not exist; update the declaration`);
+      if (!onDisk.includes(folder))
+        report(`${area}/${folder}/`, 0, `${area}/${folder}/ is declared in ${LAYOUT_FILE} but does not exist; update the declaration`);
     }
   };
   checkFolders('runtime', tree.folders.runtime, runtimeLayers, runtimeOrder);
   checkFolders('generator', tree.folders.generator, [...generatorLayers, ...data], generatorOrder);
   for (const file of shared) {
-    if (!tree.files.includes(`generator/${file}`)) report(`generator/${file}`, 0, `generator/${file} is declared shared in ${LAYOUT_FILE} but does not exist; update the declaration`);
+    if (!tree.files.includes(`generator/${file}`))
+      report(`generator/${file}`, 0, `generator/${file} is declared shared in ${LAYOUT_FILE} but does not exist; update the declaration`);
   }
   for (const root of generatedRoots) {
-    if (!tree.files.some((f) => f.startsWith(`${root}/`))) report(`${root}/`, 0, `${root}/ is declared as generated in ${LAYOUT_FILE} but holds no .ts file; update the declaration`);
+    if (!tree.files.some((f) => f.startsWith(`${root}/`)))
+      report(`${root}/`, 0, `${root}/ is declared as generated in ${LAYOUT_FILE} but holds no .ts file; update the declaration`);
   }
   for (const file of tree.marked) {
     if (!generatedRoots.some((r) => file.startsWith(`${r}/`))) {

@@ -22,10 +22,20 @@ const repo = resolve(import.meta.dirname, '../..');
 function realTree(): Tree {
   const manifest = readManifest(repo);
   const { files, edges } = importGraph(repo, manifest, ['runtime', 'generator', ...layout.generated]);
-  const folders = (dir: string) => readdirSync(join(repo, dir), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  const folders = (dir: string) =>
+    readdirSync(join(repo, dir), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
   const generatorPackage = (JSON.parse(readFileSync(join(repo, 'generator', 'package.json'), 'utf8')) as { name: string }).name;
   const marked = walk(repo, '', isTs).filter((file) => hasHeaderMarker(readFileSync(join(repo, file), 'utf8'), GENERATED_MARKER));
-  return { files, edges, folders: { runtime: folders('runtime'), generator: folders('generator') }, entries: runtimeEntryPoints(manifest), generatorPackage, marked };
+  return {
+    files,
+    edges,
+    folders: { runtime: folders('runtime'), generator: folders('generator') },
+    entries: runtimeEntryPoints(manifest),
+    generatorPackage,
+    marked,
+  };
 }
 
 describe('layering', () => {
@@ -36,7 +46,10 @@ describe('layering', () => {
     const local = tree.edges.filter((e) => e.to);
     expect(local.length).toBeGreaterThan(100);
     for (const area of ['runtime/', 'generator/', ...layout.generated.map((g) => `${g}/`)]) {
-      expect(local.some((e) => e.from.startsWith(area)), `no import found in ${area}`).toBe(true);
+      expect(
+        local.some((e) => e.from.startsWith(area)),
+        `no import found in ${area}`,
+      ).toBe(true);
     }
     expect(tree.entries.length).toBeGreaterThan(0);
     expect(tree.marked.length).toBeGreaterThan(0);
@@ -60,17 +73,30 @@ describe('the parser', () => {
       "type G = typeof import('./g.ts');",
       "type H = import('./h.ts').H;",
       "// import x from './comment.ts';",
-      "const s = \"import y from './string.ts'\";",
+      'const s = "import y from \'./string.ts\'";',
       "export function later() { return import('./i.ts'); }",
     ].join('\n');
-    expect(importsOf('x.ts', text)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((n, i) => ({ specifier: `./${n}.ts`, line: i < 8 ? i + 1 : 11 })));
+    expect(importsOf('x.ts', text)).toEqual(
+      ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((n, i) => ({ specifier: `./${n}.ts`, line: i < 8 ? i + 1 : 11 })),
+    );
   });
 });
 
 describe('the rules', () => {
   /** A tree that keeps every rule, for one change at a time to break. */
   const good = (): Tree => ({
-    files: ['runtime/index.ts', 'runtime/core/labels.ts', 'runtime/cache/store.ts', ...layout.runtime.layers.map((l) => `runtime/${l}/x.ts`), 'generator/errors.ts', 'generator/generate.ts', 'generator/input/load.ts', 'generator/model/model.ts', 'generator/emit/render.ts', ...layout.generated.map((g) => `${g}/index.ts`)],
+    files: [
+      'runtime/index.ts',
+      'runtime/core/labels.ts',
+      'runtime/cache/store.ts',
+      ...layout.runtime.layers.map((l) => `runtime/${l}/x.ts`),
+      'generator/errors.ts',
+      'generator/generate.ts',
+      'generator/input/load.ts',
+      'generator/model/model.ts',
+      'generator/emit/render.ts',
+      ...layout.generated.map((g) => `${g}/index.ts`),
+    ],
     edges: [
       { from: 'runtime/cache/store.ts', line: 3, specifier: '../core/labels.ts', to: 'runtime/core/labels.ts' },
       { from: 'runtime/index.ts', line: 1, specifier: './cache/store.ts', to: 'runtime/cache/store.ts' },
@@ -85,7 +111,9 @@ describe('the rules', () => {
     marked: layout.generated.map((g) => `${g}/index.ts`),
   });
   const broken = (change: (tree: Tree) => Tree) => violations(change(good()));
-  const withEdge = (edge: Tree['edges'][number]) => (t: Tree): Tree => ({ ...t, edges: [...t.edges, edge] });
+  const withEdge =
+    (edge: Tree['edges'][number]) =>
+    (t: Tree): Tree => ({ ...t, edges: [...t.edges, edge] });
 
   it('pass a tree that keeps them', () => {
     expect(violations(good())).toEqual([]);
@@ -98,37 +126,67 @@ describe('the rules', () => {
     expect(broken(withEdge({ from: 'generator/input/load.ts', line: 9, specifier: '../emit/render.ts', to: 'generator/emit/render.ts' }))).toEqual([
       expect.stringMatching(/^generator\/input\/load\.ts:9 → generator\/emit\/render\.ts: input may not import emit/),
     ]);
-    expect(broken(withEdge({ from: 'generator/errors.ts', line: 1, specifier: './generate.ts', to: 'generator/generate.ts' }))).toEqual([expect.stringContaining('errors.ts may not import the driver generate.ts')]);
+    expect(broken(withEdge({ from: 'generator/errors.ts', line: 1, specifier: './generate.ts', to: 'generator/generate.ts' }))).toEqual([
+      expect.stringContaining('errors.ts may not import the driver generate.ts'),
+    ]);
   });
 
   it('refuse a layer importing an entry point, by path or by package name', () => {
-    expect(broken(withEdge({ from: 'runtime/cache/store.ts', line: 7, specifier: 'kubereflect', to: 'runtime/index.ts' }))).toEqual([expect.stringContaining("store.ts:7 → runtime/index.ts ('kubereflect'): a layer may not import an entry point")]);
+    expect(broken(withEdge({ from: 'runtime/cache/store.ts', line: 7, specifier: 'kubereflect', to: 'runtime/index.ts' }))).toEqual([
+      expect.stringContaining("store.ts:7 → runtime/index.ts ('kubereflect'): a layer may not import an entry point"),
+    ]);
     expect(broken(withEdge({ from: 'runtime/core/labels.ts', line: 2, specifier: '../index.ts', to: 'runtime/index.ts' }))).toHaveLength(1);
   });
 
   it('refuse the runtime importing the generator or generated code', () => {
-    expect(broken(withEdge({ from: 'runtime/index.ts', line: 2, specifier: '../generator/generate.ts', to: 'generator/generate.ts' }))).toEqual([expect.stringContaining('the runtime may not import the generator')]);
-    expect(broken(withEdge({ from: 'runtime/kinds/x.ts', line: 2, specifier: 'kubereflect-generator', to: undefined }))).toEqual([expect.stringContaining('the runtime may not import the generator')]);
-    expect(broken(withEdge({ from: 'runtime/cache/store.ts', line: 2, specifier: '../../generated/index.ts', to: 'generated/index.ts' }))).toEqual([expect.stringContaining('a layer may not import generated code')]);
+    expect(broken(withEdge({ from: 'runtime/index.ts', line: 2, specifier: '../generator/generate.ts', to: 'generator/generate.ts' }))).toEqual([
+      expect.stringContaining('the runtime may not import the generator'),
+    ]);
+    expect(broken(withEdge({ from: 'runtime/kinds/x.ts', line: 2, specifier: 'kubereflect-generator', to: undefined }))).toEqual([
+      expect.stringContaining('the runtime may not import the generator'),
+    ]);
+    expect(broken(withEdge({ from: 'runtime/cache/store.ts', line: 2, specifier: '../../generated/index.ts', to: 'generated/index.ts' }))).toEqual([
+      expect.stringContaining('a layer may not import generated code'),
+    ]);
   });
 
   it('refuse generated code reaching past the entry points', () => {
-    expect(broken(withEdge({ from: 'generated/index.ts', line: 3, specifier: '../runtime/kinds/kind.ts', to: 'runtime/kinds/x.ts' }))).toEqual([expect.stringContaining("generated code may import only the runtime's entry points")]);
+    expect(broken(withEdge({ from: 'generated/index.ts', line: 3, specifier: '../runtime/kinds/kind.ts', to: 'runtime/kinds/x.ts' }))).toEqual([
+      expect.stringContaining("generated code may import only the runtime's entry points"),
+    ]);
     expect(broken(withEdge({ from: 'examples/generated/index.ts', line: 3, specifier: '@kubernetes/client-node', to: undefined }))).toHaveLength(1);
     expect(broken(withEdge({ from: 'examples/generated/index.ts', line: 3, specifier: '../../generated/index.ts', to: 'generated/index.ts' }))).toHaveLength(1);
   });
 
   it('refuse the generator reaching into the runtime by path', () => {
-    expect(broken(withEdge({ from: 'generator/input/load.ts', line: 5, specifier: '../../runtime/index.ts', to: 'runtime/index.ts' }))).toEqual([expect.stringContaining('the generator imports the runtime only by its package name')]);
+    expect(broken(withEdge({ from: 'generator/input/load.ts', line: 5, specifier: '../../runtime/index.ts', to: 'runtime/index.ts' }))).toEqual([
+      expect.stringContaining('the generator imports the runtime only by its package name'),
+    ]);
   });
 
   it('refuse loose files, undeclared or stale folders, and generated code elsewhere', () => {
-    expect(broken((t) => ({ ...t, files: [...t.files, 'runtime/helpers.ts'] }))).toEqual([expect.stringContaining('runtime/helpers.ts: a file directly in runtime/ must be an entry point')]);
-    expect(broken((t) => ({ ...t, files: [...t.files, 'runtime/helpers.ts'], entries: [...t.entries, { subpath: './helpers', specifier: 'kubereflect/helpers', source: 'runtime/helpers.ts' }] }))).toEqual([]);
-    expect(broken((t) => ({ ...t, entries: [...t.entries, { subpath: './kind', specifier: 'kubereflect/kind', source: 'runtime/kind.ts' }] }))).toEqual([expect.stringContaining('runtime/kind.ts, which does not exist')]);
-    expect(broken((t) => ({ ...t, folders: { ...t.folders, runtime: [...t.folders.runtime, 'util'] } }))).toEqual([expect.stringContaining('runtime/util/: a folder not in the declared order')]);
-    expect(broken((t) => ({ ...t, folders: { ...t.folders, generator: t.folders.generator.filter((f) => f !== 'emit') } }))).toEqual([expect.stringContaining('generator/emit/ is declared')]);
+    expect(broken((t) => ({ ...t, files: [...t.files, 'runtime/helpers.ts'] }))).toEqual([
+      expect.stringContaining('runtime/helpers.ts: a file directly in runtime/ must be an entry point'),
+    ]);
+    expect(
+      broken((t) => ({
+        ...t,
+        files: [...t.files, 'runtime/helpers.ts'],
+        entries: [...t.entries, { subpath: './helpers', specifier: 'kubereflect/helpers', source: 'runtime/helpers.ts' }],
+      })),
+    ).toEqual([]);
+    expect(broken((t) => ({ ...t, entries: [...t.entries, { subpath: './kind', specifier: 'kubereflect/kind', source: 'runtime/kind.ts' }] }))).toEqual([
+      expect.stringContaining('runtime/kind.ts, which does not exist'),
+    ]);
+    expect(broken((t) => ({ ...t, folders: { ...t.folders, runtime: [...t.folders.runtime, 'util'] } }))).toEqual([
+      expect.stringContaining('runtime/util/: a folder not in the declared order'),
+    ]);
+    expect(broken((t) => ({ ...t, folders: { ...t.folders, generator: t.folders.generator.filter((f) => f !== 'emit') } }))).toEqual([
+      expect.stringContaining('generator/emit/ is declared'),
+    ]);
     expect(broken((t) => ({ ...t, files: [...t.files, 'generator/openapi/x.ts'] }))).toEqual([expect.stringContaining('declared as data')]);
-    expect(broken((t) => ({ ...t, marked: [...t.marked, 'bench/generated/index.ts'] }))).toEqual([expect.stringContaining('outside the declared generated folders')]);
+    expect(broken((t) => ({ ...t, marked: [...t.marked, 'bench/generated/index.ts'] }))).toEqual([
+      expect.stringContaining('outside the declared generated folders'),
+    ]);
   });
 });

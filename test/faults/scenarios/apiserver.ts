@@ -64,7 +64,10 @@ const template = (name: string, payload = '') =>
 
 function templateChurn(api: Api<KubeObject>): Churn {
   return new Churn(api, {
-    perSecond: 30, target: 40, prefix: 'tpl', make: (name) => template(name),
+    perSecond: 30,
+    target: 40,
+    prefix: 'tpl',
+    make: (name) => template(name),
     update: (a, name, n) => a.patch(name, { type: 'merge', body: { metadata: { annotations: { n: String(n) } } } }),
   });
 }

@@ -37,23 +37,45 @@ interface BadInput {
 }
 
 function watchInputs(ns: string): BadInput[] {
-  const huge = (type: 'ADDED' | 'DELETED', rv: string) => line(JSON.stringify({
-    type, object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'injected-huge', namespace: ns, uid: 'injected-uid', resourceVersion: rv }, data: { blob: type === 'ADDED' ? 'h'.repeat(HUGE) : '' } },
-  }));
+  const huge = (type: 'ADDED' | 'DELETED', rv: string) =>
+    line(
+      JSON.stringify({
+        type,
+        object: {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'injected-huge', namespace: ns, uid: 'injected-uid', resourceVersion: rv },
+          data: { blob: type === 'ADDED' ? 'h'.repeat(HUGE) : '' },
+        },
+      }),
+    );
   const decode = (what: string) => (e: unknown) => e instanceof DecodeError && e.message.includes(what);
   return [
     { what: 'a line that is not JSON', fault: inject(() => line('this is { not json')), expect: decode('not JSON') },
-    { what: 'truncated JSON, then the end', fault: inject(() => Buffer.from(`{"type":"MODIFIED","object":{"metadata":{"name":"seed-0001","namespace":"${ns}","resourceVer`), 'end'), expect: decode('not JSON') },
+    {
+      what: 'truncated JSON, then the end',
+      fault: inject(() => Buffer.from(`{"type":"MODIFIED","object":{"metadata":{"name":"seed-0001","namespace":"${ns}","resourceVer`), 'end'),
+      expect: decode('not JSON'),
+    },
     {
       what: 'an ERROR event with an unknown code',
-      fault: inject(() => line(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'SomethingNew', message: 'a future failure', code: 599 } }))),
+      fault: inject(() =>
+        line(
+          JSON.stringify({
+            type: 'ERROR',
+            object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'SomethingNew', message: 'a future failure', code: 599 },
+          }),
+        ),
+      ),
       expect: (e) => e instanceof ApiError && e.inStream && e.statusCode === 599 && e.reason === 'SomethingNew',
     },
     { what: 'JSON that is no event', fault: inject(() => line('[1,2,3]')), expect: decode('no known type') },
     { what: 'an event of an unknown type', fault: inject(() => line('{"type":"SURPRISE","object":{}}')), expect: decode('no known type') },
     {
       what: 'invalid UTF-8',
-      fault: inject(() => line(Buffer.concat([Buffer.from(`{"type":"ADDED","object":{"metadata":{"name":"bad-`), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}}')]))),
+      fault: inject(() =>
+        line(Buffer.concat([Buffer.from(`{"type":"ADDED","object":{"metadata":{"name":"bad-`), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}}')])),
+      ),
       expect: decode('not valid UTF-8'),
     },
     { what: 'a 10 MB object (then its deletion)', fault: inject((rv) => Buffer.concat([huge('ADDED', rv), huge('DELETED', rv)])), expect: undefined },
@@ -68,10 +90,15 @@ export async function badBytes(lab: Lab, o: { fixedNamespace?: string } = {}): P
   const ns = await scenarioNamespace(lab, o.fixedNamespace ?? 'faults-bytes', !!o.fixedNamespace);
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const proxy = await lab.proxy();
-  const listItem = Buffer.concat([Buffer.from(`{"metadata":{"name":"bad-`), Buffer.from([0xff, 0xfe]), Buffer.from(`","namespace":"${ns}","uid":"u","resourceVersion":"1"}}`)]);
+  const listItem = Buffer.concat([
+    Buffer.from(`{"metadata":{"name":"bad-`),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from(`","namespace":"${ns}","uid":"u","resourceVersion":"1"}}`),
+  ]);
   // A real resourceVersion: were the bad page accepted, the watch would carry on from it and the ghost would stay.
   const rv = (await truth.list({ limit: 1 })).metadata.resourceVersion ?? '1';
-  const listPage = (item: Buffer) => Buffer.concat([Buffer.from(`{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"${rv}"},"items":[`), item, Buffer.from(']}')]);
+  const listPage = (item: Buffer) =>
+    Buffer.concat([Buffer.from(`{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"${rv}"},"items":[`), item, Buffer.from(']}')]);
   const firstPage: Fault[] = [
     { type: 'respond', status: 200, body: listPage(listItem) },
     { type: 'respond', status: 200, body: listPage(listItem).subarray(0, 60) },
@@ -85,9 +112,15 @@ export async function badBytes(lab: Lab, o: { fixedNamespace?: string } = {}): P
   };
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 200 }).start();
   let biggest = 0;
-  const subject: Subject<ConfigMap> = subjectThrough(lab, proxy, ns, { timeoutSeconds: 30 }, {
-    onEvent: (e) => void (e.type === 'Apply' && (biggest = Math.max(biggest, e.object.data?.blob?.length ?? 0))),
-  });
+  const subject: Subject<ConfigMap> = subjectThrough(
+    lab,
+    proxy,
+    ns,
+    { timeoutSeconds: 30 },
+    {
+      onEvent: (e) => void (e.type === 'Apply' && (biggest = Math.max(biggest, e.object.data?.blob?.length ?? 0))),
+    },
+  );
   const results: { what: string; ok: boolean }[] = [];
   try {
     await subject.waitUntil(() => subject.reader.isReady(), 30_000, 'the first list after two bad pages');
@@ -121,6 +154,11 @@ export async function badBytes(lab: Lab, o: { fixedNamespace?: string } = {}): P
     requests: proxy.requests.length,
     writes: churn.writes,
     invariant,
-    details: { handled: results.filter((r) => r.ok).length, of: results.length, failedInputs: results.filter((r) => !r.ok).map((r) => r.what), biggestObject: biggest },
+    details: {
+      handled: results.filter((r) => r.ok).length,
+      of: results.length,
+      failedInputs: results.filter((r) => !r.ok).map((r) => r.what),
+      biggestObject: biggest,
+    },
   });
 }

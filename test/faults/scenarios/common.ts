@@ -37,7 +37,9 @@ export function tally(errors: KubeError[]): Record<string, number> {
 
 /** A report with the parts every scenario fills the same way taken from `subject`. */
 export function report<K extends KubeObject>(
-  scenario: string, lab: Lab, subject: Subject<K>,
+  scenario: string,
+  lab: Lab,
+  subject: Subject<K>,
   rest: Pick<ScenarioReport, 'faults' | 'requests' | 'writes' | 'invariant'> & { details?: Record<string, unknown>; texts?: string[] },
 ): ScenarioReport {
   return {
@@ -66,11 +68,14 @@ export function every(lo: number, hi: number, fn: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
   let on = true;
   const arm = () => {
-    timer = setTimeout(() => {
-      if (!on) return;
-      fn();
-      arm();
-    }, rand(lo, hi));
+    timer = setTimeout(
+      () => {
+        if (!on) return;
+        fn();
+        arm();
+      },
+      rand(lo, hi),
+    );
   };
   arm();
   return () => {
@@ -82,8 +87,11 @@ export function every(lo: number, hi: number, fn: () => void): () => void {
 /** Creates `n` configmaps (a few hundred bytes each), 20 at a time. */
 export async function seed(api: Api<ConfigMap>, n: number, prefix = 'seed'): Promise<void> {
   for (let i = 0; i < n; i += 20) {
-    await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) =>
-      api.create({ metadata: { name: `${prefix}-${String(i + j).padStart(4, '0')}` }, data: { v: '0', pad: 'p'.repeat(200) } })));
+    await Promise.all(
+      Array.from({ length: Math.min(20, n - i) }, (_, j) =>
+        api.create({ metadata: { name: `${prefix}-${String(i + j).padStart(4, '0')}` }, data: { v: '0', pad: 'p'.repeat(200) } }),
+      ),
+    );
   }
 }
 
@@ -114,5 +122,10 @@ export function metadataSubjectThrough(lab: Lab, proxy: FaultProxy, ns: string, 
 export function subjectThrough(lab: Lab, proxy: FaultProxy, ns: string, config: WatcherConfig = {}, o: ThroughOptions = {}): Subject<ConfigMap> {
   const kubeconfig = o.kubeconfig ?? proxy.kubeconfig(lab.plane.kubeconfig);
   const client = openClient(kubeconfig, o.context ?? 'admin', { requestTimeoutMs: o.requestTimeoutMs ?? 5_000 });
-  return new Subject<ConfigMap>(new Api<ConfigMap>(client, configMaps, ns), { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff, ...config }, o.onEvent, o.sink);
+  return new Subject<ConfigMap>(
+    new Api<ConfigMap>(client, configMaps, ns),
+    { pageSize: 10, timeoutSeconds: 5, backoff: fastBackoff, ...config },
+    o.onEvent,
+    o.sink,
+  );
 }

@@ -67,7 +67,9 @@ function pluginKubeconfig(from: string, dir: string, tokens: RotationTokens): st
   const config = parse(readFileSync(from, 'utf8')) as Record<string, any>;
   config.users.push({
     name: 'rotator',
-    user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [join(dir, 'plugin.mjs'), dir], interactiveMode: 'Never' } },
+    user: {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [join(dir, 'plugin.mjs'), dir], interactiveMode: 'Never' },
+    },
   });
   config.contexts.push({ name: 'rotator', context: { cluster: config.clusters[0].name, user: 'rotator' } });
   const path = join(dir, 'kubeconfig');
@@ -75,7 +77,12 @@ function pluginKubeconfig(from: string, dir: string, tokens: RotationTokens): st
   return path;
 }
 
-export async function execRotation(lab: Lab, extra: ExtraApiserver, tokens: RotationTokens, o: { fixedNamespace?: string; seconds?: number } = {}): Promise<ScenarioReport> {
+export async function execRotation(
+  lab: Lab,
+  extra: ExtraApiserver,
+  tokens: RotationTokens,
+  o: { fixedNamespace?: string; seconds?: number } = {},
+): Promise<ScenarioReport> {
   const ns = await scenarioNamespace(lab, o.fixedNamespace ?? 'faults-exec', !!o.fixedNamespace);
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const dir = mkdtempSync(join(tmpdir(), 'kubereflect-exec-'));
@@ -118,7 +125,15 @@ export async function forbidden(lab: Lab, o: { seconds?: number } = {}): Promise
   await sleep(seconds * 1000);
   await subject.stop();
   await lab.dropProxy(proxy);
-  const invariant = { ok: !subject.reader.isReady() && subject.reader.size === 0, store: subject.reader.size, truth: 0, missing: [], ghosts: [], stale: [], waitedMs: 0 };
+  const invariant = {
+    ok: !subject.reader.isReady() && subject.reader.size === 0,
+    store: subject.reader.size,
+    truth: 0,
+    missing: [],
+    ghosts: [],
+    stale: [],
+    waitedMs: 0,
+  };
   return report('5b. viewer forbidden (403)', lab, subject, {
     faults: { '403 Forbidden (RBAC)': proxy.count((r) => r.status === 403) },
     requests: proxy.requests.length,

@@ -42,7 +42,7 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   const cutMidEvent = () => proxy.requests.some((q) => q.watch && q.fault === 'cut' && q.midLine);
   proxy.rule = (r) => {
     if (!cutting) return undefined;
-    if (r.continued && sure.page) return (sure.page = false), { type: 'cut', afterBytes: rand(100, 2_000) };
+    if (r.continued && sure.page) return ((sure.page = false), { type: 'cut', afterBytes: rand(100, 2_000) });
     if (r.watch && !cutMidEvent()) return { type: 'cut', afterBytes: rand(1_000, 1_500) };
     return Math.random() < cutChance ? { type: 'cut', afterBytes: rand(0, r.watch ? 3_000 : 8_000) } : undefined;
   };
@@ -68,7 +68,9 @@ export async function connectionCuts(lab: Lab, o: CutsOptions = {}): Promise<Sce
   await lab.dropProxy(proxy);
   const cuts = proxy.requests.filter((r) => r.fault === 'cut');
   await shared?.reading;
-  const mode = [o.initialList === 'StreamingList' ? 'streaming list' : '', o.metadataOnly ? 'metadata only' : '', shared ? 'shared store' : ''].filter(Boolean).join(', ');
+  const mode = [o.initialList === 'StreamingList' ? 'streaming list' : '', o.metadataOnly ? 'metadata only' : '', shared ? 'shared store' : '']
+    .filter(Boolean)
+    .join(', ');
   return report(`1. connection cuts${mode ? ` (${mode})` : ''}`, lab, subject as Subject<KubeObject>, {
     faults: {
       'list page cut at a random byte': cuts.filter((r) => !r.watch).length,

@@ -26,7 +26,9 @@ export async function slowSubscribers(lab: Lab, o: { fixedNamespace?: string; se
   const subs = { fast: reader.subscribe(), slow: reader.subscribe(), stuck: reader.subscribe() };
   let stuckMayRead = false;
   const reading = [
-    (async () => { for await (const e of subs.fast) views.fast.take(e); })(),
+    (async () => {
+      for await (const e of subs.fast) views.fast.take(e);
+    })(),
     (async () => {
       for await (const e of subs.slow) {
         views.slow.take(e);
@@ -39,8 +41,10 @@ export async function slowSubscribers(lab: Lab, o: { fixedNamespace?: string; se
     })(),
   ];
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 40, target: 80, payloadBytes: 2_000 }).start();
-  const subject = new Subject<ConfigMap>(new Api<ConfigMap>(lab.admin, configMaps, ns), { pageSize: 50, timeoutSeconds: 5, backoff: fastBackoff }, undefined,
-    { reader, reflect: (events) => reflectShared(writer, events) });
+  const subject = new Subject<ConfigMap>(new Api<ConfigMap>(lab.admin, configMaps, ns), { pageSize: 50, timeoutSeconds: 5, backoff: fastBackoff }, undefined, {
+    reader,
+    reflect: (events) => reflectShared(writer, events),
+  });
   const details: Record<string, unknown> = {};
   let invariant: Awaited<ReturnType<typeof converges>> | undefined;
   try {
@@ -67,5 +71,11 @@ export async function slowSubscribers(lab: Lab, o: { fixedNamespace?: string; se
     await subject.stop();
     await Promise.all(reading);
   }
-  return report('7. slow subscribers', lab, subject, { faults: { 'subscriber at 40 objects/s': 1, 'subscriber that reads only after the churn': 1 }, requests: 0, writes: churn.writes, invariant, details });
+  return report('7. slow subscribers', lab, subject, {
+    faults: { 'subscriber at 40 objects/s': 1, 'subscriber that reads only after the churn': 1 },
+    requests: 0,
+    writes: churn.writes,
+    invariant,
+    details,
+  });
 }

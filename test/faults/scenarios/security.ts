@@ -30,7 +30,14 @@ export interface TlsCase {
   invariant?: InvariantResult;
 }
 
-async function tlsCase(lab: Lab, serverCert: { cert: Buffer; key: Buffer }, ns: string, edit: (cluster: Record<string, any>) => void, seconds: number, context = 'admin'): Promise<TlsCase & { subject: Subject<ConfigMap> }> {
+async function tlsCase(
+  lab: Lab,
+  serverCert: { cert: Buffer; key: Buffer },
+  ns: string,
+  edit: (cluster: Record<string, any>) => void,
+  seconds: number,
+  context = 'admin',
+): Promise<TlsCase & { subject: Subject<ConfigMap> }> {
   const proxy = await lab.proxy(lab.plane.apiserverPort, serverCert);
   const kubeconfig = proxy.kubeconfig(lab.plane.kubeconfig, (c) => c.clusters.forEach((x: { cluster: Record<string, any> }) => edit(x.cluster)));
   const subject = subjectThrough(lab, proxy, ns, {}, { kubeconfig, context });
@@ -60,10 +67,16 @@ export async function tlsVerification(lab: Lab, o: { seconds?: number } = {}): P
   const untrusted = await tlsCase(lab, rogue, ns, () => {}, seconds);
   // The same with a client certificate and key (the cert-admin user): the key is loaded, and must show nowhere either.
   const untrustedWithKey = await tlsCase(lab, rogue, ns, () => {}, seconds, 'cert-admin');
-  const skipVerify = await tlsCase(lab, rogue, ns, (c) => {
-    delete c['certificate-authority-data'];
-    c['insecure-skip-tls-verify'] = true;
-  }, seconds);
+  const skipVerify = await tlsCase(
+    lab,
+    rogue,
+    ns,
+    (c) => {
+      delete c['certificate-authority-data'];
+      c['insecure-skip-tls-verify'] = true;
+    },
+    seconds,
+  );
   const otherName = await tlsCase(lab, wrongName, ns, () => {}, seconds);
   const serverName = await tlsCase(lab, wrongName, ns, (c) => (c['tls-server-name'] = 'wrong.example'), seconds);
   const cases = { untrusted, untrustedWithKey, skipVerify, otherName, serverName };
@@ -77,7 +90,13 @@ export async function tlsVerification(lab: Lab, o: { seconds?: number } = {}): P
       invariant: skipVerify.invariant ?? { ok: false, store: 0, truth: 0, missing: [], ghosts: [], stale: [], waitedMs: 0 },
       texts: all.flatMap((c) => c.subject.texts()),
     }),
-    cases: { untrusted: strip(untrusted), untrustedWithKey: strip(untrustedWithKey), skipVerify: strip(skipVerify), otherName: strip(otherName), serverName: strip(serverName) },
+    cases: {
+      untrusted: strip(untrusted),
+      untrustedWithKey: strip(untrustedWithKey),
+      skipVerify: strip(skipVerify),
+      otherName: strip(otherName),
+      serverName: strip(serverName),
+    },
   };
 }
 
@@ -101,17 +120,28 @@ export async function prototypeNames(lab: Lab): Promise<ScenarioReport> {
   await roleSubject.waitUntil(() => roleSubject.reader.isReady() && cmSubject.reader.isReady(), 20_000, 'both stores');
   const checks: Record<string, boolean> = {};
   const uids = new Map((await roleApi.list()).items.map((r) => [r.metadata!.name!, r.metadata!.uid]));
-  const found = () => PROTOTYPE_NAMES.every((name) => {
-    const r = roleSubject.reader.get({ name, namespace: ns });
-    return r?.metadata?.name === name && r.metadata.uid === uids.get(name) && roleSubject.reader.get(`${ns}/${name}`) === r;
-  });
+  const found = () =>
+    PROTOTYPE_NAMES.every((name) => {
+      const r = roleSubject.reader.get({ name, namespace: ns });
+      return r?.metadata?.name === name && r.metadata.uid === uids.get(name) && roleSubject.reader.get(`${ns}/${name}`) === r;
+    });
   checks.rolesFoundByName = found() && roleSubject.reader.size === PROTOTYPE_NAMES.length;
   const cm = cmSubject.reader.get({ name: 'proto-keys', namespace: ns });
-  checks.dataKeysAreOwnData = !!cm?.data && Object.getPrototypeOf(cm.data) === Object.prototype
-    && PROTOTYPE_NAMES.every((k) => Object.hasOwn(cm.data!, k) && (cm.data as Record<string, string>)[k] === `value of ${k}`);
-  const names = (sel: string) => cmSubject.reader.filter(sel).map((o) => o.metadata?.name).sort().join();
-  checks.labelSelectorsMatchOwnKeysOnly = names('constructor') === 'proto-keys' && names('!hasOwnProperty') === 'plain'
-    && names('constructor=yes,hasOwnProperty=yes') === 'proto-keys' && names('toString') === '';
+  checks.dataKeysAreOwnData =
+    !!cm?.data &&
+    Object.getPrototypeOf(cm.data) === Object.prototype &&
+    PROTOTYPE_NAMES.every((k) => Object.hasOwn(cm.data!, k) && (cm.data as Record<string, string>)[k] === `value of ${k}`);
+  const names = (sel: string) =>
+    cmSubject.reader
+      .filter(sel)
+      .map((o) => o.metadata?.name)
+      .sort()
+      .join();
+  checks.labelSelectorsMatchOwnKeysOnly =
+    names('constructor') === 'proto-keys' &&
+    names('!hasOwnProperty') === 'plain' &&
+    names('constructor=yes,hasOwnProperty=yes') === 'proto-keys' &&
+    names('toString') === '';
 
   // Delete and recreate `__proto__`, then force a relist-free reconnect: still right.
   await roleApi.delete('__proto__');
@@ -119,15 +149,21 @@ export async function prototypeNames(lab: Lab): Promise<ScenarioReport> {
   const again = await roleApi.create({ metadata: { name: '__proto__' }, rules: [] } as KubeObject);
   uids.set('__proto__', again.metadata!.uid);
   proxy.cutAll();
-  await roleSubject.waitUntil(() => roleSubject.reader.get({ name: '__proto__', namespace: ns })?.metadata?.uid === again.metadata!.uid, 10_000, 'the new __proto__');
+  await roleSubject.waitUntil(
+    () => roleSubject.reader.get({ name: '__proto__', namespace: ns })?.metadata?.uid === again.metadata!.uid,
+    10_000,
+    'the new __proto__',
+  );
   checks.deletedAndRecreated = found();
   const invariant = await converges(roleSubject.reader, roleApi);
   const cmInvariant = await converges(cmSubject.reader, cmApi);
   await roleSubject.stop();
   await cmSubject.stop();
   await lab.dropProxy(proxy);
-  checks.prototypeUnchanged = Object.getOwnPropertyNames(Object.prototype).sort().join() === prototypeBefore
-    && ({} as Record<string, unknown>).rules === undefined && ({} as Record<string, unknown>).metadata === undefined;
+  checks.prototypeUnchanged =
+    Object.getOwnPropertyNames(Object.prototype).sort().join() === prototypeBefore &&
+    ({} as Record<string, unknown>).rules === undefined &&
+    ({} as Record<string, unknown>).metadata === undefined;
   return report('security: prototype-named objects', lab, roleSubject, {
     faults: { 'objects named after Object.prototype members': PROTOTYPE_NAMES.length + 1 },
     requests: proxy.requests.length,

@@ -37,7 +37,11 @@ export interface StormReport {
   relists: number;
 }
 
-export async function reconnectStorm(lab: Lab, extra: ExtraApiserver, o: { reflectors?: number; downSeconds?: number; fixedNamespace?: string } = {}): Promise<StormReport> {
+export async function reconnectStorm(
+  lab: Lab,
+  extra: ExtraApiserver,
+  o: { reflectors?: number; downSeconds?: number; fixedNamespace?: string } = {},
+): Promise<StormReport> {
   const reflectors = o.reflectors ?? 200;
   const ns = await scenarioNamespace(lab, o.fixedNamespace ?? 'faults-storm', !!o.fixedNamespace, 20);
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
@@ -67,7 +71,9 @@ export async function reconnectStorm(lab: Lab, extra: ExtraApiserver, o: { refle
     readyAt = Date.now();
     const appliesAtReady = subjects.map((s) => s.counts.Apply);
     // Recovered: listed again (the new server's watch cache may not reach back), or watching events again.
-    await Promise.all(subjects.map((s, i) => s.waitUntil(() => s.counts.InitDone > listsBefore[i]! || s.counts.Apply > appliesAtReady[i]!, 120_000, 'a reflector to recover')));
+    await Promise.all(
+      subjects.map((s, i) => s.waitUntil(() => s.counts.InitDone > listsBefore[i]! || s.counts.Apply > appliesAtReady[i]!, 120_000, 'a reflector to recover')),
+    );
     recoveredAt = Date.now();
   } finally {
     await churn.stop();
@@ -84,7 +90,9 @@ export async function reconnectStorm(lab: Lab, extra: ExtraApiserver, o: { refle
   let converged = 0;
   for (const deadline = Date.now() + 60_000; ; await sleep(250)) {
     const want = new Map((await quorumList(truth)).map((c) => [c.metadata!.name!, `${c.metadata!.uid}@${c.metadata!.resourceVersion}`]));
-    converged = subjects.filter((s) => s.reader.size === want.size && s.reader.state().every((c) => want.get(c.metadata.name) === `${c.metadata.uid}@${c.metadata.resourceVersion}`)).length;
+    converged = subjects.filter(
+      (s) => s.reader.size === want.size && s.reader.state().every((c) => want.get(c.metadata.name) === `${c.metadata.uid}@${c.metadata.resourceVersion}`),
+    ).length;
     if (converged === reflectors || Date.now() > deadline) break;
   }
   const relists = subjects.reduce((n, s) => n + s.counts.Init, 0) - reflectors;

@@ -21,7 +21,12 @@ import { report, scenarioNamespace, subjectThrough } from './common.ts';
 
 const status = (code: number, reason: string, message: string) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-const tooMany: Fault = { type: 'respond', status: 429, headers: { 'retry-after': '1' }, body: status(429, 'TooManyRequests', 'too many requests, please try again later') };
+const tooMany: Fault = {
+  type: 'respond',
+  status: 429,
+  headers: { 'retry-after': '1' },
+  body: status(429, 'TooManyRequests', 'too many requests, please try again later'),
+};
 const errorPage: Fault = { type: 'respond', status: 500, headers: { 'content-type': 'text/html' }, body: '<html><body>upstream exploded</body></html>' };
 const internal: Fault = { type: 'respond', status: 500, body: status(500, 'InternalError', 'etcdserver: leader changed') };
 
@@ -96,7 +101,10 @@ export async function persistentGone(lab: Lab, o: { fixedNamespace?: string; sec
   const ns = await scenarioNamespace(lab, o.fixedNamespace ?? 'faults-gone', !!o.fixedNamespace);
   const truth = new Api<ConfigMap>(lab.admin, configMaps, ns);
   const proxy = await lab.proxy();
-  const expired = JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (2)', reason: 'Expired', code: 410 } });
+  const expired = JSON.stringify({
+    type: 'ERROR',
+    object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too old resource version: 1 (2)', reason: 'Expired', code: 410 },
+  });
   let on = false;
   proxy.rule = (r) => (on && r.watch ? { type: 'respond', status: 200, body: `${expired}\n` } : undefined);
   const churn = new Churn(truth as Api<KubeObject>, { perSecond: 30, target: 80, payloadBytes: 200 }).start();
