@@ -46,13 +46,45 @@ export const CHECK_OPTIONS: ts.CompilerOptions = {
  * @throws GenerateError with the diagnostics when a module does not parse or type-check.
  */
 export function verifyOutput(files: Map<string, string>, opts: VerifyOptions): Map<string, string> {
-  const project = new Project({
-    compilerOptions: { ...CHECK_OPTIONS, ...runtimeFallback(opts) },
-    skipAddingFilesFromTsConfig: true,
-    manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single, useTrailingCommas: true },
-  });
+  const project = projectFor({ ...CHECK_OPTIONS, ...runtimeFallback(opts) });
   const sources = new Map<string, ReturnType<Project['createSourceFile']>>();
   for (const [path, text] of files) sources.set(path, project.createSourceFile(join(opts.outDir, path), text, { overwrite: true }));
+  // The next run in this process (--watch, several outputs) starts from the runtime and libraries already parsed.
+  const done = () => {
+    for (const sf of sources.values()) if (!sf.wasForgotten()) project.removeSourceFile(sf);
+  };
+  try {
+    return check(project, sources, opts);
+  } finally {
+    done();
+  }
+}
+
+/**
+ * One ts-morph project per set of compiler options, kept for the process:
+ * parsing the runtime's declarations (with @kubernetes/client-node's, about
+ * a thousand files) and the standard library is most of a check's cost, and
+ * a program built again after only the output changed reuses those files.
+ */
+const projects = new Map<string, Project>();
+function projectFor(compilerOptions: ts.CompilerOptions): Project {
+  const key = JSON.stringify(compilerOptions);
+  let project = projects.get(key);
+  if (project) {
+    // What the runtime and the libraries say may have changed on disk since the last run (a watched checkout): read it again; unchanged files keep their parse.
+    for (const sf of project.getSourceFiles()) sf.refreshFromFileSystemSync();
+  } else {
+    project = new Project({
+      compilerOptions,
+      skipAddingFilesFromTsConfig: true,
+      manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single, useTrailingCommas: true },
+    });
+    projects.set(key, project);
+  }
+  return project;
+}
+
+function check(project: Project, sources: Map<string, ReturnType<Project['createSourceFile']>>, opts: VerifyOptions): Map<string, string> {
 
   const program = project.getProgram();
   const syntax = [...sources.values()].flatMap((sf) => program.getSyntacticDiagnostics(sf));
