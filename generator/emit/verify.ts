@@ -85,7 +85,6 @@ function projectFor(compilerOptions: ts.CompilerOptions): Project {
 }
 
 function check(project: Project, sources: Map<string, ReturnType<Project['createSourceFile']>>, opts: VerifyOptions): Map<string, string> {
-
   const program = project.getProgram();
   const syntax = [...sources.values()].flatMap((sf) => program.getSyntacticDiagnostics(sf));
   if (syntax.length) throw failure('does not parse', syntax, opts.outDir);
