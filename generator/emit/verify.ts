@@ -49,14 +49,11 @@ export function verifyOutput(files: Map<string, string>, opts: VerifyOptions): M
   const project = projectFor({ ...CHECK_OPTIONS, ...runtimeFallback(opts) });
   const sources = new Map<string, ReturnType<Project['createSourceFile']>>();
   for (const [path, text] of files) sources.set(path, project.createSourceFile(join(opts.outDir, path), text, { overwrite: true }));
-  // The next run in this process (--watch, several outputs) starts from the runtime and libraries already parsed.
-  const done = () => {
-    for (const sf of sources.values()) if (!sf.wasForgotten()) project.removeSourceFile(sf);
-  };
   try {
     return check(project, sources, opts);
   } finally {
-    done();
+    // Only the output leaves: the next run in this process starts from the runtime and libraries already parsed.
+    for (const sf of sources.values()) if (!sf.wasForgotten()) project.removeSourceFile(sf);
   }
 }
 
