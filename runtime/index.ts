@@ -20,6 +20,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { OwnerReference, ObjectMetaLike, KubeObject, HasMetadata, WatcherEvent, Stored, Projected, Editable } from './core/types.ts';
 export { editable, castEditable } from './core/types.ts';
 export type { Status, KubeErrorCode } from './core/errors.ts';

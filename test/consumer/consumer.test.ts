@@ -8,7 +8,7 @@
  * and Node 24. A project that installs only the runtime package must hold no
  * TypeScript toolchain.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { Api, Client, type KubeObject } from '../../runtime/index.ts';
 import { pack } from '../../scripts/pack.ts';
-import { NODE_VERSIONS, nodeBinary } from '../support/node.ts';
+import { NODE_TOO_OLD, NODE_VERSIONS, nodeBinary } from '../support/node.ts';
 import { testNamespace } from '../support/kube.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -83,12 +83,63 @@ function project(name: string, manifest: object): string {
 
 describe('the published packages', () => {
   let tarballs: { runtime: string; generator: string };
-  const node = { 22: '', 24: '' };
+  const node = { 22: '', 24: '', old: '' };
 
   beforeAll(() => {
     tarballs = pack();
     node[22] = nodeBinary(NODE_VERSIONS[22]);
     node[24] = nodeBinary(NODE_VERSIONS[24]);
+    node.old = nodeBinary(NODE_TOO_OLD);
+  }, 600_000);
+
+  it("publishes a manifest without the repository's scripts and devDependencies, with a README whose links resolve", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubereflect-manifest-'));
+    for (const tarball of [tarballs.runtime, tarballs.generator]) {
+      execFileSync('tar', ['xzf', tarball, '-C', dir]);
+      const manifest = JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as Record<string, unknown> & {
+        repository?: { url?: string };
+      };
+      expect(manifest.scripts, `${manifest.name}: scripts`).toBeUndefined();
+      expect(manifest.devDependencies, `${manifest.name}: devDependencies`).toBeUndefined();
+      expect(manifest['//'], `${manifest.name}: notes`).toBeUndefined();
+      expect(manifest.repository?.url).toMatch(/^git\+https:\/\/.+\.git$/);
+      const web = manifest.repository!.url!.replace(/^git\+/, '').replace(/\.git$/, '');
+      const readme = readFileSync(join(dir, 'package', 'README.md'), 'utf8');
+      const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+      expect(links.length, `${manifest.name}: README links`).toBeGreaterThan(2);
+      for (const link of links) {
+        if (link.startsWith('#')) continue;
+        expect(link, `${manifest.name}: README link`).toMatch(/^https?:\/\//);
+        if (!link.startsWith(`${web}/`)) continue;
+        // A link into the repository names a file or folder this checkout has, at the version's tag.
+        const [, kind, ref, path] = link.slice(web.length).match(/^\/(blob|tree)\/([^/]+)\/([^#]*)/) ?? [];
+        expect(ref, link).toBe(`v${manifest.version as string}`);
+        expect(existsSync(join(repo, path ?? 'missing')), `${link} names a path of the repository`).toBe(true);
+        expect(statSync(join(repo, path!)).isDirectory()).toBe(kind === 'tree');
+      }
+      execFileSync('rm', ['-rf', join(dir, 'package')]);
+    }
+  });
+
+  it('refuses a Node older than 22.19 in one line, at import, require and in the CLI', () => {
+    const dir = project('too-old', { type: 'module' });
+    npm(['install', tarballs.runtime, tarballs.generator], dir);
+    const floor = `needs Node.js 22.19 or newer; this is Node.js v${NODE_TOO_OLD}`;
+    for (const args of [
+      ['--input-type=module', '-e', `await import('kubereflect')`],
+      ['-e', `require('kubereflect/generated/core/v1/pod')`],
+    ]) {
+      const run = spawnSync(node.old, args, { cwd: dir, encoding: 'utf8' });
+      expect(run.status, args.join(' ')).not.toBe(0);
+      expect(run.stderr).toContain(`Error: kubereflect ${floor}`);
+      expect(run.stderr).not.toContain("reading 'bind'");
+    }
+    const cli = spawnSync(node.old, [join(dir, 'node_modules', 'kubereflect-generator', 'bin', 'kubereflect.mjs'), 'generate', '--out', 'gen'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toBe(`kubereflect: ${floor}\n`);
   }, 600_000);
 
   it('installs the runtime alone without a TypeScript toolchain, and loads by import and by require on Node 22 and 24', () => {
