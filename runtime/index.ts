@@ -49,7 +49,7 @@ export type { FinalizerHandlers } from './controller/finalizer.ts';
 export { Finalizer, FinalizerError } from './controller/finalizer.ts';
 export type { OwnerReferenceOptions } from './controller/owner.ts';
 export { ownerReference, isControlledBy } from './controller/owner.ts';
-export type { Condition } from './controller/conditions.ts';
+export type { Condition, ConditionLike, ConditionUpdate } from './controller/conditions.ts';
 export { setCondition, findCondition, sameConditions } from './controller/conditions.ts';
 export type { EventSpec, RecorderOptions } from './controller/recorder.ts';
 export { Recorder } from './controller/recorder.ts';
