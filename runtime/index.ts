@@ -25,6 +25,8 @@ export type { OwnerReference, ObjectMetaLike, KubeObject, HasMetadata, WatcherEv
 export { editable, castEditable } from './core/types.ts';
 export type { Status, KubeErrorCode } from './core/errors.ts';
 export { KubeError, ApiError, TransportError, RequestTimeoutError, DecodeError, RequestAbortedError } from './core/errors.ts';
+export type { ApplyOptions, Applied } from './client/apply.ts';
+export { applyManifests, ApplyError } from './client/apply.ts';
 export { ObjectRef, storeKey } from './core/object-ref.ts';
 export type { LabelSelector } from './core/labels.ts';
 export type { Logger } from './core/logger.ts';
