@@ -29,7 +29,9 @@ describe('conditions', () => {
       lastTransitionTime: string;
       observedGeneration?: number;
     }
-    const stored: readonly Readonly<BackupCondition>[] = [{ type: 'Ready', status: 'False', reason: 'Pending', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }];
+    const stored: readonly Readonly<BackupCondition>[] = [
+      { type: 'Ready', status: 'False', reason: 'Pending', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' },
+    ];
     const generation: number | undefined = undefined;
     const next: BackupCondition[] = setCondition(stored, { type: 'Ready', status: 'True', reason: 'Done', message: 'ok', observedGeneration: generation }, t1);
     expect(next).toEqual([{ type: 'Ready', status: 'True', reason: 'Done', message: 'ok', lastTransitionTime: '2026-01-02T00:00:00Z' }]);
