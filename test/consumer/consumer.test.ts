@@ -8,10 +8,10 @@
  * and Node 24. A project that installs only the runtime package must hold no
  * TypeScript toolchain.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { Api, Client, type KubeObject } from '../../runtime/index.ts';
@@ -187,6 +187,72 @@ describe('the published packages', () => {
         entries: { kind: true, cache: true, queue: true, metrics: true, scale: true },
       });
     }
+  }, 600_000);
+
+  it('runs the standalone example project copied out as it is: generate, build, install its CRD, reconcile, stop on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubereflect-standalone-'));
+    cpSync(join(repo, 'examples', 'standalone'), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|dist|kube)$/.test(src) });
+    // The project names the published packages; here they come from the tarballs just packed.
+    const manifestPath = join(dir, 'package.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    manifest.dependencies.kubereflect = `file:${tarballs.runtime}`;
+    manifest.devDependencies['kubereflect-generator'] = `file:${tarballs.generator}`;
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    const env = { ...process.env, PATH: `${dirname(node[24])}:${process.env.PATH}`, KUBECONFIG: inject('kube').kubeconfig };
+    const run = (script: string, ...args: string[]) =>
+      execFileSync('npm', ['run', '--silent', script, ...(args.length ? ['--', ...args] : [])], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        stdio: 'pipe',
+        timeout: 300_000,
+      });
+    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
+    run('generate');
+    expect(readFileSync(join(dir, 'src', 'kube', 'ops.example.com', 'v1', 'backup.ts'), 'utf8')).toMatch(/from "\.\/types\.js"/);
+    run('build');
+    expect(run('install-crds')).toContain('applied CustomResourceDefinition backups.ops.example.com');
+
+    const ns = await testNamespace('standalone');
+    const client = Client.fromFile(inject('kube').kubeconfig);
+    const backups = new Api<KubeObject & { spec?: unknown; status?: { conditions?: { type: string; status: string }[] } }>(
+      client,
+      { group: 'ops.example.com', version: 'v1', kind: 'Backup', plural: 'backups', namespaced: true },
+      ns,
+    );
+    const configMaps = new Api<KubeObject & { data?: Record<string, string> }>(
+      client,
+      { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
+      ns,
+    );
+    const operator = spawn(node[24], [join(dir, 'dist', 'main.js'), '--namespace', ns], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    operator.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    operator.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const exited = new Promise<number | null>((done) => operator.once('exit', (code) => done(code)));
+    try {
+      await backups.create({
+        apiVersion: 'ops.example.com/v1',
+        kind: 'Backup',
+        metadata: { name: 'nightly' },
+        spec: { schedule: '0 3 * * *', target: 'data' },
+      });
+      const until = async (what: string, check: () => Promise<boolean>) => {
+        for (const deadline = Date.now() + 60_000; !(await check()); await new Promise((r) => setTimeout(r, 200))) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the operator printed:\n${output}`);
+        }
+      };
+      await until('the plan ConfigMap', async () => (await configMaps.getIfExists('nightly-plan'))?.data?.target === 'data');
+      await until('Ready', async () => (await backups.get('nightly')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+      await backups.delete('nightly');
+      await until('the Backup to go after its cleanup', async () => (await backups.getIfExists('nightly')) === undefined);
+      expect(output).toContain('cleaning up after Backup nightly');
+    } finally {
+      operator.kill('SIGTERM');
+      client.close();
+    }
+    expect(await exited).toBe(0);
+    expect(output).toContain('backup-operator: stopped');
   }, 600_000);
 
   for (const kind of ['esm', 'cjs'] as const) {
