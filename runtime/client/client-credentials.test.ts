@@ -118,7 +118,13 @@ async function runsStarted(n: number): Promise<void> {
 
 /** `p`'s outcome, or 'still waiting' if it has none after `ms` (the old client waited for a hung plugin forever). */
 async function settle(p: Promise<unknown>, ms = 5_000): Promise<unknown> {
-  return Promise.race([p.then((v) => v, (e: unknown) => e), delay(ms).then(() => 'still waiting')]);
+  return Promise.race([
+    p.then(
+      (v) => v,
+      (e: unknown) => e,
+    ),
+    delay(ms).then(() => 'still waiting'),
+  ]);
 }
 
 describe('credentials from an exec plugin', () => {
@@ -143,7 +149,7 @@ describe('credentials from an exec plugin', () => {
     expect(await exited(pids()[0]!)).toBe(true);
   });
 
-  it("a watch waits for credentials at most its idleTimeoutMs", async () => {
+  it('a watch waits for credentials at most its idleTimeoutMs', async () => {
     const { client } = await setup('hang');
     const err = await settle(client.stream({ path: '/api/v1/pods', query: { watch: true }, idleTimeoutMs: 300 }));
     expect(err).toBeInstanceOf(RequestTimeoutError);
@@ -203,7 +209,9 @@ describe('credentials from an exec plugin', () => {
     const { client } = await setup('fail');
     const err = await settle(client.request({ path: '/x' }));
     expect(err).toBeInstanceOf(KubeError);
-    expect((err as Error).message).toMatch(/^could not obtain credentials for http:\/\/127\.0\.0\.1:\d+\/?: the credential plugin .* exited with code 1: login expired$/);
+    expect((err as Error).message).toMatch(
+      /^could not obtain credentials for http:\/\/127\.0\.0\.1:\d+\/?: the credential plugin .* exited with code 1: login expired$/,
+    );
     expect((err as Error).message).not.toContain('SECRET');
   });
 
