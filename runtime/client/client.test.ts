@@ -186,7 +186,7 @@ describe('plain http', () => {
     expect(err).toBeInstanceOf(KubeError);
     expect(err.code).toBe('ERR_KUBE');
     expect(err.message).toBe(
-      'could not obtain credentials for http://192.0.2.10:8001: refusing to send credentials in clear text to a host that is not loopback (use https, or a user without credentials)',
+      'refusing to send credentials in clear text to http://192.0.2.10:8001, a host that is not loopback (use https, a user without credentials, or insecure-skip-tls-verify to allow it)',
     );
     expect(err.message).not.toContain(TOKEN);
     client.close();

@@ -89,7 +89,7 @@ describe('a plain-http kubeconfig (kubectl proxy)', () => {
     await writer.create({ metadata: { name: 'before' }, data: { a: '1' } });
 
     const list = await api.list();
-    expect(list.items.map((c) => c.metadata.name)).toEqual(['before']);
+    expect(list.items.map((c) => c.metadata?.name)).toEqual(['before']);
 
     const ac = new AbortController();
     const events: WatchEvent<ConfigMap>[] = [];
@@ -108,7 +108,7 @@ describe('a plain-http kubeconfig (kubectl proxy)', () => {
     await reader.waitUntilReady();
     await writer.create({ metadata: { name: 'after' }, data: { a: '2' } });
     await watching;
-    expect(events.filter((e) => e.type === 'ADDED').map((e) => (e.object as ConfigMap).metadata.name)).toEqual(['after']);
+    expect(events.filter((e) => e.type === 'ADDED').map((e) => (e.object as ConfigMap).metadata?.name)).toEqual(['after']);
     for (let i = 0; i < 100 && !reader.get(`${ns}/after`); i++) await new Promise((r) => setTimeout(r, 50));
     expect(
       reader
