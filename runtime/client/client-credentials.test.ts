@@ -22,7 +22,8 @@ const TOKEN = 'exec-token-SECRET-9f8e7d6c';
 /**
  * The plugin: `node plugin.mjs <dir> <mode> [ms]`. Every run appends its pid
  * to `<dir>/runs`. Modes: `hang` never answers; `sleep` answers after `ms`;
- * `hang-first` hangs on the first run and answers on later ones; `fail`
+ * `hang-first` hangs on the first run and answers on later ones; `stubborn`
+ * hangs and ignores SIGTERM; `fail`
  * prints the credential and exits 1; `stdin` reads its stdin to the end, then
  * answers. Each answer is an ExecCredential with TOKEN (and the run number),
  * and `<dir>/exec-info` gets the KUBERNETES_EXEC_INFO it saw.
@@ -37,7 +38,8 @@ const answer = (code = 0) => {
   process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(TOKEN)} + '-' + run } }));
   process.exitCode = code;
 };
-if (mode === 'hang' || (mode === 'hang-first' && run === 1)) setInterval(() => {}, 1000);
+if (mode === 'stubborn') process.on('SIGTERM', () => {});
+if (mode === 'hang' || mode === 'stubborn' || (mode === 'hang-first' && run === 1)) setInterval(() => {}, 1000);
 else if (mode === 'sleep') setTimeout(answer, Number(ms));
 else if (mode === 'fail') { process.stderr.write('login expired\\nsecond line\\n'); answer(1); }
 else if (mode === 'stdin') { process.stdin.resume(); process.stdin.on('end', () => answer()); }
@@ -155,6 +157,13 @@ describe('credentials from an exec plugin', () => {
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect((err as Error).message).toContain('no credentials from the exec plugin within 300 ms');
     expect(await exited(pids()[0]!)).toBe(true);
+  });
+
+  it('a plugin that ignores SIGTERM is killed', async () => {
+    const { client } = await setup('stubborn');
+    expect(await settle(client.request({ path: '/x', timeoutMs: 300 }))).toBeInstanceOf(RequestTimeoutError);
+    // SIGTERM at once, SIGKILL 2 s later.
+    expect(await exited(pids()[0]!, 5_000)).toBe(true);
   });
 
   it('concurrent requests share one run of the plugin, and its credential is kept for later requests', async () => {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from './client.ts';
+import { isLoopback } from './credentials.ts';
 import { ApiError, KubeError, RequestTimeoutError, TransportError } from '../core/errors.ts';
 
 const TOKEN = 'secret-token-that-must-not-leak';
@@ -215,5 +216,22 @@ describe('plain http', () => {
     expect(['ERR_KUBE_TRANSPORT', 'ERR_KUBE_REQUEST_TIMEOUT']).toContain(err.code);
     expect(err.message).not.toContain(TOKEN);
     client.close();
+  });
+
+  it('counts as loopback localhost, 127.0.0.0/8 and ::1, by the name as written (nothing is resolved)', () => {
+    const hosts = [
+      'localhost',
+      'LOCALHOST',
+      '127.0.0.1',
+      '127.9.8.7',
+      '[::1]',
+      '[0:0:0:0:0:0:0:1]',
+      '10.0.0.1',
+      '192.0.2.10',
+      '[::2]',
+      'example.com',
+      'localhost.example.com',
+    ];
+    expect(hosts.filter((h) => isLoopback(h))).toEqual(['localhost', 'LOCALHOST', '127.0.0.1', '127.9.8.7', '[::1]', '[0:0:0:0:0:0:0:1]']);
   });
 });
