@@ -31,6 +31,7 @@ const TOKEN = 'exec-token-SECRET-9f8e7d6c';
 const PLUGIN = `
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 const [dir, mode, ms] = process.argv.slice(2);
+if (mode === 'stubborn') process.on('SIGTERM', () => {});
 appendFileSync(dir + '/runs', process.pid + '\\n');
 const run = readFileSync(dir + '/runs', 'utf8').trim().split('\\n').length;
 writeFileSync(dir + '/exec-info', process.env.KUBERNETES_EXEC_INFO ?? '');
@@ -38,7 +39,6 @@ const answer = (code = 0) => {
   process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(TOKEN)} + '-' + run } }));
   process.exitCode = code;
 };
-if (mode === 'stubborn') process.on('SIGTERM', () => {});
 if (mode === 'hang' || mode === 'stubborn' || (mode === 'hang-first' && run === 1)) setInterval(() => {}, 1000);
 else if (mode === 'sleep') setTimeout(answer, Number(ms));
 else if (mode === 'fail') { process.stderr.write('login expired\\nsecond line\\n'); answer(1); }
@@ -132,9 +132,10 @@ async function settle(p: Promise<unknown>, ms = 5_000): Promise<unknown> {
 describe('credentials from an exec plugin', () => {
   it("a hung plugin fails the request with RequestTimeoutError at the request's timeout, and is stopped", async () => {
     const { client, requests } = await setup('hang');
-    const err = await settle(client.request({ path: '/api/v1/pods', timeoutMs: 300 }));
+    // 1.5 s: time for the plugin to start (and write its pid) before it is stopped, even on a busy machine.
+    const err = await settle(client.request({ path: '/api/v1/pods', timeoutMs: 1_500 }));
     expect(err).toBeInstanceOf(RequestTimeoutError);
-    expect((err as Error).message).toBe('GET /api/v1/pods: no credentials from the exec plugin within 300 ms');
+    expect((err as Error).message).toBe('GET /api/v1/pods: no credentials from the exec plugin within 1500 ms');
     expect(requests).toHaveLength(0);
     expect(pids()).toHaveLength(1);
     expect(await exited(pids()[0]!)).toBe(true);
@@ -153,15 +154,20 @@ describe('credentials from an exec plugin', () => {
 
   it('a watch waits for credentials at most its idleTimeoutMs', async () => {
     const { client } = await setup('hang');
-    const err = await settle(client.stream({ path: '/api/v1/pods', query: { watch: true }, idleTimeoutMs: 300 }));
+    const err = await settle(client.stream({ path: '/api/v1/pods', query: { watch: true }, idleTimeoutMs: 1_500 }));
     expect(err).toBeInstanceOf(RequestTimeoutError);
-    expect((err as Error).message).toContain('no credentials from the exec plugin within 300 ms');
+    expect((err as Error).message).toBe('GET /api/v1/pods?watch=true: no credentials from the exec plugin within 1500 ms');
     expect(await exited(pids()[0]!)).toBe(true);
   });
 
   it('a plugin that ignores SIGTERM is killed', async () => {
     const { client } = await setup('stubborn');
-    expect(await settle(client.request({ path: '/x', timeoutMs: 300 }))).toBeInstanceOf(RequestTimeoutError);
+    const ac = new AbortController();
+    const pending = settle(client.request({ path: '/x', signal: ac.signal }));
+    await runsStarted(1); // its SIGTERM handler is in place
+    ac.abort();
+    expect(await pending).toBeInstanceOf(RequestAbortedError);
+    expect(alive(pids()[0]!)).toBe(true);
     // SIGTERM at once, SIGKILL 2 s later.
     expect(await exited(pids()[0]!, 5_000)).toBe(true);
   });
@@ -189,7 +195,11 @@ describe('credentials from an exec plugin', () => {
 
   it('after a stopped run, the next request runs the plugin again', async () => {
     const { client, requests } = await setup('hang-first');
-    expect(await settle(client.request({ path: '/x', timeoutMs: 300 }))).toBeInstanceOf(RequestTimeoutError);
+    const ac = new AbortController();
+    const pending = settle(client.request({ path: '/x', signal: ac.signal }));
+    await runsStarted(1);
+    ac.abort();
+    expect(await pending).toBeInstanceOf(RequestAbortedError);
     expect(await exited(pids()[0]!)).toBe(true);
     expect(await client.request({ path: '/x' })).toEqual({ ok: true });
     expect(pids()).toHaveLength(2);

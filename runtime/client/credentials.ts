@@ -20,7 +20,7 @@
  *
  * Messages never carry a credential: a plugin's output is never quoted.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type * as https from 'node:https';
 import { BlockList } from 'node:net';
@@ -240,11 +240,16 @@ class ExecPlugin {
     };
     const result = new Promise<ExecCredential>((resolve, reject) => {
       if (!command) return reject(fail('the exec plugin has no command'));
-      const child = spawn(command, args, {
-        env: { ...process.env, ...Object.fromEntries((env ?? []).map((e) => [e.name, e.value])), KUBERNETES_EXEC_INFO: this.execInfo() },
-        // No terminal and nothing to read: a plugin that would prompt gets end-of-file, not a wait.
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      let child: ChildProcessWithoutNullStreams;
+      try {
+        child = spawn(command, args, {
+          env: { ...process.env, ...Object.fromEntries((env ?? []).map((e) => [e.name, e.value])), KUBERNETES_EXEC_INFO: this.execInfo() },
+          // No terminal and nothing to read: a plugin that would prompt gets end-of-file, not a wait.
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }) as unknown as ChildProcessWithoutNullStreams;
+      } catch (err) {
+        return reject(fail(`the credential plugin ${command} could not be started: ${firstLine(String((err as Error)?.message ?? err))}`));
+      }
       const stdout: Buffer[] = [];
       let stderr = '';
       let spawnError: NodeJS.ErrnoException | undefined;
@@ -282,7 +287,11 @@ class ExecPlugin {
         resolve(credential);
       });
     });
-    result.catch(() => {}); // a run nobody waits for any more fails unheard
+    // Settled, the run is over: the next request without a valid credential starts another. Nobody may be listening: no unhandled rejection.
+    const over = () => {
+      if (this.run?.result === result) this.run = undefined;
+    };
+    result.then(over, over);
     return { result, waiters: 0, stop: () => stop() };
   }
 
