@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, type ClientOptions } from './client.ts';
+import { Client } from './client.ts';
 import { ApiError, KubeError, RequestAbortedError, RequestTimeoutError } from '../core/errors.ts';
 
 const TOKEN = 'exec-token-SECRET-9f8e7d6c';
@@ -23,9 +23,9 @@ const TOKEN = 'exec-token-SECRET-9f8e7d6c';
  * The plugin: `node plugin.mjs <dir> <mode> [ms]`. Every run appends its pid
  * to `<dir>/runs`. Modes: `hang` never answers; `sleep` answers after `ms`;
  * `hang-first` hangs on the first run and answers on later ones; `stubborn`
- * hangs and ignores SIGTERM; `fail`
- * prints the credential and exits 1; `stdin` reads its stdin to the end, then
- * answers. Each answer is an ExecCredential with TOKEN (and the run number),
+ * hangs and ignores SIGTERM; `expiring` answers with a credential that
+ * expires `ms` later; `fail` prints the credential and exits 1; `stdin` reads
+ * its stdin to the end, then answers; any other mode answers at once. Each answer is an ExecCredential with TOKEN (and the run number),
  * and `<dir>/exec-info` gets the KUBERNETES_EXEC_INFO it saw.
  */
 const PLUGIN = `
@@ -35,8 +35,9 @@ if (mode === 'stubborn') process.on('SIGTERM', () => {});
 appendFileSync(dir + '/runs', process.pid + '\\n');
 const run = readFileSync(dir + '/runs', 'utf8').trim().split('\\n').length;
 writeFileSync(dir + '/exec-info', process.env.KUBERNETES_EXEC_INFO ?? '');
+const expirationTimestamp = mode === 'expiring' ? new Date(Date.now() + Number(ms)).toISOString() : undefined;
 const answer = (code = 0) => {
-  process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(TOKEN)} + '-' + run } }));
+  process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(TOKEN)} + '-' + run, expirationTimestamp } }));
   process.exitCode = code;
 };
 if (mode === 'hang' || mode === 'stubborn' || (mode === 'hang-first' && run === 1)) setInterval(() => {}, 1000);
@@ -60,8 +61,15 @@ afterEach(() => {
   dir = undefined;
 });
 
-/** A loopback server that answers `{"ok":true}` and a client whose user runs the plugin in `mode`. */
-async function setup(mode: string, ms = 0, opts: ClientOptions = {}): Promise<{ client: Client; requests: IncomingMessage[] }> {
+/**
+ * A loopback server that answers `{"ok":true}` and a client whose user runs the plugin in `mode`;
+ * `server` replaces the server's URL in the kubeconfig, `exec` adds to the user's exec stanza.
+ */
+async function setup(
+  mode: string,
+  ms = 0,
+  more: { server?: string; exec?: Record<string, unknown> } = {},
+): Promise<{ client: Client; requests: IncomingMessage[] }> {
   const requests: IncomingMessage[] = [];
   server = createServer((req, res) => {
     requests.push(req);
@@ -76,17 +84,22 @@ async function setup(mode: string, ms = 0, opts: ClientOptions = {}): Promise<{ 
   writeFileSync(join(dir, 'plugin.mjs'), PLUGIN);
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    clusters: [{ name: 'c', server: more.server ?? `http://127.0.0.1:${port}`, skipTLSVerify: more.server === undefined }],
     users: [
       {
         name: 'u',
-        exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [join(dir, 'plugin.mjs'), dir, mode, String(ms)] },
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: process.execPath,
+          args: [join(dir, 'plugin.mjs'), dir, mode, String(ms)],
+          ...more.exec,
+        },
       },
     ],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  const client = new Client(kc, opts);
+  const client = new Client(kc);
   clients.push(client);
   return { client, requests };
 }
@@ -212,6 +225,31 @@ describe('credentials from an exec plugin', () => {
     server!.removeAllListeners('request');
     server!.on('request', (_req: IncomingMessage, res) => setTimeout(() => res.end('{"ok":true}'), 400));
     expect(await settle(client.request({ path: '/x', timeoutMs: 700 }))).toBeInstanceOf(RequestTimeoutError);
+  });
+
+  it('keeps the credential until its expirationTimestamp, then runs the plugin again', async () => {
+    const { client, requests } = await setup('expiring', 1_000);
+    await client.request({ path: '/x' });
+    await client.request({ path: '/x' });
+    expect(pids()).toHaveLength(1);
+    await delay(1_200);
+    await client.request({ path: '/x' });
+    expect(pids()).toHaveLength(2);
+    expect(requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${TOKEN}-1`, `Bearer ${TOKEN}-1`, `Bearer ${TOKEN}-2`]);
+  });
+
+  it('refuses a plain-http server that is not loopback before the plugin runs', async () => {
+    const { client } = await setup('answer', 0, { server: 'http://192.0.2.10:8001' });
+    const err = await settle(client.request({ path: '/x' }));
+    expect((err as Error).message).toContain('refusing to send credentials in clear text to http://192.0.2.10:8001');
+    expect(pids()).toHaveLength(0);
+  });
+
+  it('gives the plugin the cluster in KUBERNETES_EXEC_INFO when it asks (provideClusterInfo)', async () => {
+    const { client } = await setup('answer', 0, { exec: { provideClusterInfo: true } });
+    await client.request({ path: '/x' });
+    const info = JSON.parse(readFileSync(join(dir!, 'exec-info'), 'utf8'));
+    expect(info.spec).toEqual({ interactive: false, cluster: { server: client.server, 'insecure-skip-tls-verify': true } });
   });
 
   it('runs the plugin with KUBERNETES_EXEC_INFO and no stdin to wait on', async () => {

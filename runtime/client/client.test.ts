@@ -201,6 +201,15 @@ describe('plain http', () => {
     client.close();
   });
 
+  it('refuses a token over plain http through a proxy, even to a loopback server', async () => {
+    const kc = kubeConfigFor('http://127.0.0.1:8001', { token: TOKEN });
+    (kc.clusters[0] as { proxyUrl?: string }).proxyUrl = 'http://192.0.2.10:3128';
+    const client = new Client(kc);
+    const err = (await client.request({ path: '/api/v1/pods' }).catch((e: unknown) => e)) as KubeError;
+    expect(err.message).toContain('refusing to send credentials in clear text to http://127.0.0.1:8001');
+    client.close();
+  });
+
   it('sends nothing in clear text to another host when the user has no credentials, only a client certificate', async () => {
     // No TLS, so the certificate is not used; nothing secret goes on the wire and the request is made.
     const client = new Client(kubeConfigFor('http://192.0.2.10:8001', { certData: 'Y2VydA==', keyData: 'a2V5' }));
