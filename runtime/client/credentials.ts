@@ -129,12 +129,14 @@ export class Credentials {
   }
 
   /**
-   * The `KubeConfig` asked for TLS and the static credentials: one context
-   * with the current cluster and user, except that a plain-http cluster
-   * (without a proxy) says `insecure-skip-tls-verify` — the only way
-   * `KubeConfig` builds options for it; there is no TLS to skip — that an exec
-   * plugin is left to `pluginOf`, and that a context without a user gets an
-   * empty one, so the cluster's CA still applies (`KubeConfig` ignores it without a user).
+   * The `KubeConfig` asked for TLS and the static credentials: the current
+   * cluster and user as one context, except that
+   * - a plain-http cluster without a proxy says `insecure-skip-tls-verify`,
+   *   the only way `KubeConfig` builds options for it (there is no TLS to
+   *   skip; `forRequest` drops the TLS options afterwards);
+   * - the user has no exec plugin: `pluginOf` runs it;
+   * - a context without a user gets an empty one, so that the cluster's CA
+   *   applies (`KubeConfig` skips all of TLS without a user).
    */
   private viewOf(cluster: Cluster, user: User | null): KubeConfig {
     if (this.view?.cluster === cluster && this.view.user === user) return this.view.kc;
