@@ -5,7 +5,7 @@
  * and where, and a non-zero exit code.
  */
 import { parseArgs } from 'node:util';
-import { formatWarning, GenerateError } from './errors.ts';
+import { count, formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
 import { watchAndGenerate } from './watch.ts';
 
@@ -70,10 +70,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return 0;
     }
     const result = await generate(opts);
-    for (const w of result.warnings) io.err(`warning: ${formatWarning(w)}`);
+    for (const w of result.warnings) io.err(`kubereflect: warning: ${formatWarning(w)}\n`);
     const secs = (result.timings.total! / 1000).toFixed(1);
     io.out(
-      `kubereflect: ${result.kinds} kinds in ${result.files.size} files (${result.written} written, ${result.removed} removed) in ${opts.out}, ${secs} s\n`,
+      `kubereflect: ${count(result.kinds, 'kind')} in ${count(result.files.size, 'file')} (${result.written} written, ${result.removed} removed) in ${opts.out}, ${secs} s\n`,
     );
     return 0;
   } catch (err) {

@@ -6,7 +6,7 @@
  */
 import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { GenerateWarning } from './errors.ts';
+import { count, type GenerateWarning } from './errors.ts';
 import { hoist } from './model/hoist.ts';
 import { shapeKinds } from './emit/shape.ts';
 import { displayPath, EMBEDDED_OPENAPI, loadSources, type LoadOptions } from './input/load.ts';
@@ -66,7 +66,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   lap('model');
   const named = hoist(model);
   lap('name');
-  progress(`${model.kinds.length} kinds, ${model.schemas.size - named} schemas, ${named} nested types named`);
+  progress(`${count(model.kinds.length, 'kind')}, ${count(model.schemas.size - named, 'schema')}, ${count(named, 'nested type')} named`);
   const placement = place(model);
   lap('place');
   const types = convertTypes(model, placement);
@@ -77,7 +77,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const runtime = runtimeSpecifier(opts.runtime, outDir);
   const rendered = render({ placement, types, shapes }, { runtime, importExtension: opts.importExtension, from: describeInputs(opts) });
   lap('render');
-  progress(`rendered ${rendered.size} files; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
+  progress(`rendered ${count(rendered.size, 'file')}; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
   const files = verifyOutput(rendered, { outDir, typecheck: opts.typecheck, runtime, note: progress });
   lap('verify');
   let written = 0;

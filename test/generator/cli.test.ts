@@ -55,6 +55,18 @@ describe('kubereflect generate', () => {
     expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/blob.ts'), 'utf8')).toMatch(/spec\?: unknown;/);
   });
 
+  it('prints whole lines: each warning and progress line on stderr ends in a newline, the summary in the singular for one kind', async () => {
+    const out = tempDir();
+    const r = await runCli(['generate', '--crd', join(CRDS, 'schemaless.yaml'), '--out', out, '--runtime', RUNTIME, '--no-typecheck']);
+    expect(r.code).toBe(0);
+    expect(r.err.endsWith('\n')).toBe(true);
+    const lines = r.err.slice(0, -1).split('\n');
+    for (const line of lines) expect(line).toMatch(/^kubereflect: /);
+    expect(lines).toContainEqual(expect.stringMatching(/^kubereflect: warning: .*schemaless\.yaml:2: version v1 of Blob has no schema/));
+    expect(lines).toContainEqual(expect.stringMatching(/^kubereflect: 1 kind, \d+ schemas?, \d+ nested types? named$/));
+    expect(r.out).toMatch(/^kubereflect: 1 kind in \d+ files \(\d+ written, 0 removed\) in .*, \d+\.\d s\n$/);
+  });
+
   it('says when a cluster is unreachable', async () => {
     const dir = tempDir();
     const kubeconfig = join(dir, 'kubeconfig');
@@ -171,13 +183,13 @@ describe('kubereflect generate --watch', () => {
         check();
       });
     const done = main(['generate', '--crd', join(dir, 'crds'), '--out', out, '--runtime', RUNTIME, '--watch'], io);
-    await waitFor(/first run: \d+ kinds, \d+ files written/, 0);
+    await waitFor(/first run: \d+ kinds?, \d+ files? written/, 0);
     const widgetFile = join(out, 'fixtures.kubereflect.dev/v1/widget.ts');
     expect(readFileSync(widgetFile, 'utf8')).not.toContain('watchedField');
 
     let mark = lines.length;
     writeFileSync(crdFile, widget.replace(/(\n(\s+)properties:\n)/, '$1$2  watchedField:\n$2    type: string\n'));
-    await waitFor(/widget\.yaml changed: \d+ kinds, \d+ files written, 0 removed, type-checked/, mark);
+    await waitFor(/widget\.yaml changed: \d+ kinds?, \d+ files? written, 0 removed, type-checked/, mark);
     expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/types.ts'), 'utf8') + readFileSync(widgetFile, 'utf8')).toContain('watchedField');
 
     mark = lines.length;
