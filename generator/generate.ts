@@ -6,7 +6,7 @@
  */
 import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { count, type GenerateWarning } from './errors.ts';
+import { count, GenerateError, type GenerateWarning } from './errors.ts';
 import { hoist } from './model/hoist.ts';
 import { shapeKinds } from './emit/shape.ts';
 import { displayPath, EMBEDDED_OPENAPI, loadSources, type LoadOptions } from './input/load.ts';
@@ -63,6 +63,8 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const loaded = await loadSources(opts);
   lap('load');
   const model = buildModel(loaded.sources, opts);
+  // Writing nothing would also remove every generated file in the folder: an empty or mistyped input folder is not a request for that.
+  if (!model.kinds.length) throw new GenerateError('the inputs define no kind: nothing to generate', describeInputs(opts));
   lap('model');
   const named = hoist(model);
   lap('name');

@@ -96,6 +96,43 @@ describe('kubereflect generate', () => {
     expect(pattern.err).toMatch(/a kind pattern is group\/version\/kind/);
   });
 
+  it('refuses an --include that matches no kind, naming it and the close kinds', async () => {
+    const crds = ['--crd', join(CRDS, 'widgets.yaml'), '--crd', join(CRDS, 'gadgets.yaml')];
+    const typo = await runCli(['generate', ...crds, '--include', 'fixtures.kubereflect.dev/v1/Widgit', '--out', tempDir(), '--quiet']);
+    expect(typo.code).toBe(1);
+    expect(typo.err).toBe('kubereflect: error: --include fixtures.kubereflect.dev/v1/Widgit matches no kind; close: fixtures.kubereflect.dev/v1/Widget\n');
+    // One pattern of several that matches nothing is as much a typo.
+    const oneOfTwo = await runCli([
+      'generate',
+      ...crds,
+      '--include',
+      'fixtures.kubereflect.dev/v1/Gadget',
+      '--include',
+      'core/v1/Pod',
+      '--out',
+      tempDir(),
+      '--quiet',
+    ]);
+    expect(oneOfTwo.code).toBe(1);
+    expect(oneOfTwo.err).toMatch(
+      /--include core\/v1\/Pod matches no kind; the inputs have fixtures\.kubereflect\.dev\/v1\/Gadget, .*fixtures\.kubereflect\.dev\/v1\/Widget/,
+    );
+  });
+
+  it('refuses an --exclude that leaves no kind, and inputs that define none', async () => {
+    const out = tempDir();
+    const all = await runCli(['generate', '--crd', join(CRDS, 'widgets.yaml'), '--exclude', '*/v1/*', '--exclude', '*/v1beta1', '--out', out, '--quiet']);
+    expect(all.code).toBe(1);
+    expect(all.err).toBe('kubereflect: error: --exclude */v1/*, --exclude */v1beta1 leave no kind of the 2 the inputs have\n');
+    // A CRD whose only version is not served defines no kind.
+    const unserved = join(tempDir(), 'unserved.yaml');
+    writeFileSync(unserved, (await import('node:fs')).readFileSync(join(CRDS, 'schemaless.yaml'), 'utf8').replace('served: true', 'served: false'));
+    const none = await runCli(['generate', '--crd', unserved, '--out', out, '--quiet']);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/^kubereflect: error: CRDs .*unserved\.yaml: the inputs define no kind: nothing to generate\n$/);
+    expect(existsSync(join(out, 'index.ts'))).toBe(false);
+  });
+
   it('generates from a glob with include/exclude, with progress and a summary', async () => {
     const out = tempDir();
     const r = await runCli([
