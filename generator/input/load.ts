@@ -15,6 +15,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type D
 import { GenerateError, type GenerateWarning } from '../errors.ts';
 import { checkCrdSchemas, type DocPath } from './crd-schema.ts';
 import { globToRegExp, hasGlob, splitGlob } from './glob.ts';
+import { explainNoCluster } from './kubeconfig.ts';
 
 /** The saved OpenAPI of the pinned kube-apiserver: the default input. */
 export const EMBEDDED_OPENAPI = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi');
@@ -326,6 +327,9 @@ async function loadCluster(opts: ClusterOptions, progress: (line: string) => voi
   try {
     client = opts.kubeconfig ? Client.fromFile(opts.kubeconfig, { context: opts.context }) : Client.fromDefault({ context: opts.context });
   } catch (err) {
+    // The client says only that no cluster is selected; the files say why.
+    const why = explainNoCluster(opts);
+    if (why) throw new GenerateError(why, undefined, { cause: err });
     throw new GenerateError(`cannot load the kubeconfig: ${(err as Error).message}`, opts.kubeconfig ?? 'kubeconfig');
   }
   try {
