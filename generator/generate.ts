@@ -13,6 +13,7 @@ import { displayPath, EMBEDDED_OPENAPI, loadSources, type LoadOptions } from './
 import { buildModel, type ModelOptions } from './model/model.ts';
 import { place } from './model/place.ts';
 import { render } from './emit/render.ts';
+import { chooseImportExtension, type ImportExtension } from './emit/import-extension.ts';
 import { convertTypes } from './emit/schema-types.ts';
 import { verifyOutput } from './emit/verify.ts';
 
@@ -28,8 +29,13 @@ export interface GenerateOptions extends LoadOptions, ModelOptions {
    * `index.ts`, relative to the working directory.
    */
   runtime?: string;
-  /** Extension of imports between generated modules (default `.ts`). */
-  importExtension?: '.ts' | '.js';
+  /**
+   * Extension of imports between generated modules. Default: `.ts` when the
+   * nearest tsconfig.json above `out` allows `.ts` imports
+   * (`allowImportingTsExtensions` or `rewriteRelativeImportExtensions`, through
+   * `extends` too) or there is none; `.js` when it does not.
+   */
+  importExtension?: ImportExtension;
   /** Type-check the output before writing it (default true). */
   typecheck?: boolean;
   /** Write the files (default true); false only renders and verifies them. */
@@ -77,7 +83,9 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   lap('shape');
   const outDir = resolve(opts.out);
   const runtime = runtimeSpecifier(opts.runtime, outDir);
-  const rendered = render({ placement, types, shapes }, { runtime, importExtension: opts.importExtension, from: describeInputs(opts) });
+  const imports = chooseImportExtension(outDir, opts.importExtension);
+  progress(`imports end in ${imports.ext} (${imports.reason})`);
+  const rendered = render({ placement, types, shapes }, { runtime, importExtension: imports.ext, from: describeInputs(opts) });
   lap('render');
   progress(`rendered ${count(rendered.size, 'file')}; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
   const files = verifyOutput(rendered, { outDir, typecheck: opts.typecheck, runtime, note: progress });
