@@ -24,11 +24,13 @@ Inputs:
 
 Output:
   --out DIR                 output folder (required); generated files no longer produced are removed
-  --include G/V/K           only kinds matching the pattern, e.g. apps/v1/* or core/*/Pod; repeatable
-  --exclude G/V/K           leave out kinds matching the pattern; repeatable
+  --include G/V/K           only kinds matching the pattern, e.g. apps/v1/* or core/*/Pod; repeatable;
+                            a pattern that matches no kind is an error
+  --exclude G/V/K           leave out kinds matching the pattern; repeatable; leaving none is an error
   --runtime SPEC            how generated code imports the runtime: a package name (default:
                             kubereflect) or a path to its index.ts, relative to here
-  --import-extension EXT    .ts (default) or .js for imports between generated modules
+  --import-extension EXT    .ts or .js for imports between generated modules (default: .ts when the
+                            nearest tsconfig.json allows .ts imports or there is none, else .js)
   --no-typecheck            only parse the output before writing it
   --watch                   regenerate whenever a --crd or --openapi input changes (one line per run; Ctrl-C stops)
   --quiet                   no progress lines
