@@ -273,7 +273,8 @@ describe('the published packages', () => {
       const cli = join(dir, 'node_modules', 'kubereflect-generator', 'bin', 'kubereflect.mjs');
       const outputs: string[] = [];
       for (const version of [22, 24] as const) {
-        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen', '--import-extension', '.js'], {
+        // No --import-extension: the project's tsconfig (NodeNext, no .ts imports) makes it .js.
+        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen'], {
           cwd: dir,
           encoding: 'utf8',
           stdio: 'pipe',
