@@ -32,7 +32,7 @@ export type { LabelSelector } from './core/labels.ts';
 export type { Logger, LogFields, JsonLoggerOptions } from './core/logger.ts';
 export { consoleLogger, silentLogger, jsonLogger } from './core/logger.ts';
 export type { ClientOptions, RequestOptions, StreamOptions, RequestQuery } from './client/client.ts';
-export { Client } from './client/client.ts';
+export { Client, KubeconfigError } from './client/client.ts';
 export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, PatchBody, JsonPatchOperation, ListWatch } from './client/api.ts';
 export { Api } from './client/api.ts';
 export type { StoreHealth } from './cache/store.ts';

@@ -4,11 +4,14 @@
  * or cut a body on demand. The integration tests cover the normal paths.
  */
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from './client.ts';
+import { Client, KubeconfigError } from './client.ts';
 import { isLoopback } from './credentials.ts';
 import { ApiError, KubeError, RequestTimeoutError, TransportError } from '../core/errors.ts';
 
@@ -242,5 +245,60 @@ describe('plain http', () => {
       'localhost.example.com',
     ];
     expect(hosts.filter((h) => isLoopback(h))).toEqual(['localhost', 'LOCALHOST', '127.0.0.1', '127.9.8.7', '[::1]', '[0:0:0:0:0:0:0:1]']);
+  });
+});
+
+describe('a kubeconfig that selects no cluster', () => {
+  const kubeconfig = (extra: object = {}) => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'local', server: 'https://127.0.0.1:6443', skipTLSVerify: false }],
+      users: [{ name: 'admin', token: 'secret-token-value' }],
+      contexts: [
+        { name: 'viewer', cluster: 'local', user: 'admin' },
+        { name: 'admin', cluster: 'local', user: 'admin' },
+        { name: 'elsewhere', cluster: 'gone', user: 'admin' },
+      ],
+      currentContext: 'admin',
+      ...extra,
+    });
+    return kc;
+  };
+  const failure = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return err as KubeError;
+    }
+    throw new Error('did not throw');
+  };
+
+  it('names a context that does not exist, and the contexts there are (no server, no credential)', () => {
+    const err = failure(() => Client.fromKubeConfig(kubeconfig(), { context: 'prod' }));
+    expect(err).toBeInstanceOf(KubeconfigError);
+    expect(err.code).toBe('ERR_KUBE_KUBECONFIG');
+    expect(err.message).toBe('context "prod" not found in the kubeconfig; contexts: admin, elsewhere, viewer');
+    expect(err.message).not.toMatch(/secret-token-value|6443/);
+  });
+
+  it('names the file for fromFile, and says what is wrong with the current context', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubereflect-kc-'));
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: local, cluster: {server: "https://127.0.0.1:6443"}}]\ncontexts: [{name: admin, context: {cluster: local}}, {name: elsewhere, context: {cluster: gone}}]\nusers: []\ncurrent-context: missing\n',
+    );
+    expect(failure(() => Client.fromFile(file, { context: 'prod' })).message).toBe(`context "prod" not found in ${file}; contexts: admin, elsewhere`);
+    expect(failure(() => Client.fromFile(file)).message).toBe(`current-context "missing" not found in ${file}; contexts: admin, elsewhere`);
+    expect(failure(() => Client.fromFile(file, { context: 'elsewhere' })).message).toBe(
+      `context "elsewhere" names cluster "gone", which ${file} does not define; clusters: local`,
+    );
+    expect(Client.fromFile(file, { context: 'admin' }).server).toBe('https://127.0.0.1:6443');
+  });
+
+  it('says when there is no current context at all', () => {
+    expect(failure(() => new Client(kubeconfig({ currentContext: '' }))).message).toBe(
+      'the kubeconfig has no current-context: pass a context (contexts: admin, elsewhere, viewer)',
+    );
   });
 });

@@ -13,6 +13,8 @@ import { isUtf8 } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { sleep } from '../core/backoff.ts';
 import { RequestAbortedError, ApiError, DecodeError, KubeError, RequestTimeoutError, TransportError, type Status } from '../core/errors.ts';
 import { Credentials, type Prepared } from './credentials.ts';
@@ -96,7 +98,7 @@ export class Client {
   /** A client for the current context of `kubeConfig`. Prefer the static constructors. */
   constructor(kubeConfig: KubeConfig, opts: ClientOptions = {}) {
     this.kubeConfig = kubeConfig;
-    if (!kubeConfig.getCurrentCluster()) throw new KubeError('the kubeconfig has no current cluster');
+    if (!kubeConfig.getCurrentCluster()) throw new KubeconfigError(noClusterReason(kubeConfig, 'the kubeconfig'));
     this.credentials = new Credentials(kubeConfig);
     this.opts = {
       requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
@@ -106,24 +108,43 @@ export class Client {
     };
   }
 
-  /** A client for `kubeConfig`, optionally switched to `context`. */
+  /**
+   * A client for `kubeConfig`, optionally switched to `context`. A context
+   * the kubeconfig does not have, or one that selects no cluster, throws a
+   * `KubeconfigError` naming it and the contexts there are.
+   */
   static fromKubeConfig(kubeConfig: KubeConfig, opts: ClientOptions & { context?: string } = {}): Client {
-    if (opts.context) kubeConfig.setCurrentContext(opts.context);
-    return new Client(kubeConfig, opts);
+    return Client.withContext(kubeConfig, opts, 'the kubeconfig');
   }
 
   /** A client from the default kubeconfig ($KUBECONFIG, ~/.kube/config, or in-cluster), optionally for `context`. */
   static fromDefault(opts: ClientOptions & { context?: string } = {}): Client {
     const kc = new KubeConfig();
     kc.loadFromDefault();
-    return Client.fromKubeConfig(kc, opts);
+    const source = process.env.KUBECONFIG
+      ? process.env.KUBECONFIG.split(delimiter).filter(Boolean).join(', ')
+      : kc.getContexts().length
+        ? join(homedir(), '.kube', 'config')
+        : 'the in-cluster configuration ($KUBECONFIG is not set and ~/.kube/config has no contexts)';
+    return Client.withContext(kc, opts, source);
   }
 
   /** A client from a kubeconfig file, optionally for `context`. */
   static fromFile(path: string, opts: ClientOptions & { context?: string } = {}): Client {
     const kc = new KubeConfig();
     kc.loadFromFile(path);
-    return Client.fromKubeConfig(kc, opts);
+    return Client.withContext(kc, opts, path);
+  }
+
+  private static withContext(kubeConfig: KubeConfig, opts: ClientOptions & { context?: string }, source: string): Client {
+    if (opts.context !== undefined) {
+      if (!kubeConfig.getContextObject(opts.context)) {
+        throw new KubeconfigError(`context ${JSON.stringify(opts.context)} not found in ${source}; ${contextList(kubeConfig)}`);
+      }
+      kubeConfig.setCurrentContext(opts.context);
+    }
+    if (!kubeConfig.getCurrentCluster()) throw new KubeconfigError(noClusterReason(kubeConfig, source));
+    return new Client(kubeConfig, opts);
   }
 
   /** The server URL of the current cluster. */
@@ -279,6 +300,34 @@ function isSuccess(code: number | undefined): boolean {
 }
 
 /** `GET /api/v1/pods?limit=500`, with continue tokens shortened: they are long and opaque. */
+/** A kubeconfig selects no cluster (a context it lacks, a missing current-context, a context naming no cluster it defines). */
+export class KubeconfigError extends KubeError {
+  override name = 'KubeconfigError';
+  override readonly code = 'ERR_KUBE_KUBECONFIG';
+}
+
+/** `contexts: a, b` (sorted), or that there are none: names only, never a server or a credential. */
+function contextList(kc: KubeConfig): string {
+  const names = kc
+    .getContexts()
+    .map((c) => c.name)
+    .sort();
+  return names.length ? `contexts: ${names.join(', ')}` : 'it has no contexts';
+}
+
+/** Why `kc` has no current cluster, in words a user can act on. */
+function noClusterReason(kc: KubeConfig, source: string): string {
+  const current = kc.getCurrentContext();
+  if (!current) return `${source} has no current-context: pass a context (${contextList(kc)})`;
+  const context = kc.getContextObject(current);
+  if (!context) return `current-context ${JSON.stringify(current)} not found in ${source}; ${contextList(kc)}`;
+  const clusters = kc
+    .getClusters()
+    .map((c) => c.name)
+    .sort();
+  return `context ${JSON.stringify(current)} names cluster ${JSON.stringify(context.cluster)}, which ${source} does not define${clusters.length ? `; clusters: ${clusters.join(', ')}` : ''}`;
+}
+
 export function describe(req: Pick<RequestOptions, 'method' | 'path' | 'query'>): string {
   const q = Object.entries(req.query ?? {})
     .filter(([, v]) => v !== undefined)
