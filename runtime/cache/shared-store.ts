@@ -40,6 +40,19 @@ export type SubscriberEvent<K extends KubeObject> =
   | { readonly type: 'Apply'; readonly object: Stored<K> }
   | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean };
 
+/**
+ * A subscription to a shared store: read it with `for await` (from one loop).
+ *
+ * @example
+ * const sub = reader.subscribe();
+ * setInterval(() => console.log(`${sub.pending} pods changed and not yet handled`), 10_000);
+ * for await (const event of sub) await handle(event);
+ */
+export interface SharedSubscription<K extends KubeObject> extends AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+  /** Keys waiting to be taken: the subscriber's backlog, at most one per key however often it changed. */
+  readonly pending: number;
+}
+
 type Result<T> = IteratorResult<T, undefined>;
 const DONE: Result<never> = Object.freeze({ done: true, value: undefined });
 
@@ -49,7 +62,7 @@ interface Tombstone<K> {
 }
 
 /** One subscriber: its dirty keys and its iterator. */
-class Subscription<K extends KubeObject> implements AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+class Subscription<K extends KubeObject> implements SharedSubscription<K> {
   /** Dirty keys in the order they became dirty, with the first delete seen since the key was last taken. */
   private readonly dirty = new Map<string, Tombstone<K> | undefined>();
   /** A key whose new object must follow the `Delete` of the old one just handed out. */
@@ -66,6 +79,10 @@ class Subscription<K extends KubeObject> implements AsyncIterableIterator<Subscr
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  get pending(): number {
+    return this.dirty.size + (this.carry === undefined ? 0 : 1);
   }
 
   next(): Promise<Result<SubscriberEvent<K>>> {
@@ -212,7 +229,7 @@ export class SharedStore<K extends KubeObject> extends Store<K> {
    *   if (type === 'Apply' && object.metadata.labels?.app === 'web') notify(object);
    * }
    */
-  subscribe(): AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+  subscribe(): SharedSubscription<K> {
     return this.#hub.subscribe();
   }
 }
