@@ -184,6 +184,43 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
     expect(await drain(reader.subscribe())).toEqual(['a@1', 'done']);
   });
 
+  it('bounds an idle subscriber by live keys: what is made and deleted while it is idle leaves nothing pending; a delete of what it knew still reaches it', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const events = new Channel<WatcherEvent<Pod>>();
+    const root = (async () => {
+      for await (const _ of reflectShared(writer, events)) {
+        /* drive */
+      }
+    })();
+    const known = Array.from({ length: 10 }, (_, i) => pod(`k${i}`));
+    events.push(...listed(...known));
+    await macrotask();
+    const sub = reader.subscribe();
+    // It takes what it knows, then leaves no read waiting: idle from here on.
+    for (let i = 0; i < known.length; i++) expect((await sub.next()).done).toBe(false);
+    expect(sub.pending).toBe(0);
+    const n = 1_000;
+    for (let i = 0; i < n; i++) events.push({ type: 'Apply', object: pod(`n${i}`) });
+    await macrotask();
+    expect(sub.pending).toBe(n); // live keys it has not taken
+    for (let i = 0; i < n; i++) events.push({ type: 'Delete', object: pod(`n${i}`, '2') });
+    for (let i = 0; i < 5; i++) events.push({ type: 'Delete', object: pod(`k${i}`, '2') });
+    events.push({ type: 'Apply', object: pod('k5', '2') });
+    // Deleted, made again (another uid) and deleted again before the next read: it hears of the one it knew.
+    events.push(
+      { type: 'Delete', object: pod('k9', '3') },
+      { type: 'Apply', object: pod('k9', '4', 'uid-k9-b') },
+      { type: 'Delete', object: pod('k9', '5', 'uid-k9-b') },
+    );
+    await macrotask();
+    expect(reader.size).toBe(4);
+    // The n objects it never saw are forgotten; the 6 deleted ones it knew and the changed one wait.
+    expect(sub.pending).toBe(7);
+    expect(await drain(sub)).toEqual(['deleted:k0@1', 'deleted:k1@1', 'deleted:k2@1', 'deleted:k3@1', 'deleted:k4@1', 'k5@2', 'deleted:k9@1']);
+    events.end();
+    await root;
+  });
+
   it('refuses two reads in flight on one subscription', async () => {
     const { reader } = storeShared<Pod>();
     const sub = reader.subscribe();

@@ -15,9 +15,12 @@
  *
  * - The root never waits for a subscriber: the watch and the store go on at
  *   the server's pace however slow a subscriber is.
- * - A subscriber's memory is bounded by the number of keys, not by the event
- *   rate; keys are taken in the order they first became dirty, so none waits
- *   behind a hot one.
+ * - A subscriber's memory is bounded by the live keys, not by the event
+ *   rate nor by every key ever touched: one entry per live key it has not
+ *   taken since it changed, plus one per object it was handed that has since
+ *   been deleted (until it takes that `Delete`). An object made and deleted
+ *   while the subscriber was idle leaves nothing behind. Keys are taken in
+ *   the order they first became dirty, so none waits behind a hot one.
  * - Every subscriber eventually sees the latest version of every live object
  *   and a `Delete` for every object that went away (one whose name was reused
  *   by a new object — another uid — first gets a `Delete` of the old one).
@@ -61,10 +64,19 @@ interface Tombstone<K> {
   finalStateUnknown: boolean;
 }
 
+/** A dirty key whose object this subscriber was never handed: if it goes before it is taken, there is nothing to tell. */
+const UNSEEN: unique symbol = Symbol('unseen');
+
 /** One subscriber: its dirty keys and its iterator. */
 class Subscription<K extends KubeObject> implements SharedSubscription<K> {
-  /** Dirty keys in the order they became dirty, with the first delete seen since the key was last taken. */
-  private readonly dirty = new Map<string, Tombstone<K> | undefined>();
+  /**
+   * Dirty keys in the order they became dirty: `undefined` for a changed
+   * object this subscriber knew, `UNSEEN` for one it never saw, or the first
+   * delete of what it knew since the key was last taken. An unseen key that
+   * is deleted leaves the map, so it holds the live keys plus the deletes of
+   * objects it had been handed, never every key ever touched.
+   */
+  private readonly dirty = new Map<string, Tombstone<K> | typeof UNSEEN | undefined>();
   /** A key whose new object must follow the `Delete` of the old one just handed out. */
   private carry: string | undefined;
   /** A read waiting for a key; only set while nothing is dirty. */
@@ -106,11 +118,25 @@ class Subscription<K extends KubeObject> implements SharedSubscription<K> {
     return Promise.resolve(DONE);
   }
 
-  /** Marks `key` dirty (the root calls this for every change). */
-  mark(key: string, gone?: Tombstone<K>): void {
+  /**
+   * Marks `key` dirty (the root calls this for every change): `gone` for a
+   * delete, `created` for a new object at the key.
+   */
+  mark(key: string, gone?: Tombstone<K>, created = false): void {
+    if (this.carry === key) {
+      // The object about to follow a Delete was never handed out: its later changes are read when it is, its delete is no news.
+      if (gone) this.carry = undefined;
+      return;
+    }
     const pending = this.dirty.get(key);
-    // The first delete is the one to report: it removed what this subscriber last knew.
-    if (pending === undefined) this.dirty.set(key, gone);
+    if (pending === UNSEEN) {
+      // Gone before this subscriber ever saw it: nothing to tell, nothing to keep.
+      if (gone) this.dirty.delete(key);
+    } else if (pending === undefined) {
+      // The first delete is the one to report: it removed what this subscriber last knew.
+      if (gone) this.dirty.set(key, gone);
+      else if (!this.dirty.has(key)) this.dirty.set(key, created ? UNSEEN : undefined);
+    }
     if (this.waiting) {
       const item = this.take();
       if (item) this.wake({ done: false, value: item });
@@ -139,7 +165,7 @@ class Subscription<K extends KubeObject> implements SharedSubscription<K> {
     for (const [key, gone] of this.dirty) {
       this.dirty.delete(key);
       const current = this.core.live.get(key);
-      if (gone && (current === undefined || current.metadata?.uid !== gone.object.metadata?.uid)) {
+      if (gone !== undefined && gone !== UNSEEN && (current === undefined || current.metadata?.uid !== gone.object.metadata?.uid)) {
         if (current !== undefined) this.carry = key;
         return { type: 'Delete', object: gone.object as Stored<K>, finalStateUnknown: gone.finalStateUnknown };
       }
@@ -156,14 +182,14 @@ class Hub<K extends KubeObject> {
   private ended = false;
 
   constructor(private readonly core: StoreCore<K>) {
-    core.listeners.add((key, gone) => {
-      for (const sub of this.subscribers) sub.mark(key, gone);
+    core.listeners.add((key, gone, created) => {
+      for (const sub of this.subscribers) sub.mark(key, gone, created);
     });
   }
 
   subscribe(): Subscription<K> {
     const sub = new Subscription(this.core, (s) => this.subscribers.delete(s));
-    if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key);
+    if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key, undefined, true);
     if (this.ended) sub.end();
     else this.subscribers.add(sub);
     return sub;
