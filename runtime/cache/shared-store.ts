@@ -38,10 +38,27 @@ import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
  * What a subscriber receives: the latest stored version of an object that
  * changed, or the last stored state of one that was deleted (`finalStateUnknown`
  * when the delete was found at a relist rather than seen on the watch).
+ *
+ * `previous`, for a subscription made with `{ previous: true }`: the version
+ * of the same object (same uid) this subscriber was last handed, so that it
+ * can compare what it knew with what is now (an owner reference that moved,
+ * a label that changed). Undefined for an object new to the subscriber, and
+ * always for a subscription without the option. For a `Delete` it is often
+ * `object` itself.
  */
 export type SubscriberEvent<K extends KubeObject> =
-  | { readonly type: 'Apply'; readonly object: Stored<K> }
-  | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean };
+  | { readonly type: 'Apply'; readonly object: Stored<K>; readonly previous?: Stored<K> | undefined }
+  | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean; readonly previous?: Stored<K> | undefined };
+
+/** Options of `SharedStore.subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Hand out with each event the version this subscriber was last handed
+   * (`previous`). Costs, per key changed and not yet taken, a reference to
+   * that version (kept alive until it is taken). Default false.
+   */
+  previous?: boolean;
+}
 
 /**
  * A subscription to a shared store: read it with `for await` (from one loop).
@@ -59,24 +76,38 @@ export interface SharedSubscription<K extends KubeObject> extends AsyncIterableI
 type Result<T> = IteratorResult<T, undefined>;
 const DONE: Result<never> = Object.freeze({ done: true, value: undefined });
 
-interface Tombstone<K> {
-  object: K;
-  finalStateUnknown: boolean;
+/** The first delete of an object this subscriber knew, since the key was last taken. */
+class Gone<K> {
+  constructor(
+    readonly object: K,
+    readonly finalStateUnknown: boolean,
+    /** What the subscriber was last handed, when it keeps it. */
+    readonly previous: K | undefined,
+  ) {}
 }
 
 /** A dirty key whose object this subscriber was never handed: if it goes before it is taken, there is nothing to tell. */
 const UNSEEN: unique symbol = Symbol('unseen');
+/** A dirty key whose object this subscriber knew, when it does not keep what it was handed. */
+const KNOWN: unique symbol = Symbol('known');
 
-/** One subscriber: its dirty keys and its iterator. */
+/**
+ * One subscriber: its dirty keys and its iterator.
+ *
+ * What it knows rests on one invariant: for a key that is not dirty, the
+ * subscriber was last handed exactly what the store holds at the key (or
+ * nothing, when the key is empty). So when a key first becomes dirty, the
+ * version the store held just before is the one the subscriber knows.
+ */
 class Subscription<K extends KubeObject> implements SharedSubscription<K> {
   /**
-   * Dirty keys in the order they became dirty: `undefined` for a changed
-   * object this subscriber knew, `UNSEEN` for one it never saw, or the first
-   * delete of what it knew since the key was last taken. An unseen key that
-   * is deleted leaves the map, so it holds the live keys plus the deletes of
+   * Dirty keys in the order they became dirty: `UNSEEN` for an object it
+   * never saw, the version it was last handed (or `KNOWN`) for one it knew,
+   * or a `Gone` for the first delete of one it knew. An unseen key that is
+   * deleted leaves the map, so it holds the live keys plus the deletes of
    * objects it had been handed, never every key ever touched.
    */
-  private readonly dirty = new Map<string, Tombstone<K> | typeof UNSEEN | undefined>();
+  private readonly dirty = new Map<string, K | Gone<K> | typeof UNSEEN | typeof KNOWN>();
   /** A key whose new object must follow the `Delete` of the old one just handed out. */
   private carry: string | undefined;
   /** A read waiting for a key; only set while nothing is dirty. */
@@ -87,6 +118,7 @@ class Subscription<K extends KubeObject> implements SharedSubscription<K> {
   constructor(
     private readonly core: StoreCore<K>,
     private readonly onClose: (sub: Subscription<K>) => void,
+    private readonly keepsPrevious: boolean,
   ) {}
 
   [Symbol.asyncIterator](): this {
@@ -120,22 +152,24 @@ class Subscription<K extends KubeObject> implements SharedSubscription<K> {
 
   /**
    * Marks `key` dirty (the root calls this for every change): `gone` for a
-   * delete, `created` for a new object at the key.
+   * delete, else `previous`, the version the key held before (none for a new object).
    */
-  mark(key: string, gone?: Tombstone<K>, created = false): void {
+  mark(key: string, gone?: { object: K; finalStateUnknown: boolean }, previous?: K): void {
     if (this.carry === key) {
       // The object about to follow a Delete was never handed out: its later changes are read when it is, its delete is no news.
       if (gone) this.carry = undefined;
       return;
     }
     const pending = this.dirty.get(key);
-    if (pending === UNSEEN) {
+    if (pending === undefined) {
+      // Not dirty: the store held what this subscriber knows (the invariant above).
+      if (gone) this.dirty.set(key, new Gone(gone.object, gone.finalStateUnknown, this.keepsPrevious ? gone.object : undefined));
+      else this.dirty.set(key, previous === undefined ? UNSEEN : this.keepsPrevious ? previous : KNOWN);
+    } else if (gone && !(pending instanceof Gone)) {
       // Gone before this subscriber ever saw it: nothing to tell, nothing to keep.
-      if (gone) this.dirty.delete(key);
-    } else if (pending === undefined) {
+      if (pending === UNSEEN) this.dirty.delete(key);
       // The first delete is the one to report: it removed what this subscriber last knew.
-      if (gone) this.dirty.set(key, gone);
-      else if (!this.dirty.has(key)) this.dirty.set(key, created ? UNSEEN : undefined);
+      else this.dirty.set(key, new Gone(gone.object, gone.finalStateUnknown, pending === KNOWN ? undefined : pending));
     }
     if (this.waiting) {
       const item = this.take();
@@ -160,16 +194,27 @@ class Subscription<K extends KubeObject> implements SharedSubscription<K> {
       const key = this.carry;
       this.carry = undefined;
       const current = this.core.live.get(key);
-      if (current) return { type: 'Apply', object: current as Stored<K> };
+      if (current) return { type: 'Apply', object: current as Stored<K>, previous: undefined };
     }
-    for (const [key, gone] of this.dirty) {
+    for (const [key, pending] of this.dirty) {
       this.dirty.delete(key);
       const current = this.core.live.get(key);
-      if (gone !== undefined && gone !== UNSEEN && (current === undefined || current.metadata?.uid !== gone.object.metadata?.uid)) {
-        if (current !== undefined) this.carry = key;
-        return { type: 'Delete', object: gone.object as Stored<K>, finalStateUnknown: gone.finalStateUnknown };
+      if (pending instanceof Gone) {
+        if (current === undefined || current.metadata?.uid !== pending.object.metadata?.uid) {
+          if (current !== undefined) this.carry = key;
+          return {
+            type: 'Delete',
+            object: pending.object as Stored<K>,
+            finalStateUnknown: pending.finalStateUnknown,
+            previous: pending.previous as Stored<K> | undefined,
+          };
+        }
+        return { type: 'Apply', object: current as Stored<K>, previous: pending.previous as Stored<K> | undefined };
       }
-      if (current !== undefined) return { type: 'Apply', object: current as Stored<K> };
+      if (current !== undefined) {
+        const previous = pending === UNSEEN || pending === KNOWN ? undefined : (pending as Stored<K>);
+        return { type: 'Apply', object: current as Stored<K>, previous };
+      }
       // Neither stored nor deleted since last taken (added and removed within one relist): nothing to say.
     }
     return undefined;
@@ -182,14 +227,14 @@ class Hub<K extends KubeObject> {
   private ended = false;
 
   constructor(private readonly core: StoreCore<K>) {
-    core.listeners.add((key, gone, created) => {
-      for (const sub of this.subscribers) sub.mark(key, gone, created);
+    core.listeners.add((key, gone, previous) => {
+      for (const sub of this.subscribers) sub.mark(key, gone, previous);
     });
   }
 
-  subscribe(): Subscription<K> {
-    const sub = new Subscription(this.core, (s) => this.subscribers.delete(s));
-    if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key, undefined, true);
+  subscribe(opts: SubscribeOptions): Subscription<K> {
+    const sub = new Subscription(this.core, (s) => this.subscribers.delete(s), opts.previous === true);
+    if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key);
     if (this.ended) sub.end();
     else this.subscribers.add(sub);
     return sub;
@@ -247,16 +292,22 @@ export class SharedStore<K extends KubeObject> extends Store<K> {
   /**
    * A new subscription: every stored object (once the store is ready), then
    * every change, as the latest version of each changed object and a
-   * `Delete` for each object that went away. It ends when the root stream
-   * ends; stop it early with `break` (or `return()`). Read it from one loop.
+   * `Delete` for each object that went away (none for an object that came
+   * and went before this subscriber took it). With `{ previous: true }`,
+   * each event also carries the version this subscriber was last handed.
+   * It ends when the root stream ends; stop it early with `break` (or
+   * `return()`). Read it from one loop.
    *
    * @example
    * for await (const { type, object } of reader.subscribe()) {
    *   if (type === 'Apply' && object.metadata.labels?.app === 'web') notify(object);
    * }
+   * for await (const e of reader.subscribe({ previous: true })) {
+   *   if (e.previous?.metadata.labels?.app !== e.object.metadata.labels?.app) relabelled(e.object);
+   * }
    */
-  subscribe(): SharedSubscription<K> {
-    return this.#hub.subscribe();
+  subscribe(opts: SubscribeOptions = {}): SharedSubscription<K> {
+    return this.#hub.subscribe(opts);
   }
 }
 

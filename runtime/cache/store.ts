@@ -95,10 +95,11 @@ export interface StoreHealth {
 /**
  * Told of every change to the live map, after it happened: `key` changed;
  * `gone` is set when the object at `key` was deleted (or found gone at a relist);
- * `created` when the key held no object of this uid before (a new object).
+ * otherwise `previous` is the version of the same object the key held before
+ * (undefined for a new object).
  * @internal for `shared-store.ts`
  */
-export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }, created?: boolean) => void;
+export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }, previous?: K) => void;
 
 /** How to name an object to `Store.get`: a reference, a name (plus namespace), or a `namespace/name` key. */
 export type StoreLookup<K extends KubeObject> = ObjectRef<K> | { name: string; namespace?: string | undefined; kind?: never } | string;
@@ -202,7 +203,7 @@ export class Writer<K extends KubeObject> {
         core.indexes.update(key, previous, object);
         core.live.set(key, object);
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
-        for (const listener of core.listeners) listener(key, undefined, previous === undefined);
+        for (const listener of core.listeners) listener(key, undefined, previous);
         return NOTHING;
       }
       case 'Delete': {
@@ -241,7 +242,9 @@ export class Writer<K extends KubeObject> {
       // Unchanged objects keep their instance (reuseUnchanged): only new or changed ones are news.
       for (const [key, obj] of next) {
         const old = previous.get(key);
-        if (old !== obj) for (const listener of core.listeners) listener(key, undefined, old?.metadata?.uid !== obj.metadata?.uid);
+        // Another uid is another object: the old one was reported gone above.
+        const before = old?.metadata?.uid === obj.metadata?.uid ? old : undefined;
+        if (old !== obj) for (const listener of core.listeners) listener(key, undefined, before);
       }
     }
     if (!core.ready) this.becomeReady();
