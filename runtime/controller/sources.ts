@@ -9,12 +9,15 @@
  * if it passes the predicate (a fingerprint per key, so that e.g. a status
  * write does not re-trigger); a change of any other kind queues the keys
  * its mapping names — the controlling owner for a child, the user's
- * function's result for a related object. Deletes of other kinds are
- * followed like any change; a deleted primary object only forgets its
- * fingerprint (cleaning up is a finalizer's job).
+ * function's result for a related object — for the version the
+ * subscription last handed out and for the new one, so a child that moves
+ * from one owner to another (or loses its owner) reconciles both. Deletes
+ * of other kinds are followed like any change, mapping the last known
+ * state; a deleted primary object only forgets its fingerprint (cleaning up
+ * is a finalizer's job).
  */
 import type { ListWatch } from '../client/api.ts';
-import { type SharedStore, reflectShared, storeShared, type SharedWriter, type SubscriberEvent } from '../cache/shared-store.ts';
+import { type SharedStore, reflectShared, storeShared, type SharedWriter, type SubscribeOptions, type SubscriberEvent } from '../cache/shared-store.ts';
 import { KubeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { keyFor } from '../core/object-ref.ts';
@@ -31,7 +34,7 @@ import type { ReconcileReason } from './reconcile.ts';
 /** One source: its store's subscription, how a change maps to keys, and the watch when the controller runs it. */
 interface Input {
   resource: ResourceDescriptor;
-  subscribe(): AsyncIterableIterator<SubscriberEvent<KubeObject>, undefined>;
+  subscribe(opts: SubscribeOptions): AsyncIterableIterator<SubscriberEvent<KubeObject>, undefined>;
   /** Keys of primary objects to reconcile for a change of `obj`. */
   map(obj: Stored<KubeObject>): Iterable<string>;
   reason: ReconcileReason;
@@ -156,9 +159,15 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
     }
   }
 
-  /** Turns a source's changes into queued keys, until `stopping` aborts. */
+  /**
+   * Turns a source's changes into queued keys, until `stopping` aborts. For
+   * a kind other than the primary, both the version this subscription was
+   * last handed and the new one are mapped (the last known state for a
+   * delete), so the object a child or related object named before a change
+   * hears of it too.
+   */
   private async follow(input: Input, primary: boolean, stopping: AbortSignal): Promise<void> {
-    const subscription = input.subscribe();
+    const subscription = input.subscribe({ previous: !primary });
     this.subscriptions.push(subscription);
     for await (const e of subscription) {
       if (stopping.aborted) break;
@@ -174,17 +183,24 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
         this.enqueue(key, 'object changed', this.opts.debounceMs);
         continue;
       }
-      let keys: string[];
-      try {
-        keys = [...input.map(obj as Stored<KubeObject>)];
-      } catch (err) {
-        this.logger.error(
-          `${this.name}: mapping ${input.resource.plural} ${keyFor(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`,
-        );
-        continue;
-      }
-      for (const key of keys) this.enqueue(key, input.reason, this.opts.debounceMs);
+      // Repeats merge in the queue: a key both versions name is queued once.
+      this.mapAndQueue(input, e.object);
+      if (e.previous !== undefined && e.previous !== e.object) this.mapAndQueue(input, e.previous);
     }
+  }
+
+  /** Queues the keys `input` maps `obj` to; a mapping that throws is logged and maps to nothing. */
+  private mapAndQueue(input: Input, obj: Stored<KubeObject>): void {
+    let keys: string[];
+    try {
+      keys = [...input.map(obj)];
+    } catch (err) {
+      this.logger.error(
+        `${this.name}: mapping ${input.resource.plural} ${keyFor(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`,
+      );
+      return;
+    }
+    for (const key of keys) this.enqueue(key, input.reason, this.opts.debounceMs);
   }
 
   /** True when the predicate's fingerprint of `obj` differs from the last one seen for its key (or there is no predicate). */
@@ -209,14 +225,14 @@ function source<C extends KubeObject>(
 ) {
   const base = { resource: api.resource, reason: 'object changed' as ReconcileReason, map: () => [] };
   if (given) {
-    return { reader: given as SharedStore<C>, input: { ...base, subscribe: () => (given as unknown as SharedStore<KubeObject>).subscribe() } as Input };
+    return { reader: given as SharedStore<C>, input: { ...base, subscribe: (o) => (given as unknown as SharedStore<KubeObject>).subscribe(o) } as Input };
   }
   const { reader, writer } = storeShared<C>();
   return {
     reader,
     input: {
       ...base,
-      subscribe: () => (reader as unknown as SharedStore<KubeObject>).subscribe(),
+      subscribe: (o: SubscribeOptions) => (reader as unknown as SharedStore<KubeObject>).subscribe(o),
       watch: { api: api as ListWatch<KubeObject>, config, writer: writer as unknown as SharedWriter<KubeObject>, transform, keep },
     } as Input,
   };
