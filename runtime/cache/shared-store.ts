@@ -224,7 +224,11 @@ class Subscription<K extends KubeObject> implements SharedSubscription<K> {
 /** The subscribers of one shared store, fed by the store's change listener. */
 class Hub<K extends KubeObject> {
   private readonly subscribers = new Set<Subscription<K>>();
-  private ended = false;
+  /** Set when the root stream ended: with what it threw, if it threw. */
+  ending: { thrown?: { error: unknown } } | undefined;
+  private get ended(): boolean {
+    return this.ending !== undefined;
+  }
 
   constructor(private readonly core: StoreCore<K>) {
     core.listeners.add((key, gone, previous) => {
@@ -240,14 +244,26 @@ class Hub<K extends KubeObject> {
     return sub;
   }
 
-  end(): void {
-    this.ended = true;
+  end(thrown?: { error: unknown }): void {
+    this.ending = thrown ? { thrown } : {};
     for (const sub of this.subscribers) sub.end();
     this.subscribers.clear();
   }
 }
 
 let hubOf: <K extends KubeObject>(writer: SharedWriter<K>) => Hub<K>;
+let storeHub: <K extends KubeObject>(store: SharedStore<K>) => Hub<K>;
+
+/**
+ * How the root stream of `store` ended: undefined while it has not, else
+ * with what it threw (an index function or a transform that threw, an
+ * object without a uid), if it threw. The controller uses it to tell a
+ * source that failed for good.
+ * @internal not part of the public API
+ */
+export function rootEnding<K extends KubeObject>(store: SharedStore<K>): { readonly thrown?: { readonly error: unknown } } | undefined {
+  return storeHub(store).ending;
+}
 
 /**
  * The writer of a shared store. Feed it with `reflectShared`, which also
@@ -282,6 +298,9 @@ export class SharedWriter<K extends KubeObject> extends Writer<K> {
  */
 export class SharedStore<K extends KubeObject> extends Store<K> {
   readonly #hub: Hub<K>;
+  static {
+    storeHub = (store) => store.#hub;
+  }
 
   /** @internal use `storeShared()` */
   constructor(core: StoreCore<K>, hub: Hub<K>) {
@@ -345,5 +364,5 @@ export function reflectShared<K extends KubeObject>(
   writer.claim('reflectShared()');
   const hub = hubOf(writer);
   // The store's change listener marks the keys; nothing here waits.
-  return reflectInto(writer, stream, () => hub.end());
+  return reflectInto(writer, stream, (thrown) => hub.end(thrown));
 }
