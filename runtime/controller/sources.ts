@@ -25,7 +25,6 @@ import {
   type SharedSubscription,
   type SharedWriter,
   type SubscribeOptions,
-  type SubscriberEvent,
 } from '../cache/shared-store.ts';
 import { KubeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
