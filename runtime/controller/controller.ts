@@ -15,8 +15,12 @@
  * primary kind's changes pass an optional predicate (e.g.
  * `predicates.generation`, so status writes do not re-trigger); children
  * map to their controlling owner through `ownerReferences` (metadata-only
- * watch by default); other kinds map through your function. Deletes reach
- * the controller: a deleted child re-triggers its owner.
+ * watch by default); other kinds map through your function, both for the
+ * version seen before a change and the new one (a re-parented child
+ * reconciles its old owner and its new one). Deletes reach the controller:
+ * a deleted child re-triggers its owner. No reconcile starts before every
+ * source has synced; a source that fails for good (`SourceError`) shuts the
+ * controller down and `run()` rejects with it.
  *
  * The queue (`queue.ts`) gives the guarantees: repeats merge, the same
  * object is never reconciled twice at once, at most `concurrency` at a

@@ -15,6 +15,14 @@
  * of other kinds are followed like any change, mapping the last known
  * state; a deleted primary object only forgets its fingerprint (cleaning up
  * is a finalizer's job).
+ *
+ * Readiness: `synced` resolves once every source's store has listed and
+ * what the lists marked is queued; the controller takes no work before.
+ * Failure: a source whose stream throws (the watcher recovers from server
+ * errors by itself, so what ends it is for good: an index function or a
+ * transform that threw, an object without a uid), or whose subscription
+ * ends while the controller runs (a given store whose root stopped), is a
+ * `SourceError`, reported once to the controller, which shuts down.
  */
 import type { ListWatch } from '../client/api.ts';
 import {
