@@ -107,8 +107,11 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /**
    * Also reconcile the owner of every child of `api`'s kind that changes or
    * is deleted: the owner reference of the primary kind (marked `controller:
-   * true` unless `controllerOnly: false`), in the child's namespace. By
-   * default only the children's metadata is watched.
+   * true` unless `controllerOnly: false`), in the child's namespace. A
+   * change maps both the version of the child seen before and the new one:
+   * a child re-parented from one owner to another reconciles both, and an
+   * orphaned one (its reference removed) its old owner. By default only the
+   * children's metadata is watched.
    *
    * @example
    * ctl.owns(ConfigMap.api(client, allNamespaces)); // a deleted ConfigMap re-triggers its Widget
@@ -121,7 +124,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
 
   /**
    * Also reconcile the objects `mapper` names whenever an object of `api`'s
-   * kind changes or is deleted (for a delete, `mapper` gets its last known state).
+   * kind changes or is deleted: for a change, what it names for the version
+   * seen before and for the new one (so the object it named before hears of
+   * it too); for a delete, what it names for the last known state.
    *
    * @example
    * ctl.watches(Secret.api(client, 'shop'), (secret) => widgetsUsing(secret.metadata.name));

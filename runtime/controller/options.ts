@@ -47,7 +47,12 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
    * cut them before parsing.
    */
   transform?: (obj: K) => S;
-  /** Use this shared store of the primary kind (which you drive; it may hold pruned objects) instead of starting a watch. */
+  /**
+   * Use this shared store of the primary kind (which you drive; it may hold
+   * pruned objects) instead of starting a watch. Reconciles wait until it
+   * has synced; if its root stream ends while the controller runs, the
+   * controller stops with a `SourceError`.
+   */
   store?: SharedStore<S>;
   /**
    * Reconcile only the objects whose uid hashes into this range (a
@@ -99,7 +104,7 @@ export interface OwnsOptions<C extends KubeObject> {
   controllerOnly?: boolean;
   /** The child watch's configuration, when the controller runs it. */
   watcher?: WatcherConfig;
-  /** Use this shared store of the children (which you drive) instead of starting a watch. */
+  /** Use this shared store of the children (which you drive) instead of starting a watch; as `ControllerOptions.store`, it must sync and keep running. */
   store?: SharedStore<C> | SharedStore<PartialObjectMeta<C>>;
 }
 
@@ -107,7 +112,7 @@ export interface OwnsOptions<C extends KubeObject> {
 export interface WatchesOptions<C extends KubeObject> {
   /** The watch's configuration, when the controller runs it. */
   watcher?: WatcherConfig;
-  /** Use this shared store (which you drive) instead of starting a watch. */
+  /** Use this shared store (which you drive) instead of starting a watch; as `ControllerOptions.store`, it must sync and keep running. */
   store?: SharedStore<C>;
 }
 
