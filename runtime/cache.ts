@@ -8,6 +8,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { WatchEvent, ObjectList, PartialObjectMeta, DeepReadonly } from './core/types.ts';
 export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './core/backoff.ts';
 export { exponentialBackoff, defaultBackoff, constantBackoff } from './core/backoff.ts';

@@ -20,14 +20,17 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { OwnerReference, ObjectMetaLike, KubeObject, HasMetadata, WatcherEvent, Stored, Projected, Editable } from './core/types.ts';
 export { editable, castEditable } from './core/types.ts';
 export type { Status, KubeErrorCode } from './core/errors.ts';
 export { KubeError, ApiError, TransportError, RequestTimeoutError, DecodeError, RequestAbortedError } from './core/errors.ts';
+export type { ApplyOptions, Applied } from './client/apply.ts';
+export { applyManifests, ApplyError } from './client/apply.ts';
 export { ObjectRef, storeKey } from './core/object-ref.ts';
 export type { LabelSelector } from './core/labels.ts';
-export type { Logger } from './core/logger.ts';
-export { consoleLogger, silentLogger } from './core/logger.ts';
+export type { Logger, LogFields, JsonLoggerOptions } from './core/logger.ts';
+export { consoleLogger, silentLogger, jsonLogger } from './core/logger.ts';
 export type { ClientOptions, RequestOptions, StreamOptions, RequestQuery } from './client/client.ts';
 export { Client } from './client/client.ts';
 export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, PatchBody, JsonPatchOperation, ListWatch } from './client/api.ts';
@@ -59,7 +62,7 @@ export type { FinalizerHandlers } from './controller/finalizer.ts';
 export { Finalizer, FinalizerError } from './controller/finalizer.ts';
 export type { OwnerReferenceOptions } from './controller/owner.ts';
 export { ownerReference, isControlledBy } from './controller/owner.ts';
-export type { Condition } from './controller/conditions.ts';
+export type { Condition, ConditionLike, ConditionUpdate } from './controller/conditions.ts';
 export { setCondition, findCondition, sameConditions } from './controller/conditions.ts';
 export type { EventSpec, RecorderOptions } from './controller/recorder.ts';
 export { Recorder } from './controller/recorder.ts';

@@ -356,12 +356,16 @@ function isEmpty(o: object): boolean {
  * const frontends = reader.filter('tier=frontend');
  */
 export class Store<K extends KubeObject, I extends string = string> {
-  /** @internal the state the writer and readers share */
-  protected readonly core: StoreCore<K>;
+  /**
+   * @internal the state the writer and readers share. Typed by the base
+   * object type, so that a reader is covariant in `K`: a `Store<Pod>` (or a
+   * projected store) is a `Store<KubeObject>` to a helper that takes any store.
+   */
+  protected readonly core: StoreCore<KubeObject>;
 
   /** @internal use `store()` */
   constructor(core: StoreCore<K>) {
-    this.core = core;
+    this.core = core as unknown as StoreCore<KubeObject>;
   }
 
   /**

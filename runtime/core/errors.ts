@@ -33,6 +33,7 @@ export type KubeErrorCode =
   | 'ERR_KUBE_REQUEST_ABORTED'
   | 'ERR_KUBE_LABEL_SELECTOR'
   | 'ERR_KUBE_FINALIZER'
+  | 'ERR_KUBE_APPLY'
   | 'ERR_KUBE_SOURCE';
 
 /** Base class of every error the runtime raises or emits. */

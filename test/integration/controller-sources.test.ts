@@ -13,7 +13,7 @@ import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Secret } from '../../generated/core/v1/secret.ts';
 import { sleep } from '../../runtime/core/backoff.ts';
 import { Client } from '../../runtime/client/client.ts';
-import { Action, Controller, SourceError, type Logger, type OwnerReference } from '../../runtime/index.ts';
+import { Action, Controller, SourceError, type KubeObject, type Logger, type OwnerReference } from '../../runtime/index.ts';
 import { reflectShared, storeShared, watcher } from '../../runtime/cache.ts';
 import { applyWidgetCrd } from '../../examples/support/seed.ts';
 import { Widget } from '../../examples/generated/demo.kubereflect.dev/v1/widget.ts';
@@ -51,7 +51,7 @@ async function widgets(api: ReturnType<typeof Widget.api>, names: string[]): Pro
 }
 
 /** Runs a controller that records `name:reason` of every reconcile; `until` waits for some and then a quiet moment. */
-function recording(ctl: Controller<Widget>) {
+function recording<K extends KubeObject, S extends KubeObject>(ctl: Controller<K, S>) {
   const seen: string[] = [];
   const done = ctl.run((w, ctx) => {
     seen.push(`${w.metadata.name}:${ctx.reason}`);
