@@ -22,9 +22,15 @@
  *   while the subscriber was idle leaves nothing behind. Keys are taken in
  *   the order they first became dirty, so none waits behind a hot one.
  * - Every subscriber eventually sees the latest version of every live object
- *   and a `Delete` for every object that went away (one whose name was reused
- *   by a new object — another uid — first gets a `Delete` of the old one).
- *   Intermediate versions that were overtaken before it read them are skipped.
+ *   and a `Delete` for every object it was handed that went away (one whose
+ *   name was reused by a new object — another uid — first gets a `Delete` of
+ *   the old one). Intermediate versions that were overtaken before it read
+ *   them are skipped, and so is an object that came and went in between.
+ * - With `subscribe({ previous: true })` each event also carries the version
+ *   the subscriber was last handed, which is what the store held when the key
+ *   became dirty (for a clean key, the subscriber knows what the store holds).
+ * - When the root stream throws, `rootEnding()` keeps what it threw, so a
+ *   controller can tell a store that failed for good from one stopped.
  * - A subscriber starts with every stored object (all keys dirty once the
  *   store is ready), then hears of changes. It ends when the root stream ends
  *   (after taking the keys still dirty), and is removed when it stops iterating.
