@@ -22,5 +22,5 @@ export { Writer, store } from './cache/store.ts';
 export type { IndexFunction, Indexers, BuiltInIndex } from './cache/indexes.ts';
 export type { ErrorHandler, PredicateFilterOptions, StreamBackoffOptions } from './cache/reflector.ts';
 export { reflector, appliedObjects, touchedObjects, modify, predicateFilter, streamBackoff } from './cache/reflector.ts';
-export type { SubscriberEvent } from './cache/shared-store.ts';
+export type { SubscriberEvent, SharedSubscription, SubscribeOptions } from './cache/shared-store.ts';
 export { SharedWriter, SharedStore, storeShared, reflectShared } from './cache/shared-store.ts';

@@ -45,8 +45,19 @@ export { ProjectionSpecError } from './kinds/projection.ts';
 // The controller (guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
 export { Action } from './controller/reconcile.ts';
-export type { ControllerOptions, OwnsOptions, WatchesOptions, ReconcileTarget, ControllerStats, ShutdownReport } from './controller/options.ts';
+export type {
+  ControllerOptions,
+  OwnsOptions,
+  WatchesOptions,
+  ReconcileTarget,
+  ControllerStats,
+  ControllerHealth,
+  SourceHealth,
+  ShutdownReport,
+} from './controller/options.ts';
 export { Controller } from './controller/controller.ts';
+export type { SourceRole } from './controller/sources.ts';
+export { SourceError } from './controller/sources.ts';
 export type { FinalizerHandlers } from './controller/finalizer.ts';
 export { Finalizer, FinalizerError } from './controller/finalizer.ts';
 export type { OwnerReferenceOptions } from './controller/owner.ts';

@@ -57,14 +57,16 @@ export function reflector<K extends KubeObject>(
 }
 
 /**
- * The loop of `reflector` and `reflectShared`; `onEnd` runs before the writer closes.
+ * The loop of `reflector` and `reflectShared`; `onEnd` runs before the writer
+ * closes, with what the loop threw, if it threw.
  * @internal
  */
 export async function* reflectInto<K extends KubeObject>(
   writer: Writer<K>,
   stream: AsyncIterable<WatcherEvent<K>>,
-  onEnd?: () => void,
+  onEnd?: (thrown?: { error: unknown }) => void,
 ): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
+  let thrown: { error: unknown } | undefined;
   try {
     for await (const event of stream) {
       const vanished = writer.applyEvent(event);
@@ -72,8 +74,11 @@ export async function* reflectInto<K extends KubeObject>(
       yield event as WatcherEvent<Stored<K>>;
       for (const object of vanished) yield { type: 'Delete', object, finalStateUnknown: true };
     }
+  } catch (error) {
+    thrown = { error };
+    throw error;
   } finally {
-    onEnd?.();
+    onEnd?.(thrown);
     writer.close();
   }
 }
