@@ -31,7 +31,7 @@ const controller = new Controller(backups, { predicate: predicates.generation })
 /** Writes the plan and the status; returns what the controller does next. */
 async function reconcile(backup: Stored<Backup>, signal: AbortSignal): Promise<Action> {
   const name = `${backup.metadata.name}-plan`;
-  const plan = {
+  const plan: ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name, ownerReferences: [ownerReference(Backup, backup)] },
