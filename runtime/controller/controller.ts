@@ -243,7 +243,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /** Waits until every source has synced, then takes work off the queue (what was queued meanwhile waits there, merged). */
   private async reconcileOnceSynced(reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
     if (!(await this.sources.synced(this.stopping.signal))) return; // shut down, or a source failed before it synced
-    this.logger.info(`${this.name}: every source has synced; reconciling`);
+    this.logger.info(`${this.name}: every source has synced; reconciling`, { controller: this.name });
     await this.workers.dispatch(reconcile, errorPolicy);
   }
 
@@ -251,7 +251,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   private sourceFailed(error: SourceError): void {
     if (this.state !== 'running' || this.failure) return;
     this.failure = error;
-    this.logger.error(`${error.message}; shutting down`);
+    this.logger.error(`${error.message}; shutting down`, { controller: this.name, source: error.role, resource: error.resource, error: error.message });
     void this.shutdown();
   }
 

@@ -180,4 +180,30 @@ describe('Controller sources', () => {
     await expect(running).resolves.toBeUndefined();
     expect(ctl.health().failed).toBeUndefined();
   });
+
+  it('logs a failed reconcile with structured fields: controller, key, error, failures, retry', async () => {
+    const p = driven();
+    const o = driven();
+    const entries: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
+    const logger: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (msg, fields) => void entries.push({ msg, fields }),
+      error: (msg, fields) => void entries.push({ msg, fields }),
+    };
+    const ctl = controllerOver(p.reader, o.reader, logger as Logger & { lines: string[] });
+    let calls = 0;
+    const running = ctl.run(() => {
+      calls++;
+      throw new Error('backend unavailable');
+    });
+    p.push(...listed(widget('a')));
+    o.push(...listed());
+    for (let i = 0; i < 200 && calls === 0; i++) await macrotask();
+    await ctl.shutdown({ deadlineMs: 1000 });
+    await running;
+    const failed = entries.find((e) => e.msg.includes('reconcile of ns/a failed'));
+    expect(failed?.fields).toMatchObject({ controller: 'widget-controller', key: 'ns/a', error: 'backend unavailable', failures: 1 });
+    expect(failed?.fields?.retryInMs).toEqual(expect.any(Number));
+  });
 });

@@ -247,7 +247,11 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
         if (e.type === 'Init' && lists++ > 0) this.metrics.watchRelist(api.resource.plural);
         else if (e.type === 'Error') {
           this.metrics.watchError(api.resource.plural);
-          logger.warn(`${this.name}: watch of ${api.resource.plural}: ${e.error.message}`);
+          logger.warn(`${this.name}: watch of ${api.resource.plural}: ${e.error.message}`, {
+            controller: this.name,
+            resource: api.resource.plural,
+            error: e.error.message,
+          });
         }
       }
     } catch (error) {
@@ -301,9 +305,13 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
     try {
       keys = [...input.map(obj)];
     } catch (err) {
-      this.logger.error(
-        `${this.name}: mapping ${input.resource.plural} ${keyFor(obj.metadata.name, obj.metadata.namespace)} to objects to reconcile threw: ${(err as Error).message}`,
-      );
+      const key = keyFor(obj.metadata.name, obj.metadata.namespace);
+      this.logger.error(`${this.name}: mapping ${input.resource.plural} ${key} to objects to reconcile threw: ${(err as Error).message}`, {
+        controller: this.name,
+        resource: input.resource.plural,
+        key,
+        error: (err as Error).message,
+      });
       return;
     }
     for (const key of keys) this.enqueue(key, input.reason, this.opts.debounceMs);

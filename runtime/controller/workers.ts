@@ -108,7 +108,8 @@ export class Workers<S extends KubeObject> {
         this.succeeded(key, action, started);
       } catch (err) {
         // What reconcile and the error policy throw is handled above: this is a bug (a metrics or logger call threw).
-        this.logger.error(`${this.name}: internal error while reconciling ${key}: ${(err as Error)?.message ?? String(err)}`);
+        const message = (err as Error)?.message ?? String(err);
+        this.logger.error(`${this.name}: internal error while reconciling ${key}: ${message}`, { controller: this.name, key, error: message });
       }
     }
     if (--this.running === 0) this.idle?.();
@@ -120,7 +121,10 @@ export class Workers<S extends KubeObject> {
     this.counts.reconciles++;
     if (action?.type === 'requeue') this.queue.add(key, 'requeue', { delayMs: action.afterMs });
     else if (action?.type !== 'awaitChange')
-      this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`);
+      this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`, {
+        controller: this.name,
+        key,
+      });
   }
 
   private failed(error: unknown, obj: Stored<S>, ctx: ReconcileContext, started: number, errorPolicy: ErrorPolicy<S>): void {
@@ -135,11 +139,24 @@ export class Workers<S extends KubeObject> {
     try {
       action = errorPolicy(error, obj, { ...ctx, backoffMs });
     } catch (policyError) {
-      this.logger.error(`${this.name}: the error policy threw for ${key}: ${(policyError as Error).message}; retrying after ${Math.round(backoffMs)} ms`);
+      this.logger.error(`${this.name}: the error policy threw for ${key}: ${(policyError as Error).message}; retrying after ${Math.round(backoffMs)} ms`, {
+        controller: this.name,
+        key,
+        error: (policyError as Error).message,
+        retryInMs: Math.round(backoffMs),
+      });
       action = Action.requeue(backoffMs);
     }
     this.logger.warn(
       `${this.name}: reconcile of ${key} failed (${ctx.failures + 1} in a row): ${message}${action.type === 'requeue' ? `; retry in ${Math.round(action.afterMs)} ms` : ''}`,
+      {
+        controller: this.name,
+        key,
+        error: message,
+        failures: ctx.failures + 1,
+        durationMs: Math.round(this.clock.now() - started),
+        retryInMs: action.type === 'requeue' ? Math.round(action.afterMs) : undefined,
+      },
     );
     if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs });
   }

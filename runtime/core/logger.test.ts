@@ -35,4 +35,24 @@ describe('loggers', () => {
       '{"time":"2026-12-03T00:00:00.000Z","level":"error","msg":"stopped","error":"boom"}',
     ]);
   });
+
+  it('consoleLogger prints info by default, not with KUBEREFLECT_LOG=warn; debug only with KUBEREFLECT_LOG=debug', () => {
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    const debug = vi.spyOn(console, 'debug').mockImplementation(() => {});
+    const before = process.env.KUBEREFLECT_LOG;
+    try {
+      delete process.env.KUBEREFLECT_LOG;
+      consoleLogger.info('leads', { identity: 'a' });
+      consoleLogger.debug('chatter');
+      process.env.KUBEREFLECT_LOG = 'warn';
+      consoleLogger.info('quiet now');
+      process.env.KUBEREFLECT_LOG = 'debug';
+      consoleLogger.debug('chatter');
+    } finally {
+      if (before === undefined) delete process.env.KUBEREFLECT_LOG;
+      else process.env.KUBEREFLECT_LOG = before;
+    }
+    expect(info.mock.calls).toEqual([['kubereflect:', 'leads identity=a']]);
+    expect(debug.mock.calls).toEqual([['kubereflect:', 'chatter']]);
+  });
 });

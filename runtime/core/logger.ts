@@ -6,9 +6,10 @@
  * structured fields (the resource, the object's key, the error, a duration)
  * that log pipelines can index; the message itself reads on its own.
  *
- * The default, `consoleLogger`, prints warnings and errors only; set
- * `KUBEREFLECT_LOG=debug` to see the chatter too. `jsonLogger` writes one
- * JSON object per line.
+ * The default, `consoleLogger`, prints info (a relist, leadership gained or
+ * lost, a controller's caches synced), warnings and errors; set
+ * `KUBEREFLECT_LOG=debug` to see the chatter too, `KUBEREFLECT_LOG=warn` for
+ * warnings and errors only. `jsonLogger` writes one JSON object per line.
  */
 
 /**
@@ -38,6 +39,10 @@ const PREFIX = 'kubereflect:';
 function verbose(): boolean {
   return process.env.KUBEREFLECT_LOG === 'debug';
 }
+function quiet(): boolean {
+  const level = process.env.KUBEREFLECT_LOG;
+  return level === 'warn' || level === 'error';
+}
 
 /** `key=value` pairs (logfmt), values quoted when they hold spaces, quotes or `=`; undefined values left out. */
 export function formatFields(fields: LogFields | undefined): string {
@@ -59,8 +64,8 @@ const line = (msg: string, fields: LogFields | undefined) => {
 /**
  * Logs to the console with a `kubereflect:` prefix, the fields after the
  * message as `key=value`. `warn` and `error` always print (to
- * `console.warn` / `console.error`); `debug` and `info` print only when the
- * environment variable `KUBEREFLECT_LOG=debug` is set.
+ * `console.warn` / `console.error`), `info` unless the environment variable
+ * `KUBEREFLECT_LOG` is `warn` or `error`, and `debug` only when it is `debug`.
  *
  * @example
  * consoleLogger.warn('watch failed, retrying', { resource: 'pods', retryInMs: 800 });
@@ -68,7 +73,7 @@ const line = (msg: string, fields: LogFields | undefined) => {
  */
 export const consoleLogger: Logger = {
   debug: (msg, fields) => void (verbose() && console.debug(PREFIX, line(msg, fields))),
-  info: (msg, fields) => void (verbose() && console.info(PREFIX, line(msg, fields))),
+  info: (msg, fields) => void (!quiet() && console.info(PREFIX, line(msg, fields))),
   warn: (msg, fields) => console.warn(PREFIX, line(msg, fields)),
   error: (msg, fields) => console.error(PREFIX, line(msg, fields)),
 };
