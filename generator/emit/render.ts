@@ -176,6 +176,7 @@ function kindView(kind: PlacedKind, mod: TypeModule, shape: KindShape, spec: (s:
     kindFactory: kind.namespaced ? 'namespacedKind' : 'clusterKind',
     methods: new Code(methods.length ? methods.map((m) => `'${m}'`).join(' | ') : 'never'),
     example,
+    fields: shape.fields ?? false,
     shape: shape.nodes.map((n, id) => {
       const label = `${shape.paths[id] || kind.kind}${typeof n === 'number' ? ' (map)' : ''}`;
       return typeof n === 'number' ? { id, label, map: true, values: n } : { id, label, map: false, fields: n.map(([name, node]) => ({ name, node })) };

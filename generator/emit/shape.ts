@@ -14,9 +14,15 @@
  * depend on the order of properties in a schema, and a new map renumbers
  * only the nodes whose paths sort after it. Each node keeps that path for
  * the comment the module shows beside it.
+ *
+ * Beside the shape, the kind's top-level field names: the runtime refuses a
+ * spec (from JavaScript, or through a cast) that names another field there,
+ * or one `ObjectMeta` lacks in `metadata` (it carries those itself). Only
+ * the top level: the field names of every object would add about a fifth to
+ * the generated code of the core kinds.
  */
 import { isObject, type Json, type JsonObject } from '../input/load.ts';
-import { compare, REF_PREFIX, type Model } from '../model/model.ts';
+import { compare, OBJECT_META, REF_PREFIX, type Model } from '../model/model.ts';
 import type { PlacedKind } from '../model/place.ts';
 import { prepareSchema } from './schema-types.ts';
 
@@ -28,6 +34,12 @@ export interface KindShape {
   nodes: ShapeNode[];
   /** The path each node is numbered at: `''` for the kind, `spec.stages` for a map, `spec.stages.*` for its values. */
   paths: string[];
+  /**
+   * The kind's top-level fields, sorted; none when its top level preserves
+   * unknown fields or its `metadata` is not `ObjectMeta` (nothing is checked
+   * then, as for a module generated before field lists).
+   */
+  fields?: string[];
 }
 
 /** The shape of each kind, by schema id. */
@@ -35,9 +47,23 @@ export function shapeKinds(model: Model, kinds: PlacedKind[]): Map<string, KindS
   const out = new Map<string, KindShape>();
   for (const k of kinds) {
     const entry = model.schemas.get(k.schemaId);
-    if (entry) out.set(k.schemaId, shapeOf(prepareSchema(entry.schema, { apiVersion: k.apiVersion, kind: k.kind }), model));
+    if (!entry) continue;
+    const root = prepareSchema(entry.schema, { apiVersion: k.apiVersion, kind: k.kind });
+    const fields = topLevelFields(root, model);
+    out.set(k.schemaId, { ...shapeOf(root, model), ...(fields ? { fields } : {}) });
   }
   return out;
+}
+
+/** What a spec may name at the top level of the kind whose prepared schema is `root`, when the runtime can check it. */
+function topLevelFields(root: JsonObject, model: Model): string[] | undefined {
+  const props = isObject(root.properties) ? root.properties : {};
+  if (root['x-kubernetes-preserve-unknown-fields'] === true) return undefined;
+  if (props.metadata !== undefined) {
+    const meta = resolve(props.metadata, model);
+    if (meta.kind !== 'object' || meta.id !== OBJECT_META) return undefined;
+  }
+  return Object.keys(props).sort(compare);
 }
 
 type Resolved = { kind: 'object'; props: [string, JsonObject][]; id?: string } | { kind: 'map'; values: JsonObject; id?: string } | { kind: 'leaf' };

@@ -13,7 +13,7 @@ import { modify, reflector } from '../cache/reflector.ts';
 import type { Indexers } from '../cache/indexes.ts';
 import { inShard, type ShardRange } from '../scale/shard-range.ts';
 import { store, type Store, type StoreOptions } from '../cache/store.ts';
-import { compileKeep, compilePrune, isObj, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
+import { compileKeep, compilePrune, isObj, specTarget, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
 import type { HasMetadata, KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from '../core/types.ts';
 import type { ListWatch } from '../client/api.ts';
 import { watcher, type WatcherConfig } from '../cache/watcher.ts';
@@ -88,6 +88,12 @@ export interface KindBase<K extends KubeObject> {
    * the schema does not declare (a newer server's); its result type has no
    * such fields, and is `Projected`, so the write verbs refuse it.
    *
+   * @throws ProjectionSpecError, naming the path, for a spec the types
+   *   refuse that reaches it anyway (from JavaScript, through a cast) where
+   *   the run time can tell: a value other than `true` or an object,
+   *   `metadata` whole or an identity field, a name that is not a field of
+   *   the kind's top level or of its `metadata`.
+   *
    * @example
    * const slim = Pod.prune({ status: true, metadata: { managedFields: true } });
    */
@@ -97,6 +103,9 @@ export interface KindBase<K extends KubeObject> {
    * plus `apiVersion`, `kind` and `metadata.name`, `namespace`, `uid`,
    * `resourceVersion`; its result type has only those, and is `Projected`,
    * so the write verbs refuse it.
+   *
+   * @throws ProjectionSpecError as `prune` does (identity fields may be
+   *   named: they are kept anyway).
    *
    * @example
    * const placement = Pod.keep({ spec: { nodeName: true }, status: { phase: true } });
@@ -208,6 +217,13 @@ export interface KindDefinition {
   resource: ResourceDescriptor;
   /** Where the kind has maps whose values prune and keep can go into. */
   shape: Shape;
+  /**
+   * The kind's top-level fields (its schema's properties), whose `metadata`
+   * is `ObjectMeta`: `prune` and `keep` then refuse a spec naming another
+   * field there or in `metadata`. Without it (modules generated before it
+   * existed, or a kind whose top level is open), no name is checked.
+   */
+  fields?: readonly string[];
 }
 
 const DROPS_MANAGED_FIELDS: unique symbol = Symbol('kubereflect.dropsManagedFields');
@@ -254,7 +270,8 @@ export function clusterKind<K extends KubeObject, M extends ApiMethod>(def: Kind
 }
 
 function kindValue<K extends KubeObject>(def: KindDefinition) {
-  const { resource, shape } = def;
+  const { resource } = def;
+  const target = specTarget(resource.kind, def.shape, def.fields);
   return {
     resource,
     apiVersion: def.apiVersion,
@@ -266,9 +283,9 @@ function kindValue<K extends KubeObject>(def: KindDefinition) {
     },
     ref: (name: string, namespace?: string) => ObjectRef.of<K>(resource, name, namespace),
     refFrom: (obj: HasMetadata) => ObjectRef.fromObject(obj as K, resource),
-    prune: (spec: unknown) => marked(compilePrune(resource.kind, shape, spec), managedFieldsSpec(spec) === true),
+    prune: (spec: unknown) => marked(compilePrune(target, spec), managedFieldsSpec(spec) === true),
     // keep drops managedFields unless it names it (whole or inside) or keeps all metadata.
-    keep: (spec: unknown) => marked(compileKeep(resource.kind, shape, spec), isObj(spec) && spec.metadata !== true && managedFieldsSpec(spec) === undefined),
+    keep: (spec: unknown) => marked(compileKeep(target, spec), isObj(spec) && spec.metadata !== true && managedFieldsSpec(spec) === undefined),
     cache: (api: ListWatch<K>, opts: CacheOptions & { transform?: (obj: K) => KubeObject; indexes?: Indexers<KubeObject> } = {}) =>
       reflect(api, opts, opts.transform),
     metadataCache: (api: Pick<Api<K>, 'metadata'>, opts: CacheOptions & { indexes?: Indexers<KubeObject> } = {}) => reflect(api.metadata(), opts),

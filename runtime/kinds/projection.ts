@@ -10,6 +10,7 @@
  * into a tree of small functions: per object nothing is looked up by path.
  */
 import type { Projected } from '../core/types.ts';
+import { kindFields, unknownField, type KnownFields } from './fields.ts';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -167,7 +168,12 @@ export function put(obj: Obj, key: string, value: unknown): void {
 
 const IDENTITY: readonly Identity[] = ['name', 'namespace', 'resourceVersion', 'uid'];
 
-/** A spec the types would refuse (from JavaScript, or through a cast): named, with its path. */
+/**
+ * A spec the types would refuse (from JavaScript, or through a cast), where
+ * the run time can tell: named, with its path. A name the kind does not
+ * have is one at its top level and in `metadata`; deeper, only the types
+ * check names.
+ */
 export class ProjectionSpecError extends TypeError {
   /** `kind.verb: path: problem`, e.g. `kubereflect: Pod.prune: metadata.name: is identity: the cache needs it`. */
   constructor(kind: string, verb: 'prune' | 'keep', path: string, problem: string) {
@@ -194,6 +200,22 @@ interface Planner {
   shape: Shape;
 }
 
+/**
+ * What a kind's specs are checked and resolved against: its name (for
+ * messages), its shape, and the field names known at run time (see
+ * `fields.ts`; absent for a kind value generated without them).
+ */
+export interface SpecTarget {
+  readonly kind: string;
+  readonly shape: Shape;
+  readonly fields?: KnownFields | undefined;
+}
+
+/** The target of a kind's specs, from what its generated module gives: `topLevel` is its top-level field names, if the module lists them. */
+export function specTarget(kind: string, shape: Shape, topLevel?: readonly string[]): SpecTarget {
+  return { kind, shape, fields: kindFields(kind, topLevel) };
+}
+
 /** The node of field `name` below object node `node`, if the shape has one. */
 function childNode(c: Planner, node: number | undefined, name: string): number | undefined {
   const n = node === undefined ? undefined : c.shape[node];
@@ -202,22 +224,32 @@ function childNode(c: Planner, node: number | undefined, name: string): number |
   return undefined;
 }
 
-function valuePlan(c: Planner, spec: Obj, node: number | undefined, path: string): Value {
+function valuePlan(c: Planner, spec: Obj, node: number | undefined, path: string, known: KnownFields | undefined): Value {
   const n = node === undefined ? undefined : c.shape[node];
-  if (typeof n === 'number') return { values: valuePlan(c, spec, n, `${path}.*`) };
-  return { plan: objectPlan(c, spec, node, path, []) };
+  // A map's keys are not field names: what is below one is not checked.
+  if (typeof n === 'number') return { values: valuePlan(c, spec, n, `${path}.*`, undefined) };
+  return { plan: objectPlan(c, spec, node, path, [], known) };
 }
 
-function objectPlan(c: Planner, spec: Obj, node: number | undefined, path: string, always: readonly (readonly [string, Value | undefined])[]): Plan {
+function objectPlan(
+  c: Planner,
+  spec: Obj,
+  node: number | undefined,
+  path: string,
+  always: readonly (readonly [string, Value | undefined])[],
+  known: KnownFields | undefined,
+): Plan {
   const named: [string, true | Obj][] = [];
   for (const k of Object.keys(spec)) {
     const v = spec[k];
     if (v === undefined) continue;
+    const unknown = unknownField(known, k);
+    if (unknown !== undefined) throw new ProjectionSpecError(c.kind, c.verb, join(path, k), unknown);
     if (v !== true && !isObj(v))
       throw new ProjectionSpecError(c.kind, c.verb, join(path, k), `expected true or an object of fields, got ${v === null ? 'null' : typeof v}`);
     named.push([k, v]);
   }
-  const sub = (k: string, v: Obj) => valuePlan(c, v, childNode(c, node, k), join(path, k));
+  const sub = (k: string, v: Obj) => valuePlan(c, v, childNode(c, node, k), join(path, k), known?.inner.get(k));
   if (c.verb === 'prune') {
     return {
       verb: 'prune',
@@ -234,7 +266,8 @@ function join(path: string, k: string): string {
   return path ? `${path}.${k}` : k;
 }
 
-function rootPlan(kind: string, verb: 'prune' | 'keep', shape: Shape, spec: unknown): Plan {
+function rootPlan(target: SpecTarget, verb: 'prune' | 'keep', spec: unknown): Plan {
+  const { kind, shape, fields } = target;
   const c: Planner = { kind, verb, shape };
   if (!isObj(spec)) throw new ProjectionSpecError(kind, verb, '(spec)', 'expected an object of fields');
   const meta = spec.metadata;
@@ -243,16 +276,24 @@ function rootPlan(kind: string, verb: 'prune' | 'keep', shape: Shape, spec: unkn
     for (const id of IDENTITY) {
       if (isObj(meta) && meta[id] !== undefined) throw new ProjectionSpecError(kind, verb, `metadata.${id}`, 'is identity: the cache needs it');
     }
-    return objectPlan(c, spec, 0, '', []);
+    return objectPlan(c, spec, 0, '', [], fields);
   }
   if (meta !== undefined && meta !== true && !isObj(meta)) throw new ProjectionSpecError(kind, verb, 'metadata', 'expected true or an object of fields');
   const identity = IDENTITY.map((k) => [k, undefined] as const);
-  const metadata: Value | undefined = meta === true ? undefined : { plan: objectPlan(c, meta ?? {}, childNode(c, 0, 'metadata'), 'metadata', identity) };
-  return objectPlan(c, spec, 0, '', [
-    ['apiVersion', undefined],
-    ['kind', undefined],
-    ['metadata', metadata],
-  ]);
+  const metadata: Value | undefined =
+    meta === true ? undefined : { plan: objectPlan(c, meta ?? {}, childNode(c, 0, 'metadata'), 'metadata', identity, fields?.inner.get('metadata')) };
+  return objectPlan(
+    c,
+    spec,
+    0,
+    '',
+    [
+      ['apiVersion', undefined],
+      ['kind', undefined],
+      ['metadata', metadata],
+    ],
+    fields,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -411,15 +452,23 @@ function compile(plan: Plan, mode?: 'generated' | 'closures'): ObjFn {
  * spec names and copies every other field, declared or not; objects the spec
  * does not go into are shared with the input, not copied. `mode` picks the
  * back end (tests compare both); by default generated code.
+ *
+ * @throws ProjectionSpecError for a spec the types would refuse, where the
+ *   run time can tell: not an object, a value other than `true` or an object,
+ *   `metadata` whole or an identity field, a name the target's known fields
+ *   (top level, metadata) do not have.
  */
-export function compilePrune(kind: string, shape: Shape, spec: unknown, mode?: 'generated' | 'closures'): ObjFn {
-  return compile(rootPlan(kind, 'prune', shape, spec), mode);
+export function compilePrune(target: SpecTarget, spec: unknown, mode?: 'generated' | 'closures'): ObjFn {
+  return compile(rootPlan(target, 'prune', spec), mode);
 }
 
 /**
  * The function `Kind.keep(spec)` returns: it copies only the fields the spec
  * names, plus `apiVersion`, `kind` and the identity metadata.
+ *
+ * @throws ProjectionSpecError as `compilePrune` does (identity fields may be
+ *   named: they are kept anyway).
  */
-export function compileKeep(kind: string, shape: Shape, spec: unknown, mode?: 'generated' | 'closures'): ObjFn {
-  return compile(rootPlan(kind, 'keep', shape, spec), mode);
+export function compileKeep(target: SpecTarget, spec: unknown, mode?: 'generated' | 'closures'): ObjFn {
+  return compile(rootPlan(target, 'keep', spec), mode);
 }

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../generator/generate.ts';
-import { buildModel, parsePath, resourcesOfPaths } from '../../generator/model/model.ts';
+import { buildModel, OBJECT_META, parsePath, REF_PREFIX, resourcesOfPaths, type SchemaEntry } from '../../generator/model/model.ts';
 import { docComment, propertyKey, toIdentifier } from '../../generator/model/names.ts';
 import { loadTemplate } from '../../generator/emit/render.ts';
 import type { JsonObject } from '../../generator/input/load.ts';
-import { place } from '../../generator/model/place.ts';
+import { place, type PlacedKind } from '../../generator/model/place.ts';
+import { shapeKinds } from '../../generator/emit/shape.ts';
 import { convertTypes } from '../../generator/emit/schema-types.ts';
 import { CRDS, ROOT, tempDir } from './helpers.ts';
 
@@ -140,6 +141,34 @@ describe('the shape', () => {
 
   it('stays [] for a kind without maps whose values have fields', async () => {
     expect(shapeOf(await generateFoo(object({ spec: object({ labels: mapOf({ type: 'string' }) }) })))).toBe('[]');
+  });
+});
+
+describe('the top-level field names', () => {
+  const fieldsOf = (files: Map<string, string>) => /\n {2}fields: (\[.*\]),\n/.exec(files.get('t.example.com/v1/foo.ts')!)?.[1];
+
+  it('are listed sorted, whatever the order of the properties, with the ones the generator adds', async () => {
+    const files = await generateFoo(object({ status: object({ a: { type: 'string' } }), spec: object({ b: { type: 'string' } }), data: { type: 'string' } }));
+    expect(fieldsOf(files)).toBe('["apiVersion", "data", "kind", "metadata", "spec", "status"]');
+  });
+
+  it('are not listed for a kind whose top level preserves unknown fields: the runtime then checks no name', async () => {
+    const files = await generateFoo({ ...object({ spec: object({ b: { type: 'string' } }) }), 'x-kubernetes-preserve-unknown-fields': true });
+    expect(fieldsOf(files)).toBeUndefined();
+    expect(files.get('t.example.com/v1/foo.ts')).toContain('  shape: [],\n');
+  });
+
+  it('are not listed for a kind whose metadata is not ObjectMeta', () => {
+    const meta: JsonObject = { type: 'object', properties: { name: { type: 'string' } } };
+    const schemas = new Map<string, SchemaEntry>([
+      ['t.Own', { schema: { type: 'object', properties: { metadata: meta, spec: { type: 'string' } } }, origin: 'inline' }],
+      ['t.Std', { schema: { type: 'object', properties: { metadata: { $ref: `${REF_PREFIX}${OBJECT_META}` } } }, origin: 'inline' }],
+      [OBJECT_META, { schema: meta, origin: 'inline' }],
+    ]);
+    const kinds = ['Own', 'Std'].map((kind) => ({ schemaId: `t.${kind}`, apiVersion: 't/v1', kind }) as PlacedKind);
+    const shapes = shapeKinds({ kinds: [], schemas, warnings: [] }, kinds);
+    expect(shapes.get('t.Own')!.fields).toBeUndefined();
+    expect(shapes.get('t.Std')!.fields).toEqual(['apiVersion', 'kind', 'metadata']);
   });
 });
 

@@ -51,5 +51,6 @@ export const MutatingAdmissionPolicy: $.ClusterKind<MutatingAdmissionPolicy, Mut
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

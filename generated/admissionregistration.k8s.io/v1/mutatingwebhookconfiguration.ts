@@ -51,5 +51,6 @@ export const MutatingWebhookConfiguration: $.ClusterKind<MutatingWebhookConfigur
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "webhooks"],
   shape: [],
 });

@@ -57,5 +57,6 @@ export const ValidatingAdmissionPolicyBinding: $.ClusterKind<ValidatingAdmission
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

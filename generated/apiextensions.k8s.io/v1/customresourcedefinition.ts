@@ -53,6 +53,7 @@ export const CustomResourceDefinition: $.ClusterKind<CustomResourceDefinition, C
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [
     [["spec", 1]], // 0: CustomResourceDefinition
     [["versions", 2]], // 1: spec

@@ -58,5 +58,6 @@ export const ControllerRevision: $.NamespacedKind<ControllerRevision, Controller
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "data", "kind", "metadata", "revision"],
   shape: [],
 });

@@ -53,5 +53,6 @@ export const Deployment: $.NamespacedKind<Deployment, DeploymentMethods> = $.nam
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["scale", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

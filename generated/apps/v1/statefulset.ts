@@ -59,5 +59,6 @@ export const StatefulSet: $.NamespacedKind<StatefulSet, StatefulSetMethods> = $.
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["scale", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -48,5 +48,6 @@ export const SelfSubjectReview: $.ClusterKind<SelfSubjectReview, SelfSubjectRevi
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "status"],
   shape: [],
 });

@@ -50,5 +50,6 @@ export const TokenReview: $.ClusterKind<TokenReview, TokenReviewMethods> = $.clu
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

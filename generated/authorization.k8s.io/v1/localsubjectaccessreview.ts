@@ -50,5 +50,6 @@ export const LocalSubjectAccessReview: $.NamespacedKind<LocalSubjectAccessReview
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -50,5 +50,6 @@ export const SelfSubjectAccessReview: $.ClusterKind<SelfSubjectAccessReview, Sel
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

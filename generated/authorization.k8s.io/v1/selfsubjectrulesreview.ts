@@ -50,5 +50,6 @@ export const SelfSubjectRulesReview: $.ClusterKind<SelfSubjectRulesReview, SelfS
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

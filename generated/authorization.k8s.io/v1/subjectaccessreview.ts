@@ -50,5 +50,6 @@ export const SubjectAccessReview: $.ClusterKind<SubjectAccessReview, SubjectAcce
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

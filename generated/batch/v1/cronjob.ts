@@ -53,5 +53,6 @@ export const CronJob: $.NamespacedKind<CronJob, CronJobMethods> = $.namespacedKi
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

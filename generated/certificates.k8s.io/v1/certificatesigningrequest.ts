@@ -60,5 +60,6 @@ export const CertificateSigningRequest: $.ClusterKind<CertificateSigningRequest,
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["approval", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -57,5 +57,6 @@ export const PodCertificateRequest: $.NamespacedKind<PodCertificateRequest, PodC
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -51,5 +51,6 @@ export const Lease: $.NamespacedKind<Lease, LeaseMethods> = $.namespacedKind({
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

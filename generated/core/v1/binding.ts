@@ -48,5 +48,6 @@ export const Binding: $.NamespacedKind<Binding, BindingMethods> = $.namespacedKi
     verbs: ["create"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "target"],
   shape: [],
 });

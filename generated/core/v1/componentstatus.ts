@@ -51,5 +51,6 @@ export const ComponentStatus: $.ClusterKind<ComponentStatus, ComponentStatusMeth
     verbs: ["get", "list", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "conditions", "kind", "metadata"],
   shape: [],
 });

@@ -58,5 +58,6 @@ export const ConfigMap: $.NamespacedKind<ConfigMap, ConfigMapMethods> = $.namesp
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "binaryData", "data", "immutable", "kind", "metadata"],
   shape: [],
 });

@@ -69,5 +69,6 @@ export const Endpoints: $.NamespacedKind<Endpoints, EndpointsMethods> = $.namesp
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "subsets"],
   shape: [],
 });

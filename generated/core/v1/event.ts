@@ -81,5 +81,6 @@ export const Event: $.NamespacedKind<Event, EventMethods> = $.namespacedKind({
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["action", "apiVersion", "count", "eventTime", "firstTimestamp", "involvedObject", "kind", "lastTimestamp", "message", "metadata", "reason", "related", "reportingComponent", "reportingInstance", "series", "source", "type"],
   shape: [],
 });

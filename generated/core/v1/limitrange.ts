@@ -51,5 +51,6 @@ export const LimitRange: $.NamespacedKind<LimitRange, LimitRangeMethods> = $.nam
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

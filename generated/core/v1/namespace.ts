@@ -53,5 +53,6 @@ export const Namespace: $.ClusterKind<Namespace, NamespaceMethods> = $.clusterKi
     verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
     subresources: ["finalize", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

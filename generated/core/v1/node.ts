@@ -53,5 +53,6 @@ export const Node: $.ClusterKind<Node, NodeMethods> = $.clusterKind({
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["proxy", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -51,5 +51,6 @@ export const PodTemplate: $.NamespacedKind<PodTemplate, PodTemplateMethods> = $.
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "template"],
   shape: [],
 });

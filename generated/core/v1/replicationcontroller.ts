@@ -53,5 +53,6 @@ export const ReplicationController: $.NamespacedKind<ReplicationController, Repl
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["scale", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -60,5 +60,6 @@ export const Secret: $.NamespacedKind<Secret, SecretMethods> = $.namespacedKind(
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "data", "immutable", "kind", "metadata", "stringData", "type"],
   shape: [],
 });

@@ -53,5 +53,6 @@ export const Service: $.NamespacedKind<Service, ServiceMethods> = $.namespacedKi
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["proxy", "status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

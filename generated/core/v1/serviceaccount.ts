@@ -55,5 +55,6 @@ export const ServiceAccount: $.NamespacedKind<ServiceAccount, ServiceAccountMeth
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["token"],
   },
+  fields: ["apiVersion", "automountServiceAccountToken", "imagePullSecrets", "kind", "metadata", "secrets"],
   shape: [],
 });

@@ -62,5 +62,6 @@ export const EndpointSlice: $.NamespacedKind<EndpointSlice, EndpointSliceMethods
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["addressType", "apiVersion", "endpoints", "kind", "metadata", "ports"],
   shape: [],
 });

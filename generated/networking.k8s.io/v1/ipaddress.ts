@@ -51,5 +51,6 @@ export const IPAddress: $.ClusterKind<IPAddress, IPAddressMethods> = $.clusterKi
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

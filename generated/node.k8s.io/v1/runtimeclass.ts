@@ -58,5 +58,6 @@ export const RuntimeClass: $.ClusterKind<RuntimeClass, RuntimeClassMethods> = $.
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "handler", "kind", "metadata", "overhead", "scheduling"],
   shape: [],
 });

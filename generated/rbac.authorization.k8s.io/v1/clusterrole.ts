@@ -53,5 +53,6 @@ export const ClusterRole: $.ClusterKind<ClusterRole, ClusterRoleMethods> = $.clu
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["aggregationRule", "apiVersion", "kind", "metadata", "rules"],
   shape: [],
 });

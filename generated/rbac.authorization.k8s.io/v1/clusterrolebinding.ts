@@ -53,5 +53,6 @@ export const ClusterRoleBinding: $.ClusterKind<ClusterRoleBinding, ClusterRoleBi
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "roleRef", "subjects"],
   shape: [],
 });

@@ -51,5 +51,6 @@ export const Role: $.NamespacedKind<Role, RoleMethods> = $.namespacedKind({
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "rules"],
   shape: [],
 });

@@ -53,5 +53,6 @@ export const RoleBinding: $.NamespacedKind<RoleBinding, RoleBindingMethods> = $.
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "roleRef", "subjects"],
   shape: [],
 });

@@ -57,5 +57,6 @@ export const DeviceTaintRule: $.ClusterKind<DeviceTaintRule, DeviceTaintRuleMeth
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

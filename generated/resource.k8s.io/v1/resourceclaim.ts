@@ -53,5 +53,6 @@ export const ResourceClaim: $.NamespacedKind<ResourceClaim, ResourceClaimMethods
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

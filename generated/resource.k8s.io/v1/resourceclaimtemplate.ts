@@ -55,5 +55,6 @@ export const ResourceClaimTemplate: $.NamespacedKind<ResourceClaimTemplate, Reso
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

@@ -65,6 +65,7 @@ export const ResourceSlice: $.ClusterKind<ResourceSlice, ResourceSliceMethods> =
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [
     [["spec", 1]], // 0: ResourceSlice
     [["devices", 2], ["sharedCounters", 12]], // 1: spec

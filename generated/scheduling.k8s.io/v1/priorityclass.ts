@@ -68,5 +68,6 @@ export const PriorityClass: $.ClusterKind<PriorityClass, PriorityClassMethods> =
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "description", "globalDefault", "kind", "metadata", "preemptionPolicy", "value"],
   shape: [],
 });

@@ -80,5 +80,6 @@ export const CSIStorageCapacity: $.NamespacedKind<CSIStorageCapacity, CSIStorage
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "capacity", "kind", "maximumVolumeSize", "metadata", "nodeTopology", "storageClassName"],
   shape: [],
 });

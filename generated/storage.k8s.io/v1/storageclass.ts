@@ -82,5 +82,6 @@ export const StorageClass: $.ClusterKind<StorageClass, StorageClassMethods> = $.
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["allowVolumeExpansion", "allowedTopologies", "apiVersion", "kind", "metadata", "mountOptions", "parameters", "provisioner", "reclaimPolicy", "volumeBindingMode"],
   shape: [],
 });

@@ -57,5 +57,6 @@ export const VolumeAttachment: $.ClusterKind<VolumeAttachment, VolumeAttachmentM
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -58,5 +58,6 @@ export const VolumeAttributesClass: $.ClusterKind<VolumeAttributesClass, VolumeA
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "driverName", "kind", "metadata", "parameters"],
   shape: [],
 });

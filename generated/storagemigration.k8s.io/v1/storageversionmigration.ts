@@ -53,5 +53,6 @@ export const StorageVersionMigration: $.ClusterKind<StorageVersionMigration, Sto
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

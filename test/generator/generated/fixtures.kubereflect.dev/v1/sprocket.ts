@@ -47,5 +47,6 @@ export const Sprocket: $.ClusterKind<Sprocket, SprocketMethods> = $.clusterKind(
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: ["status"],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

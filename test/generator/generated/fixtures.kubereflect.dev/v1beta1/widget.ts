@@ -49,5 +49,6 @@ export const Widget: $.NamespacedKind<Widget, WidgetMethods> = $.namespacedKind(
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [],
 });

@@ -46,5 +46,6 @@ export const Index: $.ClusterKind<Index, IndexMethods> = $.clusterKind({
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [],
 });

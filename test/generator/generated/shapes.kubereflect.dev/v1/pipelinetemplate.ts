@@ -46,6 +46,7 @@ export const PipelineTemplate: $.NamespacedKind<PipelineTemplate, PipelineTempla
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec"],
   shape: [
     [["spec", 1]], // 0: PipelineTemplate
     [["template", 2]], // 1: spec

@@ -49,6 +49,7 @@ export const Pipeline: $.NamespacedKind<Pipeline, PipelineMethods> = $.namespace
     verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
     subresources: [],
   },
+  fields: ["apiVersion", "kind", "metadata", "spec", "status"],
   shape: [
     [["spec", 1]], // 0: Pipeline
     [["stages", 2]], // 1: spec
