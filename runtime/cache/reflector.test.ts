@@ -168,6 +168,28 @@ describe('modify', () => {
     // @ts-expect-error spec was pruned away
     if (first?.type === 'InitApply') void first.object.spec;
   });
+
+  it('keeps finalStateUnknown on the deletes a reflector found at a relist', async () => {
+    const { writer } = store<Pod>();
+    const events: WatcherEvent<Pod>[] = [
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('a') },
+      { type: 'InitApply', object: pod('b') },
+      { type: 'InitDone' },
+      { type: 'Apply', object: pod('a', { rv: '2' }) },
+      { type: 'Delete', object: pod('a', { rv: '3' }) },
+      // The watch was down; the relist no longer has b.
+      { type: 'Init' },
+      { type: 'InitDone' },
+    ];
+    const deletes = (await collect(modify(reflector(writer, from(events)), (p) => ({ metadata: { name: p.metadata?.name } })))).filter(
+      (e) => e.type === 'Delete',
+    );
+    expect(deletes).toEqual([
+      { type: 'Delete', object: { metadata: { name: 'a' } } },
+      { type: 'Delete', object: { metadata: { name: 'b' } }, finalStateUnknown: true },
+    ]);
+  });
 });
 
 describe('predicateFilter', () => {

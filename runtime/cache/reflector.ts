@@ -108,8 +108,10 @@ export async function* touchedObjects<K>(stream: AsyncIterable<WatcherEvent<K>>,
 
 /**
  * Maps the object of every `InitApply`, `Apply` and `Delete` event through
- * `fn`; other events pass unchanged. Put it between the watcher and the
- * reflector to prune objects before they are stored.
+ * `fn`; other events pass unchanged, and a `Delete` keeps its
+ * `finalStateUnknown` (after a reflector, those are the deletes a relist
+ * found). Put it between the watcher and the reflector to prune objects
+ * before they are stored.
  *
  * @example
  * const slim = modify(watcher(podApi), (pod) => ({ metadata: pod.metadata, status: { phase: pod.status?.phase } }));
@@ -120,8 +122,10 @@ export async function* modify<K, R>(stream: AsyncIterable<WatcherEvent<K>>, fn: 
     switch (event.type) {
       case 'InitApply':
       case 'Apply':
-      case 'Delete':
         yield { type: event.type, object: fn(event.object) };
+        break;
+      case 'Delete':
+        yield event.finalStateUnknown ? { type: 'Delete', object: fn(event.object), finalStateUnknown: true } : { type: 'Delete', object: fn(event.object) };
         break;
       default:
         yield event;
