@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Backoff } from '../core/backoff.ts';
 import { ApiError, KubeError } from '../core/errors.ts';
+import type { ListOptions, ListWatch, WatchOptions } from '../client/api.ts';
+import { silentLogger } from '../core/logger.ts';
 import { appliedObjects, modify, predicateFilter, predicates, reflector, streamBackoff, touchedObjects } from './reflector.ts';
 import { store } from './store.ts';
+import { watcher } from './watcher.ts';
 import type { HasMetadata } from '../core/types.ts';
-import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
+import type { KubeObject, ObjectList, Stored, WatcherEvent, WatchEvent } from '../core/types.ts';
 
 interface Pod extends KubeObject {
   spec?: { image: string };
@@ -109,6 +112,85 @@ describe('reflector', () => {
     for await (const e of reflector(writer, source())) if (e.type === 'Apply') break;
     expect(sourceFinished).toBe(true);
     expect(() => writer.applyEvent({ type: 'Init' })).toThrow(/closed/);
+  });
+});
+
+/**
+ * A list source whose continue tokens expire `tokenMs` after the first page
+ * of their list, as the real server's do once etcd compacts past the list's
+ * revision (every 5 minutes by default: too slow for a unit test, hence the
+ * fake). Its watches stay open and silent.
+ */
+class ExpiringPages implements ListWatch<Pod> {
+  readonly resource = { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true };
+  readonly namespace = 'ns';
+  firstPages = 0;
+  expired = 0;
+  private issued = new Map<string, number>();
+  constructor(
+    private readonly objects: Pod[],
+    private readonly tokenMs: number,
+  ) {}
+
+  async list(o: ListOptions = {}): Promise<ObjectList<Pod>> {
+    const limit = o.limit ?? 500;
+    let from = 0;
+    let started = Date.now();
+    if (o.continue) {
+      const [at, offset] = o.continue.split(':').map(Number);
+      if (Date.now() - at! > this.tokenMs) {
+        this.expired++;
+        throw new ApiError(
+          'GET /api/v1/namespaces/ns/pods',
+          { kind: 'Status', code: 410, reason: 'Expired', message: 'continue parameter is too old' },
+          { code: 410 },
+        );
+      }
+      started = at!;
+      from = offset!;
+    } else this.firstPages++;
+    const items = this.objects.slice(from, from + limit).map((p) => structuredClone(p));
+    const next = from + limit < this.objects.length ? `${started}:${from + limit}` : undefined;
+    return { metadata: { resourceVersion: '1000', continue: next }, items };
+  }
+
+  watch(o: WatchOptions = {}): AsyncIterable<WatchEvent<Pod>> {
+    return (async function* () {
+      await new Promise<void>((resolve) => o.signal?.addEventListener('abort', () => resolve(), { once: true }));
+    })();
+  }
+}
+
+describe('reflector: a list read ahead of a slow consumer', () => {
+  it('completes a paginated list whose continue tokens outlive the list, not the consumer, and hands every event over in order', async () => {
+    const objects = Array.from({ length: 100 }, (_, i) => pod(`p${String(i).padStart(3, '0')}`, { rv: String(i + 1) }));
+    // Pages of 10, tokens good for 200 ms, a consumer that takes 5 ms per event: 100 events are 500 ms of work.
+    const source = new ExpiringPages(objects, 200);
+    const { reader, writer } = store<Pod>();
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const sameInstance: boolean[] = [];
+    const consumer = (async () => {
+      for await (const e of reflector(writer, watcher(source, { pageSize: 10, logger: silentLogger, signal: ac.signal }))) {
+        seen.push(e.type === 'InitApply' ? e.object.metadata.name : e.type);
+        if (e.type === 'InitApply') sameInstance.push(reader.get(`ns/${e.object.metadata.name}`) === e.object);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      await reader.waitUntilReady(AbortSignal.timeout(5_000));
+    } finally {
+      console.info(`list restarts ${source.firstPages - 1}, expired continue tokens ${source.expired}, events seen ${seen.length}`);
+    }
+    expect(reader.size).toBe(100);
+    expect(source.expired).toBe(0);
+    expect(source.firstPages).toBe(1);
+    await vi.waitFor(() => expect(seen).toHaveLength(102), { timeout: 5_000 });
+    expect(seen).toEqual(['Init', ...objects.map((p) => p.metadata?.name), 'InitDone']);
+    // What the consumer gets is what the store holds.
+    expect(sameInstance.every(Boolean)).toBe(true);
+    ac.abort();
+    await consumer;
   });
 });
 

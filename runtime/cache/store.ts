@@ -245,6 +245,16 @@ export class Writer<K extends KubeObject> {
     this.core.failingSince = undefined;
   }
 
+  /**
+   * The instance the list in progress holds for `object`'s key (between
+   * `Init` and `InitDone`): `object` itself, or with `reuseUnchanged` the
+   * instance already stored. Undefined outside a list.
+   * @internal for `reflector.ts`
+   */
+  listed(object: K): Stored<K> | undefined {
+    return this.core.buffer?.get(keyOf(object)) as Stored<K> | undefined;
+  }
+
   /** Replaces the live map with the relist, and reports what it no longer holds. */
   private swap(): readonly Stored<K>[] {
     const core = this.core;
