@@ -193,7 +193,6 @@ async function memory(t: Extract<Task, { kind: 'memory' }>): Promise<{ heapBytes
   const client = Client.fromFile(t.kubeconfig, { context: 'admin' });
   const parents = new Api<KubeObject>(client, configMaps, t.namespace);
   const pods = new Api<KubeObject>(client, podResource, t.namespace);
-  const ownerSeen = new Set<string>();
   const seen = new Set<string>();
   const ctl = new Controller(parents, { logger: quiet });
   const root = new AbortController();
@@ -212,10 +211,10 @@ async function memory(t: Extract<Task, { kind: 'memory' }>): Promise<{ heapBytes
   }
   const running = ctl.run((_o, ctx) => {
     seen.add(ctx.key);
-    if (ctx.reason === 'owned object changed') ownerSeen.add(ctx.key);
     return Action.awaitChange();
   });
-  await until(() => seen.size >= t.n && (t.mode === 'none' || ownerSeen.size >= t.n), 'every parent reconciled (and re-triggered by its child)', 600_000, 20);
+  // Reconciles start only once every source has synced: by the first one, the children are all in their store.
+  await until(() => seen.size >= t.n, 'every parent reconciled (after the children were listed)', 600_000, 20);
   await settle(1_000);
   const heapBytes = liveHeap();
   await ctl.shutdown();

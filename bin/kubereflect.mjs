@@ -5,6 +5,13 @@
 // `kubereflect` import to the runtime's source).
 import { existsSync } from 'node:fs';
 
+// The floor the runtime and the generator's dependencies need, said in one line before anything else loads.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`kubereflect: needs Node.js 22.19 or newer; this is Node.js ${process.version}\n`);
+  process.exit(1);
+}
+
 const compiled = new URL('../generator/cli.js', import.meta.url);
 let cli;
 if (existsSync(compiled)) {

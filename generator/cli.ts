@@ -5,7 +5,7 @@
  * and where, and a non-zero exit code.
  */
 import { parseArgs } from 'node:util';
-import { formatWarning, GenerateError } from './errors.ts';
+import { count, formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
 import { watchAndGenerate } from './watch.ts';
 
@@ -24,11 +24,13 @@ Inputs:
 
 Output:
   --out DIR                 output folder (required); generated files no longer produced are removed
-  --include G/V/K           only kinds matching the pattern, e.g. apps/v1/* or core/*/Pod; repeatable
-  --exclude G/V/K           leave out kinds matching the pattern; repeatable
+  --include G/V/K           only kinds matching the pattern, e.g. apps/v1/* or core/*/Pod; repeatable;
+                            a pattern that matches no kind is an error
+  --exclude G/V/K           leave out kinds matching the pattern; repeatable; leaving none is an error
   --runtime SPEC            how generated code imports the runtime: a package name (default:
                             kubereflect) or a path to its index.ts, relative to here
-  --import-extension EXT    .ts (default) or .js for imports between generated modules
+  --import-extension EXT    .ts or .js for imports between generated modules (default: .ts when the
+                            nearest tsconfig.json allows .ts imports or there is none, else .js)
   --no-typecheck            only parse the output before writing it
   --watch                   regenerate whenever a --crd or --openapi input changes (one line per run; Ctrl-C stops)
   --quiet                   no progress lines
@@ -70,10 +72,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return 0;
     }
     const result = await generate(opts);
-    for (const w of result.warnings) io.err(`warning: ${formatWarning(w)}`);
+    for (const w of result.warnings) io.err(`kubereflect: warning: ${formatWarning(w)}\n`);
     const secs = (result.timings.total! / 1000).toFixed(1);
     io.out(
-      `kubereflect: ${result.kinds} kinds in ${result.files.size} files (${result.written} written, ${result.removed} removed) in ${opts.out}, ${secs} s\n`,
+      `kubereflect: ${count(result.kinds, 'kind')} in ${count(result.files.size, 'file')} (${result.written} written, ${result.removed} removed) in ${opts.out}, ${secs} s\n`,
     );
     return 0;
   } catch (err) {

@@ -26,3 +26,8 @@ export interface GenerateWarning {
 export function formatWarning(w: GenerateWarning): string {
   return `${w.where}: ${w.message}`;
 }
+
+/** `1 kind`, `3 kinds`: a count with its noun in the right number, for messages and progress lines. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

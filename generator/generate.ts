@@ -6,13 +6,14 @@
  */
 import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { GenerateWarning } from './errors.ts';
+import { count, GenerateError, type GenerateWarning } from './errors.ts';
 import { hoist } from './model/hoist.ts';
 import { shapeKinds } from './emit/shape.ts';
 import { displayPath, EMBEDDED_OPENAPI, loadSources, type LoadOptions } from './input/load.ts';
 import { buildModel, type ModelOptions } from './model/model.ts';
 import { place } from './model/place.ts';
 import { render } from './emit/render.ts';
+import { chooseImportExtension, type ImportExtension } from './emit/import-extension.ts';
 import { convertTypes } from './emit/schema-types.ts';
 import { verifyOutput } from './emit/verify.ts';
 
@@ -28,8 +29,13 @@ export interface GenerateOptions extends LoadOptions, ModelOptions {
    * `index.ts`, relative to the working directory.
    */
   runtime?: string;
-  /** Extension of imports between generated modules (default `.ts`). */
-  importExtension?: '.ts' | '.js';
+  /**
+   * Extension of imports between generated modules. Default: `.ts` when the
+   * nearest tsconfig.json above `out` allows `.ts` imports
+   * (`allowImportingTsExtensions` or `rewriteRelativeImportExtensions`, through
+   * `extends` too) or there is none; `.js` when it does not.
+   */
+  importExtension?: ImportExtension;
   /** Type-check the output before writing it (default true). */
   typecheck?: boolean;
   /** Write the files (default true); false only renders and verifies them. */
@@ -63,10 +69,12 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const loaded = await loadSources(opts);
   lap('load');
   const model = buildModel(loaded.sources, opts);
+  // Writing nothing would also remove every generated file in the folder: an empty or mistyped input folder is not a request for that.
+  if (!model.kinds.length) throw new GenerateError('the inputs define no kind: nothing to generate', describeInputs(opts));
   lap('model');
   const named = hoist(model);
   lap('name');
-  progress(`${model.kinds.length} kinds, ${model.schemas.size - named} schemas, ${named} nested types named`);
+  progress(`${count(model.kinds.length, 'kind')}, ${count(model.schemas.size - named, 'schema')}, ${count(named, 'nested type')} named`);
   const placement = place(model);
   lap('place');
   const types = convertTypes(model, placement);
@@ -75,9 +83,11 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   lap('shape');
   const outDir = resolve(opts.out);
   const runtime = runtimeSpecifier(opts.runtime, outDir);
-  const rendered = render({ placement, types, shapes }, { runtime, importExtension: opts.importExtension, from: describeInputs(opts) });
+  const imports = chooseImportExtension(outDir, opts.importExtension);
+  progress(`imports end in ${imports.ext} (${imports.reason})`);
+  const rendered = render({ placement, types, shapes }, { runtime, importExtension: imports.ext, from: describeInputs(opts) });
   lap('render');
-  progress(`rendered ${rendered.size} files; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
+  progress(`rendered ${count(rendered.size, 'file')}; ${opts.typecheck === false ? 'parsing' : 'type-checking'} them`);
   const files = verifyOutput(rendered, { outDir, typecheck: opts.typecheck, runtime, note: progress });
   lap('verify');
   let written = 0;

@@ -9,7 +9,7 @@
  */
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve, sep } from 'node:path';
-import { formatWarning, GenerateError } from './errors.ts';
+import { count, formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
 import { hasGlob, splitGlob } from './input/glob.ts';
 
@@ -67,9 +67,11 @@ export async function watchAndGenerate(opts: GenerateOptions, io: { out: (s: str
     running = true;
     try {
       const result = await generate(opts);
-      for (const w of result.warnings) io.err(`warning: ${formatWarning(w)}`);
+      for (const w of result.warnings) io.err(`kubereflect: warning: ${formatWarning(w)}\n`);
       const secs = (result.timings.total! / 1000).toFixed(1);
-      io.out(`kubereflect: ${why}: ${result.kinds} kinds, ${result.written} files written, ${result.removed} removed, type-checked, in ${secs} s\n`);
+      io.out(
+        `kubereflect: ${why}: ${count(result.kinds, 'kind')}, ${count(result.written, 'file')} written, ${result.removed} removed, type-checked, in ${secs} s\n`,
+      );
     } catch (err) {
       if (!(err instanceof GenerateError)) throw err;
       io.err(`kubereflect: ${why}: error: ${err.message} (nothing written; still watching)\n`);

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { WatchEvent, ObjectList, PartialObjectMeta, DeepReadonly } from './core/types.ts';
 export type { Backoff, BackoffPolicy, ExponentialBackoffOptions } from './core/backoff.ts';
 export { exponentialBackoff, defaultBackoff, constantBackoff } from './core/backoff.ts';
@@ -21,5 +22,5 @@ export { Writer, store } from './cache/store.ts';
 export type { IndexFunction, Indexers, BuiltInIndex } from './cache/indexes.ts';
 export type { ErrorHandler, PredicateFilterOptions, StreamBackoffOptions } from './cache/reflector.ts';
 export { reflector, appliedObjects, touchedObjects, modify, predicateFilter, streamBackoff } from './cache/reflector.ts';
-export type { SubscriberEvent } from './cache/shared-store.ts';
+export type { SubscriberEvent, SharedSubscription, SubscribeOptions } from './cache/shared-store.ts';
 export { SharedWriter, SharedStore, storeShared, reflectShared } from './cache/shared-store.ts';

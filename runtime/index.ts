@@ -20,16 +20,19 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { OwnerReference, ObjectMetaLike, KubeObject, HasMetadata, WatcherEvent, Stored, Projected, Editable } from './core/types.ts';
 export { editable, castEditable } from './core/types.ts';
 export type { Status, KubeErrorCode } from './core/errors.ts';
 export { KubeError, ApiError, TransportError, RequestTimeoutError, DecodeError, RequestAbortedError } from './core/errors.ts';
+export type { ApplyOptions, Applied } from './client/apply.ts';
+export { applyManifests, ApplyError } from './client/apply.ts';
 export { ObjectRef, storeKey } from './core/object-ref.ts';
 export type { LabelSelector } from './core/labels.ts';
-export type { Logger } from './core/logger.ts';
-export { consoleLogger, silentLogger } from './core/logger.ts';
+export type { Logger, LogFields, JsonLoggerOptions } from './core/logger.ts';
+export { consoleLogger, silentLogger, jsonLogger } from './core/logger.ts';
 export type { ClientOptions, RequestOptions, StreamOptions, RequestQuery } from './client/client.ts';
-export { Client } from './client/client.ts';
+export { Client, KubeconfigError } from './client/client.ts';
 export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, PatchBody, JsonPatchOperation, ListWatch } from './client/api.ts';
 export { Api } from './client/api.ts';
 export type { StoreHealth } from './cache/store.ts';
@@ -42,13 +45,24 @@ export { ProjectionSpecError } from './kinds/projection.ts';
 // The controller (guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
 export { Action } from './controller/reconcile.ts';
-export type { ControllerOptions, OwnsOptions, WatchesOptions, ReconcileTarget, ControllerStats, ShutdownReport } from './controller/options.ts';
+export type {
+  ControllerOptions,
+  OwnsOptions,
+  WatchesOptions,
+  ReconcileTarget,
+  ControllerStats,
+  ControllerHealth,
+  SourceHealth,
+  ShutdownReport,
+} from './controller/options.ts';
 export { Controller } from './controller/controller.ts';
+export type { SourceRole } from './controller/sources.ts';
+export { SourceError } from './controller/sources.ts';
 export type { FinalizerHandlers } from './controller/finalizer.ts';
 export { Finalizer, FinalizerError } from './controller/finalizer.ts';
 export type { OwnerReferenceOptions } from './controller/owner.ts';
 export { ownerReference, isControlledBy } from './controller/owner.ts';
-export type { Condition } from './controller/conditions.ts';
+export type { Condition, ConditionLike, ConditionUpdate } from './controller/conditions.ts';
 export { setCondition, findCondition, sameConditions } from './controller/conditions.ts';
 export type { EventSpec, RecorderOptions } from './controller/recorder.ts';
 export { Recorder } from './controller/recorder.ts';

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { PartialObjectMeta, ResourceDescriptor } from './core/types.ts';
 export type { ResourceKind, KindTag } from './core/object-ref.ts';
 export type {

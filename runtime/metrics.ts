@@ -6,6 +6,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { ControllerMetrics, ReconcileOutcome } from './controller/metrics.ts';
 export type {
   PromClientLike,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { Clock } from './core/clock.ts';
 export type { RateLimiter, ExponentialRateLimiterOptions, BucketRateLimiterOptions } from './controller/rate-limit.ts';
 export { exponentialRateLimiter, bucketRateLimiter, maxOfRateLimiters, defaultRateLimiter } from './controller/rate-limit.ts';

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import './core/node-version.ts';
 export type { LeaderElectionOptions } from './scale/leader-election.ts';
 export { LeaderElection } from './scale/leader-election.ts';
 export type { ShardRingOptions } from './scale/shard-ring.ts';

@@ -11,8 +11,11 @@
  * The signatures are what a consumer compiles against: the declarations
  * TypeScript emits for the package (inferred types written out, bodies and
  * defaults gone), reprinted without comments so that doc edits and source
- * formatting do not move the report. Classes show their public members only;
+ * formatting do not move the signatures. Classes show their public members only;
  * private and protected members (the stores' shared state) are internals.
+ * Each name carries the first paragraph of its doc comment, and a class or
+ * an interface each documented member's: the reports are the API reference
+ * one reads without a checkout (the full one is `npm run docs`).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -28,6 +31,10 @@ export interface ApiItem {
   /** `class`, `function`, `interface`, `type`, `const`, `enum`, `namespace`; `const, type` for a name that is both. */
   kind: string;
   signature: string;
+  /** The first paragraph of its doc comment, on one line. */
+  summary: string;
+  /** Its documented public members (a class's or an interface's own), each with the first paragraph of its doc comment. */
+  members: { name: string; summary: string }[];
 }
 
 /** The report's file for an entry point: `.` → `kubereflect.api.md`, `./kind` → `kubereflect-kind.api.md`. */
@@ -195,7 +202,37 @@ export function apiItems(root: string = repo): { entry: EntryPoint; items: ApiIt
       const bare = withoutPlacement(statement);
       return print(ts.isClassDeclaration(bare) ? publicClass(bare) : bare, file);
     });
-    return { name, kind: kinds.join(', '), signature: [...namespaces, ...printed].join('\n') };
+    return { name, kind: kinds.join(', '), signature: [...namespaces, ...printed].join('\n'), summary: summaryOf(target), members: membersOf(target) };
+  };
+
+  /** The first paragraph of a symbol's doc comment, on one line; `{@link X}` as `X`. */
+  const summaryOf = (symbol: ts.Symbol): string => {
+    const text = ts.displayPartsToString(symbol.getDocumentationComment(checker));
+    return (text.split(/\n\s*\n/)[0] ?? '').replace(/\s+/g, ' ').trim();
+  };
+
+  /** A class's or an interface's own public members that have a doc comment, statics first, in declaration order. */
+  const membersOf = (symbol: ts.Symbol): { name: string; summary: string }[] => {
+    const owners = (symbol.declarations ?? []).filter((d) => ts.isClassDeclaration(d) || ts.isInterfaceDeclaration(d));
+    if (!owners.length) return [];
+    const out: { name: string; summary: string }[] = [];
+    const seen = new Set<string>();
+    for (const owner of owners) {
+      for (const member of owner.members as ts.NodeArray<ts.ClassElement | ts.TypeElement>) {
+        if (!member.name || ts.isPrivateIdentifier(member.name) || ts.isConstructorDeclaration(member)) continue;
+        if ((ts.getCombinedModifierFlags(member as ts.Declaration) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0) continue;
+        const memberSymbol = checker.getSymbolAtLocation(member.name);
+        if (!memberSymbol) continue;
+        const isStatic = (ts.getCombinedModifierFlags(member as ts.Declaration) & ts.ModifierFlags.Static) !== 0;
+        const name = `${isStatic ? `${symbol.getName()}.` : ''}${memberSymbol.getName()}`;
+        if (seen.has(name)) continue;
+        const summary = summaryOf(memberSymbol);
+        if (!summary) continue;
+        seen.add(name);
+        out.push({ name, summary });
+      }
+    }
+    return out.sort((a, b) => Number(b.name.includes('.')) - Number(a.name.includes('.')));
   };
 
   return entries.map((entry) => {
@@ -217,10 +254,18 @@ export function renderReport(entry: EntryPoint, items: readonly ApiItem[]): stri
   const lines = [
     `# \`${entry.specifier}\`: ${items.length} exported names`,
     '',
-    `The public API of \`${entry.specifier}\` (built from ${entry.source}), name by name. Written by \`npm run api:update\` (scripts/api-report.ts): do not edit; a test compares it with the source.`,
+    `The public API of \`${entry.specifier}\` (built from ${entry.source}), name by name, each with the first paragraph of its documentation (and a class's or an interface's documented members). Written by \`npm run api:update\` (scripts/api-report.ts): do not edit; a test compares it with the source.`,
     '',
   ];
-  for (const item of items) lines.push(`## ${item.name} (${item.kind})`, '', '```ts', item.signature, '```', '');
+  for (const item of items) {
+    lines.push(`## ${item.name} (${item.kind})`, '');
+    if (item.summary) lines.push(item.summary, '');
+    lines.push('```ts', item.signature, '```', '');
+    if (item.members.length) {
+      for (const member of item.members) lines.push(`- \`${member.name}\`: ${member.summary}`);
+      lines.push('');
+    }
+  }
   return lines.join('\n');
 }
 

@@ -4,14 +4,18 @@
  * (files, folders or globs of multi-document YAML) and a live cluster
  * (`/openapi/v3` or `/openapi/v2`, API discovery, and the cluster's CRDs),
  * and hands them on as plain data with their origin (`file:line`, or a URL)
- * for later messages. Nothing here interprets schemas.
+ * for later messages. Nothing here interprets schemas; a CRD's schemas are
+ * only checked against the rules the apiserver applies to them
+ * (`crd-schema.ts`), here where the line of each node is known.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
+import { checkCrdSchemas, type DocPath } from './crd-schema.ts';
 import { globToRegExp, hasGlob, splitGlob } from './glob.ts';
+import { explainNoCluster } from './kubeconfig.ts';
 
 /** The saved OpenAPI of the pinned kube-apiserver: the default input. */
 export const EMBEDDED_OPENAPI = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi');
@@ -99,11 +103,11 @@ export async function loadSources(opts: LoadOptions): Promise<Loaded> {
     sources.push(...found);
   }
   for (const input of opts.crd ?? []) {
-    const found = loadCrdInput(input);
+    const found = loadCrdInput(input, warnings);
     progress(`loaded ${found.length} CRD${found.length === 1 ? '' : 's'} from ${displayPath(input)}`);
     sources.push(...found);
   }
-  if (opts.cluster) sources.push(...(await loadCluster(opts.cluster, progress)));
+  if (opts.cluster) sources.push(...(await loadCluster(opts.cluster, progress, warnings)));
   return { sources, warnings };
 }
 
@@ -155,16 +159,24 @@ function parseDataFile(file: string): Json {
 // ---------------------------------------------------------------------------
 // CRD manifests
 
-/** The CRDs of a file, a folder (recursively) or a glob. Every document must be a v1 CRD. */
-function loadCrdInput(input: string): CrdSource[] {
+/** The CRDs of a file, a folder (recursively) or a glob. Every document must be a v1 CRD whose schemas the apiserver would accept. */
+function loadCrdInput(input: string, warnings: GenerateWarning[]): CrdSource[] {
   const files = hasGlob(input) ? expandGlob(input) : filesOf(input, /\.(ya?ml|json)$/i);
   if (!files.length) throw new GenerateError('no CRD files match', input);
   const out: CrdSource[] = [];
   for (const file of files) {
-    for (const { value, line } of parseYamlDocuments(file, readText(file))) {
+    for (const { value, line, lineOf } of parseYamlDocuments(file, readText(file))) {
       const origin = `${displayPath(file)}:${line}`;
       if (value === null) continue; // an empty document, e.g. after a trailing `---`
-      out.push({ type: 'crd', origin, from: displayPath(file), crd: checkCrd(value, origin) });
+      const crd = checkCrd(value, origin);
+      checkCrdSchemas(crd, origin, {
+        warnings,
+        whereOf: (path) => {
+          const at = lineOf(path);
+          return at === undefined ? undefined : `${displayPath(file)}:${at}`;
+        },
+      });
+      out.push({ type: 'crd', origin, from: displayPath(file), crd });
     }
   }
   return out;
@@ -187,6 +199,8 @@ interface YamlDocument {
   value: Json;
   /** 1-based line where the document starts. */
   line: number;
+  /** The 1-based line of the node at `path` (of its key, in a mapping), or of the deepest part of `path` that exists. */
+  lineOf: (path: DocPath) => number | undefined;
 }
 
 /** The documents of a YAML stream; a syntax error names the file, line and column. */
@@ -211,9 +225,28 @@ export function parseYamlDocuments(file: string, text: string): YamlDocument[] {
       // e.g. an alias to an anchor of another document, or too many aliases
       throw new GenerateError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`, `${displayPath(file)}:${line}`, { cause: err });
     }
-    out.push({ value, line });
+    out.push({ value, line, lineOf: (path) => lineOfNode(doc, lineCounter, path) });
   }
   return out;
+}
+
+function lineOfNode(doc: Document, lines: LineCounter, path: DocPath): number | undefined {
+  let node: unknown = doc.contents;
+  let line: number | undefined;
+  const at = (range: readonly number[] | null | undefined) => (range ? lines.linePos(range[0]!).line : line);
+  for (const key of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(key));
+      if (!pair) return line;
+      line = at((pair.key as { range?: number[] } | null)?.range);
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number' && node.items[key] !== undefined) {
+      node = node.items[key];
+      line = at((node as { range?: number[] }).range);
+    } else return line;
+  }
+  return line;
 }
 
 // ---------------------------------------------------------------------------
@@ -288,12 +321,15 @@ interface ClusterClient {
  * documents of every other group-version (or the v2 document when the server
  * has no v3), and API discovery for plurals, scope, verbs and subresources.
  */
-async function loadCluster(opts: ClusterOptions, progress: (line: string) => void): Promise<Source[]> {
+async function loadCluster(opts: ClusterOptions, progress: (line: string) => void, warnings: GenerateWarning[]): Promise<Source[]> {
   const { Client } = await import('kubereflect');
   let client: ClusterClient & { close(): void };
   try {
     client = opts.kubeconfig ? Client.fromFile(opts.kubeconfig, { context: opts.context }) : Client.fromDefault({ context: opts.context });
   } catch (err) {
+    // The client says only that no cluster is selected; the files say why.
+    const why = explainNoCluster(opts);
+    if (why) throw new GenerateError(why, undefined, { cause: err });
     throw new GenerateError(`cannot load the kubeconfig: ${(err as Error).message}`, opts.kubeconfig ?? 'kubeconfig');
   }
   try {
@@ -304,7 +340,7 @@ async function loadCluster(opts: ClusterOptions, progress: (line: string) => voi
       throw new GenerateError(`the cluster is unreachable: ${(err as Error).message}`, client.server, { cause: err });
     }
     progress(`connected to ${client.server}`);
-    const crds = await fetchCrds(client);
+    const crds = await fetchCrds(client, warnings);
     sources.push(...crds);
     const crdGroupVersions = new Set<string>();
     for (const c of crds) {
@@ -320,7 +356,7 @@ async function loadCluster(opts: ClusterOptions, progress: (line: string) => voi
   }
 }
 
-async function fetchCrds(client: ClusterClient): Promise<CrdSource[]> {
+async function fetchCrds(client: ClusterClient, warnings: GenerateWarning[]): Promise<CrdSource[]> {
   const path = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
   const list = await client.request<{ items?: JsonObject[] }>({ path });
   return (list.items ?? [])
@@ -328,6 +364,7 @@ async function fetchCrds(client: ClusterClient): Promise<CrdSource[]> {
     .sort((a, b) => compare(String((a.metadata as JsonObject)?.name), String((b.metadata as JsonObject)?.name)))
     .map((crd) => {
       const url = `${client.server}${path}/${String((crd.metadata as JsonObject)?.name)}`;
+      checkCrdSchemas(crd, url, { warnings, fromCluster: true });
       return { type: 'crd' as const, origin: url, from: url, crd };
     });
 }

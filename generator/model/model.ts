@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GenerateError, type GenerateWarning } from '../errors.ts';
-import { globToRegExp } from '../input/glob.ts';
+import { filterKinds } from './filter.ts';
 import {
   EMBEDDED_OPENAPI,
   isObject,
@@ -66,9 +66,12 @@ export interface Model {
 }
 
 export interface ModelOptions {
-  /** `group/version/kind` patterns (`*` wildcards, `core` for the core group) a kind must match; default all. */
+  /**
+   * `group/version/kind` patterns (`*` wildcards, `core` for the core group) a kind must match; default all.
+   * One that matches no kind is an error (`model/filter.ts`).
+   */
   include?: string[];
-  /** `group/version/kind` patterns of kinds to leave out. */
+  /** `group/version/kind` patterns of kinds to leave out; leaving out every kind is an error. */
   exclude?: string[];
 }
 
@@ -78,11 +81,8 @@ export function buildModel(sources: Source[], opts: ModelOptions = {}): Model {
   for (const s of sources) if (s.type === 'openapi') b.addOpenApi(s);
   for (const s of sources) if (s.type === 'crd') b.addCrd(s);
   for (const s of sources) if (s.type === 'discovery') b.applyDiscovery(s.resources);
-  const include = (opts.include ?? []).map(patternMatcher);
-  const exclude = (opts.exclude ?? []).map(patternMatcher);
-  const kinds = [...b.kinds.values()]
-    .filter((k) => (!include.length || include.some((m) => m(k))) && !exclude.some((m) => m(k)))
-    .sort((a, b) => compare(kindKey(a), kindKey(b)));
+  const all = [...b.kinds.values()].sort((a, b) => compare(kindKey(a), kindKey(b)));
+  const kinds = filterKinds(all, opts.include, opts.exclude);
   const schemas = closure(kinds, b.schemas);
   return { kinds, schemas, warnings: b.warnings };
 }
@@ -373,15 +373,7 @@ function crdRootSchema(raw: JsonObject): JsonObject {
 }
 
 // ---------------------------------------------------------------------------
-// Filtering and the closure of referenced schemas
-
-function patternMatcher(pattern: string): (k: KindModel) => boolean {
-  const parts = pattern.split('/');
-  if (parts.length > 3 || parts.some((p) => !p)) throw new GenerateError(`a kind pattern is group/version/kind, e.g. apps/v1/Deployment or core/*/*`, pattern);
-  while (parts.length < 3) parts.push('*');
-  const res = parts.map((p) => globToRegExp(p, { starOnly: true, ignoreCase: true }));
-  return (k) => res[0]!.test(k.group || 'core') && res[1]!.test(k.version) && res[2]!.test(k.kind);
-}
+// The closure of referenced schemas
 
 /** The schemas the kinds reach through `$ref`s; a ref to `ObjectMeta`'s family falls back to the embedded OpenAPI. */
 function closure(kinds: KindModel[], all: Map<string, SchemaEntry>): Map<string, SchemaEntry> {

@@ -70,16 +70,18 @@ export function reflector<K extends KubeObject>(
 }
 
 /**
- * The loop of `reflector` and `reflectShared`; `onEnd` runs before the writer closes.
+ * The loop of `reflector` and `reflectShared`; `onEnd` runs before the writer
+ * closes, with what the loop threw, if it threw.
  * @internal
  */
 export async function* reflectInto<K extends KubeObject>(
   writer: Writer<K>,
   stream: AsyncIterable<WatcherEvent<K>>,
-  onEnd?: () => void,
+  onEnd?: (thrown?: { error: unknown }) => void,
 ): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
   const events = stream[Symbol.asyncIterator]();
   let ended = false;
+  let thrown: { error: unknown } | undefined;
   try {
     for (;;) {
       const r = await events.next();
@@ -96,12 +98,15 @@ export async function* reflectInto<K extends KubeObject>(
       for (const object of vanished) yield { type: 'Delete', object, finalStateUnknown: true };
     }
     ended = true;
+  } catch (error) {
+    thrown = { error };
+    throw error;
   } finally {
     try {
       // The consumer stopped (or the writer threw): stop the source too.
       if (!ended) await events.return?.();
     } finally {
-      onEnd?.();
+      onEnd?.(thrown);
       writer.close();
     }
   }

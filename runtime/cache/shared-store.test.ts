@@ -184,6 +184,91 @@ describe('storeShared: each subscriber is a work queue of keys', () => {
     expect(await drain(reader.subscribe())).toEqual(['a@1', 'done']);
   });
 
+  it('bounds an idle subscriber by live keys: what is made and deleted while it is idle leaves nothing pending; a delete of what it knew still reaches it', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const events = new Channel<WatcherEvent<Pod>>();
+    const root = (async () => {
+      for await (const _ of reflectShared(writer, events)) {
+        /* drive */
+      }
+    })();
+    const known = Array.from({ length: 10 }, (_, i) => pod(`k${i}`));
+    events.push(...listed(...known));
+    await macrotask();
+    const sub = reader.subscribe();
+    // It takes what it knows, then leaves no read waiting: idle from here on.
+    for (let i = 0; i < known.length; i++) expect((await sub.next()).done).toBe(false);
+    expect(sub.pending).toBe(0);
+    const n = 1_000;
+    for (let i = 0; i < n; i++) events.push({ type: 'Apply', object: pod(`n${i}`) });
+    await macrotask();
+    expect(sub.pending).toBe(n); // live keys it has not taken
+    for (let i = 0; i < n; i++) events.push({ type: 'Delete', object: pod(`n${i}`, '2') });
+    for (let i = 0; i < 5; i++) events.push({ type: 'Delete', object: pod(`k${i}`, '2') });
+    events.push({ type: 'Apply', object: pod('k5', '2') });
+    // Deleted, made again (another uid) and deleted again before the next read: it hears of the one it knew.
+    events.push(
+      { type: 'Delete', object: pod('k9', '3') },
+      { type: 'Apply', object: pod('k9', '4', 'uid-k9-b') },
+      { type: 'Delete', object: pod('k9', '5', 'uid-k9-b') },
+    );
+    await macrotask();
+    expect(reader.size).toBe(4);
+    // The n objects it never saw are forgotten; the 6 deleted ones it knew and the changed one wait.
+    expect(sub.pending).toBe(7);
+    expect(await drain(sub)).toEqual(['deleted:k0@1', 'deleted:k1@1', 'deleted:k2@1', 'deleted:k3@1', 'deleted:k4@1', 'k5@2', 'deleted:k9@1']);
+    events.end();
+    await root;
+  });
+
+  it('with { previous: true }, hands out with each event the version this subscriber was last handed', async () => {
+    const { reader, writer } = storeShared<Pod>();
+    const events = new Channel<WatcherEvent<Pod>>();
+    const root = (async () => {
+      for await (const _ of reflectShared(writer, events)) {
+        /* drive */
+      }
+    })();
+    const sub = reader.subscribe({ previous: true });
+    const plain = reader.subscribe();
+    const read = async () => {
+      const r = await sub.next();
+      if (r.done) return 'done';
+      const e = r.value;
+      return `${label(e)}<${e.previous ? `${e.previous.metadata.name}@${e.previous.metadata.resourceVersion}` : 'none'}${e.type === 'Delete' && e.previous === e.object ? ' (same)' : ''}`;
+    };
+    events.push(...listed(pod('a'), pod('b'), pod('c')));
+    await macrotask();
+    expect([await read(), await read(), await read()]).toEqual(['a@1<none', 'b@1<none', 'c@1<none']);
+    // Two changes before it reads: it gets the latest, and what it knew.
+    events.push({ type: 'Apply', object: pod('a', '2') }, { type: 'Apply', object: pod('a', '3') });
+    await macrotask();
+    expect(await read()).toEqual('a@3<a@1');
+    // Changed, then deleted before it read the change: the delete's last stored state, and what it knew.
+    events.push({ type: 'Apply', object: pod('a', '4') }, { type: 'Delete', object: pod('a', '5') });
+    // Deleted while clean: what it knew is what went.
+    events.push({ type: 'Delete', object: pod('b', '6') });
+    // A new object: nothing before it.
+    events.push({ type: 'Apply', object: pod('d', '7') });
+    await macrotask();
+    expect([await read(), await read(), await read()]).toEqual(['deleted:a@4<a@3', 'deleted:b@1<b@1 (same)', 'd@7<none']);
+    // Found gone at a relist and made again (another uid): the old one's delete, then the new one as new.
+    events.push(...listed(pod('c', '8', 'uid-c2'), pod('d', '7')));
+    await macrotask();
+    expect([await read(), await read()]).toEqual(['gone:c@1<c@1 (same)', 'c@8<none']);
+    expect(sub.pending).toBe(0);
+    // Without the option nothing is kept. This one read nothing so far: what came and went meanwhile is no news to it.
+    const plainly: string[] = [];
+    while (plain.pending > 0) {
+      const r = await plain.next();
+      if (!r.done) plainly.push(`${label(r.value)}<${r.value.previous === undefined ? 'none' : 'kept'}`);
+    }
+    expect(plainly).toEqual(['d@7<none', 'c@8<none']);
+
+    events.end();
+    await root;
+  });
+
   it('refuses two reads in flight on one subscription', async () => {
     const { reader } = storeShared<Pod>();
     const sub = reader.subscribe();

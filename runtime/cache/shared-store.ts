@@ -15,13 +15,22 @@
  *
  * - The root never waits for a subscriber: the watch and the store go on at
  *   the server's pace however slow a subscriber is.
- * - A subscriber's memory is bounded by the number of keys, not by the event
- *   rate; keys are taken in the order they first became dirty, so none waits
- *   behind a hot one.
+ * - A subscriber's memory is bounded by the live keys, not by the event
+ *   rate nor by every key ever touched: one entry per live key it has not
+ *   taken since it changed, plus one per object it was handed that has since
+ *   been deleted (until it takes that `Delete`). An object made and deleted
+ *   while the subscriber was idle leaves nothing behind. Keys are taken in
+ *   the order they first became dirty, so none waits behind a hot one.
  * - Every subscriber eventually sees the latest version of every live object
- *   and a `Delete` for every object that went away (one whose name was reused
- *   by a new object — another uid — first gets a `Delete` of the old one).
- *   Intermediate versions that were overtaken before it read them are skipped.
+ *   and a `Delete` for every object it was handed that went away (one whose
+ *   name was reused by a new object — another uid — first gets a `Delete` of
+ *   the old one). Intermediate versions that were overtaken before it read
+ *   them are skipped, and so is an object that came and went in between.
+ * - With `subscribe({ previous: true })` each event also carries the version
+ *   the subscriber was last handed, which is what the store held when the key
+ *   became dirty (for a clean key, the subscriber knows what the store holds).
+ * - When the root stream throws, `rootEnding()` keeps what it threw, so a
+ *   controller can tell a store that failed for good from one stopped.
  * - A subscriber starts with every stored object (all keys dirty once the
  *   store is ready), then hears of changes. It ends when the root stream ends
  *   (after taking the keys still dirty), and is removed when it stops iterating.
@@ -35,23 +44,76 @@ import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
  * What a subscriber receives: the latest stored version of an object that
  * changed, or the last stored state of one that was deleted (`finalStateUnknown`
  * when the delete was found at a relist rather than seen on the watch).
+ *
+ * `previous`, for a subscription made with `{ previous: true }`: the version
+ * of the same object (same uid) this subscriber was last handed, so that it
+ * can compare what it knew with what is now (an owner reference that moved,
+ * a label that changed). Undefined for an object new to the subscriber, and
+ * always for a subscription without the option. For a `Delete` it is often
+ * `object` itself.
  */
 export type SubscriberEvent<K extends KubeObject> =
-  | { readonly type: 'Apply'; readonly object: Stored<K> }
-  | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean };
+  | { readonly type: 'Apply'; readonly object: Stored<K>; readonly previous?: Stored<K> | undefined }
+  | { readonly type: 'Delete'; readonly object: Stored<K>; readonly finalStateUnknown: boolean; readonly previous?: Stored<K> | undefined };
+
+/** Options of `SharedStore.subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Hand out with each event the version this subscriber was last handed
+   * (`previous`). Costs, per key changed and not yet taken, a reference to
+   * that version (kept alive until it is taken). Default false.
+   */
+  previous?: boolean;
+}
+
+/**
+ * A subscription to a shared store: read it with `for await` (from one loop).
+ *
+ * @example
+ * const sub = reader.subscribe();
+ * setInterval(() => console.log(`${sub.pending} pods changed and not yet handled`), 10_000);
+ * for await (const event of sub) await handle(event);
+ */
+export interface SharedSubscription<K extends KubeObject> extends AsyncIterableIterator<SubscriberEvent<K>, undefined> {
+  /** Keys waiting to be taken: the subscriber's backlog, at most one per key however often it changed. */
+  readonly pending: number;
+}
 
 type Result<T> = IteratorResult<T, undefined>;
 const DONE: Result<never> = Object.freeze({ done: true, value: undefined });
 
-interface Tombstone<K> {
-  object: K;
-  finalStateUnknown: boolean;
+/** The first delete of an object this subscriber knew, since the key was last taken. */
+class Gone<K> {
+  constructor(
+    readonly object: K,
+    readonly finalStateUnknown: boolean,
+    /** What the subscriber was last handed, when it keeps it. */
+    readonly previous: K | undefined,
+  ) {}
 }
 
-/** One subscriber: its dirty keys and its iterator. */
-class Subscription<K extends KubeObject> implements AsyncIterableIterator<SubscriberEvent<K>, undefined> {
-  /** Dirty keys in the order they became dirty, with the first delete seen since the key was last taken. */
-  private readonly dirty = new Map<string, Tombstone<K> | undefined>();
+/** A dirty key whose object this subscriber was never handed: if it goes before it is taken, there is nothing to tell. */
+const UNSEEN: unique symbol = Symbol('unseen');
+/** A dirty key whose object this subscriber knew, when it does not keep what it was handed. */
+const KNOWN: unique symbol = Symbol('known');
+
+/**
+ * One subscriber: its dirty keys and its iterator.
+ *
+ * What it knows rests on one invariant: for a key that is not dirty, the
+ * subscriber was last handed exactly what the store holds at the key (or
+ * nothing, when the key is empty). So when a key first becomes dirty, the
+ * version the store held just before is the one the subscriber knows.
+ */
+class Subscription<K extends KubeObject> implements SharedSubscription<K> {
+  /**
+   * Dirty keys in the order they became dirty: `UNSEEN` for an object it
+   * never saw, the version it was last handed (or `KNOWN`) for one it knew,
+   * or a `Gone` for the first delete of one it knew. An unseen key that is
+   * deleted leaves the map, so it holds the live keys plus the deletes of
+   * objects it had been handed, never every key ever touched.
+   */
+  private readonly dirty = new Map<string, K | Gone<K> | typeof UNSEEN | typeof KNOWN>();
   /** A key whose new object must follow the `Delete` of the old one just handed out. */
   private carry: string | undefined;
   /** A read waiting for a key; only set while nothing is dirty. */
@@ -62,10 +124,15 @@ class Subscription<K extends KubeObject> implements AsyncIterableIterator<Subscr
   constructor(
     private readonly core: StoreCore<K>,
     private readonly onClose: (sub: Subscription<K>) => void,
+    private readonly keepsPrevious: boolean,
   ) {}
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  get pending(): number {
+    return this.dirty.size + (this.carry === undefined ? 0 : 1);
   }
 
   next(): Promise<Result<SubscriberEvent<K>>> {
@@ -89,11 +156,27 @@ class Subscription<K extends KubeObject> implements AsyncIterableIterator<Subscr
     return Promise.resolve(DONE);
   }
 
-  /** Marks `key` dirty (the root calls this for every change). */
-  mark(key: string, gone?: Tombstone<K>): void {
+  /**
+   * Marks `key` dirty (the root calls this for every change): `gone` for a
+   * delete, else `previous`, the version the key held before (none for a new object).
+   */
+  mark(key: string, gone?: { object: K; finalStateUnknown: boolean }, previous?: K): void {
+    if (this.carry === key) {
+      // The object about to follow a Delete was never handed out: its later changes are read when it is, its delete is no news.
+      if (gone) this.carry = undefined;
+      return;
+    }
     const pending = this.dirty.get(key);
-    // The first delete is the one to report: it removed what this subscriber last knew.
-    if (pending === undefined) this.dirty.set(key, gone);
+    if (pending === undefined) {
+      // Not dirty: the store held what this subscriber knows (the invariant above).
+      if (gone) this.dirty.set(key, new Gone(gone.object, gone.finalStateUnknown, this.keepsPrevious ? gone.object : undefined));
+      else this.dirty.set(key, previous === undefined ? UNSEEN : this.keepsPrevious ? previous : KNOWN);
+    } else if (gone && !(pending instanceof Gone)) {
+      // Gone before this subscriber ever saw it: nothing to tell, nothing to keep.
+      if (pending === UNSEEN) this.dirty.delete(key);
+      // The first delete is the one to report: it removed what this subscriber last knew.
+      else this.dirty.set(key, new Gone(gone.object, gone.finalStateUnknown, pending === KNOWN ? undefined : pending));
+    }
     if (this.waiting) {
       const item = this.take();
       if (item) this.wake({ done: false, value: item });
@@ -117,16 +200,27 @@ class Subscription<K extends KubeObject> implements AsyncIterableIterator<Subscr
       const key = this.carry;
       this.carry = undefined;
       const current = this.core.live.get(key);
-      if (current) return { type: 'Apply', object: current as Stored<K> };
+      if (current) return { type: 'Apply', object: current as Stored<K>, previous: undefined };
     }
-    for (const [key, gone] of this.dirty) {
+    for (const [key, pending] of this.dirty) {
       this.dirty.delete(key);
       const current = this.core.live.get(key);
-      if (gone && (current === undefined || current.metadata?.uid !== gone.object.metadata?.uid)) {
-        if (current !== undefined) this.carry = key;
-        return { type: 'Delete', object: gone.object as Stored<K>, finalStateUnknown: gone.finalStateUnknown };
+      if (pending instanceof Gone) {
+        if (current === undefined || current.metadata?.uid !== pending.object.metadata?.uid) {
+          if (current !== undefined) this.carry = key;
+          return {
+            type: 'Delete',
+            object: pending.object as Stored<K>,
+            finalStateUnknown: pending.finalStateUnknown,
+            previous: pending.previous as Stored<K> | undefined,
+          };
+        }
+        return { type: 'Apply', object: current as Stored<K>, previous: pending.previous as Stored<K> | undefined };
       }
-      if (current !== undefined) return { type: 'Apply', object: current as Stored<K> };
+      if (current !== undefined) {
+        const previous = pending === UNSEEN || pending === KNOWN ? undefined : (pending as Stored<K>);
+        return { type: 'Apply', object: current as Stored<K>, previous };
+      }
       // Neither stored nor deleted since last taken (added and removed within one relist): nothing to say.
     }
     return undefined;
@@ -136,30 +230,46 @@ class Subscription<K extends KubeObject> implements AsyncIterableIterator<Subscr
 /** The subscribers of one shared store, fed by the store's change listener. */
 class Hub<K extends KubeObject> {
   private readonly subscribers = new Set<Subscription<K>>();
-  private ended = false;
+  /** Set when the root stream ended: with what it threw, if it threw. */
+  ending: { thrown?: { error: unknown } } | undefined;
+  private get ended(): boolean {
+    return this.ending !== undefined;
+  }
 
   constructor(private readonly core: StoreCore<K>) {
-    core.listeners.add((key, gone) => {
-      for (const sub of this.subscribers) sub.mark(key, gone);
+    core.listeners.add((key, gone, previous) => {
+      for (const sub of this.subscribers) sub.mark(key, gone, previous);
     });
   }
 
-  subscribe(): Subscription<K> {
-    const sub = new Subscription(this.core, (s) => this.subscribers.delete(s));
+  subscribe(opts: SubscribeOptions): Subscription<K> {
+    const sub = new Subscription(this.core, (s) => this.subscribers.delete(s), opts.previous === true);
     if (this.core.ready) for (const key of this.core.live.keys()) sub.mark(key);
     if (this.ended) sub.end();
     else this.subscribers.add(sub);
     return sub;
   }
 
-  end(): void {
-    this.ended = true;
+  end(thrown?: { error: unknown }): void {
+    this.ending = thrown ? { thrown } : {};
     for (const sub of this.subscribers) sub.end();
     this.subscribers.clear();
   }
 }
 
 let hubOf: <K extends KubeObject>(writer: SharedWriter<K>) => Hub<K>;
+let storeHub: <K extends KubeObject>(store: SharedStore<K>) => Hub<K>;
+
+/**
+ * How the root stream of `store` ended: undefined while it has not, else
+ * with what it threw (an index function or a transform that threw, an
+ * object without a uid), if it threw. The controller uses it to tell a
+ * source that failed for good.
+ * @internal not part of the public API
+ */
+export function rootEnding<K extends KubeObject>(store: SharedStore<K>): { readonly thrown?: { readonly error: unknown } } | undefined {
+  return storeHub(store).ending;
+}
 
 /**
  * The writer of a shared store. Feed it with `reflectShared`, which also
@@ -194,6 +304,9 @@ export class SharedWriter<K extends KubeObject> extends Writer<K> {
  */
 export class SharedStore<K extends KubeObject> extends Store<K> {
   readonly #hub: Hub<K>;
+  static {
+    storeHub = (store) => store.#hub;
+  }
 
   /** @internal use `storeShared()` */
   constructor(core: StoreCore<K>, hub: Hub<K>) {
@@ -204,16 +317,22 @@ export class SharedStore<K extends KubeObject> extends Store<K> {
   /**
    * A new subscription: every stored object (once the store is ready), then
    * every change, as the latest version of each changed object and a
-   * `Delete` for each object that went away. It ends when the root stream
-   * ends; stop it early with `break` (or `return()`). Read it from one loop.
+   * `Delete` for each object that went away (none for an object that came
+   * and went before this subscriber took it). With `{ previous: true }`,
+   * each event also carries the version this subscriber was last handed.
+   * It ends when the root stream ends; stop it early with `break` (or
+   * `return()`). Read it from one loop.
    *
    * @example
    * for await (const { type, object } of reader.subscribe()) {
    *   if (type === 'Apply' && object.metadata.labels?.app === 'web') notify(object);
    * }
+   * for await (const e of reader.subscribe({ previous: true })) {
+   *   if (e.previous?.metadata.labels?.app !== e.object.metadata.labels?.app) relabelled(e.object);
+   * }
    */
-  subscribe(): AsyncIterableIterator<SubscriberEvent<K>, undefined> {
-    return this.#hub.subscribe();
+  subscribe(opts: SubscribeOptions = {}): SharedSubscription<K> {
+    return this.#hub.subscribe(opts);
   }
 }
 
@@ -251,5 +370,5 @@ export function reflectShared<K extends KubeObject>(
   writer.claim('reflectShared()');
   const hub = hubOf(writer);
   // The store's change listener marks the keys; nothing here waits.
-  return reflectInto(writer, stream, () => hub.end());
+  return reflectInto(writer, stream, (thrown) => hub.end(thrown));
 }

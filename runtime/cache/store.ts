@@ -109,10 +109,12 @@ export interface StoreHealth {
 
 /**
  * Told of every change to the live map, after it happened: `key` changed;
- * `gone` is set when the object at `key` was deleted (or found gone at a relist).
+ * `gone` is set when the object at `key` was deleted (or found gone at a relist);
+ * otherwise `previous` is the version of the same object the key held before
+ * (undefined for a new object).
  * @internal for `shared-store.ts`
  */
-export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }) => void;
+export type ChangeListener<K> = (key: string, gone?: { object: K; finalStateUnknown: boolean }, previous?: K) => void;
 
 /** How to name an object to `Store.get`: a reference, a name (plus namespace), or a `namespace/name` key. */
 export type StoreLookup<K extends KubeObject> = ObjectRef<K> | { name: string; namespace?: string | undefined; kind?: never } | string;
@@ -216,12 +218,13 @@ export class Writer<K extends KubeObject> {
         // Straight into the live map; a watcher sends no Apply between Init and InitDone.
         const key = keyOf(event.object);
         const object = this.own(event.object);
+        const previous = core.live.get(key);
         // Indexes first: an index function that throws leaves the store as it was.
-        core.indexes.update(key, core.live.get(key), object);
+        core.indexes.update(key, previous, object);
         core.live.set(key, object);
         this.progress();
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
-        for (const listener of core.listeners) listener(key);
+        for (const listener of core.listeners) listener(key, undefined, previous);
         return NOTHING;
       }
       case 'Delete': {
@@ -276,7 +279,10 @@ export class Writer<K extends KubeObject> {
     if (core.listeners.size > 0) {
       // Unchanged objects keep their instance (reuseUnchanged): only new or changed ones are news.
       for (const [key, obj] of next) {
-        if (previous.get(key) !== obj) for (const listener of core.listeners) listener(key);
+        const old = previous.get(key);
+        // Another uid is another object: the old one was reported gone above.
+        const before = old?.metadata?.uid === obj.metadata?.uid ? old : undefined;
+        if (old !== obj) for (const listener of core.listeners) listener(key, undefined, before);
       }
     }
     if (!core.ready) this.becomeReady();
@@ -388,12 +394,16 @@ function isEmpty(o: object): boolean {
  * const frontends = reader.filter('tier=frontend');
  */
 export class Store<K extends KubeObject, I extends string = string> {
-  /** @internal the state the writer and readers share */
-  protected readonly core: StoreCore<K>;
+  /**
+   * @internal the state the writer and readers share. Typed by the base
+   * object type, so that a reader is covariant in `K`: a `Store<Pod>` (or a
+   * projected store) is a `Store<KubeObject>` to a helper that takes any store.
+   */
+  protected readonly core: StoreCore<KubeObject>;
 
   /** @internal use `store()` */
   constructor(core: StoreCore<K>) {
-    this.core = core;
+    this.core = core as unknown as StoreCore<KubeObject>;
   }
 
   /**

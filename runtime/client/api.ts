@@ -93,8 +93,13 @@ export interface DeleteOptions {
   signal?: AbortSignal;
 }
 
-/** A deep partial, for merge patches. */
-export type PatchBody<T> = T extends readonly (infer E)[] ? PatchBody<E>[] : T extends object ? { [P in keyof T]?: PatchBody<T[P]> | null } : T;
+/**
+ * A deep partial, for merge patches: `null` removes a field; `undefined` (or
+ * leaving it out) leaves it as it is — JSON drops it — so a value that may be
+ * undefined, such as `metadata.generation`, can be written as it is under
+ * `exactOptionalPropertyTypes`.
+ */
+export type PatchBody<T> = T extends readonly (infer E)[] ? PatchBody<E>[] : T extends object ? { [P in keyof T]?: PatchBody<T[P]> | null | undefined } : T;
 
 /** One RFC 6902 operation. */
 export type JsonPatchOperation =

@@ -4,12 +4,16 @@
  * or cut a body on demand. The integration tests cover the normal paths.
  */
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from './client.ts';
-import { ApiError, RequestTimeoutError, TransportError } from '../core/errors.ts';
+import { Client, KubeconfigError } from './client.ts';
+import { isLoopback } from './credentials.ts';
+import { ApiError, KubeError, RequestTimeoutError, TransportError } from '../core/errors.ts';
 
 const TOKEN = 'secret-token-that-must-not-leak';
 let server: Server | undefined;
@@ -135,5 +139,166 @@ describe('Client', () => {
     expect(err.message).toContain('GET /api/v1/pods?limit=5');
     expect(err.message).toMatch(/ECONNREFUSED/);
     client.close();
+  });
+});
+
+describe('plain http', () => {
+  /** A kubeconfig for `server` with `user` (none when undefined) and no insecure-skip-tls-verify. */
+  function kubeConfigFor(server: string, user?: Record<string, unknown>, skipTLSVerify = false): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server, skipTLSVerify }],
+      users: user ? [{ name: 'u', ...user }] : [],
+      contexts: [{ name: 'x', cluster: 'c', ...(user ? { user: 'u' } : {}) }],
+      currentContext: 'x',
+    });
+    return kc;
+  }
+
+  async function listen(): Promise<{ port: number; requests: IncomingMessage[] }> {
+    const requests: IncomingMessage[] = [];
+    server = createServer((req, res) => {
+      requests.push(req);
+      res.end('{"ok":true}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { port: (server.address() as AddressInfo).port, requests };
+  }
+
+  it('works without insecure-skip-tls-verify for a kubeconfig without a user', async () => {
+    const { port, requests } = await listen();
+    const client = new Client(kubeConfigFor(`http://127.0.0.1:${port}`));
+    expect(await client.request({ path: '/api/v1/pods' })).toEqual({ ok: true });
+    expect(requests[0]!.headers.authorization).toBeUndefined();
+    client.close();
+  });
+
+  it('sends a bearer token to a loopback server', async () => {
+    const { port, requests } = await listen();
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const client = new Client(kubeConfigFor(`http://${host}:${port}`, { token: TOKEN }));
+      expect(await client.request({ path: '/api/v1/pods' })).toEqual({ ok: true });
+      client.close();
+    }
+    expect(requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
+  });
+
+  it('refuses to send a token in clear text to a host that is not loopback, before connecting, without quoting it', async () => {
+    const client = new Client(kubeConfigFor('http://192.0.2.10:8001', { token: TOKEN }));
+    const err = (await client.request({ path: '/api/v1/pods' }).catch((e: unknown) => e)) as KubeError;
+    expect(err).toBeInstanceOf(KubeError);
+    expect(err.code).toBe('ERR_KUBE');
+    expect(err.message).toBe(
+      'refusing to send credentials in clear text to http://192.0.2.10:8001, a host that is not loopback (use https, a user without credentials, or insecure-skip-tls-verify to allow it)',
+    );
+    expect(err.message).not.toContain(TOKEN);
+    client.close();
+  });
+
+  it('refuses basic auth the same way', async () => {
+    const client = new Client(kubeConfigFor('http://example.invalid', { username: 'admin', password: TOKEN }));
+    const err = (await client.request({ path: '/api/v1/pods' }).catch((e: unknown) => e)) as KubeError;
+    expect(err.message).toContain('refusing to send credentials in clear text');
+    expect(err.message).not.toContain(TOKEN);
+    client.close();
+  });
+
+  it('refuses a token over plain http through a proxy, even to a loopback server', async () => {
+    const kc = kubeConfigFor('http://127.0.0.1:8001', { token: TOKEN });
+    (kc.clusters[0] as { proxyUrl?: string }).proxyUrl = 'http://192.0.2.10:3128';
+    const client = new Client(kc);
+    const err = (await client.request({ path: '/api/v1/pods' }).catch((e: unknown) => e)) as KubeError;
+    expect(err.message).toContain('refusing to send credentials in clear text to http://127.0.0.1:8001');
+    client.close();
+  });
+
+  it('sends nothing in clear text to another host when the user has no credentials, only a client certificate', async () => {
+    // No TLS, so the certificate is not used; nothing secret goes on the wire and the request is made.
+    const client = new Client(kubeConfigFor('http://192.0.2.10:8001', { certData: 'Y2VydA==', keyData: 'a2V5' }));
+    const err = (await client.request({ path: '/api/v1/pods', timeoutMs: 500 }).catch((e: unknown) => e)) as KubeError;
+    expect(['ERR_KUBE_TRANSPORT', 'ERR_KUBE_REQUEST_TIMEOUT']).toContain(err.code);
+    client.close();
+  });
+
+  it('sends credentials in clear text to another host only when the cluster says insecure-skip-tls-verify', async () => {
+    // 192.0.2.0/24 is for documentation: the connection fails or times out, but it is attempted.
+    const client = new Client(kubeConfigFor('http://192.0.2.10:8001', { token: TOKEN }, true));
+    const err = (await client.request({ path: '/api/v1/pods', timeoutMs: 500 }).catch((e: unknown) => e)) as KubeError;
+    expect(['ERR_KUBE_TRANSPORT', 'ERR_KUBE_REQUEST_TIMEOUT']).toContain(err.code);
+    expect(err.message).not.toContain(TOKEN);
+    client.close();
+  });
+
+  it('counts as loopback localhost, 127.0.0.0/8 and ::1, by the name as written (nothing is resolved)', () => {
+    const hosts = [
+      'localhost',
+      'LOCALHOST',
+      '127.0.0.1',
+      '127.9.8.7',
+      '[::1]',
+      '[0:0:0:0:0:0:0:1]',
+      '10.0.0.1',
+      '192.0.2.10',
+      '[::2]',
+      'example.com',
+      'localhost.example.com',
+    ];
+    expect(hosts.filter((h) => isLoopback(h))).toEqual(['localhost', 'LOCALHOST', '127.0.0.1', '127.9.8.7', '[::1]', '[0:0:0:0:0:0:0:1]']);
+  });
+});
+
+describe('a kubeconfig that selects no cluster', () => {
+  const kubeconfig = (extra: object = {}) => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'local', server: 'https://127.0.0.1:6443', skipTLSVerify: false }],
+      users: [{ name: 'admin', token: 'secret-token-value' }],
+      contexts: [
+        { name: 'viewer', cluster: 'local', user: 'admin' },
+        { name: 'admin', cluster: 'local', user: 'admin' },
+        { name: 'elsewhere', cluster: 'gone', user: 'admin' },
+      ],
+      currentContext: 'admin',
+      ...extra,
+    });
+    return kc;
+  };
+  const failure = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return err as KubeError;
+    }
+    throw new Error('did not throw');
+  };
+
+  it('names a context that does not exist, and the contexts there are (no server, no credential)', () => {
+    const err = failure(() => Client.fromKubeConfig(kubeconfig(), { context: 'prod' }));
+    expect(err).toBeInstanceOf(KubeconfigError);
+    expect(err.code).toBe('ERR_KUBE_KUBECONFIG');
+    expect(err.message).toBe('context "prod" not found in the kubeconfig; contexts: admin, elsewhere, viewer');
+    expect(err.message).not.toMatch(/secret-token-value|6443/);
+  });
+
+  it('names the file for fromFile, and says what is wrong with the current context', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubereflect-kc-'));
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: local, cluster: {server: "https://127.0.0.1:6443"}}]\ncontexts: [{name: admin, context: {cluster: local}}, {name: elsewhere, context: {cluster: gone}}]\nusers: []\ncurrent-context: missing\n',
+    );
+    expect(failure(() => Client.fromFile(file, { context: 'prod' })).message).toBe(`context "prod" not found in ${file}; contexts: admin, elsewhere`);
+    expect(failure(() => Client.fromFile(file)).message).toBe(`current-context "missing" not found in ${file}; contexts: admin, elsewhere`);
+    expect(failure(() => Client.fromFile(file, { context: 'elsewhere' })).message).toBe(
+      `context "elsewhere" names cluster "gone", which ${file} does not define; clusters: local`,
+    );
+    expect(Client.fromFile(file, { context: 'admin' }).server).toBe('https://127.0.0.1:6443');
+  });
+
+  it('says when there is no current context at all', () => {
+    expect(failure(() => new Client(kubeconfig({ currentContext: '' }))).message).toBe(
+      'the kubeconfig has no current-context: pass a context (contexts: admin, elsewhere, viewer)',
+    );
   });
 });

@@ -1,18 +1,23 @@
 /**
- * The HTTP client every `Api` uses. Authentication and TLS come from
- * `@kubernetes/client-node`'s `KubeConfig` (tokens, token files, client
- * certificates, exec plugins with refresh, in-cluster config, proxies); the
- * requests themselves go through Node's `https` with one keep-alive
- * connection pool per client. Every request can be aborted; failures are
- * typed (`ApiError`, `TransportError`, `RequestTimeoutError`, `DecodeError`) and
- * never carry credentials.
+ * The HTTP client every `Api` uses. Authentication and TLS come from a
+ * kubeconfig (`credentials.ts`: `@kubernetes/client-node`'s `KubeConfig` for
+ * tokens, token files, client certificates, in-cluster config and proxies;
+ * exec plugins run there within each request's bounds; https and plain-http
+ * servers); the requests themselves go through Node's `https` or `http` with
+ * keep-alive connection pools per client. Every request can be aborted, and
+ * its timeout covers obtaining credentials too; failures are typed
+ * (`ApiError`, `TransportError`, `RequestTimeoutError`, `DecodeError`,
+ * `RequestAbortedError`) and never carry credentials.
  */
 import { isUtf8 } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { sleep } from '../core/backoff.ts';
 import { RequestAbortedError, ApiError, DecodeError, KubeError, RequestTimeoutError, TransportError, type Status } from '../core/errors.ts';
+import { Credentials, type Prepared } from './credentials.ts';
 
 /** Query parameters; `undefined` values are left out. */
 export type RequestQuery = Record<string, string | number | boolean | undefined>;
@@ -30,7 +35,7 @@ export interface RequestOptions {
   /** Accept header (default `application/json`). */
   accept?: string;
   signal?: AbortSignal;
-  /** Time allowed for the whole response; default `ClientOptions.requestTimeoutMs`. */
+  /** Time allowed for the whole request, obtaining credentials included; default `ClientOptions.requestTimeoutMs`. */
   timeoutMs?: number;
   /** Turns the body (checked to be UTF-8) into the result; default `JSON.parse` of its text. Its errors become `DecodeError`s. */
   parse?: (body: Buffer) => unknown;
@@ -38,13 +43,18 @@ export interface RequestOptions {
 
 /** A streaming request: the response body is delivered chunk by chunk. */
 export interface StreamOptions extends Omit<RequestOptions, 'timeoutMs'> {
-  /** The stream fails with `RequestTimeoutError` when no bytes arrive for this long. */
+  /**
+   * The stream fails with `RequestTimeoutError` when no bytes arrive for this
+   * long; it also bounds the start: obtaining credentials and the wait for
+   * the response headers together (without it, `ClientOptions.requestTimeoutMs`
+   * bounds the credentials).
+   */
   idleTimeoutMs?: number;
 }
 
 /** Tuning of a `Client`; every field has a default. */
 export interface ClientOptions {
-  /** Default time allowed for a non-streaming request (default 60 s). */
+  /** Default time allowed for a non-streaming request, obtaining credentials included (default 60 s). */
   requestTimeoutMs?: number;
   /** How many times a request answered 429 is retried after its `Retry-After` (default 3). */
   maxRetriesOn429?: number;
@@ -59,14 +69,19 @@ export interface ClientOptions {
   maxSockets?: number;
 }
 
-interface Connection {
-  base: URL;
-  options: https.RequestOptions;
+interface Connection extends Prepared {
   transport: typeof https | typeof http;
 }
 
 /**
  * A connection to one cluster, built from a `KubeConfig`.
+ *
+ * The kubeconfig's server may be https (verified against the cluster's CA,
+ * or the system's, unless it says `insecure-skip-tls-verify`) or plain http
+ * (`kubectl proxy`; credentials then go only to a loopback host, unless the
+ * cluster says `insecure-skip-tls-verify`). An exec credential plugin runs at
+ * most once at a time for all requests, within the bounds of the requests
+ * waiting for it, and is stopped when none waits any more.
  *
  * @example
  * const client = Client.fromDefault();            // ~/.kube/config, $KUBECONFIG or in-cluster
@@ -78,11 +93,13 @@ export class Client {
   /** Keep-alive agents for the current TLS settings: ordinary requests (bounded) and streams (unbounded). */
   private agents: { requests: http.Agent; streams: http.Agent } | undefined;
   private agentKey = '';
+  private readonly credentials: Credentials;
 
   /** A client for the current context of `kubeConfig`. Prefer the static constructors. */
   constructor(kubeConfig: KubeConfig, opts: ClientOptions = {}) {
     this.kubeConfig = kubeConfig;
-    if (!kubeConfig.getCurrentCluster()) throw new KubeError('the kubeconfig has no current cluster');
+    if (!kubeConfig.getCurrentCluster()) throw new KubeconfigError(noClusterReason(kubeConfig, 'the kubeconfig'));
+    this.credentials = new Credentials(kubeConfig);
     this.opts = {
       requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
       maxRetriesOn429: opts.maxRetriesOn429 ?? 3,
@@ -91,24 +108,43 @@ export class Client {
     };
   }
 
-  /** A client for `kubeConfig`, optionally switched to `context`. */
+  /**
+   * A client for `kubeConfig`, optionally switched to `context`. A context
+   * the kubeconfig does not have, or one that selects no cluster, throws a
+   * `KubeconfigError` naming it and the contexts there are.
+   */
   static fromKubeConfig(kubeConfig: KubeConfig, opts: ClientOptions & { context?: string } = {}): Client {
-    if (opts.context) kubeConfig.setCurrentContext(opts.context);
-    return new Client(kubeConfig, opts);
+    return Client.withContext(kubeConfig, opts, 'the kubeconfig');
   }
 
   /** A client from the default kubeconfig ($KUBECONFIG, ~/.kube/config, or in-cluster), optionally for `context`. */
   static fromDefault(opts: ClientOptions & { context?: string } = {}): Client {
     const kc = new KubeConfig();
     kc.loadFromDefault();
-    return Client.fromKubeConfig(kc, opts);
+    const source = process.env.KUBECONFIG
+      ? process.env.KUBECONFIG.split(delimiter).filter(Boolean).join(', ')
+      : kc.getContexts().length
+        ? join(homedir(), '.kube', 'config')
+        : 'the in-cluster configuration ($KUBECONFIG is not set and ~/.kube/config has no contexts)';
+    return Client.withContext(kc, opts, source);
   }
 
   /** A client from a kubeconfig file, optionally for `context`. */
   static fromFile(path: string, opts: ClientOptions & { context?: string } = {}): Client {
     const kc = new KubeConfig();
     kc.loadFromFile(path);
-    return Client.fromKubeConfig(kc, opts);
+    return Client.withContext(kc, opts, path);
+  }
+
+  private static withContext(kubeConfig: KubeConfig, opts: ClientOptions & { context?: string }, source: string): Client {
+    if (opts.context !== undefined) {
+      if (!kubeConfig.getContextObject(opts.context)) {
+        throw new KubeconfigError(`context ${JSON.stringify(opts.context)} not found in ${source}; ${contextList(kubeConfig)}`);
+      }
+      kubeConfig.setCurrentContext(opts.context);
+    }
+    if (!kubeConfig.getCurrentCluster()) throw new KubeconfigError(noClusterReason(kubeConfig, source));
+    return new Client(kubeConfig, opts);
   }
 
   /** The server URL of the current cluster. */
@@ -149,11 +185,14 @@ export class Client {
    * @throws ApiError for a non-2xx answer (with the body's `Status`).
    */
   async stream(req: StreamOptions): Promise<AsyncIterable<Buffer>> {
-    // The idle limit also bounds the wait for the response headers: a connection can stall before them too.
-    const { res, request } = await this.send(req, req.idleTimeoutMs, 'streams');
+    // The idle limit also bounds the start: credentials, then the response headers (a connection can stall before them too).
+    const started = performance.now();
+    const conn = await this.connection(describe(req), 'streams', req.idleTimeoutMs ?? this.opts.requestTimeoutMs, req.signal);
+    const headers = req.idleTimeoutMs === undefined ? undefined : { ms: req.idleTimeoutMs, left: req.idleTimeoutMs - (performance.now() - started) };
+    const { res, request } = await this.send(conn, req, headers);
     if (!isSuccess(res.statusCode)) {
       const body = await readBody(res, request, req.signal);
-      if (res.statusCode === 401) this.forgetExecCredential();
+      if (res.statusCode === 401) this.credentials.refused(conn);
       throw apiError(request, res, body);
     }
     return chunksOf(res, request, req.idleTimeoutMs, req.signal);
@@ -161,13 +200,16 @@ export class Client {
 
   private async requestOnce<T>(req: RequestOptions): Promise<T> {
     const timeoutMs = req.timeoutMs ?? this.opts.requestTimeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const description = describe(req);
+    const started = performance.now();
+    const conn = await this.connection(description, 'requests', timeoutMs, req.signal);
+    // What is left of the timeout after the credentials.
+    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs - (performance.now() - started))));
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     try {
-      const { res, request } = await this.send({ ...req, signal });
+      const { res, request } = await this.send(conn, { ...req, signal });
       const body = await readBody(res, request, signal);
-      if (res.statusCode === 401) this.forgetExecCredential();
+      if (res.statusCode === 401) this.credentials.refused(conn);
       if (!isSuccess(res.statusCode)) throw apiError(request, res, body);
       // Decoding would quietly turn invalid bytes into U+FFFD, and a wrong object into the cache; watch lines are refused the same way.
       if (!isUtf8(body)) throw new DecodeError(request, 'response is not valid UTF-8', body.toString('latin1'));
@@ -182,38 +224,34 @@ export class Client {
     }
   }
 
-  private async send(
-    req: RequestOptions,
-    headerTimeoutMs?: number,
-    pool: 'requests' | 'streams' = 'requests',
-  ): Promise<{ res: http.IncomingMessage; request: string }> {
+  /** Sends `req` on `conn`; `headers`: fail when the response headers have not come within `left` ms (reported as `ms`). */
+  private async send(conn: Connection, req: RequestOptions, headers?: { ms: number; left: number }): Promise<{ res: http.IncomingMessage; request: string }> {
     const request = describe(req);
     if (req.signal?.aborted) throw new RequestAbortedError(`${request}: aborted`);
-    const conn = await this.connection(pool);
     const url = new URL(req.path, conn.base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), 'utf8');
-    const headers: http.OutgoingHttpHeaders = {
+    const outgoing: http.OutgoingHttpHeaders = {
       ...(conn.options.headers as http.OutgoingHttpHeaders),
       accept: req.accept ?? 'application/json',
       'user-agent': 'kubereflect',
     };
     if (payload) {
-      headers['content-type'] = req.contentType ?? 'application/json';
-      headers['content-length'] = payload.length;
+      outgoing['content-type'] = req.contentType ?? 'application/json';
+      outgoing['content-length'] = payload.length;
     }
     return new Promise((resolve, reject) => {
       let r: http.ClientRequest;
       try {
-        r = conn.transport.request(url, { ...conn.options, method: req.method ?? 'GET', headers, signal: req.signal });
+        r = conn.transport.request(url, { ...conn.options, method: req.method ?? 'GET', headers: outgoing, signal: req.signal });
       } catch (err) {
         reject(new TransportError(request, err));
         return;
       }
       const stalled =
-        headerTimeoutMs === undefined
+        headers === undefined
           ? undefined
-          : setTimeout(() => r.destroy(new RequestTimeoutError(request, headerTimeoutMs, 'no response headers')), headerTimeoutMs);
+          : setTimeout(() => r.destroy(new RequestTimeoutError(request, headers.ms, 'no response headers')), Math.max(1, Math.ceil(headers.left)));
       r.on('response', (res) => {
         clearTimeout(stalled);
         resolve({ res, request });
@@ -228,38 +266,18 @@ export class Client {
   }
 
   /**
-   * After a 401: drop the current user's cached exec-plugin credential, so the
-   * next request runs the plugin again (as client-go does). `KubeConfig`
-   * otherwise keeps a credential until its `expirationTimestamp`, which a
-   * revoked or rotated token outlives, and has no public way to forget it.
+   * TLS, auth headers and the agent of `pool` for the next request (auth may
+   * have been refreshed), obtained within `timeoutMs` and `signal`.
    */
-  private forgetExecCredential(): void {
-    const user = this.kubeConfig.getCurrentUser();
-    if (!user?.exec) return;
-    const internals = this.kubeConfig as unknown as { authenticators?: { tokenCache?: Record<string, unknown> }[] };
-    for (const a of internals.authenticators ?? []) if (a.tokenCache) delete a.tokenCache[user.name];
-  }
-
-  /** TLS, auth headers and the agent of `pool` for the next request (auth may have been refreshed). */
-  private async connection(pool: 'requests' | 'streams'): Promise<Connection> {
-    const cluster = this.kubeConfig.getCurrentCluster()!;
-    const options: https.RequestOptions = {};
-    try {
-      await this.kubeConfig.applyToHTTPSOptions(options);
-    } catch (err) {
-      // Messages of credential plugins may echo their output; keep only the first line of ours. A JSON
-      // syntax error quotes the plugin's output, which is the credential: never repeat it.
-      const reason = err instanceof SyntaxError ? "the credential plugin's output is not valid JSON" : String((err as Error).message ?? err).split('\n')[0];
-      throw new KubeError(`could not obtain credentials for ${cluster.server}: ${reason}`);
-    }
-    const base = new URL(cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`);
-    const transport = base.protocol === 'http:' ? http : https;
-    if (!cluster.proxyUrl) options.agent = this.pooledAgents(options, transport)[pool];
-    return { base, options, transport };
+  private async connection(request: string, pool: 'requests' | 'streams', timeoutMs: number, signal?: AbortSignal): Promise<Connection> {
+    const prepared = await this.credentials.forRequest(request, timeoutMs, signal);
+    const transport = prepared.base.protocol === 'http:' ? http : https;
+    if (!this.kubeConfig.getCurrentCluster()!.proxyUrl) prepared.options.agent = this.pooledAgents(prepared.options, transport)[pool];
+    return { ...prepared, transport };
   }
 
   private pooledAgents(o: https.RequestOptions, transport: typeof https | typeof http): { requests: http.Agent; streams: http.Agent } {
-    const key = [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]
+    const key = [transport === https ? 'https' : 'http', o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]
       .map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v)))
       .join('|');
     if (!this.agents || key !== this.agentKey) {
@@ -282,6 +300,34 @@ function isSuccess(code: number | undefined): boolean {
 }
 
 /** `GET /api/v1/pods?limit=500`, with continue tokens shortened: they are long and opaque. */
+/** A kubeconfig selects no cluster (a context it lacks, a missing current-context, a context naming no cluster it defines). */
+export class KubeconfigError extends KubeError {
+  override name = 'KubeconfigError';
+  override readonly code = 'ERR_KUBE_KUBECONFIG';
+}
+
+/** `contexts: a, b` (sorted), or that there are none: names only, never a server or a credential. */
+function contextList(kc: KubeConfig): string {
+  const names = kc
+    .getContexts()
+    .map((c) => c.name)
+    .sort();
+  return names.length ? `contexts: ${names.join(', ')}` : 'it has no contexts';
+}
+
+/** Why `kc` has no current cluster, in words a user can act on. */
+function noClusterReason(kc: KubeConfig, source: string): string {
+  const current = kc.getCurrentContext();
+  if (!current) return `${source} has no current-context: pass a context (${contextList(kc)})`;
+  const context = kc.getContextObject(current);
+  if (!context) return `current-context ${JSON.stringify(current)} not found in ${source}; ${contextList(kc)}`;
+  const clusters = kc
+    .getClusters()
+    .map((c) => c.name)
+    .sort();
+  return `context ${JSON.stringify(current)} names cluster ${JSON.stringify(context.cluster)}, which ${source} does not define${clusters.length ? `; clusters: ${clusters.join(', ')}` : ''}`;
+}
+
 export function describe(req: Pick<RequestOptions, 'method' | 'path' | 'query'>): string {
   const q = Object.entries(req.query ?? {})
     .filter(([, v]) => v !== undefined)

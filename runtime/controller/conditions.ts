@@ -7,39 +7,64 @@
  * (and, with an equality check before writing, writes nothing).
  */
 
-/** One condition of an object's status. */
+/**
+ * One condition of an object's status, as kubereflect writes it. A CRD's own
+ * condition type (controller-gen's `metav1.Condition`: `status` an enum of
+ * `True | False | Unknown`, `reason` and `lastTransitionTime` required) works
+ * with the helpers below as it is: they are generic over it.
+ */
 export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown' | (string & {});
-  reason?: string;
-  message?: string;
+  reason?: string | undefined;
+  message?: string | undefined;
   /** When `status` last changed (RFC 3339). */
-  lastTransitionTime?: string;
+  lastTransitionTime?: string | undefined;
   /** The `metadata.generation` the condition was computed for. */
-  observedGeneration?: number;
+  observedGeneration?: number | undefined;
 }
+
+/** The shape every condition type has, whatever the CRD narrows: what the helpers read and write. */
+export interface ConditionLike {
+  readonly type: string;
+  readonly status: string;
+  readonly lastTransitionTime?: string | undefined;
+  readonly observedGeneration?: number | undefined;
+}
+
+/**
+ * What `setCondition` is given: the condition without `lastTransitionTime`
+ * (it sets that), with `observedGeneration` allowed to be `undefined` (as
+ * `metadata.generation` may be; it is then left out).
+ */
+export type ConditionUpdate<C extends ConditionLike> = Omit<C, 'lastTransitionTime' | 'observedGeneration'> & { observedGeneration?: number | undefined };
 
 /**
  * `conditions` with `next` set: a new entry, or the entry of the same type
  * replaced — keeping its `lastTransitionTime` when `status` did not change,
- * `now` otherwise. Returns a new array; the others keep their order.
+ * `now` otherwise. Returns a new array of the caller's condition type (the
+ * type of `conditions`, or `C` given explicitly); the others keep their order.
+ * Properties given as `undefined` are left out.
  *
  * @example
  * const conditions = setCondition(widget.status?.conditions, {
  *   type: 'Ready', status: 'True', reason: 'ConfigMapReady', message: 'in line with the spec',
  *   observedGeneration: widget.metadata.generation,
  * });
+ * // A CRD's condition type, `status: 'True' | 'False' | 'Unknown'`, when there are none yet:
+ * const first = setCondition<BackupCondition>(undefined, { type: 'Ready', status: 'False', reason: 'Pending', message: '' });
  */
-export function setCondition(
-  conditions: readonly Readonly<Condition>[] | undefined,
-  next: Omit<Condition, 'lastTransitionTime'>,
+export function setCondition<C extends ConditionLike = Condition>(
+  conditions: readonly C[] | undefined,
+  next: ConditionUpdate<NoInfer<C>>,
   now: Date = new Date(),
-): Condition[] {
+): C[] {
   const list = (conditions ?? []).map((c) => ({ ...c }));
-  const at = list.findIndex((c) => c.type === next.type);
+  const given = next as ConditionUpdate<ConditionLike>;
+  const at = list.findIndex((c) => c.type === given.type);
   const previous = at >= 0 ? list[at] : undefined;
-  const lastTransitionTime = previous && previous.status === next.status && previous.lastTransitionTime ? previous.lastTransitionTime : rfc3339(now);
-  const entry: Condition = { ...stripUndefined(next), lastTransitionTime };
+  const lastTransitionTime = previous && previous.status === given.status && previous.lastTransitionTime ? previous.lastTransitionTime : rfc3339(now);
+  const entry = { ...stripUndefined(next), lastTransitionTime } as unknown as C;
   if (at >= 0) list[at] = entry;
   else list.push(entry);
   return list;
@@ -51,7 +76,7 @@ export function setCondition(
  * @example
  * findCondition(widget.status?.conditions, 'Ready')?.status === 'True';
  */
-export function findCondition<C extends Readonly<Condition>>(conditions: readonly C[] | undefined, type: string): C | undefined {
+export function findCondition<C extends ConditionLike>(conditions: readonly C[] | undefined, type: string): C | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
@@ -62,8 +87,8 @@ export function findCondition<C extends Readonly<Condition>>(conditions: readonl
  * @example
  * if (!sameConditions(widget.status?.conditions, next)) await widgets.patchStatus(name, patch);
  */
-export function sameConditions(a: readonly Readonly<Condition>[] | undefined, b: readonly Readonly<Condition>[] | undefined): boolean {
-  const canon = (list: readonly Readonly<Condition>[] | undefined) =>
+export function sameConditions(a: readonly ConditionLike[] | undefined, b: readonly ConditionLike[] | undefined): boolean {
+  const canon = (list: readonly ConditionLike[] | undefined) =>
     JSON.stringify(
       (list ?? [])
         .map((c) =>

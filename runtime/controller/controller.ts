@@ -15,8 +15,12 @@
  * primary kind's changes pass an optional predicate (e.g.
  * `predicates.generation`, so status writes do not re-trigger); children
  * map to their controlling owner through `ownerReferences` (metadata-only
- * watch by default); other kinds map through your function. Deletes reach
- * the controller: a deleted child re-triggers its owner.
+ * watch by default); other kinds map through your function, both for the
+ * version seen before a change and the new one (a re-parented child
+ * reconciles its old owner and its new one). Deletes reach the controller:
+ * a deleted child re-triggers its owner. No reconcile starts before every
+ * source has synced; a source that fails for good (`SourceError`) shuts the
+ * controller down and `run()` rejects with it.
  *
  * The queue (`queue.ts`) gives the guarantees: repeats merge, the same
  * object is never reconciled twice at once, at most `concurrency` at a
@@ -32,18 +36,18 @@
  */
 import type { ListWatch } from '../client/api.ts';
 import { KubeError } from '../core/errors.ts';
-import { consoleLogger } from '../core/logger.ts';
+import { consoleLogger, type Logger } from '../core/logger.ts';
 import { keyFor } from '../core/object-ref.ts';
 import type { Store } from '../cache/store.ts';
 import type { KubeObject, PartialObjectMeta, Stored } from '../core/types.ts';
 import { systemClock } from '../core/clock.ts';
 import { Leadership } from './leadership.ts';
 import { noMetrics } from './metrics.ts';
-import type { ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, ReconcileTarget, WatchesOptions } from './options.ts';
+import type { ControllerHealth, ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, ReconcileTarget, WatchesOptions } from './options.ts';
 import { WorkQueue } from './queue.ts';
 import { defaultRateLimiter } from './rate-limit.ts';
 import { Action, type ErrorPolicy, type ReconcileReason, type Reconciler } from './reconcile.ts';
-import { Sources } from './sources.ts';
+import { type SourceError, Sources } from './sources.ts';
 import { Workers } from './workers.ts';
 
 /**
@@ -72,9 +76,12 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /** Aborted when shutdown begins. */
   private readonly stopping = new AbortController();
   private readonly loops: Promise<void>[] = [];
+  private readonly logger: Logger;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private shuttingDown: Promise<ShutdownReport> | undefined;
   private ended: (() => void) | undefined;
+  /** The first source that failed for good while running: what `run()` rejects with. */
+  private failure: SourceError | undefined;
 
   /**
    * A controller of the objects `api` lists and watches (or of `opts.store`,
@@ -90,8 +97,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const rateLimiter = opts.rateLimiter ?? defaultRateLimiter(clock);
     const metrics = opts.metrics ?? noMetrics;
     const logger = opts.logger ?? consoleLogger;
+    this.logger = logger;
     this.leadership = new Leadership(this.name, opts.leaderElection, this.abortReconciles.signal, metrics, logger);
-    this.sources = new Sources(this.name, api, opts, this.queue, metrics, logger);
+    this.sources = new Sources(this.name, api, opts, this.queue, metrics, logger, (error) => this.sourceFailed(error));
     this.reader = this.sources.reader;
     this.workers = new Workers(this.name, this.queue, this.reader, rateLimiter, metrics, logger, clock, this.leadership);
   }
@@ -99,8 +107,11 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /**
    * Also reconcile the owner of every child of `api`'s kind that changes or
    * is deleted: the owner reference of the primary kind (marked `controller:
-   * true` unless `controllerOnly: false`), in the child's namespace. By
-   * default only the children's metadata is watched.
+   * true` unless `controllerOnly: false`), in the child's namespace. A
+   * change maps both the version of the child seen before and the new one:
+   * a child re-parented from one owner to another reconciles both, and an
+   * orphaned one (its reference removed) its old owner. By default only the
+   * children's metadata is watched.
    *
    * @example
    * ctl.owns(ConfigMap.api(client, allNamespaces)); // a deleted ConfigMap re-triggers its Widget
@@ -113,7 +124,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
 
   /**
    * Also reconcile the objects `mapper` names whenever an object of `api`'s
-   * kind changes or is deleted (for a delete, `mapper` gets its last known state).
+   * kind changes or is deleted: for a change, what it names for the version
+   * seen before and for the new one (so the object it named before hears of
+   * it too); for a delete, what it names for the last known state.
    *
    * @example
    * ctl.watches(Secret.api(client, 'shop'), (secret) => widgetsUsing(secret.metadata.name));
@@ -125,9 +138,11 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   }
 
   /**
-   * Starts the watches and the reconciles; resolves once `shutdown` has
-   * completed (or `signal` aborted and the shutdown it starts completed).
-   * Call it once.
+   * Starts the watches, and the reconciles once every source has synced;
+   * resolves once `shutdown` has completed (or `signal` aborted and the
+   * shutdown it starts completed). If a source fails for good (its cache
+   * would stay frozen), the controller shuts itself down (the default
+   * deadline) and `run()` rejects with a `SourceError` naming it. Call it once.
    *
    * @example
    * const done = ctl.run(reconcile, { signal: AbortSignal.timeout(60_000) });
@@ -136,9 +151,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     this.mustBeNew('run');
     this.state = 'running';
     const errorPolicy = opts.errorPolicy ?? this.opts.errorPolicy ?? ((_e, _o, ctx) => Action.requeue(ctx.backoffMs));
-    const ended = new Promise<void>((resolve) => (this.ended = resolve));
+    const ended = new Promise<void>((resolve, reject) => (this.ended = () => (this.failure ? reject(this.failure) : resolve())));
     this.loops.push(...this.sources.start(this.stopWatches.signal, this.stopping.signal));
-    this.loops.push(this.workers.dispatch(reconcile, errorPolicy));
+    this.loops.push(this.reconcileOnceSynced(reconcile, errorPolicy));
     if (this.opts.leaderElection) this.loops.push(this.leadership.lead(this.stopping.signal, () => this.reconcileAll()));
     if (opts.signal) {
       if (opts.signal.aborted) void this.shutdown();
@@ -211,6 +226,33 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /** Running counts: reconciles, failures, queue depth, in flight, the last error. */
   stats(): ControllerStats {
     return { ...this.workers.counts, queueDepth: this.queue.depth, inFlight: this.queue.inFlight, lastError: this.workers.lastError };
+  }
+
+  /**
+   * Whether every source has synced (reconciles start only then), which
+   * source failed for good if one did, and each source's store health
+   * (ready, stale, its last error): for a readiness probe.
+   *
+   * @example
+   * app.get('/readyz', (_req, res) => void res.status(ctl.health().synced && !ctl.health().failed ? 200 : 503).end());
+   */
+  health(): ControllerHealth {
+    return { synced: this.sources.isSynced, failed: this.failure, sources: this.sources.health() };
+  }
+
+  /** Waits until every source has synced, then takes work off the queue (what was queued meanwhile waits there, merged). */
+  private async reconcileOnceSynced(reconcile: Reconciler<S>, errorPolicy: ErrorPolicy<S>): Promise<void> {
+    if (!(await this.sources.synced(this.stopping.signal))) return; // shut down, or a source failed before it synced
+    this.logger.info(`${this.name}: every source has synced; reconciling`);
+    await this.workers.dispatch(reconcile, errorPolicy);
+  }
+
+  /** A source failed for good while running: say so, shut down, and have `run()` reject with it. */
+  private sourceFailed(error: SourceError): void {
+    if (this.state !== 'running' || this.failure) return;
+    this.failure = error;
+    this.logger.error(`${error.message}; shutting down`);
+    void this.shutdown();
   }
 
   private mustBeNew(what: string): void {

@@ -30,12 +30,12 @@ import { ApiError, KubeError } from '../core/errors.ts';
 import type { KubeObject, Stored } from '../core/types.ts';
 import { Action } from './reconcile.ts';
 
-/** What `Finalizer.run` calls. */
-export interface FinalizerHandlers<K extends KubeObject> {
+/** What `Finalizer.run` calls, with the object it was given (`O`: as the controller typed it, e.g. with its namespace). */
+export interface FinalizerHandlers<K extends KubeObject, O extends Stored<K> = Stored<K>> {
   /** The object is live (and carries the finalizer): reconcile it. */
-  apply(obj: Stored<K>): Promise<Action> | Action;
+  apply(obj: O): Promise<Action> | Action;
   /** The object is being deleted: release what it holds outside the cluster. Throw to retry later. */
-  cleanup(obj: Stored<K>): Promise<Action> | Action;
+  cleanup(obj: O): Promise<Action> | Action;
 }
 
 /** Thrown when the finalizer could not be added or removed; the reconcile fails and is retried. */
@@ -78,7 +78,7 @@ export class Finalizer<K extends KubeObject> {
    * depending on the object's state; returns what the handler returned (an
    * object already being deleted without this finalizer: `awaitChange`).
    */
-  async run(obj: Stored<K>, handlers: FinalizerHandlers<K>): Promise<Action> {
+  async run<O extends Stored<K>>(obj: O, handlers: FinalizerHandlers<K, O>): Promise<Action> {
     this.forgetOld();
     const meta = obj.metadata;
     const finalizers = meta.finalizers ?? [];

@@ -19,6 +19,30 @@ describe('conditions', () => {
     expect(first[0]!.status).toBe('False'); // inputs are not changed
   });
 
+  it("is typed by the caller's condition type: a CRD's status enum and required fields come back as they are", () => {
+    // What controller-gen emits for metav1.Condition.
+    interface BackupCondition {
+      type: string;
+      status: 'True' | 'False' | 'Unknown';
+      reason: string;
+      message: string;
+      lastTransitionTime: string;
+      observedGeneration?: number;
+    }
+    const stored: readonly Readonly<BackupCondition>[] = [
+      { type: 'Ready', status: 'False', reason: 'Pending', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' },
+    ];
+    const generation: number | undefined = undefined;
+    const next: BackupCondition[] = setCondition(stored, { type: 'Ready', status: 'True', reason: 'Done', message: 'ok', observedGeneration: generation }, t1);
+    expect(next).toEqual([{ type: 'Ready', status: 'True', reason: 'Done', message: 'ok', lastTransitionTime: '2026-01-02T00:00:00Z' }]);
+    const first: BackupCondition[] = setCondition<BackupCondition>(undefined, { type: 'Ready', status: 'Unknown', reason: 'Starting', message: '' }, t0);
+    expect(first[0]?.status).toBe('Unknown');
+    // @ts-expect-error the CRD's enum has no 'Maybe'
+    setCondition(stored, { type: 'Ready', status: 'Maybe', reason: 'x', message: '' });
+    // @ts-expect-error reason is required by this condition type
+    setCondition(stored, { type: 'Ready', status: 'True', message: '' });
+  });
+
   it('keeps the other conditions and their order; finds by type; compares ignoring order', () => {
     const list = setCondition(setCondition(undefined, { type: 'A', status: 'True' }, t0), { type: 'B', status: 'False' }, t0);
     const updated = setCondition(list, { type: 'A', status: 'False' }, t1);

@@ -9,12 +9,14 @@ import type { SharedStore } from '../cache/shared-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ObjectRef } from '../core/object-ref.ts';
 import type { Predicate } from '../cache/reflector.ts';
+import type { StoreHealth } from '../cache/store.ts';
 import type { KubeObject, PartialObjectMeta, Stored } from '../core/types.ts';
 import type { WatcherConfig } from '../cache/watcher.ts';
 import type { Clock } from '../core/clock.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { ErrorPolicy } from './reconcile.ts';
+import type { SourceError, SourceRole } from './sources.ts';
 
 /** Options of a `Controller`. */
 export interface ControllerOptions<K extends KubeObject, S extends KubeObject = K> {
@@ -45,7 +47,12 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
    * cut them before parsing.
    */
   transform?: (obj: K) => S;
-  /** Use this shared store of the primary kind (which you drive; it may hold pruned objects) instead of starting a watch. */
+  /**
+   * Use this shared store of the primary kind (which you drive; it may hold
+   * pruned objects) instead of starting a watch. Reconciles wait until it
+   * has synced; if its root stream ends while the controller runs, the
+   * controller stops with a `SourceError`.
+   */
   store?: SharedStore<S>;
   /**
    * Reconcile only the objects whose uid hashes into this range (a
@@ -97,7 +104,7 @@ export interface OwnsOptions<C extends KubeObject> {
   controllerOnly?: boolean;
   /** The child watch's configuration, when the controller runs it. */
   watcher?: WatcherConfig;
-  /** Use this shared store of the children (which you drive) instead of starting a watch. */
+  /** Use this shared store of the children (which you drive) instead of starting a watch; as `ControllerOptions.store`, it must sync and keep running. */
   store?: SharedStore<C> | SharedStore<PartialObjectMeta<C>>;
 }
 
@@ -105,7 +112,7 @@ export interface OwnsOptions<C extends KubeObject> {
 export interface WatchesOptions<C extends KubeObject> {
   /** The watch's configuration, when the controller runs it. */
   watcher?: WatcherConfig;
-  /** Use this shared store (which you drive) instead of starting a watch. */
+  /** Use this shared store (which you drive) instead of starting a watch; as `ControllerOptions.store`, it must sync and keep running. */
   store?: SharedStore<C>;
 }
 
@@ -124,6 +131,28 @@ export interface ControllerStats {
   readonly inFlight: number;
   /** The last reconcile error: the object's key, the message, and when (ms since the epoch). */
   readonly lastError: { readonly key: string; readonly message: string; readonly at: number } | undefined;
+}
+
+/** What `Controller.health()` says: whether its sources have synced, and whether one failed. */
+export interface ControllerHealth {
+  /** True once every source (the primary kind, each `owns()` and `watches()`) has listed once: reconciles start only then. */
+  readonly synced: boolean;
+  /** The first source that failed for good, which shut the controller down (`run()` rejects with it); undefined while none has. */
+  readonly failed: SourceError | undefined;
+  /** Each source, the primary kind first, then in the order they were added. */
+  readonly sources: readonly SourceHealth[];
+}
+
+/** One source of a controller, as `Controller.health()` reports it. */
+export interface SourceHealth {
+  /** Which input: the primary kind, an `owns()` or a `watches()`. */
+  readonly role: SourceRole;
+  /** Its resource: the plural, with the group outside the core group (`widgets.demo.kubereflect.dev`). */
+  readonly resource: string;
+  /** Its store's health: `ready` once it has listed, `stale` while its watch keeps failing, the last error. */
+  readonly store: StoreHealth;
+  /** Set when it failed for good. */
+  readonly failed: SourceError | undefined;
 }
 
 /** What `shutdown` reports. */

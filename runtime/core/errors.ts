@@ -32,7 +32,10 @@ export type KubeErrorCode =
   | 'ERR_KUBE_DECODE'
   | 'ERR_KUBE_REQUEST_ABORTED'
   | 'ERR_KUBE_LABEL_SELECTOR'
-  | 'ERR_KUBE_FINALIZER';
+  | 'ERR_KUBE_FINALIZER'
+  | 'ERR_KUBE_APPLY'
+  | 'ERR_KUBE_KUBECONFIG'
+  | 'ERR_KUBE_SOURCE';
 
 /** Base class of every error the runtime raises or emits. */
 export class KubeError extends Error {

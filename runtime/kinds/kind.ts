@@ -50,11 +50,21 @@ export type ApiCore = 'client' | 'resource' | 'namespace' | 'apiVersion' | 'path
 /** The Api of a cluster-scoped kind, with the methods `M` its verbs allow. */
 export type ClusterApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, M | ApiCore>;
 
-/** The Api of a namespaced kind, with the methods `M` its verbs allow; `within` moves it to another namespace. */
-export type NamespacedApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, M | ApiCore> & {
-  /** The same Api in another namespace, or in all of them. */
-  within(namespace: string | AllNamespaces): NamespacedApi<K, M>;
-};
+/** The methods of `Api` that read objects from the server. */
+type ReadMethod = 'get' | 'getIfExists' | 'list' | 'watch' | 'getStatus';
+
+/**
+ * The Api of a namespaced kind, with the methods `M` its verbs allow; `within`
+ * moves it to another namespace. What it reads is typed with
+ * `metadata.namespace` present (the server always sets it), so a controller
+ * or cache built on it hands out objects whose namespace is a `string`; what
+ * it writes may leave the namespace out (the Api's is used).
+ */
+export type NamespacedApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, Exclude<M, ReadMethod> | ApiCore> &
+  Pick<Api<K & InNamespace>, Extract<M, ReadMethod>> & {
+    /** The same Api in another namespace, or in all of them. */
+    within(namespace: string | AllNamespaces): NamespacedApi<K, M>;
+  };
 
 // ---------------------------------------------------------------------------
 // Kinds

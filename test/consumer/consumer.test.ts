@@ -8,15 +8,15 @@
  * and Node 24. A project that installs only the runtime package must hold no
  * TypeScript toolchain.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { Api, Client, type KubeObject } from '../../runtime/index.ts';
 import { pack } from '../../scripts/pack.ts';
-import { NODE_VERSIONS, nodeBinary } from '../support/node.ts';
+import { NODE_TOO_OLD, NODE_VERSIONS, nodeBinary } from '../support/node.ts';
 import { testNamespace } from '../support/kube.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -83,12 +83,63 @@ function project(name: string, manifest: object): string {
 
 describe('the published packages', () => {
   let tarballs: { runtime: string; generator: string };
-  const node = { 22: '', 24: '' };
+  const node = { 22: '', 24: '', old: '' };
 
   beforeAll(() => {
     tarballs = pack();
     node[22] = nodeBinary(NODE_VERSIONS[22]);
     node[24] = nodeBinary(NODE_VERSIONS[24]);
+    node.old = nodeBinary(NODE_TOO_OLD);
+  }, 600_000);
+
+  it("publishes a manifest without the repository's scripts and devDependencies, with a README whose links resolve", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubereflect-manifest-'));
+    for (const tarball of [tarballs.runtime, tarballs.generator]) {
+      execFileSync('tar', ['xzf', tarball, '-C', dir]);
+      const manifest = JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as Record<string, unknown> & {
+        repository?: { url?: string };
+      };
+      expect(manifest.scripts, `${manifest.name}: scripts`).toBeUndefined();
+      expect(manifest.devDependencies, `${manifest.name}: devDependencies`).toBeUndefined();
+      expect(manifest['//'], `${manifest.name}: notes`).toBeUndefined();
+      expect(manifest.repository?.url).toMatch(/^git\+https:\/\/.+\.git$/);
+      const web = manifest.repository!.url!.replace(/^git\+/, '').replace(/\.git$/, '');
+      const readme = readFileSync(join(dir, 'package', 'README.md'), 'utf8');
+      const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+      expect(links.length, `${manifest.name}: README links`).toBeGreaterThan(2);
+      for (const link of links) {
+        if (link.startsWith('#')) continue;
+        expect(link, `${manifest.name}: README link`).toMatch(/^https?:\/\//);
+        if (!link.startsWith(`${web}/`)) continue;
+        // A link into the repository names a file or folder this checkout has, at the version's tag.
+        const [, kind, ref, path] = link.slice(web.length).match(/^\/(blob|tree)\/([^/]+)\/([^#]*)/) ?? [];
+        expect(ref, link).toBe(`v${manifest.version as string}`);
+        expect(existsSync(join(repo, path ?? 'missing')), `${link} names a path of the repository`).toBe(true);
+        expect(statSync(join(repo, path!)).isDirectory()).toBe(kind === 'tree');
+      }
+      execFileSync('rm', ['-rf', join(dir, 'package')]);
+    }
+  });
+
+  it('refuses a Node older than 22.19 in one line, at import, require and in the CLI', () => {
+    const dir = project('too-old', { type: 'module' });
+    npm(['install', tarballs.runtime, tarballs.generator], dir);
+    const floor = `needs Node.js 22.19 or newer; this is Node.js v${NODE_TOO_OLD}`;
+    for (const args of [
+      ['--input-type=module', '-e', `await import('kubereflect')`],
+      ['-e', `require('kubereflect/generated/core/v1/pod')`],
+    ]) {
+      const run = spawnSync(node.old, args, { cwd: dir, encoding: 'utf8' });
+      expect(run.status, args.join(' ')).not.toBe(0);
+      expect(run.stderr).toContain(`Error: kubereflect ${floor}`);
+      expect(run.stderr).not.toContain("reading 'bind'");
+    }
+    const cli = spawnSync(node.old, [join(dir, 'node_modules', 'kubereflect-generator', 'bin', 'kubereflect.mjs'), 'generate', '--out', 'gen'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toBe(`kubereflect: ${floor}\n`);
   }, 600_000);
 
   it('installs the runtime alone without a TypeScript toolchain, and loads by import and by require on Node 22 and 24', () => {
@@ -138,6 +189,72 @@ describe('the published packages', () => {
     }
   }, 600_000);
 
+  it('runs the standalone example project copied out as it is: generate, build, install its CRD, reconcile, stop on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubereflect-standalone-'));
+    cpSync(join(repo, 'examples', 'standalone'), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|dist|kube)$/.test(src) });
+    // The project names the published packages; here they come from the tarballs just packed.
+    const manifestPath = join(dir, 'package.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    manifest.dependencies.kubereflect = `file:${tarballs.runtime}`;
+    manifest.devDependencies['kubereflect-generator'] = `file:${tarballs.generator}`;
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    const env = { ...process.env, PATH: `${dirname(node[24])}:${process.env.PATH}`, KUBECONFIG: inject('kube').kubeconfig };
+    const run = (script: string, ...args: string[]) =>
+      execFileSync('npm', ['run', '--silent', script, ...(args.length ? ['--', ...args] : [])], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        stdio: 'pipe',
+        timeout: 300_000,
+      });
+    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
+    run('generate');
+    expect(readFileSync(join(dir, 'src', 'kube', 'ops.example.com', 'v1', 'backup.ts'), 'utf8')).toMatch(/from "\.\/types\.js"/);
+    run('build');
+    expect(run('install-crds')).toContain('applied CustomResourceDefinition backups.ops.example.com');
+
+    const ns = await testNamespace('standalone');
+    const client = Client.fromFile(inject('kube').kubeconfig);
+    const backups = new Api<KubeObject & { spec?: unknown; status?: { conditions?: { type: string; status: string }[] } }>(
+      client,
+      { group: 'ops.example.com', version: 'v1', kind: 'Backup', plural: 'backups', namespaced: true },
+      ns,
+    );
+    const configMaps = new Api<KubeObject & { data?: Record<string, string> }>(
+      client,
+      { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
+      ns,
+    );
+    const operator = spawn(node[24], [join(dir, 'dist', 'main.js'), '--namespace', ns], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    operator.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    operator.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const exited = new Promise<number | null>((done) => operator.once('exit', (code) => done(code)));
+    try {
+      await backups.create({
+        apiVersion: 'ops.example.com/v1',
+        kind: 'Backup',
+        metadata: { name: 'nightly' },
+        spec: { schedule: '0 3 * * *', target: 'data' },
+      });
+      const until = async (what: string, check: () => Promise<boolean>) => {
+        for (const deadline = Date.now() + 60_000; !(await check()); await new Promise((r) => setTimeout(r, 200))) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the operator printed:\n${output}`);
+        }
+      };
+      await until('the plan ConfigMap', async () => (await configMaps.getIfExists('nightly-plan'))?.data?.target === 'data');
+      await until('Ready', async () => (await backups.get('nightly')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+      await backups.delete('nightly');
+      await until('the Backup to go after its cleanup', async () => (await backups.getIfExists('nightly')) === undefined);
+      expect(output).toContain('cleaning up after Backup nightly');
+    } finally {
+      operator.kill('SIGTERM');
+      client.close();
+    }
+    expect(await exited).toBe(0);
+    expect(output).toContain('backup-operator: stopped');
+  }, 600_000);
+
   for (const kind of ['esm', 'cjs'] as const) {
     it(`generates, compiles with tsc and runs against the apiserver as ${kind === 'esm' ? 'ESM' : 'CommonJS'} on Node 22 and 24`, async () => {
       const dir = project(kind, { type: kind === 'esm' ? 'module' : 'commonjs' });
@@ -156,7 +273,8 @@ describe('the published packages', () => {
       const cli = join(dir, 'node_modules', 'kubereflect-generator', 'bin', 'kubereflect.mjs');
       const outputs: string[] = [];
       for (const version of [22, 24] as const) {
-        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen', '--import-extension', '.js'], {
+        // No --import-extension: the project's tsconfig (NodeNext, no .ts imports) makes it .js.
+        const out = execFileSync(node[version], [cli, 'generate', '--crd', crdFile, '--out', 'gen'], {
           cwd: dir,
           encoding: 'utf8',
           stdio: 'pipe',

@@ -55,6 +55,18 @@ describe('kubereflect generate', () => {
     expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/blob.ts'), 'utf8')).toMatch(/spec\?: unknown;/);
   });
 
+  it('prints whole lines: each warning and progress line on stderr ends in a newline, the summary in the singular for one kind', async () => {
+    const out = tempDir();
+    const r = await runCli(['generate', '--crd', join(CRDS, 'schemaless.yaml'), '--out', out, '--runtime', RUNTIME, '--no-typecheck']);
+    expect(r.code).toBe(0);
+    expect(r.err.endsWith('\n')).toBe(true);
+    const lines = r.err.slice(0, -1).split('\n');
+    for (const line of lines) expect(line).toMatch(/^kubereflect: /);
+    expect(lines).toContainEqual(expect.stringMatching(/^kubereflect: warning: .*schemaless\.yaml:2: version v1 of Blob has no schema/));
+    expect(lines).toContainEqual(expect.stringMatching(/^kubereflect: 1 kind, \d+ schemas?, \d+ nested types? named$/));
+    expect(r.out).toMatch(/^kubereflect: 1 kind in \d+ files \(\d+ written, 0 removed\) in .*, \d+\.\d s\n$/);
+  });
+
   it('says when a cluster is unreachable', async () => {
     const dir = tempDir();
     const kubeconfig = join(dir, 'kubeconfig');
@@ -82,6 +94,43 @@ describe('kubereflect generate', () => {
     const pattern = await runCli(['generate', '--crd', join(CRDS, 'gadgets.yaml'), '--include', 'a/b/c/d', '--out', tempDir(), '--quiet']);
     expect(pattern.code).toBe(1);
     expect(pattern.err).toMatch(/a kind pattern is group\/version\/kind/);
+  });
+
+  it('refuses an --include that matches no kind, naming it and the close kinds', async () => {
+    const crds = ['--crd', join(CRDS, 'widgets.yaml'), '--crd', join(CRDS, 'gadgets.yaml')];
+    const typo = await runCli(['generate', ...crds, '--include', 'fixtures.kubereflect.dev/v1/Widgit', '--out', tempDir(), '--quiet']);
+    expect(typo.code).toBe(1);
+    expect(typo.err).toBe('kubereflect: error: --include fixtures.kubereflect.dev/v1/Widgit matches no kind; close: fixtures.kubereflect.dev/v1/Widget\n');
+    // One pattern of several that matches nothing is as much a typo.
+    const oneOfTwo = await runCli([
+      'generate',
+      ...crds,
+      '--include',
+      'fixtures.kubereflect.dev/v1/Gadget',
+      '--include',
+      'core/v1/Pod',
+      '--out',
+      tempDir(),
+      '--quiet',
+    ]);
+    expect(oneOfTwo.code).toBe(1);
+    expect(oneOfTwo.err).toMatch(
+      /--include core\/v1\/Pod matches no kind; the inputs have fixtures\.kubereflect\.dev\/v1\/Gadget, .*fixtures\.kubereflect\.dev\/v1\/Widget/,
+    );
+  });
+
+  it('refuses an --exclude that leaves no kind, and inputs that define none', async () => {
+    const out = tempDir();
+    const all = await runCli(['generate', '--crd', join(CRDS, 'widgets.yaml'), '--exclude', '*/v1/*', '--exclude', '*/v1beta1', '--out', out, '--quiet']);
+    expect(all.code).toBe(1);
+    expect(all.err).toBe('kubereflect: error: --exclude */v1/*, --exclude */v1beta1 leave no kind of the 2 the inputs have\n');
+    // A CRD whose only version is not served defines no kind.
+    const unserved = join(tempDir(), 'unserved.yaml');
+    writeFileSync(unserved, (await import('node:fs')).readFileSync(join(CRDS, 'schemaless.yaml'), 'utf8').replace('served: true', 'served: false'));
+    const none = await runCli(['generate', '--crd', unserved, '--out', out, '--quiet']);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/^kubereflect: error: CRDs .*unserved\.yaml: the inputs define no kind: nothing to generate\n$/);
+    expect(existsSync(join(out, 'index.ts'))).toBe(false);
   });
 
   it('generates from a glob with include/exclude, with progress and a summary', async () => {
@@ -171,13 +220,13 @@ describe('kubereflect generate --watch', () => {
         check();
       });
     const done = main(['generate', '--crd', join(dir, 'crds'), '--out', out, '--runtime', RUNTIME, '--watch'], io);
-    await waitFor(/first run: \d+ kinds, \d+ files written/, 0);
+    await waitFor(/first run: \d+ kinds?, \d+ files? written/, 0);
     const widgetFile = join(out, 'fixtures.kubereflect.dev/v1/widget.ts');
     expect(readFileSync(widgetFile, 'utf8')).not.toContain('watchedField');
 
     let mark = lines.length;
     writeFileSync(crdFile, widget.replace(/(\n(\s+)properties:\n)/, '$1$2  watchedField:\n$2    type: string\n'));
-    await waitFor(/widget\.yaml changed: \d+ kinds, \d+ files written, 0 removed, type-checked/, mark);
+    await waitFor(/widget\.yaml changed: \d+ kinds?, \d+ files? written, 0 removed, type-checked/, mark);
     expect(readFileSync(join(out, 'fixtures.kubereflect.dev/v1/types.ts'), 'utf8') + readFileSync(widgetFile, 'utf8')).toContain('watchedField');
 
     mark = lines.length;

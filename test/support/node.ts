@@ -18,6 +18,9 @@ export const NODE_VERSIONS = {
   24: (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { devDependencies: { node: string } }).devDependencies.node,
 } as const;
 
+/** A Node older than the packages' floor (22.19): they must refuse it in one line, not fail inside a dependency. */
+export const NODE_TOO_OLD = '20.20.2';
+
 /** The path of a `node` binary of exactly `version`, installed from the npm registry on first use. */
 export function nodeBinary(version: string): string {
   const own = join(repo, 'node_modules', 'node', 'bin', 'node');
