@@ -471,6 +471,16 @@ describe('watcher: relists never go below the last synced resourceVersion', () =
     expect(log.lines.filter((l) => l.includes('older than'))).toHaveLength(1);
   });
 
+  it('with Any: takes a list whose version cannot be ordered as it comes (a non-standard server)', async () => {
+    const s = new Script(
+      [page([obj('a', 'x5')], 'x10'), page([obj('a', 'x12')], 'x9')],
+      [{ events: [ev('MODIFIED', obj('a', 'x12')), expiredEvent()] }, { events: [], hang: true }],
+    );
+    const got = await take(s, 7, { listSemantic: 'Any' });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Apply:a', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.lists.map((l) => l.resourceVersion)).toEqual(['0', 'x12']);
+  });
+
   it('with MostRecent: every list and relist is a quorum read', async () => {
     const s = new Script(
       [page([obj('a', '5')], '10'), page([obj('a', '12')], '20')],

@@ -77,9 +77,11 @@ export interface WatcherConfig {
   /** Objects per list page (default 500). */
   pageSize?: number;
   /**
-   * `MostRecent` (default): consistent reads from etcd. `Any`: served from the
-   * apiserver's watch cache: cheaper, possibly a little stale, and the server
-   * then ignores `pageSize`.
+   * `MostRecent` (default): consistent reads from etcd. `Any`: the first list
+   * at any version, from the apiserver's watch cache — cheaper, possibly a
+   * little stale, and the server then ignores `pageSize`; every relist asks
+   * for the last synced version or newer, and reads at quorum when the
+   * server cannot answer that, so a relist never goes back in time.
    */
   listSemantic?: 'MostRecent' | 'Any';
   /** `ListWatch` (default): paginated list, then watch. `StreamingList`: one watch that starts with the current state. */
