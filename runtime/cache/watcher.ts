@@ -4,10 +4,10 @@
  *
  * It is an explicit state machine, one `step` per transition:
  *
- *     Empty ──▶ InitPage ─(Init with page 1, InitApply…)─▶ InitDone ─▶ Watching(rv) ─┐
- *       ▲  └──▶ InitStreaming ─(Init with event 1, ADDED: InitApply…,               │
- *       │         end bookmark: InitDone; no end bookmark: InitPage) ───────────────┘
- *       └──────────── 410 Gone (HTTP or in-stream), expired continue token ◀────────┘
+ *     Empty ─┬─▶ InitPage ─(Init with page 1, InitApply…, InitDone)──────▶ Watching(rv) ─┐
+ *       ▲    └─▶ InitStreaming ─(Init with event 1, InitApply…, end bookmark: InitDone) ─┤
+ *       │          └─ no end bookmark: back to Empty, and InitPage for this cycle         │
+ *       └──────────── 410 Gone (HTTP or in-stream), expired continue token ◀─────────────┘
  *
  * - `Init` is emitted with a list's first answer (its first page, or the
  *   first event of a streaming list), never for an attempt that failed
