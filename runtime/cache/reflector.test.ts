@@ -126,7 +126,6 @@ class ExpiringPages implements ListWatch<Pod> {
   readonly namespace = 'ns';
   firstPages = 0;
   expired = 0;
-  private issued = new Map<string, number>();
   constructor(
     private readonly objects: Pod[],
     private readonly tokenMs: number,
@@ -191,6 +190,56 @@ describe('reflector: a list read ahead of a slow consumer', () => {
     expect(sameInstance.every(Boolean)).toBe(true);
     ac.abort();
     await consumer;
+  });
+});
+
+describe('reflector: what a list hands over', () => {
+  it('passes Init and Error on at once, the objects at InitDone, and never those of an attempt that started over or did not finish', async () => {
+    const { reader, writer } = store<Pod>();
+    const error = new KubeError('page 2: 503');
+    const events: WatcherEvent<Pod>[] = [
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('a') },
+      { type: 'Error', error },
+      // The continue token expired: the list starts over.
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('b') },
+      { type: 'InitDone' },
+      { type: 'Apply', object: pod('b', { rv: '2' }) },
+      // A relist the stream abandons before its InitDone.
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('c') },
+    ];
+    const seen: string[] = [];
+    for await (const e of reflector(writer, from(events))) {
+      seen.push(e.type === 'InitApply' || e.type === 'Apply' ? `${e.type}:${e.object.metadata.name}` : e.type);
+      if (e.type === 'Error') expect(reader.isReady()).toBe(false); // passed on before the list is done
+    }
+    expect(seen).toEqual(['Init', 'Error', 'Init', 'InitApply:b', 'InitDone', 'Apply:b', 'Init']);
+    expect(names(reader.state())).toEqual(['b@2']);
+  });
+
+  it('hands over the instance the store kept for an unchanged object, not the relisted copy', async () => {
+    const { reader, writer } = store<Pod>();
+    const first = pod('a', { rv: '5' });
+    const again = pod('a', { rv: '5' });
+    const handed: unknown[] = [];
+    for await (const e of reflector(
+      writer,
+      from<WatcherEvent<Pod>>([
+        { type: 'Init' },
+        { type: 'InitApply', object: first },
+        { type: 'InitDone' },
+        { type: 'Init' },
+        { type: 'InitApply', object: again },
+        { type: 'InitDone' },
+      ]),
+    )) {
+      if (e.type === 'InitApply') handed.push(e.object);
+    }
+    expect(handed).toEqual([first, first]);
+    expect(handed[1]).toBe(first);
+    expect(reader.get('ns/a')).toBe(first);
   });
 });
 
