@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Backoff } from '../core/backoff.ts';
 import { ApiError, KubeError } from '../core/errors.ts';
+import type { ListOptions, ListWatch, WatchOptions } from '../client/api.ts';
+import { silentLogger } from '../core/logger.ts';
 import { appliedObjects, modify, predicateFilter, predicates, reflector, streamBackoff, touchedObjects } from './reflector.ts';
 import { store } from './store.ts';
+import { watcher } from './watcher.ts';
 import type { HasMetadata } from '../core/types.ts';
-import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
+import type { KubeObject, ObjectList, Stored, WatcherEvent, WatchEvent } from '../core/types.ts';
 
 interface Pod extends KubeObject {
   spec?: { image: string };
@@ -112,6 +115,134 @@ describe('reflector', () => {
   });
 });
 
+/**
+ * A list source whose continue tokens expire `tokenMs` after the first page
+ * of their list, as the real server's do once etcd compacts past the list's
+ * revision (every 5 minutes by default: too slow for a unit test, hence the
+ * fake). Its watches stay open and silent.
+ */
+class ExpiringPages implements ListWatch<Pod> {
+  readonly resource = { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true };
+  readonly namespace = 'ns';
+  firstPages = 0;
+  expired = 0;
+  constructor(
+    private readonly objects: Pod[],
+    private readonly tokenMs: number,
+  ) {}
+
+  async list(o: ListOptions = {}): Promise<ObjectList<Pod>> {
+    const limit = o.limit ?? 500;
+    let from = 0;
+    let started = Date.now();
+    if (o.continue) {
+      const [at, offset] = o.continue.split(':').map(Number);
+      if (Date.now() - at! > this.tokenMs) {
+        this.expired++;
+        throw new ApiError(
+          'GET /api/v1/namespaces/ns/pods',
+          { kind: 'Status', code: 410, reason: 'Expired', message: 'continue parameter is too old' },
+          { code: 410 },
+        );
+      }
+      started = at!;
+      from = offset!;
+    } else this.firstPages++;
+    const items = this.objects.slice(from, from + limit).map((p) => structuredClone(p));
+    const next = from + limit < this.objects.length ? `${started}:${from + limit}` : undefined;
+    return { metadata: { resourceVersion: '1000', continue: next }, items };
+  }
+
+  watch(o: WatchOptions = {}): AsyncIterable<WatchEvent<Pod>> {
+    return (async function* () {
+      await new Promise<void>((resolve) => o.signal?.addEventListener('abort', () => resolve(), { once: true }));
+    })();
+  }
+}
+
+describe('reflector: a list read ahead of a slow consumer', () => {
+  it('completes a paginated list whose continue tokens outlive the list, not the consumer, and hands every event over in order', async () => {
+    const objects = Array.from({ length: 100 }, (_, i) => pod(`p${String(i).padStart(3, '0')}`, { rv: String(i + 1) }));
+    // Pages of 10, tokens good for 200 ms, a consumer that takes 5 ms per event: 100 events are 500 ms of work.
+    const source = new ExpiringPages(objects, 200);
+    const { reader, writer } = store<Pod>();
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const sameInstance: boolean[] = [];
+    const consumer = (async () => {
+      for await (const e of reflector(writer, watcher(source, { pageSize: 10, logger: silentLogger, signal: ac.signal }))) {
+        seen.push(e.type === 'InitApply' ? e.object.metadata.name : e.type);
+        if (e.type === 'InitApply') sameInstance.push(reader.get(`ns/${e.object.metadata.name}`) === e.object);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      await reader.waitUntilReady(AbortSignal.timeout(5_000));
+    } finally {
+      console.info(`list restarts ${source.firstPages - 1}, expired continue tokens ${source.expired}, events seen ${seen.length}`);
+    }
+    expect(reader.size).toBe(100);
+    expect(source.expired).toBe(0);
+    expect(source.firstPages).toBe(1);
+    await vi.waitFor(() => expect(seen).toHaveLength(102), { timeout: 5_000 });
+    expect(seen).toEqual(['Init', ...objects.map((p) => p.metadata?.name), 'InitDone']);
+    // What the consumer gets is what the store holds.
+    expect(sameInstance.every(Boolean)).toBe(true);
+    ac.abort();
+    await consumer;
+  });
+});
+
+describe('reflector: what a list hands over', () => {
+  it('passes Init and Error on at once, the objects at InitDone, and never those of an attempt that started over or did not finish', async () => {
+    const { reader, writer } = store<Pod>();
+    const error = new KubeError('page 2: 503');
+    const events: WatcherEvent<Pod>[] = [
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('a') },
+      { type: 'Error', error },
+      // The continue token expired: the list starts over.
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('b') },
+      { type: 'InitDone' },
+      { type: 'Apply', object: pod('b', { rv: '2' }) },
+      // A relist the stream abandons before its InitDone.
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('c') },
+    ];
+    const seen: string[] = [];
+    for await (const e of reflector(writer, from(events))) {
+      seen.push(e.type === 'InitApply' || e.type === 'Apply' ? `${e.type}:${e.object.metadata.name}` : e.type);
+      if (e.type === 'Error') expect(reader.isReady()).toBe(false); // passed on before the list is done
+    }
+    expect(seen).toEqual(['Init', 'Error', 'Init', 'InitApply:b', 'InitDone', 'Apply:b', 'Init']);
+    expect(names(reader.state())).toEqual(['b@2']);
+  });
+
+  it('hands over the instance the store kept for an unchanged object, not the relisted copy', async () => {
+    const { reader, writer } = store<Pod>();
+    const first = pod('a', { rv: '5' });
+    const again = pod('a', { rv: '5' });
+    const handed: unknown[] = [];
+    for await (const e of reflector(
+      writer,
+      from<WatcherEvent<Pod>>([
+        { type: 'Init' },
+        { type: 'InitApply', object: first },
+        { type: 'InitDone' },
+        { type: 'Init' },
+        { type: 'InitApply', object: again },
+        { type: 'InitDone' },
+      ]),
+    )) {
+      if (e.type === 'InitApply') handed.push(e.object);
+    }
+    expect(handed).toEqual([first, first]);
+    expect(handed[1]).toBe(first);
+    expect(reader.get('ns/a')).toBe(first);
+  });
+});
+
 describe('appliedObjects and touchedObjects', () => {
   const error = new KubeError('watch failed');
   const events: WatcherEvent<Pod>[] = [
@@ -167,6 +298,28 @@ describe('modify', () => {
     const first = slim[1];
     // @ts-expect-error spec was pruned away
     if (first?.type === 'InitApply') void first.object.spec;
+  });
+
+  it('keeps finalStateUnknown on the deletes a reflector found at a relist', async () => {
+    const { writer } = store<Pod>();
+    const events: WatcherEvent<Pod>[] = [
+      { type: 'Init' },
+      { type: 'InitApply', object: pod('a') },
+      { type: 'InitApply', object: pod('b') },
+      { type: 'InitDone' },
+      { type: 'Apply', object: pod('a', { rv: '2' }) },
+      { type: 'Delete', object: pod('a', { rv: '3' }) },
+      // The watch was down; the relist no longer has b.
+      { type: 'Init' },
+      { type: 'InitDone' },
+    ];
+    const deletes = (await collect(modify(reflector(writer, from(events)), (p) => ({ metadata: { name: p.metadata?.name } })))).filter(
+      (e) => e.type === 'Delete',
+    );
+    expect(deletes).toEqual([
+      { type: 'Delete', object: { metadata: { name: 'a' } } },
+      { type: 'Delete', object: { metadata: { name: 'b' } }, finalStateUnknown: true },
+    ]);
   });
 });
 

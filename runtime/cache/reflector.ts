@@ -34,12 +34,25 @@ export type ErrorHandler = (error: KubeError) => void;
 const warnError: ErrorHandler = (error) => consoleLogger.warn(error.message);
 
 /**
- * Applies each event of `stream` to `writer`, then yields it unchanged;
+ * Applies each event of `stream` to `writer`, then yields it;
  * after an `InitDone` it also yields a `Delete` marked `finalStateUnknown`
  * for each object the relist found gone, so every consumer of the stream
  * hears of every delete. Claims the writer at once (a second reflector on
  * the same writer throws) and closes it when the stream ends, throws, or the
  * consumer stops.
+ *
+ * A (re)list is read into the store ahead of the consumer: from its `Init`
+ * to its `InitDone` the reflector pulls the stream as fast as the server
+ * answers, and hands the list's events over after the store has the whole
+ * list. A consumer that takes its time over each event therefore cannot make
+ * a paginated list outlive its continue token (which would start the list
+ * over, again and again). `Init` and `Error` events are passed on at once;
+ * each `InitApply` carries the instance the store keeps (with
+ * `reuseUnchanged`, the one it already had), so holding the list's events
+ * costs no second copy of the objects. A list the stream abandons (it starts
+ * over with a new `Init`, or the stream ends before `InitDone`) is never
+ * handed over. Watch events are applied and passed on one at a time: the
+ * watch waits for the consumer (a shared store's root does not).
  *
  * @example
  * const { reader, writer } = store<Pod>();
@@ -66,20 +79,84 @@ export async function* reflectInto<K extends KubeObject>(
   stream: AsyncIterable<WatcherEvent<K>>,
   onEnd?: (thrown?: { error: unknown }) => void,
 ): AsyncGenerator<WatcherEvent<Stored<K>>, void, undefined> {
+  const events = stream[Symbol.asyncIterator]();
+  let ended = false;
   let thrown: { error: unknown } | undefined;
   try {
-    for await (const event of stream) {
+    for (;;) {
+      const r = await events.next();
+      if (r.done) break;
+      const event = r.value;
       const vanished = writer.applyEvent(event);
       // Read-only from here on: the store owns (and has frozen) what it keeps.
       yield event as WatcherEvent<Stored<K>>;
+      if (event.type === 'Init') {
+        const listed = yield* readAhead(writer, events);
+        if (listed === 'ended') break;
+        continue;
+      }
       for (const object of vanished) yield { type: 'Delete', object, finalStateUnknown: true };
     }
+    ended = true;
   } catch (error) {
     thrown = { error };
     throw error;
   } finally {
-    onEnd?.(thrown);
-    writer.close();
+    try {
+      // The consumer stopped (or the writer threw): stop the source too.
+      if (!ended) await events.return?.();
+    } finally {
+      onEnd?.(thrown);
+      writer.close();
+    }
+  }
+}
+
+/**
+ * After an `Init`: applies the list's events up to its `InitDone` without
+ * waiting for the consumer, then yields them (see `reflector`). `Init` and
+ * `Error` are yielded at once. Returns `'ended'` when the stream ended first.
+ */
+async function* readAhead<K extends KubeObject>(
+  writer: Writer<K>,
+  events: AsyncIterator<WatcherEvent<K>>,
+): AsyncGenerator<WatcherEvent<Stored<K>>, 'listed' | 'ended', undefined> {
+  let held: (WatcherEvent<Stored<K>> | undefined)[] = [];
+  for (;;) {
+    const r = await events.next();
+    if (r.done) return 'ended'; // no InitDone: what was listed is not the truth, and never reached the live store
+    const event = r.value;
+    const vanished = writer.applyEvent(event);
+    switch (event.type) {
+      case 'InitApply': {
+        // The instance the store keeps: with reuseUnchanged, the one it already had (the incoming copy can go).
+        const kept = writer.listed(event.object);
+        held.push((kept === undefined || kept === event.object ? event : { type: 'InitApply', object: kept }) as WatcherEvent<Stored<K>>);
+        break;
+      }
+      case 'Init':
+        // The list starts over: the store dropped what the last attempt listed, and so does the consumer's share.
+        held = [];
+        yield event;
+        break;
+      case 'Error':
+        yield event;
+        break;
+      case 'InitDone': {
+        for (let i = 0; i < held.length; i++) {
+          const e = held[i]!;
+          held[i] = undefined; // the store holds the objects; the list's events go as they are handed over
+          yield e;
+        }
+        held = [];
+        yield event as WatcherEvent<Stored<K>>;
+        for (const object of vanished) yield { type: 'Delete', object, finalStateUnknown: true };
+        return 'listed';
+      }
+      default:
+        // Not from a watcher (it sends no watch events inside a list): keep the order.
+        held.push(event as WatcherEvent<Stored<K>>);
+    }
   }
 }
 
@@ -113,8 +190,10 @@ export async function* touchedObjects<K>(stream: AsyncIterable<WatcherEvent<K>>,
 
 /**
  * Maps the object of every `InitApply`, `Apply` and `Delete` event through
- * `fn`; other events pass unchanged. Put it between the watcher and the
- * reflector to prune objects before they are stored.
+ * `fn`; other events pass unchanged, and a `Delete` keeps its
+ * `finalStateUnknown` (after a reflector, those are the deletes a relist
+ * found). Put it between the watcher and the reflector to prune objects
+ * before they are stored.
  *
  * @example
  * const slim = modify(watcher(podApi), (pod) => ({ metadata: pod.metadata, status: { phase: pod.status?.phase } }));
@@ -125,8 +204,10 @@ export async function* modify<K, R>(stream: AsyncIterable<WatcherEvent<K>>, fn: 
     switch (event.type) {
       case 'InitApply':
       case 'Apply':
-      case 'Delete':
         yield { type: event.type, object: fn(event.object) };
+        break;
+      case 'Delete':
+        yield event.finalStateUnknown ? { type: 'Delete', object: fn(event.object), finalStateUnknown: true } : { type: 'Delete', object: fn(event.object) };
         break;
       default:
         yield event;

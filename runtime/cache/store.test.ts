@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RequestAbortedError, KubeError } from '../core/errors.ts';
 import { parseLabelSelector } from '../core/labels.ts';
 import { ObjectRef, keyOf } from '../core/object-ref.ts';
@@ -386,6 +386,39 @@ describe('health', () => {
     expect(reader.health(failing.failingSince! + 5_000)).toMatchObject({ stale: false, failingSince: undefined, resourceVersion: '8' });
     for (const e of list([])) writer.applyEvent(e);
     expect(reader.health().lists).toBe(2);
+  });
+
+  it('counts only progress against staleness: a relist that keeps starting and failing goes stale', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const since = Date.now();
+      const { reader, writer } = store<Pod>({ staleAfterMs: 1_000 });
+      for (const e of list([pod('a', 'ns', '7')])) writer.applyEvent(e);
+      writer.applyEvent({ type: 'Error', error: new KubeError('watch: 410') });
+      // Each attempt of the relist starts (Init), gets part of the way (InitApply) and fails again, 300 ms apart.
+      for (let i = 1; i <= 3; i++) {
+        vi.setSystemTime(since + 300 * i);
+        writer.applyEvent({ type: 'Init' });
+        writer.applyEvent({ type: 'InitApply', object: pod('a', 'ns', '7') });
+        writer.applyEvent({ type: 'Error', error: new KubeError('list: 503') });
+      }
+      expect(reader.health(since + 1_000)).toMatchObject({ stale: true, failingSince: since, lists: 1, listsStarted: 4 });
+      // A list that completes is progress.
+      writer.applyEvent({ type: 'InitDone' });
+      expect(reader.health(since + 5_000)).toMatchObject({ stale: false, failingSince: undefined, lists: 2, listsStarted: 4 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('counts a bookmark as progress: the watch is alive on a quiet resource', () => {
+    const { reader, writer } = store<Pod>({ staleAfterMs: 1_000 });
+    for (const e of list([pod('a', 'ns', '7')])) writer.applyEvent(e);
+    writer.applyEvent({ type: 'Error', error: new KubeError('watch cut') });
+    const since = reader.health().failingSince!;
+    expect(writer.applyEvent({ type: 'Bookmark', resourceVersion: '9' })).toEqual([]);
+    expect(reader.health(since + 5_000)).toMatchObject({ stale: false, failingSince: undefined, resourceVersion: '7' });
+    expect(reader.health().lastEventAt).toBeGreaterThanOrEqual(since);
   });
 });
 

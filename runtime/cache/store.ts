@@ -20,9 +20,14 @@
  * into `Delete` events marked `finalStateUnknown` (their last known state,
  * possibly stale), as client-go's `DeletedFinalStateUnknown`.
  *
- * Every reader can ask for the store's `health()`: when it last heard from the
- * server, the last error, how many lists it took, and whether it is `stale`
- * (the watch has failed for longer than `staleAfterMs` without a success).
+ * Every reader can ask for the store's `health()`: when the watch last made
+ * progress, the last error, how many lists it started and completed, and
+ * whether it is `stale` (only errors for longer than `staleAfterMs`).
+ * Progress is what only a working watch produces: a list that completed
+ * (`InitDone`), an object event (`Apply`, `Delete`) or a bookmark. The start
+ * of a list and its objects (`Init`, `InitApply`) are not: a relist that
+ * keeps failing part-way starts again and again, and that is not a cache
+ * that is up to date.
  *
  * Stored objects are frozen (top level only: `Object.freeze` is cheap, a deep
  * freeze is not) and typed `Stored<K>` — deeply read-only, with
@@ -77,17 +82,27 @@ export interface StoreOptions<K extends KubeObject = KubeObject, I extends strin
 export interface StoreHealth {
   /** True once the first list completed. It stays true: see `stale` for a watch that has since failed. */
   readonly ready: boolean;
-  /** True when the watch has been failing (only `Error` events) for longer than `staleAfterMs`: the contents may be out of date. */
+  /**
+   * True when the watch has made no progress for longer than `staleAfterMs`
+   * since an error: errors only, or lists that started and did not complete.
+   * The contents may be out of date.
+   */
   readonly stale: boolean;
-  /** When the last event other than an error arrived (a list, an object, a delete). */
+  /** When the watch last made progress: a list completed (`InitDone`), an object changed (`Apply`, `Delete`), or a bookmark arrived. */
   readonly lastEventAt: number | undefined;
   /** The last error the watcher reported, and when. */
   readonly lastError: KubeError | undefined;
   readonly lastErrorAt: number | undefined;
-  /** When the current run of errors began; undefined while the watch works. */
+  /** When the current run of errors began (the first error since the last progress); undefined while the watch works. */
   readonly failingSince: number | undefined;
   /** Lists completed: 1 after the first list, one more per relist. */
   readonly lists: number;
+  /**
+   * Lists started (each `Init`: the server began to answer one), including
+   * those that started over or failed part-way. More than `lists` by one
+   * while a list is in flight; by more when lists restart.
+   */
+  readonly listsStarted: number;
   /** The `resourceVersion` of the last object stored or deleted. */
   readonly resourceVersion: string | undefined;
 }
@@ -128,6 +143,7 @@ export class StoreCore<K extends KubeObject> {
   lastErrorAt: number | undefined;
   failingSince: number | undefined;
   lists = 0;
+  listsStarted = 0;
   resourceVersion: string | undefined;
 
   constructor(opts: StoreOptions<K> = {}) {
@@ -179,11 +195,11 @@ export class Writer<K extends KubeObject> {
       core.failingSince ??= core.lastErrorAt;
       return NOTHING;
     }
-    core.lastEventAt = Date.now();
-    core.failingSince = undefined;
     switch (event.type) {
       case 'Init':
+        // Not progress: a list that starts and then fails is no sign of a working watch.
         core.buffer = new Map();
+        core.listsStarted++;
         return NOTHING;
       case 'InitApply': {
         const key = keyOf(event.object);
@@ -193,7 +209,11 @@ export class Writer<K extends KubeObject> {
         return NOTHING;
       }
       case 'InitDone':
+        this.progress();
         return this.swap();
+      case 'Bookmark':
+        this.progress();
+        return NOTHING;
       case 'Apply': {
         // Straight into the live map; a watcher sends no Apply between Init and InitDone.
         const key = keyOf(event.object);
@@ -202,6 +222,7 @@ export class Writer<K extends KubeObject> {
         // Indexes first: an index function that throws leaves the store as it was.
         core.indexes.update(key, previous, object);
         core.live.set(key, object);
+        this.progress();
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
         for (const listener of core.listeners) listener(key, undefined, previous);
         return NOTHING;
@@ -211,6 +232,7 @@ export class Writer<K extends KubeObject> {
         const stored = core.live.get(key);
         core.indexes.update(key, stored, undefined);
         core.live.delete(key);
+        this.progress();
         core.resourceVersion = event.object.metadata?.resourceVersion ?? core.resourceVersion;
         // The last stored state is what consumers knew; the event's object may be shaped differently (unpruned).
         const gone = { object: stored ?? event.object, finalStateUnknown: event.finalStateUnknown === true };
@@ -218,6 +240,22 @@ export class Writer<K extends KubeObject> {
         return NOTHING;
       }
     }
+  }
+
+  /** The watch works: it ends a run of errors. */
+  private progress(): void {
+    this.core.lastEventAt = Date.now();
+    this.core.failingSince = undefined;
+  }
+
+  /**
+   * The instance the list in progress holds for `object`'s key (between
+   * `Init` and `InitDone`): `object` itself, or with `reuseUnchanged` the
+   * instance already stored. Undefined outside a list.
+   * @internal for `reflector.ts`
+   */
+  listed(object: K): Stored<K> | undefined {
+    return this.core.buffer?.get(keyOf(object)) as Stored<K> | undefined;
   }
 
   /** Replaces the live map with the relist, and reports what it no longer holds. */
@@ -451,8 +489,8 @@ export class Store<K extends KubeObject, I extends string = string> {
   }
 
   /**
-   * What the store knows of its watch: when it last heard from the server,
-   * the last error, how many lists it took, and whether it is stale.
+   * What the store knows of its watch: when it last made progress, the last
+   * error, how many lists it started and completed, and whether it is stale.
    *
    * @example
    * const h = reader.health();
@@ -468,6 +506,7 @@ export class Store<K extends KubeObject, I extends string = string> {
       lastErrorAt: c.lastErrorAt,
       failingSince: c.failingSince,
       lists: c.lists,
+      listsStarted: c.listsStarted,
       resourceVersion: c.resourceVersion,
     };
   }

@@ -101,7 +101,26 @@ async function take(source: ListWatch<Obj>, n: number, config: Parameters<typeof
 
 const short = (events: WatcherEvent<Obj>[]) =>
   events.map((e) =>
-    'object' in e ? `${e.type}:${e.object.metadata.name}` : e.type === 'Error' ? `Error:${(e.error as ApiError).statusCode ?? e.error.name}` : e.type,
+    'object' in e
+      ? `${e.type}:${e.object.metadata.name}`
+      : e.type === 'Error'
+        ? `Error:${(e.error as ApiError).statusCode ?? e.error.name}`
+        : e.type === 'Bookmark'
+          ? `Bookmark:${e.resourceVersion}`
+          : e.type,
+  );
+/** What a lagging watch cache answers to a list or watch at a resourceVersion it has not reached (after waiting 3 s). */
+const tooLarge = () =>
+  new ApiError(
+    'GET /api/v1/configmaps',
+    {
+      kind: 'Status',
+      code: 504,
+      reason: 'Timeout',
+      message: 'Too large resource version: 15, current: 10',
+      details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+    },
+    { code: 504, retryAfterSeconds: 1 },
   );
 
 describe('watch timeouts', () => {
@@ -173,13 +192,13 @@ describe('watcher: list + watch', () => {
     ]);
   });
 
-  it('moves the resourceVersion on bookmarks without emitting, and re-watches from it after a normal end, without relisting', async () => {
+  it('moves the resourceVersion on bookmarks, emitting each as Bookmark, and re-watches from it after a normal end, without relisting', async () => {
     const s = new Script(
       [page([], '10')],
       [{ events: [ev('MODIFIED', obj('a', '12')), bookmark('15')] }, { events: [ev('DELETED', obj('a', '16'))] }, { events: [], hang: true }],
     );
-    const got = await take(s, 4, { timeoutSeconds: 0 });
-    expect(short(got)).toEqual(['Init', 'InitDone', 'Apply:a', 'Delete:a']);
+    const got = await take(s, 5, { timeoutSeconds: 0 });
+    expect(short(got)).toEqual(['Init', 'InitDone', 'Apply:a', 'Bookmark:15', 'Delete:a']);
     expect(s.watches.length).toBe(3);
     expect(s.watches.map((w) => w.resourceVersion)).toEqual(['10', '15', '16']);
     expect(s.lists).toHaveLength(1);
@@ -255,7 +274,7 @@ describe('watcher: list + watch', () => {
     const b = countingBackoff();
     const s = new Script([status(403, 'Forbidden'), status(403, 'Forbidden'), status(403, 'Forbidden'), page([], '1')], []);
     const got = await take(s, 5, { backoff: b.policy });
-    expect(short(got)).toEqual(['Init', 'Error:403', 'Error:403', 'Error:403', 'InitDone']);
+    expect(short(got)).toEqual(['Error:403', 'Error:403', 'Error:403', 'Init', 'InitDone']);
     expect(b.calls.next).toBe(3);
     expect(s.lists).toHaveLength(4);
   });
@@ -270,7 +289,7 @@ describe('watcher: list + watch', () => {
       expect(s.lists).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(200);
       expect(s.lists).toHaveLength(2);
-      expect(short(await done)).toEqual(['Init', 'Error:429', 'InitDone']);
+      expect(short(await done)).toEqual(['Error:429', 'Init', 'InitDone']);
     } finally {
       vi.useRealTimers();
     }
@@ -326,8 +345,8 @@ describe('watcher: streaming lists', () => {
   it('falls back to list + watch once, with a log line, when the server refuses streaming lists', async () => {
     const log = quiet();
     const s = new Script([page([obj('a', '1')], '10'), page([obj('a', '1')], '20')], [status(422, 'Invalid'), gone(), { events: [], hang: true }]);
-    const got = await take(s, 7, { initialList: 'StreamingList', logger: log });
-    expect(short(got)).toEqual(['Init', 'Init', 'InitApply:a', 'InitDone', 'Init', 'InitApply:a', 'InitDone']);
+    const got = await take(s, 6, { initialList: 'StreamingList', logger: log });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Init', 'InitApply:a', 'InitDone']);
     expect(s.watches[0]!.sendInitialEvents).toBe(true);
     expect(s.watches.slice(1).every((w) => w.sendInitialEvents === undefined)).toBe(true);
     expect(s.lists).toHaveLength(2);
@@ -337,8 +356,8 @@ describe('watcher: streaming lists', () => {
   it('keeps streaming lists after a 404 (a CRD not yet served): backs off and asks again', async () => {
     const log = quiet();
     const s = new Script([], [status(404, 'NotFound'), { events: [ev('ADDED', obj('a', '5')), bookmark('8', true)], hang: true }]);
-    const got = await take(s, 5, { initialList: 'StreamingList', logger: log, backoff: () => ({ next: () => 0, reset: () => {} }) });
-    expect(short(got)).toEqual(['Init', 'Error:404', 'Init', 'InitApply:a', 'InitDone']);
+    const got = await take(s, 4, { initialList: 'StreamingList', logger: log, backoff: () => ({ next: () => 0, reset: () => {} }) });
+    expect(short(got)).toEqual(['Error:404', 'Init', 'InitApply:a', 'InitDone']);
     expect(s.watches.map((w) => w.sendInitialEvents)).toEqual([true, true]);
     expect(s.lists).toHaveLength(0);
     expect(log.lines.filter((l) => l.includes('falling back'))).toHaveLength(0);
@@ -356,6 +375,223 @@ describe('watcher: streaming lists', () => {
     expect(short(got)).toEqual(['Init', 'InitApply:a', 'Error:TransportError', 'Init', 'InitApply:a', 'InitApply:b', 'InitDone']);
     expect(s.watches.every((w) => w.sendInitialEvents === true)).toBe(true);
   });
+});
+
+describe("watcher: Init comes with a list's first answer", () => {
+  it('emits Init with the first page, not for the attempts that failed before it', async () => {
+    const s = new Script([status(503, 'ServiceUnavailable'), status(503, 'ServiceUnavailable'), page([obj('a', '1')], '10')], [{ events: [], hang: true }]);
+    const got = await take(s, 5);
+    expect(short(got)).toEqual(['Error:503', 'Error:503', 'Init', 'InitApply:a', 'InitDone']);
+  });
+
+  it('emits Init with the first event of a streaming list, not for attempts that failed before any', async () => {
+    const s = new Script(
+      [],
+      [
+        status(503, 'ServiceUnavailable'),
+        { events: [], fail: new TransportError('x', new Error('reset')) },
+        { events: [ev('ADDED', obj('a', '5')), bookmark('9', true)], hang: true },
+      ],
+    );
+    const got = await take(s, 5, { initialList: 'StreamingList' });
+    expect(short(got)).toEqual(['Error:503', 'Error:TransportError', 'Init', 'InitApply:a', 'InitDone']);
+  });
+
+  it('emits Init and InitDone for an empty streaming list, at its end bookmark', async () => {
+    const s = new Script([], [{ events: [bookmark('9', true)], hang: true }]);
+    const got = await take(s, 2, { initialList: 'StreamingList' });
+    expect(short(got)).toEqual(['Init', 'InitDone']);
+  });
+});
+
+describe('watcher: relists never go below the last synced resourceVersion', () => {
+  const expiredEvent = () => ev('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 12 (14)' } as never);
+
+  it('with Any: lists at 0 first, then relists after a 410 at the last synced version, NotOlderThan', async () => {
+    const s = new Script(
+      [page([obj('a', '5')], '10'), page([obj('a', '12')], '20')],
+      [{ events: [ev('MODIFIED', obj('a', '12')), bookmark('15'), expiredEvent()] }, { events: [], hang: true }],
+    );
+    const got = await take(s, 8, { listSemantic: 'Any' });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Apply:a', 'Bookmark:15', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.lists.map((l) => [l.resourceVersion, l.resourceVersionMatch])).toEqual([
+      ['0', 'NotOlderThan'],
+      ['15', 'NotOlderThan'],
+    ]);
+    expect(s.watches.map((w) => w.resourceVersion)).toEqual(['10', '20']);
+  });
+
+  it('with Any: also starts a list over at the last synced version after its continue token expired', async () => {
+    const s = new Script(
+      [page([obj('a', '5')], '10'), page([obj('a', '5')], '14', 'c1'), gone(), page([obj('a', '5'), obj('b', '13')], '20')],
+      [{ events: [bookmark('12'), expiredEvent()] }],
+    );
+    await take(s, 10, { listSemantic: 'Any' });
+    expect(s.lists.map((l) => [l.resourceVersion, l.continue])).toEqual([
+      ['0', undefined],
+      ['12', undefined],
+      [undefined, 'c1'],
+      ['12', undefined],
+    ]);
+  });
+
+  for (const [what, refusal] of [
+    ['too large for the server (a lagging watch cache)', tooLarge],
+    ['expired', () => gone()],
+  ] as const) {
+    it(`with Any: falls back to a quorum read at once when the last synced version is ${what}, then relists at the new version again`, async () => {
+      const b = countingBackoff();
+      const s = new Script(
+        [page([obj('a', '5')], '10'), refusal(), page([obj('a', '16')], '30'), page([obj('a', '16')], '40')],
+        [{ events: [bookmark('15'), expiredEvent()] }, { events: [bookmark('35'), expiredEvent()] }, { events: [], hang: true }],
+      );
+      const got = await take(s, 10, { listSemantic: 'Any', backoff: b.policy });
+      expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Bookmark:15', 'Init', 'InitApply:a', 'InitDone', 'Bookmark:35', 'Init', 'InitApply:a']);
+      expect(s.lists.map((l) => [l.resourceVersion, l.resourceVersionMatch])).toEqual([
+        ['0', 'NotOlderThan'],
+        ['15', 'NotOlderThan'],
+        [undefined, undefined],
+        ['35', 'NotOlderThan'],
+      ]);
+      // The refusal is the protocol's answer, not a failure: no Error, no backoff.
+      expect(b.calls.next).toBe(0);
+    });
+  }
+
+  it('with Any: refuses a list older than the last synced version (a server that ignored NotOlderThan) and reads at quorum instead', async () => {
+    const log = quiet();
+    const s = new Script(
+      [page([obj('a', '5'), obj('b', '6')], '10'), page([obj('a', '5'), obj('b', '6')], '8'), page([obj('a', '12')], '30')],
+      [{ events: [ev('MODIFIED', obj('a', '12')), ev('DELETED', obj('b', '13')), expiredEvent()] }, { events: [], hang: true }],
+    );
+    const got = await take(s, 8, { listSemantic: 'Any', logger: log });
+    // The older list is never emitted: b, deleted at 13, does not come back.
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitApply:b', 'InitDone', 'Apply:a', 'Delete:b', 'Init', 'InitApply:a']);
+    expect(s.lists.map((l) => l.resourceVersion)).toEqual(['0', '13', undefined]);
+    expect(log.lines.filter((l) => l.includes('older than'))).toHaveLength(1);
+  });
+
+  it('with Any: takes a list whose version cannot be ordered as it comes (a non-standard server)', async () => {
+    const s = new Script(
+      [page([obj('a', 'x5')], 'x10'), page([obj('a', 'x12')], 'x9')],
+      [{ events: [ev('MODIFIED', obj('a', 'x12')), expiredEvent()] }, { events: [], hang: true }],
+    );
+    const got = await take(s, 7, { listSemantic: 'Any' });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Apply:a', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.lists.map((l) => l.resourceVersion)).toEqual(['0', 'x12']);
+  });
+
+  it('with MostRecent: every list and relist is a quorum read', async () => {
+    const s = new Script(
+      [page([obj('a', '5')], '10'), page([obj('a', '12')], '20')],
+      [{ events: [bookmark('15'), expiredEvent()] }, { events: [], hang: true }],
+    );
+    await take(s, 7);
+    expect(s.lists.map((l) => [l.resourceVersion, l.resourceVersionMatch])).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('with Any, streaming: asks for initial events at 0, then at the last synced version, and at quorum when that is too large', async () => {
+    const s = new Script(
+      [],
+      [
+        { events: [ev('ADDED', obj('a', '5')), bookmark('9', true), bookmark('15'), expiredEvent()] },
+        tooLarge(),
+        { events: [ev('ADDED', obj('a', '5')), bookmark('30', true)], hang: true },
+      ],
+    );
+    const got = await take(s, 7, { listSemantic: 'Any', initialList: 'StreamingList' });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Bookmark:15', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.watches.map((w) => [w.resourceVersion, w.resourceVersionMatch, w.sendInitialEvents])).toEqual([
+      ['0', 'NotOlderThan', true],
+      ['15', 'NotOlderThan', true],
+      ['', 'NotOlderThan', true],
+    ]);
+  });
+  it('with Any, streaming: starts over at quorum when the end bookmark is older than the version asked for', async () => {
+    const log = quiet();
+    const s = new Script(
+      [],
+      [
+        { events: [ev('ADDED', obj('a', '5')), bookmark('9', true), bookmark('15'), expiredEvent()] },
+        { events: [ev('ADDED', obj('a', '5')), bookmark('8', true)], hang: true },
+        { events: [ev('ADDED', obj('a', '16')), bookmark('30', true)], hang: true },
+      ],
+    );
+    const got = await take(s, 9, { listSemantic: 'Any', initialList: 'StreamingList', logger: log });
+    // The older stream's objects were never completed by an InitDone: the next Init discards them.
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Bookmark:15', 'Init', 'InitApply:a', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.watches.map((w) => w.resourceVersion)).toEqual(['0', '15', '']);
+    expect(log.lines.filter((l) => l.includes('older than'))).toHaveLength(1);
+  });
+});
+
+describe('watcher: a streaming list the server does not finish', () => {
+  it('lists instead, for this cycle, when no initial-events-end bookmark comes within initialEventsTimeoutMs', async () => {
+    const log = quiet();
+    const s = new Script(
+      [page([obj('a', '5'), obj('b', '6')], '10')],
+      [
+        { events: [ev('ADDED', obj('a', '5'))], hang: true },
+        { events: [], hang: true },
+      ],
+    );
+    const got = await take(s, 6, { initialList: 'StreamingList', initialEventsTimeoutMs: 50, logger: log });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'Init', 'InitApply:a', 'InitApply:b', 'InitDone']);
+    expect(s.lists).toHaveLength(1);
+    expect(s.watches[1]).toMatchObject({ resourceVersion: '10' });
+    expect(s.watches[1]!.sendInitialEvents).toBeUndefined();
+    expect(log.lines.filter((l) => l.includes('no initial-events-end bookmark'))).toHaveLength(1);
+  }, 5_000);
+
+  it('tries a streaming list again at the next relist', async () => {
+    const s = new Script(
+      [page([obj('a', '5')], '10')],
+      [
+        { events: [], hang: true },
+        { events: [ev('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } as never)] },
+        { events: [ev('ADDED', obj('a', '5')), bookmark('20', true)], hang: true },
+      ],
+    );
+    const got = await take(s, 6, { initialList: 'StreamingList', initialEventsTimeoutMs: 50 });
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitDone', 'Init', 'InitApply:a', 'InitDone']);
+    expect(s.watches.map((w) => w.sendInitialEvents)).toEqual([true, undefined, true]);
+  }, 5_000);
+
+  it('counts only the time spent waiting on the server, not the time the consumer takes', async () => {
+    const s = new Script([], [{ events: [ev('ADDED', obj('a', '5')), ev('ADDED', obj('b', '6')), bookmark('9', true)], hang: true }]);
+    const ac = new AbortController();
+    const it = watcher(s, { initialList: 'StreamingList', initialEventsTimeoutMs: 20, backoff: countingBackoff().policy, logger: quiet(), signal: ac.signal });
+    const got: WatcherEvent<Obj>[] = [];
+    for (let i = 0; i < 4; i++) {
+      got.push((await it.next()).value as WatcherEvent<Obj>);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    ac.abort();
+    await it.return(undefined);
+    expect(short(got)).toEqual(['Init', 'InitApply:a', 'InitApply:b', 'InitDone']);
+    expect(s.lists).toHaveLength(0);
+  });
+
+  for (const [what, script] of [
+    [
+      'a MODIFIED arrives before the end bookmark (the server sent a plain watch)',
+      { events: [ev('ADDED', obj('a', '5')), ev('MODIFIED', obj('a', '7'))], hang: true },
+    ],
+    ['a DELETED arrives before the end bookmark', { events: [ev('ADDED', obj('a', '5')), ev('DELETED', obj('a', '7'))], hang: true }],
+    ['the stream ends cleanly before its end bookmark', { events: [ev('ADDED', obj('a', '5'))] }],
+  ] as [string, WatchScript][]) {
+    it(`lists at once when ${what}`, async () => {
+      const log = quiet();
+      const s = new Script([page([obj('a', '7')], '10')], [script, { events: [], hang: true }]);
+      const got = await take(s, 5, { initialList: 'StreamingList', logger: log });
+      expect(short(got)).toEqual(['Init', 'InitApply:a', 'Init', 'InitApply:a', 'InitDone']);
+      expect(s.lists).toHaveLength(1);
+      expect(log.lines.filter((l) => l.includes('no initial-events-end bookmark'))).toHaveLength(1);
+    }, 5_000);
+  }
 });
 
 describe('watcher: memory', () => {

@@ -4,10 +4,26 @@
  *
  * It is an explicit state machine, one `step` per transition:
  *
- *     Empty ─Init─▶ InitPage ─(pages: InitApply…)─▶ InitDone ─▶ Watching(rv) ─┐
- *       ▲   └─Init─▶ InitStreaming ─(ADDED: InitApply…, end bookmark: InitDone)─┘
- *       └──────────── 410 Gone (HTTP or in-stream), expired continue token ◀────┘
+ *     Empty ─┬─▶ InitPage ─(Init with page 1, InitApply…, InitDone)──────▶ Watching(rv) ─┐
+ *       ▲    └─▶ InitStreaming ─(Init with event 1, InitApply…, end bookmark: InitDone) ─┤
+ *       │          └─ no end bookmark: back to Empty, and InitPage for this cycle         │
+ *       └──────────── 410 Gone (HTTP or in-stream), expired continue token ◀─────────────┘
  *
+ * - `Init` is emitted with a list's first answer (its first page, or the
+ *   first event of a streaming list), never for an attempt that failed
+ *   before it: a store counts only a list that completes as progress, and a
+ *   consumer that counts `Init`s counts lists, not retries.
+ * - Relists never go below the last synced resourceVersion (the list's, or
+ *   the latest watch event's or bookmark's). With `listSemantic: 'Any'` the
+ *   first list asks for resourceVersion 0 (any version, from the watch
+ *   cache) and every later one for the last synced version with
+ *   `NotOlderThan`, as client-go's reflector does: a watch cache behind a
+ *   load balancer that lags answers at that version or later, or refuses
+ *   (410 Expired, or 504 "Too large resource version"), and then the
+ *   watcher reads at quorum (no resourceVersion) at once. A list that comes
+ *   back older than asked for (a server that ignored `NotOlderThan`) is
+ *   never emitted: the watcher reads at quorum instead. With `MostRecent`
+ *   every list is a quorum read, which is never older.
  * - Pages are requested one at a time and emitted as they arrive; the whole
  *   list is never held at once, and a page is never held parsed at once:
  *   its items are parsed one by one as they are handed over (a page of 500
@@ -20,7 +36,12 @@
  *   its backoff when the previous relist also ended in 410 before any event.
  * - A streaming list asks for initial events only once; reconnects resume
  *   from the bookmark's resourceVersion. A server that refuses streaming lists
- *   makes the watcher fall back to list + watch, once, with a log line.
+ *   makes the watcher fall back to list + watch, once, with a log line. A
+ *   server that accepts the watch but does not stream a list (it ignores
+ *   `sendInitialEvents`: no initial-events-end bookmark within
+ *   `initialEventsTimeoutMs` of waiting, an object event other than ADDED
+ *   before it, or the stream ending without it) makes that cycle a paginated
+ *   list, with a log line; the next relist tries a streaming list again.
  * - Failures are emitted as `Error` events and the watcher carries on after
  *   its backoff (default: exponential 800 ms → 30 s, jitter, reset after
  *   120 s healthy), honouring `Retry-After`. A persistent failure such as 403
@@ -31,6 +52,7 @@ import { parseListItem } from '../wire/decode.ts';
 import { defaultBackoff, sleep, type BackoffPolicy } from '../core/backoff.ts';
 import { jitter } from '../core/jitter.ts';
 import { ApiError, KubeError } from '../core/errors.ts';
+import { compareResourceVersions, isComparableResourceVersion } from '../core/resource-version.ts';
 import { consoleLogger, type Logger } from '../core/logger.ts';
 import type { KubeObject, PartialObjectMeta, WatcherEvent, WatchEvent } from '../core/types.ts';
 import type { Api } from '../client/api.ts';
@@ -55,13 +77,23 @@ export interface WatcherConfig {
   /** Objects per list page (default 500). */
   pageSize?: number;
   /**
-   * `MostRecent` (default): consistent reads from etcd. `Any`: served from the
-   * apiserver's watch cache: cheaper, possibly a little stale, and the server
-   * then ignores `pageSize`.
+   * `MostRecent` (default): consistent reads from etcd. `Any`: the first list
+   * at any version, from the apiserver's watch cache — cheaper, possibly a
+   * little stale, and the server then ignores `pageSize`; every relist asks
+   * for the last synced version or newer, and reads at quorum when the
+   * server cannot answer that, so a relist never goes back in time.
    */
   listSemantic?: 'MostRecent' | 'Any';
   /** `ListWatch` (default): paginated list, then watch. `StreamingList`: one watch that starts with the current state. */
   initialList?: 'ListWatch' | 'StreamingList';
+  /**
+   * With `StreamingList`: how long the watcher waits for the server's next
+   * event before the initial-events-end bookmark, ms (default 10,000). Past
+   * it, the server is taken not to stream lists (it ignored
+   * `sendInitialEvents`) and this cycle lists page by page instead. Only
+   * time spent waiting on the server counts, not the consumer's.
+   */
+  initialEventsTimeoutMs?: number;
   /** Ask for bookmarks (default true): they keep the resourceVersion fresh on quiet resources. */
   bookmarks?: boolean;
   /**
@@ -92,7 +124,16 @@ export interface WatcherConfig {
 type State<K> =
   | { phase: 'Empty' }
   | { phase: 'InitPage'; continueToken: string | undefined }
-  | { phase: 'InitStreaming'; stream: AsyncIterator<WatchEvent<K>> | undefined }
+  | {
+      phase: 'InitStreaming';
+      /** The resourceVersion asked for (`''`: a consistent read). */
+      at: string;
+      stream: AsyncIterator<WatchEvent<K>> | undefined;
+      /** Aborts this stream's request. */
+      abort: AbortController;
+      /** `Init` was emitted: the server has begun to answer. */
+      started: boolean;
+    }
   | { phase: 'Watching'; resourceVersion: string; stream: AsyncIterator<WatchEvent<K>> | undefined; opened: number; events: number };
 
 /** An event, or an item of a list page still to be parsed into one. */
@@ -115,6 +156,12 @@ interface Context<K> {
   signal: AbortSignal;
   /** Cleared after the server refused a streaming list. */
   streaming: boolean;
+  /** This cycle lists page by page: the server accepted a streaming list but did not stream one. Cleared when the list completes. */
+  listThisCycle: boolean;
+  /** The resourceVersion the cache last synced to: of the last completed list, watch event or bookmark. */
+  lastSynced: string | undefined;
+  /** The server refused `lastSynced` (410, or too large): the next list reads at quorum (client-go's isLastSyncResourceVersionUnavailable). */
+  lastSyncedUnavailable: boolean;
 }
 
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
@@ -145,6 +192,7 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
       pageSize: config.pageSize ?? 500,
       listSemantic: config.listSemantic ?? 'MostRecent',
       initialList: config.initialList ?? 'ListWatch',
+      initialEventsTimeoutMs: config.initialEventsTimeoutMs ?? 10_000,
       bookmarks: config.bookmarks ?? true,
       stripManagedFields: config.stripManagedFields ?? false,
       lazyManagedFields: config.lazyManagedFields ?? false,
@@ -153,6 +201,9 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
     },
     signal: config.signal ?? new AbortController().signal,
     streaming: (config.initialList ?? 'ListWatch') === 'StreamingList',
+    listThisCycle: false,
+    lastSynced: undefined,
+    lastSyncedUnavailable: false,
   };
   const backoff = ctx.cfg.backoff();
   let state: State<K> = { phase: 'Empty' };
@@ -262,9 +313,10 @@ export async function* watchObject<K extends KubeObject>(
 async function step<K extends KubeObject>(state: State<K>, ctx: Context<K>): Promise<Step<K>> {
   switch (state.phase) {
     case 'Empty':
-      return ctx.streaming
-        ? { emit: [{ type: 'Init' }], next: { phase: 'InitStreaming', stream: undefined } }
-        : { emit: [{ type: 'Init' }], next: { phase: 'InitPage', continueToken: undefined } };
+      // Nothing to emit yet: `Init` comes with the server's first answer.
+      return ctx.streaming && !ctx.listThisCycle
+        ? { emit: [], next: { phase: 'InitStreaming', at: listResourceVersion(ctx) ?? '', stream: undefined, abort: new AbortController(), started: false } }
+        : { emit: [], next: { phase: 'InitPage', continueToken: undefined } };
     case 'InitPage':
       return listPage(state.continueToken, ctx);
     case 'InitStreaming':
@@ -277,6 +329,8 @@ async function step<K extends KubeObject>(state: State<K>, ctx: Context<K>): Pro
 async function listPage<K extends KubeObject>(continueToken: string | undefined, ctx: Context<K>): Promise<Step<K>> {
   const { cfg } = ctx;
   const first = continueToken === undefined;
+  // Only the first page chooses the snapshot; later pages continue it.
+  const at = first ? listResourceVersion(ctx) : undefined;
   try {
     const page = await ctx.api.list({
       labelSelector: cfg.labelSelector,
@@ -284,9 +338,8 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       shardSelector: cfg.shardSelector,
       limit: cfg.pageSize,
       continue: continueToken,
-      // Only the first page chooses the snapshot; later pages continue it.
-      resourceVersion: first && cfg.listSemantic === 'Any' ? '0' : undefined,
-      resourceVersionMatch: first && cfg.listSemantic === 'Any' ? 'NotOlderThan' : undefined,
+      resourceVersion: at,
+      resourceVersionMatch: at === undefined ? undefined : 'NotOlderThan',
       stripManagedFields: cfg.stripManagedFields,
       lazyManagedFields: cfg.lazyManagedFields,
       deferItems: true,
@@ -302,8 +355,12 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
           : { type: 'InitApply', object: item },
     );
     const next = page.metadata?.continue;
-    if (next) return { emit, next: { phase: 'InitPage', continueToken: next }, progress: true };
     const rv = page.metadata?.resourceVersion;
+    if (first) {
+      if (at !== undefined && olderThanAsked(rv, at, ctx)) return { emit: [], next: { phase: 'Empty' } };
+      emit.unshift({ type: 'Init' });
+    }
+    if (next) return { emit, next: { phase: 'InitPage', continueToken: next }, progress: true };
     if (!rv) {
       return {
         emit,
@@ -312,6 +369,8 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       };
     }
     emit.push({ type: 'InitDone' });
+    synced(ctx, rv);
+    ctx.listThisCycle = false;
     return { emit, next: watching(rv), progress: true };
   } catch (err) {
     const error = asKubeError(err);
@@ -319,63 +378,148 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       ctx.cfg.logger.info(`continue token of ${describeApi(ctx)} expired; listing again from the start`);
       return { emit: [], next: { phase: 'Empty' }, gone: true };
     }
+    if (at !== undefined && at !== '0' && refusesResourceVersion(error)) return quorumNext(ctx, at, error);
     // Retry the same page after the backoff.
     return { emit: [], next: { phase: 'InitPage', continueToken }, failure: error };
   }
 }
 
+/**
+ * The resourceVersion a (re)list asks for, never below the last synced one:
+ * `undefined` is a quorum read (the newest); `'0'` is any version, for the
+ * first list with `Any`; later lists with `Any` ask for the last synced
+ * version, at least (`NotOlderThan`), unless the server refused it.
+ */
+function listResourceVersion<K>(ctx: Context<K>): string | undefined {
+  if (ctx.cfg.listSemantic !== 'Any' || ctx.lastSyncedUnavailable) return undefined;
+  return ctx.lastSynced ?? '0';
+}
+
+/** The cache is now at `rv`: later relists ask for no older version. */
+function synced<K>(ctx: Context<K>, rv: string): void {
+  ctx.lastSynced = rv;
+  ctx.lastSyncedUnavailable = false;
+}
+
+/**
+ * 410 Expired, or "Too large resource version" (504 with cause
+ * `ResourceVersionTooLarge`, from a watch cache that has not reached the
+ * version within its wait): the server cannot answer at the version asked for.
+ */
+function refusesResourceVersion(error: KubeError): boolean {
+  if (!(error instanceof ApiError)) return false;
+  if (error.isGone) return true;
+  if (error.status.details?.causes?.some((c) => c.reason === 'ResourceVersionTooLarge')) return true;
+  return error.statusCode === 504 && /too large resource version/i.test(error.status.message ?? '');
+}
+
+/** The server refused the last synced version: read at quorum, at once (client-go does the same). */
+function quorumNext<K>(ctx: Context<K>, at: string, error: ApiError | KubeError): Step<K> {
+  ctx.lastSyncedUnavailable = true;
+  ctx.cfg.logger.info(`the server cannot list ${describeApi(ctx)} at resourceVersion ${at} (${error.message}); reading at quorum`);
+  return { emit: [], next: { phase: 'Empty' } };
+}
+
+/**
+ * True when the server answered a list asked at `at` or later with an older
+ * one: it did not honour `NotOlderThan`, and emitting the list would roll
+ * the cache back. The watcher then reads at quorum. Versions that cannot be
+ * ordered (a non-standard server) are taken as they come.
+ */
+function olderThanAsked<K>(rv: string | undefined, at: string, ctx: Context<K>): boolean {
+  if (rv === undefined || !isComparableResourceVersion(rv) || !isComparableResourceVersion(at)) return false;
+  if (compareResourceVersions(rv, at) >= 0) return false;
+  ctx.lastSyncedUnavailable = true;
+  ctx.cfg.logger.warn(`list of ${describeApi(ctx)} came back at resourceVersion ${rv}, older than the ${at} asked for; reading at quorum instead`);
+  return true;
+}
+
 async function streamInitial<K extends KubeObject>(state: Extract<State<K>, { phase: 'InitStreaming' }>, ctx: Context<K>): Promise<Step<K>> {
+  const { at, abort, started } = state;
   let stream = state.stream;
   try {
-    if (!stream) {
-      stream = openWatch(ctx, {
-        resourceVersion: ctx.cfg.listSemantic === 'Any' ? '0' : '',
-        resourceVersionMatch: 'NotOlderThan',
-        sendInitialEvents: true,
-        allowWatchBookmarks: true,
-      });
-    }
-    const r = await stream.next();
-    if (r.done) {
-      return {
-        emit: [],
-        next: { phase: 'Empty' },
-        failure: new KubeError(`streaming list of ${describeApi(ctx)} ended before its initial-events-end bookmark`),
-      };
-    }
+    // `''` with NotOlderThan is a consistent (quorum) read.
+    stream ??= openWatch(ctx, { resourceVersion: at, resourceVersionMatch: 'NotOlderThan', sendInitialEvents: true, allowWatchBookmarks: true }, abort.signal);
+    const here: Extract<State<K>, { phase: 'InitStreaming' }> = { ...state, stream };
+    const r = await nextWithin(stream, ctx.cfg.initialEventsTimeoutMs, abort);
+    if (r === 'timeout') return listInstead(here, ctx, `none within ${ctx.cfg.initialEventsTimeoutMs} ms of waiting`);
+    if (r.done) return listInstead(here, ctx, 'the stream ended without it');
     const ev = r.value;
-    const here: State<K> = { phase: 'InitStreaming', stream };
+    // The server's first answer opens the list.
+    const open = (e: Emitted<K>[]): Emitted<K>[] => (started ? e : [{ type: 'Init' }, ...e]);
     switch (ev.type) {
       case 'ADDED':
-      case 'MODIFIED':
-        return { emit: [{ type: 'InitApply', object: ev.object }], next: here, progress: true };
+        return { emit: open([{ type: 'InitApply', object: ev.object }]), next: { ...here, started: true } };
       case 'BOOKMARK': {
         const meta = ev.object.metadata;
         if (meta?.annotations?.[INITIAL_EVENTS_END] !== 'true' || !meta.resourceVersion) return { emit: [], next: here };
+        if (at !== '' && at !== '0' && olderThanAsked(meta.resourceVersion, at, ctx)) {
+          await closeStream(here);
+          return { emit: [], next: { phase: 'Empty' } };
+        }
+        synced(ctx, meta.resourceVersion);
         const next: State<K> = { phase: 'Watching', resourceVersion: meta.resourceVersion, stream, opened: Date.now(), events: 0 };
-        return { emit: [{ type: 'InitDone' }], next, progress: true };
+        return { emit: open([{ type: 'InitDone' }]), next, progress: true };
       }
+      case 'MODIFIED':
       case 'DELETED':
-        ctx.cfg.logger.warn(`streaming list of ${describeApi(ctx)} sent DELETED before its initial state was complete; ignored`);
-        return { emit: [], next: here };
+        // A streaming list sends the current state as ADDED, then the end bookmark: this is a plain watch.
+        return listInstead(here, ctx, `${ev.type} came first`);
       case 'ERROR': {
-        await closeStream({ phase: 'InitStreaming', stream });
-        return refusedOrFailed(inStreamError(ev, ctx), ctx);
+        await closeStream(here);
+        return refusedOrFailed(inStreamError(ev, ctx), at, ctx);
       }
     }
   } catch (err) {
-    await closeStream({ phase: 'InitStreaming', stream });
-    return refusedOrFailed(asKubeError(err), ctx);
+    await closeStream({ ...state, stream });
+    return refusedOrFailed(asKubeError(err), at, ctx);
   }
 }
 
+/**
+ * The stream's next event, or `'timeout'` when the server sends nothing for
+ * `ms`; then the request is aborted. Only this wait counts: the consumer's
+ * time between events is not the server's.
+ */
+async function nextWithin<T>(stream: AsyncIterator<T>, ms: number, abort: AbortController): Promise<IteratorResult<T> | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const next = stream.next();
+  try {
+    const r = await Promise.race([next, timeout]);
+    if (r === 'timeout') {
+      abort.abort();
+      next.catch(() => {}); // the aborted request settles by itself
+    }
+    return r;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The server accepted the streaming list but does not stream one (it
+ * ignored `sendInitialEvents`, as some proxies and aggregated servers do):
+ * list page by page for this cycle. The list emits its own `Init`.
+ */
+function listInstead<K>(state: Extract<State<K>, { phase: 'InitStreaming' }>, ctx: Context<K>, why: string): Step<K> {
+  state.abort.abort();
+  void closeStream(state);
+  ctx.listThisCycle = true;
+  ctx.cfg.logger.warn(`streaming list of ${describeApi(ctx)}: no initial-events-end bookmark (${why}); listing page by page for this cycle`);
+  return { emit: [], next: { phase: 'Empty' } };
+}
+
 /** After a failed streaming list: fall back to list + watch if the server refuses them, else start over. */
-function refusedOrFailed<K>(error: KubeError, ctx: Context<K>): Step<K> {
+function refusedOrFailed<K>(error: KubeError, at: string, ctx: Context<K>): Step<K> {
   if (error instanceof ApiError && REFUSES_STREAMING.has(error.statusCode)) {
     ctx.streaming = false;
     ctx.cfg.logger.warn(`the server refused a streaming list of ${describeApi(ctx)} (${error.message}); falling back to list + watch`);
     return { emit: [], next: { phase: 'Empty' } };
   }
+  if (at !== '' && at !== '0' && refusesResourceVersion(error)) return quorumNext(ctx, at, error);
   if (error instanceof ApiError && error.isGone) return { emit: [], next: { phase: 'Empty' }, gone: true };
   return { emit: [], next: { phase: 'Empty' }, failure: error };
 }
@@ -397,7 +541,10 @@ async function watchNext<K extends KubeObject>(state: Extract<State<K>, { phase:
         : { emit: [], next: watching(rv) };
     }
     const ev = r.value;
-    const next = (resourceVersion: string): State<K> => ({ phase: 'Watching', resourceVersion, stream, opened, events: events + 1 });
+    const next = (resourceVersion: string): State<K> => {
+      synced(ctx, resourceVersion);
+      return { phase: 'Watching', resourceVersion, stream, opened, events: events + 1 };
+    };
     const newRv = ev.object.metadata?.resourceVersion || rv;
     switch (ev.type) {
       case 'ADDED':
@@ -406,7 +553,7 @@ async function watchNext<K extends KubeObject>(state: Extract<State<K>, { phase:
       case 'DELETED':
         return { emit: [{ type: 'Delete', object: ev.object }], next: next(newRv), progress: true };
       case 'BOOKMARK':
-        return { emit: [], next: next(newRv), progress: true };
+        return { emit: [{ type: 'Bookmark', resourceVersion: newRv }], next: next(newRv), progress: true };
       case 'ERROR': {
         await closeStream({ phase: 'Watching', resourceVersion: rv, stream, opened, events });
         const error = inStreamError(ev, ctx);
@@ -444,6 +591,7 @@ function watching<K>(resourceVersion: string): State<K> {
 function openWatch<K>(
   ctx: Context<K>,
   o: { resourceVersion: string; resourceVersionMatch?: 'NotOlderThan'; sendInitialEvents?: boolean; allowWatchBookmarks: boolean },
+  signal?: AbortSignal,
 ): AsyncIterator<WatchEvent<K>> {
   const timeoutSeconds = watchTimeoutSeconds(ctx.cfg.timeoutSeconds);
   return ctx.api
@@ -456,7 +604,7 @@ function openWatch<K>(
       idleTimeoutMs: ctx.cfg.idleTimeoutMs ?? (timeoutSeconds + 5) * 1000,
       stripManagedFields: ctx.cfg.stripManagedFields,
       lazyManagedFields: ctx.cfg.lazyManagedFields,
-      signal: ctx.signal,
+      signal: signal ? AbortSignal.any([ctx.signal, signal]) : ctx.signal,
     })
     [Symbol.asyncIterator]();
 }

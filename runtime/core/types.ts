@@ -103,7 +103,13 @@ export interface WatchEvent<K> {
  *
  * A (re)list is `Init`, then one `InitApply` per object, then `InitDone`: the
  * objects between `Init` and `InitDone` are the whole truth at that point.
- * After it, `Apply` (added or modified) and `Delete` follow the watch; a
+ * `Init` comes with the list's first answer (its first page, or the first
+ * event of a streaming list), so an attempt that failed before the server
+ * answered is only an `Error`; a list that starts over (an expired continue
+ * token, a cut streaming list) starts with `Init` again.
+ * After it, `Apply` (added or modified) and `Delete` follow the watch, and
+ * `Bookmark` reports a watch bookmark: no object changed, but the watch is
+ * alive and now stands at `resourceVersion`. A
  * reflector adds, after each `InitDone`, a `Delete` marked
  * `finalStateUnknown` for every stored object the relist no longer has. `Error`
  * reports a failure the watcher recovers from by itself (after its backoff):
@@ -114,6 +120,7 @@ export type WatcherEvent<K> =
   | { type: 'InitApply'; object: K }
   | { type: 'InitDone' }
   | { type: 'Apply'; object: K }
+  | { type: 'Bookmark'; resourceVersion: string }
   | {
       type: 'Delete';
       object: K;

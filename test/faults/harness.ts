@@ -153,7 +153,7 @@ export class Subject<K extends KubeObject> {
   /** Every subject not yet stopped (the soak stops the leftovers of a failed run). */
   static readonly live = new Set<Subject<KubeObject>>();
   readonly reader: Store<K>;
-  readonly counts: Record<WatcherEvent<K>['type'], number> = { Init: 0, InitApply: 0, InitDone: 0, Apply: 0, Delete: 0, Error: 0 };
+  readonly counts: Record<WatcherEvent<K>['type'], number> = { Init: 0, InitApply: 0, InitDone: 0, Apply: 0, Bookmark: 0, Delete: 0, Error: 0 };
   readonly errors: KubeError[] = [];
   /** What a consumer of this reflector's stream would know (see `StreamView`). */
   readonly view = new StreamView();

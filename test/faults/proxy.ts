@@ -8,8 +8,10 @@
  * request over a fresh TLS connection to the apiserver with its headers
  * (bearer tokens included) untouched. Speaking HTTP rather than piping TCP
  * lets it cut a response at a chosen byte of a list page or a watch event,
- * stall it, slow it, answer 429/500 itself, and splice bad bytes into a
- * watch body. Everything it does not inject comes from the real server.
+ * stall it, slow it, answer 429/500 itself, splice bad bytes into a
+ * watch body or leave lines out of one, and drop query parameters as a
+ * proxy that does not know them would. Everything it does not inject comes
+ * from the real server.
  *
  * It never logs or stores credentials: a request records only a short hash
  * of its Authorization header, so tests can count distinct tokens.
@@ -39,7 +41,11 @@ export type Fault =
    */
   | { type: 'inject'; after: number; bytes: (rv: string) => Buffer; then: 'continue' | 'end' | 'cut' }
   /** Wait for `until` before forwarding (or applying `then`). */
-  | { type: 'hold'; until: Promise<unknown>; then?: Fault };
+  | { type: 'hold'; until: Promise<unknown>; then?: Fault }
+  /** Forward the request with its query changed by `edit` (as a proxy that drops parameters it does not know), applying `then`. */
+  | { type: 'rewrite'; edit: (query: URLSearchParams) => void; then?: Fault }
+  /** In a line-delimited (watch) body: leave out every line `drop` matches; pass the rest. */
+  | { type: 'dropLines'; drop: (line: string) => boolean };
 
 /** One request as the proxy saw it. */
 export interface ProxiedRequest {
@@ -211,8 +217,14 @@ export class FaultProxy {
     });
     let fault = this.rule(info);
     info.fault = fault?.type;
-    while (fault?.type === 'hold') {
-      await fault.until;
+    let path = req.url ?? '/';
+    while (fault?.type === 'hold' || fault?.type === 'rewrite') {
+      if (fault.type === 'hold') await fault.until;
+      else {
+        const edited = new URL(path, 'https://proxy');
+        fault.edit(edited.searchParams);
+        path = `${edited.pathname}${edited.search}`;
+      }
       fault = fault.then;
     }
     if (res.destroyed) return;
@@ -223,14 +235,14 @@ export class FaultProxy {
       return;
     }
     if (fault?.type === 'stall' && fault.afterBytes === undefined) return; // open and silent
-    this.forward(flow, req, fault);
+    this.forward(flow, req, fault, path);
   }
 
-  private forward(flow: Flow, req: http.IncomingMessage, fault: Exclude<Fault, { type: 'respond' | 'hold' }> | undefined): void {
+  private forward(flow: Flow, req: http.IncomingMessage, fault: Exclude<Fault, { type: 'respond' | 'hold' | 'rewrite' }> | undefined, path: string): void {
     const { res, req: info } = flow;
     const headers = { ...req.headers, host: `127.0.0.1:${this.upstreamPort}` };
     delete headers.connection;
-    const up = https.request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path: req.url, headers, agent: this.agent, ca: this.ca });
+    const up = https.request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path, headers, agent: this.agent, ca: this.ca });
     flow.upstream = up;
     // The apiserver unreachable (restarting): drop the client's connection, as a dead server would.
     up.on('error', () => res.socket?.destroy());
@@ -242,7 +254,7 @@ export class FaultProxy {
       delete out.connection;
       delete out['keep-alive'];
       delete out['transfer-encoding'];
-      if (fault?.type === 'inject' || fault?.type === 'slow') delete out['content-length'];
+      if (fault?.type === 'inject' || fault?.type === 'slow' || fault?.type === 'dropLines') delete out['content-length'];
       res.writeHead(ur.statusCode ?? 502, out);
       res.flushHeaders();
       const body = this.bodyHandler(flow, fault);
@@ -252,7 +264,7 @@ export class FaultProxy {
     });
   }
 
-  private bodyHandler(flow: Flow, fault: Exclude<Fault, { type: 'respond' | 'hold' }> | undefined): { data(b: Buffer): void; end(): void } {
+  private bodyHandler(flow: Flow, fault: Exclude<Fault, { type: 'respond' | 'hold' | 'rewrite' }> | undefined): { data(b: Buffer): void; end(): void } {
     const { res, req: info } = flow;
     let sinceNewline = 0;
     const send = (b: Buffer) => {
@@ -346,6 +358,24 @@ export class FaultProxy {
                 if (fault.then === 'continue') send(b.subarray(start));
               } else partial.push(b.subarray(start));
             }
+          },
+          end: () => {
+            if (!res.writableEnded && !res.destroyed) res.end(Buffer.concat(partial));
+          },
+        };
+      }
+      case 'dropLines': {
+        let partial: Buffer[] = [];
+        return {
+          data: (b) => {
+            let start = 0;
+            for (let nl = b.indexOf(0x0a); nl !== -1; nl = b.indexOf(0x0a, start)) {
+              const line = Buffer.concat([...partial, b.subarray(start, nl + 1)]);
+              partial = [];
+              start = nl + 1;
+              if (!fault.drop(line.toString('utf8'))) send(line);
+            }
+            if (start < b.length) partial.push(b.subarray(start));
           },
           end: () => {
             if (!res.writableEnded && !res.destroyed) res.end(Buffer.concat(partial));

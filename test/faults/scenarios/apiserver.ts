@@ -59,7 +59,8 @@ export async function apiserverKill(lab: Lab, extra: ExtraApiserver, o: ServerOp
   });
 }
 
-const template = (name: string, payload = '') =>
+/** A pod template named `name`, with `payload` in an annotation. */
+export const template = (name: string, payload = '') =>
   ({ metadata: { name, annotations: { payload } }, template: { spec: { containers: [{ name: 'c', image: 'busybox' }] } } }) as KubeObject;
 
 function templateChurn(api: Api<KubeObject>): Churn {
@@ -72,7 +73,8 @@ function templateChurn(api: Api<KubeObject>): Churn {
   });
 }
 
-async function seedTemplates(api: Api<KubeObject>, n: number): Promise<void> {
+/** Creates `n` pod templates in `api`'s namespace, unless it has some already. */
+export async function seedTemplates(api: Api<KubeObject>, n: number): Promise<void> {
   if ((await api.list({ limit: 1 })).items.length > 0) return;
   for (let i = 0; i < n; i += 10) {
     await Promise.all(Array.from({ length: Math.min(10, n - i) }, (_, j) => api.create(template(`seed-${String(i + j).padStart(4, '0')}`))));
@@ -80,7 +82,7 @@ async function seedTemplates(api: Api<KubeObject>, n: number): Promise<void> {
 }
 
 /** Two writes elsewhere (a watch from revision R starts at R+1), then a physical compaction at the head revision. */
-async function compactPast(lab: Lab, elsewhere: string): Promise<void> {
+export async function compactPast(lab: Lab, elsewhere: string): Promise<void> {
   const other = new Api<ConfigMap>(lab.admin, configMaps, elsewhere);
   for (let i = 0; i < 2; i++) {
     const name = `bump-${Date.now().toString(36)}-${i}`;
