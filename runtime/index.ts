@@ -37,6 +37,7 @@ export type { ListOptions, WatchOptions, WriteOptions, DeleteOptions, Patch, Pat
 export { Api } from './client/api.ts';
 export type { StoreHealth } from './cache/store.ts';
 export type { Store } from './cache/store.ts';
+export { NotReadyError } from './cache/store.ts';
 export type { Predicate } from './cache/reflector.ts';
 export { predicates } from './cache/reflector.ts';
 export type { CacheOptions, KindCache } from './kinds/kind.ts';

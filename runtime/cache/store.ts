@@ -73,6 +73,8 @@ export interface StoreOptions<K extends KubeObject = KubeObject, I extends strin
   shareManagedFieldLeaves?: boolean;
   /** `health().stale` turns true once the watch has failed for this long without a success, ms. Default 60,000. */
   staleAfterMs?: number;
+  /** What the store holds, for messages (`pods in shop`); a kind's cache sets it. */
+  name?: string;
 }
 
 /**
@@ -145,8 +147,10 @@ export class StoreCore<K extends KubeObject> {
   lists = 0;
   listsStarted = 0;
   resourceVersion: string | undefined;
+  readonly describe: string | undefined;
 
   constructor(opts: StoreOptions<K> = {}) {
+    this.describe = opts.name;
     this.indexes = new StoreIndexes<K>(opts.indexes);
     this.freeze = opts.freeze ?? true;
     this.reuseUnchanged = opts.reuseUnchanged ?? true;
@@ -523,30 +527,60 @@ export class Store<K extends KubeObject, I extends string = string> {
 
   /**
    * Resolves at the first `InitDone` (at once if that already happened).
-   * Rejects with a `KubeError` if the writer closes before that, or with an
-   * `RequestAbortedError` if `signal` aborts first.
+   * Rejects with a `KubeError` if the writer closes before that; with a
+   * `NotReadyError` when `timeoutMs` passes first, saying what the cache last
+   * failed with (a CRD that is not installed, a missing RBAC rule: the
+   * watcher's errors say which); with a `RequestAbortedError` if `signal`
+   * aborts first. `health()` says the same at any time.
    *
    * @example
-   * await reader.waitUntilReady(AbortSignal.timeout(30_000));
+   * await reader.waitUntilReady({ timeoutMs: 30_000 });
+   * // NotReadyError: kubereflect: backups.ops.example.com in shop not ready after 30000 ms; last error:
+   * //   LIST …: 404 Not Found … — the server does not serve ops.example.com/v1 backups: is the CustomResourceDefinition backups.ops.example.com installed?
    */
-  waitUntilReady(signal?: AbortSignal): Promise<void> {
+  waitUntilReady(opts?: AbortSignal | { signal?: AbortSignal; timeoutMs?: number }): Promise<void> {
     const core = this.core;
+    const { signal, timeoutMs } = opts instanceof AbortSignal ? { signal: opts, timeoutMs: undefined } : (opts ?? {});
     if (core.ready) return Promise.resolve();
     if (core.closed) return Promise.reject(neverReady());
     if (signal?.aborted) return Promise.reject(new RequestAbortedError('kubereflect: waitUntilReady aborted', { cause: signal.reason }));
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        if (timer) clearTimeout(timer);
         core.waiters.delete(waiter);
+      };
+      const onAbort = () => {
+        done();
         reject(new RequestAbortedError('kubereflect: waitUntilReady aborted', { cause: signal?.reason }));
       };
       const waiter = {
-        resolve: () => (signal?.removeEventListener('abort', onAbort), resolve()),
-        reject: (e: Error) => (signal?.removeEventListener('abort', onAbort), reject(e)),
+        resolve: () => (done(), resolve()),
+        reject: (e: Error) => (done(), reject(e)),
       };
       core.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          done();
+          const last = core.lastError;
+          reject(
+            new NotReadyError(
+              `kubereflect: ${core.describe ?? 'the store'} not ready after ${timeoutMs} ms; ${last ? `last error: ${last.message}` : 'no error so far: the first list has not completed'}`,
+              { cause: last },
+            ),
+          );
+        }, timeoutMs);
+      }
     });
   }
+}
+
+/** `waitUntilReady({ timeoutMs })` timed out: the message says what the cache last failed with (its `cause`). */
+export class NotReadyError extends KubeError {
+  override name = 'NotReadyError';
+  override readonly code = 'ERR_KUBE_NOT_READY';
 }
 
 function neverReady(): KubeError {

@@ -162,6 +162,8 @@ interface Context<K> {
   lastSynced: string | undefined;
   /** The server refused `lastSynced` (410, or too large): the next list reads at quorum (client-go's isLastSyncResourceVersionUnavailable). */
   lastSyncedUnavailable: boolean;
+  /** Whether the first list's namespace was checked for existence (once, when that list came back empty). */
+  namespaceChecked?: boolean;
 }
 
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
@@ -241,7 +243,7 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
       }
       if (ctx.signal.aborted) break;
       if (failure) {
-        yield { type: 'Error', error: failure };
+        yield { type: 'Error', error: explained(failure, ctx) };
         const wait = Math.max(backoff.next(), (failure.retryAfterSeconds ?? 0) * 1000);
         await sleep(wait, ctx.signal);
       } else if (s.gone) {
@@ -369,6 +371,7 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
       };
     }
     emit.push({ type: 'InitDone' });
+    if (first && emit.length === 2) checkNamespace(ctx);
     synced(ctx, rv);
     ctx.listThisCycle = false;
     return { emit, next: watching(rv), progress: true };
@@ -396,6 +399,30 @@ function listResourceVersion<K>(ctx: Context<K>): string | undefined {
 }
 
 /** The cache is now at `rv`: later relists ask for no older version. */
+/**
+ * A first list of one namespace that came back empty: says so when the
+ * namespace does not exist (a typo, or not created yet), which the list
+ * itself cannot tell (it answers an empty list). Once per watcher; needs the
+ * Api's client and `get` on the namespace (without it, nothing is said).
+ */
+function checkNamespace<K>(ctx: Context<K>): void {
+  const namespace = ctx.api.namespace;
+  const client = (ctx.api as { client?: { request(opts: { path: string; signal?: AbortSignal }): Promise<unknown> } }).client;
+  if (ctx.namespaceChecked || !ctx.api.resource.namespaced || namespace === undefined || !client) return;
+  ctx.namespaceChecked = true;
+  client.request({ path: `/api/v1/namespaces/${encodeURIComponent(namespace)}`, signal: ctx.signal }).then(
+    () => undefined,
+    (err: unknown) => {
+      if (err instanceof ApiError && err.statusCode === 404) {
+        ctx.cfg.logger.warn(`namespace ${namespace} does not exist: the cache of ${describeApi(ctx)} stays empty until it is created`, {
+          resource: ctx.api.resource.plural,
+          namespace,
+        });
+      }
+    },
+  );
+}
+
 function synced<K>(ctx: Context<K>, rv: string): void {
   ctx.lastSynced = rv;
   ctx.lastSyncedUnavailable = false;
@@ -622,6 +649,37 @@ async function closeStream<K>(state: State<K>): Promise<void> {
 function inStreamError<K>(ev: WatchEvent<K>, ctx: Context<K>): ApiError {
   const status = ev.object as unknown as import('../core/errors.ts').Status;
   return new ApiError(`WATCH ${describeApi(ctx)}`, status, { code: typeof status.code === 'number' ? status.code : 0, inStream: true });
+}
+
+const hinted = new WeakSet<KubeError>();
+
+/**
+ * A list or watch refused for a reason the user must fix, said with what to
+ * do: 404 (the server does not serve the kind: a CRD not installed, or
+ * removed) and 403 (RBAC). The message grows once; the error stays the same
+ * object, with its `statusCode`.
+ */
+function explained<K>(err: KubeError, ctx: Context<K>): KubeError {
+  if (!(err instanceof ApiError) || hinted.has(err)) return err;
+  const r = ctx.api.resource;
+  const scope = !r.namespaced
+    ? 'cluster-wide (a ClusterRole)'
+    : ctx.api.namespace === undefined
+      ? 'in all namespaces (a ClusterRole)'
+      : `in namespace ${ctx.api.namespace}`;
+  let hint: string | undefined;
+  if (err.statusCode === 404) {
+    hint = r.group
+      ? `the server does not serve ${r.group}/${r.version} ${r.plural}: is the CustomResourceDefinition ${r.plural}.${r.group} installed?`
+      : `the server does not serve ${r.version} ${r.plural}`;
+  } else if (err.statusCode === 403) {
+    hint = `missing RBAC: grant list and watch on ${r.plural} (apiGroups: ["${r.group}"]) ${scope}`;
+  }
+  if (hint) {
+    err.message = `${err.message} — ${hint}`;
+    hinted.add(err);
+  }
+  return err;
 }
 
 function asKubeError(err: unknown): KubeError {

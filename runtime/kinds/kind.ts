@@ -300,7 +300,9 @@ function reflect<K extends KubeObject, R extends KubeObject>(
   const stopper = new AbortController();
   const signals = [stopper.signal, opts.signal, opts.watcher?.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = AbortSignal.any(signals);
-  const { reader, writer } = store<R>({ ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
+  const where = source.resource.namespaced ? (source.namespace === undefined ? ' in all namespaces' : ` in ${source.namespace}`) : '';
+  const name = `${source.resource.plural}${source.resource.group ? `.${source.resource.group}` : ''}${where}`;
+  const { reader, writer } = store<R>({ name, ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
   // What the transform throws away need not be parsed: managedFields is cut from the bytes instead.
   const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(transform);
   // A shard is asked of the server (which sends only its objects where it shards) and filtered here (where it does not).
