@@ -256,3 +256,53 @@ describe('LeaderElection: taking over', () => {
     expect(b.terms[0]!.from).toBeGreaterThanOrEqual(lastSawChange('b', 'a') + LEASE);
   });
 });
+
+describe("LeaderElection: the Lease's own duration", () => {
+  // Short timings for the candidate, as a replica of a rolling update that shortened them, or beside a client-go replica with other settings.
+  const SHORT = { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 };
+
+  it('a candidate with shorter timings waits the leaseDurationSeconds the record says (60 s), not its own 3 s', async () => {
+    // A holder that wrote 60 s and then went silent (a client-go replica, say).
+    server.put({
+      metadata: { name: NAME, namespace: NS },
+      spec: { holderIdentity: 'other', leaseDurationSeconds: 60, renewTime: '2025-01-01T00:00:00.000000Z' },
+    });
+    const b = replica('b', SHORT);
+    await clock.advanceAsync(0);
+    const seen = succeeded('b', 'GET')[0]!.at;
+    await clock.advanceAsync(59_000);
+    expect(b.election.isLeader).toBe(false);
+    await clock.advanceAsync(1000 + 500 * 1.2);
+    expect(b.election.isLeader).toBe(true);
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(seen + 60_000);
+    // The Lease it wrote says its own duration.
+    expect(server.get(NS, NAME)?.spec).toMatchObject({ holderIdentity: 'b', leaseDurationSeconds: 3 });
+  });
+
+  it('a holder configured for 60 s that is cut off keeps its Lease from a 3 s candidate until 60 s after the candidate last saw it renewed: never two leaders', async () => {
+    const a = replica('a', { leaseDuration: 60_000, renewDeadline: 40_000, retryPeriod: 2000 });
+    await clock.advanceAsync(1000);
+    const b = replica('b', SHORT);
+    await clock.advanceAsync(10_000);
+    a.link.link = 'down';
+    await clock.advanceAsync(5000);
+    expect(b.election.isLeader).toBe(false);
+    await clock.advanceAsync(60_000);
+    expect(b.election.isLeader).toBe(true);
+    const seen = lastSawChange('b', 'a');
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(seen + 60_000);
+    expect(b.terms[0]!.from).toBeLessThan(seen + 60_000 + 500 * 1.2);
+    // a stopped at its own renew deadline (40 s), 20 s before b led.
+    expect(a.terms[0]!.to).toBeLessThanOrEqual(b.terms[0]!.from - 20_000);
+  });
+
+  it("a record without leaseDurationSeconds is judged by the candidate's own leaseDuration", async () => {
+    server.put({ metadata: { name: NAME, namespace: NS }, spec: { holderIdentity: 'other' } });
+    const b = replica('b', SHORT);
+    await clock.advanceAsync(0);
+    const seen = succeeded('b', 'GET')[0]!.at;
+    await clock.advanceAsync(3000 + 500 * 1.2);
+    expect(b.election.isLeader).toBe(true);
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(seen + 3000);
+  });
+});

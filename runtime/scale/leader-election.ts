@@ -3,7 +3,9 @@
  * replicas that campaign for one Lease, one leads at a time.
  *
  * The protocol is client-go's: a candidate creates the Lease or takes it over
- * once its holder has not renewed it for `leaseDuration`; the holder renews
+ * once its holder has not renewed it for the duration the Lease itself says
+ * (`spec.leaseDurationSeconds`, which its holder wrote; this replica's own
+ * `leaseDuration` only when the record has none); the holder renews
  * it every `retryPeriod`; every write carries the `resourceVersion` it read,
  * so of two racing writers the server accepts one (409 Conflict for the other).
  *
@@ -16,10 +18,11 @@
  *   in flight are aborted. This is a timer, not a check at the next tick: a
  *   hung request cannot delay it.
  * - Another candidate can take the Lease only after it has seen the same
- *   record, unchanged, for leaseDuration from the moment it first saw it, T.
- *   The record it saw was written at or after S (the renewal was sent at S),
- *   and it saw it after it was written: T ≥ S. So it takes over no earlier
- *   than S + leaseDuration.
+ *   record, unchanged, for the leaseDuration that record says (the holder's
+ *   own) from the moment it first saw it, T. The record it saw was written at
+ *   or after S (the renewal was sent at S), and it saw it after it was
+ *   written: T ≥ S. So it takes over no earlier than S + leaseDuration,
+ *   whatever durations the candidate itself is configured with.
  * - With leaseDuration > renewDeadline (15 s and 10 s by default), the holder
  *   has stopped at least leaseDuration − renewDeadline (5 s) before anyone
  *   else can lead. The margin absorbs clock-rate differences between the
@@ -39,7 +42,7 @@ import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { RequestAbortedError, ApiError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
+import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
 
 /** Options of `LeaderElection`. Durations are in milliseconds; the defaults are client-go's. */
 export interface LeaderElectionOptions {
@@ -95,7 +98,7 @@ export class LeaderElection {
   private readonly clock: Clock;
   private readonly stopper = new AbortController();
   private term: AbortController | undefined;
-  private observed: { key: string; at: number; holder: string | undefined } | undefined;
+  private observed: { key: string; at: number; holder: string | undefined; holdMs: number } | undefined;
   private waiters: ((signal: AbortSignal) => void)[] = [];
   private running: Promise<void> | undefined;
 
@@ -181,7 +184,8 @@ export class LeaderElection {
     }
     this.observe(lease);
     const holder = lease.spec?.holderIdentity || undefined;
-    if (holder !== undefined && holder !== this.identity && this.clock.now() - this.observed!.at < this.leaseMs) return false;
+    // Expired only once seen unchanged for the duration the record says (its holder's promise), not this replica's own.
+    if (holder !== undefined && holder !== this.identity && this.clock.now() - this.observed!.at < this.observed!.holdMs) return false;
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === this.identity ? 0 : 1);
     const written = await this.write(lease, {
       holderIdentity: this.identity,
@@ -230,7 +234,7 @@ export class LeaderElection {
     if (this.observed?.key === key) return;
     const holder = s.holderIdentity || undefined;
     const changed = this.observed?.holder !== holder;
-    this.observed = { key, at: this.clock.now(), holder };
+    this.observed = { key, at: this.clock.now(), holder, holdMs: leaseHoldMs(lease, this.leaseMs) };
     if (changed) this.opts.onNewLeader?.(holder);
   }
 

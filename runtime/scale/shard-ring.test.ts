@@ -17,7 +17,7 @@ import { FakeClock } from '../../test/support/fake-clock.ts';
 import { FakeLeaseServer, type FakeLeaseClient } from '../../test/support/fake-leases.ts';
 import { mulberry32 } from '../../test/support/random.ts';
 import { ShardRange } from './shard-range.ts';
-import { HOLDING_ANNOTATION, RING_LABEL, ShardRing } from './shard-ring.ts';
+import { HOLDING_ANNOTATION, RING_LABEL, ShardRing, type ShardRingOptions } from './shard-ring.ts';
 
 const NS = 'shop';
 const RING = 'widgets';
@@ -71,7 +71,7 @@ afterEach(async () => {
 });
 
 /** A member joining the ring through its own connection; records when it acts on what, and its view of the members. */
-function member(identity: string): Member {
+function member(identity: string, opts: Partial<ShardRingOptions> = {}): Member {
   const link = server.client(identity);
   const views: Member['views'] = [];
   const ring = new ShardRing(link.asClient, {
@@ -79,6 +79,7 @@ function member(identity: string): Member {
     ring: RING,
     identity,
     clock,
+    ...opts,
     onAcquired: (range, acting) => {
       const act: Act = { id: identity, range, from: seq++, to: Infinity, fromAt: clock.now(), toAt: undefined };
       acts.push(act);
@@ -247,5 +248,45 @@ describe('ShardRing: leaving', () => {
     c.link.link = 'up';
     await clock.advanceAsync(8 * MAX_RETRY);
     expect(ranges()).toEqual(split(['a', 'b', 'c']));
+  });
+});
+
+describe("ShardRing: the Lease's own duration", () => {
+  it('a member with shorter timings keeps a silent member with 60 s Leases live until 60 s after it last saw its Lease change, and takes its range only then', async () => {
+    const a = member('a', { leaseDuration: 60_000, renewDeadline: 40_000, retryPeriod: 2000 });
+    const b = member('b', { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 });
+    await clock.advanceAsync(6 * MAX_RETRY);
+    expect(ranges()).toEqual(split(['a', 'b']));
+    a.link.link = 'down';
+    const sent = lastRenewalSent('a');
+    await clock.advanceAsync(30_000);
+    expect(b.ring.liveMembers).toEqual(['a', 'b']);
+    expect(b.ring.range?.toString()).toBe(ShardRange.of(1, 2).toString());
+    await clock.advanceAsync(40_000);
+    const seen = lastSawChange('b', 'a');
+    const dropped = b.views.find((v) => v.at > sent && !v.members.includes('a'))!;
+    expect(dropped.at).toBeGreaterThanOrEqual(seen + 60_000);
+    expect(dropped.at).toBeLessThan(seen + 60_000 + 500 * 1.1);
+    expect(ranges()).toEqual({ a: undefined, b: ShardRange.of(0, 1).toString() });
+    // a stopped acting at its own renew deadline, 20 s before b could take its range.
+    expect(a.actsOf().at(-1)!.toAt).toBe(sent + 40_000);
+    expect(b.actsOf().at(-1)!.fromAt).toBeGreaterThanOrEqual(seen + 60_000);
+  });
+
+  it("a Lease without leaseDurationSeconds is judged by the member's own leaseDuration", async () => {
+    const b = member('b');
+    await clock.advanceAsync(2 * MAX_RETRY);
+    const putAt = clock.now();
+    server.put({
+      metadata: { name: `${RING}-x`, namespace: NS, labels: { [RING_LABEL]: RING }, annotations: { [HOLDING_ANNOTATION]: '' } },
+      spec: { holderIdentity: 'x' },
+    });
+    await clock.advanceAsync(LEASE + 2 * MAX_RETRY);
+    const seen = server.requests.find((q) => q.client === 'b' && q.method === 'GET' && q.name === undefined && q.at >= putAt)!.at;
+    const added = b.views.find((v) => v.members.includes('x'))!;
+    const dropped = b.views.find((v) => v.at > added.at && !v.members.includes('x'))!;
+    expect(added.at).toBe(seen);
+    expect(dropped.at).toBeGreaterThanOrEqual(seen + LEASE);
+    expect(dropped.at).toBeLessThan(seen + LEASE + MAX_RETRY);
   });
 });

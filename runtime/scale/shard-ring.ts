@@ -23,8 +23,9 @@
  *   larger identity withdraws. A member whose Lease expired claims nothing: it stopped at
  *   its own renew deadline before its Lease could expire (the timing
  *   argument of leader election, in `leader-election.ts`), so a crashed replica's
- *   range is taken over once its Lease has been seen unchanged for
- *   `leaseDuration`, plus a retry period or two.
+ *   range is taken over once its Lease has been seen unchanged for the
+ *   duration that Lease says (its holder's `leaseDuration`, whatever the
+ *   observer's own), plus a retry period or two.
  * - "Left my shard" is not "deleted": a consumer tells them apart by the
  *   `acting` signal (the range moved) versus a Delete event (the object went).
  */
@@ -35,7 +36,7 @@ import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { RequestAbortedError, ApiError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { defaultIdentity, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
+import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
 import { ShardRange } from './shard-range.ts';
 
 /** The label that marks a ring's Leases. */
@@ -76,6 +77,8 @@ interface Member {
   holding: ShardRange | undefined;
   key: string;
   seenAt: number;
+  /** How long its Lease holds once seen unchanged: the duration it says (`leaseHoldMs`). */
+  holdMs: number;
 }
 
 /**
@@ -244,7 +247,7 @@ export class ShardRing {
     unrefTimer(this.deadline);
   }
 
-  /** The live members in ring order: this replica (while its renewals succeed) and every Lease of the ring renewed within `leaseDuration`. */
+  /** The live members in ring order: this replica (while its renewals succeed) and every Lease of the ring seen unchanged for less than the duration it says. */
   private async readRing(): Promise<string[]> {
     // No resourceVersion: a consistent read, so that a claim written before this list is in it.
     const list = await this.api.list({ labelSelector: `${RING_LABEL}=${this.opts.ring}`, signal: this.stopper.signal });
@@ -254,14 +257,20 @@ export class ShardRing {
       const identity = lease.spec?.holderIdentity;
       if (!identity) continue;
       present.add(identity);
-      const key = JSON.stringify([lease.spec?.renewTime, lease.metadata?.annotations?.[HOLDING_ANNOTATION]]);
+      const key = JSON.stringify([lease.spec?.renewTime, lease.spec?.leaseDurationSeconds, lease.metadata?.annotations?.[HOLDING_ANNOTATION]]);
       const before = this.seen.get(identity);
       if (before?.key === key) continue;
-      this.seen.set(identity, { identity, key, seenAt: now, holding: ShardRange.parse(lease.metadata?.annotations?.[HOLDING_ANNOTATION]) });
+      this.seen.set(identity, {
+        identity,
+        key,
+        seenAt: now,
+        holdMs: leaseHoldMs(lease, this.leaseMs),
+        holding: ShardRange.parse(lease.metadata?.annotations?.[HOLDING_ANNOTATION]),
+      });
     }
     for (const id of [...this.seen.keys()]) if (!present.has(id)) this.seen.delete(id);
     const live = [...this.seen.values()]
-      .filter((m) => (m.identity === this.identity ? now - this.lastRenewSent < this.renewMs : now - m.seenAt < this.leaseMs))
+      .filter((m) => (m.identity === this.identity ? now - this.lastRenewSent < this.renewMs : now - m.seenAt < m.holdMs))
       .map((m) => m.identity)
       .sort();
     if (live.join() !== this.members.join()) {
