@@ -257,6 +257,31 @@ describe('LeaderElection: taking over', () => {
   });
 });
 
+describe('LeaderElection: releasing', () => {
+  it('stop() gives up the release after releaseTimeout (default 5 s) when the server does not answer, leaving the Lease to expire', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(1000);
+    a.link.link = 'hung';
+    const at = clock.now();
+    let stoppedAt: number | undefined;
+    void a.stop().then(() => (stoppedAt = clock.now()));
+    await clock.advanceAsync(10_000);
+    expect(stoppedAt).toBe(at + 5000);
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBe('a');
+  });
+
+  it('releaseTimeout sets that bound', async () => {
+    const a = replica('a', { releaseTimeout: 1500 });
+    await clock.advanceAsync(1000);
+    a.link.link = 'hung';
+    const at = clock.now();
+    let stoppedAt: number | undefined;
+    void a.stop().then(() => (stoppedAt = clock.now()));
+    await clock.advanceAsync(10_000);
+    expect(stoppedAt).toBe(at + 1500);
+  });
+});
+
 describe("LeaderElection: the Lease's own duration", () => {
   // Short timings for the candidate, as a replica of a rolling update that shortened them, or beside a client-go replica with other settings.
   const SHORT = { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 };

@@ -39,7 +39,7 @@ import { Api } from '../client/api.ts';
 import { sleep } from '../core/backoff.ts';
 import type { Client } from '../client/client.ts';
 import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
-import { RequestAbortedError, ApiError } from '../core/errors.ts';
+import { RequestAbortedError, ApiError, RequestTimeoutError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
@@ -59,6 +59,12 @@ export interface LeaderElectionOptions {
   retryPeriod?: number;
   /** Clear the holder when stopped while leading, so the next candidate takes over at once. Default true. */
   releaseOnStop?: boolean;
+  /**
+   * How long `stop()` tries to release the Lease before it gives up and
+   * leaves the Lease to expire instead (the server unreachable, say), so
+   * that a shutdown cannot hang on it. Default 5,000.
+   */
+  releaseTimeout?: number;
   /** Called when this replica starts leading; `leading` aborts when it stops. */
   onStartedLeading?: (leading: AbortSignal) => void;
   /** Called when this replica stops leading (lost the Lease, or stopped). */
@@ -268,16 +274,25 @@ export class LeaderElection {
 
   /** Clears the holder (if still this replica), so that the next candidate need not wait for the Lease to expire. */
   private async release(): Promise<void> {
+    const ms = this.opts.releaseTimeout ?? 5000;
+    const giveUp = new AbortController();
+    const timer = this.clock.setTimer(() => giveUp.abort(new RequestTimeoutError(`releasing Lease ${this.opts.namespace}/${this.opts.name}`, ms)), ms);
+    unrefTimer(timer);
+    const signal = giveUp.signal;
     try {
-      const lease = await this.api.getIfExists(this.opts.name);
+      const lease = await this.api.getIfExists(this.opts.name, { signal });
       if (!lease || lease.spec?.holderIdentity !== this.identity) return;
       const now = microTimeNow(this.clock);
-      await this.api.replace(this.opts.name, {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
-      });
+      await this.api.replace(
+        this.opts.name,
+        { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now } },
+        { signal },
+      );
     } catch (err) {
-      this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${(err as Error).message}`);
+      const why = signal.aborted ? (signal.reason as Error).message : (err as Error).message;
+      this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${why}`);
+    } finally {
+      this.clock.clearTimer(timer);
     }
   }
 }
