@@ -78,8 +78,12 @@ describe('leader election on a Lease', () => {
       onStoppedLeading: () => events.push('stop'),
     });
     try {
-      void election.run();
-      const leading = await election.leading();
+      const leading = await new Promise<AbortSignal>((resolve) => {
+        void election.run(async (signal) => {
+          resolve(signal);
+          await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        });
+      });
       const lease = await new Api<Lease>(admin, LEASES, ns).get('cut');
       expect(lease.spec?.holderIdentity).toBe('x');
       expect(lease.spec?.leaseDurationSeconds).toBe(3);
