@@ -53,7 +53,7 @@ describe('leader election on a Lease', () => {
     const cStart = await until('c leads', () => log.find((l) => l.id === 'c' && l.event === 'start'));
     const handover = cStart.t - stoppedAt;
     console.log(`hand-over after a graceful stop: ${handover} ms`);
-    expect(handover).toBeLessThan(2000);
+    expect(handover).toBeLessThan(RETRY_MS * 2.2 + 1500); // a retry period and its jitter, the stop and its release, + slack for a loaded machine
 
     c.kill('SIGTERM');
     await until('c exits', () => log.find((l) => l.id === 'c' && l.event === 'exit'));
