@@ -20,43 +20,37 @@ import { ExternalRecords, widgetOperator } from './support/widget-operator.ts';
 
 const TIMINGS = { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 };
 
-/** One replica: a ring member that runs the operator for the range it holds, and a fresh one whenever the range moves. */
+/**
+ * One replica: a ring member whose work, for each term (a range it holds), is
+ * a fresh operator following that term. The operator's controller resolves
+ * `run()` once its last reconcile has returned, and only then does the ring
+ * let the range go: no Widget is reconciled by two replicas at once.
+ */
 function replica(kubeconfig: string, namespace: string, identity: string, records: ExternalRecords, reconciledBy: Map<string, string>) {
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
   const ring = new ShardRing(client, { namespace, ring: 'widget-operator', identity, ...TIMINGS });
-  let current: { range: ShardRange; stop: () => Promise<void> } | undefined;
-  const loop = (async () => {
-    void ring.run();
-    for (;;) {
-      const { range, acting } = await ring.acquired();
-      const op = widgetOperator(client, namespace, { records, shard: range, logger: silentLogger });
-      const running = op.controller.run(async (w: Stored<Widget>, ctx) => {
+  const running = ring.run(async (term) => {
+    const op = widgetOperator(client, namespace, { records, shard: term, logger: silentLogger });
+    try {
+      await op.controller.run(async (w: Stored<Widget>, ctx) => {
         reconciledBy.set(w.metadata.name, identity);
         return op.reconcile(w, ctx);
       });
-      const stop = async () => {
-        await op.controller.shutdown({ deadlineMs: 5_000 });
-        await running;
-        op.recorder.close();
-      };
-      current = { range, stop };
-      // The range moved (or the ring stopped): this replica stops reconciling before another one may start.
-      await new Promise((resolve) => acting.addEventListener('abort', resolve, { once: true }));
-      await stop();
-      current = undefined;
-      if (ring.liveMembers.length === 0) return;
+    } finally {
+      op.recorder.close();
     }
-  })();
+  });
   return {
     identity,
-    get range() {
-      return current?.range;
+    /** The range this replica reconciles now. */
+    get range(): ShardRange | undefined {
+      return ring.range;
     },
+    /** Leaves the ring: the term ends, the operator's reconciles return, then the range goes to the others. */
     async stop() {
       await ring.stop();
-      await current?.stop();
+      await running;
       client.close();
-      void loop;
     },
   };
 }

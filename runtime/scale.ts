@@ -2,7 +2,9 @@
  * `kubereflect/scale`: more than one replica, on Kubernetes Leases.
  * `LeaderElection` keeps one replica of several acting at a time (client-go's
  * protocol, interoperable with its replicas); `ShardRing` keeps every replica
- * active, each on its own `ShardRange` of the uid hash. Guide: docs/scale-out.md.
+ * active, each on its own `ShardRange` of the uid hash. Both take the work as
+ * a function (`run(work)`) and hold their Lease — or claim — until that work
+ * has returned. Guide: docs/scale-out.md.
  *
  * Alpha: a `ShardRange`'s server-side filter (`shardSelector`) rides on the
  * `ShardedListAndWatch` feature gate (alpha in Kubernetes 1.37, off by
@@ -13,8 +15,8 @@
  * @module
  */
 import './core/node-version.ts';
-export type { LeaderElectionOptions } from './scale/leader-election.ts';
+export type { LeaderElectionOptions, LeaderWork } from './scale/leader-election.ts';
 export { LeaderElection } from './scale/leader-election.ts';
-export type { ShardRingOptions } from './scale/shard-ring.ts';
+export type { ShardRingOptions, ShardTerm, ShardWork } from './scale/shard-ring.ts';
 export { ShardRing } from './scale/shard-ring.ts';
 export { ShardRange } from './scale/shard-range.ts';

@@ -27,7 +27,7 @@ import {
 import { sameConditions } from '../../runtime/index.ts';
 import type { AllNamespaces } from '../../runtime/kinds/kind.ts';
 import type { ControllerMetrics } from '../../runtime/metrics.ts';
-import type { ShardRange } from '../../runtime/scale.ts';
+import type { ShardRange, ShardTerm } from '../../runtime/scale.ts';
 import type { WatcherConfig } from '../../runtime/cache.ts';
 import { Widget } from '../generated/demo.kubereflect.dev/v1/widget.ts';
 
@@ -95,8 +95,8 @@ export interface OperatorOptions {
   records?: ExternalRecords;
   /** Configuration of the operator's watches (Widgets, and ConfigMaps metadata-only). */
   watcher?: WatcherConfig;
-  /** Reconcile only the Widgets of this range of the uid hash (a `ShardRing` member's). */
-  shard?: ShardRange;
+  /** Reconcile only the Widgets of this range of the uid hash: a `ShardRing` member's term (the controller follows it), or a fixed range. */
+  shard?: ShardRange | ShardTerm;
 }
 
 /**

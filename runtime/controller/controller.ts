@@ -41,7 +41,7 @@ import { keyFor } from '../core/object-ref.ts';
 import type { Store } from '../cache/store.ts';
 import type { KubeObject, PartialObjectMeta, Stored } from '../core/types.ts';
 import { systemClock } from '../core/clock.ts';
-import { Leadership } from './leadership.ts';
+import { Leadership, shardTermOf } from './leadership.ts';
 import { noMetrics } from './metrics.ts';
 import type { ControllerHealth, ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, ReconcileTarget, WatchesOptions } from './options.ts';
 import { WorkQueue } from './queue.ts';
@@ -98,7 +98,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const metrics = opts.metrics ?? noMetrics;
     const logger = opts.logger ?? consoleLogger;
     this.logger = logger;
-    this.leadership = new Leadership(this.name, opts.leaderElection, this.abortReconciles.signal, metrics, logger);
+    this.leadership = new Leadership(this.name, opts.leaderElection, shardTermOf(opts.shard), this.abortReconciles.signal, metrics, logger);
     this.sources = new Sources(this.name, api, opts, this.queue, metrics, logger, (error) => this.sourceFailed(error));
     this.reader = this.sources.reader;
     this.workers = new Workers(this.name, this.queue, this.reader, rateLimiter, metrics, logger, clock, this.leadership);
@@ -139,8 +139,10 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
 
   /**
    * Starts the watches, and the reconciles once every source has synced;
-   * resolves once `shutdown` has completed (or `signal` aborted and the
-   * shutdown it starts completed). If a source fails for good (its cache
+   * resolves once the controller has stopped: `shutdown` has completed
+   * (`signal` aborting, or the `shard` term ending, starts one), every
+   * reconcile it started has returned — abandoned ones too — and the
+   * `leaderElection` Lease is released. If a source fails for good (its cache
    * would stay frozen), the controller shuts itself down (the default
    * deadline) and `run()` rejects with a `SourceError` naming it. Call it once.
    *
@@ -154,10 +156,17 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const ended = new Promise<void>((resolve, reject) => (this.ended = () => (this.failure ? reject(this.failure) : resolve())));
     this.loops.push(...this.sources.start(this.stopWatches.signal, this.stopping.signal));
     this.loops.push(this.reconcileOnceSynced(reconcile, errorPolicy));
-    if (this.opts.leaderElection) this.loops.push(this.leadership.lead(this.stopping.signal, () => this.reconcileAll()));
-    if (opts.signal) {
-      if (opts.signal.aborted) void this.shutdown();
-      else opts.signal.addEventListener('abort', () => void this.shutdown(), { once: true });
+    if (this.opts.leaderElection)
+      this.loops.push(
+        this.leadership.lead(
+          () => this.reconcileAll(),
+          () => this.workers.untilIdle(),
+        ),
+      );
+    for (const signal of [opts.signal, shardTermOf(this.opts.shard)?.signal]) {
+      if (!signal) continue;
+      if (signal.aborted) void this.shutdown();
+      else signal.addEventListener('abort', () => void this.shutdown(), { once: true });
     }
     return ended;
   }
@@ -187,9 +196,13 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /**
    * Stops taking work, waits for in-flight reconciles up to `deadlineMs`
    * (default 30 s; then aborts their `ctx.signal` and stops waiting), stops
-   * the election (`leaderElection`: releasing the Lease, unless reconciles
-   * were abandoned — then it expires, giving them `leaseDuration` to stop),
-   * stops the watches the controller started and resolves. Idempotent.
+   * the election (`leaderElection`) and the watches the controller started,
+   * and resolves with the report. The election keeps its Lease — renewing
+   * it — until every reconcile has returned, and only then releases it: with
+   * none abandoned that is before this resolves; with reconciles abandoned
+   * (still running past the deadline, their signal aborted) this resolves at
+   * the deadline and the Lease goes once they return, when `run()` resolves.
+   * Exiting the process ends them too: its Lease then expires. Idempotent.
    *
    * @example
    * process.once('SIGTERM', async () => { await ctl.shutdown({ deadlineMs: 10_000 }); process.exit(0); });
@@ -203,21 +216,24 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
       this.queue.close();
       this.leadership.wake();
       const inFlight = this.workers.inFlight;
+      const idle = this.workers.untilIdle();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
-      const finishedBy = await Promise.race([this.workers.untilIdle(), timedOut]);
+      const finishedBy = await Promise.race([idle, timedOut]);
       clearTimeout(timer);
       let abandoned = 0;
       if (finishedBy === 'deadline') {
         abandoned = this.workers.inFlight;
         this.abortReconciles.abort(new KubeError(`kubereflect: ${this.name} shut down: the reconcile outlived the ${deadlineMs} ms deadline`));
       }
-      await this.leadership.stop(abandoned === 0);
+      // The election's term ends now; its work returns, and the Lease goes, once every reconcile has returned (idle).
+      const released = this.leadership.stop();
       this.stopWatches.abort();
-      await this.sources.end();
-      await Promise.all(this.loops);
-      this.state = 'stopped';
-      this.ended?.();
+      const stopped = Promise.all([idle, released, this.sources.end(), ...this.loops]).then(() => {
+        this.state = 'stopped';
+        this.ended?.();
+      });
+      if (abandoned === 0) await stopped;
       return { finished: inFlight - abandoned, abandoned };
     })();
     return this.shuttingDown;

@@ -5,6 +5,7 @@
  */
 import type { LeaderElection } from '../scale/leader-election.ts';
 import type { ShardRange } from '../scale/shard-range.ts';
+import type { ShardTerm } from '../scale/shard-ring.ts';
 import type { SharedStore } from '../cache/shared-store.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ObjectRef } from '../core/object-ref.ts';
@@ -55,28 +56,45 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
    */
   store?: SharedStore<S>;
   /**
-   * Reconcile only the objects whose uid hashes into this range (a
-   * `ShardRing` member's, see docs/scale-out.md): the primary watch asks the
-   * server for the range and filters it too. Children (`owns()`) and
-   * related objects (`watches()`) are watched whole (owner references can
-   * change); the keys they map to outside the range find nothing to
-   * reconcile. When the range
-   * moves, shut the controller down and start one for the new range: the
-   * objects that left are not deleted, so no finalizer runs for them. Not
-   * with `store` (shard the store you drive instead).
+   * Reconcile only the objects whose uid hashes into a range: the primary
+   * watch asks the server for the range and filters it too. Children
+   * (`owns()`) and related objects (`watches()`) are watched whole (owner
+   * references can change); the keys they map to outside the range find
+   * nothing to reconcile. Not with `store` (shard the store you drive
+   * instead).
+   *
+   * - A `ShardTerm` — what `ShardRing.run` hands its work — is the range of a
+   *   ring member's term, and the controller follows the term: when its
+   *   signal aborts (the range moved, the member stops, or its renew
+   *   deadline passed) no reconcile starts any more, the `ctx.signal` of
+   *   those in flight aborts, the controller shuts itself down, and `run()`
+   *   resolves once every reconcile has returned — so a ring whose work is
+   *   `(term) => new Controller(api, { shard: term }).run(reconcile)` hands
+   *   the range over only after the last reconcile on it has ended (see
+   *   docs/scale-out.md).
+   * - A `ShardRange` is a fixed range, for sharding you assign yourself.
+   *
+   * A new range needs a new controller: the objects that left are not
+   * deleted, so no finalizer runs for them.
+   *
+   * @example
+   * await ring.run((term) => new Controller(Widget.api(client, 'shop'), { shard: term }).run(reconcile));
    */
-  shard?: ShardRange;
+  shard?: ShardRange | ShardTerm;
   /**
    * Reconcile only while this replica leads this election (one active
    * replica of several, see docs/scale-out.md). The controller runs the
-   * election with `run()` and stops it with `shutdown()`, which releases the
-   * Lease. Its watches run and its caches stay warm whether it leads or not,
-   * but no reconcile starts unless it leads. When leadership ends (lost, or
-   * the renew deadline passed) it starts nothing more at once and aborts the
-   * `ctx.signal` of the reconciles in flight; each time it starts leading it
-   * reconciles every object (`reconcileAll`). Leadership changes reach the
-   * election's callbacks and `metrics.leader`. One election per controller:
-   * a stopped election ends every controller's term that shares it.
+   * election with `run()` — do not call the election's `run()` yourself — and
+   * stops it with `shutdown()`. Its watches run and its caches stay warm
+   * whether it leads or not, but no reconcile starts unless it leads. When
+   * leadership ends (lost, or the renew deadline passed) it starts nothing
+   * more at once and aborts the `ctx.signal` of the reconciles in flight;
+   * each time it starts leading it reconciles every object (`reconcileAll`).
+   * The Lease is held (and renewed, while that succeeds) until every
+   * reconcile has returned: a shutdown releases it only then, and after a
+   * lost term the replica campaigns again only then. Leadership changes
+   * reach the election's callbacks and `metrics.leader`. One controller per
+   * election.
    *
    * @example
    * const election = new LeaderElection(client, { namespace: 'shop', name: 'widget-operator' });

@@ -40,7 +40,7 @@ export interface ReconcileContext {
   readonly reason: ReconcileReason;
   /** Consecutive failed reconciles of this object before this one. */
   readonly failures: number;
-  /** Aborted when a shutdown's deadline passes while this reconcile still runs, or (with `leaderElection`) when this replica stops leading: pass it to your requests. */
+  /** Aborted when a shutdown's deadline passes while this reconcile still runs, when this replica stops leading (`leaderElection`), or when the ring's term ends (`shard` with a `ShardTerm`): pass it to your requests. */
   readonly signal: AbortSignal;
 }
 

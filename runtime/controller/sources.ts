@@ -42,6 +42,7 @@ import type { KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, Watcher
 import { dropsManagedFields } from '../kinds/kind.ts';
 import type { Store } from '../cache/store.ts';
 import { watcher, type WatcherConfig } from '../cache/watcher.ts';
+import { shardRangeOf } from './leadership.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { ControllerOptions, OwnsOptions, ReconcileTarget, SourceHealth, WatchesOptions } from './options.ts';
 import type { WorkQueue } from './queue.ts';
@@ -128,7 +129,7 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
   ) {
     let config =
       opts.transform && dropsManagedFields(opts.transform) ? { ...opts.watcher, stripManagedFields: opts.watcher?.stripManagedFields ?? true } : opts.watcher;
-    const shard = opts.shard;
+    const shard = shardRangeOf(opts.shard);
     if (shard && opts.store) throw new KubeError(`kubereflect: ${name}: shard and store do not go together (shard the store you drive instead)`);
     if (shard) config = { ...config, shardSelector: config?.shardSelector ?? shard.selector() };
     const inShard = shard ? (obj: KubeObject) => shard.has(obj.metadata?.uid ?? '') : undefined;

@@ -29,9 +29,9 @@ export class Workers<S extends KubeObject> {
   readonly counts = { reconciles: 0, failures: 0 };
   /** The last reconcile error. */
   lastError: ControllerStats['lastError'];
-  /** Reconciles started and not finished; `idle` is called when it drops to 0 (for a shutdown waiting on it). */
+  /** Reconciles started and not finished; the `idle` waiters are called when it drops to 0 (a shutdown, a term of leadership waiting on it). */
   private running = 0;
-  private idle: (() => void) | undefined;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly name: string,
@@ -51,7 +51,7 @@ export class Workers<S extends KubeObject> {
 
   /** Resolves once no reconcile runs. */
   untilIdle(): Promise<void> {
-    return this.running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve));
+    return this.running === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   /**
@@ -112,7 +112,7 @@ export class Workers<S extends KubeObject> {
         this.logger.error(`${this.name}: internal error while reconciling ${key}: ${message}`, { controller: this.name, key, error: message });
       }
     }
-    if (--this.running === 0) this.idle?.();
+    if (--this.running === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
   }
 
   private succeeded(key: string, action: Action, started: number): void {

@@ -39,21 +39,21 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-/** A replica campaigning through its own connection, with the times (on the clock) of its terms. */
+/**
+ * A replica campaigning through its own connection, with the times (on the
+ * clock) of its terms: `from` when its work was called, `to` when the term's
+ * signal aborted, `ended` when the work returned. The work returns when its
+ * signal aborts, or `lingerMs` later (work that ignores its signal that long).
+ */
 function replica(identity: string, opts: Partial<LeaderElectionOptions> = {}) {
   const link = server.client(identity);
-  const terms: { from: number; to: number | undefined; signal: AbortSignal }[] = [];
+  const terms: { from: number; to: number | undefined; ended: number | undefined; signal: AbortSignal }[] = [];
   let stoppedLeading = 0;
   const election = new LeaderElection(link.asClient, {
     namespace: NS,
     name: NAME,
     identity,
     clock,
-    onStartedLeading: (signal) => {
-      const term = { from: clock.now(), to: undefined as number | undefined, signal };
-      terms.push(term);
-      signal.addEventListener('abort', () => (term.to = clock.now()), { once: true });
-    },
     onStoppedLeading: () => stoppedLeading++,
     ...opts,
   });
@@ -62,13 +62,22 @@ function replica(identity: string, opts: Partial<LeaderElectionOptions> = {}) {
     election,
     link,
     terms,
+    lingerMs: 0,
     get stoppedLeading() {
       return stoppedLeading;
     },
-    stop: (o?: { release?: boolean }) => election.stop(o),
+    stop: () => election.stop(),
+    done: undefined as unknown as Promise<void>,
   };
+  r.done = election.run(async (signal) => {
+    const term = { from: clock.now(), to: undefined as number | undefined, ended: undefined as number | undefined, signal };
+    terms.push(term);
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    term.to = clock.now();
+    if (r.lingerMs > 0) await new Promise<void>((resolve) => clock.setTimer(resolve, r.lingerMs));
+    term.ended = clock.now();
+  });
   started.push(r);
-  void election.run();
   return r;
 }
 
@@ -254,5 +263,188 @@ describe('LeaderElection: taking over', () => {
     await clock.advanceAsync(LEASE + MAX_RETRY);
     expect(b.election.isLeader).toBe(true);
     expect(b.terms[0]!.from).toBeGreaterThanOrEqual(lastSawChange('b', 'a') + LEASE);
+  });
+});
+
+describe('LeaderElection: releasing', () => {
+  it('stop() gives up the release after releaseTimeout (default 5 s) when the server does not answer, leaving the Lease to expire', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(1000);
+    a.link.link = 'hung';
+    const at = clock.now();
+    let stoppedAt: number | undefined;
+    void a.stop().then(() => (stoppedAt = clock.now()));
+    await clock.advanceAsync(10_000);
+    expect(stoppedAt).toBe(at + 5000);
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBe('a');
+  });
+
+  it('releaseTimeout sets that bound', async () => {
+    const a = replica('a', { releaseTimeout: 1500 });
+    await clock.advanceAsync(1000);
+    a.link.link = 'hung';
+    const at = clock.now();
+    let stoppedAt: number | undefined;
+    void a.stop().then(() => (stoppedAt = clock.now()));
+    await clock.advanceAsync(10_000);
+    expect(stoppedAt).toBe(at + 1500);
+  });
+});
+
+describe("LeaderElection: the Lease's own duration", () => {
+  // Short timings for the candidate, as a replica of a rolling update that shortened them, or beside a client-go replica with other settings.
+  const SHORT = { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 };
+
+  it('a candidate with shorter timings waits the leaseDurationSeconds the record says (60 s), not its own 3 s', async () => {
+    // A holder that wrote 60 s and then went silent (a client-go replica, say).
+    server.put({
+      metadata: { name: NAME, namespace: NS },
+      spec: { holderIdentity: 'other', leaseDurationSeconds: 60, renewTime: '2025-01-01T00:00:00.000000Z' },
+    });
+    const b = replica('b', SHORT);
+    await clock.advanceAsync(0);
+    const seen = succeeded('b', 'GET')[0]!.at;
+    await clock.advanceAsync(59_000);
+    expect(b.election.isLeader).toBe(false);
+    await clock.advanceAsync(1000 + 500 * 1.2);
+    expect(b.election.isLeader).toBe(true);
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(seen + 60_000);
+    // The Lease it wrote says its own duration.
+    expect(server.get(NS, NAME)?.spec).toMatchObject({ holderIdentity: 'b', leaseDurationSeconds: 3 });
+  });
+
+  it('a holder configured for 60 s that is cut off keeps its Lease from a 3 s candidate until 60 s after the candidate last saw it renewed: never two leaders', async () => {
+    const a = replica('a', { leaseDuration: 60_000, renewDeadline: 40_000, retryPeriod: 2000 });
+    await clock.advanceAsync(1000);
+    const b = replica('b', SHORT);
+    await clock.advanceAsync(10_000);
+    a.link.link = 'down';
+    await clock.advanceAsync(5000);
+    expect(b.election.isLeader).toBe(false);
+    await clock.advanceAsync(60_000);
+    expect(b.election.isLeader).toBe(true);
+    const seen = lastSawChange('b', 'a');
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(seen + 60_000);
+    expect(b.terms[0]!.from).toBeLessThan(seen + 60_000 + 500 * 1.2);
+    // a stopped at its own renew deadline (40 s), 20 s before b led.
+    expect(a.terms[0]!.to).toBeLessThanOrEqual(b.terms[0]!.from - 20_000);
+  });
+
+  it("a record without leaseDurationSeconds is judged by the candidate's own leaseDuration", async () => {
+    server.put({ metadata: { name: NAME, namespace: NS }, spec: { holderIdentity: 'other' } });
+    const b = replica('b', SHORT);
+    await clock.advanceAsync(0);
+    const seen = succeeded('b', 'GET')[0]!.at;
+    await clock.advanceAsync(3000 + 500 * 1.2);
+    expect(b.election.isLeader).toBe(true);
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(seen + 3000);
+  });
+});
+
+describe('LeaderElection: the work and the Lease', () => {
+  it('stop() ends the term at once, keeps renewing the Lease until the work has returned (here 20 s, past the Lease duration), then releases it', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(1000);
+    const b = replica('b');
+    await clock.advanceAsync(9000);
+    a.lingerMs = 20_000;
+    const at = clock.now();
+    let stoppedAt: number | undefined;
+    void a.stop().then(() => (stoppedAt = clock.now()));
+    await clock.advanceAsync(0);
+    expect(a.terms[0]!.to).toBe(at);
+    expect(a.election.isLeader).toBe(false);
+    await clock.advanceAsync(20_000 - 1);
+    // The work still runs: the Lease is still a's, renewed on the beat, and b has not led.
+    expect(stoppedAt).toBeUndefined();
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBe('a');
+    expect(succeeded('a', 'PUT').filter((q) => q.at > at).length).toBe(Math.floor((20_000 - 1) / RETRY));
+    expect(b.terms).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(a.terms[0]!.ended).toBe(at + 20_000);
+    expect(stoppedAt).toBe(at + 20_000);
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBeNull();
+    await clock.advanceAsync(MAX_RETRY);
+    expect(b.terms[0]!.from).toBeGreaterThan(a.terms[0]!.ended!);
+    expect(b.terms[0]!.from).toBeLessThan(a.terms[0]!.ended! + MAX_RETRY);
+  });
+
+  it('after a lost term it campaigns again only once the work has returned', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(5000);
+    a.lingerMs = 30_000;
+    a.link.link = 'down';
+    const sent = lastRenewalSent('a');
+    await clock.advanceAsync(RENEW + 1000);
+    expect(a.terms[0]!.to).toBe(sent + RENEW);
+    a.link.link = 'up';
+    // Its own Lease, unrenewed for a second: it could take it back at once, but its work still runs.
+    const before = server.requests.length;
+    await clock.advanceAsync(sent + RENEW + 30_000 - 1 - clock.now());
+    expect(server.requests.slice(before).filter((q) => q.client === 'a')).toEqual([]);
+    expect(a.terms.length).toBe(1);
+    await clock.advanceAsync(1 + RETRY);
+    expect(a.terms[0]!.ended).toBe(sent + RENEW + 30_000);
+    expect(a.terms.length).toBe(2);
+    expect(a.terms[1]!.from).toBeLessThan(a.terms[0]!.ended! + 1);
+    expect(server.get(NS, NAME)?.spec).toMatchObject({ holderIdentity: 'a', leaseTransitions: 0 });
+  });
+
+  it('the margin: cut off, work that stops within leaseDuration − renewDeadline of the last renewal ends before the next leader starts; work that runs on past it can overlap', async () => {
+    const a = replica('a');
+    await clock.advanceAsync(1000);
+    const b = replica('b');
+    await clock.advanceAsync(9000);
+    // Stops 4 s after its signal (renewDeadline after the last renewal): inside the 5 s margin.
+    a.lingerMs = 4000;
+    a.link.link = 'down';
+    const sent = lastRenewalSent('a');
+    await clock.advanceAsync(LEASE + 2 * MAX_RETRY);
+    expect(a.terms[0]!.ended).toBe(sent + RENEW + 4000);
+    expect(b.terms[0]!.from).toBeGreaterThanOrEqual(sent + LEASE);
+    expect(b.terms[0]!.from).toBeGreaterThan(a.terms[0]!.ended!);
+
+    // Now b is cut off, and its work stops only 8 s after its signal: past the margin, while a (back) takes over.
+    a.link.link = 'up';
+    b.lingerMs = 8000;
+    b.link.link = 'down';
+    const bSent = lastRenewalSent('b');
+    await clock.advanceAsync(LEASE + 2 * MAX_RETRY);
+    expect(b.terms[0]!.to).toBe(bSent + RENEW);
+    expect(a.terms[1]!.from).toBeGreaterThanOrEqual(bSent + LEASE);
+    expect(a.terms[1]!.from).toBeLessThan(b.terms[0]!.ended!); // the overlap the margin could not cover
+    expect(b.terms[0]!.ended).toBe(bSent + RENEW + 8000);
+  });
+
+  it('work that returns before its term ends leaves the replica leading, idle, and renewing; a stop then releases at once', async () => {
+    const link = server.client('a');
+    const election = new LeaderElection(link.asClient, { namespace: NS, name: NAME, identity: 'a', clock });
+    started.push(election);
+    let calls = 0;
+    void election.run(async () => {
+      calls++;
+    });
+    await clock.advanceAsync(30_000);
+    expect(calls).toBe(1);
+    expect(election.isLeader).toBe(true);
+    expect(succeeded('a', 'PUT').length).toBe(30_000 / RETRY);
+    await election.stop();
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBeNull();
+  });
+
+  it('work that throws counts as ended; run() twice is refused', async () => {
+    const link = server.client('a');
+    const errors: string[] = [];
+    const log = { info() {}, warn() {}, debug() {}, error: (m: string) => errors.push(m) };
+    const election = new LeaderElection(link.asClient, { namespace: NS, name: NAME, identity: 'a', clock, logger: log });
+    started.push(election);
+    void election.run(async () => {
+      throw new Error('boom');
+    });
+    expect(() => election.run(async () => {})).toThrow(/run\(\) was called already/);
+    await clock.advanceAsync(1000);
+    expect(errors).toEqual([expect.stringMatching(/the work failed: boom/)]);
+    await election.stop();
+    expect(server.get(NS, NAME)?.spec?.holderIdentity).toBeNull();
   });
 });

@@ -59,9 +59,24 @@ export function writeLease(api: Api<Lease>, current: Lease | undefined, lease: L
 /** `leaseDurationSeconds` for a duration in milliseconds: whole seconds, rounded up so the Lease never promises less. */
 export const leaseSeconds = (ms: number) => Math.ceil(ms / 1000);
 
+/**
+ * How long an observed Lease holds for its holder, in milliseconds: the
+ * record's own `spec.leaseDurationSeconds` — what its holder promised, and
+ * what the LeaseSpec tells candidates to wait before taking it — or
+ * `fallbackMs` (the observer's own configured `leaseDuration`) when the
+ * record says none. Both protocols judge another replica's Lease by it, counted from
+ * when the observer first saw the record unchanged: so replicas with
+ * different settings (a rolling update that changes them, or a client-go
+ * replica on the same Lease) never take a Lease its holder may still act on.
+ */
+export function leaseHoldMs(lease: Lease | undefined, fallbackMs: number): number {
+  const seconds = lease?.spec?.leaseDurationSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : fallbackMs;
+}
+
 /** The three durations of a Lease protocol, in milliseconds; the defaults are client-go's. */
 export interface LeaseTiming {
-  /** How long a Lease that is not renewed stays with its holder, for the others. */
+  /** How long a Lease that is not renewed stays with its holder: what this replica writes into its Lease (others judge a Lease by what it says, `leaseHoldMs`). */
   leaseMs: number;
   /** How long the holder keeps acting without a successful renewal. */
   renewMs: number;

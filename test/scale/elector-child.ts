@@ -3,7 +3,8 @@
  * for a Lease and, while it leads, "acts" every 20 ms — each act checked
  * against the `leading` signal first and printed with its wall-clock time,
  * so the parent can audit that no two replicas ever acted at once. SIGTERM
- * stops it gracefully (releasing the Lease); SIGKILL is the crash.
+ * stops it gracefully (the work returns, then the Lease is released);
+ * SIGKILL is the crash.
  *
  * Prints one JSON line per event: {t, id, event: 'ready'|'start'|'act'|'stop'|'exit'}.
  */
@@ -22,9 +23,6 @@ const election = new LeaderElection(client, {
   retryPeriod: Number(process.env.KR_RETRY_MS ?? 500),
   onStoppedLeading: () => print('stop'),
 });
-void election.run();
-print('ready');
-
 process.on('SIGTERM', () => {
   void election.stop().then(() => {
     print('exit');
@@ -33,11 +31,11 @@ process.on('SIGTERM', () => {
   });
 });
 
-for (;;) {
-  const leading = await election.leading();
+print('ready');
+void election.run(async (leading) => {
   print('start');
   while (!leading.aborted) {
     print('act');
     await new Promise((r) => setTimeout(r, 20));
   }
-}
+});

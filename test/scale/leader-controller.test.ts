@@ -105,7 +105,7 @@ describe('a controller with leaderElection', () => {
     console.log(
       `after SIGTERM of the leader (Lease released): the next led after ${cStart.t - stoppedAt} ms and had reconciled all ${N} after ${cAll - stoppedAt} ms`,
     );
-    expect(cStart.t - stoppedAt).toBeLessThan(2000);
+    expect(cStart.t - stoppedAt).toBeLessThan(RETRY_MS * 2.2 + 1500); // a retry period and its jitter, the stop and its release, + slack for a loaded machine
 
     c.kill('SIGTERM');
     await until('c shut down', () => log.find((l) => l.id === 'c' && l.event === 'exit'));

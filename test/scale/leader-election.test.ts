@@ -14,7 +14,7 @@ import { LEASES, type Lease } from '../../runtime/scale/lease.ts';
 import { plane } from '../faults/harness.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
-import { replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
+import { assertNoOverlappingTerms, replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 
 const LEASE_MS = 3000;
 const RETRY_MS = 500;
@@ -24,30 +24,6 @@ type Line = ReplicaLine;
 
 const replica = (ns: string, lease: string, id: string, log: Line[]) =>
   startReplica('elector-child.ts', [kubeconfig, ns, lease, id], id, log, { KR_LEASE_MS: String(LEASE_MS), KR_RENEW_MS: '2000', KR_RETRY_MS: String(RETRY_MS) });
-
-/** Every act of one replica must fall outside every other replica's span of acts between its start and its last act of that term. */
-function assertNoOverlap(log: Line[]): void {
-  const terms: { id: string; from: number; to: number }[] = [];
-  const open = new Map<string, { from: number; to: number }>();
-  for (const l of [...log].sort((a, b) => a.t - b.t)) {
-    if (l.event === 'start') open.set(l.id, { from: l.t, to: l.t });
-    else if (l.event === 'act') {
-      const term = open.get(l.id);
-      expect(term, `${l.id} acted outside a term`).toBeDefined();
-      term!.to = l.t;
-    } else if (l.event === 'stop' || l.event === 'exit') {
-      const term = open.get(l.id);
-      if (term) terms.push({ id: l.id, ...term });
-      open.delete(l.id);
-    }
-  }
-  for (const [id, term] of open) terms.push({ id, ...term });
-  for (const a of terms)
-    for (const b of terms) {
-      if (a === b || a.id === b.id) continue;
-      expect(a.to < b.from || b.to < a.from, `terms overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`).toBe(true);
-    }
-}
 
 describe('leader election on a Lease', () => {
   it('replaces a SIGKILLed leader within lease duration + retry period, and a stopped one within about a retry period, never two acting at once', async () => {
@@ -77,11 +53,11 @@ describe('leader election on a Lease', () => {
     const cStart = await until('c leads', () => log.find((l) => l.id === 'c' && l.event === 'start'));
     const handover = cStart.t - stoppedAt;
     console.log(`hand-over after a graceful stop: ${handover} ms`);
-    expect(handover).toBeLessThan(2000);
+    expect(handover).toBeLessThan(RETRY_MS * 2.2 + 1500); // a retry period and its jitter, the stop and its release, + slack for a loaded machine
 
     c.kill('SIGTERM');
     await until('c exits', () => log.find((l) => l.id === 'c' && l.event === 'exit'));
-    assertNoOverlap(log);
+    assertNoOverlappingTerms(log);
     expect(log.filter((l) => l.event === 'cut-line' && l.id !== 'a')).toEqual([]); // only the SIGKILLed replica may end mid-line
     expect(log.filter((l) => l.event === 'act').length).toBeGreaterThan(50);
   }, 90_000);
@@ -102,8 +78,12 @@ describe('leader election on a Lease', () => {
       onStoppedLeading: () => events.push('stop'),
     });
     try {
-      void election.run();
-      const leading = await election.leading();
+      const leading = await new Promise<AbortSignal>((resolve) => {
+        void election.run(async (signal) => {
+          resolve(signal);
+          await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        });
+      });
       const lease = await new Api<Lease>(admin, LEASES, ns).get('cut');
       expect(lease.spec?.holderIdentity).toBe('x');
       expect(lease.spec?.leaseDurationSeconds).toBe(3);

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, inject } from 'vitest';
+import { afterAll, expect, inject } from 'vitest';
 import { Client } from '../../runtime/client/client.ts';
 import { repoRoot } from '../controlplane/plane.ts';
 
@@ -21,11 +21,12 @@ const children: ChildProcess[] = [];
 
 /** Starts `test/scale/<script>` with `args` as replica `id`; its lines go to `log`. */
 export function startReplica<L extends ReplicaLine>(script: string, args: string[], id: string, log: L[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale', script), ...args], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
+  return startProcess(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/scale', script), ...args], id, log, env);
+}
+
+/** Starts the program `command` (a replica that prints the same JSON lines, in any language) as replica `id`; its lines go to `log`. */
+export function startProcess<L extends ReplicaLine>(command: string, args: string[], id: string, log: L[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   createInterface({ input: child.stdout! }).on('line', (l) => log.push(parseLine<L>(l, id)));
   return child;
@@ -65,4 +66,34 @@ export function replicaSuite(): { kubeconfig: string; admin: Client } {
     admin.close();
   });
   return { kubeconfig, admin };
+}
+
+/**
+ * The audit of leader-election replicas that print `start`, `act`, `stop` and
+ * `exit` lines: every act lies inside a term of its replica (after its
+ * `start`), and the span of one replica's term — its `start` to its last act —
+ * never meets another replica's. Returns the terms.
+ */
+export function assertNoOverlappingTerms(log: ReplicaLine[]): { id: string; from: number; to: number }[] {
+  const terms: { id: string; from: number; to: number }[] = [];
+  const open = new Map<string, { from: number; to: number }>();
+  for (const l of [...log].sort((a, b) => a.t - b.t)) {
+    if (l.event === 'start') open.set(l.id, { from: l.t, to: l.t });
+    else if (l.event === 'act') {
+      const term = open.get(l.id);
+      expect(term, `${l.id} acted outside a term`).toBeDefined();
+      term!.to = l.t;
+    } else if (l.event === 'stop' || l.event === 'exit') {
+      const term = open.get(l.id);
+      if (term) terms.push({ id: l.id, ...term });
+      open.delete(l.id);
+    }
+  }
+  for (const [id, term] of open) terms.push({ id, ...term });
+  for (const a of terms)
+    for (const b of terms) {
+      if (a === b || a.id === b.id) continue;
+      expect(a.to < b.from || b.to < a.from, `terms overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`).toBe(true);
+    }
+  return terms;
 }

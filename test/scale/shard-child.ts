@@ -31,9 +31,6 @@ const api = ConfigMap.api(Client.fromKubeConfig(proxied, { context: 'admin' }), 
 /** Body bytes of the responses to the requests made since `since` (`performance.now()`). */
 const bytesSince = (since: number) => proxy.requests.reduce((n, r) => (r.at >= since ? n + r.bytes : n), 0);
 const member = new ShardRing(client, { namespace, ring, identity: id, leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 });
-void member.run();
-print('ready');
-
 process.on('SIGTERM', () => {
   void member.stop().then(() => {
     client.close();
@@ -42,8 +39,8 @@ process.on('SIGTERM', () => {
   });
 });
 
-for (;;) {
-  const { range, acting } = await member.acquired();
+print('ready');
+void member.run(async ({ range, signal: acting }) => {
   const since = performance.now();
   const cache = ConfigMap.cache(api, { transform: ConfigMap.keep({}), shard: range, signal: acting });
   void cache.run();
@@ -58,4 +55,4 @@ for (;;) {
   }
   cache.stop();
   print('release', { range: range.toJSON() });
-}
+});

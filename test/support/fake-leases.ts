@@ -141,6 +141,8 @@ export class FakeLeaseClient {
   link: Link = 'up';
   /** Milliseconds (on the server's clock) before an answer arrives; the server acts at once. */
   latencyMs = 0;
+  /** When set, the latency of each request (`latencyMs` where it returns undefined): to slow down one request of a sequence. */
+  latencyOf: ((req: RequestOptions) => number | undefined) | undefined;
 
   /** A connection of `server` named `name` in its request log. */
   constructor(
@@ -162,16 +164,17 @@ export class FakeLeaseClient {
     if (req.signal?.aborted) throw new RequestAbortedError(`${request}: aborted`);
     if (this.link === 'down') throw new TransportError(request, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     if (this.link === 'hung') return this.hang(req, request);
+    const latency = this.latencyOf?.(req) ?? this.latencyMs;
     let answer: unknown;
     try {
       answer = this.server.handle(req);
       seen.code = 200;
     } catch (err) {
       seen.code = (err as ApiError).statusCode;
-      if (this.latencyMs > 0) await this.wait(req, request);
+      if (latency > 0) await this.wait(req, request, latency);
       throw err;
     }
-    if (this.latencyMs > 0) await this.wait(req, request);
+    if (latency > 0) await this.wait(req, request, latency);
     return answer as T;
   }
 
@@ -182,7 +185,7 @@ export class FakeLeaseClient {
     });
   }
 
-  private wait(req: RequestOptions, request: string): Promise<void> {
+  private wait(req: RequestOptions, request: string, latency: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         this.server.clock.clearTimer(timer);
@@ -191,7 +194,7 @@ export class FakeLeaseClient {
       const timer = this.server.clock.setTimer(() => {
         req.signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, this.latencyMs);
+      }, latency);
       req.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
