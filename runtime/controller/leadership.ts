@@ -95,12 +95,20 @@ export class Leadership {
     return election.run(async (leading) => {
       this.work = AbortSignal.any([this.base, leading]);
       this.metrics.leader?.(true);
-      this.logger.info(`${this.name}: ${election.identity} leads: reconciling every object`);
+      this.logger.info(`${this.name}: ${election.identity} leads: reconciling every object`, {
+        controller: this.name,
+        identity: election.identity,
+        leading: true,
+      });
       reconcileAll();
       this.wake();
       await untilAborted(leading);
       this.metrics.leader?.(false);
-      this.logger.info(`${this.name}: ${election.identity} stopped leading: no reconcile starts; the Lease is held until the running ones have returned`);
+      this.logger.info(`${this.name}: ${election.identity} stopped leading: no reconcile starts; the Lease is held until the running ones have returned`, {
+        controller: this.name,
+        identity: election.identity,
+        leading: false,
+      });
       await idle();
     });
   }

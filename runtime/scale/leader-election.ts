@@ -148,6 +148,10 @@ export class LeaderElection {
     this.clock = opts.clock ?? systemClock;
   }
 
+  /** The fields of this election's log lines. */
+  private logFields(): { election: string; identity: string } {
+    return { election: `${this.opts.namespace}/${this.opts.name}`, identity: this.identity };
+  }
   /** True during a term of leadership: from the work's call until its signal aborts. */
   get isLeader(): boolean {
     return this.term !== undefined && !this.term.signal.aborted;
@@ -204,7 +208,7 @@ export class LeaderElection {
         else if (!this.stopping && !this.work) await this.tryAcquire(work);
       } catch (err) {
         if (signal.aborted) break;
-        this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
+        this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, this.logFields());
       }
       if (this.stopping && !this.work) break;
       // A candidate's retries are spread (up to a fifth more), so that candidates started together do not keep colliding; the holder renews on the beat.
@@ -304,15 +308,19 @@ export class LeaderElection {
   private startTerm(work: LeaderWork): void {
     const term = new AbortController();
     this.term = term;
-    this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: ${this.identity} leads`);
+    this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: ${this.identity} leads`, this.logFields());
     this.opts.onStartedLeading?.();
     const done: Promise<void> = (async () => work(term.signal))()
       .then(
         () => {
           if (!term.signal.aborted)
-            this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: the work returned; leading, idle, until the term ends`);
+            this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: the work returned; leading, idle, until the term ends`, this.logFields());
         },
-        (err) => this.log.error(`leader election ${this.opts.namespace}/${this.opts.name}: the work failed: ${(err as Error)?.message ?? String(err)}`),
+        (err) =>
+          this.log.error(
+            `leader election ${this.opts.namespace}/${this.opts.name}: the work failed: ${(err as Error)?.message ?? String(err)}`,
+            this.logFields(),
+          ),
       )
       .finally(() => {
         if (this.work === done) this.work = undefined;
@@ -342,7 +350,7 @@ export class LeaderElection {
     const term = this.term;
     if (!term || term.signal.aborted) return;
     term.abort(new RequestAbortedError(`leadership of ${this.opts.namespace}/${this.opts.name} ended: ${why}`));
-    this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: ${this.identity} stopped leading: ${why}`);
+    this.log.info(`leader election ${this.opts.namespace}/${this.opts.name}: ${this.identity} stopped leading: ${why}`, this.logFields());
     this.opts.onStoppedLeading?.();
   }
 
@@ -373,7 +381,7 @@ export class LeaderElection {
       );
     } catch (err) {
       const why = signal.aborted ? (signal.reason as Error).message : (err as Error).message;
-      this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${why}`);
+      this.log.warn(`leader election ${this.opts.namespace}/${this.opts.name}: release failed (the Lease expires instead): ${why}`, this.logFields());
     } finally {
       this.clock.clearTimer(timer);
     }

@@ -158,6 +158,10 @@ export class ShardRing {
     this.clock = opts.clock ?? systemClock;
   }
 
+  /** The fields of this member's log lines. */
+  private logFields(): { ring: string; identity: string } {
+    return { ring: this.opts.ring, identity: this.identity };
+  }
   /** The range this replica acts on now (a term whose signal has not aborted), if any. */
   get range(): ShardRange | undefined {
     return this.term && !this.term.acting.signal.aborted ? this.term.range : undefined;
@@ -221,7 +225,7 @@ export class ShardRing {
         await this.step(work);
       } catch (err) {
         if (signal.aborted) break;
-        this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`);
+        this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`, this.logFields());
       }
       if (this.stopping && !this.term?.running) break;
       await this.pause(jitter(this.retryMs, { above: 0.1 }));
@@ -360,14 +364,15 @@ export class ShardRing {
 
   private startTerm(range: ShardRange, work: ShardWork): void {
     const acting = new AbortController();
-    this.log.info(`shard ring ${this.opts.ring}: ${this.identity} acts on ${range}`);
+    this.log.info(`shard ring ${this.opts.ring}: ${this.identity} acts on ${range}`, this.logFields());
     const term: Term = { range, acting, running: true, done: Promise.resolve() };
     term.done = (async () => work({ range, signal: acting.signal }))()
       .then(
         () => {
-          if (!acting.signal.aborted) this.log.info(`shard ring ${this.opts.ring}: the work on ${range} returned; holding it, idle, until the term ends`);
+          if (!acting.signal.aborted)
+            this.log.info(`shard ring ${this.opts.ring}: the work on ${range} returned; holding it, idle, until the term ends`, this.logFields());
         },
-        (err) => this.log.error(`shard ring ${this.opts.ring}: the work on ${range} failed: ${(err as Error)?.message ?? String(err)}`),
+        (err) => this.log.error(`shard ring ${this.opts.ring}: the work on ${range} failed: ${(err as Error)?.message ?? String(err)}`, this.logFields()),
       )
       .finally(() => {
         term.running = false;
@@ -381,7 +386,7 @@ export class ShardRing {
     const t = this.term;
     if (!t || t.acting.signal.aborted) return;
     t.acting.abort(new RequestAbortedError(`shard ${t.range} of ring ${this.opts.ring} released: ${why}`));
-    this.log.info(`shard ring ${this.opts.ring}: ${this.identity} stopped acting on ${t.range}: ${why}`);
+    this.log.info(`shard ring ${this.opts.ring}: ${this.identity} stopped acting on ${t.range}: ${why}`, this.logFields());
   }
 
   /** Leaves the ring: deletes this member's Lease (the others rebalance at once), giving up after `leaveTimeout`. */
@@ -396,7 +401,7 @@ export class ShardRing {
     } catch (err) {
       if (!(err instanceof ApiError && err.statusCode === 404)) {
         const why = giveUp.signal.aborted ? (giveUp.signal.reason as Error).message : (err as Error).message;
-        this.log.warn(`shard ring ${this.opts.ring}: leaving (the Lease expires instead): ${why}`);
+        this.log.warn(`shard ring ${this.opts.ring}: leaving (the Lease expires instead): ${why}`, this.logFields());
       }
     } finally {
       this.clock.clearTimer(timer);
