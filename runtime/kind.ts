@@ -19,6 +19,8 @@ export type {
   ApiCore,
   ClusterApi,
   NamespacedApi,
+  AllNamespacesApi,
+  Within,
   KindBase,
   Watchable,
   WatchableIf,

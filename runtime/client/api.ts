@@ -172,7 +172,9 @@ export class Api<K extends KubeObject> implements ListWatch<K> {
     p += `/${r.plural}`;
     if (name !== undefined) {
       if (r.namespaced && namespace === undefined) {
-        throw new KubeError(`${r.kind} ${JSON.stringify(name)}: a namespaced kind needs a namespace for this call (the Api is for all namespaces)`);
+        throw new KubeError(
+          `${r.kind} ${JSON.stringify(name)}: this Api is for all namespaces, and a call on one ${r.kind} needs its namespace: use api.within(namespace), or pass { namespace } to patch and delete`,
+        );
       }
       if (name === '') throw new KubeError(`${r.kind}: an object name must not be empty`);
       p += `/${encodeURIComponent(name)}`;

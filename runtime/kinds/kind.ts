@@ -15,7 +15,8 @@ import { inShard, type ShardRange } from '../scale/shard-range.ts';
 import { store, type Store, type StoreOptions } from '../cache/store.ts';
 import { compileKeep, compilePrune, isObj, specTarget, type Exact, type KeepSpec, type Kept, type PruneSpec, type Pruned, type Shape } from './projection.ts';
 import type { HasMetadata, KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from '../core/types.ts';
-import type { ListWatch } from '../client/api.ts';
+import type { DeleteOptions, ListWatch, Patch, WriteOptions } from '../client/api.ts';
+import type { Status } from '../core/errors.ts';
 import { watcher, type WatcherConfig } from '../cache/watcher.ts';
 
 /**
@@ -61,10 +62,40 @@ type ReadMethod = 'get' | 'getIfExists' | 'list' | 'watch' | 'getStatus';
  * it writes may leave the namespace out (the Api's is used).
  */
 export type NamespacedApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, Exclude<M, ReadMethod> | ApiCore> &
-  Pick<Api<K & InNamespace>, Extract<M, ReadMethod>> & {
-    /** The same Api in another namespace, or in all of them. */
-    within(namespace: string | AllNamespaces): NamespacedApi<K, M>;
-  };
+  Pick<Api<K & InNamespace>, Extract<M, ReadMethod>> &
+  Within<K, M>;
+
+/** `within`: the same Api in another namespace, or (with `allNamespaces`) in all of them. */
+export interface Within<K extends KubeObject, M extends ApiMethod> {
+  /** The same Api in another namespace. */
+  within(namespace: string): NamespacedApi<K, M>;
+  /** The same Api in all namespaces: lists and watches across them; calls on one object need a namespace. */
+  within(namespace: AllNamespaces): AllNamespacesApi<K, M>;
+  /** Either, decided at run time: typed as the Api of all namespaces. */
+  within(namespace: string | AllNamespaces): AllNamespacesApi<K, M>;
+}
+
+/** The methods that name one object by its name alone, which an Api of all namespaces cannot place. */
+type ByName = 'get' | 'getIfExists' | 'getStatus' | 'replace' | 'replaceStatus' | 'patch' | 'patchStatus' | 'delete';
+
+/** What an Api of all namespaces writes to one object: the namespace is required (`patch(name, p, { namespace })`). */
+type InSomeNamespace<K extends KubeObject, M extends ApiMethod> = ('patch' extends M
+  ? { patch(name: string, patch: Patch<K>, opts: WriteOptions & { namespace: string }): Promise<K> }
+  : unknown) &
+  ('patchStatus' extends M ? { patchStatus(name: string, patch: Patch<K>, opts: WriteOptions & { namespace: string }): Promise<K> } : unknown) &
+  ('delete' extends M ? { delete(name: string, opts: DeleteOptions & { namespace: string }): Promise<K | Status> } : unknown);
+
+/**
+ * The Api of a namespaced kind across all namespaces (`Kind.api(client,
+ * allNamespaces)`): it lists, watches and creates (in the object's
+ * namespace); `patch`, `patchStatus` and `delete` take the namespace as an
+ * option; `get`, `replace` and the other calls on one object by name do not
+ * compile — `api.within(namespace).get(name)` does.
+ */
+export type AllNamespacesApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, Exclude<M, ReadMethod | ByName> | ApiCore> &
+  Pick<Api<K & InNamespace>, Extract<M, Exclude<ReadMethod, ByName>>> &
+  InSomeNamespace<K, M> &
+  Within<K, M>;
 
 // ---------------------------------------------------------------------------
 // Kinds
@@ -197,8 +228,12 @@ export type WatchableIf<K extends KubeObject, M, N = unknown> = 'list' | 'watch'
 
 /** The value of a namespaced kind, e.g. `Pod`. */
 export type NamespacedKind<K extends KubeObject, M extends ApiMethod> = KindBase<K> & {
-  /** The kind's Api in `namespace`, or in all namespaces with `allNamespaces`. */
-  api(client: Client, namespace: string | AllNamespaces): NamespacedApi<K, M>;
+  /** The kind's Api in `namespace`. */
+  api(client: Client, namespace: string): NamespacedApi<K, M>;
+  /** The kind's Api in all namespaces: lists and watches across them; calls on one object need a namespace (`within(ns)`, or `{ namespace }` for `patch` and `delete`). */
+  api(client: Client, namespace: AllNamespaces): AllNamespacesApi<K, M>;
+  /** Either, decided at run time: typed as the Api of all namespaces, whose calls on one object name the namespace. */
+  api(client: Client, namespace: string | AllNamespaces): AllNamespacesApi<K, M>;
   /** A reference to the object `name` in `namespace`. */
   ref(name: string, namespace: string): ObjectRef<K>;
 } & WatchableIf<K, M, InNamespace>;

@@ -9,7 +9,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { Node } from '../../generated/core/v1/node.ts';
 import type { Pod } from '../../generated/core/v1/pod.ts';
-import { Action, Client, Controller, Finalizer, allNamespaces, type KubeObject, type Store, type Stored } from '../../runtime/index.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Action, type Api, Client, Controller, Finalizer, allNamespaces, type KubeObject, type Store, type Stored } from '../../runtime/index.ts';
 import { store } from '../../runtime/cache.ts';
 
 const client = (): Client => Client.fromKubeConfig(undefined as never);
@@ -58,5 +59,34 @@ describe('ordinary code compiles as written', () => {
     expectTypeOf(names(kept.reader)).toEqualTypeOf<string[]>();
     // @ts-expect-error a store of kept pods is not a store of whole pods: it lacks fields the type promises
     ((s: Store<Pod>) => s)(kept.reader);
+  });
+
+  it('an Api of all namespaces lists and watches; a call on one object by name alone does not compile, nor run', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const everywhere = ConfigMap.api(Client.fromKubeConfig(kc), allNamespaces);
+    const types = () => {
+      void everywhere.list();
+      void everywhere.watch();
+      void everywhere.patch('x', { type: 'merge', body: {} }, { namespace: 'shop' });
+      void everywhere.delete('x', { namespace: 'shop' });
+      void everywhere.within('shop').get('x');
+      // @ts-expect-error get() by name needs a namespace: within(namespace).get(name)
+      void everywhere.get('x');
+      // @ts-expect-error patch() across all namespaces needs { namespace }
+      void everywhere.patch('x', { type: 'merge', body: {} });
+      // @ts-expect-error replace() needs a namespace too
+      void everywhere.replace('x', { metadata: { name: 'x' } });
+    };
+    expect(typeof types).toBe('function');
+    // From JavaScript (or through a cast), the call fails before any request, saying what to do.
+    await expect((everywhere as unknown as Api<ConfigMap>).get('x')).rejects.toThrow(
+      'ConfigMap "x": this Api is for all namespaces, and a call on one ConfigMap needs its namespace: use api.within(namespace), or pass { namespace } to patch and delete',
+    );
   });
 });
