@@ -40,6 +40,7 @@ export interface Applied {
 export class ApplyError extends KubeError {
   override name = 'ApplyError';
   override readonly code = 'ERR_KUBE_APPLY';
+  /** The failure of the object at `index` of the batch, said in `message`. */
   constructor(
     message: string,
     /** The position of the object in the batch, from 0. */

@@ -51,8 +51,8 @@ export type ApiCore = 'client' | 'resource' | 'namespace' | 'apiVersion' | 'path
 /** The Api of a cluster-scoped kind, with the methods `M` its verbs allow. */
 export type ClusterApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, M | ApiCore>;
 
-/** The methods of `Api` that read objects from the server. */
-type ReadMethod = 'get' | 'getIfExists' | 'list' | 'watch' | 'getStatus';
+/** The methods of `Api` that read objects from the server: what a namespaced Api types with `metadata.namespace` present. */
+export type ReadMethod = 'get' | 'getIfExists' | 'list' | 'watch' | 'getStatus';
 
 /**
  * The Api of a namespaced kind, with the methods `M` its verbs allow; `within`
@@ -76,14 +76,27 @@ export interface Within<K extends KubeObject, M extends ApiMethod> {
 }
 
 /** The methods that name one object by its name alone, which an Api of all namespaces cannot place. */
-type ByName = 'get' | 'getIfExists' | 'getStatus' | 'replace' | 'replaceStatus' | 'patch' | 'patchStatus' | 'delete';
+export type ByNameMethod = 'get' | 'getIfExists' | 'getStatus' | 'replace' | 'replaceStatus' | 'patch' | 'patchStatus' | 'delete';
 
 /** What an Api of all namespaces writes to one object: the namespace is required (`patch(name, p, { namespace })`). */
-type InSomeNamespace<K extends KubeObject, M extends ApiMethod> = ('patch' extends M
-  ? { patch(name: string, patch: Patch<K>, opts: WriteOptions & { namespace: string }): Promise<K> }
+export type InSomeNamespace<K extends KubeObject, M extends ApiMethod> = ('patch' extends M
+  ? {
+      /** Patches the object `name` in `opts.namespace`. */
+      patch(name: string, patch: Patch<K>, opts: WriteOptions & { namespace: string }): Promise<K>;
+    }
   : unknown) &
-  ('patchStatus' extends M ? { patchStatus(name: string, patch: Patch<K>, opts: WriteOptions & { namespace: string }): Promise<K> } : unknown) &
-  ('delete' extends M ? { delete(name: string, opts: DeleteOptions & { namespace: string }): Promise<K | Status> } : unknown);
+  ('patchStatus' extends M
+    ? {
+        /** Patches the `status` of the object `name` in `opts.namespace`. */
+        patchStatus(name: string, patch: Patch<K>, opts: WriteOptions & { namespace: string }): Promise<K>;
+      }
+    : unknown) &
+  ('delete' extends M
+    ? {
+        /** Deletes the object `name` in `opts.namespace`. */
+        delete(name: string, opts: DeleteOptions & { namespace: string }): Promise<K | Status>;
+      }
+    : unknown);
 
 /**
  * The Api of a namespaced kind across all namespaces (`Kind.api(client,
@@ -92,8 +105,8 @@ type InSomeNamespace<K extends KubeObject, M extends ApiMethod> = ('patch' exten
  * option; `get`, `replace` and the other calls on one object by name do not
  * compile — `api.within(namespace).get(name)` does.
  */
-export type AllNamespacesApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, Exclude<M, ReadMethod | ByName> | ApiCore> &
-  Pick<Api<K & InNamespace>, Extract<M, Exclude<ReadMethod, ByName>>> &
+export type AllNamespacesApi<K extends KubeObject, M extends ApiMethod> = Pick<Api<K>, Exclude<M, ReadMethod | ByNameMethod> | ApiCore> &
+  Pick<Api<K & InNamespace>, Extract<M, Exclude<ReadMethod, ByNameMethod>>> &
   InSomeNamespace<K, M> &
   Within<K, M>;
 
