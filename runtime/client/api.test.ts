@@ -25,7 +25,7 @@ describe('Api argument checks', () => {
     for (const [what, call] of calls) {
       let promise: Promise<unknown> | undefined;
       expect(() => (promise = call()), what).not.toThrow();
-      await expect(promise, what).rejects.toThrow(/needs a namespace|needs a fieldManager|must not be empty/);
+      await expect(promise, what).rejects.toThrow(/needs its namespace|needs a fieldManager|must not be empty/);
     }
   });
 });

@@ -55,7 +55,7 @@ import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { RequestAbortedError, ApiError, RequestTimeoutError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
+import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, Pause, writeLease, type Lease } from './lease.ts';
 
 /** What a replica does while it leads: `leading` aborts when the term ends; settle once the work has stopped (the Lease is held until then). */
 export type LeaderWork = (leading: AbortSignal) => Promise<void> | void;
@@ -134,7 +134,7 @@ export class LeaderElection {
   private running: Promise<void> | undefined;
   private deadline: unknown;
   /** Ends the campaign loop's current pause early. */
-  private woken: (() => void) | undefined;
+  private pauser: Pause | undefined;
 
   /** An election for the Lease `opts.namespace`/`opts.name` through `client`; call `run()` to campaign. @throws RangeError for inconsistent durations. */
   constructor(
@@ -218,19 +218,12 @@ export class LeaderElection {
 
   /** Waits `ms` on the clock, or until `wakeUp`. */
   private pause(ms: number): Promise<void> {
-    if (this.stopper.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimer(() => this.woken?.(), ms);
-      this.woken = () => {
-        this.clock.clearTimer(timer);
-        this.woken = undefined;
-        resolve();
-      };
-    });
+    this.pauser ??= new Pause(this.clock, this.stopper.signal);
+    return this.pauser.for(ms);
   }
 
   private wakeUp(): void {
-    this.woken?.();
+    this.pauser?.wake();
   }
 
   /** One attempt to take the Lease; starts a term when it did. */

@@ -112,3 +112,35 @@ export function defaultIdentity(): string {
   const host = (process.env.HOSTNAME || process.env.COMPUTERNAME || 'replica').toLowerCase().replace(/[^a-z0-9-]/g, '-');
   return `${host}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/**
+ * The wait between two rounds of a renew loop (leader election's, the
+ * ring's): `ms` on the clock, cut short by `wake()` (a stop, the end of the
+ * work) or at once when `stopped` has aborted.
+ */
+export class Pause {
+  private woken: (() => void) | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly stopped: AbortSignal,
+  ) {}
+
+  /** Resolves after `ms`, or at the next `wake()`. */
+  for(ms: number): Promise<void> {
+    if (this.stopped.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimer(() => this.woken?.(), ms);
+      this.woken = () => {
+        this.clock.clearTimer(timer);
+        this.woken = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Ends the pause in progress, if any. */
+  wake(): void {
+    this.woken?.();
+  }
+}

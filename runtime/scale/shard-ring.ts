@@ -49,7 +49,7 @@ import { systemClock, unrefTimer, type Clock } from '../core/clock.ts';
 import { RequestAbortedError, ApiError, RequestTimeoutError } from '../core/errors.ts';
 import { jitter } from '../core/jitter.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, writeLease, type Lease } from './lease.ts';
+import { defaultIdentity, leaseHoldMs, leaseObject, leaseSeconds, leaseTiming, LEASES, microTimeNow, Pause, writeLease, type Lease } from './lease.ts';
 import { ShardRange } from './shard-range.ts';
 
 /** The label that marks a ring's Leases. */
@@ -144,7 +144,7 @@ export class ShardRing {
   private deadline: unknown;
   private members: string[] = [];
   private running: Promise<void> | undefined;
-  private woken: (() => void) | undefined;
+  private pauser: Pause | undefined;
 
   /** A member of `opts.ring` through `client`; call `run()` to join. @throws RangeError for inconsistent durations. */
   constructor(
@@ -234,19 +234,12 @@ export class ShardRing {
 
   /** Waits `ms` on the clock, or until `wakeUp`. */
   private pause(ms: number): Promise<void> {
-    if (this.stopper.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimer(() => this.woken?.(), ms);
-      this.woken = () => {
-        this.clock.clearTimer(timer);
-        this.woken = undefined;
-        resolve();
-      };
-    });
+    this.pauser ??= new Pause(this.clock, this.stopper.signal);
+    return this.pauser.for(ms);
   }
 
   private wakeUp(): void {
-    this.woken?.();
+    this.pauser?.wake();
   }
 
   /**
