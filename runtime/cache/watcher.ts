@@ -688,7 +688,12 @@ function asKubeError(err: unknown): KubeError {
 }
 
 function describeApi<K>(ctx: Context<K>): string {
-  const r = ctx.api.resource;
-  const where = r.namespaced ? (ctx.api.namespace === undefined ? ' in all namespaces' : ` in ${ctx.api.namespace}`) : '';
+  return describeSource(ctx.api);
+}
+
+/** What a list and watch reads, for messages: `pods in shop`, `widgets.demo.kubereflect.dev in all namespaces`, `nodes`. */
+export function describeSource(api: Pick<ListWatch<unknown>, 'resource' | 'namespace'>): string {
+  const r = api.resource;
+  const where = r.namespaced ? (api.namespace === undefined ? ' in all namespaces' : ` in ${api.namespace}`) : '';
   return `${r.plural}${r.group ? `.${r.group}` : ''}${where}`;
 }

@@ -10,6 +10,7 @@
  * does not serve yet — a custom resource whose CRD the same batch just
  * applied — is looked up again until the CRD is established.
  */
+import { sleep } from '../core/backoff.ts';
 import { ApiError, KubeError } from '../core/errors.ts';
 import type { KubeObject, ResourceDescriptor } from '../core/types.ts';
 import { Api } from './api.ts';
@@ -158,17 +159,7 @@ async function resolve(
       };
     }
     if (Date.now() >= deadline) return undefined;
-    await new Promise<void>((done, fail) => {
-      const timer = setTimeout(done, Math.min(250 * 2 ** attempt, 1000));
-      opts.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          fail(opts.signal!.reason);
-        },
-        { once: true },
-      );
-    });
+    await sleep(Math.min(250 * 2 ** attempt, 1000), opts.signal); // an abort ends it; the next request then fails as aborted
   }
 }
 

@@ -17,7 +17,7 @@ import { compileKeep, compilePrune, isObj, specTarget, type Exact, type KeepSpec
 import type { HasMetadata, KubeObject, PartialObjectMeta, ResourceDescriptor, Stored, WatcherEvent } from '../core/types.ts';
 import type { DeleteOptions, ListWatch, Patch, WriteOptions } from '../client/api.ts';
 import type { Status } from '../core/errors.ts';
-import { watcher, type WatcherConfig } from '../cache/watcher.ts';
+import { describeSource, watcher, type WatcherConfig } from '../cache/watcher.ts';
 
 /**
  * Passed to a namespaced kind's `api()` instead of a namespace: the Api then
@@ -348,9 +348,7 @@ function reflect<K extends KubeObject, R extends KubeObject>(
   const stopper = new AbortController();
   const signals = [stopper.signal, opts.signal, opts.watcher?.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = AbortSignal.any(signals);
-  const where = source.resource.namespaced ? (source.namespace === undefined ? ' in all namespaces' : ` in ${source.namespace}`) : '';
-  const name = `${source.resource.plural}${source.resource.group ? `.${source.resource.group}` : ''}${where}`;
-  const { reader, writer } = store<R>({ name, ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
+  const { reader, writer } = store<R>({ name: describeSource(source), ...opts.store, indexes: { ...opts.store?.indexes, ...opts.indexes } as Indexers<R> });
   // What the transform throws away need not be parsed: managedFields is cut from the bytes instead.
   const stripManagedFields = opts.watcher?.stripManagedFields ?? dropsManagedFields(transform);
   // A shard is asked of the server (which sends only its objects where it shards) and filtered here (where it does not).

@@ -134,7 +134,8 @@ export class LeaderElection {
   private running: Promise<void> | undefined;
   private deadline: unknown;
   /** Ends the campaign loop's current pause early. */
-  private pauser: Pause | undefined;
+  /** The wait between rounds, cut short by a stop or the end of the work. */
+  private readonly pause: Pause;
 
   /** An election for the Lease `opts.namespace`/`opts.name` through `client`; call `run()` to campaign. @throws RangeError for inconsistent durations. */
   constructor(
@@ -146,6 +147,7 @@ export class LeaderElection {
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
+    this.pause = new Pause(this.clock, this.stopper.signal);
   }
 
   /** The fields of this election's log lines. */
@@ -193,10 +195,10 @@ export class LeaderElection {
   async stop(): Promise<void> {
     this.stopping = true;
     this.endTerm('stopped');
-    this.wakeUp();
+    this.pause.wake();
     await this.work;
     this.stopper.abort();
-    this.wakeUp();
+    this.pause.wake();
     await this.running?.catch(() => {});
   }
 
@@ -212,18 +214,8 @@ export class LeaderElection {
       }
       if (this.stopping && !this.work) break;
       // A candidate's retries are spread (up to a fifth more), so that candidates started together do not keep colliding; the holder renews on the beat.
-      await this.pause(this.hold ? this.retryMs : jitter(this.retryMs, { above: 0.2 }));
+      await this.pause.for(this.hold ? this.retryMs : jitter(this.retryMs, { above: 0.2 }));
     }
-  }
-
-  /** Waits `ms` on the clock, or until `wakeUp`. */
-  private pause(ms: number): Promise<void> {
-    this.pauser ??= new Pause(this.clock, this.stopper.signal);
-    return this.pauser.for(ms);
-  }
-
-  private wakeUp(): void {
-    this.pauser?.wake();
   }
 
   /** One attempt to take the Lease; starts a term when it did. */
@@ -318,7 +310,7 @@ export class LeaderElection {
       .finally(() => {
         if (this.work === done) this.work = undefined;
         // Someone waits for the work: a stop (to release), or the campaign after a lost term.
-        if (this.stopping || !this.hold) this.wakeUp();
+        if (this.stopping || !this.hold) this.pause.wake();
       });
     this.work = done;
   }

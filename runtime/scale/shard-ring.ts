@@ -144,7 +144,8 @@ export class ShardRing {
   private deadline: unknown;
   private members: string[] = [];
   private running: Promise<void> | undefined;
-  private pauser: Pause | undefined;
+  /** The wait between rounds, cut short by a stop or the end of the work. */
+  private readonly pause: Pause;
 
   /** A member of `opts.ring` through `client`; call `run()` to join. @throws RangeError for inconsistent durations. */
   constructor(
@@ -156,6 +157,7 @@ export class ShardRing {
     this.api = new Api<Lease>(client, LEASES, opts.namespace);
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
+    this.pause = new Pause(this.clock, this.stopper.signal);
   }
 
   /** The fields of this member's log lines. */
@@ -207,10 +209,10 @@ export class ShardRing {
   async stop(): Promise<void> {
     this.stopping = true;
     this.endTerm('the ring member stopped');
-    this.wakeUp();
+    this.pause.wake();
     await this.term?.done;
     this.stopper.abort();
-    this.wakeUp();
+    this.pause.wake();
     await this.running?.catch(() => {});
   }
 
@@ -228,18 +230,8 @@ export class ShardRing {
         this.log.warn(`shard ring ${this.opts.ring}: ${(err as Error).message}`, this.logFields());
       }
       if (this.stopping && !this.term?.running) break;
-      await this.pause(jitter(this.retryMs, { above: 0.1 }));
+      await this.pause.for(jitter(this.retryMs, { above: 0.1 }));
     }
-  }
-
-  /** Waits `ms` on the clock, or until `wakeUp`. */
-  private pause(ms: number): Promise<void> {
-    this.pauser ??= new Pause(this.clock, this.stopper.signal);
-    return this.pauser.for(ms);
-  }
-
-  private wakeUp(): void {
-    this.pauser?.wake();
   }
 
   /**
@@ -369,7 +361,7 @@ export class ShardRing {
       )
       .finally(() => {
         term.running = false;
-        if (acting.signal.aborted) this.wakeUp(); // the claim can go now
+        if (acting.signal.aborted) this.pause.wake(); // the claim can go now
       });
     this.term = term;
   }
