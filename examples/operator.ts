@@ -1,23 +1,23 @@
 /**
- * An operator built on the controller runtime (`examples/support/widget-operator.ts`):
- * for each Widget a ConfigMap owned by it and built from its spec, the
- * Widget's status (a Ready condition and observedGeneration), a record in an
- * external system that a finalizer removes before the Widget goes, and
- * events. It serves its metrics (prom-client) on `/metrics`.
+ * An operator built on the controller runtime (`examples/support/widget-operator.ts`),
+ * run by a `Manager` as it would be deployed: for each Widget a ConfigMap
+ * owned by it and built from its spec, the Widget's status (a Ready
+ * condition and observedGeneration), a record in an external system that a
+ * finalizer removes before the Widget goes, and events. The manager checks
+ * its RBAC at start, prints the Role it needs, and serves `/healthz`,
+ * `/readyz` and `/metrics` (controller-runtime's metric names).
  *
  * It creates Widgets, changes one, deletes another's ConfigMap and deletes a
  * third, printing what the operator did each time; then keeps running (or
  * stops with `--once`). Local control plane only: it writes.
  */
-import { createServer } from 'node:http';
 import * as prom from 'prom-client';
 import { ConfigMap } from '../generated/core/v1/configmap.ts';
-import { Api, type KubeObject } from '../runtime/index.ts';
-import { prometheusMetrics } from '../runtime/metrics.ts';
+import { Api, type KubeObject, Manager, silentLogger } from '../runtime/index.ts';
 import { Widget } from './generated/demo.kubereflect.dev/v1/widget.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { applyWidgetCrd } from './support/seed.ts';
-import { ExternalRecords, OPERATOR, widgetOperator } from './support/widget-operator.ts';
+import { ExternalRecords, OPERATOR, widgetOperatorOn } from './support/widget-operator.ts';
 
 /** Polls `check` until it returns a value, for up to `ms`. */
 async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
@@ -37,18 +37,14 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   const namespace = await freshNamespace(client, 'operator');
   const registry = new prom.Registry();
   const records = new ExternalRecords();
-  const op = widgetOperator(client, namespace, { records, metrics: prometheusMetrics(prom, { controller: 'widget-operator', registry }) });
-  const server = createServer((req, res) => {
-    if (req.url !== '/metrics') return void res.writeHead(404).end();
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (err: Error) => res.writeHead(500).end(err.message),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const metricsUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
-  console.log(`operator for Widgets in ${namespace}; metrics on ${metricsUrl}`);
-  const running = op.controller.run(op.reconcile);
+  const manager = new Manager(client, { name: 'widget-operator', endpoints: { port: 0, host: '127.0.0.1' }, metrics: { prom, registry }, logger: silentLogger });
+  const op = widgetOperatorOn(manager, client, namespace, { records });
+  const rbac = manager.rbac({ subject: { kind: 'ServiceAccount', name: 'widget-operator', namespace } });
+  console.log(`RBAC it needs (manager.rbac()): ${rbac.split('\n').filter((l) => /^kind: /.test(l)).map((l) => l.slice(6)).join(', ')} — ${rbac.split('\n').filter((l) => /^\s*- (\w+)$/.test(l)).length} verbs`);
+  await manager.start(); // RBAC checked, endpoints up, caches synced, reconciling
+  console.log(`operator for Widgets in ${namespace}; endpoints on ${manager.url}`);
+  const readyz = await (await fetch(`${manager.url}/readyz`)).text();
+  console.log(`GET /readyz → ${readyz.split('\n')[0]}`);
 
   const widgets = Widget.api(client, namespace);
   const configMaps = ConfigMap.api(client, namespace);
@@ -86,8 +82,8 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   const cleaned = records.removals.filter((r) => r.endsWith(`@${cog.metadata?.uid}`)).length;
   console.log(`cog deleted: cleanup ran ${cleaned === 1 ? 'once' : `${cleaned} times`}, the Widget is gone, ${records.records.size} external records left`);
 
-  const text = await (await fetch(metricsUrl)).text();
-  console.log(`GET /metrics → ${text.split('\n').find((l) => l.startsWith('kubereflect_controller_reconciles_total{') && l.includes('result="success"'))}`);
+  const text = await (await fetch(`${manager.url}/metrics`)).text();
+  console.log(`GET /metrics → ${text.split('\n').find((l) => l.startsWith('controller_runtime_reconcile_total{') && l.includes('result="success"'))}`);
   const events = new Api<KubeObject & { reason?: string; reportingController?: string }>(
     client,
     { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
@@ -103,11 +99,9 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   );
 
   await untilDone(args);
-  const report = await op.controller.shutdown({ deadlineMs: 10_000 });
-  await running;
+  const report = await manager.stop({ deadlineMs: 10_000 }); // drains the reconciles in flight, stops the caches and the endpoints
   await op.recorder.flush();
   op.recorder.close();
-  server.close();
   await close();
   const stats = op.controller.stats();
   console.log(`stopped: ${report.abandoned} reconciles abandoned, ${stats.reconciles} reconciles in all, ${stats.failures} failed`);

@@ -1,6 +1,6 @@
 /**
  * The example operator (`examples/support/widget-operator.ts`) as a ring of
- * three replicas (`ShardRing`, docs/scale-out.md): every replica active, each
+ * three replicas, each a `Manager` with `shardRing` (docs/scale-out.md): every replica active, each
  * reconciling only the Widgets whose uid hashes into its range, with ranges
  * handed over through Kubernetes Leases. Here the three replicas share one
  * process (each with its own client, as separate processes would); the
@@ -11,45 +11,38 @@
  * Widgets; then keeps running (or stops with `--once`). Local control plane
  * only: it writes. Short Lease timings (3 s / 2 s / 0.5 s) keep it quick.
  */
-import { Client, silentLogger, type Stored } from '../runtime/index.ts';
-import { ShardRing, type ShardRange } from '../runtime/scale.ts';
+import { Client, Manager, silentLogger } from '../runtime/index.ts';
+import type { ShardRange } from '../runtime/scale.ts';
 import { Widget } from './generated/demo.kubereflect.dev/v1/widget.ts';
 import { connect, freshNamespace, untilDone, type ExampleArgs } from './support/cluster.ts';
 import { applyWidgetCrd } from './support/seed.ts';
-import { ExternalRecords, widgetOperator } from './support/widget-operator.ts';
+import { ExternalRecords, widgetOperatorOn } from './support/widget-operator.ts';
 
 const TIMINGS = { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 };
 
 /**
- * One replica: a ring member whose work, for each term (a range it holds), is
- * a fresh operator following that term. The operator's controller resolves
- * `run()` once its last reconcile has returned, and only then does the ring
- * let the range go: no Widget is reconciled by two replicas at once.
+ * One replica: a manager whose ring hands it a range at a time; for each
+ * term it runs the operator's controller on that range (its caches of the
+ * ConfigMaps stay warm across terms). A term's controller returns only once
+ * its last reconcile has, and only then does the ring let the range go: no
+ * Widget is reconciled by two replicas at once.
  */
 function replica(kubeconfig: string, namespace: string, identity: string, records: ExternalRecords, reconciledBy: Map<string, string>) {
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
-  const ring = new ShardRing(client, { namespace, ring: 'widget-operator', identity, ...TIMINGS });
-  const running = ring.run(async (term) => {
-    const op = widgetOperator(client, namespace, { records, shard: term, logger: silentLogger });
-    try {
-      await op.controller.run(async (w: Stored<Widget>, ctx) => {
-        reconciledBy.set(w.metadata.name, identity);
-        return op.reconcile(w, ctx);
-      });
-    } finally {
-      op.recorder.close();
-    }
-  });
+  const manager = new Manager(client, { name: 'widget-operator', shardRing: { namespace, ring: 'widget-operator', identity, ...TIMINGS }, logger: silentLogger });
+  const op = widgetOperatorOn(manager, client, namespace, { records, logger: silentLogger, observe: (w) => reconciledBy.set(w.metadata.name, identity) });
+  const started = manager.start();
   return {
     identity,
     /** The range this replica reconciles now. */
     get range(): ShardRange | undefined {
-      return ring.range;
+      return manager.ring?.range;
     },
-    /** Leaves the ring: the term ends, the operator's reconciles return, then the range goes to the others. */
+    /** Stops the manager: the term ends, the operator's reconciles return, then the range goes to the others. */
     async stop() {
-      await ring.stop();
-      await running;
+      await started;
+      await manager.stop();
+      op.recorder.close();
       client.close();
     },
   };

@@ -67,3 +67,18 @@ export type { Condition, ConditionLike, ConditionUpdate } from './controller/con
 export { setCondition, findCondition, sameConditions } from './controller/conditions.ts';
 export type { EventSpec, RecorderOptions } from './controller/recorder.ts';
 export { Recorder } from './controller/recorder.ts';
+// The manager: one operator process (guide: docs/controller.md, "The Manager").
+export type {
+  ManagerOptions,
+  ManagedControllerOptions,
+  ManagerReport,
+  ManagerRole,
+  ManagerStatus,
+  MetricsRegistry,
+  PromModule,
+} from './manager/manager.ts';
+export { Manager, ManagedController, ManagerError, permissions } from './manager/manager.ts';
+export type { CacheInfo } from './manager/caches.ts';
+export type { EndpointsOptions } from './manager/endpoints.ts';
+export type { Permission, RbacSubject } from './manager/rbac.ts';
+export { RbacError } from './manager/rbac.ts';

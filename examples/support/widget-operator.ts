@@ -6,6 +6,9 @@
  * memory, standing in for DNS, a bucket, a ticket…) that a finalizer
  * removes before the Widget may go; and events about what it did.
  *
+ * `widgetOperator` wires it as a `Controller`, `widgetOperatorOn` declares
+ * it on a `Manager`.
+ *
  * It never takes over a ConfigMap it does not control: a ConfigMap of the
  * same name without the Widget as its controlling owner is an error
  * (reported as a Warning event), not something to overwrite.
@@ -16,7 +19,10 @@ import {
   Controller,
   Finalizer,
   Recorder,
+  allNamespaces,
   isControlledBy,
+  permissions,
+  type Manager,
   ownerReference,
   predicates,
   setCondition,
@@ -95,33 +101,71 @@ export interface OperatorOptions {
   records?: ExternalRecords;
   /** Configuration of the operator's watches (Widgets, and ConfigMaps metadata-only). */
   watcher?: WatcherConfig;
+  /** Told of each Widget as its reconcile begins (the examples show who reconciled what). */
+  observe?: (widget: Stored<Widget>) => void;
   /** Reconcile only the Widgets of this range of the uid hash: a `ShardRing` member's term (the controller follows it), or a fixed range. */
   shard?: ShardRange | ShardTerm;
 }
 
 /**
- * Wires the operator for Widgets in `namespace` (or all namespaces):
- * `controller.run(reconcile)` starts it.
+ * Wires the operator for Widgets in `namespace` (or all namespaces) as a
+ * `Controller`: `controller.run(reconcile)` starts it.
  */
 export function widgetOperator(client: Client, namespace: string | AllNamespaces, opts: OperatorOptions = {}) {
+  const op = widgetParts(client, namespace, opts);
+  const controller = new Controller(op.widgets, {
+    ...op.options,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.shard ? { shard: opts.shard } : {}),
+  }).owns(ConfigMap.api(client, namespace), opts.watcher ? { watcher: opts.watcher } : {});
+  return { controller, reconcile: op.reconcile, records: op.records, recorder: op.recorder, widgets: op.widgets };
+}
+
+/**
+ * Declares the operator for Widgets in `namespace` (or all namespaces) on
+ * `manager`, with the writes it makes (for the manager's RBAC check and
+ * `rbac()`): the manager runs it from its shared caches.
+ */
+export function widgetOperatorOn(manager: Manager, client: Client, namespace: string | AllNamespaces, opts: Omit<OperatorOptions, 'metrics' | 'shard'> = {}) {
+  const op = widgetParts(client, namespace, opts);
+  const configMaps = ConfigMap.api(client, namespace);
+  const controller = manager
+    .controller(op.widgets, {
+      ...op.options,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      reconcile: op.reconcile,
+      permissions: [
+        ...permissions(configMaps, 'get', 'patch'),
+        ...permissions(op.widgets, 'patch'),
+        ...permissions(op.widgets, { subresource: 'status' }, 'patch'),
+        ...permissions({ resource: EVENTS, namespace: namespace === allNamespaces ? undefined : (namespace as string) }, 'create', 'patch'),
+      ],
+    })
+    .owns(configMaps, opts.watcher ? { watcher: opts.watcher } : {});
+  return { controller, records: op.records, recorder: op.recorder, widgets: op.widgets };
+}
+
+/** The events.k8s.io resource the operator's `Recorder` writes. */
+const EVENTS = { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true };
+
+/** What both wirings share: the Api, the external records, the finalizer, the recorder, the controller's options and the reconcile. */
+function widgetParts(client: Client, namespace: string | AllNamespaces, opts: OperatorOptions) {
   const widgets = Widget.api(client, namespace);
   const records = opts.records ?? new ExternalRecords();
   const finalizer = new Finalizer(widgets, FINALIZER);
   const recorder = new Recorder(client, { reportingController: OPERATOR, ...(opts.logger ? { logger: opts.logger } : {}) });
-  const controller = new Controller(widgets, {
+  const options = {
     name: 'widget-operator',
     // Our own status writes change resourceVersion, not generation: without this, each write would queue the Widget again.
     predicate: predicates.generation,
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-    ...(opts.metrics ? { metrics: opts.metrics } : {}),
-    ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.watcher ? { watcher: opts.watcher } : {}),
-    ...(opts.shard ? { shard: opts.shard } : {}),
-    errorPolicy: (error, widget, ctx) => {
+    errorPolicy: (error: unknown, widget: Stored<Widget>, ctx: { backoffMs: number }) => {
       void recorder.publish(Widget.refFrom(widget), { type: 'Warning', reason: 'ReconcileFailed', action: 'Reconcile', note: (error as Error).message });
       return Action.requeue(ctx.backoffMs);
     },
-  }).owns(ConfigMap.api(client, namespace), opts.watcher ? { watcher: opts.watcher } : {});
+  };
 
   /** Creates or updates the Widget's ConfigMap; true when it changed. */
   async function applyConfigMap(widget: Stored<Widget>, signal: AbortSignal): Promise<boolean> {
@@ -167,8 +211,9 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
       .patchStatus(widget.metadata.name, { type: 'merge', body: { status: { observedGeneration: generation, phase: 'Ready', conditions } } }, { signal });
   }
 
-  const reconcile = (widget: Stored<Widget>, ctx: { signal: AbortSignal }) =>
-    finalizer.run(widget, {
+  const reconcile = (widget: Stored<Widget>, ctx: { signal: AbortSignal }) => {
+    opts.observe?.(widget);
+    return finalizer.run(widget, {
       apply: async (w) => {
         await applyConfigMap(w, ctx.signal);
         records.upsert(w, `${w.spec?.color}/${w.spec?.size ?? '?'}`);
@@ -186,6 +231,7 @@ export function widgetOperator(client: Client, namespace: string | AllNamespaces
         return Action.awaitChange();
       },
     });
+  };
 
-  return { controller, reconcile, records, recorder, widgets };
+  return { widgets, records, recorder, options, reconcile };
 }

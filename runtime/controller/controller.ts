@@ -41,7 +41,7 @@ import { keyFor } from '../core/object-ref.ts';
 import type { Store } from '../cache/store.ts';
 import type { KubeObject, PartialObjectMeta, Stored } from '../core/types.ts';
 import { systemClock } from '../core/clock.ts';
-import { Leadership, shardTermOf } from './leadership.ts';
+import { Leadership, termOf } from './leadership.ts';
 import { noMetrics } from './metrics.ts';
 import type { ControllerHealth, ControllerOptions, ControllerStats, OwnsOptions, ShutdownReport, ReconcileTarget, WatchesOptions } from './options.ts';
 import { WorkQueue } from './queue.ts';
@@ -70,6 +70,8 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   private readonly queue: WorkQueue<ReconcileReason>;
   private readonly sources: Sources<K, S>;
   private readonly leadership: Leadership;
+  /** The signal that ends this controller's term (`term`, a ring's `shard` term), if any. */
+  private readonly term: AbortSignal | undefined;
   private readonly workers: Workers<S>;
   private readonly stopWatches = new AbortController();
   private readonly abortReconciles = new AbortController();
@@ -98,7 +100,8 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     const metrics = opts.metrics ?? noMetrics;
     const logger = opts.logger ?? consoleLogger;
     this.logger = logger;
-    this.leadership = new Leadership(this.name, opts.leaderElection, shardTermOf(opts.shard), this.abortReconciles.signal, metrics, logger);
+    this.term = termOf(opts.term, opts.shard);
+    this.leadership = new Leadership(this.name, opts.leaderElection, this.term, this.abortReconciles.signal, metrics, logger);
     this.sources = new Sources(this.name, api, opts, this.queue, metrics, logger, (error) => this.sourceFailed(error));
     this.reader = this.sources.reader;
     this.workers = new Workers(this.name, this.queue, this.reader, rateLimiter, metrics, logger, clock, this.leadership);
@@ -140,7 +143,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
   /**
    * Starts the watches, and the reconciles once every source has synced;
    * resolves once the controller has stopped: `shutdown` has completed
-   * (`signal` aborting, or the `shard` term ending, starts one), every
+   * (`signal` aborting, or the term — `term`, a `shard` term — ending, starts one), every
    * reconcile it started has returned — abandoned ones too — and the
    * `leaderElection` Lease is released. If a source fails for good (its cache
    * would stay frozen), the controller shuts itself down (the default
@@ -163,7 +166,7 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
           () => this.workers.untilIdle(),
         ),
       );
-    for (const signal of [opts.signal, shardTermOf(this.opts.shard)?.signal]) {
+    for (const signal of [opts.signal, this.term]) {
       if (!signal) continue;
       if (signal.aborted) void this.shutdown();
       else signal.addEventListener('abort', () => void this.shutdown(), { once: true });

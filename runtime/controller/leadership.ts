@@ -36,6 +36,12 @@ export function shardTermOf(shard: ShardRange | ShardTerm | undefined): ShardTer
   return shard === undefined || shard instanceof ShardRange ? undefined : shard;
 }
 
+/** The signal that ends a controller's term: its `term` option, a ring's term (`shard`), both, or none. */
+export function termOf(term: AbortSignal | undefined, shard: ShardRange | ShardTerm | undefined): AbortSignal | undefined {
+  const ring = shardTermOf(shard)?.signal;
+  return term && ring ? AbortSignal.any([term, ring]) : (term ?? ring);
+}
+
 const untilAborted = (signal: AbortSignal) =>
   new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 
@@ -48,16 +54,16 @@ export class Leadership {
   /** Wakes the dispatch loop waiting for a term of leadership. */
   private wakeUp: (() => void) | undefined;
 
-  /** Without `election`, one term that lasts until `abortReconciles` (or the ring's `shardTerm`) aborts. */
+  /** Without `election`, one term that lasts until `abortReconciles` (or `term`: a ring's term, the `term` option) aborts. */
   constructor(
     private readonly name: string,
     private readonly election: LeaderElection | undefined,
-    shardTerm: ShardTerm | undefined,
+    term: AbortSignal | undefined,
     abortReconciles: AbortSignal,
     private readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
   ) {
-    this.base = shardTerm ? AbortSignal.any([abortReconciles, shardTerm.signal]) : abortReconciles;
+    this.base = term ? AbortSignal.any([abortReconciles, term]) : abortReconciles;
     if (!election) this.work = this.base;
   }
 

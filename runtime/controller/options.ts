@@ -82,6 +82,20 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
    */
   shard?: ShardRange | ShardTerm;
   /**
+   * A term to work in: reconciles start only until this signal aborts; then
+   * no reconcile starts any more, the `ctx.signal` of those in flight aborts,
+   * the controller shuts itself down, and `run()` resolves once every
+   * reconcile has returned. The work a `LeaderElection` hands out is such a
+   * term, so `election.run((leading) => new Controller(api, { term: leading,
+   * store }).run(reconcile))` gives the Lease back only after the last
+   * reconcile of the term has ended — the `Manager` runs its controllers so.
+   * Combines with `shard` (either ending ends the term).
+   *
+   * @example
+   * await election.run((leading) => new Controller(widgets, { term: leading, store: warmWidgets }).run(reconcile));
+   */
+  term?: AbortSignal;
+  /**
    * Reconcile only while this replica leads this election (one active
    * replica of several, see docs/scale-out.md). The controller runs the
    * election with `run()` — do not call the election's `run()` yourself — and

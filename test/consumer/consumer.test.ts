@@ -225,7 +225,13 @@ describe('the published packages', () => {
       { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
       ns,
     );
-    const operator = spawn(node[24], [join(dir, 'dist', 'main.js'), '--namespace', ns], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The RBAC it prints is what it checks at start: a Role in its namespace with the verbs it declared, bound to its ServiceAccount.
+    const rbac = execFileSync(node[24], [join(dir, 'dist', 'main.js'), '--namespace', ns, '--print-rbac'], { cwd: dir, env, encoding: 'utf8' });
+    expect(rbac).toContain('kind: Role\n');
+    expect(rbac).toContain(`namespace: ${ns}`);
+    expect(rbac).toContain('backups/status');
+    expect(rbac).toContain('kind: ServiceAccount');
+    const operator = spawn(node[24], [join(dir, 'dist', 'main.js'), '--namespace', ns, '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     operator.stdout.on('data', (b: Buffer) => (output += b.toString()));
     operator.stderr.on('data', (b: Buffer) => (output += b.toString()));
@@ -244,6 +250,14 @@ describe('the published packages', () => {
       };
       await until('the plan ConfigMap', async () => (await configMaps.getIfExists('nightly-plan'))?.data?.target === 'data');
       await until('Ready', async () => (await backups.get('nightly')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+      // The Manager's endpoints, as a kubelet probe and a Prometheus scrape reach them.
+      const url = /serving \/healthz, \/readyz, \/metrics on (http:\/\/[^\s]+)/.exec(output)?.[1];
+      expect(url, output).toBeDefined();
+      const readyz = await fetch(`${url}/readyz`);
+      expect(readyz.status).toBe(200);
+      expect(await readyz.text()).toMatch(/^ok: backup-operator running, 2 caches synced/);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^controller_runtime_reconcile_total\{.*controller="backup-controller".*\} [1-9]/m);
       await backups.delete('nightly');
       await until('the Backup to go after its cleanup', async () => (await backups.getIfExists('nightly')) === undefined);
       expect(output).toContain('cleaning up after Backup nightly');

@@ -1,7 +1,8 @@
 /**
  * The ring's hand-over on the real apiserver, with members in separate
  * processes (handover-child.ts), each running a `Controller` for its range as
- * docs/scale-out.md shows. Every reconcile takes 600 ms, ignores its signal
+ * docs/scale-out.md shows — three of the five members as an operator's main
+ * on the `Manager` (`shardRing`, `manager.run()`), two as a bare ring. Every reconcile takes 600 ms, ignores its signal
  * and requeues its object, so that at any moment most of the 40 objects are
  * in a reconcile somewhere. Members join, leave gracefully (SIGTERM) and are
  * SIGKILLed while that goes on; every reconcile is logged with its member,
@@ -117,7 +118,9 @@ describe('ShardRing hand-over with a controller per range', () => {
     );
     const killedAt = new Map<string, number>();
     const procs = new Map<string, ReturnType<typeof startReplica>>();
-    const join = (id: string) => procs.set(id, startReplica('handover-child.ts', [kubeconfig, ns, 'ring', id], id, log));
+    // Members a, c and e run the Manager (an operator's main), b and d a bare ring with a controller per term: one ring, both patterns audited.
+    const join = (id: string) =>
+      procs.set(id, startReplica('handover-child.ts', [kubeconfig, ns, 'ring', id, ['a', 'c', 'e'].includes(id) ? 'manager' : 'controller'], id, log));
     const leave = async (id: string) => {
       procs.get(id)!.kill('SIGTERM');
       await until(`${id} exits`, () => log.find((l) => l.id === id && l.event === 'exit'));
@@ -163,5 +166,9 @@ describe('ShardRing hand-over with a controller per range', () => {
       'reconciles that never ended on a member that was not killed',
     ).toEqual([]);
     expect(log.filter((l) => l.event === 'cut-line' && !killedAt.has(l.id))).toEqual([]);
+    expect(
+      log.filter((l) => l.event === 'exit').map((l) => `${l.id}: ${(l as Line & { code?: number }).code}`),
+      'members that left gracefully exit 0',
+    ).toEqual(['b: 0', 'a: 0', 'e: 0']);
   }, 180_000);
 });
