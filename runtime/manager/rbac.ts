@@ -87,6 +87,12 @@ const SELF_REVIEWS = '/apis/authentication.k8s.io/v1/selfsubjectreviews';
  * A review of one permission could not be made or its answer not read: the
  * server failed, the connection did, or the answer was not a review. This is
  * not a denial — a denied permission is simply returned as missing.
+ *
+ * @example
+ * const missing = await checkPermissions(client, needs).catch((err: unknown) => {
+ *   if (err instanceof AccessReviewError) console.error(`while checking ${err.permission.verb} ${err.permission.resource}:`, err.cause);
+ *   throw err;
+ * });
  */
 export class AccessReviewError extends KubeError {
   override name = 'AccessReviewError';
