@@ -37,7 +37,9 @@ export type KubeErrorCode =
   | 'ERR_KUBE_KUBECONFIG'
   | 'ERR_KUBE_SOURCE'
   | 'ERR_KUBE_NOT_READY'
-  | 'ERR_KUBE_MANAGER';
+  | 'ERR_KUBE_MANAGER'
+  | 'ERR_KUBE_RBAC'
+  | 'ERR_KUBE_ACCESS_REVIEW';
 
 /** Base class of every error the runtime raises or emits. */
 export class KubeError extends Error {
