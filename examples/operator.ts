@@ -37,10 +37,21 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   const namespace = await freshNamespace(client, 'operator');
   const registry = new prom.Registry();
   const records = new ExternalRecords();
-  const manager = new Manager(client, { name: 'widget-operator', endpoints: { port: 0, host: '127.0.0.1' }, metrics: { prom, registry }, logger: silentLogger });
+  const manager = new Manager(client, {
+    name: 'widget-operator',
+    endpoints: { port: 0, host: '127.0.0.1' },
+    metrics: { prom, registry },
+    logger: silentLogger,
+  });
   const op = widgetOperatorOn(manager, client, namespace, { records });
   const rbac = manager.rbac({ subject: { kind: 'ServiceAccount', name: 'widget-operator', namespace } });
-  console.log(`RBAC it needs (manager.rbac()): ${rbac.split('\n').filter((l) => /^kind: /.test(l)).map((l) => l.slice(6)).join(', ')} — ${rbac.split('\n').filter((l) => /^\s*- (\w+)$/.test(l)).length} verbs`);
+  console.log(
+    `RBAC it needs (manager.rbac()): ${rbac
+      .split('\n')
+      .filter((l) => /^kind: /.test(l))
+      .map((l) => l.slice(6))
+      .join(', ')} — ${rbac.split('\n').filter((l) => /^\s*- (\w+)$/.test(l)).length} verbs`,
+  );
   await manager.start(); // RBAC checked, endpoints up, caches synced, reconciling
   console.log(`operator for Widgets in ${namespace}; endpoints on ${manager.url}`);
   const readyz = await (await fetch(`${manager.url}/readyz`)).text();

@@ -29,7 +29,11 @@ const TIMINGS = { leaseDuration: 3000, renewDeadline: 2000, retryPeriod: 500 };
  */
 function replica(kubeconfig: string, namespace: string, identity: string, records: ExternalRecords, reconciledBy: Map<string, string>) {
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
-  const manager = new Manager(client, { name: 'widget-operator', shardRing: { namespace, ring: 'widget-operator', identity, ...TIMINGS }, logger: silentLogger });
+  const manager = new Manager(client, {
+    name: 'widget-operator',
+    shardRing: { namespace, ring: 'widget-operator', identity, ...TIMINGS },
+    logger: silentLogger,
+  });
   const op = widgetOperatorOn(manager, client, namespace, { records, logger: silentLogger, observe: (w) => reconciledBy.set(w.metadata.name, identity) });
   const started = manager.start();
   return {

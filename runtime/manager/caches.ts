@@ -87,7 +87,10 @@ export class Caches {
     const key = `${scope}|${this.projectionKey(projection)}`;
     const existing = this.entries.get(key);
     if (existing) return used(existing, user);
-    const { reader, writer } = storeShared<KubeObject>({ name: describeSource(api), ...(this.staleAfterMs !== undefined ? { staleAfterMs: this.staleAfterMs } : {}) });
+    const { reader, writer } = storeShared<KubeObject>({
+      name: describeSource(api),
+      ...(this.staleAfterMs !== undefined ? { staleAfterMs: this.staleAfterMs } : {}),
+    });
     const entry: CacheEntry = {
       key,
       name: `${describeSource(api)}${selectorsOf(config)}${projection === 'whole' ? '' : projection === 'metadata' ? ' (metadata)' : ' (projected)'}`,
@@ -155,8 +158,13 @@ function scopeKey(api: ListWatch<unknown>, config: WatcherConfig | undefined): s
 }
 
 function selectorsOf(config: WatcherConfig | undefined): string {
-  const label = config?.labelSelector === undefined ? '' : typeof config.labelSelector === 'string' ? config.labelSelector : JSON.stringify(config.labelSelector);
-  const parts = [label && `labels ${label}`, config?.fieldSelector && `fields ${config.fieldSelector}`, config?.shardSelector && `shard ${config.shardSelector}`];
+  const label =
+    config?.labelSelector === undefined ? '' : typeof config.labelSelector === 'string' ? config.labelSelector : JSON.stringify(config.labelSelector);
+  const parts = [
+    label && `labels ${label}`,
+    config?.fieldSelector && `fields ${config.fieldSelector}`,
+    config?.shardSelector && `shard ${config.shardSelector}`,
+  ];
   const said = parts.filter(Boolean).join(', ');
   return said ? ` (${said})` : '';
 }

@@ -363,7 +363,13 @@ export class Manager {
       this.fail(new ManagerError(`kubereflect: manager ${this.name}: the cache of ${entry.name} failed for good: ${error.message}`, { cause: error })),
     );
     const m = opts.metrics;
-    this.metricsFor = m ? (controller) => prometheusMetrics<MetricsRegistry>(m.prom as unknown as PromClientLike<MetricsRegistry>, { controller, ...(m.registry ? { registry: m.registry } : {}) }) : () => undefined;
+    this.metricsFor = m
+      ? (controller) =>
+          prometheusMetrics<MetricsRegistry>(m.prom as unknown as PromClientLike<MetricsRegistry>, {
+            controller,
+            ...(m.registry ? { registry: m.registry } : {}),
+          })
+      : () => undefined;
     if (m) cacheMetrics(m.prom, m.registry, () => this.status());
     this.done = new Promise<ManagerReport>((resolve, reject) => (this.finish = { resolve, reject }));
     this.done.catch(() => {}); // a failure reaches run() and start(); an unawaited `done` must not crash the process
@@ -465,7 +471,9 @@ export class Manager {
       this.caches.start(this.stopCaches.signal);
       await this.settled();
       if (this.failure) throw this.failure;
-      this.logger.info(`manager ${this.name}: ${this.caches.all.length} caches started; running ${this.controllers.length} controllers`, { manager: this.name });
+      this.logger.info(`manager ${this.name}: ${this.caches.all.length} caches started; running ${this.controllers.length} controllers`, {
+        manager: this.name,
+      });
       this.state = 'running';
       this.terms = this.runControllers();
     } catch (error) {
@@ -494,7 +502,9 @@ export class Manager {
         this.logger.warn(`manager ${this.name}: ${sig} again: exiting now`, { manager: this.name });
         process.exit(130);
       }
-      this.logger.info(`manager ${this.name}: ${sig}: stopping (reconciles in flight get ${this.opts.shutdownDeadlineMs ?? 30_000} ms)`, { manager: this.name });
+      this.logger.info(`manager ${this.name}: ${sig}: stopping (reconciles in flight get ${this.opts.shutdownDeadlineMs ?? 30_000} ms)`, {
+        manager: this.name,
+      });
       void this.stop();
     };
     if (handle) for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, onSignal);
@@ -616,7 +626,10 @@ export class Manager {
     }
     for (const e of this.caches.all)
       if (!e.reader.isReady() && unserved(e.reader.health()))
-        this.logger.warn(`manager ${this.name}: ${e.name} is not served yet: its controllers wait for it; the others start`, { manager: this.name, cache: e.name });
+        this.logger.warn(`manager ${this.name}: ${e.name} is not served yet: its controllers wait for it; the others start`, {
+          manager: this.name,
+          cache: e.name,
+        });
   }
 
   /** Runs the controllers for the manager's life: once, or per term of leadership or of a range. */

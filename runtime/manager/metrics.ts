@@ -22,11 +22,17 @@ export type MetricsRegistry = RegistryLike & MetricsRegistryLike;
  */
 export interface PromModule {
   /** prom-client's `Counter`. */
-  readonly Counter: abstract new (...args: never[]) => unknown;
+  readonly Counter: abstract new (
+    ...args: never[]
+  ) => unknown;
   /** prom-client's `Histogram`. */
-  readonly Histogram: abstract new (...args: never[]) => unknown;
+  readonly Histogram: abstract new (
+    ...args: never[]
+  ) => unknown;
   /** prom-client's `Gauge`. */
-  readonly Gauge: abstract new (...args: never[]) => unknown;
+  readonly Gauge: abstract new (
+    ...args: never[]
+  ) => unknown;
   /** prom-client's default registry. */
   readonly register: MetricsRegistry;
 }
@@ -47,7 +53,12 @@ export function cacheMetrics(prom: PromModule, registry: MetricsRegistry | undef
     registers: MetricsRegistry[];
     collect(this: Collected): void;
   }) => unknown;
-  const gauge = (name: string, help: string, labelNames: string[], value: (s: ManagerStatus, set: (labels: Record<string, string>, v: number) => void) => void) => {
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    value: (s: ManagerStatus, set: (labels: Record<string, string>, v: number) => void) => void,
+  ) => {
     if (into.getSingleMetric(name)) return;
     new Gauge({
       name,
@@ -63,10 +74,30 @@ export function cacheMetrics(prom: PromModule, registry: MetricsRegistry | undef
   const each = (f: (c: ManagerStatus['caches'][number]) => number) => (s: ManagerStatus, set: (labels: Record<string, string>, v: number) => void) => {
     for (const c of s.caches) set({ cache: c.name }, f(c));
   };
-  gauge('kubereflect_cache_objects', 'Objects in each cache of the manager.', ['cache'], each((c) => c.size));
-  gauge('kubereflect_cache_synced', '1 once the cache has listed.', ['cache'], each((c) => (c.health.ready ? 1 : 0)));
-  gauge('kubereflect_cache_stale', "1 while the cache's watch has been failing for longer than the manager's staleAfterMs.", ['cache'], each((c) => (c.health.stale ? 1 : 0)));
-  gauge('kubereflect_cache_lists_total', 'Lists the cache completed: the first, then each relist.', ['cache'], each((c) => c.health.lists));
+  gauge(
+    'kubereflect_cache_objects',
+    'Objects in each cache of the manager.',
+    ['cache'],
+    each((c) => c.size),
+  );
+  gauge(
+    'kubereflect_cache_synced',
+    '1 once the cache has listed.',
+    ['cache'],
+    each((c) => (c.health.ready ? 1 : 0)),
+  );
+  gauge(
+    'kubereflect_cache_stale',
+    "1 while the cache's watch has been failing for longer than the manager's staleAfterMs.",
+    ['cache'],
+    each((c) => (c.health.stale ? 1 : 0)),
+  );
+  gauge(
+    'kubereflect_cache_lists_total',
+    'Lists the cache completed: the first, then each relist.',
+    ['cache'],
+    each((c) => c.health.lists),
+  );
   gauge(
     'kubereflect_cache_last_event_age_seconds',
     "Seconds since the cache's watch last made progress (a list, an event, a bookmark).",

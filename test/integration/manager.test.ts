@@ -26,6 +26,7 @@ import {
   RbacError,
   type Stored,
 } from '../../runtime/index.ts';
+import { checkPermissions } from '../../runtime/manager/rbac.ts';
 import { FaultProxy } from '../faults/proxy.ts';
 import { plane } from '../faults/harness.ts';
 import { testNamespace } from '../support/kube.ts';
@@ -108,7 +109,11 @@ describe('Manager', () => {
           seen.secrets.add(s.metadata.name);
           await ConfigMap.api(client, ns).patch(
             `${s.metadata.name}-from-secret`,
-            { type: 'apply', body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${s.metadata.name}-from-secret`, ownerReferences: [ownerReference(Secret, s)] } }, force: true },
+            {
+              type: 'apply',
+              body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${s.metadata.name}-from-secret`, ownerReferences: [ownerReference(Secret, s)] } },
+              force: true,
+            },
             { fieldManager: 'mgr-test' },
           );
           return Action.awaitChange();
@@ -130,10 +135,7 @@ describe('Manager', () => {
     await until('both controllers to reconcile', () => seen.secrets.has('s1') && seen.configMaps.has('s1-from-secret'));
     await until('the hand-read cache to hold the child', () => byHand.get({ name: 's1-from-secret', namespace: ns }));
     const caches = manager.cacheInfo().map((c) => `${c.name}: ${c.users.join(', ')}`);
-    expect(caches).toEqual([
-      `configmaps in ${ns}: cache(), configmaps (primary), secrets (owns), configmaps (owns)`,
-      `secrets in ${ns}: secrets (primary)`,
-    ]);
+    expect(caches).toEqual([`configmaps in ${ns}: cache(), configmaps (primary), secrets (owns), configmaps (owns)`, `secrets in ${ns}: secrets (primary)`]);
     expect(Object.fromEntries(watches)).toEqual({ [`/api/v1/namespaces/${ns}/configmaps`]: 1, [`/api/v1/namespaces/${ns}/secrets`]: 1 });
     const report = await manager.stop();
     expect(report).toEqual({ finished: 0, abandoned: 0, exitCode: 0, error: undefined });
@@ -156,13 +158,22 @@ describe('Manager', () => {
     expect(before.status).toBe(503);
     expect(before.text).toContain('not ready: 1 of 2 caches is not synced');
     expect(before.text).toContain(`cache configmaps in ${ns}: synced: 1 objects [cms (primary)]`);
-    expect(before.text).toMatch(new RegExp(`cache gadgets\\.${group.replaceAll('.', '\\.')} in ${ns}: not served.*is the CustomResourceDefinition gadgets\\.${group.replaceAll('.', '\\.')} installed\\?`));
+    expect(before.text).toMatch(
+      new RegExp(
+        `cache gadgets\\.${group.replaceAll('.', '\\.')} in ${ns}: not served.*is the CustomResourceDefinition gadgets\\.${group.replaceAll('.', '\\.')} installed\\?`,
+      ),
+    );
     expect(before.text).toContain('role: single');
     expect((await get(`${url}/healthz`)).status).toBe(200);
 
     await applyManifests(admin, [gadgetCrd(group)], { fieldManager: 'mgr-test' });
     try {
-      await until('Gadgets to be served', () => gadgets.list().then(() => true, () => undefined));
+      await until('Gadgets to be served', () =>
+        gadgets.list().then(
+          () => true,
+          () => undefined,
+        ),
+      );
       await gadgets.create({ apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'g1' } });
       await until('the Gadget controller to reconcile once its CRD exists', () => reconciled.has('gadget/g1'), 60_000);
       const after = await until('ready', async () => {
@@ -195,7 +206,7 @@ describe('Manager', () => {
       expect((await get(`${manager.url}/readyz`)).status).toBe(200);
       // Every configmaps request from now on: the head arrives, then nothing.
       proxy.rule = (req) => (req.path.endsWith('/configmaps') ? { type: 'stall' } : undefined);
-      proxy.cutAll(); // the open watches end; what the watcher asks for next stalls
+      // The open ConfigMap watch ends within its 5 s timeout; what the watcher asks for next stalls (the Secret watch goes on).
       const stalled = await until('readyz to say the ConfigMap cache is stale', async () => {
         const r = await get(`${manager.url}/readyz`);
         return r.status === 503 ? r : undefined;
@@ -246,10 +257,7 @@ describe('Manager', () => {
     expect(objects.map((o) => `${o.kind} ${o.metadata?.namespace ?? ''}`)).toEqual([`Role ${ns}`, `RoleBinding ${ns}`]);
     await applyManifests(admin, objects, { fieldManager: 'mgr-test' });
     const second = make();
-    await until('the granted rules to take effect', async () => {
-      const e = await second.permissions().length;
-      return e > 0;
-    });
+    await until('the granted rules to take effect', async () => ((await checkPermissions(viewer, second.permissions())).length === 0 ? true : undefined));
     await second.start();
     expect(second.status().caches.every((c) => c.health.ready)).toBe(true);
     await second.stop();
@@ -277,10 +285,14 @@ describe('Manager', () => {
       await until('g1 reconciled', () => reconciled.includes('gadget/g1'));
       await new Api(admin, crds).delete(`gadgets.${group}`);
       await until('the Gadget cache to empty', () => store.size === 0, 60_000);
-      const gone = await until('readyz to name the Gadget cache as not served', async () => {
-        const r = await get(`${manager.url}/readyz`);
-        return r.status === 503 && r.text.includes('not served') ? r : undefined;
-      }, 60_000);
+      const gone = await until(
+        'readyz to name the Gadget cache as not served',
+        async () => {
+          const r = await get(`${manager.url}/readyz`);
+          return r.status === 503 && r.text.includes('not served') ? r : undefined;
+        },
+        60_000,
+      );
       expect(gone.text).toMatch(new RegExp(`cache gadgets\\.${group.replaceAll('.', '\\.')} in ${ns}: not served`));
       // The other controller goes on.
       await ConfigMap.api(admin, ns).create({ metadata: { name: 'while-gone', labels: { test: ns } } });

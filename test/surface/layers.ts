@@ -15,7 +15,7 @@ export const layout = {
      * directly in runtime/, which may import any layer and which no layer may
      * import (a layer that imported an entry would depend on everything).
      */
-    layers: ['core', 'wire', 'client', 'cache', 'scale', 'kinds', 'controller'],
+    layers: ['core', 'wire', 'client', 'cache', 'scale', 'kinds', 'controller', 'manager'],
   },
   generator: {
     /** Files directly in generator/ that every layer shares: below the lowest layer. */
