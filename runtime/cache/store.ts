@@ -113,9 +113,10 @@ export interface StoreHealth {
    * True while the last thing the watcher reported is that the server does
    * not serve the kind: a 404 of its list or watch naming no object (a
    * CustomResourceDefinition not installed yet, not established yet, or
-   * removed). Any other event or error clears it. The store is then not
-   * ready (never listed) or, once the watcher has found the kind gone, empty;
-   * the watcher keeps asking, and the cache lists by itself when the kind is
+   * removed). Any other event or error clears it. A store that never listed
+   * is then not ready; one that did keeps its objects until the kind has
+   * been unserved for 10 s, then the watcher empties it. Either way the
+   * watcher keeps asking, and the cache lists by itself when the kind is
    * served again.
    */
   readonly unserved: boolean;
