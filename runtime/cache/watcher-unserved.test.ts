@@ -14,7 +14,7 @@ import { ApiError, TransportError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { KubeObject, ObjectList, Stored, WatcherEvent, WatchEvent } from '../core/types.ts';
 import { reflectShared, storeShared, type SubscriberEvent } from './shared-store.ts';
-import { UNSERVED_CONFIRM_MS, UNSERVED_RETRY_MAX_MS, watcher } from './watcher.ts';
+import { UNSERVED_CONFIRM_MS, UNSERVED_RETRY_MAX_MS, watcher, type WatcherConfig } from './watcher.ts';
 
 const resource = { group: 'comego.example.com', version: 'v1', kind: 'Widget', plural: 'widgets', namespaced: true };
 const CRD = 'widgets.comego.example.com';
@@ -62,6 +62,14 @@ class Server implements ListWatch<KubeObject> {
       const fail = server.failNext.shift();
       if (fail) throw fail;
       if (!server.served) throw notServed('WATCH');
+      if (opts.sendInitialEvents) {
+        // A streaming list: the objects as ADDED, then the end bookmark.
+        for (const o of server.objects) yield { type: 'ADDED', object: structuredClone(o) } as WatchEvent<KubeObject>;
+        yield {
+          type: 'BOOKMARK',
+          object: { metadata: { resourceVersion: String(server.rv), annotations: { 'k8s.io/initial-events-end': 'true' } } },
+        } as WatchEvent<KubeObject>;
+      }
       await new Promise<void>((resolve) => {
         server.ends.add(resolve);
         opts.signal?.addEventListener('abort', () => resolve());
@@ -83,14 +91,14 @@ const capture = (): Logger & { lines: string[] } => {
 };
 
 /** A shared store fed by a watcher of `server`, with one subscriber; everything each of them saw. */
-function follow(server: Server) {
+function follow(server: Server, config: WatcherConfig = {}) {
   const stop = new AbortController();
   const logger = capture();
   const { reader, writer } = storeShared<KubeObject>();
   const events: WatcherEvent<Stored<KubeObject>>[] = [];
   const heard: SubscriberEvent<KubeObject>[] = [];
   // No jitter in the backoff itself: 800 ms, 1.6 s, 3.2 s, … 30 s; the cap for 404s brings its own.
-  const root = reflectShared(writer, watcher(server, { signal: stop.signal, logger, backoff: exponentialBackoff({ jitter: 0 }) }));
+  const root = reflectShared(writer, watcher(server, { signal: stop.signal, logger, backoff: exponentialBackoff({ jitter: 0 }), ...config }));
   const driving = (async () => {
     for await (const e of root) events.push(e);
   })();
@@ -173,67 +181,75 @@ describe('a kind not served yet', () => {
 });
 
 describe('a kind removed under a synced cache', () => {
-  it('keeps its objects through a short run of 404s (a restarting apiserver), then, unserved for 10 s, empties: Deletes, a subscriber told, unserved', async () => {
-    const server = new Server();
-    server.served = true;
-    server.objects = [widget('a', '5'), widget('b', '6')];
-    const cache = follow(server);
-    // Long enough that the watch ending is not taken for a watch that failed at once (no event within half its timeout).
-    await pass(150_000);
-    expect(cache.reader.size).toBe(2);
+  it.each([
+    ['list + watch', 'ListWatch'],
+    ['streaming lists', 'StreamingList'],
+  ] as const)(
+    'with %s: keeps its objects through a short run of 404s, then, unserved for 10 s, empties: Deletes, a subscriber told, unserved',
+    async (_, initialList) => {
+      const server = new Server();
+      server.served = true;
+      server.objects = [widget('a', '5'), widget('b', '6')];
+      const cache = follow(server, { initialList });
+      // Long enough that the watch ending is not taken for a watch that failed at once (no event within half its timeout).
+      await pass(150_000);
+      expect(cache.reader.size).toBe(2);
 
-    server.remove();
-    await pass(UNSERVED_CONFIRM_MS - 1_000);
-    // Not served, said once, but not yet taken as gone: the objects stay.
-    expect(cache.reader.size).toBe(2);
-    expect(cache.reader.health().unserved).toBe(true);
-    expect(cache.errors()).toHaveLength(1);
-    expect(cache.errors()[0]).toMatch(
-      /^WATCH .*404.*the server no longer serves comego\.example\.com\/v1 widgets \(was the CustomResourceDefinition widgets\.comego\.example\.com removed\?\)/,
-    );
-    expect(cache.heard.filter((e) => e.type === 'Delete')).toEqual([]);
+      server.remove();
+      await pass(UNSERVED_CONFIRM_MS - 1_000);
+      // Not served, said once, but not yet taken as gone: the objects stay.
+      expect(cache.reader.size).toBe(2);
+      expect(cache.reader.health().unserved).toBe(true);
+      expect(cache.errors()).toHaveLength(1);
+      expect(cache.errors()[0]).toMatch(
+        /^WATCH .*404.*the server no longer serves comego\.example\.com\/v1 widgets \(was the CustomResourceDefinition widgets\.comego\.example\.com removed\?\)/,
+      );
+      expect(cache.heard.filter((e) => e.type === 'Delete')).toEqual([]);
 
-    await pass(UNSERVED_RETRY_MAX_MS + 1_000);
-    expect(cache.reader.size).toBe(0);
-    expect(cache.reader.health()).toMatchObject({ ready: true, unserved: true, lists: 2 });
-    const deletes = cache.events.filter((e) => e.type === 'Delete');
-    expect(deletes.map((e) => [e.object.metadata.name, e.finalStateUnknown]).sort()).toEqual([
-      ['a', true],
-      ['b', true],
-    ]);
-    expect(
-      cache.heard
-        .filter((e) => e.type === 'Delete')
-        .map((e) => [e.object.metadata.name, e.type === 'Delete' && e.finalStateUnknown])
-        .sort(),
-    ).toEqual([
-      ['a', true],
-      ['b', true],
-    ]);
-    // The empty list is the relist path: Init, InitDone, the Deletes, then the 404 saying the cache is empty.
-    const tail = cache.events.slice(-5).map((e) => e.type);
-    expect(tail).toEqual(['Init', 'InitDone', 'Delete', 'Delete', 'Error']);
-    expect(cache.errors()).toHaveLength(2);
-    expect(cache.errors()[1]).toContain(
-      `the server has not served comego.example.com/v1 widgets for 10 s (the CustomResourceDefinition ${CRD} was removed): the cache of widgets.comego.example.com in ns is now empty until the kind is served again`,
-    );
+      await pass(UNSERVED_RETRY_MAX_MS + 1_000);
+      expect(cache.reader.size).toBe(0);
+      expect(cache.reader.health()).toMatchObject({ ready: true, unserved: true, lists: 2 });
+      const deletes = cache.events.filter((e) => e.type === 'Delete');
+      expect(deletes.map((e) => [e.object.metadata.name, e.finalStateUnknown]).sort()).toEqual([
+        ['a', true],
+        ['b', true],
+      ]);
+      expect(
+        cache.heard
+          .filter((e) => e.type === 'Delete')
+          .map((e) => [e.object.metadata.name, e.type === 'Delete' && e.finalStateUnknown])
+          .sort(),
+      ).toEqual([
+        ['a', true],
+        ['b', true],
+      ]);
+      // The empty list is the relist path: Init, InitDone, the Deletes, then the 404 saying the cache is empty.
+      const tail = cache.events.slice(-5).map((e) => e.type);
+      expect(tail).toEqual(['Init', 'InitDone', 'Delete', 'Delete', 'Error']);
+      expect(cache.errors()).toHaveLength(2);
+      expect(cache.errors()[1]).toContain(
+        `the server has not served comego.example.com/v1 widgets for 10 s (the CustomResourceDefinition ${CRD} was removed): the cache of widgets.comego.example.com in ns is now empty until the kind is served again`,
+      );
 
-    // Minutes more of waiting: nothing more said, nothing more emptied, no spinning.
-    const before = server.lists.length;
-    await pass(5 * 60_000);
-    expect(cache.errors()).toHaveLength(2);
-    expect(cache.events.filter((e) => e.type === 'InitDone')).toHaveLength(2);
-    expect(server.lists.length - before).toBeLessThanOrEqual(300_000 / (0.8 * UNSERVED_RETRY_MAX_MS) + 1);
+      // Minutes more of waiting: nothing more said, nothing more emptied, no spinning.
+      const before = server.lists.length + server.watches; // a streaming list is a watch request
+      await pass(5 * 60_000);
+      expect(cache.errors()).toHaveLength(2);
+      expect(cache.events.filter((e) => e.type === 'InitDone')).toHaveLength(2);
+      // Still asking, every 4–5 s.
+      expect(server.lists.length + server.watches - before).toBeGreaterThanOrEqual(300_000 / UNSERVED_RETRY_MAX_MS - 1);
+      expect(server.lists.length + server.watches - before).toBeLessThanOrEqual(300_000 / (0.8 * UNSERVED_RETRY_MAX_MS) + 1);
 
-    // Re-added with other objects: listed again, ready with them.
-    server.served = true;
-    server.objects = [widget('c', '40')];
-    await pass(UNSERVED_RETRY_MAX_MS);
-    expect(cache.reader.state().map((o) => o.metadata.name)).toEqual(['c']);
-    expect(cache.reader.health()).toMatchObject({ ready: true, unserved: false, lists: 3 });
-    expect(cache.heard.at(-1)).toMatchObject({ type: 'Apply', object: { metadata: { name: 'c' } } });
-    await cache.stop();
-  });
+      // Re-added with other objects: listed again, ready with them.
+      server.served = true;
+      server.objects = [widget('c', '40')];
+      await pass(UNSERVED_RETRY_MAX_MS);
+      expect(cache.reader.state().map((o) => o.metadata.name)).toEqual(['c']);
+      expect(cache.reader.health()).toMatchObject({ ready: true, unserved: false, lists: 3 });
+      expect(cache.heard.at(-1)).toMatchObject({ type: 'Apply', object: { metadata: { name: 'c' } } });
+      await cache.stop();
+    },
+  );
 
   it('does not empty the cache when the 404s stop within 10 s: the relist finds the objects still there', async () => {
     const server = new Server();
