@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RequestAbortedError, KubeError } from '../core/errors.ts';
+import { ApiError, RequestAbortedError, KubeError } from '../core/errors.ts';
 import { parseLabelSelector } from '../core/labels.ts';
 import { ObjectRef, keyOf } from '../core/object-ref.ts';
 import { reflector } from './reflector.ts';
@@ -419,6 +419,34 @@ describe('health', () => {
     expect(writer.applyEvent({ type: 'Bookmark', resourceVersion: '9' })).toEqual([]);
     expect(reader.health(since + 5_000)).toMatchObject({ stale: false, failingSince: undefined, resourceVersion: '7' });
     expect(reader.health().lastEventAt).toBeGreaterThanOrEqual(since);
+  });
+
+  it('says unserved while the last report is a 404 naming no object (the kind is not served), until anything else comes', () => {
+    const { reader, writer } = store<Pod>();
+    const notFound = (name?: string) =>
+      new ApiError(
+        'LIST widgets.demo.example.com in ns',
+        { kind: 'Status', code: 404, reason: 'NotFound', ...(name ? { details: { name } } : {}) },
+        { code: 404 },
+      );
+    expect(reader.health().unserved).toBe(false);
+    writer.applyEvent({ type: 'Error', error: notFound() });
+    expect(reader.health()).toMatchObject({ unserved: true, ready: false });
+    // Another failure is the last report now.
+    writer.applyEvent({ type: 'Error', error: new KubeError('connection reset') });
+    expect(reader.health().unserved).toBe(false);
+    writer.applyEvent({ type: 'Error', error: notFound() });
+    // The server began to answer a list: the kind is served.
+    writer.applyEvent({ type: 'Init' });
+    expect(reader.health().unserved).toBe(false);
+    for (const e of list([pod('a', 'ns', '7')])) writer.applyEvent(e);
+    writer.applyEvent({ type: 'Error', error: notFound() });
+    expect(reader.health()).toMatchObject({ unserved: true, ready: true });
+    writer.applyEvent({ type: 'Bookmark', resourceVersion: '9' });
+    expect(reader.health().unserved).toBe(false);
+    // A 404 that names an object is that object missing, not the kind.
+    writer.applyEvent({ type: 'Error', error: notFound('a') });
+    expect(reader.health().unserved).toBe(false);
   });
 });
 

@@ -22,7 +22,8 @@
  *
  * Every reader can ask for the store's `health()`: when the watch last made
  * progress, the last error, how many lists it started and completed, and
- * whether it is `stale` (only errors for longer than `staleAfterMs`).
+ * whether it is `stale` (only errors for longer than `staleAfterMs`) or
+ * `unserved` (the server does not serve the kind).
  * Progress is what only a working watch produces: a list that completed
  * (`InitDone`), an object event (`Apply`, `Delete`) or a bookmark. The start
  * of a list and its objects (`Init`, `InitApply`) are not: a relist that
@@ -50,6 +51,7 @@ import { labelMatcher } from '../core/labels.ts';
 import type { LabelMatcher, LabelSelector } from '../core/labels.ts';
 import { StoreIndexes, type BuiltInIndex, type Indexers } from './indexes.ts';
 import { keyOf, keyFor } from '../core/object-ref.ts';
+import { isNotServed } from './watcher.ts';
 import { hasUnreadManagedFields } from '../wire/lazy-managed-fields.ts';
 import type { ObjectRef } from '../core/object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
@@ -97,7 +99,7 @@ export interface StoreHealth {
   readonly lastErrorAt: number | undefined;
   /** When the current run of errors began (the first error since the last progress); undefined while the watch works. */
   readonly failingSince: number | undefined;
-  /** Lists completed: 1 after the first list, one more per relist. */
+  /** Lists completed: 1 after the first list, one more per relist (and one when a kind no longer served empties the store). */
   readonly lists: number;
   /**
    * Lists started (each `Init`: the server began to answer one), including
@@ -107,6 +109,17 @@ export interface StoreHealth {
   readonly listsStarted: number;
   /** The `resourceVersion` of the last object stored or deleted. */
   readonly resourceVersion: string | undefined;
+  /**
+   * True while the last thing the watcher reported is that the server does
+   * not serve the kind: a 404 of its list or watch naming no object (a
+   * CustomResourceDefinition not installed yet, not established yet, or
+   * removed). Any other event or error clears it. A store that never listed
+   * is then not ready; one that did keeps its objects until the kind has
+   * been unserved for 10 s, then the watcher empties it. Either way the
+   * watcher keeps asking, and the cache lists by itself when the kind is
+   * served again.
+   */
+  readonly unserved: boolean;
 }
 
 /**
@@ -147,6 +160,7 @@ export class StoreCore<K extends KubeObject> {
   lists = 0;
   listsStarted = 0;
   resourceVersion: string | undefined;
+  unserved = false;
   readonly describe: string | undefined;
 
   constructor(opts: StoreOptions<K> = {}) {
@@ -197,8 +211,11 @@ export class Writer<K extends KubeObject> {
       core.lastError = event.error;
       core.lastErrorAt = Date.now();
       core.failingSince ??= core.lastErrorAt;
+      core.unserved = isNotServed(event.error);
       return NOTHING;
     }
+    // Any other event is the server answering for the kind (an empty list when the watcher found it gone comes with its 404 after it).
+    core.unserved = false;
     switch (event.type) {
       case 'Init':
         // Not progress: a list that starts and then fails is no sign of a working watch.
@@ -494,11 +511,13 @@ export class Store<K extends KubeObject, I extends string = string> {
 
   /**
    * What the store knows of its watch: when it last made progress, the last
-   * error, how many lists it started and completed, and whether it is stale.
+   * error, how many lists it started and completed, whether it is stale, and
+   * whether the server serves the kind at all.
    *
    * @example
    * const h = reader.health();
    * if (h.stale) console.warn(`pods cache stale since ${new Date(h.failingSince!)}: ${h.lastError?.message}`);
+   * if (h.unserved) console.warn(`backups are not served (is the CRD installed?): ${h.lastError?.message}`);
    */
   health(now = Date.now()): StoreHealth {
     const c = this.core;
@@ -512,6 +531,7 @@ export class Store<K extends KubeObject, I extends string = string> {
       lists: c.lists,
       listsStarted: c.listsStarted,
       resourceVersion: c.resourceVersion,
+      unserved: c.unserved,
     };
   }
 

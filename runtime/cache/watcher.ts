@@ -46,6 +46,20 @@
  *   its backoff (default: exponential 800 ms → 30 s, jitter, reset after
  *   120 s healthy), honouring `Retry-After`. A persistent failure such as 403
  *   never becomes a hot loop.
+ * - A kind the server does not serve (a 404 of its list or watch: a
+ *   CustomResourceDefinition not installed yet, or removed) is asked again
+ *   after the backoff, capped at 4–5 s, so that the cache lists within a few
+ *   seconds of the kind being served. The first 404 of a run is emitted as an
+ *   `Error`; the next ones, while nothing else happens, are retried without
+ *   one (a consumer that logs errors says it once, not every few seconds,
+ *   however long the CRD takes). A watch answered 404 lists again. When a
+ *   cache that had listed the kind finds it unserved for 10 s
+ *   (`UNSERVED_CONFIRM_MS`: not the moment's 404 of a kube-apiserver that
+ *   restarts and has not loaded its CRDs yet), the kind is gone and so are its
+ *   objects: the watcher emits an empty list (`Init`, `InitDone`), which
+ *   empties the store like any relist (a `Delete` marked `finalStateUnknown`
+ *   for each object still held), then the 404 again as an `Error` saying the
+ *   cache is empty until the kind is served again.
  */
 import type { ListWatch } from '../client/api.ts';
 import { parseListItem } from '../wire/decode.ts';
@@ -164,7 +178,21 @@ interface Context<K> {
   lastSyncedUnavailable: boolean;
   /** Whether the first list's namespace was checked for existence (once, when that list came back empty). */
   namespaceChecked?: boolean;
+  /** A run of 404s (the server does not serve the resource) in progress: when its first came. Ended by any event or another failure. */
+  unserved: { since: number } | undefined;
+  /** A list completed since the start, or since the watcher emptied the cache of a kind no longer served: the cache may hold objects. */
+  holds: boolean;
 }
+
+/** The longest wait before asking again for a kind the server does not serve (404), ms; each wait is 80–100 % of it. */
+export const UNSERVED_RETRY_MAX_MS = 5_000;
+/**
+ * How long a kind that was listed must stay unserved (nothing but 404s)
+ * before the watcher takes it as removed and empties the cache, ms. A
+ * kube-apiserver that restarts answers 404 for custom resources until it has
+ * loaded its CRDs; that must not look like every object being deleted.
+ */
+export const UNSERVED_CONFIRM_MS = 10_000;
 
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 /**
@@ -206,6 +234,8 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
     listThisCycle: false,
     lastSynced: undefined,
     lastSyncedUnavailable: false,
+    unserved: undefined,
+    holds: false,
   };
   const backoff = ctx.cfg.backoff();
   let state: State<K> = { phase: 'Empty' };
@@ -223,6 +253,17 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
       // store (with `modify`, its full objects would outlive their projections).
       const emit: (Emitted<K> | undefined)[] = s.emit;
       let failure = s.failure;
+      // A 404 of the resource: reported once per run, and past UNSERVED_CONFIRM_MS the cache is emptied (see `unservedAgain`).
+      let unserved: Unserved<K> | undefined;
+      if (failure && isNotServed(failure)) {
+        unserved = unservedAgain(failure as ApiError, ctx);
+        emit.push(...unserved.emit);
+        failure = unserved.report;
+        // A kind that vanishes mid-list is listed from the start when it is back.
+        state = { phase: 'Empty' };
+      } else if (failure || emit.length > 0) {
+        ctx.unserved = undefined;
+      }
       for (let i = 0; i < emit.length; i++) {
         const e = emit[i]!;
         emit[i] = undefined;
@@ -242,7 +283,12 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
         yield event;
       }
       if (ctx.signal.aborted) break;
-      if (failure) {
+      if (unserved) {
+        if (failure) yield { type: 'Error', error: failure };
+        // Capped: the cache lists within a few seconds of the kind being served (jittered, so that caches started together spread out).
+        const capped = Math.min(backoff.next(), jitter(UNSERVED_RETRY_MAX_MS, { below: 0.2 }));
+        await sleep(Math.max(capped, (unserved.retryAfterSeconds ?? 0) * 1000), ctx.signal);
+      } else if (failure) {
         yield { type: 'Error', error: explained(failure, ctx) };
         const wait = Math.max(backoff.next(), (failure.retryAfterSeconds ?? 0) * 1000);
         await sleep(wait, ctx.signal);
@@ -373,6 +419,7 @@ async function listPage<K extends KubeObject>(continueToken: string | undefined,
     emit.push({ type: 'InitDone' });
     if (first && emit.length === 2) checkNamespace(ctx);
     synced(ctx, rv);
+    ctx.holds = true;
     ctx.listThisCycle = false;
     return { emit, next: watching(rv), progress: true };
   } catch (err) {
@@ -485,6 +532,7 @@ async function streamInitial<K extends KubeObject>(state: Extract<State<K>, { ph
           return { emit: [], next: { phase: 'Empty' } };
         }
         synced(ctx, meta.resourceVersion);
+        ctx.holds = true;
         const next: State<K> = { phase: 'Watching', resourceVersion: meta.resourceVersion, stream, opened: Date.now(), events: 0 };
         return { emit: open([{ type: 'InitDone' }]), next, progress: true };
       }
@@ -585,14 +633,15 @@ async function watchNext<K extends KubeObject>(state: Extract<State<K>, { phase:
         await closeStream({ phase: 'Watching', resourceVersion: rv, stream, opened, events });
         const error = inStreamError(ev, ctx);
         if (error.isGone) return relist(ctx, error);
-        return { emit: [], next: watching(rv), failure: error };
+        // Not served (the CRD was removed): only a list can tell whether the objects went with it.
+        return { emit: [], next: isNotServed(error) ? { phase: 'Empty' } : watching(rv), failure: error };
       }
     }
   } catch (err) {
     await closeStream({ phase: 'Watching', resourceVersion: rv, stream, opened, events });
     const error = asKubeError(err);
     if (error instanceof ApiError && error.isGone) return relist(ctx, error);
-    return { emit: [], next: watching(rv), failure: error };
+    return { emit: [], next: isNotServed(error) ? { phase: 'Empty' } : watching(rv), failure: error };
   }
 }
 
@@ -651,15 +700,56 @@ function inStreamError<K>(ev: WatchEvent<K>, ctx: Context<K>): ApiError {
   return new ApiError(`WATCH ${describeApi(ctx)}`, status, { code: typeof status.code === 'number' ? status.code : 0, inStream: true });
 }
 
+/**
+ * True for a 404 that names no object: the server does not serve the
+ * resource itself (a CustomResourceDefinition not installed, not established
+ * yet, or removed), as opposed to one object not existing (a 404 whose
+ * Status names it). A store's `health().unserved` follows it.
+ * @internal
+ */
+export function isNotServed(error: KubeError): boolean {
+  return error instanceof ApiError && error.statusCode === 404 && !error.status.details?.name;
+}
+
+/** What the watcher does with a 404 of the resource: what to emit, what to report (nothing: asked again quietly), how long the server asked it to wait. */
+interface Unserved<K> {
+  emit: Emitted<K>[];
+  report: KubeError | undefined;
+  retryAfterSeconds: number | undefined;
+}
+
+/**
+ * A 404 of the resource (see the module documentation). The first of a run
+ * is reported; later ones are not, unless the cache had listed the kind and
+ * the run has lasted `UNSERVED_CONFIRM_MS`: then the kind is gone, the cache
+ * is emptied by an empty list, and the 404 is reported again, saying so.
+ */
+function unservedAgain<K>(error: ApiError, ctx: Context<K>): Unserved<K> {
+  const retryAfterSeconds = error.retryAfterSeconds;
+  const now = Date.now();
+  const run = ctx.unserved;
+  if (run === undefined) {
+    ctx.unserved = { since: now };
+    return { emit: [], report: explained(error, ctx, ctx.holds ? 'no longer' : 'not yet'), retryAfterSeconds };
+  }
+  if (ctx.holds && now - run.since >= UNSERVED_CONFIRM_MS) {
+    ctx.holds = false;
+    return { emit: [{ type: 'Init' }, { type: 'InitDone' }], report: explained(error, ctx, 'emptied'), retryAfterSeconds };
+  }
+  ctx.cfg.logger.debug(`${describeApi(ctx)} still not served after ${now - run.since} ms; asking again`, { resource: ctx.api.resource.plural });
+  return { emit: [], report: undefined, retryAfterSeconds };
+}
+
 const hinted = new WeakSet<KubeError>();
 
 /**
  * A list or watch refused for a reason the user must fix, said with what to
  * do: 404 (the server does not serve the kind: a CRD not installed, or
- * removed) and 403 (RBAC). The message grows once; the error stays the same
- * object, with its `statusCode`.
+ * removed; `unserved` says which, as far as the watcher knows) and 403
+ * (RBAC). The message grows once; the error stays the same object, with its
+ * `statusCode`.
  */
-function explained<K>(err: KubeError, ctx: Context<K>): KubeError {
+function explained<K>(err: KubeError, ctx: Context<K>, unserved: 'not yet' | 'no longer' | 'emptied' = 'not yet'): KubeError {
   if (!(err instanceof ApiError) || hinted.has(err)) return err;
   const r = ctx.api.resource;
   const scope = !r.namespaced
@@ -667,11 +757,18 @@ function explained<K>(err: KubeError, ctx: Context<K>): KubeError {
     : ctx.api.namespace === undefined
       ? 'in all namespaces (a ClusterRole)'
       : `in namespace ${ctx.api.namespace}`;
+  const what = r.group ? `${r.group}/${r.version} ${r.plural}` : `${r.version} ${r.plural}`;
+  const crd = `the CustomResourceDefinition ${r.plural}.${r.group}`;
+  const retrying = `asking again every ${UNSERVED_RETRY_MAX_MS / 1000} s at most`;
   let hint: string | undefined;
-  if (err.statusCode === 404) {
-    hint = r.group
-      ? `the server does not serve ${r.group}/${r.version} ${r.plural}: is the CustomResourceDefinition ${r.plural}.${r.group} installed?`
-      : `the server does not serve ${r.version} ${r.plural}`;
+  if (isNotServed(err)) {
+    if (unserved === 'not yet') {
+      hint = r.group ? `the server does not serve ${what}: is ${crd} installed? (${retrying})` : `the server does not serve ${what} (${retrying})`;
+    } else if (unserved === 'no longer') {
+      hint = `the server no longer serves ${what}${r.group ? ` (was ${crd} removed?)` : ''}; ${retrying}, the cache keeps its objects unless this lasts ${UNSERVED_CONFIRM_MS / 1000} s`;
+    } else {
+      hint = `the server has not served ${what} for ${UNSERVED_CONFIRM_MS / 1000} s${r.group ? ` (${crd} was removed)` : ''}: the cache of ${describeApi(ctx)} is now empty until the kind is served again (${retrying})`;
+    }
   } else if (err.statusCode === 403) {
     hint = `missing RBAC: grant list and watch on ${r.plural} (apiGroups: ["${r.group}"]) ${scope}`;
   }
