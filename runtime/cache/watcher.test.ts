@@ -637,3 +637,40 @@ describe('watchObject', () => {
     expect(s.lists[0]!.fieldSelector).toBe('metadata.name=x');
   });
 });
+
+describe('a watch that opens after a failure', () => {
+  /** Watches that open (calling `onOpen`, as the Api does once the response head arrives) and then stay quiet. */
+  class Opening extends Script {
+    override watch(opts: WatchOptions = {}): AsyncIterable<WatchEvent<Obj>> {
+      this.watches.push(opts);
+      const n = this.watches.length;
+      return (async function* () {
+        if (n === 1) throw new TransportError('GET /api/v1/configmaps?watch=true: ECONNRESET');
+        opts.onOpen?.();
+        await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve()));
+      })();
+    }
+  }
+
+  it('reports a bookmark at the version the cache is at once the server accepts it, though no event comes', async () => {
+    const stop = new AbortController();
+    const api = new Opening([page([obj('a', '5')], '10')], []);
+    const seen: string[] = [];
+    for await (const e of watcher(api, { signal: stop.signal, backoff: countingBackoff().policy, logger: quiet() })) {
+      seen.push(e.type === 'Bookmark' ? `Bookmark ${e.resourceVersion}` : e.type);
+      if (e.type === 'Bookmark') stop.abort();
+    }
+    expect(seen).toEqual(['Init', 'InitApply', 'InitDone', 'Error', 'Bookmark 10']);
+    expect(api.watches.map((w) => w.onOpen !== undefined)).toEqual([false, true]); // asked for only after a failure
+  });
+
+  it('says nothing when a watch opens with nothing failing', async () => {
+    const stop = new AbortController();
+    const api = new Opening([page([obj('a', '5')], '10')], []);
+    api.watches.push({}); // the first watch of this source succeeds
+    const seen: string[] = [];
+    setTimeout(() => stop.abort(), 50);
+    for await (const e of watcher(api, { signal: stop.signal, backoff: countingBackoff().policy, logger: quiet() })) seen.push(e.type);
+    expect(seen).toEqual(['Init', 'InitApply', 'InitDone']);
+  });
+});

@@ -148,7 +148,15 @@ type State<K> =
       /** `Init` was emitted: the server has begun to answer. */
       started: boolean;
     }
-  | { phase: 'Watching'; resourceVersion: string; stream: AsyncIterator<WatchEvent<K>> | undefined; opened: number; events: number };
+  | {
+      phase: 'Watching';
+      resourceVersion: string;
+      stream: AsyncIterator<WatchEvent<K>> | undefined;
+      opened: number;
+      events: number;
+      /** The stream's first `next()`, taken while waiting for the watch to open (see `watchNext`). */
+      pending?: Promise<IteratorResult<WatchEvent<K>>> | undefined;
+    };
 
 /** An event, or an item of a list page still to be parsed into one. */
 type Emitted<K> = WatcherEvent<K> | (() => WatcherEvent<K>);
@@ -182,6 +190,8 @@ interface Context<K> {
   unserved: { since: number } | undefined;
   /** A list completed since the start, or since the watcher emptied the cache of a kind no longer served: the cache may hold objects. */
   holds: boolean;
+  /** An error was reported and nothing has worked since: a watch that opens then says so (`watchNext`). */
+  failing: boolean;
 }
 
 /** The longest wait before asking again for a kind the server does not serve (404), ms; each wait is 80–100 % of it. */
@@ -236,6 +246,7 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
     lastSyncedUnavailable: false,
     unserved: undefined,
     holds: false,
+    failing: false,
   };
   const backoff = ctx.cfg.backoff();
   let state: State<K> = { phase: 'Empty' };
@@ -283,6 +294,8 @@ export async function* watcher<K extends KubeObject>(api: ListWatch<K>, config: 
         yield event;
       }
       if (ctx.signal.aborted) break;
+      if (failure) ctx.failing = true;
+      else if (s.progress) ctx.failing = false;
       if (unserved) {
         if (failure) yield { type: 'Error', error: failure };
         // Capped: the cache lists within a few seconds of the kind being served (jittered, so that caches started together spread out).
@@ -604,11 +617,27 @@ async function watchNext<K extends KubeObject>(state: Extract<State<K>, { phase:
   const rv = state.resourceVersion;
   try {
     if (!stream) {
-      stream = openWatch(ctx, { resourceVersion: rv, allowWatchBookmarks: ctx.cfg.bookmarks });
+      // After a failure, a watch the server accepts is progress even if it stays quiet: say so with a bookmark at
+      // the version the cache is at (the server has just accepted it), so the cache is no longer counted as failing.
+      let open: (() => void) | undefined;
+      const accepted = ctx.failing ? new Promise<'open'>((resolve) => (open = () => resolve('open'))) : undefined;
+      stream = openWatch(ctx, { resourceVersion: rv, allowWatchBookmarks: ctx.cfg.bookmarks, ...(open ? { onOpen: open } : {}) });
       opened = Date.now();
       events = 0;
+      if (accepted) {
+        const first = stream.next();
+        first.catch(() => {}); // awaited below or in the next step; not an unhandled rejection meanwhile
+        if ((await Promise.race([first, accepted])) === 'open') {
+          return {
+            emit: [{ type: 'Bookmark', resourceVersion: rv }],
+            next: { phase: 'Watching', resourceVersion: rv, stream, opened, events, pending: first },
+          };
+        }
+        state = { ...state, pending: first };
+      }
     }
-    const r = await stream.next();
+    const pending = state.pending;
+    const r = await (pending ?? stream.next());
     if (r.done) {
       const early = events === 0 && Date.now() - opened < (ctx.cfg.timeoutSeconds * 1000) / 2;
       return early

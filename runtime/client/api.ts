@@ -71,6 +71,12 @@ export interface WatchOptions extends SelectorOptions {
   stripManagedFields?: boolean;
   /** Event objects carry `metadata.managedFields` unparsed until read (see `WatcherConfig.lazyManagedFields`); `stripManagedFields` wins. */
   lazyManagedFields?: boolean;
+  /**
+   * Called once the server has accepted the watch (its response head came
+   * back), before any event: the watcher uses it to tell a watch that works
+   * but is quiet from one that fails. A `ListWatch` of your own may ignore it.
+   */
+  onOpen?: () => void;
   signal?: AbortSignal;
 }
 
@@ -363,5 +369,6 @@ async function* watchEvents<K>(client: Client, path: string, o: WatchOptions, ac
     timeoutSeconds: o.timeoutSeconds,
   };
   const body = await client.stream({ path, query, accept, signal: o.signal, idleTimeoutMs: o.idleTimeoutMs });
+  o.onOpen?.();
   yield* decodeWatchEvents<K>(body, describe({ path, query }), { stripManagedFields: o.stripManagedFields, lazyManagedFields: o.lazyManagedFields });
 }

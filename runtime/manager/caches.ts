@@ -17,7 +17,7 @@ import { type SharedStore, type SharedWriter, reflectShared, storeShared } from 
 import { modify } from '../cache/reflector.ts';
 import type { StoreHealth } from '../cache/store.ts';
 import { describeSource, watcher, type WatcherConfig } from '../cache/watcher.ts';
-import { ApiError, KubeError } from '../core/errors.ts';
+import { KubeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { KubeObject } from '../core/types.ts';
 import { dropsManagedFields } from '../kinds/kind.ts';
@@ -171,5 +171,5 @@ function selectorsOf(config: WatcherConfig | undefined): string {
 
 /** True while a cache's watch finds its kind not served (the last error is a 404 of the resource: a CRD not installed yet, or removed). */
 export function unserved(health: StoreHealth): boolean {
-  return health.lastError instanceof ApiError && health.lastError.statusCode === 404 && (!health.ready || health.failingSince !== undefined);
+  return health.unserved;
 }
