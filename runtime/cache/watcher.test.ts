@@ -645,7 +645,7 @@ describe('a watch that opens after a failure', () => {
       this.watches.push(opts);
       const n = this.watches.length;
       return (async function* () {
-        if (n === 1) throw new TransportError('GET /api/v1/configmaps?watch=true: ECONNRESET');
+        if (n === 1) throw new TransportError('GET /api/v1/configmaps?watch=true', new Error('ECONNRESET'));
         opts.onOpen?.();
         await new Promise<void>((resolve) => opts.signal?.addEventListener('abort', () => resolve()));
       })();

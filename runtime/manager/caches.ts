@@ -173,3 +173,11 @@ function selectorsOf(config: WatcherConfig | undefined): string {
 export function unserved(health: StoreHealth): boolean {
   return health.unserved;
 }
+
+/** What one cache is doing, in one word: only `synced` counts as ready. */
+export function cacheState(c: Pick<CacheInfo, 'health' | 'failed'>): 'synced' | 'stale' | 'failed' | 'not served' | 'syncing' {
+  if (c.failed) return 'failed';
+  if (c.health.unserved) return 'not served';
+  if (!c.health.ready) return 'syncing';
+  return c.health.stale ? 'stale' : 'synced';
+}

@@ -8,7 +8,7 @@
  * changes nothing (every answer is verbose).
  */
 import { createServer, type Server } from 'node:http';
-import { type CacheInfo, unserved } from './caches.ts';
+import { type CacheInfo, cacheState } from './caches.ts';
 import type { ManagerRole, ManagerStatus } from './manager.ts';
 
 /** Where the endpoints listen. */
@@ -97,14 +97,6 @@ function roleLine(role: ManagerRole): string {
   if (role.kind === 'single') return 'single (no leader election)';
   if (role.kind === 'shard') return `shard ${role.range ?? '(no range yet)'} (${role.identity})`;
   return role.kind === 'leader' ? `leader (${role.identity})` : `standby (${role.identity}; leader ${role.leader ?? 'unknown'})`;
-}
-
-/** What one cache is doing, in one word. */
-export function cacheState(c: CacheInfo): 'synced' | 'stale' | 'failed' | 'not served' | 'syncing' {
-  if (c.failed) return 'failed';
-  if (unserved(c.health)) return 'not served';
-  if (!c.health.ready) return 'syncing';
-  return c.health.stale ? 'stale' : 'synced';
 }
 
 function cacheLine(c: CacheInfo): string {

@@ -42,7 +42,7 @@ import type { ErrorPolicy, Reconciler } from '../controller/reconcile.ts';
 import { LeaderElection, type LeaderElectionOptions } from '../scale/leader-election.ts';
 import type { ShardRange } from '../scale/shard-range.ts';
 import { ShardRing, type ShardRingOptions, type ShardTerm } from '../scale/shard-ring.ts';
-import { Caches, type CacheEntry, type CacheInfo, type Projection, unserved } from './caches.ts';
+import { Caches, type CacheEntry, type CacheInfo, cacheState, type Projection, unserved } from './caches.ts';
 import { type Endpoints, type EndpointsOptions, serveEndpoints } from './endpoints.ts';
 import { cacheMetrics, type MetricsRegistry, type PromModule } from './metrics.ts';
 import { type Permission, checkPermissions, RbacError, rbacManifest, type RbacSubject } from './rbac.ts';
@@ -571,7 +571,7 @@ export class Manager {
       (e): CacheInfo => ({ name: e.name, users: [...e.users], health: e.reader.health(), size: e.reader.size, failed: e.failed }),
     );
     const ready =
-      (this.state === 'running' || this.state === 'starting') && caches.every((c) => c.health.ready && !c.health.stale && !c.failed) && !this.failure;
+      (this.state === 'running' || this.state === 'starting') && caches.every((c) => cacheState(c) === 'synced') && !this.failure;
     return { state: this.state, ready, role: this.role(), caches, error: this.failure };
   }
 
