@@ -570,8 +570,7 @@ export class Manager {
     const caches = this.caches.all.map(
       (e): CacheInfo => ({ name: e.name, users: [...e.users], health: e.reader.health(), size: e.reader.size, failed: e.failed }),
     );
-    const ready =
-      (this.state === 'running' || this.state === 'starting') && caches.every((c) => cacheState(c) === 'synced') && !this.failure;
+    const ready = (this.state === 'running' || this.state === 'starting') && caches.every((c) => cacheState(c) === 'synced') && !this.failure;
     return { state: this.state, ready, role: this.role(), caches, error: this.failure };
   }
 
