@@ -23,7 +23,7 @@ const expectations: Record<string, RegExp[]> = {
   'shared-stream': [/auditor: late-arrival has 2 containers/, /auditor saw 3 objects, counter saw 3; store holds 3/],
   'wait-for-condition': [/slowpoke is Ready/],
   operator: [
-    /RBAC it needs \(manager\.rbac\(\)\): Role, RoleBinding — \d+ verbs/,
+    /RBAC it needs \(manager\.rbac\(\) prints the Role\): configmaps \(get, list, patch, watch\); events \(create, patch\); widgets \(list, patch, watch\); widgets\/status \(patch\)/,
     /GET \/readyz → ok: widget-operator running, 2 caches synced/,
     /gear: ConfigMap gear-widget \{color=red, parts=12xtooth, replicas=1, size=3\}, Ready at generation 1/,
     /gear updated: ConfigMap gear-widget \{color=green, parts=12xtooth, replicas=1, size=4\}, Ready at generation 2/,
