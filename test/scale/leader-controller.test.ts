@@ -2,7 +2,7 @@
  * A `Controller` with `leaderElection` against the real apiserver.
  *
  * Replicas in separate processes (controller-child.ts) reconcile the same
- * ConfigMaps: only the leader reconciles while the other keeps a warm cache;
+ * ConfigMaps — one of them on a `Manager` with `leaderElection`: only the leader reconciles while the other keeps a warm cache;
  * a SIGKILLed leader is replaced within the Lease duration plus a retry
  * period, a gracefully stopped one (Lease released) within about a retry
  * period, each new leader reconciles every object; an audit of every
@@ -40,7 +40,9 @@ interface Line extends ReplicaLine {
   reason?: ReconcileReason;
 }
 
-const replica = (ns: string, id: string, log: Line[]) => startReplica('controller-child.ts', [kubeconfig, ns, 'controller', id], id, log);
+// Replica b runs the controller on a Manager with leaderElection (an operator's main), a and c a bare controller with the election: one Lease, both patterns audited.
+const replica = (ns: string, id: string, log: Line[]) =>
+  startReplica('controller-child.ts', [kubeconfig, ns, 'controller', id, id === 'b' ? 'manager' : 'controller'], id, log);
 const reconciles = (log: Line[], id: string, since = 0) => log.filter((l) => l.id === id && l.event === 'reconcile' && l.t0! >= since);
 const keysOf = (lines: Line[]) => new Set(lines.map((l) => l.key));
 
