@@ -78,7 +78,8 @@ export type {
   PromModule,
 } from './manager/manager.ts';
 export { Manager, ManagedController, ManagerError, permissions } from './manager/manager.ts';
+export type { PromClass } from './manager/metrics.ts';
 export type { CacheInfo } from './manager/caches.ts';
-export type { EndpointsOptions } from './manager/endpoints.ts';
-export type { Permission, RbacSubject } from './manager/rbac.ts';
-export { RbacError } from './manager/rbac.ts';
+export type { EndpointsOptions, MetricsRegistryLike } from './manager/endpoints.ts';
+export type { Permission, RbacSubject, ManifestOptions, CheckOptions } from './manager/rbac.ts';
+export { RbacError, AccessReviewError, checkPermissions, rbacManifest } from './manager/rbac.ts';

@@ -16,23 +16,23 @@ import type { ManagerStatus } from './manager.ts';
 /** A prom-client registry the manager can record in and serve. */
 export type MetricsRegistry = RegistryLike & MetricsRegistryLike;
 
+/** A prom-client metric class, as the manager takes it (any class fits; the manager calls it as prom-client's). */
+export interface PromClass {
+  /** Makes a metric from its configuration (prom-client's constructor). */
+  new (...args: never[]): unknown;
+}
+
 /**
  * The prom-client module, as the manager takes it (`import * as prom from
  * 'prom-client'`): its metric classes and default registry.
  */
 export interface PromModule {
   /** prom-client's `Counter`. */
-  readonly Counter: abstract new (
-    ...args: never[]
-  ) => unknown;
+  readonly Counter: PromClass;
   /** prom-client's `Histogram`. */
-  readonly Histogram: abstract new (
-    ...args: never[]
-  ) => unknown;
+  readonly Histogram: PromClass;
   /** prom-client's `Gauge`. */
-  readonly Gauge: abstract new (
-    ...args: never[]
-  ) => unknown;
+  readonly Gauge: PromClass;
   /** prom-client's default registry. */
   readonly register: MetricsRegistry;
 }
