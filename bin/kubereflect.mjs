@@ -21,4 +21,7 @@ if (existsSync(compiled)) {
   register({ tsconfig: new URL('../tsconfig.json', import.meta.url).pathname });
   cli = await import('../generator/cli.ts');
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+const code = await cli.main(process.argv.slice(2));
+// `rbac` imported an operator's main, whose manager never started: end here rather than wait for what the module left pending.
+if (process.argv[2] === 'rbac') process.exit(code);
+process.exitCode = code;

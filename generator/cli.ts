@@ -1,5 +1,5 @@
 /**
- * `kubereflect generate`: the command line of the generator. Parses the
+ * `kubereflect generate` (and `kubereflect rbac`, in rbac-command.ts): the command line of the generator. Parses the
  * options, runs the pipeline with progress lines on stderr, and ends with a
  * summary (kinds, files, time). Bad input ends with a message naming the file
  * and where, and a non-zero exit code.
@@ -7,9 +7,11 @@
 import { parseArgs } from 'node:util';
 import { count, formatWarning, GenerateError } from './errors.ts';
 import { generate, type GenerateOptions } from './generate.ts';
+import { rbacCommand } from './rbac-command.ts';
 import { watchAndGenerate } from './watch.ts';
 
 const USAGE = `Usage: kubereflect generate --out DIR [inputs] [options]
+       kubereflect rbac MODULE [options]   (the RBAC an operator's Manager needs; --help for more)
 
 Generates typed kinds (type, metadata-only type, typed Api, ObjectRef helpers,
 pruning, reflectors) from OpenAPI, CRDs or a live cluster. With no input, uses
@@ -51,6 +53,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     io.out(USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'rbac') return rbacCommand(rest, io);
   if (command !== 'generate') {
     io.err(`kubereflect: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;

@@ -49,6 +49,9 @@ import { type Permission, checkPermissions, RbacError, rbacManifest, type RbacSu
 
 export type { MetricsRegistry, PromModule };
 
+/** Where `kubereflect rbac MODULE` waits for the module's manager: `start()` hands itself over instead of starting. */
+const HAND_OFF = Symbol.for('kubereflect.manager.hand-off');
+
 /** Options of a `Manager`. */
 export interface ManagerOptions {
   /** Names the manager in logs, metrics and the RBAC it prints (default `manager`). */
@@ -453,10 +456,18 @@ export class Manager {
    * `leaderElection`, only in terms of leadership; with `shardRing`, in terms
    * of a range). Resolves once they run (a standby: once it campaigns);
    * rejects with what stopped it — an `RbacError`, a `ManagerError` —
-   * having stopped whatever it had started. Call it once.
+   * having stopped whatever it had started. Call it once. (Under
+   * `kubereflect rbac MODULE` it hands the manager to that command, which
+   * prints `rbac()`, instead of starting; it then never resolves.)
    */
   async start(): Promise<void> {
     this.mustBeNew('start');
+    const handOff = (globalThis as Record<symbol, unknown>)[HAND_OFF];
+    if (typeof handOff === 'function') {
+      // Under `kubereflect rbac`: hand this manager to the command, which prints its RBAC and ends the process; start nothing.
+      (handOff as (m: Manager) => void)(this);
+      return new Promise<never>(() => {});
+    }
     this.state = 'starting';
     try {
       this.plan();

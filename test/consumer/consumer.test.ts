@@ -231,6 +231,13 @@ describe('the published packages', () => {
     expect(rbac).toContain(`namespace: ${ns}`);
     expect(rbac).toContain('backups/status');
     expect(rbac).toContain('kind: ServiceAccount');
+    // The generator's command prints the same from the operator's main as it is (its manager hands itself over at start).
+    const fromCli = execFileSync('npx', ['kubereflect', 'rbac', 'dist/main.js', '--service-account', `${ns}/backup-operator`, '--', '--namespace', ns], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+    });
+    expect(fromCli).toBe(rbac);
     const operator = spawn(node[24], [join(dir, 'dist', 'main.js'), '--namespace', ns, '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     operator.stdout.on('data', (b: Buffer) => (output += b.toString()));
