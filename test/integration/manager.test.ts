@@ -263,6 +263,23 @@ describe('Manager', () => {
     await second.stop();
   }, 60_000);
 
+  it('a part that fails for good stops the whole manager with its error: start() rejects, done rejects, /healthz says failed', async () => {
+    const ns = await testNamespace('mgr-fatal');
+    await ConfigMap.api(admin, ns).create({ metadata: { name: 'one' } });
+    const manager = new Manager(admin, { name: 'fatal', logger: quiet(), rbac: 'off' });
+    manager.cache(ConfigMap.api(admin, ns), {
+      transform: () => {
+        throw new Error('a transform that throws');
+      },
+    });
+    manager.controller(Secret.api(admin, ns), { reconcile: () => Action.awaitChange() });
+    const err = await manager.start().catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^kubereflect: manager fatal: the cache of configmaps in mgr-fatal-\w+ \(projected\) failed for good: .*a transform that throws/);
+    await expect(manager.done).rejects.toBe(err);
+    expect(manager.status()).toMatchObject({ state: 'failed', ready: false });
+    expect((await manager.stop()).exitCode).toBe(1);
+  });
+
   it('a CRD removed and re-added under a running manager: its cache empties and says so, the others go on, and it starts again', async () => {
     const ns = await testNamespace('mgr-crd');
     const group = `mgr-${randomBytes(3).toString('hex')}.test.kubereflect.dev`;
