@@ -87,7 +87,7 @@ export default async function operator(args: ExampleArgs): Promise<void> {
   console.log(`cog deleted: cleanup ran ${cleaned === 1 ? 'once' : `${cleaned} times`}, the Widget is gone, ${records.records.size} external records left`);
 
   const text = await (await fetch(metricsUrl)).text();
-  console.log(`GET /metrics → ${text.split('\n').find((l) => l.startsWith('kubereflect_controller_reconciles_total{') && l.includes('result="success"'))}`);
+  console.log(`GET /metrics → ${text.split('\n').find((l) => l.startsWith('controller_runtime_reconcile_total{') && l.includes('result="success"'))}`);
   const events = new Api<KubeObject & { reason?: string; reportingController?: string }>(
     client,
     { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },

@@ -130,9 +130,11 @@ interface Collected {
 }
 
 /**
- * `ControllerMetrics` recorded in prom-client under controller-runtime's
- * names and labels (controller-runtime v0.24: its controller metrics, and
- * client-go's work queue and leader election metrics as it registers them):
+ * `ControllerMetrics` recorded in prom-client under the names and labels of
+ * controller-runtime v0.24 (its controller metrics, and client-go's work
+ * queue and leader election metrics as it registers them), so that
+ * dashboards and alerts built for Go operators read the controller
+ * unchanged; what only kubereflect has keeps a `kubereflect_` name.
  *
  * - `controller_runtime_reconcile_total{controller,result}` (counter;
  *   `result`: `success`, `error`, `requeue`, `requeue_after`),
