@@ -1,8 +1,6 @@
-/** The pure helpers: conditions, owner references, and the prom-client adapter (with the real prom-client). */
-import * as prom from 'prom-client';
+/** The pure helpers: conditions and owner references (the prom-client adapter has its own test, prometheus.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { findCondition, sameConditions, setCondition } from './conditions.ts';
-import { prometheusMetrics } from './prometheus.ts';
 import { isControlledBy, ownerReference } from './owner.ts';
 
 describe('conditions', () => {
@@ -66,33 +64,5 @@ describe('owner references', () => {
     expect(isControlledBy({ metadata: { ownerReferences: [{ ...ref, controller: false }] } }, owner)).toBe(false);
     expect(isControlledBy({ metadata: { ownerReferences: [ref] } }, { metadata: { uid: 'u-2' } })).toBe(false);
     expect(() => ownerReference(kind, { metadata: { name: 'gear' } })).toThrow(/name and uid/);
-  });
-});
-
-describe('prometheusMetrics', () => {
-  it('records into prom-client, and two controllers share one registry told apart by label', async () => {
-    const registry = new prom.Registry();
-    const a = prometheusMetrics(prom, { controller: 'a', registry });
-    const b = prometheusMetrics(prom, { controller: 'b', registry });
-    a.reconciled('success', 0.02);
-    a.reconciled('error', 0.5);
-    b.reconciled('success', 0.01);
-    a.queueDepth(7);
-    a.queueWait(0.003);
-    a.watchRelist('configmaps');
-    a.watchError('configmaps');
-    a.leader!(true);
-    b.leader!(false);
-    const text = await registry.metrics();
-    expect(text).toContain('kubereflect_controller_reconciles_total{controller="a",result="success"} 1');
-    expect(text).toContain('kubereflect_controller_reconciles_total{controller="a",result="error"} 1');
-    expect(text).toContain('kubereflect_controller_reconciles_total{controller="b",result="success"} 1');
-    expect(text).toContain('kubereflect_controller_queue_depth{controller="a"} 7');
-    expect(text).toContain('kubereflect_controller_reconcile_duration_seconds_count{controller="a"} 2');
-    expect(text).toContain('kubereflect_controller_queue_wait_seconds_count{controller="a"} 1');
-    expect(text).toContain('kubereflect_controller_watch_relists_total{controller="a",resource="configmaps"} 1');
-    expect(text).toContain('kubereflect_controller_watch_errors_total{controller="a",resource="configmaps"} 1');
-    expect(text).toContain('kubereflect_controller_leader{controller="a"} 1');
-    expect(text).toContain('kubereflect_controller_leader{controller="b"} 0');
   });
 });

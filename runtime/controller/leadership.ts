@@ -97,10 +97,10 @@ export class Leadership {
   lead(reconcileAll: () => void, idle: () => Promise<void>): Promise<void> {
     const election = this.election;
     if (!election) return Promise.resolve();
-    this.metrics.leader?.(false);
+    this.metrics.leader?.(false, election.name);
     return election.run(async (leading) => {
       this.work = AbortSignal.any([this.base, leading]);
-      this.metrics.leader?.(true);
+      this.metrics.leader?.(true, election.name);
       this.logger.info(`${this.name}: ${election.identity} leads: reconciling every object`, {
         controller: this.name,
         identity: election.identity,
@@ -109,7 +109,7 @@ export class Leadership {
       reconcileAll();
       this.wake();
       await untilAborted(leading);
-      this.metrics.leader?.(false);
+      this.metrics.leader?.(false, election.name);
       this.logger.info(`${this.name}: ${election.identity} stopped leading: no reconcile starts; the Lease is held until the running ones have returned`, {
         controller: this.name,
         identity: election.identity,
@@ -124,9 +124,10 @@ export class Leadership {
    * once every reconcile has returned (the term's work waits for them).
    */
   async stop(): Promise<void> {
-    if (!this.election) return;
-    await this.election.stop();
-    this.metrics.leader?.(false);
+    const election = this.election;
+    if (!election) return;
+    await election.stop();
+    this.metrics.leader?.(false, election.name);
   }
 }
 

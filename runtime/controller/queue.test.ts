@@ -235,6 +235,37 @@ describe('WorkQueue', () => {
     // Every key was processed (taken and finished) after its last add.
     for (const [key, added] of lastAdded) expect(lastSeen.get(key), key).toBeGreaterThanOrEqual(added);
   });
+
+  it("view() counts as client-go's queue does: an add merged into a waiting key is not an add, one while the key is in flight is; a delayed add is a retry, a debounce is not; only due keys are depth; keys in flight are timed from their take", async () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 2, clock });
+    const view = queue.view();
+    expect(view.concurrency).toBe(2);
+    queue.add('a', 'change');
+    queue.add('a', 'change'); // merged
+    queue.add('b', 'retry', { delayMs: 1000 });
+    queue.add('b', 'retry', { delayMs: 500 }); // merged (sooner), still a delayed add
+    queue.add('c', 'change', { delayMs: 200, debounce: true }); // a quiet period, not a retry
+    expect({ adds: view.adds, retries: view.retries, due: view.dueDepth(), inFlight: view.inFlight }).toEqual({ adds: 3, retries: 2, due: 1, inFlight: 0 });
+    expect((await queue.take())?.key).toBe('a');
+    clock.advance(300);
+    queue.add('a', 'change'); // while in flight: an add, due, waiting for the reconcile to end
+    expect({ adds: view.adds, due: view.dueDepth(), inFlight: view.inFlight }).toEqual({ adds: 4, due: 2, inFlight: 1 }); // a again and c; b not due
+    expect(view.inFlightSeconds()).toEqual({ total: 0.3, longest: 0.3 });
+    expect((await queue.take())?.key).toBe('c');
+    clock.advance(100);
+    expect(view.inFlightSeconds()).toEqual({ total: 0.5, longest: 0.4 });
+    queue.done('c');
+    queue.done('a'); // a goes back to the queue, due
+    expect({ due: view.dueDepth(), inFlight: view.inFlight, seconds: view.inFlightSeconds() }).toEqual({
+      due: 1,
+      inFlight: 0,
+      seconds: { total: 0, longest: 0 },
+    });
+    queue.close();
+    queue.add('d', 'change', { delayMs: 5 }); // ignored once closed
+    expect({ adds: view.adds, retries: view.retries, due: view.dueDepth() }).toEqual({ adds: 4, retries: 2, due: 0 });
+  });
 });
 
 describe('rate limiters', () => {

@@ -19,10 +19,15 @@
  * the same call: while keys are due, no promise and no wake-up of the loop
  * waiting in `take` per key.
  *
+ * For its metrics the queue counts its adds and delayed adds, and keeps
+ * the time each key in flight was taken: `view()` reads them (and the keys
+ * due) when the metrics are collected, so none of it is a call per add.
+ *
  * Memory: one entry per queued key, plus one per key in flight. Pure logic:
  * the time comes from a `Clock`, which the unit tests drive by hand.
  */
 import { systemClock, type Clock } from '../core/clock.ts';
+import type { ControllerView } from './metrics.ts';
 
 /** What a `take` hands out. */
 export interface QueueItem<R = string> {
@@ -135,19 +140,24 @@ const before = (x: { due: number; seq: number }, y: { due: number; seq: number }
  * queue.done(item!.key);
  */
 export class WorkQueue<R = string> {
+  /** Keys handed out at once, at most. */
+  readonly concurrency: number;
   private readonly clock: Clock;
-  private readonly concurrency: number;
   private readonly queued = new Map<string, Entry<R>>();
   /** Queued entries due at once when added, in order (see `DueFifo`); the others are in `heap`. Either may hold stale entries. */
   private readonly fifo = new DueFifo<R>();
   private readonly heap = new DueHeap<R>();
-  private readonly inFlightKeys = new Set<string>();
+  /** The keys in flight, each with the time it was taken. */
+  private readonly inFlightKeys = new Map<string, number>();
   /** Keys added while in flight: queued again at `done`. */
   private readonly again = new Map<string, Entry<R>>();
   private waiter: ((item: QueueItem<R> | undefined) => void) | undefined;
   private timer: { handle: unknown; at: number } | undefined;
   private seq = 0;
   private closed = false;
+  /** Adds that made an entry (not merged into one), and adds with a delay (not a debounce): see `view()`. */
+  private added = 0;
+  private delayed = 0;
 
   /** A queue handing out at most `concurrency` keys at once (a positive integer). */
   constructor(opts: { concurrency: number; clock?: Clock }) {
@@ -176,10 +186,13 @@ export class WorkQueue<R = string> {
   /** Queues `key` (see the module doc for how repeats merge). Ignored once closed. */
   add(key: string, reason: R, opts?: AddOptions): void {
     if (this.closed) return;
-    const due = this.clock.now() + Math.max(0, opts?.delayMs ?? 0);
+    const delayMs = Math.max(0, opts?.delayMs ?? 0);
+    if (delayMs > 0 && !opts?.debounce) this.delayed++;
+    const due = this.clock.now() + delayMs;
     const target = this.inFlightKeys.has(key) ? this.again : this.queued;
     const current = target.get(key);
-    if (current && !opts?.debounce && current.due <= due) return;
+    if (current === undefined) this.added++;
+    else if (!opts?.debounce && current.due <= due) return;
     const entry = { key, due, reason, seq: this.seq++ };
     target.set(key, entry);
     if (target === this.queued) this.order(entry, !opts?.delayMs);
@@ -244,6 +257,44 @@ export class WorkQueue<R = string> {
     waiter?.(undefined);
   }
 
+  /**
+   * What the controller's metrics read of the queue when they are collected
+   * (see `ControllerView`): a view, not a copy — each read is of the queue
+   * as it is then.
+   */
+  view(): ControllerView {
+    const queue = this;
+    return {
+      concurrency: queue.concurrency,
+      get inFlight() {
+        return queue.inFlightKeys.size;
+      },
+      get adds() {
+        return queue.added;
+      },
+      get retries() {
+        return queue.delayed;
+      },
+      dueDepth() {
+        const now = queue.clock.now();
+        let due = 0;
+        for (const entry of queue.queued.values()) if (entry.due <= now) due++;
+        for (const entry of queue.again.values()) if (entry.due <= now) due++;
+        return due;
+      },
+      inFlightSeconds() {
+        const now = queue.clock.now();
+        let total = 0;
+        let longest = 0;
+        for (const taken of queue.inFlightKeys.values()) {
+          total += now - taken;
+          if (now - taken > longest) longest = now - taken;
+        }
+        return { total: total / 1000, longest: longest / 1000 };
+      },
+    };
+  }
+
   /** Takes `key` out of flight, queueing it again if it was added meanwhile; false if it was not in flight. */
   private release(key: string): boolean {
     if (!this.inFlightKeys.delete(key)) return false;
@@ -285,7 +336,7 @@ export class WorkQueue<R = string> {
     if (top === this.fifo.peek()) this.fifo.shift();
     else this.heap.pop();
     this.queued.delete(top.key);
-    this.inFlightKeys.add(top.key);
+    this.inFlightKeys.set(top.key, now);
     return { key: top.key, reason: top.reason, waitedMs: now - top.due };
   }
 

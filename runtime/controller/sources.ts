@@ -178,9 +178,11 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
   /**
    * Starts the watches the controller runs (until `stopWatches` aborts) and
    * the following of every source (until `stopping` aborts); the loops end
-   * on their own, never rejecting.
+   * on their own, never rejecting. Hands the metrics the queue's view first
+   * (`attach`): the controller starts.
    */
   start(stopWatches: AbortSignal, stopping: AbortSignal): Promise<void>[] {
+    this.metrics.attach?.(this.queue.view());
     const loops: Promise<void>[] = [];
     for (const input of [this.primary, ...this.inputs]) {
       if (input.watch) loops.push(this.drive(input, stopWatches));

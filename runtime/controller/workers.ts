@@ -117,9 +117,11 @@ export class Workers<S extends KubeObject> {
 
   private succeeded(key: string, action: Action, started: number): void {
     this.rateLimiter.forget(key);
-    this.metrics.reconciled('success', (this.clock.now() - started) / 1000);
+    const requeue = action?.type === 'requeue';
+    // controller-runtime's results: a requeue now, a requeue after a while, or success (awaitChange, and what is not an Action).
+    this.metrics.reconciled(requeue ? (action.afterMs > 0 ? 'requeue_after' : 'requeue') : 'success', (this.clock.now() - started) / 1000);
     this.counts.reconciles++;
-    if (action?.type === 'requeue') this.queue.add(key, 'requeue', { delayMs: action.afterMs });
+    if (requeue) this.queue.add(key, 'requeue', { delayMs: action.afterMs });
     else if (action?.type !== 'awaitChange')
       this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`, {
         controller: this.name,
@@ -159,5 +161,6 @@ export class Workers<S extends KubeObject> {
       },
     );
     if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs });
+    else this.metrics.terminalError?.();
   }
 }

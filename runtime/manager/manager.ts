@@ -659,15 +659,17 @@ export class Manager {
       );
       this.opts.onTerm?.({ phase: 'end', ...range });
     };
-    const leader = this.metricsFor(this.name);
-    if (this.election) {
-      leader?.leader?.(false);
-      return this.election.run(async (leading) => {
-        leader?.leader?.(true);
+    const election = this.election;
+    if (election) {
+      // leader_election_master_status{name=<the Lease>}: 1 during a term of leadership.
+      const leader = this.metricsFor(this.name);
+      leader?.leader?.(false, election.name);
+      return election.run(async (leading) => {
+        leader?.leader?.(true, election.name);
         try {
           await term({ term: leading });
         } finally {
-          leader?.leader?.(false);
+          leader?.leader?.(false, election.name);
         }
       });
     }

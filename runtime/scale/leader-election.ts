@@ -164,6 +164,11 @@ export class LeaderElection {
     return this.observed?.holder;
   }
 
+  /** The name of the Lease this election campaigns for (in its namespace, `opts.namespace`). */
+  get name(): string {
+    return this.opts.name;
+  }
+
   /**
    * Campaigns until `stop()`, calling `work` at the start of each term of
    * leadership with the term's signal, and holding (renewing) the Lease

@@ -29,7 +29,7 @@ const expectations: Record<string, RegExp[]> = {
     /gear updated: ConfigMap gear-widget \{color=green, parts=12xtooth, replicas=1, size=4\}, Ready at generation 2/,
     /sprocket-widget deleted → re-created by the operator/,
     /cog deleted: cleanup ran once, the Widget is gone, 2 external records left/,
-    /GET \/metrics → controller_runtime_reconcile_total\{(?=[^}]*controller="widget-operator")(?=[^}]*result="success")[^}]*\} [1-9]\d*/,
+    /GET \/metrics → controller_runtime_reconcile_total\{controller="widget-operator",result="success"\} [1-9]\d*/,
     /events: ConfigMapCreated ×3, ConfigMapUpdated ×1, ExternalRecordRemoved ×1/,
     /stopped: 0 reconciles abandoned, \d+ reconciles in all, 0 failed/,
   ],

@@ -274,7 +274,9 @@ describe('Manager', () => {
     });
     manager.controller(Secret.api(admin, ns), { reconcile: () => Action.awaitChange() });
     const err = await manager.start().catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/^kubereflect: manager fatal: the cache of configmaps in mgr-fatal-\w+ \(projected\) failed for good: .*a transform that throws/);
+    expect((err as Error).message).toMatch(
+      /^kubereflect: manager fatal: the cache of configmaps in mgr-fatal-\w+ \(projected\) failed for good: .*a transform that throws/,
+    );
     await expect(manager.done).rejects.toBe(err);
     expect(manager.status()).toMatchObject({ state: 'failed', ready: false });
     expect((await manager.stop()).exitCode).toBe(1);

@@ -124,7 +124,7 @@ describe('a controller with leaderElection', () => {
     const proxy = await FaultProxy.start({ upstreamPort: p.apiserverPort, pkiDir: p.pkiDir });
     const electionClient = Client.fromFile(proxy.kubeconfig(kubeconfig), { context: 'admin' });
     const registry = new prom.Registry();
-    const gauge = async () => /kubereflect_controller_leader\{controller="cms"\} (\d)/.exec(await registry.metrics())?.[1];
+    const gauge = async () => /leader_election_master_status\{name="ctl"\} (\d)/.exec(await registry.metrics())?.[1];
     const election = new LeaderElection(electionClient, {
       namespace: ns,
       name: 'ctl',
