@@ -59,7 +59,7 @@ describe('kubereflect rbac', () => {
 
   it('hands the module the arguments after --, as its own command line', async () => {
     const file = operator(
-      "if (process.argv.slice(2).join(' ') !== '--namespace shop') throw new Error(`argv: ${process.argv.slice(2)}`);\nawait manager.run();",
+      "if (process.argv.slice(2).join(' ') !== '--namespace shop') throw new Error('argv: ' + process.argv.slice(2).join(' '));\nawait manager.run();",
     );
     const { code, err } = await run(file, '--', '--namespace', 'shop');
     expect(err).toBe('');
