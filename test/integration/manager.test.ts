@@ -155,6 +155,7 @@ describe('Manager', () => {
     const url = manager.url!;
     await until('the ConfigMap controller to run while Gadgets are not served', () => reconciled.has('one'));
     const before = await get(`${url}/readyz`);
+    console.log(`GET /readyz → ${before.status}\n${before.text}`);
     expect(before.status).toBe(503);
     expect(before.text).toContain('not ready: 1 of 2 caches is not synced');
     expect(before.text).toContain(`cache configmaps in ${ns}: synced: 1 objects [cms (primary)]`);
