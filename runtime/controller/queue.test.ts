@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../test/support/fake-clock.ts';
-import { WorkQueue, type QueueItem } from './queue.ts';
+import { HIGH_PER_LOW, WorkQueue, type QueueItem } from './queue.ts';
 import { bucketRateLimiter, defaultRateLimiter, exponentialRateLimiter } from './rate-limit.ts';
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -20,6 +20,81 @@ function taking<R>(queue: WorkQueue<R>) {
     promise: p,
   };
 }
+
+describe('WorkQueue priorities', () => {
+  /** Takes every due key, one at a time (each `done` before the next), and says which in order. */
+  const drain = (queue: WorkQueue<string>, limit = Infinity) => {
+    const order: string[] = [];
+    for (let item = queue.poll(); item && order.length < limit; item = queue.doneAndPoll(item.key)) order.push(item.key);
+    return order;
+  };
+
+  it('takes a due high key before due low ones, in the order added within a priority', () => {
+    const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
+    for (const k of ['l1', 'l2', 'l3']) queue.add(k, 'reconcile all', { priority: 'low' });
+    queue.add('h1', 'object changed');
+    queue.add('h2', 'object changed');
+    expect(drain(queue)).toEqual(['h1', 'h2', 'l1', 'l2', 'l3']);
+  });
+
+  it('a change to a key that waits at low priority lifts it to high, with the change as its reason; a low repeat of a high key changes nothing', () => {
+    const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
+    for (const k of ['a', 'b', 'c']) queue.add(k, 'reconcile all', { priority: 'low' });
+    queue.add('c', 'object changed');
+    queue.add('x', 'object changed');
+    queue.add('x', 'requeue', { priority: 'low' });
+    const first = queue.poll()!;
+    expect([first.key, first.reason]).toEqual(['c', 'object changed']);
+    expect(drain(queue).length).toBe(0); // one at a time: c is in flight
+    queue.done('c');
+    expect(drain(queue)).toEqual(['x', 'a', 'b']);
+  });
+
+  it('a low key queued for later keeps the earlier due time when a high add merges into it, and the reverse', () => {
+    const clock = new FakeClock();
+    const queue = new WorkQueue<string>({ concurrency: 1, clock });
+    queue.add('a', 'requeue', { priority: 'low', delayMs: 1000 });
+    queue.add('a', 'object changed', { delayMs: 5000 });
+    clock.advance(1000);
+    const item = queue.poll();
+    expect([item?.key, item?.reason]).toEqual(['a', 'object changed']); // high, due at the earlier time
+  });
+
+  it(`does not starve low keys: while both are due, one in ${HIGH_PER_LOW + 1} taken is low`, () => {
+    const queue = new WorkQueue<string>({ concurrency: 1, clock: new FakeClock() });
+    for (let i = 0; i < 4; i++) queue.add(`low-${i}`, 'reconcile all', { priority: 'low' });
+    // A stream of changes that never lets up: each key taken queues a new change.
+    let n = 0;
+    queue.add(`high-${n++}`, 'object changed');
+    const order: string[] = [];
+    for (let item = queue.poll(); item && order.length < 25; item = queue.doneAndPoll(item.key)) {
+      order.push(item.key);
+      queue.add(`high-${n++}`, 'object changed');
+    }
+    const lows = order.map((k, i) => (k.startsWith('low') ? i : -1)).filter((i) => i >= 0);
+    expect(lows).toEqual([4, 9, 14, 19]); // every fifth, until none is left
+    expect(order.filter((k) => k.startsWith('high')).length).toBe(21);
+  });
+
+  it('during a reconcile-all of 10,000 keys, a change is taken among the first few, and every low key still runs', () => {
+    const queue = new WorkQueue<string>({ concurrency: 8, clock: new FakeClock() });
+    for (let i = 0; i < 10_000; i++) queue.add(`ns/obj-${i}`, 'reconcile all', { priority: 'low' });
+    const taken: string[] = [];
+    const inFlight: string[] = [];
+    // 8 workers busy with the backlog, then the change arrives.
+    for (let i = 0; i < 8; i++) inFlight.push(queue.poll()!.key);
+    queue.add('ns/changed', 'object changed');
+    while (inFlight.length > 0) {
+      const next = queue.doneAndPoll(inFlight.shift()!);
+      if (next) {
+        taken.push(next.key);
+        inFlight.push(next.key);
+      }
+    }
+    expect(taken.indexOf('ns/changed')).toBe(0); // the next key taken after the change
+    expect(new Set(taken).size).toBe(10_000 - 8 + 1);
+  });
+});
 
 describe('WorkQueue', () => {
   it('merges repeats of a queued key into one item, keeping the first reason', async () => {

@@ -12,6 +12,11 @@
  *   that are not yet `done`.
  * - **Fair.** Due keys are taken in due-time order (then in the order they
  *   were added), so a hot object cannot starve the others.
+ * - **Two priorities.** An `add` is `high` (the default) or `low`. Due
+ *   high keys go before due low ones, so a change is not stuck behind a
+ *   backlog of low work; a key queued at both is high (the higher one wins a
+ *   merge, with the earlier due time). Low keys are not starved: while both
+ *   are due, every `HIGH_PER_LOW`-th key taken is a low one.
  * - **Closing** (`close`) stops handing out keys: a waiting `take` resolves
  *   `undefined`, and later `add`s are ignored. Keys in flight may still be `done`.
  *
@@ -44,13 +49,19 @@ export interface AddOptions {
   delayMs?: number;
   /** Restart the key's wait: it becomes due `delayMs` from now even if it was due sooner (a quiet period). */
   debounce?: boolean;
+  /** `high` (default) or `low`: due high keys are taken first (see the module doc). */
+  priority?: 'high' | 'low';
 }
+
+/** While both priorities have keys due, one key in this many taken is a low one: low work slows, never stops. */
+export const HIGH_PER_LOW = 4;
 
 interface Entry<R> {
   readonly key: string;
   readonly due: number;
   readonly reason: R;
   readonly seq: number;
+  readonly low: boolean;
 }
 
 /** A min-heap of entries by (due, seq); an entry the queue no longer holds for its key is stale and skipped. */
@@ -128,6 +139,41 @@ class DueFifo<R> {
 
 const before = (x: { due: number; seq: number }, y: { due: number; seq: number }) => x.due < y.due || (x.due === y.due && x.seq < y.seq);
 
+/** The queued entries of one priority: those due at once when added in a FIFO, the others in a heap. Either may hold stale entries. */
+class Lane<R> {
+  readonly fifo = new DueFifo<R>();
+  readonly heap = new DueHeap<R>();
+
+  /** Files a queued entry: at the end of the FIFO when `atOnce` and that keeps it in order, else in the heap. */
+  order(entry: Entry<R>, atOnce: boolean): void {
+    const last = this.fifo.last();
+    if (atOnce && (!last || !before(entry, last))) this.fifo.push(entry);
+    else this.heap.push(entry);
+  }
+
+  /** The earliest entry still current (`queued` holds it for its key), stale ones dropped on the way. */
+  earliest(queued: Map<string, Entry<R>>): Entry<R> | undefined {
+    let first = this.fifo.peek();
+    while (first && queued.get(first.key) !== first) {
+      this.fifo.shift();
+      first = this.fifo.peek();
+    }
+    let top = this.heap.peek();
+    while (top && queued.get(top.key) !== top) {
+      this.heap.pop();
+      top = this.heap.peek();
+    }
+    if (!first || !top) return first ?? top;
+    return before(first, top) ? first : top;
+  }
+
+  /** Removes `top`, the entry `earliest` returned. */
+  remove(top: Entry<R>): void {
+    if (top === this.fifo.peek()) this.fifo.shift();
+    else this.heap.pop();
+  }
+}
+
 /**
  * A de-duplicating, time-ordered queue of keys with at most `concurrency`
  * keys in flight and never the same key twice in flight. `R` is the type of
@@ -144,9 +190,11 @@ export class WorkQueue<R = string> {
   readonly concurrency: number;
   private readonly clock: Clock;
   private readonly queued = new Map<string, Entry<R>>();
-  /** Queued entries due at once when added, in order (see `DueFifo`); the others are in `heap`. Either may hold stale entries. */
-  private readonly fifo = new DueFifo<R>();
-  private readonly heap = new DueHeap<R>();
+  /** The queued entries by priority. */
+  private readonly high = new Lane<R>();
+  private readonly low = new Lane<R>();
+  /** High keys taken since the last low one, while low keys were due (see `HIGH_PER_LOW`). */
+  private highStreak = 0;
   /** The keys in flight, each with the time it was taken. */
   private readonly inFlightKeys = new Map<string, number>();
   /** Keys added while in flight: queued again at `done`. */
@@ -188,14 +236,22 @@ export class WorkQueue<R = string> {
     if (this.closed) return;
     const delayMs = Math.max(0, opts?.delayMs ?? 0);
     if (delayMs > 0 && !opts?.debounce) this.delayed++;
-    const due = this.clock.now() + delayMs;
+    let due = this.clock.now() + delayMs;
+    let low = opts?.priority === 'low';
     const target = this.inFlightKeys.has(key) ? this.again : this.queued;
     const current = target.get(key);
     if (current === undefined) this.added++;
-    else if (!opts?.debounce && current.due <= due) return;
-    const entry = { key, due, reason, seq: this.seq++ };
+    else {
+      // A merge: the higher priority wins, and (unless debounced) the earlier due time; nothing gained, nothing changes.
+      low &&= current.low;
+      if (!opts?.debounce) {
+        if (current.due <= due && current.low === low) return;
+        due = Math.min(due, current.due);
+      }
+    }
+    const entry = { key, due, reason, seq: this.seq++, low };
     target.set(key, entry);
-    if (target === this.queued) this.order(entry, !opts?.delayMs);
+    if (target === this.queued) this.order(entry, due <= this.clock.now());
     this.pump();
   }
 
@@ -309,11 +365,9 @@ export class WorkQueue<R = string> {
     return true;
   }
 
-  /** Files a queued entry: at the end of the FIFO when `atOnce` and that keeps it in order, else in the heap. */
+  /** Files a queued entry in its priority's lane. */
   private order(entry: Entry<R>, atOnce: boolean): void {
-    const last = this.fifo.last();
-    if (atOnce && (!last || !before(entry, last))) this.fifo.push(entry);
-    else this.heap.push(entry);
+    (entry.low ? this.low : this.high).order(entry, atOnce);
   }
 
   /** Hands the earliest due key to a waiting `take`, or sets a timer for when one falls due. */
@@ -331,29 +385,35 @@ export class WorkQueue<R = string> {
     waiter(this.hand(top, now));
   }
 
-  /** Moves `top`, the first entry of the FIFO or the heap, in flight (`now`: the time it is taken). */
+  /** Moves `top`, what `earliest` returned, in flight (`now`: the time it is taken). */
   private hand(top: Entry<R>, now: number): QueueItem<R> {
-    if (top === this.fifo.peek()) this.fifo.shift();
-    else this.heap.pop();
+    if (top.low) {
+      this.low.remove(top);
+      this.highStreak = 0;
+    } else {
+      this.high.remove(top);
+      this.highStreak++;
+    }
     this.queued.delete(top.key);
     this.inFlightKeys.set(top.key, now);
     return { key: top.key, reason: top.reason, waitedMs: now - top.due };
   }
 
-  /** The earliest entry still current: the first of the FIFO or the heap, stale ones dropped on the way. */
+  /**
+   * The entry to take next: a due high one before a due low one — except
+   * that while both are due, a low one goes after `HIGH_PER_LOW` high ones
+   * in a row — or, when none is due, the one due first.
+   */
   private earliest(): Entry<R> | undefined {
-    let first = this.fifo.peek();
-    while (first && this.queued.get(first.key) !== first) {
-      this.fifo.shift();
-      first = this.fifo.peek();
-    }
-    let top = this.heap.peek();
-    while (top && this.queued.get(top.key) !== top) {
-      this.heap.pop();
-      top = this.heap.peek();
-    }
-    if (!first || !top) return first ?? top;
-    return before(first, top) ? first : top;
+    const high = this.high.earliest(this.queued);
+    const low = this.low.earliest(this.queued);
+    if (!high || !low) return high ?? low;
+    const now = this.clock.now();
+    const highDue = high.due <= now;
+    const lowDue = low.due <= now;
+    if (highDue && lowDue) return this.highStreak >= HIGH_PER_LOW ? low : high;
+    if (highDue || lowDue) return highDue ? high : low;
+    return before(high, low) ? high : low;
   }
 
   private wakeAt(at: number): void {
