@@ -8,7 +8,8 @@
  * over instead of starting, and its manifest is printed. A module that
  * exports its manager (as `default` or `manager`) without starting it works
  * too. The command ends the process when done: the module's own pending
- * work (its main never started) is not waited for.
+ * work (its main never started) is not waited for. What the module prints
+ * while it loads goes to stderr, so that stdout is the manifest alone.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -64,6 +65,10 @@ export async function rbacCommand(args: string[], io: { out: (s: string) => void
     };
   });
   let timer: NodeJS.Timeout | undefined;
+  // What the module prints while it loads goes to stderr: stdout carries the manifest alone (to pipe into kubectl apply).
+  const stdoutWrite = process.stdout.write;
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  let manifest: string;
   try {
     const imported = import(pathToFileURL(resolve(module)).href).then((ns: Record<string, unknown>) => {
       const exported = [ns.default, ns.manager].find(isManager);
@@ -78,8 +83,7 @@ export async function rbacCommand(args: string[], io: { out: (s: string) => void
       io.err(`kubereflect rbac: ${module} neither exported a Manager (as default or manager) nor started one within ${timeoutMs / 1000} s\n`);
       return 1;
     }
-    io.out(`${found.rbac(subject ? { subject } : {})}\n`);
-    return 0;
+    manifest = found.rbac(subject ? { subject } : {});
   } catch (err) {
     io.err(`kubereflect rbac: importing ${module} failed: ${(err as Error).message}\n`);
     return 1;
@@ -87,7 +91,10 @@ export async function rbacCommand(args: string[], io: { out: (s: string) => void
     clearTimeout(timer);
     delete (globalThis as Record<symbol, unknown>)[HAND_OFF];
     process.argv = argv;
+    process.stdout.write = stdoutWrite;
   }
+  io.out(`${manifest}\n`);
+  return 0;
 }
 
 function parse(all: string[]) {
