@@ -45,7 +45,7 @@ export { allNamespaces } from './kinds/kind.ts';
 export { ProjectionSpecError } from './kinds/projection.ts';
 // The controller (guide: docs/controller.md).
 export type { ReconcileReason, ReconcileContext, Reconciler, ErrorPolicy } from './controller/reconcile.ts';
-export { Action } from './controller/reconcile.ts';
+export { Action, TerminalError, ReconcileTimeoutError } from './controller/reconcile.ts';
 export type {
   ControllerOptions,
   OwnsOptions,

@@ -21,3 +21,4 @@ export type {
   PrometheusMetricsOptions,
 } from './controller/prometheus.ts';
 export { prometheusMetrics } from './controller/prometheus.ts';
+export { noMetrics } from './controller/metrics.ts';

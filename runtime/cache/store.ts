@@ -55,6 +55,7 @@ import { isNotServed } from './watcher.ts';
 import { hasUnreadManagedFields } from '../wire/lazy-managed-fields.ts';
 import type { ObjectRef } from '../core/object-ref.ts';
 import type { KubeObject, Stored, WatcherEvent } from '../core/types.ts';
+import { holdsAtLeast } from '../core/resource-version.ts';
 
 /** Options of `store()`; `I` names the indexes. */
 export interface StoreOptions<K extends KubeObject = KubeObject, I extends string = string> {
@@ -438,6 +439,67 @@ export class Store<K extends KubeObject, I extends string = string> {
   get(lookup: StoreLookup<K>): Stored<K> | undefined {
     const key = typeof lookup === 'string' ? lookup : keyFor(lookup.name, lookup.namespace);
     return this.core.live.get(key) as Stored<K> | undefined;
+  }
+
+  /**
+   * Resolves with the object once the store holds it at `resourceVersion`
+   * or a newer version — what you wrote, read back: `resourceVersion` is
+   * the version your write returned — at once if it already does. Versions
+   * are ordered as Kubernetes orders them since 1.35 (one resource's
+   * versions are decimal integers, a later one larger); where they cannot
+   * be ordered (another server's format), only that exact version counts.
+   * Rejects with a `NotReadyError` when `timeoutMs` passes first (saying
+   * what the store holds), with a `RequestAbortedError` when `signal`
+   * aborts.
+   *
+   * @example
+   * const written = await widgets.patch('w1', { type: 'merge', body: { spec: { color: 'red' } } });
+   * const seen = await reader.waitForVersion('shop/w1', written.metadata!.resourceVersion!, { timeoutMs: 5_000 });
+   */
+  waitForVersion(lookup: StoreLookup<K>, resourceVersion: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Stored<K>> {
+    const key = typeof lookup === 'string' ? lookup : keyFor(lookup.name, lookup.namespace);
+    const core = this.core;
+    const holds = () => {
+      const obj = core.live.get(key) as Stored<K> | undefined;
+      return obj && holdsAtLeast(obj.metadata.resourceVersion, resourceVersion) ? obj : undefined;
+    };
+    const now = holds();
+    if (now) return Promise.resolve(now);
+    const { signal, timeoutMs } = opts;
+    if (signal?.aborted) return Promise.reject(new RequestAbortedError('kubereflect: waitForVersion aborted', { cause: signal.reason }));
+    return new Promise<Stored<K>>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        core.listeners.delete(listener);
+        signal?.removeEventListener('abort', onAbort);
+        if (timer) clearTimeout(timer);
+      };
+      // Every change of the live map, the swap of a relist included, reaches the listeners.
+      const listener: ChangeListener<KubeObject> = (changed) => {
+        if (changed !== key) return;
+        const obj = holds();
+        if (obj) {
+          done();
+          resolve(obj);
+        }
+      };
+      const onAbort = () => {
+        done();
+        reject(new RequestAbortedError('kubereflect: waitForVersion aborted', { cause: signal?.reason }));
+      };
+      core.listeners.add(listener);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined)
+        timer = setTimeout(() => {
+          done();
+          const held = core.live.get(key)?.metadata?.resourceVersion;
+          reject(
+            new NotReadyError(
+              `kubereflect: ${core.describe ?? 'the store'} does not hold ${key} at resourceVersion ${resourceVersion} or newer after ${timeoutMs} ms (${held === undefined ? 'it holds no such object' : `it holds ${held}`})`,
+            ),
+          );
+        }, timeoutMs);
+    });
   }
 
   /**

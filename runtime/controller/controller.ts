@@ -49,6 +49,7 @@ import { defaultRateLimiter } from './rate-limit.ts';
 import { Action, type ErrorPolicy, type ReconcileReason, type Reconciler } from './reconcile.ts';
 import { type SourceError, Sources } from './sources.ts';
 import { Workers } from './workers.ts';
+import { Writes } from './writes.ts';
 
 /**
  * A controller for the objects of one kind.
@@ -104,7 +105,9 @@ export class Controller<K extends KubeObject, S extends KubeObject = K> {
     this.leadership = new Leadership(this.name, opts.leaderElection, this.term, this.abortReconciles.signal, metrics, logger);
     this.sources = new Sources(this.name, api, opts, this.queue, metrics, logger, (error) => this.sourceFailed(error));
     this.reader = this.sources.reader;
-    this.workers = new Workers(this.name, this.queue, this.reader, rateLimiter, metrics, logger, clock, this.leadership);
+    const sources = this.sources;
+    const writes = new Writes(this.name, (group, kind) => sources.storeOf(group, kind), opts.readYourWritesMs ?? 10_000, clock, metrics, logger);
+    this.workers = new Workers(this.name, this.queue, this.reader, rateLimiter, metrics, logger, clock, this.leadership, writes, opts.reconcileTimeoutMs ?? 0);
   }
 
   /**

@@ -24,7 +24,7 @@ import type { ShardTerm } from '../scale/shard-ring.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { QueueItem, WorkQueue } from './queue.ts';
-import type { ReconcileReason } from './reconcile.ts';
+import { priorityOf, type ReconcileReason } from './reconcile.ts';
 
 /** The range of a controller's `shard` option, whether a fixed range or a ring's term. */
 export function shardRangeOf(shard: ShardRange | ShardTerm | undefined): ShardRange | undefined {
@@ -134,5 +134,5 @@ export class Leadership {
 /** Returns a taken key to the queue unreconciled (this replica does not lead). */
 export function giveBack(queue: WorkQueue<ReconcileReason>, item: QueueItem<ReconcileReason>): void {
   queue.done(item.key);
-  queue.add(item.key, item.reason);
+  queue.add(item.key, item.reason, { priority: priorityOf(item.reason), recheck: true });
 }

@@ -93,6 +93,17 @@ export interface ControllerMetrics {
    */
   terminalError?(): void;
   /**
+   * A reconcile outlived `reconcileTimeoutMs` (its signal aborted then):
+   * controller-runtime's reconcile timeout. Called as it times out.
+   */
+  reconcileTimedOut?(): void;
+  /**
+   * A reconcile started though the caches did not yet hold what the last
+   * reconcile of its object wrote, because it had waited `readYourWritesMs`
+   * (a slow or stalled watch).
+   */
+  writesNotSeen?(): void;
+  /**
    * The controller started (`run()`): `view` reads its queue from now on,
    * for the values best read when collected. Called once per run; a later
    * controller handed the same metrics replaces the view.
@@ -100,7 +111,7 @@ export interface ControllerMetrics {
   attach?(view: ControllerView): void;
 }
 
-/** Metrics that go nowhere: the default. */
+/** Metrics that go nowhere: the default; spread it to implement only some (`{ ...noMetrics, reconciled: (r) => … }`). */
 export const noMetrics: ControllerMetrics = {
   reconciled: () => {},
   queueWait: () => {},
@@ -109,5 +120,7 @@ export const noMetrics: ControllerMetrics = {
   watchError: () => {},
   leader: () => {},
   terminalError: () => {},
+  reconcileTimedOut: () => {},
+  writesNotSeen: () => {},
   attach: () => {},
 };

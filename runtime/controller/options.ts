@@ -35,6 +35,23 @@ export interface ControllerOptions<K extends KubeObject, S extends KubeObject = 
    * always pass.
    */
   predicate?: Predicate<Stored<NoInfer<S>>>;
+  /**
+   * Read your own writes: after a reconcile whose writes were remembered
+   * (`ctx.track(api)`, `ctx.wrote(obj)`), the next reconcile of the same
+   * object waits until the controller's caches hold them — at most this
+   * long, ms (default 10,000; then it runs anyway, counted in
+   * `kubereflect_controller_writes_not_seen_total` and logged once). 0
+   * remembers nothing. See docs/controller.md, "Reading your own writes".
+   */
+  readYourWritesMs?: number;
+  /**
+   * Abort a reconcile's `ctx.signal` once it has run this long, ms (default:
+   * never), with a `ReconcileTimeoutError` as the reason; counted in
+   * `controller_runtime_reconcile_timeouts_total`. A reconcile that then
+   * throws is retried as any failure. As controller-runtime's
+   * `ReconciliationTimeout`.
+   */
+  reconcileTimeoutMs?: number;
   /** Delays before retries after errors (default `defaultRateLimiter()`: per object 5 ms → 1,000 s, overall 10/s). */
   rateLimiter?: RateLimiter;
   /** What follows a failed reconcile (default: requeue after the rate limiter's delay). */

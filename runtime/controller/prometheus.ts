@@ -140,7 +140,9 @@ interface Collected {
  *   `result`: `success`, `error`, `requeue`, `requeue_after`),
  *   `controller_runtime_reconcile_errors_total{controller}`,
  *   `controller_runtime_terminal_reconcile_errors_total{controller}` (an
- *   error the error policy does not retry),
+ *   error the error policy does not retry, or a `TerminalError`),
+ *   `controller_runtime_reconcile_timeouts_total{controller}` (reconciles
+ *   that outlived `reconcileTimeoutMs`),
  *   `controller_runtime_reconcile_time_seconds{controller}` (histogram),
  *   `controller_runtime_max_concurrent_reconciles{controller}` (gauge: the
  *   `concurrency`), `controller_runtime_active_workers{controller}` (gauge:
@@ -158,13 +160,14 @@ interface Collected {
  * - `leader_election_master_status{name}` (gauge: 1 while this replica
  *   leads, 0 while it does not; `name` is the Lease's name; only for a
  *   controller with `leaderElection`);
- * - kubereflect's own: `<prefix>watch_relists_total{controller,resource}`
- *   and `<prefix>watch_errors_total{controller,resource}` (prefix
+ * - kubereflect's own: `<prefix>watch_relists_total{controller,resource}`,
+ *   `<prefix>watch_errors_total{controller,resource}` and
+ *   `<prefix>writes_not_seen_total{controller}` (reconciles that waited
+ *   `readYourWritesMs` in vain; prefix
  *   `kubereflect_controller_` by default).
  *
  * Not emitted, for want of the thing they count: controller-runtime's
- * reconcile panics and reconcile timeouts, client-go's leader election
- * slow path. Several controllers can share a registry: each metric is
+ * reconcile panics, client-go's leader election slow path. Several controllers can share a registry: each metric is
  * registered once and the series are told apart by label; hand each
  * controller its own adapter (a second adapter of the same controller name
  * in a registry takes over the first's scrape-time values).
@@ -228,6 +231,8 @@ export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R
   // What happens on the controller's path is counted in plain numbers here; the counters catch up when collected.
   const results: Record<ReconcileResult, number> = { success: 0, error: 0, requeue: 0, requeue_after: 0 };
   let terminal = 0;
+  let timeouts = 0;
+  let notSeen = 0;
   // The queue's view (from `attach`), and the totals of the views it replaced.
   let view: ControllerView | undefined;
   const replaced = { adds: 0, retries: 0 };
@@ -244,6 +249,18 @@ export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R
     'Reconciles that threw and that the error policy does not retry, per controller.',
     ['controller'],
     [[ctl, () => terminal]],
+  );
+  counter(
+    'controller_runtime_reconcile_timeouts_total',
+    "Reconciles that outlived the controller's reconcile timeout, per controller.",
+    ['controller'],
+    [[ctl, () => timeouts]],
+  );
+  counter(
+    `${prefix}writes_not_seen_total`,
+    "Reconciles started after waiting the read-your-writes bound for the caches to hold the last reconcile's writes (a slow or stalled watch).",
+    ['controller'],
+    [[ctl, () => notSeen]],
   );
   const reconcileTime = metric(
     prom.Histogram,
@@ -329,6 +346,8 @@ export function prometheusMetrics<R extends RegistryLike>(prom: PromClientLike<R
     watchError: (resource) => watchErrors.inc({ controller, resource }),
     leader: (leading, lease) => leader.set({ name: lease }, leading ? 1 : 0),
     terminalError: () => void terminal++,
+    reconcileTimedOut: () => void timeouts++,
+    writesNotSeen: () => void notSeen++,
     attach(next) {
       if (view) {
         replaced.adds += view.adds;

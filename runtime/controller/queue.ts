@@ -51,6 +51,8 @@ export interface AddOptions {
   debounce?: boolean;
   /** `high` (default) or `low`: due high keys are taken first (see the module doc). */
   priority?: 'high' | 'low';
+  /** A key put back to be looked at again (it waits for something): not counted as an add or a retry in `view()`. */
+  recheck?: boolean;
 }
 
 /** While both priorities have keys due, one key in this many taken is a low one: low work slows, never stops. */
@@ -235,13 +237,14 @@ export class WorkQueue<R = string> {
   add(key: string, reason: R, opts?: AddOptions): void {
     if (this.closed) return;
     const delayMs = Math.max(0, opts?.delayMs ?? 0);
-    if (delayMs > 0 && !opts?.debounce) this.delayed++;
+    if (delayMs > 0 && !opts?.debounce && !opts?.recheck) this.delayed++;
     let due = this.clock.now() + delayMs;
     let low = opts?.priority === 'low';
     const target = this.inFlightKeys.has(key) ? this.again : this.queued;
     const current = target.get(key);
-    if (current === undefined) this.added++;
-    else {
+    if (current === undefined) {
+      if (!opts?.recheck) this.added++;
+    } else {
       // A merge: the higher priority wins, and (unless debounced) the earlier due time; nothing gained, nothing changes.
       low &&= current.low;
       if (!opts?.debounce) {

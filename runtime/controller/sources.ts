@@ -46,7 +46,10 @@ import { shardRangeOf } from './leadership.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { ControllerOptions, OwnsOptions, ReconcileTarget, SourceHealth, WatchesOptions } from './options.ts';
 import type { WorkQueue } from './queue.ts';
-import type { ReconcileReason } from './reconcile.ts';
+import { priorityOf, type ReconcileReason } from './reconcile.ts';
+
+/** The options of a low-priority add due now (one object, not one per add). */
+const LOW = { priority: 'low' } as const;
 
 /** Which input of a controller a source is: its primary kind, an `owns()` or a `watches()`. */
 export type SourceRole = 'primary' | 'owns' | 'watches';
@@ -232,9 +235,16 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
 
   /** Queues `key` (merged with a queued one), after a quiet period of `debounceMs` or a delay of `delayMs`. */
   enqueue(key: string, reason: ReconcileReason, debounceMs = 0, delayMs = 0): void {
-    if (debounceMs > 0) this.queue.add(key, reason, { delayMs: debounceMs, debounce: true });
-    else this.queue.add(key, reason, delayMs > 0 ? { delayMs } : undefined);
+    const priority = priorityOf(reason);
+    if (debounceMs > 0) this.queue.add(key, reason, { delayMs: debounceMs, debounce: true, priority });
+    else this.queue.add(key, reason, delayMs > 0 ? { delayMs, priority } : priority === 'low' ? LOW : undefined);
     this.metrics.queueDepth(this.queue.depth);
+  }
+
+  /** The store of the source of `group`'s `kind` (the primary kind's first), if the controller watches that kind: where its writes show. */
+  storeOf(group: string, kind: string): Store<KubeObject> | undefined {
+    for (const input of [this.primary, ...this.inputs]) if (input.resource.group === group && input.resource.kind === kind) return input.reader;
+    return undefined;
   }
 
   /** Drives a watch the controller owns: applies it to its shared store; counts relists and errors. */

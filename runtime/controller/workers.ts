@@ -21,7 +21,41 @@ import type { ControllerMetrics } from './metrics.ts';
 import type { ControllerStats } from './options.ts';
 import type { QueueItem, WorkQueue } from './queue.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { Action, type ErrorPolicy, type ReconcileContext, type ReconcileReason, type Reconciler } from './reconcile.ts';
+import {
+  Action,
+  type ErrorPolicy,
+  priorityOf,
+  type ReconcileContext,
+  type ReconcileReason,
+  type Reconciler,
+  ReconcileTimeoutError,
+  TerminalError,
+} from './reconcile.ts';
+import { RECHECK_MS, type Writes } from './writes.ts';
+
+/**
+ * What a reconcile is handed as `ctx`: one object per reconcile, its
+ * methods on the prototype (no closure per reconcile). `backoffMs` is set
+ * for the error policy.
+ */
+class Context implements ReconcileContext {
+  backoffMs = 0;
+  constructor(
+    readonly key: string,
+    readonly reason: ReconcileReason,
+    readonly failures: number,
+    readonly signal: AbortSignal,
+    private readonly writes: Writes,
+  ) {}
+
+  track<A extends object>(api: A): A {
+    return this.writes.track(this.key, api);
+  }
+
+  wrote(written: KubeObject): void {
+    this.writes.wrote(this.key, written);
+  }
+}
 
 /** The workers of one controller and what they count. */
 export class Workers<S extends KubeObject> {
@@ -42,6 +76,10 @@ export class Workers<S extends KubeObject> {
     private readonly logger: Logger,
     private readonly clock: Clock,
     private readonly leadership: Leadership,
+    /** What the reconciles wrote, waited for before the next reconcile of each key. */
+    private readonly writes: Writes,
+    /** Abort a reconcile's signal after this long, ms (0: never). */
+    private readonly timeoutMs: number,
   ) {}
 
   /** Reconciles started and not finished. */
@@ -94,9 +132,16 @@ export class Workers<S extends KubeObject> {
         const obj = this.reader.get(key);
         if (!obj) {
           this.rateLimiter.forget(key); // gone: nothing to reconcile, nothing to retry
+          this.writes.forget(key);
           continue;
         }
-        const ctx: ReconcileContext = { key, reason: item.reason, failures: this.rateLimiter.failures(key), signal: work };
+        if (this.writes.size > 0 && !this.writes.caughtUp(key)) {
+          // The caches do not hold what the last reconcile of this object wrote yet: look again shortly (the key stays queued).
+          this.queue.add(key, item.reason, { delayMs: RECHECK_MS, priority: priorityOf(item.reason), recheck: true });
+          continue;
+        }
+        const timer = this.timeoutMs > 0 ? new AbortController() : undefined;
+        const ctx = new Context(key, item.reason, this.rateLimiter.failures(key), timer ? this.timed(work, timer) : work, this.writes);
         const started = this.clock.now();
         let action: Action;
         try {
@@ -104,6 +149,8 @@ export class Workers<S extends KubeObject> {
         } catch (error) {
           this.failed(error, obj, ctx, started, errorPolicy);
           continue;
+        } finally {
+          if (timer) timer.abort(); // ends the timeout's timer (see `timed`)
         }
         this.succeeded(key, action, started);
       } catch (err) {
@@ -115,13 +162,28 @@ export class Workers<S extends KubeObject> {
     if (--this.running === 0 && this.idle.length > 0) for (const resolve of this.idle.splice(0)) resolve();
   }
 
+  /**
+   * `work` joined with a timeout of `timeoutMs` on the controller's clock:
+   * it aborts with a `ReconcileTimeoutError` then (counted); aborting `done`
+   * (when the reconcile returns) clears the timer.
+   */
+  private timed(work: AbortSignal, done: AbortController): AbortSignal {
+    const timeout = new AbortController();
+    const handle = this.clock.setTimer(() => {
+      this.metrics.reconcileTimedOut?.();
+      timeout.abort(new ReconcileTimeoutError(`kubereflect: ${this.name}: the reconcile outlived its ${this.timeoutMs} ms timeout`));
+    }, this.timeoutMs);
+    done.signal.addEventListener('abort', () => this.clock.clearTimer(handle), { once: true });
+    return AbortSignal.any([work, timeout.signal]);
+  }
+
   private succeeded(key: string, action: Action, started: number): void {
     this.rateLimiter.forget(key);
     const requeue = action?.type === 'requeue';
     // controller-runtime's results: a requeue now, a requeue after a while, or success (awaitChange, and what is not an Action).
     this.metrics.reconciled(requeue ? (action.afterMs > 0 ? 'requeue_after' : 'requeue') : 'success', (this.clock.now() - started) / 1000);
     this.counts.reconciles++;
-    if (requeue) this.queue.add(key, 'requeue', { delayMs: action.afterMs });
+    if (requeue) this.queue.add(key, 'requeue', { delayMs: action.afterMs, priority: 'low' });
     else if (action?.type !== 'awaitChange')
       this.logger.warn(`${this.name}: reconcile of ${key} returned ${JSON.stringify(action)}, not an Action; waiting for a change`, {
         controller: this.name,
@@ -129,17 +191,30 @@ export class Workers<S extends KubeObject> {
       });
   }
 
-  private failed(error: unknown, obj: Stored<S>, ctx: ReconcileContext, started: number, errorPolicy: ErrorPolicy<S>): void {
+  private failed(error: unknown, obj: Stored<S>, ctx: Context, started: number, errorPolicy: ErrorPolicy<S>): void {
     const key = ctx.key;
     this.counts.failures++;
     this.counts.reconciles++;
     const message = error instanceof Error ? error.message : String(error);
     this.lastError = { key, message, at: Date.now() };
     this.metrics.reconciled('error', (this.clock.now() - started) / 1000);
+    if (error instanceof TerminalError) {
+      // Not retried: the object is reconciled again when something changes.
+      this.rateLimiter.forget(key);
+      this.metrics.terminalError?.();
+      this.logger.error(`${this.name}: reconcile of ${key} failed for good (a TerminalError, not retried): ${message}`, {
+        controller: this.name,
+        key,
+        error: message,
+        durationMs: Math.round(this.clock.now() - started),
+      });
+      return;
+    }
     const backoffMs = this.rateLimiter.when(key);
+    ctx.backoffMs = backoffMs;
     let action: Action;
     try {
-      action = errorPolicy(error, obj, { ...ctx, backoffMs });
+      action = errorPolicy(error, obj, ctx);
     } catch (policyError) {
       this.logger.error(`${this.name}: the error policy threw for ${key}: ${(policyError as Error).message}; retrying after ${Math.round(backoffMs)} ms`, {
         controller: this.name,
@@ -160,7 +235,7 @@ export class Workers<S extends KubeObject> {
         retryInMs: action.type === 'requeue' ? Math.round(action.afterMs) : undefined,
       },
     );
-    if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs });
+    if (action.type === 'requeue') this.queue.add(key, 'error retry', { delayMs: action.afterMs, priority: 'low' });
     else this.metrics.terminalError?.();
   }
 }

@@ -39,7 +39,9 @@ export type KubeErrorCode =
   | 'ERR_KUBE_NOT_READY'
   | 'ERR_KUBE_MANAGER'
   | 'ERR_KUBE_RBAC'
-  | 'ERR_KUBE_ACCESS_REVIEW';
+  | 'ERR_KUBE_ACCESS_REVIEW'
+  | 'ERR_KUBE_TERMINAL'
+  | 'ERR_KUBE_RECONCILE_TIMEOUT';
 
 /** Base class of every error the runtime raises or emits. */
 export class KubeError extends Error {

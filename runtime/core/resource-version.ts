@@ -50,3 +50,22 @@ function requireWellFormed(rv: string): void {
   if (!isComparableResourceVersion(rv))
     throw new KubeError(`resourceVersion ${JSON.stringify(rv)} is not well formed: not a positive decimal integer without leading zeros`);
 }
+
+/**
+ * Whether a cache that holds `current` of an object has caught up with a
+ * write that returned `written`: `current` is that version or a newer one
+ * where both can be ordered; where they cannot (another server's versions,
+ * an aggregated API), `current` equals `written` or differs from `before`,
+ * the version held before the write. False while the cache holds none.
+ *
+ * @example
+ * holdsAtLeast('120', '118'); // true
+ * holdsAtLeast('117', '118'); // false
+ * holdsAtLeast('opaque-b', 'opaque-c', 'opaque-a'); // true: not what it was before the write
+ */
+export function holdsAtLeast(current: string | undefined, written: string, before?: string): boolean {
+  if (current === undefined) return false;
+  if (current === written) return true;
+  if (isComparableResourceVersion(current) && isComparableResourceVersion(written)) return compareResourceVersions(current, written) >= 0;
+  return before !== undefined && current !== before;
+}
