@@ -5,7 +5,7 @@ import { ObjectRef, keyOf } from '../core/object-ref.ts';
 import { reflector } from './reflector.ts';
 import { store } from './store.ts';
 import type { Store } from './store.ts';
-import type { WatcherEvent } from '../core/types.ts';
+import type { KubeObject, WatcherEvent } from '../core/types.ts';
 import { mulberry32 } from '../../test/support/random.ts';
 
 interface Pod {
@@ -495,3 +495,37 @@ export function typeChecks(reader: Store<Pod>): void {
   // @ts-expect-error stored objects are read-only
   reader.get('ns/a')!.metadata!.name = 'x';
 }
+
+describe('waitForVersion', () => {
+  const obj = (name: string, rv: string) => ({ metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: rv } });
+
+  it('resolves once the store holds the object at that version or newer (ordered as numbers), at once if it does', async () => {
+    const { reader, writer } = store<KubeObject>();
+    writer.applyEvent({ type: 'Init' });
+    writer.applyEvent({ type: 'InitApply', object: obj('a', '99') });
+    writer.applyEvent({ type: 'InitDone' });
+    await expect(reader.waitForVersion('ns/a', '98')).resolves.toMatchObject({ metadata: { resourceVersion: '99' } });
+    let got: string | undefined;
+    const waiting = reader.waitForVersion({ name: 'a', namespace: 'ns' }, '100').then((o) => (got = o.metadata.resourceVersion));
+    writer.applyEvent({ type: 'Apply', object: obj('b', '100') }); // another object: not it
+    writer.applyEvent({ type: 'Apply', object: obj('a', '99') });
+    await Promise.resolve();
+    expect(got).toBeUndefined();
+    writer.applyEvent({ type: 'Apply', object: obj('a', '101') }); // '101' > '100' though a string comparison would agree only by luck of length
+    await waiting;
+    expect(got).toBe('101');
+  });
+
+  it('counts only the exact version where versions cannot be ordered, and says what it holds when it times out', async () => {
+    const { reader, writer } = store<KubeObject>({ name: 'things in ns' });
+    writer.applyEvent({ type: 'Init' });
+    writer.applyEvent({ type: 'InitApply', object: obj('a', 'opaque-2') });
+    writer.applyEvent({ type: 'InitDone' });
+    await expect(reader.waitForVersion('ns/a', 'opaque-1', { timeoutMs: 20 })).rejects.toThrow(
+      'kubereflect: things in ns does not hold ns/a at resourceVersion opaque-1 or newer after 20 ms (it holds opaque-2)',
+    );
+    const later = reader.waitForVersion('ns/a', 'opaque-3');
+    writer.applyEvent({ type: 'Apply', object: obj('a', 'opaque-3') });
+    await expect(later).resolves.toMatchObject({ metadata: { resourceVersion: 'opaque-3' } });
+  });
+});
