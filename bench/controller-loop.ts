@@ -1,6 +1,6 @@
 /**
  * The controller's own cost per reconcile, without a server:
- * `npx tsx bench/controller-loop.ts [--objects 10000] [--rounds 30] [--hand]`.
+ * `npx tsx bench/controller-loop.ts [--objects 10000] [--rounds 30] [--hand] [--wrote]`.
  *
  * A `Controller` over a shared store filled in memory with N ConfigMaps and
  * a no-op reconcile; each round is one `reconcileAll()` until all N are
@@ -9,7 +9,10 @@
  * loop (`hand-queue.ts`) over the same objects instead. Reports CPU time and
  * wall time per reconcile, medians of the rounds after the first few
  * (warm-up; `--rounds 1` measures the first round alone, cold, as
- * bench/controller.ts's steady pass is). Profile it with `node --cpu-prof --import tsx bench/controller-loop.ts`.
+ * bench/controller.ts's steady pass is). With `--wrote`, each reconcile
+ * also tells the controller what it wrote (`ctx.wrote(obj)`, the object as
+ * stored: read-your-writes finds it in the cache at the next reconcile),
+ * the cost of that bookkeeping. Profile it with `node --cpu-prof --import tsx bench/controller-loop.ts`.
  */
 import { Action, Controller, type KubeObject, type ListWatch, type Logger, type WatcherEvent } from '../runtime/index.ts';
 import { reflectShared, storeShared } from '../runtime/cache.ts';
@@ -43,10 +46,19 @@ function controllerLoop(objects: KubeObject[], reconciled: () => void): Loop {
     }
   })();
   const ctl = new Controller({ resource: configMaps } as ListWatch<KubeObject>, { store: shared.reader, logger: quiet });
-  const running = ctl.run(() => {
-    reconciled();
-    return Action.awaitChange();
-  });
+  const wrote = process.argv.includes('--wrote');
+  const running = ctl.run(
+    wrote
+      ? (obj, ctx) => {
+          reconciled();
+          ctx.wrote(obj as KubeObject);
+          return Action.awaitChange();
+        }
+      : () => {
+          reconciled();
+          return Action.awaitChange();
+        },
+  );
   return {
     reconcileAll: () => ctl.reconcileAll(),
     async stop() {
@@ -127,7 +139,7 @@ async function main(): Promise<void> {
   const w = stat(wall);
   const main = stat(mainThread).median;
   console.log(
-    `${process.argv.includes('--hand') ? 'hand-written queue' : 'Controller'}, ${n} objects, ${rounds - warmup} rounds: CPU ${c.median.toFixed(2)} µs per reconcile (min ${c.min.toFixed(2)}, max ${c.max.toFixed(2)}; main thread ${main.toFixed(2)}, the rest compilers and GC helpers), wall ${w.median.toFixed(2)} µs (min ${w.min.toFixed(2)})`,
+    `${process.argv.includes('--hand') ? 'hand-written queue' : process.argv.includes('--wrote') ? 'Controller, each reconcile remembering a write' : 'Controller'}, ${n} objects, ${rounds - warmup} rounds: CPU ${c.median.toFixed(2)} µs per reconcile (min ${c.min.toFixed(2)}, max ${c.max.toFixed(2)}; main thread ${main.toFixed(2)}, the rest compilers and GC helpers), wall ${w.median.toFixed(2)} µs (min ${w.min.toFixed(2)})`,
   );
 }
 

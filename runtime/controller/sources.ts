@@ -243,7 +243,9 @@ export class Sources<K extends KubeObject, S extends KubeObject> {
 
   /** The store of the source of `group`'s `kind` (the primary kind's first), if the controller watches that kind: where its writes show. */
   storeOf(group: string, kind: string): Store<KubeObject> | undefined {
-    for (const input of [this.primary, ...this.inputs]) if (input.resource.group === group && input.resource.kind === kind) return input.reader;
+    const primary = this.primary.resource;
+    if (primary.kind === kind && primary.group === group) return this.primary.reader;
+    for (const input of this.inputs) if (input.resource.kind === kind && input.resource.group === group) return input.reader;
     return undefined;
   }
 

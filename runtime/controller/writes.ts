@@ -81,12 +81,15 @@ export class Writes {
   caughtUp(key: string): boolean {
     const w = this.waiting.get(key);
     if (!w) return true;
-    const now = this.clock.now();
-    w.writes = w.writes.filter((write) => !inCache(write));
-    if (w.writes.length === 0) {
+    const writes = w.writes;
+    let left = 0;
+    for (let i = 0; i < writes.length; i++) if (!inCache(writes[i]!)) writes[left++] = writes[i]!;
+    writes.length = left;
+    if (left === 0) {
       this.waiting.delete(key);
       return true;
     }
+    const now = this.clock.now();
     w.since ??= now;
     if (now - w.since < this.boundMs) return false;
     this.waiting.delete(key);
@@ -147,11 +150,16 @@ export class Writes {
 
   private remember(key: string, store: Store<KubeObject>, objKey: string, rv: string | undefined, before: string | undefined, uid?: string): void {
     if (rv === undefined && uid === undefined) return;
-    let w = this.waiting.get(key);
-    if (!w) this.waiting.set(key, (w = { writes: [], since: undefined }));
+    const write = { store, key: objKey, rv, before, uid };
+    const w = this.waiting.get(key);
+    if (!w) {
+      this.waiting.set(key, { writes: [write], since: undefined });
+      return;
+    }
     // A later write of the same object replaces the earlier one: the later version is the one to wait for.
-    w.writes = w.writes.filter((x) => x.store !== store || x.key !== objKey);
-    w.writes.push({ store, key: objKey, rv, before, uid });
+    const same = w.writes.findIndex((x) => x.store === store && x.key === objKey);
+    if (same >= 0) w.writes[same] = write;
+    else w.writes.push(write);
   }
 }
 
