@@ -23,6 +23,7 @@ import {
   isControlledBy,
   permissions,
   type Manager,
+  type ReconcileContext,
   ownerReference,
   predicates,
   setCondition,
@@ -168,9 +169,11 @@ function widgetParts(client: Client, namespace: string | AllNamespaces, opts: Op
   };
 
   /** Creates or updates the Widget's ConfigMap; true when it changed. */
-  async function applyConfigMap(widget: Stored<Widget>, signal: AbortSignal): Promise<boolean> {
+  async function applyConfigMap(widget: Stored<Widget>, ctx: ReconcileContext): Promise<boolean> {
+    const signal = ctx.signal;
     const ns = widget.metadata.namespace!;
-    const configMaps = ConfigMap.api(client, ns);
+    // Tracked: the next reconcile of this Widget waits until the cache holds what we write (read your own writes).
+    const configMaps = ctx.track(ConfigMap.api(client, ns));
     const name = configMapName(widget);
     const data = desiredData(widget);
     const existing = await configMaps.getIfExists(name, { signal });
@@ -196,7 +199,8 @@ function widgetParts(client: Client, namespace: string | AllNamespaces, opts: Op
   }
 
   /** Writes the Ready condition and observedGeneration, unless they already say so. */
-  async function writeStatus(widget: Stored<Widget>, signal: AbortSignal): Promise<void> {
+  async function writeStatus(widget: Stored<Widget>, ctx: ReconcileContext): Promise<void> {
+    const signal = ctx.signal;
     const generation = widget.metadata.generation;
     const conditions = setCondition(widget.status?.conditions, {
       type: 'Ready',
@@ -206,18 +210,19 @@ function widgetParts(client: Client, namespace: string | AllNamespaces, opts: Op
       observedGeneration: generation,
     });
     if (widget.status?.observedGeneration === generation && sameConditions(widget.status?.conditions, conditions)) return;
-    await widgets
+    await ctx
+      .track(widgets)
       .within(widget.metadata.namespace!)
       .patchStatus(widget.metadata.name, { type: 'merge', body: { status: { observedGeneration: generation, phase: 'Ready', conditions } } }, { signal });
   }
 
-  const reconcile = (widget: Stored<Widget>, ctx: { signal: AbortSignal }) => {
+  const reconcile = (widget: Stored<Widget>, ctx: ReconcileContext) => {
     opts.observe?.(widget);
     return finalizer.run(widget, {
       apply: async (w) => {
-        await applyConfigMap(w, ctx.signal);
+        await applyConfigMap(w, ctx);
         records.upsert(w, `${w.spec?.color}/${w.spec?.size ?? '?'}`);
-        await writeStatus(w, ctx.signal);
+        await writeStatus(w, ctx);
         return Action.awaitChange();
       },
       cleanup: async (w) => {
