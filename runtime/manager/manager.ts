@@ -137,7 +137,7 @@ export interface ManagerReport {
 /** This replica's part, as `/readyz` and `status()` say it. */
 export type ManagerRole =
   | { readonly kind: 'single' }
-  | { readonly kind: 'leader' | 'standby'; readonly identity: string; readonly leader: string | undefined }
+  | { readonly kind: 'leader' | 'standby'; readonly identity: string; readonly leader: string | undefined; readonly lease: string }
   | { readonly kind: 'shard'; readonly identity: string; readonly range: string | undefined };
 
 /** The manager's state, as the endpoints report it. */
@@ -366,12 +366,22 @@ export class Manager {
       this.fail(new ManagerError(`kubereflect: manager ${this.name}: the cache of ${entry.name} failed for good: ${error.message}`, { cause: error })),
     );
     const m = opts.metrics;
+    // One adapter per controller for the manager's life: a new term's controller attaches its queue to the same
+    // adapter, so its counters go on from where the last term's left them.
+    const adapters = new Map<string, ControllerMetrics>();
     this.metricsFor = m
-      ? (controller) =>
-          prometheusMetrics<MetricsRegistry>(m.prom as unknown as PromClientLike<MetricsRegistry>, {
-            controller,
-            ...(m.registry ? { registry: m.registry } : {}),
-          })
+      ? (controller) => {
+          let adapter = adapters.get(controller);
+          if (!adapter)
+            adapters.set(
+              controller,
+              (adapter = prometheusMetrics<MetricsRegistry>(m.prom as unknown as PromClientLike<MetricsRegistry>, {
+                controller,
+                ...(m.registry ? { registry: m.registry } : {}),
+              })),
+            );
+          return adapter;
+        }
       : () => undefined;
     if (m) cacheMetrics(m.prom, m.registry, () => this.status());
     this.done = new Promise<ManagerReport>((resolve, reject) => (this.finish = { resolve, reject }));
@@ -591,7 +601,8 @@ export class Manager {
   }
 
   private role(): ManagerRole {
-    if (this.election) return { kind: this.election.isLeader ? 'leader' : 'standby', identity: this.election.identity, leader: this.election.leader };
+    if (this.election)
+      return { kind: this.election.isLeader ? 'leader' : 'standby', identity: this.election.identity, leader: this.election.leader, lease: this.election.name };
     if (this.ring) return { kind: 'shard', identity: this.ring.identity, range: this.ring.range?.toString() };
     return { kind: 'single' };
   }
@@ -661,15 +672,16 @@ export class Manager {
     };
     const election = this.election;
     if (election) {
-      // leader_election_master_status{name=<the Lease>}: 1 during a term of leadership.
-      const leader = this.metricsFor(this.name);
-      leader?.leader?.(false, election.name);
+      // leader_election_master_status{name=<the Lease>}: 1 during a term. The gauge is labelled by the Lease only, so the first controller's adapter sets it.
+      const first = this.controllers[0];
+      const gauge = first ? this.metricsFor(first.name) : undefined;
+      gauge?.leader?.(false, election.name);
       return election.run(async (leading) => {
-        leader?.leader?.(true, election.name);
+        gauge?.leader?.(true, election.name);
         try {
           await term({ term: leading });
         } finally {
-          leader?.leader?.(false, election.name);
+          gauge?.leader?.(false, election.name);
         }
       });
     }

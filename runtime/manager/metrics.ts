@@ -8,6 +8,9 @@
  * - `kubereflect_cache_lists_total{cache}`: lists completed (the first, then each relist);
  * - `kubereflect_cache_last_event_age_seconds{cache}`: since the watch last made progress;
  * - `kubereflect_shard_range_info{identity,range}`: 1 for the range this ring member reconciles now.
+ *
+ * (With `leaderElection`, client-go's `leader_election_master_status{name}`
+ * comes from the controllers' adapter: the manager sets it at each term.)
  */
 import type { RegistryLike } from '../controller/prometheus.ts';
 import type { MetricsRegistryLike } from './endpoints.ts';
