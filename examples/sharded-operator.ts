@@ -94,6 +94,12 @@ export default async function shardedOperator(args: ExampleArgs): Promise<void> 
 
   await until('three replicas to hold a range each', () => (replicas.every((r) => r.range) ? true : undefined));
   let items = await settled();
+  // A replica that held a wider range before the others joined reconciled some first: wait for each range's own term to reach them.
+  const byOwner = (live: typeof replicas) =>
+    until('each Widget reconciled by the replica whose range holds it', () =>
+      items.every((w) => reconciledBy.get(w.metadata!.name!) === live.find((r) => r.range?.has(w.metadata!.uid!))?.identity) ? true : undefined,
+    );
+  await byOwner(replicas);
   console.log(`${items.length} Widgets, each reconciled by the one replica whose range holds its uid:`);
   report(replicas, items);
 
