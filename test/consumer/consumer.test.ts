@@ -300,8 +300,8 @@ describe('the published packages', () => {
         stdio: 'pipe',
         timeout: 300_000,
       });
-      expect(vitest, `vitest on Node ${version}`).toMatch(/Tests\s+1 passed/);
-      const nodeTest = execFileSync(node[version], ['--test', 'gadget.node.test.ts'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
+      expect(vitest.replace(/\x1b\[[0-9;]*m/g, ''), `vitest on Node ${version}`).toMatch(/Tests\s+1 passed/);
+      const nodeTest = execFileSync(node[version], ['--test', '--test-reporter=tap', 'gadget.node.test.ts'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
       expect(nodeTest, `node:test on Node ${version}`).toMatch(/# pass 1\n# fail 0/);
     }
     expect(readdirSync(dir)).not.toContain('no-cache'); // KUBEBUILDER_ASSETS was honoured: no cache, no build
