@@ -33,7 +33,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['runtime/**/*.test.ts', 'generator/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: integrationTests,
+          // test/consumer/kit holds a user's project's tests, run by the consumer test inside that project.
+          exclude: [...integrationTests, 'test/consumer/kit/**'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -43,6 +44,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: integrationTests,
+          exclude: ['test/consumer/kit/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,

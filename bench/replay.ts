@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { Api, Client } from '../runtime/index.ts';
-import { createPki, pkiIn, readBase64 } from '../test/controlplane/pki.ts';
+import { createPki, pkiIn, readBase64 } from '../testing/pki.ts';
 import { pages, type BenchPod } from './data.ts';
 import { namespaceOf, type RunContext } from './harness.ts';
 import { kindPath, resourceOf, type BenchKind } from './kinds.ts';

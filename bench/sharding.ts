@@ -24,7 +24,7 @@ import { Client } from '../runtime/client/client.ts';
 import { ShardRange } from '../runtime/scale/shard-range.ts';
 import type { KubeObject, ResourceDescriptor } from '../runtime/core/types.ts';
 import { startExtraApiserver, up } from '../test/controlplane/plane.ts';
-import { FaultProxy } from '../test/faults/proxy.ts';
+import { FaultProxy } from '../testing/proxy.ts';
 import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 /**
- * `npm run pack`: builds the two published packages and packs them into
+ * `npm run pack`: builds the three published packages and packs them into
  * `.cache/packages/`, printing the tarballs' paths.
  *
  * - `kubereflect`, the runtime and the core kinds: `dist/` (runtime/ and
@@ -11,8 +11,11 @@
  *   generator compiled to JavaScript (tsconfig.generator.json), its templates,
  *   the embedded OpenAPI of the pinned kube-apiserver and bin/kubereflect.mjs,
  *   laid out as in the repository so that every relative path holds.
+ * - `kubereflect-testing`, for users' tests: testing/package.json, testing/
+ *   compiled with declarations (tsconfig.testing.json), and the Go modules
+ *   in testing/controlplane/ that pin kube-apiserver and etcd.
  *
- * Both READMEs link to the repository's docs and examples: relative links are
+ * The READMEs link to the repository's docs and examples: relative links are
  * rewritten to the repository's address (package.json `repository`) at the
  * version's tag, so they resolve on the registry too.
  *
@@ -37,17 +40,17 @@ interface Manifest {
 
 const readManifest = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Manifest;
 
-/** Throws when generator/package.json asks for other versions than the repository develops with. */
-export function checkGeneratorManifest(root: Manifest, generator: Manifest): void {
+/** Throws when a package's manifest (generator/package.json, testing/package.json) asks for other versions than the repository develops with. */
+export function checkGeneratorManifest(root: Manifest, generator: Manifest, file = 'generator/package.json'): void {
   const problems: string[] = [];
   for (const [name, version] of Object.entries(generator.dependencies ?? {})) {
     const ours = root.devDependencies?.[name] ?? root.dependencies?.[name];
-    if (ours !== version) problems.push(`${name}: generator/package.json has ${version}, package.json ${ours ?? 'nothing'}`);
+    if (ours !== version) problems.push(`${name}: ${file} has ${version}, package.json ${ours ?? 'nothing'}`);
   }
   const peer = generator.peerDependencies?.[root.name];
-  if (peer !== root.version) problems.push(`peer ${root.name}: generator/package.json asks for ${peer ?? 'nothing'}, the runtime is ${root.version}`);
-  if (generator.version !== root.version) problems.push(`version: generator ${generator.version}, runtime ${root.version}`);
-  if (problems.length) throw new Error(`generator/package.json disagrees with package.json:\n  ${problems.join('\n  ')}`);
+  if (peer !== root.version) problems.push(`peer ${root.name}: ${file} asks for ${peer ?? 'nothing'}, the runtime is ${root.version}`);
+  if (generator.version !== root.version) problems.push(`version: ${generator.name} ${generator.version}, runtime ${root.version}`);
+  if (problems.length) throw new Error(`${file} disagrees with package.json:\n  ${problems.join('\n  ')}`);
 }
 
 function npmPack(dir: string): string {
@@ -122,8 +125,8 @@ export function absoluteLinks(markdown: string, fromDir: string, web: string, re
   });
 }
 
-/** Builds and packs both packages; returns the tarballs. */
-export function pack(): { runtime: string; generator: string } {
+/** Builds and packs the three packages; returns the tarballs. */
+export function pack(): { runtime: string; generator: string; testing: string } {
   const root = readManifest(join(repo, 'package.json'));
   const generatorManifest = readManifest(join(repo, 'generator', 'package.json'));
   checkGeneratorManifest(root, generatorManifest);
@@ -153,10 +156,23 @@ export function pack(): { runtime: string; generator: string } {
   cpSync(join(repo, 'CHANGELOG.md'), join(stage, 'CHANGELOG.md'));
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(generatorManifest, null, 2)}\n`);
   const generator = npmPack(stage);
-  return { runtime, generator };
+
+  const testingManifest = readManifest(join(repo, 'testing', 'package.json'));
+  checkGeneratorManifest(root, testingManifest, 'testing/package.json');
+  const testingStage = join(packagesDir, 'kubereflect-testing');
+  rmSync(testingStage, { recursive: true, force: true });
+  execFileSync(join(repo, 'node_modules', '.bin', 'tsc'), ['-p', join(repo, 'tsconfig.testing.json')], { cwd: repo, stdio: 'inherit' });
+  rmSync(join(testingStage, 'testing', 'package.json'), { force: true });
+  // The Go modules that pin kube-apiserver and etcd, for a build where no binaries are given or cached.
+  cpSync(join(repo, 'testing', 'controlplane'), join(testingStage, 'testing', 'controlplane'), { recursive: true });
+  writeFileSync(join(testingStage, 'README.md'), absoluteLinks(readFileSync(join(repo, 'testing', 'README.md'), 'utf8'), join(repo, 'testing'), web, ref));
+  cpSync(join(repo, 'CHANGELOG.md'), join(testingStage, 'CHANGELOG.md'));
+  writeFileSync(join(testingStage, 'package.json'), `${JSON.stringify(testingManifest, null, 2)}\n`);
+  const testing = npmPack(testingStage);
+  return { runtime, generator, testing };
 }
 
 if (import.meta.main) {
-  const { runtime, generator } = pack();
-  console.log(`${runtime}\n${generator}`);
+  const { runtime, generator, testing } = pack();
+  console.log(`${runtime}\n${generator}\n${testing}`);
 }

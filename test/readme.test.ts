@@ -73,7 +73,7 @@ it('compiles every TypeScript block of the README under exactOptionalPropertyTyp
     noEmit: true,
     skipLibCheck: true,
     baseUrl: repo,
-    paths: { kubereflect: ['./runtime/index.ts'], 'kubereflect/*': ['./runtime/*.ts'] },
+    paths: { kubereflect: ['./runtime/index.ts'], 'kubereflect/*': ['./runtime/*.ts'], 'kubereflect-testing': ['./testing/index.ts'] },
   };
   const host = ts.createCompilerHost(options);
   const { fileExists, readFile, getSourceFile } = host;

@@ -9,19 +9,22 @@
  * TypeScript toolchain.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { Api, Client, type KubeObject } from '../../runtime/index.ts';
 import { pack } from '../../scripts/pack.ts';
+import { ensureBinaries } from '../../testing/binaries.ts';
 import { NODE_TOO_OLD, NODE_VERSIONS, nodeBinary } from '../support/node.ts';
 import { testNamespace } from '../support/kube.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 const crdFile = join(repo, 'examples', 'crds', 'widget.yaml');
-const TYPESCRIPT = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.typescript!;
+const devDependencies = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies;
+const TYPESCRIPT = devDependencies.typescript!;
+const VITEST = devDependencies.vitest!;
 
 /** The body both programs run: create a Widget, cache it pruned, read it back typed, print it. */
 const body = `
@@ -82,7 +85,7 @@ function project(name: string, manifest: object): string {
 }
 
 describe('the published packages', () => {
-  let tarballs: { runtime: string; generator: string };
+  let tarballs: { runtime: string; generator: string; testing: string };
   const node = { 22: '', 24: '', old: '' };
 
   beforeAll(() => {
@@ -94,7 +97,7 @@ describe('the published packages', () => {
 
   it("publishes a manifest without the repository's scripts and devDependencies, with a README whose links resolve", () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubereflect-manifest-'));
-    for (const tarball of [tarballs.runtime, tarballs.generator]) {
+    for (const tarball of [tarballs.runtime, tarballs.generator, tarballs.testing]) {
       execFileSync('tar', ['xzf', tarball, '-C', dir]);
       const manifest = JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as Record<string, unknown> & {
         repository?: { url?: string };
@@ -274,6 +277,34 @@ describe('the published packages', () => {
     }
     expect(await exited).toBe(0);
     expect(output).toContain('backup-operator: stopped');
+  }, 600_000);
+
+  it("runs a user's operator tests with kubereflect-testing, with vitest and with node:test, on Node 22 and 24, binaries from KUBEBUILDER_ASSETS", async () => {
+    const dir = project('kit', { type: 'module' });
+    npm(['install', tarballs.runtime], dir);
+    npm(['install', '--save-dev', tarballs.generator, tarballs.testing, `vitest@${VITEST}`], dir);
+    for (const file of readdirSync(join(repo, 'test', 'consumer', 'kit'))) cpSync(join(repo, 'test', 'consumer', 'kit', file), join(dir, file));
+    // setup-envtest's layout, from the binaries the repository built: nothing is built here.
+    const bins = await ensureBinaries();
+    const assets = join(dir, 'envtest', 'k8s', `${bins.versions.kubernetes.slice(1)}-linux-amd64`);
+    mkdirSync(assets, { recursive: true });
+    cpSync(bins.kubeApiserver, join(assets, 'kube-apiserver'));
+    cpSync(bins.etcd, join(assets, 'etcd'));
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBEBUILDER_ASSETS: assets, XDG_CACHE_HOME: join(dir, 'no-cache') };
+    delete env.KUBECONFIG;
+    for (const version of [22, 24] as const) {
+      const vitest = execFileSync(node[version], [join(dir, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'gadget.vitest.test.ts'], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        stdio: 'pipe',
+        timeout: 300_000,
+      });
+      expect(vitest.replace(/\x1b\[[0-9;]*m/g, ''), `vitest on Node ${version}`).toMatch(/Tests\s+1 passed/);
+      const nodeTest = execFileSync(node[version], ['--test', '--test-reporter=tap', 'gadget.node.test.ts'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
+      expect(nodeTest, `node:test on Node ${version}`).toMatch(/# pass 1\n# fail 0/);
+    }
+    expect(readdirSync(dir)).not.toContain('no-cache'); // KUBEBUILDER_ASSETS was honoured: no cache, no build
   }, 600_000);
 
   for (const kind of ['esm', 'cjs'] as const) {

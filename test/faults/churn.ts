@@ -7,7 +7,7 @@ import type { Api } from '../../runtime/client/api.ts';
 import { sleep } from '../../runtime/core/backoff.ts';
 import type { KubeObject } from '../../runtime/core/types.ts';
 import type { ConfigMap } from './harness.ts';
-import { quorumList } from './invariant.ts';
+import { quorumList } from '../../testing/converged.ts';
 
 export interface ChurnOptions {
   /** Writes per second (sequential; slower if the apiserver is slower). */

@@ -1,7 +1,7 @@
 /**
  * The fault harness around the proxy: the reflector under test (`Subject`),
  * which records and audits what it sees, the clients it talks through, and
- * the plane it runs against. With `invariant.ts`, `churn.ts` and
+ * the plane it runs against. With `testing/converged.ts`, `churn.ts` and
  * `secrets.ts` it is free of vitest, so the soak (`soak.ts`) drives the same
  * pieces as the tests. Re-exports those three, so scenarios import one module.
  */
@@ -271,5 +271,5 @@ export function killApiserverOnPort(port: number): number {
 }
 
 export * from './churn.ts';
-export * from './invariant.ts';
+export * from '../../testing/converged.ts';
 export * from './secrets.ts';

@@ -10,7 +10,7 @@ import type { Client } from '../../runtime/client/client.ts';
 import type { KubeObject, ResourceDescriptor } from '../../runtime/core/types.ts';
 import type { PlaneState } from '../controlplane/plane.ts';
 import { closeClients, openClient, plane, Secrets, type InvariantResult } from './harness.ts';
-import { FaultProxy } from './proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 
 const namespaces: ResourceDescriptor = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false };
 

@@ -31,7 +31,7 @@ import type { KubeObject } from '../../runtime/core/types.ts';
 import { startExtraApiserver, up, usePlane } from '../controlplane/plane.ts';
 import { captureConsole, Churn, closeClients, configMaps, converges, describeInvariant, Subject, trackUnhandledRejections, type ConfigMap } from './harness.ts';
 import { Lab, type ScenarioReport } from './lab.ts';
-import type { Fault } from './proxy.ts';
+import type { Fault } from '../../testing/proxy.ts';
 import { apiserverKill, continueExpired, watchCompacted } from './scenarios/apiserver.ts';
 import { scenarioNamespace, subjectThrough, tally } from './scenarios/common.ts';
 import { execRotation, forbidden, rotationTokens, tokenFileWith } from './scenarios/credentials.ts';

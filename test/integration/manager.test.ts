@@ -27,7 +27,7 @@ import {
   type Stored,
 } from '../../runtime/index.ts';
 import { checkPermissions } from '../../runtime/manager/rbac.ts';
-import { FaultProxy } from '../faults/proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 import { plane } from '../faults/harness.ts';
 import { testNamespace } from '../support/kube.ts';
 

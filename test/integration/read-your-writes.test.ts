@@ -19,7 +19,7 @@ import { Secret } from '../../generated/core/v1/secret.ts';
 import { Action, ApiError, Client, Controller, type Logger, ownerReference, type Stored } from '../../runtime/index.ts';
 import { noMetrics } from '../../runtime/metrics.ts';
 import { plane } from '../faults/harness.ts';
-import { FaultProxy } from '../faults/proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
 
 const kubeconfig = inject('kube').kubeconfig;

@@ -24,7 +24,7 @@ import { LeaderElection } from '../../runtime/scale.ts';
 import { prometheusMetrics } from '../../runtime/metrics.ts';
 import { LEASES, type Lease } from '../../runtime/scale/lease.ts';
 import { plane } from '../faults/harness.ts';
-import { FaultProxy } from '../faults/proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
 import { replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 

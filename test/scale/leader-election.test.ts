@@ -12,7 +12,7 @@ import { Client } from '../../runtime/client/client.ts';
 import { LeaderElection } from '../../runtime/scale/leader-election.ts';
 import { LEASES, type Lease } from '../../runtime/scale/lease.ts';
 import { plane } from '../faults/harness.ts';
-import { FaultProxy } from '../faults/proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
 import { assertNoOverlappingTerms, replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 

@@ -18,7 +18,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Client } from '../../runtime/client/client.ts';
 import { ShardRing } from '../../runtime/scale/shard-ring.ts';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
-import { FaultProxy } from '../faults/proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 
 const [kubeconfig, namespace, ring, id, pkiDir] = process.argv.slice(2) as [string, string, string, string, string];
 const print = (event: string, extra: object = {}) => process.stdout.write(`${JSON.stringify({ t: Date.now(), id, event, ...extra })}\n`);

@@ -24,7 +24,7 @@ import { Client } from '../../runtime/client/client.ts';
 import { fnv1a64, HASH_SPACE, ShardRange } from '../../runtime/scale/shard-range.ts';
 import type { KubeObject, ObjectList, ResourceDescriptor } from '../../runtime/core/types.ts';
 import { currentState, startExtraApiserver } from '../controlplane/plane.ts';
-import { FaultProxy } from '../faults/proxy.ts';
+import { FaultProxy } from '../../testing/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
 import { replicaSuite, startReplica, until, type ReplicaLine } from './replicas.ts';
 

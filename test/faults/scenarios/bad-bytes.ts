@@ -23,7 +23,7 @@ import { ApiError, DecodeError, TransportError } from '../../../runtime/core/err
 import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, type Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import type { Fault } from '../proxy.ts';
+import type { Fault } from '../../../testing/proxy.ts';
 import { report, scenarioNamespace, subjectThrough } from './common.ts';
 
 const line = (s: string | Buffer) => Buffer.concat([Buffer.from(s), Buffer.from('\n')]);

@@ -18,7 +18,7 @@ import type { KubeObject, PartialObjectMeta, Stored, WatcherEvent } from '../../
 import type { WatcherConfig } from '../../../runtime/cache/watcher.ts';
 import { configMaps, openClient, Subject, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import type { FaultProxy } from '../proxy.ts';
+import type { FaultProxy } from '../../../testing/proxy.ts';
 
 /** Small waits so that a scenario takes seconds: the policy under test is the same at any scale. */
 export const fastBackoff = exponentialBackoff({ initialMs: 50, maxMs: 500 });

@@ -36,7 +36,7 @@ import { watcher } from '../../../runtime/cache/watcher.ts';
 import type { KubeObject, Stored } from '../../../runtime/core/types.ts';
 import { capturingLogger, Churn, configMaps, converges, openClient, podTemplates, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import type { Fault } from '../proxy.ts';
+import type { Fault } from '../../../testing/proxy.ts';
 import { compactPast, seedTemplates } from './apiserver.ts';
 import { fastBackoff, report, scenarioNamespace, seed, subjectThrough } from './common.ts';
 

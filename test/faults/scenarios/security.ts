@@ -39,7 +39,7 @@ async function tlsCase(
   context = 'admin',
 ): Promise<TlsCase & { subject: Subject<ConfigMap> }> {
   const proxy = await lab.proxy(lab.plane.apiserverPort, serverCert);
-  const kubeconfig = proxy.kubeconfig(lab.plane.kubeconfig, (c) => c.clusters.forEach((x: { cluster: Record<string, any> }) => edit(x.cluster)));
+  const kubeconfig = proxy.kubeconfig(lab.plane.kubeconfig, (c) => c.clusters.forEach((x) => edit(x.cluster as Record<string, any>)));
   const subject = subjectThrough(lab, proxy, ns, {}, { kubeconfig, context });
   await sleep(seconds * 1000);
   const ready = subject.reader.isReady();

@@ -18,7 +18,7 @@ import { RequestTimeoutError } from '../../../runtime/core/errors.ts';
 import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import type { Fault } from '../proxy.ts';
+import type { Fault } from '../../../testing/proxy.ts';
 import { report, scenarioNamespace, subjectThrough } from './common.ts';
 
 export async function stalls(lab: Lab, o: { fixedNamespace?: string; slowSeconds?: number } = {}): Promise<ScenarioReport> {

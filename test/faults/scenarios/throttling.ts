@@ -16,7 +16,7 @@ import { sleep } from '../../../runtime/core/backoff.ts';
 import type { KubeObject } from '../../../runtime/core/types.ts';
 import { Churn, configMaps, converges, type ConfigMap } from '../harness.ts';
 import type { Lab, ScenarioReport } from '../lab.ts';
-import type { Fault, ProxiedRequest } from '../proxy.ts';
+import type { Fault, ProxiedRequest } from '../../../testing/proxy.ts';
 import { report, scenarioNamespace, subjectThrough } from './common.ts';
 
 const status = (code: number, reason: string, message: string) =>

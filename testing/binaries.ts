@@ -1,24 +1,32 @@
 /**
- * Builds kube-apiserver and etcd from a Go module that pins them and caches
- * the binaries outside the work tree, keyed by the pinned versions and a hash
- * of go.mod/go.sum, so that a fresh clone on the same machine does not rebuild.
- * The module in this folder pins the default plane; `compat/<name>/` pins the
- * older releases the compatibility run uses (`KUBEREFLECT_CONTROLPLANE=<name>`).
- * `pin.sh` writes either.
+ * Where the control plane's binaries come from, in this order:
+ *
+ * 1. `KUBEBUILDER_ASSETS` (or the `assets` option): a folder holding
+ *    `kube-apiserver` and `etcd`, as `setup-envtest` lays them out
+ *    (`…/k8s/1.37.2-linux-amd64/`), so teams reuse what their Go
+ *    colleagues have; used as they are, never built.
+ * 2. The cache, `${XDG_CACHE_HOME:-~/.cache}/kubereflect/controlplane/`,
+ *    keyed by the pinned versions and a hash of go.mod/go.sum.
+ * 3. A build from the Go module that pins them (`controlplane/go.mod`: the
+ *    default plane; `controlplane/compat/<name>/`: older releases,
+ *    `KUBEREFLECT_CONTROLPLANE=<name>`), when Go is installed; cached as in 2.
+ *
+ * Otherwise a `ControlPlaneBinariesError` says each way to get them.
+ * `controlplane/pin.sh` writes a module for another release.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Thrown when the binaries cannot be built; the message says what to do instead. */
-export class ControlPlaneBuildError extends Error {
-  override name = 'ControlPlaneBuildError';
+/** Thrown when the binaries cannot be found or built; the message says each way to get them. */
+export class ControlPlaneBinariesError extends Error {
+  override name = 'ControlPlaneBinariesError';
 }
 
-const controlPlaneDir = dirname(fileURLToPath(import.meta.url));
+const controlPlaneDir = join(dirname(fileURLToPath(import.meta.url)), 'controlplane');
 
 /** The control plane a process uses: `default`, or a folder name under `compat/` given by KUBEREFLECT_CONTROLPLANE. */
 export const planeName = selectPlane(process.env.KUBEREFLECT_CONTROLPLANE);
@@ -35,7 +43,7 @@ function selectPlane(requested: string | undefined): string {
     } catch {
       /* none */
     }
-    throw new ControlPlaneBuildError(`KUBEREFLECT_CONTROLPLANE=${requested}: no such control plane (known: default${known.map((k) => `, ${k}`).join('')})`);
+    throw new ControlPlaneBinariesError(`KUBEREFLECT_CONTROLPLANE=${requested}: no such control plane (known: default${known.map((k) => `, ${k}`).join('')})`);
   }
   return name;
 }
@@ -57,7 +65,7 @@ export function pinnedVersions(goMod = readFileSync(join(moduleDir, 'go.mod'), '
   const kubernetes = /^\s*k8s\.io\/kubernetes\s+(v\S+)/m.exec(goMod)?.[1];
   const etcd = /^\s*go\.etcd\.io\/etcd\/server\/v3\s+(v\S+)/m.exec(goMod)?.[1];
   if (!kubernetes || !etcd) {
-    throw new ControlPlaneBuildError(`${join(moduleDir, 'go.mod')} must require k8s.io/kubernetes and go.etcd.io/etcd/server/v3`);
+    throw new ControlPlaneBinariesError(`${join(moduleDir, 'go.mod')} must require k8s.io/kubernetes and go.etcd.io/etcd/server/v3`);
   }
   return { kubernetes, etcd };
 }
@@ -83,6 +91,39 @@ function goAvailable(): string | undefined {
 }
 
 /**
+ * The binaries to run: those of `assets` (default `$KUBEBUILDER_ASSETS`) if
+ * set — which must hold both, else a `ControlPlaneBinariesError` naming what
+ * is missing — else `ensureBinaries()`'s (cached, or built with Go).
+ */
+export async function findBinaries(opts: { assets?: string; log?: (line: string) => void } = {}): Promise<Binaries> {
+  const assets = opts.assets ?? process.env.KUBEBUILDER_ASSETS;
+  if (assets) {
+    const missing = ['kube-apiserver', 'etcd'].filter((bin) => !executable(join(assets, bin)));
+    if (missing.length > 0)
+      throw new ControlPlaneBinariesError(
+        `${opts.assets ? 'assets' : 'KUBEBUILDER_ASSETS'}=${assets} has no ${missing.join(' and no ')} (an executable file): point it at the folder setup-envtest prints (\`setup-envtest use -p path\`), or unset it to use the cache or build with Go`,
+      );
+    return { dir: assets, kubeApiserver: join(assets, 'kube-apiserver'), etcd: join(assets, 'etcd'), versions: assetVersions(assets) };
+  }
+  return ensureBinaries(opts.log);
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The versions of binaries from a setup-envtest folder: its name says the Kubernetes release (`1.37.2-linux-amd64`); etcd's is not known. */
+function assetVersions(dir: string): PinnedVersions {
+  const m = /(\d+\.\d+\.\d+)/.exec(basename(dir));
+  return { kubernetes: m ? `v${m[1]}` : 'unknown', etcd: 'unknown' };
+}
+
+/**
  * Returns the cached binaries, building them first when the pinned versions
  * changed or nothing is cached yet. `log` receives progress lines.
  */
@@ -94,10 +135,11 @@ export async function ensureBinaries(log: (line: string) => void = (l) => consol
 
   const go = goAvailable();
   if (!go) {
-    throw new ControlPlaneBuildError(
-      'Go is not installed: it is needed to build kube-apiserver and etcd from test/controlplane/go.mod.\n' +
-        'Install Go 1.25 or newer, or run the tests against an existing cluster instead:\n' +
-        '  KUBEREFLECT_TEST_KUBECONFIG=/path/to/kubeconfig npm test',
+    throw new ControlPlaneBinariesError(
+      `no kube-apiserver and etcd ${versions.kubernetes} here, and Go is not installed to build them. Any of these gives them:\n` +
+        '  - KUBEBUILDER_ASSETS=<a folder with kube-apiserver and etcd>, e.g. what `setup-envtest use -p path` prints\n' +
+        `  - Go 1.25 or newer on the PATH: they are built once from ${join(moduleDir, 'go.mod')} and cached in ${dir}\n` +
+        `  - the two binaries copied into ${dir} (with a build.json)`,
     );
   }
   log(`building kube-apiserver ${versions.kubernetes} and etcd ${versions.etcd} with ${go} (first time only, a few minutes)`);
@@ -151,7 +193,7 @@ function goBuild(args: string[], what: string, log: (line: string) => void): Pro
     child.stderr.on('data', onData);
     child.on('error', (err) => {
       clearInterval(timer);
-      reject(new ControlPlaneBuildError(`could not run go: ${err.message}`));
+      reject(new ControlPlaneBinariesError(`could not run go: ${err.message}`));
     });
     child.on('close', (code) => {
       clearInterval(timer);
@@ -159,7 +201,7 @@ function goBuild(args: string[], what: string, log: (line: string) => void): Pro
         log(`  ${what}: done (${packages} packages)`);
         resolve();
       } else {
-        reject(new ControlPlaneBuildError(`go build of ${what} failed (exit ${code}):\n${tail.join('\n')}`));
+        reject(new ControlPlaneBinariesError(`go build of ${what} failed (exit ${code}):\n${tail.join('\n')}`));
       }
     });
   });

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Writes the Go module that pins one control plane: kube-apiserver at a
 # Kubernetes release and etcd at the release that release is tested with.
-#   test/controlplane/pin.sh v1.37.2 test/controlplane            # the default plane
-#   test/controlplane/pin.sh v1.35.4 test/controlplane/compat/v1.35
+#   testing/controlplane/pin.sh v1.37.2 testing/controlplane            # the default plane
+#   testing/controlplane/pin.sh v1.35.4 testing/controlplane/compat/v1.35
 # Every staging module of k8s.io/kubernetes is replaced by its published v0
 # release of the same version (the main module's own replace lines point into
 # its source tree and do not apply to a module that requires it).
@@ -23,7 +23,7 @@ mkdir -p "$dir"
 {
   echo "// The control plane kubereflect's integration tests run against: kube-apiserver"
   echo "// $version and etcd $etcd (the release Kubernetes $version is tested with)."
-  echo "// Written by test/controlplane/pin.sh; build.ts compiles both tools."
+  echo "// Written by testing/controlplane/pin.sh; testing/binaries.ts compiles both tools."
   echo "module kubereflect.dev/controlplane"
   echo
   echo "$goline"

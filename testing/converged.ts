@@ -1,17 +1,20 @@
 /**
- * The invariant every fault scenario ends with: within a bounded time after
- * the faults stop (and with writes stopped), the store's set of (namespace,
- * name, uid, resourceVersion) equals a fresh quorum list from the apiserver —
- * no lost create, no ghost left by a lost delete, no stale version.
+ * The invariant every fault test ends with: within a bounded time after the
+ * faults stop (and with writes stopped), a cache's set of (namespace, name,
+ * uid, resourceVersion) equals a fresh quorum list from the apiserver — no
+ * lost create, no ghost left by a lost delete, no stale version.
  */
-import type { ListWatch } from '../../runtime/client/api.ts';
-import { sleep } from '../../runtime/core/backoff.ts';
-import type { Store } from '../../runtime/cache/store.ts';
-import type { KubeObject } from '../../runtime/core/types.ts';
+import type { KubeObject, ListWatch, Store } from 'kubereflect';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What a comparison of a cache with the server found. */
 export interface InvariantResult {
+  /** The cache holds exactly what the server lists. */
   ok: boolean;
+  /** Objects in the cache. */
   store: number;
+  /** Objects the server lists. */
   truth: number;
   /** In the apiserver, not in the store (lost creates). */
   missing: string[];
@@ -64,6 +67,7 @@ export async function converges<K extends KubeObject>(reader: Store<K>, truthApi
   }
 }
 
+/** One line for a comparison: `ok (…)`, or what was missing, left behind or stale, with a few examples. */
 export function describeInvariant(r: InvariantResult): string {
   if (r.ok) return `ok (${r.store} objects, matched after ${r.waitedMs} ms)`;
   const few = (xs: string[]) => `${xs.length}${xs.length ? ` e.g. ${xs.slice(0, 3).join(', ')}` : ''}`;

@@ -89,6 +89,14 @@ interface Flow {
   stalled: boolean;
 }
 
+/** A kubeconfig file as `FaultProxy.kubeconfig` parses it, for its `edit` callback. */
+export interface KubeconfigDocument {
+  /** The clusters: the proxy points each at itself. */
+  clusters: { name: string; cluster: Record<string, unknown> & { server: string } }[];
+  /** Users, contexts and the rest, as in the file. */
+  [field: string]: unknown;
+}
+
 export class FaultProxy {
   /** Decides each request's fault; change it at any time. */
   rule: Rule = () => undefined;
@@ -145,8 +153,8 @@ export class FaultProxy {
   }
 
   /** A copy of `kubeconfig` whose clusters point at this proxy, written next to it (removed by `close`); returns its path. */
-  kubeconfig(from: string, edit: (config: Record<string, any>) => void = () => {}): string {
-    const config = parse(readFileSync(from, 'utf8')) as Record<string, any>;
+  kubeconfig(from: string, edit: (config: KubeconfigDocument) => void = () => {}): string {
+    const config = parse(readFileSync(from, 'utf8')) as KubeconfigDocument;
     for (const c of config.clusters ?? []) c.cluster.server = this.url;
     edit(config);
     const path = `${from}-proxy-${this.port}-${this.nextId++}`;
