@@ -18,6 +18,8 @@ export const integrationTests = [
   'test/scale/**/*.test.ts',
   'test/bench/**/*.test.ts',
   'test/consumer/**/*.test.ts',
+  // The worked example of testing an operator with kubereflect-testing: a plane of its own.
+  'examples/testing/**/*.test.ts',
 ];
 
 export default defineConfig({
