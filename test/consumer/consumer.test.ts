@@ -12,6 +12,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { Api, Client, type KubeObject } from '../../runtime/index.ts';
@@ -300,8 +301,14 @@ describe('the published packages', () => {
         stdio: 'pipe',
         timeout: 300_000,
       });
-      expect(vitest.replace(/\x1b\[[0-9;]*m/g, ''), `vitest on Node ${version}`).toMatch(/Tests\s+1 passed/);
-      const nodeTest = execFileSync(node[version], ['--test', '--test-reporter=tap', 'gadget.node.test.ts'], { cwd: dir, env, encoding: 'utf8', stdio: 'pipe', timeout: 300_000 });
+      expect(stripVTControlCharacters(vitest), `vitest on Node ${version}`).toMatch(/Tests\s+1 passed/);
+      const nodeTest = execFileSync(node[version], ['--test', '--test-reporter=tap', 'gadget.node.test.ts'], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        stdio: 'pipe',
+        timeout: 300_000,
+      });
       expect(nodeTest, `node:test on Node ${version}`).toMatch(/# pass 1\n# fail 0/);
     }
     expect(readdirSync(dir)).not.toContain('no-cache'); // KUBEBUILDER_ASSETS was honoured: no cache, no build
