@@ -1,7 +1,9 @@
 /**
  * Backoff policies: how long to wait after a failure before trying again.
  * The default is the one client-go and kube-rs use: exponential from 800 ms
- * to 30 s, factor 2, with jitter, reset after 120 s without failures.
+ * to 30 s, factor 2, reset after 120 s without failures, with jitter: each
+ * delay ±50 % (client-go spreads its reflector's delays over [d, 2d]; this
+ * keeps the mean at d with as wide a spread).
  */
 import { systemClock, type Clock } from './clock.ts';
 import { jitter } from './jitter.ts';
@@ -25,7 +27,11 @@ export interface ExponentialBackoffOptions {
   maxMs?: number;
   /** Growth per failure (default 2). */
   factor?: number;
-  /** Randomise each delay by ±`jitter` of itself (default 0.2; 0 disables). */
+  /**
+   * Randomise each delay by ±`jitter` of itself (default 0.5; 0 disables).
+   * Wide on purpose: many watchers that failed together (an apiserver
+   * restart) must not come back in the same second.
+   */
   jitter?: number;
   /** A failure that comes this long after the previous one starts over from `initialMs` (default 120 000). */
   resetAfterMs?: number;
@@ -44,7 +50,7 @@ export interface ExponentialBackoffOptions {
  * b.next(); // ≈200
  */
 export function exponentialBackoff(opts: ExponentialBackoffOptions = {}): BackoffPolicy {
-  const { initialMs = 800, maxMs = 30_000, factor = 2, jitter: fraction = 0.2, resetAfterMs = 120_000 } = opts;
+  const { initialMs = 800, maxMs = 30_000, factor = 2, jitter: fraction = 0.5, resetAfterMs = 120_000 } = opts;
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   return () => {
