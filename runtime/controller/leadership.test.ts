@@ -11,46 +11,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeLeaseServer } from '../../test/support/fake-leases.ts';
-import { reflectShared, storeShared } from '../cache/shared-store.ts';
-import type { ListWatch } from '../client/api.ts';
 import { systemClock } from '../core/clock.ts';
 import { silentLogger } from '../core/logger.ts';
-import type { KubeObject, WatcherEvent } from '../core/types.ts';
 import { LeaderElection } from '../scale/leader-election.ts';
 import { Controller } from './controller.ts';
 import { Action } from './reconcile.ts';
+import { configMapsOnly as api, fedStore } from '../../test/support/fed-store.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A store holding `names`, driven until `stop` aborts. */
-function drivenStore(names: string[], stop: AbortSignal) {
-  const shared = storeShared<KubeObject>();
-  async function* events(): AsyncGenerator<WatcherEvent<KubeObject>> {
-    yield { type: 'Init' };
-    for (const name of names)
-      yield {
-        type: 'InitApply',
-        object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: '1' } },
-      };
-    yield { type: 'InitDone' };
-    await new Promise((r) => stop.addEventListener('abort', r, { once: true }));
-  }
-  const driving = (async () => {
-    for await (const _ of reflectShared(shared.writer, events())) {
-      /* drive */
-    }
-  })();
-  return { reader: shared.reader, driving };
-}
-
-/** The primary Api is never called when the controller is handed a store; only its resource is read. */
-const api = { resource: { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } } as unknown as ListWatch<KubeObject>;
 
 describe('Controller with leaderElection: the Lease outlives the reconciles', () => {
   it('a shutdown whose deadline abandons a reconcile that ignores its signal resolves at the deadline; the Lease stays held and renewed until that reconcile returns, then is released, and run() resolves after', async () => {
     const server = new FakeLeaseServer(systemClock);
     const stop = new AbortController();
-    const { reader, driving } = drivenStore(['slow'], stop.signal);
+    const { reader, driving } = fedStore(['slow'], { stop: stop.signal });
     const election = new LeaderElection(server.client('a').asClient, {
       namespace: 'ns',
       name: 'ctl',
@@ -93,7 +67,7 @@ describe('Controller with leaderElection: the Lease outlives the reconciles', ()
   it('a shutdown with no reconcile abandoned resolves once the reconciles have returned and the Lease is released', async () => {
     const server = new FakeLeaseServer(systemClock);
     const stop = new AbortController();
-    const { reader, driving } = drivenStore(['a', 'b'], stop.signal);
+    const { reader, driving } = fedStore(['a', 'b'], { stop: stop.signal });
     const election = new LeaderElection(server.client('x').asClient, {
       namespace: 'ns',
       name: 'ctl',

@@ -14,17 +14,15 @@ import * as prom from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../test/support/fake-clock.ts';
 import { FakeLeaseServer } from '../../test/support/fake-leases.ts';
-import { reflectShared, storeShared } from '../cache/shared-store.ts';
-import type { ListWatch } from '../client/api.ts';
 import { systemClock } from '../core/clock.ts';
 import { KubeError } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
-import type { KubeObject, WatcherEvent } from '../core/types.ts';
 import { LeaderElection } from '../scale/leader-election.ts';
 import { Controller } from './controller.ts';
 import type { ControllerView } from './metrics.ts';
 import { prometheusMetrics } from './prometheus.ts';
 import { Action } from './reconcile.ts';
+import { configMapsOnly as api, fedStore } from '../../test/support/fed-store.ts';
 
 interface Pinned {
   name: string;
@@ -88,36 +86,12 @@ function exponential(start: number, factor: number, count: number): number[] {
   return buckets;
 }
 
-/** A store holding ConfigMaps of `names` in namespace `ns`, driven until `stop` aborts. */
-function drivenStore(names: string[], stop: AbortSignal) {
-  const shared = storeShared<KubeObject>();
-  async function* events(): AsyncGenerator<WatcherEvent<KubeObject>> {
-    yield { type: 'Init' };
-    for (const name of names)
-      yield {
-        type: 'InitApply',
-        object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: '1' } },
-      };
-    yield { type: 'InitDone' };
-    await new Promise((r) => stop.addEventListener('abort', r, { once: true }));
-  }
-  const driving = (async () => {
-    for await (const _ of reflectShared(shared.writer, events())) {
-      /* drive */
-    }
-  })();
-  return { reader: shared.reader, driving };
-}
-
-/** The primary Api is never called when the controller is handed a store; only its resource is read. */
-const api = { resource: { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } } as unknown as ListWatch<KubeObject>;
-
 describe('prometheusMetrics: controller-runtime names and labels', () => {
   it('emits every pinned metric with its type, label names and buckets, counting a success, errors (one terminal), a requeue, a requeue-after and the queue as controller-runtime does', async () => {
     const clock = new FakeClock();
     const stop = new AbortController();
     const names = ['ok', 'fails-once', 'doomed', 'requeue-now', 'requeue-later', 'hold'];
-    const { reader, driving } = drivenStore(names, stop.signal);
+    const { reader, driving } = fedStore(names, { stop: stop.signal });
     const registry = new prom.Registry();
     const ctl = new Controller(api, {
       name: 'widgets',
@@ -202,7 +176,7 @@ describe('prometheusMetrics: controller-runtime names and labels', () => {
 
   it('labels leader_election_master_status with the Lease name: 0 before the term, 1 while leading, 0 once stopped', async () => {
     const stop = new AbortController();
-    const { reader, driving } = drivenStore(['a'], stop.signal);
+    const { reader, driving } = fedStore(['a'], { stop: stop.signal });
     const server = new FakeLeaseServer(systemClock);
     const election = new LeaderElection(server.client('r1').asClient, {
       namespace: 'ns',

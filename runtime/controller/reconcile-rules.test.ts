@@ -8,57 +8,14 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../test/support/fake-clock.ts';
-import { reflectShared, storeShared } from '../cache/shared-store.ts';
-import type { ListWatch } from '../client/api.ts';
+import { configMap, configMapsOnly, fedStore } from '../../test/support/fed-store.ts';
 import { silentLogger } from '../core/logger.ts';
-import type { KubeObject, WatcherEvent } from '../core/types.ts';
 import { Controller } from './controller.ts';
 import { noMetrics } from './metrics.ts';
 import { Action, ReconcileTimeoutError, TerminalError } from './reconcile.ts';
 
-const cm = (name: string, rv = '1'): KubeObject => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion: rv },
-});
-
-/** A shared store listing `names`, then applying whatever `push` is handed, until `end`. */
-function fedStore(names: string[]) {
-  const shared = storeShared<KubeObject>();
-  const queue: WatcherEvent<KubeObject>[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  async function* events(): AsyncGenerator<WatcherEvent<KubeObject>> {
-    yield { type: 'Init' };
-    for (const name of names) yield { type: 'InitApply', object: cm(name) };
-    yield { type: 'InitDone' };
-    for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (ended) return;
-      await new Promise<void>((r) => (wake = r));
-    }
-  }
-  const driving = (async () => {
-    for await (const _ of reflectShared(shared.writer, events())) {
-      /* drive */
-    }
-  })();
-  return {
-    reader: shared.reader,
-    push(e: WatcherEvent<KubeObject>) {
-      queue.push(e);
-      wake?.();
-    },
-    async end() {
-      ended = true;
-      wake?.();
-      await driving;
-    },
-  };
-}
-
-/** Only its resource is read: the controller is handed the store. */
-const api = { resource: { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true } } as unknown as ListWatch<KubeObject>;
+const cm = configMap;
+const api = configMapsOnly;
 
 describe('around a reconcile', () => {
   it('a TerminalError is counted and not retried, whatever the error policy says; another error is retried', async () => {

@@ -27,6 +27,7 @@ import {
   type Stored,
 } from '../../runtime/index.ts';
 import { checkPermissions } from '../../runtime/manager/rbac.ts';
+import { waitFor } from '../../testing/index.ts';
 import { FaultProxy } from '../../testing/proxy.ts';
 import { plane } from '../faults/harness.ts';
 import { testNamespace } from '../support/kube.ts';
@@ -57,15 +58,9 @@ function countingClient(): { client: Client; watches: Map<string, number> } {
   return { client, watches };
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls `check` (as the test kit's `waitFor`, every 50 ms). */
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000) =>
+  waitFor(what, check, { timeoutMs: ms, intervalMs: 50 });
 
 const get = async (url: string) => {
   const res = await fetch(url);

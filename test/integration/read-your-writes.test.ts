@@ -19,6 +19,7 @@ import { Secret } from '../../generated/core/v1/secret.ts';
 import { Action, ApiError, Client, Controller, type Logger, ownerReference, type Stored } from '../../runtime/index.ts';
 import { noMetrics } from '../../runtime/metrics.ts';
 import { plane } from '../faults/harness.ts';
+import { waitFor } from '../../testing/index.ts';
 import { FaultProxy } from '../../testing/proxy.ts';
 import { testNamespace } from '../support/kube.ts';
 
@@ -32,15 +33,9 @@ afterAll(async () => {
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const UNITS = 12;
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls `check` (as the test kit's `waitFor`, every 50 ms). */
+const until = <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000) =>
+  waitFor(what, check, { timeoutMs: ms, intervalMs: 50 });
 
 /** Runs the counter operator against a slowed, cut watch; returns how often a unit was done twice and the children made. */
 async function counterRun(readYourWritesMs: number) {
