@@ -16,9 +16,11 @@
  *
  * @module
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { applyManifests, Client, type KubeObject, type ListWatch, type Store } from 'kubereflect';
 import { parseAllDocuments } from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -225,4 +227,56 @@ export async function converged<K extends KubeObject>(reader: Store<K>, api: Lis
   const result = await converges(reader, api, opts.timeoutMs ?? 20_000);
   if (!result.ok) throw new WaitTimeoutError(`the cache did not converge to the server's list: ${describeInvariant(result)}`);
   return result;
+}
+
+/** Options of `generateKinds`. */
+export interface GenerateKindsOptions {
+  /** Where the modules go (`--out`). */
+  out: string;
+  /** CRD files, folders or globs (`--crd`). */
+  crd?: readonly string[];
+  /** Saved OpenAPI documents (`--openapi`). */
+  openapi?: readonly string[];
+  /** Type-check the output before writing it (default false here: the test's own compile checks it). */
+  typecheck?: boolean;
+  /** The project folder, where `kubereflect-generator` is installed (default the current directory). */
+  cwd?: string;
+  /** The `kubereflect` command to run instead of the installed generator's. */
+  bin?: string;
+}
+
+/**
+ * Generates the typed kinds of a test's CRDs with the installed
+ * `kubereflect-generator` (its `kubereflect generate`), e.g. in a
+ * `globalSetup`, so the test imports kinds made from the same files it
+ * installs. Rejects with the command's own message when it fails.
+ *
+ * @example
+ * await generateKinds({ crd: ['crds'], out: 'test/kube' });
+ */
+export function generateKinds(opts: GenerateKindsOptions): Promise<void> {
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  let bin = opts.bin;
+  if (!bin) {
+    try {
+      bin = join(dirname(createRequire(join(cwd, 'package.json')).resolve('kubereflect-generator/package.json')), 'bin', 'kubereflect.mjs');
+    } catch {
+      return Promise.reject(new Error(`generateKinds: kubereflect-generator is not installed in ${cwd} (npm install --save-dev kubereflect-generator)`));
+    }
+  }
+  const args = [
+    bin,
+    'generate',
+    '--out',
+    opts.out,
+    '--quiet',
+    ...(opts.crd ?? []).flatMap((c) => ['--crd', c]),
+    ...(opts.openapi ?? []).flatMap((o) => ['--openapi', o]),
+  ];
+  if (!opts.typecheck) args.push('--no-typecheck');
+  return new Promise((done, fail) =>
+    execFile(process.execPath, args, { cwd, encoding: 'utf8' }, (err, _stdout, stderr) =>
+      err ? fail(new Error(`generateKinds: kubereflect generate failed: ${stderr.trim() || err.message}`)) : done(),
+    ),
+  );
 }

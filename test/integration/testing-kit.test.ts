@@ -6,14 +6,14 @@
  * (`converged`), and `stop()`; and the one error for a folder missing a
  * binary.
  */
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigMap } from '../../generated/core/v1/configmap.ts';
 import { ApiError, silentLogger } from '../../runtime/index.ts';
 import { ensureBinaries } from '../../testing/binaries.ts';
-import { ControlPlaneBinariesError, converged, freshNamespace, startControlPlane, waitFor } from '../../testing/index.ts';
+import { ControlPlaneBinariesError, converged, freshNamespace, generateKinds, startControlPlane, waitFor } from '../../testing/index.ts';
 
 /** The built binaries copied into a folder laid out as setup-envtest writes it. */
 async function envtestAssets(): Promise<string> {
@@ -60,6 +60,15 @@ describe('kubereflect-testing', () => {
     }
     await expect(fetch(plane.server)).rejects.toThrow();
   }, 120_000);
+
+  it('generates the kinds of a CRD for a test with the generator (generateKinds), and says what failed', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'kit-kinds-'));
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'kubereflect.mjs');
+    await generateKinds({ crd: [join(import.meta.dirname, '..', '..', 'examples', 'crds', 'widget.yaml')], out, bin });
+    expect(existsSync(join(out, 'demo.kubereflect.dev', 'v1', 'widget.ts'))).toBe(true);
+    await expect(generateKinds({ crd: [join(out, 'nope.yaml')], out, bin })).rejects.toThrow(/^generateKinds: kubereflect generate failed: .*nope\.yaml/);
+    await expect(generateKinds({ out, cwd: out })).rejects.toThrow(`generateKinds: kubereflect-generator is not installed in ${out}`);
+  }, 60_000);
 
   it('says each way to get the binaries when KUBEBUILDER_ASSETS lacks one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'envtest-empty-'));
