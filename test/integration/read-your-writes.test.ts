@@ -5,8 +5,9 @@
  * of work (named by the unit: creating it twice is a 409) and patches
  * `handled`, then requeues at once. Its next reconcile reads the cache: if
  * the cache does not yet hold its own patch, it sees the old `handled` and
- * does the same unit again. The proxy slows every watch (so the cache is
- * reliably behind the writes) and cuts them all now and then.
+ * does the same unit again. The controller watches through the proxy, which
+ * slows every watch (so the cache is reliably behind the writes) and cuts
+ * them all now and then; its writes go straight to the apiserver.
  *
  * Without read-your-writes (`readYourWritesMs: 0`) the unit is done twice
  * (the 409s are counted); with it, never, and every unit is done exactly
@@ -55,8 +56,9 @@ async function counterRun(readYourWritesMs: number) {
     const handled = Number(cm.data?.handled ?? 0);
     if (handled >= requests) return Action.awaitChange();
     const unit = handled + 1;
-    const secrets = ctx.track(Secret.api(client, ns));
-    const configMaps = ctx.track(ConfigMap.api(client, ns));
+    // Writes go straight to the apiserver (a cut mid-write would leave its outcome unknown, which no cache can fix); the watches go through the proxy.
+    const secrets = ctx.track(Secret.api(admin, ns));
+    const configMaps = ctx.track(ConfigMap.api(admin, ns));
     try {
       await secrets.create({ metadata: { name: `counter-${unit}`, ownerReferences: [ownerReference(ConfigMap, cm)] } }, { signal: ctx.signal });
     } catch (err) {
