@@ -17,6 +17,7 @@ import type { ListOptions, ListWatch, WatchOptions } from '../../runtime/client/
 import { TransportError } from '../../runtime/core/errors.ts';
 import type { WatchEvent } from '../../runtime/core/types.ts';
 import { UNSERVED_CONFIRM_MS, UNSERVED_RETRY_MAX_MS } from '../../runtime/cache/watcher.ts';
+import { testCrd } from '../support/crd.ts';
 import { testNamespace } from '../support/kube.ts';
 
 const crds = (client: Client) =>
@@ -32,24 +33,7 @@ const crds = (client: Client) =>
 function widgetKind() {
   const group = `comego-${randomBytes(4).toString('hex')}.test.kubereflect.dev`;
   const resource = { group, version: 'v1', kind: 'Widget', plural: 'widgets', namespaced: true };
-  const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `widgets.${group}` },
-    spec: {
-      group,
-      scope: 'Namespaced',
-      names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } },
-        },
-      ],
-    },
-  };
+  const crd = testCrd(group, 'Widget', 'widgets', { size: { type: 'integer' } });
   const widget = (name: string, size: number) => ({ apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name }, spec: { size } });
   const kind = namespacedKind<KubeObject, 'list' | 'watch' | 'get' | 'create' | 'delete'>({ apiVersion: `${group}/v1`, resource, shape: [] });
   return { group, crdName: `widgets.${group}`, resource, crd, widget, kind };

@@ -1,6 +1,6 @@
 /**
- * The Manager on the real apiserver: shared caches (one watch per kind,
- * counted at the client's transport), readiness over real HTTP before and
+ * The Manager on the real apiserver: shared caches (one watch connection
+ * per kind, counted at the client's transport), readiness over real HTTP before and
  * after sync, with a missing CRD and with a watch stalled by the fault
  * proxy, the RBAC preflight with the local plane's restricted `viewer`
  * (the missing rules printed, applied, and then it starts), and a CRD
@@ -30,6 +30,7 @@ import { checkPermissions } from '../../runtime/manager/rbac.ts';
 import { waitFor } from '../../testing/index.ts';
 import { FaultProxy } from '../../testing/proxy.ts';
 import { plane } from '../faults/harness.ts';
+import { testCrd } from '../support/crd.ts';
 import { testNamespace } from '../support/kube.ts';
 
 const kubeconfig = inject('kube').kubeconfig;
@@ -45,15 +46,31 @@ const quiet = (): Logger & { lines: string[] } => {
   return { lines, debug: () => {}, info: keep, warn: keep, error: keep };
 };
 
-/** A client whose watch requests are counted by path, at its transport (every list and watch goes through `stream`/`request`). */
+/**
+ * A client whose watch connections are counted by path, at its transport
+ * (every watch goes through `stream`): the most open at once per path. A
+ * watch that ends and is opened again (its timeout, a passing error) is
+ * still one connection at a time.
+ */
 function countingClient(): { client: Client; watches: Map<string, number> } {
   const client = Client.fromFile(kubeconfig, { context: 'admin' });
   clients.push(client);
+  const open = new Map<string, number>();
   const watches = new Map<string, number>();
   const stream = client.stream.bind(client);
-  client.stream = (req) => {
-    if (req.query?.watch) watches.set(req.path, (watches.get(req.path) ?? 0) + 1);
-    return stream(req);
+  client.stream = async (req) => {
+    const body = await stream(req);
+    if (!req.query?.watch) return body;
+    const path = req.path;
+    open.set(path, (open.get(path) ?? 0) + 1);
+    watches.set(path, Math.max(watches.get(path) ?? 0, open.get(path)!));
+    return (async function* () {
+      try {
+        yield* body;
+      } finally {
+        open.set(path, open.get(path)! - 1);
+      }
+    })();
   };
   return { client, watches };
 }
@@ -67,27 +84,8 @@ const get = async (url: string) => {
   return { status: res.status, text: await res.text() };
 };
 
-/** A CRD of a group of its own, so that tests removing it disturb nobody. */
-function gadgetCrd(group: string): KubeObject {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `gadgets.${group}` },
-    spec: {
-      group,
-      scope: 'Namespaced',
-      names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
-        },
-      ],
-    },
-  } as KubeObject;
-}
+/** A Gadget kind in a group of its own, so that tests removing it disturb nobody. */
+const gadgetCrd = (group: string) => testCrd(group, 'Gadget', 'gadgets');
 const crds = { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false };
 
 describe('Manager', () => {
