@@ -8,7 +8,7 @@
  * and Node 24. A project that installs only the runtime package must hold no
  * TypeScript toolchain.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -294,22 +294,19 @@ describe('the published packages', () => {
     cpSync(bins.etcd, join(assets, 'etcd'));
     const env: NodeJS.ProcessEnv = { ...process.env, KUBEBUILDER_ASSETS: assets, XDG_CACHE_HOME: join(dir, 'no-cache') };
     delete env.KUBECONFIG;
+    // Each runner's test starts a plane of its own, as a user's would; the two runners of one Node version run side by side.
+    const run = (args: string[]) =>
+      new Promise<string>((done, fail) =>
+        execFile(args[0]!, args.slice(1), { cwd: dir, env, encoding: 'utf8', timeout: 300_000 }, (err, stdout, stderr) =>
+          err ? fail(new Error(`${args.slice(1).join(' ')}: ${err.message}\n${stdout}\n${stderr}`)) : done(stdout),
+        ),
+      );
     for (const version of [22, 24] as const) {
-      const vitest = execFileSync(node[version], [join(dir, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'gadget.vitest.test.ts'], {
-        cwd: dir,
-        env,
-        encoding: 'utf8',
-        stdio: 'pipe',
-        timeout: 300_000,
-      });
+      const [vitest, nodeTest] = await Promise.all([
+        run([node[version], join(dir, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'gadget.vitest.test.ts']),
+        run([node[version], '--test', '--test-reporter=tap', 'gadget.node.test.ts']),
+      ]);
       expect(stripVTControlCharacters(vitest), `vitest on Node ${version}`).toMatch(/Tests\s+1 passed/);
-      const nodeTest = execFileSync(node[version], ['--test', '--test-reporter=tap', 'gadget.node.test.ts'], {
-        cwd: dir,
-        env,
-        encoding: 'utf8',
-        stdio: 'pipe',
-        timeout: 300_000,
-      });
       expect(nodeTest, `node:test on Node ${version}`).toMatch(/# pass 1\n# fail 0/);
     }
     expect(readdirSync(dir)).not.toContain('no-cache'); // KUBEBUILDER_ASSETS was honoured: no cache, no build
