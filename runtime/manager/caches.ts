@@ -136,10 +136,8 @@ export class Caches {
       }
     } catch (error) {
       if (stop.aborted) return;
-      const failure =
-        error instanceof KubeError
-          ? error
-          : new KubeError(`kubereflect: the cache of ${entry.name} failed for good: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      // What ended the stream, as it was: the manager says which cache (`onFailure`).
+      const failure = error instanceof KubeError ? error : new KubeError((error as Error)?.message ?? String(error), { cause: error });
       entry.failed = failure;
       this.onFailure(entry, failure);
     }
@@ -167,11 +165,6 @@ function selectorsOf(config: WatcherConfig | undefined): string {
   ];
   const said = parts.filter(Boolean).join(', ');
   return said ? ` (${said})` : '';
-}
-
-/** True while a cache's watch finds its kind not served (the last error is a 404 of the resource: a CRD not installed yet, or removed). */
-export function unserved(health: StoreHealth): boolean {
-  return health.unserved;
 }
 
 /** What one cache is doing, in one word: only `synced` counts as ready. */

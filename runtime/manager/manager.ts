@@ -42,10 +42,10 @@ import type { ErrorPolicy, Reconciler } from '../controller/reconcile.ts';
 import { LeaderElection, type LeaderElectionOptions } from '../scale/leader-election.ts';
 import type { ShardRange } from '../scale/shard-range.ts';
 import { ShardRing, type ShardRingOptions, type ShardTerm } from '../scale/shard-ring.ts';
-import { Caches, type CacheEntry, type CacheInfo, cacheState, type Projection, unserved } from './caches.ts';
+import { Caches, type CacheEntry, type CacheInfo, cacheState, type Projection } from './caches.ts';
 import { type Endpoints, type EndpointsOptions, serveEndpoints } from './endpoints.ts';
 import { cacheMetrics, type MetricsRegistry, type PromModule } from './metrics.ts';
-import { type Permission, checkPermissions, RbacError, rbacManifest, type RbacSubject } from './rbac.ts';
+import { type Permission, checkPermissions, permissionsFor, RbacError, rbacManifest, type RbacSubject } from './rbac.ts';
 
 export type { MetricsRegistry, PromModule };
 
@@ -177,14 +177,8 @@ export class ManagerError extends KubeError {
 export function permissions(api: Pick<ListWatch<unknown>, 'resource' | 'namespace'>, ...verbs: string[]): Permission[];
 export function permissions(api: Pick<ListWatch<unknown>, 'resource' | 'namespace'>, opts: { subresource: string }, ...verbs: string[]): Permission[];
 export function permissions(api: Pick<ListWatch<unknown>, 'resource' | 'namespace'>, ...rest: (string | { subresource: string })[]): Permission[] {
-  const sub = typeof rest[0] === 'object' ? (rest.shift() as { subresource: string }).subresource : undefined;
-  return (rest as string[]).map((verb) => ({
-    verb,
-    group: api.resource.group,
-    resource: api.resource.plural,
-    ...(sub ? { subresource: sub } : {}),
-    namespace: api.resource.namespaced ? api.namespace : undefined,
-  }));
+  const subresource = typeof rest[0] === 'object' ? (rest.shift() as { subresource: string }).subresource : undefined;
+  return permissionsFor(api.resource, rest as string[], { namespace: api.resource.namespaced ? api.namespace : undefined, subresource });
 }
 
 /** One declared input of a managed controller. */
@@ -340,7 +334,6 @@ export class Manager {
   private readonly logger: Logger;
   private readonly caches: Caches;
   private readonly controllers: ManagedController<KubeObject, KubeObject>[] = [];
-  private readonly userCaches: CacheEntry[] = [];
   private state: ManagerStatus['state'] = 'new';
   private failure: KubeError | undefined;
   private readonly stopCaches = new AbortController();
@@ -420,9 +413,7 @@ export class Manager {
   cache<K extends KubeObject, R extends KubeObject>(api: ListWatch<K>, opts: { transform: (obj: K) => R; watcher?: WatcherConfig }): SharedStore<R>;
   cache(api: ListWatch<KubeObject>, opts: { transform?: (obj: KubeObject) => KubeObject; watcher?: WatcherConfig } = {}): SharedStore<KubeObject> {
     this.mustBeNew('cache');
-    const entry = this.caches.get(api, opts.transform ?? 'whole', opts.watcher, 'cache()');
-    this.userCaches.push(entry);
-    return entry.reader;
+    return this.caches.get(api, opts.transform ?? 'whole', opts.watcher, 'cache()').reader;
   }
 
   /**
@@ -636,7 +627,7 @@ export class Manager {
 
   /** Resolves once every cache has synced, failed, or found its kind not served. */
   private async settled(): Promise<void> {
-    const pending = () => this.caches.all.filter((e) => !e.failed && !e.reader.isReady() && !unserved(e.reader.health()));
+    const pending = () => this.caches.all.filter((e) => !e.failed && !e.reader.isReady() && !e.reader.health().unserved);
     let waiting = pending();
     let said = 0;
     while (waiting.length > 0 && !this.failure && !this.stopCaches.signal.aborted) {
@@ -646,7 +637,7 @@ export class Manager {
         this.logger.info(`manager ${this.name}: waiting for ${waiting.map((e) => e.name).join(', ')} to sync`, { manager: this.name, waiting: waiting.length });
     }
     for (const e of this.caches.all)
-      if (!e.reader.isReady() && unserved(e.reader.health()))
+      if (!e.reader.isReady() && e.reader.health().unserved)
         this.logger.warn(`manager ${this.name}: ${e.name} is not served yet: its controllers wait for it; the others start`, {
           manager: this.name,
           cache: e.name,
